@@ -1,0 +1,115 @@
+"""The ``enerteg`` command: ``serve`` runs the controller; more subcommands join later.
+
+Errors a user can fix (an unusable data directory, a port in use) end in one line on
+stderr naming the thing and exit code 2; SIGTERM and SIGINT shut down cleanly within
+five seconds with exit code 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from . import __version__
+from .core.errors import EnertegError
+
+__all__ = ["main", "build_parser"]
+
+SHUTDOWN_LIMIT_S = 5.0
+"""A clean stop must finish within this many seconds."""
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.05 <= value <= 60:
+        raise argparse.ArgumentTypeError(f"{text} is out of range; allowed is 0.05 to 60 seconds")
+    return value
+
+
+def _pdu_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"{value} PDUs is out of range; allowed is 1 to 1000")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``enerteg``."""
+    parser = argparse.ArgumentParser(prog="enerteg", description="EnerTEG PDU ring controller")
+    parser.add_argument("--version", action="version", version=f"enerteg {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the controller (core, driver and services)")
+    serve.add_argument("--data-dir", type=Path, default=Path("./enerteg-data"),
+                       help="directory for the database and state (default ./enerteg-data)")
+    serve.add_argument("--simulate", type=_pdu_count, metavar="N",
+                       help="number of simulated PDUs (default: config/devices, 8)")
+    serve.add_argument("--interval", type=_positive_float, metavar="SECONDS",
+                       help="sweep interval (default: config/core pollIntervalSeconds, 5)")
+    serve.add_argument("--seed", type=int, default=0, help="seed of the simulated ring")
+    serve.add_argument("--bind", default="0.0.0.0", help="address the network services listen on")
+    serve.add_argument("--bus-latency-ms", type=float, metavar="MS",
+                       help="simulated per-query bus latency (default: config/devices)")
+    serve.add_argument("--equipment", choices=("mixed", "full"), default="mixed",
+                       help="simulated PDU models: mixed, or full (largest model everywhere)")
+    serve.add_argument("--log-level", default="INFO",
+                       choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    return parser
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from .controller import Controller, ControllerOptions
+
+    controller = Controller(ControllerOptions(
+        data_dir=args.data_dir, simulate=args.simulate, interval=args.interval, seed=args.seed,
+        bind=args.bind, bus_latency_ms=args.bus_latency_ms, equipment=args.equipment,
+    ))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await controller.start()
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(controller.poller.first_sweep_done.wait(), 30)
+        print(controller.ready_line(), file=sys.stderr, flush=True)
+        await stop.wait()
+        logging.getLogger("enerteg").info("shutting down")
+    finally:
+        try:
+            await asyncio.wait_for(controller.stop(), SHUTDOWN_LIMIT_S)
+        except TimeoutError:
+            logging.getLogger("enerteg").error("shutdown took longer than %g s", SHUTDOWN_LIMIT_S)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``enerteg`` command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, getattr(args, "log_level", "INFO")), stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "serve":
+            return asyncio.run(_serve(args))
+    except EnertegError as exc:
+        print(f"enerteg: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"enerteg: error: {exc.strerror or exc}"
+              + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 2

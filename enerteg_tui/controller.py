@@ -1,0 +1,228 @@
+"""The controller: wires core services, the driver and protocol services on one loop.
+
+``enerteg serve`` builds one ``Controller``; tests build them too. Start order: data
+directory (locked against a second controller), database, settings, audit, driver,
+device registry, structure, poller, topics, then protocol services. Stop runs in
+reverse and flushes what must be flushed (driver state, WAL checkpoint).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from .core.audit import AuditLog, Severity
+from .core.configuration import Configuration
+from .core.devices import DeviceService
+from .core.errors import Invalid
+from .core.events import EventBus
+from .core.live import LiveState
+from .core.permissions import SYSTEM
+from .core.poller import Poller
+from .core.store import Store, open_data_dir
+from .core.structure import Structure
+from .core.topics import Topics
+from .drivers.base import Driver
+
+__all__ = ["Controller", "ControllerOptions", "Service"]
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "enerteg.db"
+"""The controller database inside the data directory."""
+SIM_STATE_NAME = "sim-ring.json"
+"""Where the simulated PDUs keep their memory (energy counters, settings)."""
+LOCK_NAME = ".lock"
+"""Advisory lock: one controller per data directory."""
+
+
+class Service(Protocol):
+    """A protocol service run beside the core (SSH, SNMP, Modbus, HTTP, ...)."""
+
+    name: str
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    def describe(self) -> str: ...
+
+
+@dataclass(slots=True)
+class ControllerOptions:
+    """What ``enerteg serve`` was asked for; None means "from the settings"."""
+
+    data_dir: Path = Path("./enerteg-data")
+    simulate: int | None = None
+    """Number of simulated PDUs; overrides ``config/devices`` simulatedPdus."""
+    interval: float | None = None
+    """Sweep interval in seconds; overrides ``config/core`` pollIntervalSeconds."""
+    seed: int = 0
+    bind: str = "0.0.0.0"
+    bus_latency_ms: float | None = None
+    equipment: str = "mixed"
+    """Simulated ring equipment: "mixed" models, or "full" (largest model everywhere)."""
+
+
+class Controller:
+    """One running controller: core services, driver and protocol services.
+
+    Attributes are the core services faces use: ``live``, ``events``, ``audit``,
+    ``config``, ``devices``, ``structure``, ``topics``, ``poller``.
+    """
+
+    def __init__(
+        self, options: ControllerOptions, *, driver_factory: Callable[..., Driver] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.options = options
+        self._driver_factory = driver_factory
+        self.clock = clock
+        self.services: list[Service] = []
+        self._lock_fd: int | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self.started_at = 0.0
+
+    # ------------------------------------------------------------------ start
+    async def start(self) -> None:
+        """Open storage, load settings, start the driver, poller and services."""
+        opts = self.options
+        self.data_dir = open_data_dir(Path(opts.data_dir))
+        self._lock()
+        try:
+            await self._start_core()
+        except BaseException:
+            await self._close_partial()
+            raise
+
+    async def _start_core(self) -> None:
+        opts = self.options
+        self.events = EventBus()
+        self.live = LiveState()
+        self.store = await Store.open(self.data_dir / DB_NAME)
+        self.config: Configuration
+        self.audit = AuditLog(self.store, self.events, retention=self._retention, clock=self.clock)
+        self.config = Configuration(self.store, self.audit, self.events, clock=self.clock)
+        await self.config.load()
+        self.driver = self._build_driver()
+        await self.driver.open()
+        self.devices = DeviceService(self.store, self.driver, self.live, self.audit, self.events,
+                                     refresh=lambda: self.poller.request_refresh(), clock=self.clock)
+        await self.devices.load()
+        self.structure = Structure(self.store, self.devices, self.live, self.audit, self.events,
+                                   clock=self.clock)
+        await self.structure.load()
+        core = self.config.get("core")
+        interval = opts.interval if opts.interval is not None else float(core.pollIntervalSeconds)
+        self.poller = Poller(self.driver, self.live, self.events, interval=interval,
+                             stale_after=int(core.staleAfterSweeps),
+                             on_new_device=self.devices.remember, clock=self.clock)
+        self.topics = Topics(self.config, self.devices, self.live, self.structure, self.audit,
+                             faults=self.driver.fault_injector(), clock=self.clock)
+        await self.audit.start()
+        await self.poller.start()
+        self._watch = asyncio.create_task(self._watch_settings(), name="settings-watch")
+        for service in self.services:
+            await service.start()
+        self.started_at = self.clock()
+        await self.audit.record(SYSTEM, "controller.start", "controller",
+                                f"Controller started ({self.driver.NAME} driver, "
+                                f"sweep every {self.poller.interval:g} s)", severity=Severity.INFO)
+
+    def _build_driver(self) -> Driver:
+        opts = self.options
+        devices = self.config.get("devices")
+        kwargs: dict[str, Any] = {
+            "pdus": opts.simulate if opts.simulate is not None else int(devices.simulatedPdus),
+            "seed": opts.seed,
+            "state_path": self.data_dir / SIM_STATE_NAME,
+            "bus_latency_ms": (opts.bus_latency_ms if opts.bus_latency_ms is not None
+                               else float(devices.busLatencyMs)),
+            "timeout": int(devices.pollTimeoutMs) / 1000,
+            "equipment": opts.equipment,
+            "clock": self.clock,
+        }
+        if self._driver_factory is not None:
+            return self._driver_factory(**kwargs)
+        from .drivers.simulated import SimulatedDriver
+        return SimulatedDriver(**kwargs)
+
+    def _retention(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.config.get("notifications").model_dump().items()
+                if isinstance(v, int) and not isinstance(v, bool)}
+
+    async def _watch_settings(self) -> None:
+        with self.events.subscribe(kinds={"settings"}) as sub:
+            while True:
+                batch = await sub.get()
+                for ev in batch.events:
+                    if ev.subject == "core":
+                        if self.options.interval is None:
+                            self.poller.set_interval(float(ev.data.pollIntervalSeconds))
+                        self.poller.stale_after = int(ev.data.staleAfterSweeps)
+
+    def _lock(self) -> None:
+        path = self.data_dir / LOCK_NAME
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise Invalid(
+                f"data directory {str(self.data_dir)!r} is in use by another controller (pid {other})",
+                thing="--data-dir", value=str(self.data_dir), allowed="a directory no other controller uses",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    # ------------------------------------------------------------------ stop
+    async def stop(self) -> None:
+        """Stop services, poller and driver; checkpoint and close the database."""
+        for service in reversed(self.services):
+            with contextlib.suppress(Exception):
+                await service.stop()
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        await self.poller.stop()
+        await self.audit.stop()
+        with contextlib.suppress(Exception):
+            await self.audit.record(SYSTEM, "controller.stop", "controller", "Controller stopped",
+                                    severity=Severity.INFO)
+        await self._close_partial()
+
+    async def _close_partial(self) -> None:
+        driver = getattr(self, "driver", None)
+        if driver is not None and driver.state != "closed":
+            try:
+                await driver.close()
+            except Exception:
+                log.exception("driver close failed")
+        store = getattr(self, "store", None)
+        if store is not None:
+            await store.close()
+            self.store = None  # type: ignore[assignment]
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # ------------------------------------------------------------------ info
+    def ready_line(self) -> str:
+        """The one line printed when everything is up."""
+        parts = [
+            f"data-dir={self.data_dir}",
+            f"driver={self.driver.NAME}",
+            f"pdus={len(self.live.devices)}",
+            f"interval={self.poller.interval:g}s",
+        ]
+        parts += [s.describe() for s in self.services]
+        return "enerteg ready: " + " ".join(parts)

@@ -1,0 +1,4 @@
+"""The core: live state, services and storage shared by every face.
+
+Nothing in here imports from ``drivers``, ``protocols`` or ``screens``.
+"""

@@ -1,0 +1,278 @@
+"""Device services: the device registry and every command a face sends to a PDU.
+
+Faces never talk to a driver. They call ``DeviceService`` with their principal; it
+checks the permission, validates through the model's schemas, sends the command to
+the driver, reflects the result in live state and writes the audit entry. The
+registry remembers every PDU ever seen (so one that is cut off still shows as
+unreachable after a restart) and its rack assignment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from .audit import AuditLog, Severity
+from .documents import apply_changes, diff_keys
+from .errors import DeviceUnavailable, Invalid, NotFound, Unsupported
+from .events import Event, EventBus
+from .live import DeviceLive, LiveState
+from .model import (
+    DeviceInfo,
+    DeviceSettings,
+    DeviceState,
+    Identification,
+    OutletAction,
+    OutletState,
+    PduModel,
+    SensorType,
+)
+from .permissions import SYSTEM, Action, Principal, require
+from .store import Store
+from .validation import invalid_from_pydantic
+
+__all__ = ["DeviceService", "CommandDriver", "info_to_json", "info_from_json"]
+
+log = logging.getLogger(__name__)
+
+
+class CommandDriver(Protocol):
+    """The commands ``DeviceService`` sends (drivers.base.Driver satisfies it)."""
+
+    async def write_settings(self, hex_id: str, settings: DeviceSettings) -> None: ...
+    async def switch_outlet(self, hex_id: str, outlet: int, action: OutletAction) -> None: ...
+    async def blink(self, hex_id: str, seconds: float = 10.0) -> None: ...
+
+
+def info_to_json(info: DeviceInfo) -> dict[str, Any]:
+    """DeviceInfo as JSON for the registry."""
+    return {
+        "hexId": info.hex_id, "position": info.position, "controller": info.controller,
+        "identification": info.identification.model_dump(mode="json", by_alias=True),
+        "model": asdict(info.model),
+        "settings": info.settings.model_dump(mode="json", by_alias=True),
+        "sensors": [s.value for s in info.sensors],
+    }
+
+
+def info_from_json(data: dict[str, Any]) -> DeviceInfo:
+    """DeviceInfo from the registry's JSON."""
+    m = dict(data["model"])
+    for k in ("outlet_branch", "outlet_phase", "branch_phase"):
+        m[k] = tuple(m.get(k, ()))
+    return DeviceInfo(
+        hex_id=data["hexId"], position=int(data["position"]),
+        identification=Identification.model_validate(data["identification"]),
+        model=PduModel(**m), settings=DeviceSettings.model_validate(data["settings"]),
+        sensors=[SensorType(s) for s in data.get("sensors", [])],
+        controller=bool(data.get("controller")),
+    )
+
+
+class DeviceService:
+    """Registry of known PDUs and the commands sent to them.
+
+    Args:
+        store: controller database (table ``device``).
+        driver: the ring's driver, for commands.
+        live: live state (settings and pending outlet states are reflected here).
+        audit: every command is audited.
+        events: device changes are announced.
+        refresh: asks the poller for an early sweep after a command.
+    """
+
+    def __init__(
+        self, store: Store, driver: CommandDriver, live: LiveState, audit: AuditLog,
+        events: EventBus, refresh: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._driver = driver
+        self._live = live
+        self._audit = audit
+        self._events = events
+        self._refresh = refresh
+        self._clock = clock
+        self._rack: dict[str, int | None] = {}
+
+    # ------------------------------------------------------------------ registry
+    async def load(self) -> None:
+        """Load known devices into live state (as unreachable until seen) and rack links."""
+        for hex_id, rack_id, info in await self._store.fetchall(
+                "SELECT hex_id, rack_id, info FROM device"):
+            self._rack[hex_id] = rack_id
+            try:
+                di = info_from_json(json.loads(info))
+            except (ValueError, KeyError, TypeError, ValidationError) as exc:
+                log.error("device registry: entry %s unreadable (%s); waiting for discovery",
+                          hex_id, exc)
+                continue
+            live, _ = self._live.upsert_info(di)
+            live.state = DeviceState.UNREACHABLE
+
+    async def remember(self, info: DeviceInfo) -> None:
+        """Persist a newly found device, or its changed info (called by the poller)."""
+        now = self._clock()
+        new = info.hex_id not in self._rack
+        await self._store.execute(
+            "INSERT INTO device (hex_id, serial, first_seen, last_seen, info) VALUES (?,?,?,?,?)"
+            " ON CONFLICT(hex_id) DO UPDATE SET last_seen=excluded.last_seen, info=excluded.info",
+            (info.hex_id, info.identification.serial, now, now, json.dumps(info_to_json(info))),
+        )
+        if new:
+            self._rack[info.hex_id] = None
+            await self._audit.record(
+                SYSTEM, "device.found", f"sensor/{info.hex_id}",
+                f'PDU "{info.display_name}" ({info.hex_id}) found at ring position {info.position}',
+                severity=Severity.INFO, device=info.hex_id,
+            )
+
+    def known(self) -> list[str]:
+        """Hex ids of every device in the registry."""
+        return list(self._rack)
+
+    def rack_of(self, hex_id: str) -> int | None:
+        """The rack a device is assigned to, or None."""
+        return self._rack.get(hex_id)
+
+    def _set_rack(self, hex_id: str, rack_id: int | None) -> None:
+        self._rack[hex_id] = rack_id
+
+    async def forget(self, principal: Principal, hex_id: str) -> None:
+        """Remove an unreachable device from the registry (it reappears if found again)."""
+        require(principal, Action.ADMINISTER, f"sensor/{hex_id}")
+        live = self.get(hex_id)
+        if live.state is DeviceState.RUNNING:
+            raise Invalid(f"PDU {hex_id} is running and cannot be forgotten",
+                          thing=hex_id, value=live.state.value, allowed="a stale or unreachable PDU")
+        async with self._store.transaction() as tx:
+            await tx.execute("DELETE FROM device WHERE hex_id=?", (hex_id,))
+            entry = await self._audit.insert(
+                tx, principal, "device.forget", f"sensor/{hex_id}",
+                f'PDU "{live.info.display_name}" ({hex_id}) removed from the device list',
+                severity=Severity.INFO, device=hex_id)
+        self._audit.announce(entry)
+        self._rack.pop(hex_id, None)
+        self._live.devices.pop(hex_id, None)
+        self._events.publish(Event("device", hex_id, "forgotten"))
+
+    # ------------------------------------------------------------------ commands
+    def get(self, hex_id: str) -> DeviceLive:
+        """A device's live record; ``NotFound`` names the id."""
+        live = self._live.get(hex_id)
+        if live is None:
+            raise NotFound(f"PDU {hex_id!r} does not exist", thing="device", value=hex_id,
+                           allowed="the hex id of a known PDU (see `ls /sensor`)")
+        return live
+
+    def _require_running(self, live: DeviceLive) -> None:
+        if live.state is not DeviceState.RUNNING:
+            raise DeviceUnavailable(
+                f'PDU "{live.info.display_name}" ({live.hex_id}) is {live.state.value.lower()};'
+                " commands need a running PDU",
+                thing=live.hex_id, value=live.state.value, allowed="RUNNING",
+            )
+
+    async def update_settings(
+        self, principal: Principal, hex_id: str, changes: dict[str, Any], *, replace: bool = False
+    ) -> DeviceSettings:
+        """Change a PDU's settings (names, feed, location, delays, power-up mode).
+
+        Raises:
+            PermissionDenied, NotFound, Invalid, DeviceUnavailable, Unsupported.
+        """
+        what = f"sensor/{hex_id}/config"
+        require(principal, Action.DEVICE_SETUP, what)
+        live = self.get(hex_id)
+        current = live.info.settings.model_dump(mode="json", by_alias=True)
+        merged = changes if replace else apply_changes(current, changes, what)
+        try:
+            new = DeviceSettings.model_validate(merged)
+        except ValidationError as exc:
+            raise invalid_from_pydantic(what, exc, DeviceSettings) from None
+        _check_counts(what, live.info.model, new, len(live.info.sensors))
+        self._require_running(live)
+        await self._driver.write_settings(hex_id, new)
+        old_d, new_d = diff_keys(current, new.model_dump(mode="json", by_alias=True))
+        live.info.settings = new
+        await self._audit.record(
+            principal, "device.settings", what,
+            f'Settings of PDU "{new.name or hex_id}" ({hex_id}) changed: {", ".join(new_d) or "no change"}',
+            old=old_d, new=new_d, device=hex_id,
+        )
+        self._events.publish_device(hex_id)
+        self._events.publish(Event("device", hex_id, "settings"))
+        return new
+
+    async def switch(
+        self, principal: Principal, hex_id: str, outlet: int, action: OutletAction
+    ) -> None:
+        """Switch an outlet on, off or power-cycle it (manual §7.3).
+
+        A cycle needs both the switch-on and switch-off permissions. The outlet shows
+        as pending in live state until the PDU reports the new state.
+        """
+        what = f"sensor/{hex_id}/o/{outlet}"
+        if action in (OutletAction.ON, OutletAction.CYCLE):
+            require(principal, Action.SWITCH_ON, what)
+        if action in (OutletAction.OFF, OutletAction.CYCLE):
+            require(principal, Action.SWITCH_OFF, what)
+        live = self.get(hex_id)
+        model = live.info.model
+        if not model.switchable:
+            raise Unsupported(
+                f'PDU "{live.info.display_name}" ({hex_id}) has no switchable outlets',
+                thing=what, value=action.value, allowed="a PDU with switched outlets")
+        if not 1 <= outlet <= model.outlets:
+            raise Invalid(f"outlet {outlet} does not exist on PDU {hex_id}", thing="outlet",
+                          value=outlet, allowed=f"an outlet number from 1 to {model.outlets}")
+        self._require_running(live)
+        await self._driver.switch_outlet(hex_id, outlet, action)
+        live.pending_outlets[outlet] = OutletState.OFF if action is OutletAction.OFF else OutletState.ON
+        names = live.info.settings.outlets
+        oname = names[outlet - 1].name if outlet <= len(names) else f"Outlet # {outlet}"
+        verb = {OutletAction.ON: "switched on", OutletAction.OFF: "switched off",
+                OutletAction.CYCLE: "power-cycled"}[action]
+        await self._audit.record(
+            principal, f"outlet.{action.value}", what,
+            f'Outlet "{oname}" ({outlet}) of PDU "{live.info.display_name}" ({hex_id}) {verb}',
+            severity=Severity.WARNING if action is not OutletAction.ON else Severity.INFO,
+            old={"state": live.outlet_states.get(outlet, OutletState.ON).value},
+            new={"state": action.value}, device=hex_id,
+        )
+        self._events.publish_device(hex_id)
+        self._refresh()
+
+    async def blink(self, principal: Principal, hex_id: str, seconds: float = 10.0) -> None:
+        """Make a PDU's display blink so it can be found in the rack (identify)."""
+        require(principal, Action.READ, f"sensor/{hex_id}")
+        if not 1 <= seconds <= 300:
+            raise Invalid(f"blink time {seconds:g} s is not allowed", thing="seconds",
+                          value=seconds, allowed="1 to 300 seconds")
+        live = self.get(hex_id)
+        self._require_running(live)
+        await self._driver.blink(hex_id, seconds)
+        await self._audit.record(
+            principal, "device.identify", f"sensor/{hex_id}",
+            f'PDU "{live.info.display_name}" ({hex_id}) asked to blink for {seconds:g} s',
+            severity=Severity.LOG, device=hex_id)
+
+
+def _check_counts(what: str, model: PduModel, s: DeviceSettings, sensors: int) -> None:
+    checks = (
+        ("outlets", len(s.outlets), model.outlets),
+        ("inputNames", len(s.input_names), model.phases),
+        ("branchNames", len(s.branch_names), model.branches),
+        ("sensorNames", len(s.sensor_names), sensors),
+    )
+    for key, got, want in checks:
+        if got != want:
+            raise Invalid(
+                f"{what}: {key} has {got} entries; this PDU needs exactly {want}",
+                thing=key, value=got, allowed=f"exactly {want} entries")

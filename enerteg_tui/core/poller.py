@@ -1,0 +1,221 @@
+"""The poller: one sweep of the databus per interval, feeding live state.
+
+A sweep discovers the ring (so PDUs added or removed appear within one sweep), then
+queries each answering device in ring order, one at a time as a serial bus demands.
+Sweeps are scheduled on the monotonic clock at ``start + k·interval``: a slow sweep
+never shifts later ones, and an overrun skips the missed slots (counted) rather than
+bunching sweeps. Failures are state, not log spam: one line when a device stops
+answering, one when it recovers. Only the poller writes live state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from .errors import EnertegError
+from .events import Event, EventBus
+from .live import DeviceLive, LiveState
+from .model import DeviceInfo, DeviceState, RingScan, RingState
+
+__all__ = ["Poller", "PollDriver"]
+
+log = logging.getLogger(__name__)
+
+MIN_INTERVAL_S = 0.05
+"""Lower bound for tests and benchmarks; the settings schema allows 1–60 s."""
+
+
+class PollDriver(Protocol):
+    """What the poller needs of a driver (drivers.base.Driver satisfies it)."""
+
+    NAME: str
+    state: str
+
+    async def discover(self) -> RingScan: ...
+    async def poll(self, hex_id: str): ...  # -> DeviceSample
+
+
+class Poller:
+    """Sweeps the ring on a fixed cadence and keeps ``LiveState`` current.
+
+    Args:
+        driver: the ring's driver.
+        live: live state to update.
+        events: bus for live changes and device/ring events.
+        interval: seconds between sweep starts.
+        stale_after: missed sweeps before a device is flagged stale (or unreachable).
+        on_new_device: awaited with each device seen for the first time or whose
+            info changed (the device registry persists it).
+        clock: wall clock for timestamps.
+    """
+
+    def __init__(
+        self,
+        driver: PollDriver,
+        live: LiveState,
+        events: EventBus,
+        *,
+        interval: float = 5.0,
+        stale_after: int = 3,
+        on_new_device: Callable[[DeviceInfo], Awaitable[None]] | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.driver = driver
+        self.live = live
+        self.events = events
+        self.interval = max(MIN_INTERVAL_S, float(interval))
+        self.stale_after = stale_after
+        self._on_new_device = on_new_device
+        self._clock = clock
+        self._monotonic = monotonic
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._last_infos: dict[str, DeviceInfo] = {}
+        self.first_sweep_done = asyncio.Event()
+        """Set once the first sweep has finished (``serve`` waits for it before 'ready')."""
+        live.bus.driver = driver.NAME
+        live.bus.interval_s = self.interval
+
+    # ----------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Start sweeping in the background; the first sweep starts at once."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="poller")
+
+    async def stop(self) -> None:
+        """Stop after cancelling the current sweep."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def set_interval(self, seconds: float) -> None:
+        """Change the sweep interval; takes effect from the next slot."""
+        self.interval = max(MIN_INTERVAL_S, float(seconds))
+        self.live.bus.interval_s = self.interval
+        self._wake.set()
+
+    def request_refresh(self) -> None:
+        """Ask for a sweep now (e.g. after switching an outlet); folds into one."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        next_at = self._monotonic()
+        while True:
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the poller must outlive any bug in one sweep
+                log.exception("poller: sweep failed")
+            next_at += self.interval
+            now = self._monotonic()
+            if next_at <= now:
+                skipped = math.floor((now - next_at) / self.interval) + 1
+                self.live.bus.overruns += skipped
+                next_at += skipped * self.interval
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), next_at - now)
+            if self._wake.is_set():
+                next_at = self._monotonic()  # refresh requested or interval changed
+
+    # ---------------------------------------------------------------- one sweep
+    async def sweep(self) -> None:
+        """Discover the ring, then poll every answering device once."""
+        started = self._monotonic()
+        bus = self.live.bus
+        bus.driver_state = self.driver.state
+        try:
+            scan = await self.driver.discover()
+        except EnertegError as exc:
+            bus.discovery_errors += 1
+            log.warning("poller: ring discovery failed: %s", exc)
+            scan = RingScan(devices=[], reachable=set(), breaks=bus.breaks)
+        self._apply_ring(scan)
+        seen: set[str] = set()
+        for info in scan.devices:
+            seen.add(info.hex_id)
+            live, is_new = self.live.upsert_info(info)
+            if is_new or self._last_infos.get(info.hex_id) is not info:
+                self._last_infos[info.hex_id] = info
+                if is_new:
+                    self.events.publish(Event("device", info.hex_id, "found"))
+                    log.info("poller: PDU %s (%s) found at ring position %d",
+                             info.hex_id, info.display_name, info.position)
+                if self._on_new_device is not None:
+                    await self._on_new_device(info)
+            await self._poll_one(live)
+        for hex_id, live in self.live.devices.items():
+            if hex_id not in seen:
+                self._missed(live, "absent from ring discovery", absent=True)
+        duration_ms = (self._monotonic() - started) * 1000
+        bus.sweeps += 1
+        bus.last_sweep_ms = duration_ms
+        bus.recent_sweep_ms.append(duration_ms)
+        bus.last_sweep_at = self._clock()
+        self.first_sweep_done.set()
+
+    def _apply_ring(self, scan: RingScan) -> None:
+        bus = self.live.bus
+        state = scan.state
+        if state is not bus.ring_state or scan.breaks != bus.breaks:
+            if state is RingState.CLOSED:
+                log.info("poller: ring closed again")
+            else:
+                log.warning("poller: ring %s, break(s) at link(s) %s", state.value,
+                            ", ".join(map(str, scan.breaks)))
+            bus.ring_state = state
+            bus.breaks = list(scan.breaks)
+            self.events.publish(Event("ring", state.value, list(scan.breaks)))
+
+    async def _poll_one(self, live: DeviceLive) -> None:
+        t0 = self._monotonic()
+        try:
+            sample = await self.driver.poll(live.hex_id)
+        except EnertegError as exc:
+            live.latency_ms = (self._monotonic() - t0) * 1000
+            self._missed(live, str(exc), absent=False)
+            return
+        live.latency_ms = (self._monotonic() - t0) * 1000
+        live.polls += 1
+        changed = LiveState.apply_sample(live, sample)
+        live.last_ok_at = sample.taken_at
+        if live.state is not DeviceState.RUNNING or live.missed:
+            if live.missed >= self.stale_after or live.state is not DeviceState.RUNNING:
+                log.info("poller: PDU %s answers again", live.hex_id)
+            live.state = DeviceState.RUNNING
+            live.missed = 0
+            live.last_error = ""
+            self.events.publish_device(live.hex_id)
+            self.events.publish(Event("device", live.hex_id, "running"))
+        self.events.publish_live(live.hex_id, changed)
+
+    def _missed(self, live: DeviceLive, why: str, *, absent: bool) -> None:
+        live.missed += 1
+        if not absent:
+            live.errors += 1
+        live.last_error = why
+        if live.missed == 1:
+            log.warning("poller: PDU %s missed a sweep: %s", live.hex_id, why)
+        if live.missed < self.stale_after:
+            return
+        new_state = DeviceState.UNREACHABLE if absent else DeviceState.STALE
+        if live.state is new_state:
+            return
+        live.state = new_state
+        if new_state is DeviceState.UNREACHABLE:
+            live.groups = {}
+            live.group_ts = {}
+        log.warning("poller: PDU %s is %s after %d missed sweeps", live.hex_id,
+                    new_state.value.lower(), live.missed)
+        self.events.publish_device(live.hex_id)
+        self.events.publish(Event("device", live.hex_id, new_state.value.lower()))

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs on a fresh Debian machine (we run as root):
+# the apt test peers (only those missing, so a warm machine skips apt entirely) and the
+# Python package with its test extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command → Debian package providing it
+declare -A PEERS=(
+  [ssh]=openssh-client
+  [sshpass]=sshpass
+  [tmux]=tmux
+)
+missing=()
+for cmd in "${!PEERS[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${PEERS[$cmd]}")
+done
+if ((${#missing[@]})); then
+  echo "installing test peers: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python3 -m pip install -q -e '.[test]'
