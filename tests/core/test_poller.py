@@ -1,0 +1,116 @@
+"""The poller on the simulated ring: discovery, growth, ring breaks, staleness, cadence."""
+
+from __future__ import annotations
+
+import asyncio
+
+from enerteg_tui.core.model import DeviceState, RingState
+from enerteg_tui.core.quantities import Component
+from tests.conftest import ADMIN, wait_for
+
+
+async def _sweeps(c, n: int) -> None:
+    target = c.live.bus.sweeps + n
+    await wait_for(lambda: c.live.bus.sweeps >= target, timeout=20)
+
+
+async def test_discovers_100_pdus(make_controller) -> None:
+    c = await make_controller(pdus=100, interval=0.2)
+    devs = c.live.ordered()
+    assert len(devs) == 100
+    assert [d.info.position for d in devs] == list(range(100))
+    assert devs[0].info.controller and not any(d.info.controller for d in devs[1:])
+    assert all(d.state is DeviceState.RUNNING and d.groups for d in devs)
+    assert len({d.hex_id for d in devs}) == 100
+    assert c.live.bus.ring_state is RingState.CLOSED
+    # each device is persisted in the registry
+    assert len(c.devices.known()) == 100
+
+
+async def test_ring_grows_and_shrinks_at_runtime(make_controller) -> None:
+    c = await make_controller(pdus=8)
+    await c.topics.put(ADMIN, "sim", {"pdus": 12})
+    await _sweeps(c, 2)
+    assert len(c.live.devices) == 12
+    assert all(d.state is DeviceState.RUNNING for d in c.live.ordered())
+    await c.topics.put(ADMIN, "sim", {"pdus": 5})
+    await _sweeps(c, 4)
+    states = [d.state for d in c.live.ordered()]
+    assert states[:5] == [DeviceState.RUNNING] * 5
+    assert states[5:] == [DeviceState.UNREACHABLE] * 7
+    assert all(not d.groups for d in c.live.ordered()[5:])
+
+
+async def test_one_break_keeps_everyone_reachable(make_controller) -> None:
+    c = await make_controller(pdus=10)
+    await c.topics.put(ADMIN, "sim", {"ringBreaks": [4]})
+    await _sweeps(c, 4)
+    assert c.live.bus.ring_state is RingState.OPEN and c.live.bus.breaks == [4]
+    assert all(d.state is DeviceState.RUNNING for d in c.live.ordered())
+    health = c.topics.get(ADMIN, "sensor/driver_system")
+    assert health["ringState"] == "open" and health["ringBreaks"] == [4]
+
+
+async def test_two_breaks_cut_off_the_pdus_between(make_controller) -> None:
+    c = await make_controller(pdus=10)
+    await c.topics.put(ADMIN, "sim", {"ringBreaks": [3, 6]})
+    await _sweeps(c, 4)
+    assert c.live.bus.ring_state is RingState.BROKEN
+    states = {d.info.position: d.state for d in c.live.ordered()}
+    assert {p for p, s in states.items() if s is DeviceState.UNREACHABLE} == {4, 5, 6}
+    await c.topics.put(ADMIN, "sim", {"ringBreaks": []})
+    await _sweeps(c, 2)
+    assert c.live.bus.ring_state is RingState.CLOSED
+    assert all(d.state is DeviceState.RUNNING for d in c.live.ordered())
+
+
+async def test_silent_pdu_goes_stale_after_three_sweeps_and_recovers(make_controller) -> None:
+    c = await make_controller(pdus=4)
+    victim = c.live.ordered()[2]
+    before = dict(victim.groups)
+    await c.topics.put(ADMIN, f"sim/{victim.hex_id}", {"reachable": False})
+    await wait_for(lambda: victim.missed >= 1, timeout=10)
+    assert victim.state is DeviceState.RUNNING  # not yet stale
+    await wait_for(lambda: victim.missed >= 3, timeout=10)
+    assert victim.stale and victim.state is not DeviceState.RUNNING
+    assert victim.groups or before  # last values are kept while stale
+    await c.topics.put(ADMIN, f"sim/{victim.hex_id}", {"reachable": True})
+    await wait_for(lambda: victim.state is DeviceState.RUNNING, timeout=10)
+    assert victim.missed == 0
+
+
+async def test_sweeps_keep_their_cadence(make_controller) -> None:
+    c = await make_controller(pdus=20, interval=0.1, latency=1.0)
+    start = c.live.bus.sweeps
+    await asyncio.sleep(1.05)
+    done = c.live.bus.sweeps - start
+    assert 9 <= done <= 12, done
+    assert c.live.bus.overruns == 0
+
+
+async def test_overrun_skips_slots_instead_of_bunching(make_controller) -> None:
+    c = await make_controller(pdus=20, interval=0.05, latency=5.0)  # a sweep takes ~100 ms
+    await asyncio.sleep(0.6)
+    assert c.live.bus.overruns >= 3
+    assert c.live.bus.sweeps <= 8
+
+
+async def test_slow_subscriber_never_stalls_the_poller(make_controller) -> None:
+    c = await make_controller(pdus=10, interval=0.05)
+    sub = c.events.subscribe()  # never read
+    await _sweeps(c, 10)
+    batch = sub.take()
+    assert set(batch.live) == {d.hex_id for d in c.live.ordered()}
+    assert all(len(groups) <= 60 for groups in batch.live.values())
+    sub.close()
+
+
+async def test_energy_counters_survive_restart(make_controller, tmp_path) -> None:
+    c = await make_controller(pdus=3, data_dir=tmp_path / "d")
+    await _sweeps(c, 5)
+    before = {d.hex_id: d.value(Component.TOTAL, 0, "energy") for d in c.live.ordered()}
+    await c.stop()
+    c2 = await make_controller(pdus=3, data_dir=tmp_path / "d")
+    after = {d.hex_id: d.value(Component.TOTAL, 0, "energy") for d in c2.live.ordered()}
+    assert before.keys() == after.keys()
+    assert all(after[h] >= before[h] > 0 for h in before)
