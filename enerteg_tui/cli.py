@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="simulated PDU models: mixed, or full (largest model everywhere)")
     serve.add_argument("--log-level", default="INFO",
                        choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    from .usercli import add_user_parser
+    add_user_parser(sub)
     return parser
 
 
@@ -103,9 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return asyncio.run(_serve(args))
+        if args.command == "user":
+            from .usercli import run_user_command
+            return asyncio.run(run_user_command(args))
     except EnertegError as exc:
         print(f"enerteg: error: {exc}", file=sys.stderr)
-        return 2
+        return 1 if args.command == "user" else 2
     except OSError as exc:
         print(f"enerteg: error: {exc.strerror or exc}"
               + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)

@@ -30,6 +30,7 @@ from .core.poller import Poller
 from .core.store import Store, open_data_dir
 from .core.structure import Structure
 from .core.topics import Topics
+from .core.users import UserService
 from .drivers.base import Driver
 
 __all__ = ["Controller", "ControllerOptions", "Service"]
@@ -74,7 +75,7 @@ class Controller:
     """One running controller: core services, driver and protocol services.
 
     Attributes are the core services faces use: ``live``, ``events``, ``audit``,
-    ``config``, ``devices``, ``structure``, ``topics``, ``poller``.
+    ``config``, ``users``, ``devices``, ``structure``, ``topics``, ``poller``.
     """
 
     def __init__(
@@ -110,6 +111,9 @@ class Controller:
         self.audit = AuditLog(self.store, self.events, retention=self._retention, clock=self.clock)
         self.config = Configuration(self.store, self.audit, self.events, clock=self.clock)
         await self.config.load()
+        self.users = UserService(self.store, self.audit, policy=lambda: self.config.get("auth"),
+                                 clock=self.clock)
+        await self.users.load()
         self.driver = self._build_driver()
         await self.driver.open()
         self.devices = DeviceService(self.store, self.driver, self.live, self.audit, self.events,

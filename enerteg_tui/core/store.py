@@ -70,6 +70,27 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        2,
+        """
+        CREATE TABLE user (
+            name TEXT PRIMARY KEY,
+            hash TEXT NOT NULL,
+            roles TEXT NOT NULL,
+            must_change INTEGER NOT NULL DEFAULT 0,
+            keys TEXT NOT NULL DEFAULT '[]',
+            created REAL NOT NULL,
+            updated REAL NOT NULL
+        );
+        CREATE TABLE shell_history (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user TEXT NOT NULL,
+            line TEXT NOT NULL,
+            ts REAL NOT NULL
+        );
+        CREATE INDEX shell_history_user ON shell_history(user, id)
+        """,
+    ),
 ]
 """Numbered schema migrations; ``PRAGMA user_version`` records the last applied."""
 

@@ -1,0 +1,452 @@
+"""Local users, their roles and keys, authentication, lockout and live sessions.
+
+Owns the ``user`` table: argon2id password hashes, roles (manual §5.9), SSH public
+keys, and the must-change flag of the default account (admin/admin is created on a
+fresh database and must be changed at the first interactive login). Authentication
+applies the policy of ``config/auth``: lockout of a user after N consecutive failures
+for M minutes, and an exponential back-off per source address. Every login, failure,
+lockout, logout and user change is audited; passwords never are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from .audit import AuditLog, Severity
+from .errors import Conflict, Invalid, NotFound, PermissionDenied
+from .permissions import Action, Principal, Role, parse_roles, require
+from .store import Store
+
+__all__ = ["UserService", "UserInfo", "AuthFailed", "LockedOut", "Session", "SessionRegistry",
+           "DEFAULT_USER", "DEFAULT_PASSWORD", "public_key_fingerprint"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_USER = "admin"
+DEFAULT_PASSWORD = "admin"
+"""The factory account (manual §3.1); must be changed at the first interactive login."""
+NAME_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
+"""Login names: lowercase letter or underscore first, then letters, digits, ``_.-``; ≤ 32."""
+MAX_PASSWORD = 128
+BACKOFF_CAP_S = 30.0
+"""Longest delay imposed on a source address after failures."""
+
+# OWASP's argon2id parameters: ~45 ms a hash on one core here, so a login stays quick
+_HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+
+
+class AuthFailed(PermissionDenied):
+    """Wrong user name or password (the message never says which)."""
+
+
+class LockedOut(AuthFailed):
+    """The user is locked out after too many failures."""
+
+
+@dataclass(slots=True)
+class UserInfo:
+    """A user as listed (no hash)."""
+
+    name: str
+    roles: frozenset[Role]
+    must_change: bool
+    keys: list[str]
+    created: float
+    updated: float
+
+
+@dataclass(slots=True)
+class Session:
+    """A logged-in session on any face, for ``users`` and the per-user session limit."""
+
+    principal: Principal
+    last_activity: float
+    id: int = 0
+
+    def touch(self, now: float | None = None) -> None:
+        """Note activity (resets idle time)."""
+        self.last_activity = time.time() if now is None else now
+
+
+@dataclass(slots=True)
+class SessionRegistry:
+    """Sessions logged in now, on every face."""
+
+    sessions: dict[int, Session] = field(default_factory=dict)
+
+    def open(self, principal: Principal, max_per_user: int) -> Session:
+        """Register a session; refuses when the user already has ``max_per_user``."""
+        mine = [s for s in self.sessions.values() if s.principal.user == principal.user]
+        if len(mine) >= max_per_user:
+            raise PermissionDenied(
+                f"user {principal.user!r} already has {len(mine)} sessions; the maximum is "
+                f"{max_per_user} (config/cli maxSessionsPerUser)",
+                thing="sessions", value=len(mine), allowed=f"at most {max_per_user}")
+        s = Session(principal, time.time(), principal.session)
+        self.sessions[s.id] = s
+        return s
+
+    def close(self, session: Session) -> None:
+        """Forget a session."""
+        self.sessions.pop(session.id, None)
+
+    def list(self) -> list[Session]:
+        """Sessions, oldest first."""
+        return sorted(self.sessions.values(), key=lambda s: s.principal.since)
+
+
+def public_key_fingerprint(key_text: str) -> str:
+    """SHA256 fingerprint of an OpenSSH public key line; ``Invalid`` if it is not one."""
+    import asyncssh
+    try:
+        key = asyncssh.import_public_key(key_text.strip())
+    except (asyncssh.KeyImportError, ValueError) as exc:
+        raise Invalid(f"public key {key_text.strip()[:30]!r}… is not valid: {exc}",
+                      thing="key", value=key_text.strip()[:30],
+                      allowed="one OpenSSH public key line (ssh-ed25519 AAAA… comment)") from None
+    return key.get_fingerprint("sha256")
+
+
+class UserService:
+    """Users, authentication and sessions.
+
+    Args:
+        store: controller database (``user`` table).
+        audit: where logins and changes are recorded.
+        policy: returns the current ``config/auth`` settings (attribute access).
+        clock: wall clock.
+    """
+
+    def __init__(self, store: Store, audit: AuditLog, policy: Callable[[], object],
+                 clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._audit = audit
+        self._policy = policy
+        self._clock = clock
+        self._failures: dict[str, int] = {}
+        self._locked_until: dict[str, float] = {}
+        self._addr_failures: dict[str, tuple[int, float]] = {}
+        self.sessions = SessionRegistry()
+
+    async def load(self) -> None:
+        """Create the default admin/admin account on an empty user table."""
+        row = await self._store.fetchone("SELECT COUNT(*) FROM user")
+        if row and row[0] == 0:
+            now = self._clock()
+            pw_hash = await asyncio.to_thread(_HASHER.hash, DEFAULT_PASSWORD)
+            await self._store.execute(
+                "INSERT INTO user (name, hash, roles, must_change, created, updated)"
+                " VALUES (?,?,?,1,?,?)", (DEFAULT_USER, pw_hash, "admin", now, now))
+            log.info("created the default account admin/admin (must be changed at first login)")
+
+    # ------------------------------------------------------------------ reading
+    async def _row(self, name: str) -> tuple | None:
+        return await self._store.fetchone(
+            "SELECT name, hash, roles, must_change, keys, created, updated FROM user WHERE name=?",
+            (name,))
+
+    @staticmethod
+    def _info(row: tuple) -> UserInfo:
+        return UserInfo(row[0], parse_roles([r for r in row[2].split(",") if r]), bool(row[3]),
+                        json.loads(row[4]), row[5], row[6])
+
+    async def get(self, name: str) -> UserInfo:
+        """A user; ``NotFound`` names it."""
+        row = await self._row(name)
+        if row is None:
+            raise NotFound(f"user {name!r} does not exist", thing="user", value=name,
+                           allowed="an existing login name (see `user list`)")
+        return self._info(row)
+
+    async def list(self, principal: Principal) -> list[UserInfo]:
+        """Every user (admin only)."""
+        require(principal, Action.ADMINISTER, "users")
+        rows = await self._store.fetchall(
+            "SELECT name, hash, roles, must_change, keys, created, updated FROM user ORDER BY name")
+        return [self._info(r) for r in rows]
+
+    async def must_change(self, name: str) -> bool:
+        """Whether the user must set a new password before anything else."""
+        row = await self._row(name)
+        return bool(row and row[3])
+
+    # ------------------------------------------------------------------ authentication
+    def backoff_delay(self, address: str) -> float:
+        """Seconds to wait before answering a login attempt from ``address``."""
+        base = float(getattr(self._policy(), "addressBackoffSeconds", 2))
+        n, last = self._addr_failures.get(address, (0, 0.0))
+        if n == 0 or base == 0:
+            return 0.0
+        if self._clock() - last > 15 * 60:
+            self._addr_failures.pop(address, None)
+            return 0.0
+        return min(BACKOFF_CAP_S, base * 2 ** (n - 1))
+
+    def is_locked(self, name: str) -> float:
+        """Seconds the user stays locked out (0 when not locked)."""
+        until = self._locked_until.get(name, 0.0)
+        return max(0.0, until - self._clock())
+
+    async def _fail(self, name: str, principal: Principal, why: str) -> None:
+        policy = self._policy()
+        n = self._failures.get(name, 0) + 1
+        self._failures[name] = n
+        an, _ = self._addr_failures.get(principal.address, (0, 0.0))
+        self._addr_failures[principal.address] = (an + 1, self._clock())
+        await self._audit.record(principal, "login.failed", f"user/{name}",
+                                 f"Login failed for {name!r} from {principal.address or '-'} via "
+                                 f"{principal.face}: {why}", severity=Severity.WARNING)
+        limit = int(getattr(policy, "lockoutFailures", 5))
+        if n >= limit:
+            minutes = int(getattr(policy, "lockoutMinutes", 5))
+            self._locked_until[name] = self._clock() + minutes * 60
+            self._failures[name] = 0
+            await self._audit.record(principal, "login.lockout", f"user/{name}",
+                                     f"User {name!r} locked out for {minutes} min after {n} failed "
+                                     "logins", severity=Severity.ERROR)
+
+    async def authenticate(self, name: str, password: str, face: str, address: str) -> Principal:
+        """Check a password and return the user's principal.
+
+        Raises:
+            LockedOut: the user is locked out (even with the right password).
+            AuthFailed: wrong name or password.
+        """
+        probe = Principal(user=name or "?", roles=frozenset(), face=face, address=address)
+        left = self.is_locked(name)
+        if left:
+            await self._audit.record(probe, "login.refused", f"user/{name}",
+                                     f"Login refused for locked-out user {name!r} from "
+                                     f"{address or '-'}", severity=Severity.WARNING)
+            raise LockedOut(f"user {name!r} is locked out for another {int(left // 60) + 1} min "
+                            "after too many failed logins", thing="user", value=name,
+                            allowed="a login after the lockout ends")
+        row = await self._row(name)
+        ok = False
+        if row is not None and len(password) <= MAX_PASSWORD:
+            try:
+                ok = await asyncio.to_thread(_HASHER.verify, row[1], password)
+            except (VerificationError, InvalidHashError):
+                ok = False
+        if not ok:
+            await self._fail(name, probe, "wrong user name or password")
+            raise AuthFailed("wrong user name or password", thing="login", value=name,
+                             allowed="a valid user name and password")
+        return await self._succeed(self._info(row), face, address, "password")
+
+    async def _succeed(self, info: UserInfo, face: str, address: str, how: str) -> Principal:
+        self._failures.pop(info.name, None)
+        self._addr_failures.pop(address, None)
+        principal = Principal(user=info.name, roles=info.roles, face=face, address=address)
+        await self._audit.record(principal, "login", f"user/{info.name}",
+                                 f"User {info.name!r} logged in from {address or '-'} via {face} "
+                                 f"({how})", severity=Severity.INFO)
+        return principal
+
+    async def has_key(self, name: str, fingerprint: str) -> bool:
+        """Whether ``fingerprint`` is one of the user's keys (no audit: a key query)."""
+        row = await self._row(name)
+        return bool(row) and fingerprint in {_fp_of(k) for k in json.loads(row[4])}
+
+    async def authenticate_key(self, name: str, fingerprint: str, face: str,
+                               address: str) -> Principal:
+        """Log in with a verified public key of the user's."""
+        if self.is_locked(name):
+            raise LockedOut(f"user {name!r} is locked out", thing="user", value=name,
+                            allowed="a login after the lockout ends")
+        if not await self.has_key(name, fingerprint):
+            probe = Principal(user=name, roles=frozenset(), face=face, address=address)
+            await self._fail(name, probe, "public key not accepted")
+            raise AuthFailed("public key not accepted", thing="key", value=fingerprint,
+                             allowed="a key added with `user key-add`")
+        return await self._succeed(await self.get(name), face, address, "public key")
+
+    async def logout(self, principal: Principal) -> None:
+        """Audit the end of a session."""
+        await self._audit.record(principal, "logout", f"user/{principal.user}",
+                                 f"User {principal.user!r} logged out ({principal.face})",
+                                 severity=Severity.LOG)
+
+    # ------------------------------------------------------------------ changes
+    def check_password(self, name: str, password: str) -> None:
+        """Apply the password policy; ``Invalid`` in the manual's words."""
+        minimum = int(getattr(self._policy(), "minPasswordLength", 8))
+        if len(password) < minimum:
+            raise Invalid(f"Password too short (at least {minimum} characters)",
+                          thing="password", value=f"{len(password)} characters",
+                          allowed=f"at least {minimum} characters")
+        if len(password) > MAX_PASSWORD:
+            raise Invalid(f"Password too long (at most {MAX_PASSWORD} characters)",
+                          thing="password", value=f"{len(password)} characters",
+                          allowed=f"at most {MAX_PASSWORD} characters")
+        if password.lower() == name.lower():
+            raise Invalid("Password must not be the login name", thing="password",
+                          value="(the login name)", allowed="anything but the login name")
+        if password == DEFAULT_PASSWORD:
+            raise Invalid("Password must not be the factory default", thing="password",
+                          value="(the default)", allowed="a password of your own")
+
+    @staticmethod
+    def check_name(name: str) -> str:
+        """Validate a login name; ``Invalid`` in the manual's words."""
+        name = name.strip()
+        if not name:
+            raise Invalid("Login name cannot be empty.", thing="login name", value="",
+                          allowed="1 to 32 characters: a-z, 0-9, _ . -")
+        if not NAME_RE.match(name):
+            raise Invalid(f"Login name {name!r} is not allowed", thing="login name", value=name,
+                          allowed="1 to 32 characters: lowercase a-z, 0-9, _ . -, "
+                                  "starting with a letter or _")
+        return name
+
+    async def change_password(self, principal: Principal, name: str, new: str,
+                              old: str | None = None) -> None:
+        """Set a user's password: their own (``old`` checked unless forced) or, as admin, anyone's."""
+        if principal.user != name:
+            require(principal, Action.ADMINISTER, f"user/{name}")
+        await self.get(name)
+        if principal.user == name and old is not None:
+            row = await self._row(name)
+            try:
+                await asyncio.to_thread(_HASHER.verify, row[1], old)  # type: ignore[index]
+            except (VerificationError, InvalidHashError):
+                raise Invalid("Current password is wrong", thing="current password",
+                              value="(hidden)", allowed="the password you logged in with") from None
+        self.check_password(name, new)
+        pw_hash = await asyncio.to_thread(_HASHER.hash, new)
+        async with self._store.transaction() as tx:
+            await tx.execute("UPDATE user SET hash=?, must_change=0, updated=? WHERE name=?",
+                             (pw_hash, self._clock(), name))
+            entry = await self._audit.insert(tx, principal, "user.password", f"user/{name}",
+                                             f"Password of user {name!r} changed",
+                                             severity=Severity.INFO)
+        self._audit.announce(entry)
+
+    async def add(self, principal: Principal, name: str, password: str, roles: list[str]) -> UserInfo:
+        """Add a local user with roles (admin only)."""
+        require(principal, Action.ADMINISTER, "users")
+        name = self.check_name(name)
+        self.check_password(name, password)
+        role_set = parse_roles(roles)
+        if not role_set:
+            raise Invalid("A user needs at least one role", thing="roles", value="",
+                          allowed=", ".join(r.value for r in Role))
+        if await self._row(name) is not None:
+            raise Conflict(f"user {name!r} already exists", thing="login name", value=name,
+                           allowed="a name not in use")
+        pw_hash = await asyncio.to_thread(_HASHER.hash, password)
+        now = self._clock()
+        roles_text = ",".join(sorted(r.value for r in role_set))
+        async with self._store.transaction() as tx:
+            await tx.execute("INSERT INTO user (name, hash, roles, created, updated) VALUES (?,?,?,?,?)",
+                             (name, pw_hash, roles_text, now, now))
+            entry = await self._audit.insert(tx, principal, "user.add", f"user/{name}",
+                                             f"User {name!r} added with roles {roles_text}",
+                                             new={"roles": roles_text})
+        self._audit.announce(entry)
+        return await self.get(name)
+
+    async def _admins(self) -> list[str]:
+        return [r[0] for r in await self._store.fetchall("SELECT name, roles FROM user")
+                if "admin" in r[1].split(",")]
+
+    async def set_roles(self, principal: Principal, name: str, roles: list[str]) -> UserInfo:
+        """Replace a user's roles; the last admin keeps the admin role."""
+        require(principal, Action.ADMINISTER, f"user/{name}")
+        info = await self.get(name)
+        role_set = parse_roles(roles)
+        if not role_set:
+            raise Invalid("A user needs at least one role", thing="roles", value="",
+                          allowed=", ".join(r.value for r in Role))
+        if Role.ADMIN in info.roles and Role.ADMIN not in role_set and await self._admins() == [name]:
+            raise Conflict(f"user {name!r} is the last admin and must keep the admin role",
+                           thing="roles", value=",".join(sorted(r.value for r in role_set)),
+                           allowed="roles including admin")
+        old = ",".join(sorted(r.value for r in info.roles))
+        new = ",".join(sorted(r.value for r in role_set))
+        async with self._store.transaction() as tx:
+            await tx.execute("UPDATE user SET roles=?, updated=? WHERE name=?", (new, self._clock(), name))
+            entry = await self._audit.insert(tx, principal, "user.roles", f"user/{name}",
+                                             f"Roles of user {name!r} changed from {old} to {new}",
+                                             old={"roles": old}, new={"roles": new})
+        self._audit.announce(entry)
+        return await self.get(name)
+
+    async def delete(self, principal: Principal, name: str) -> None:
+        """Delete a user; never the last admin."""
+        require(principal, Action.ADMINISTER, f"user/{name}")
+        info = await self.get(name)
+        if Role.ADMIN in info.roles and await self._admins() == [name]:
+            raise Conflict(f"user {name!r} is the last admin and cannot be deleted",
+                           thing="user", value=name, allowed="a user other than the last admin")
+        async with self._store.transaction() as tx:
+            await tx.execute("DELETE FROM user WHERE name=?", (name,))
+            await tx.execute("DELETE FROM shell_history WHERE user=?", (name,))
+            entry = await self._audit.insert(tx, principal, "user.delete", f"user/{name}",
+                                             f"User {name!r} deleted", severity=Severity.WARNING)
+        self._audit.announce(entry)
+
+    async def add_key(self, principal: Principal, name: str, key_text: str) -> str:
+        """Add an SSH public key to a user (their own, or anyone's as admin); returns its fingerprint."""
+        if principal.user != name:
+            require(principal, Action.ADMINISTER, f"user/{name}")
+        info = await self.get(name)
+        fp = public_key_fingerprint(key_text)
+        if fp in {_fp_of(k) for k in info.keys}:
+            raise Conflict(f"key {fp} is already registered for {name!r}", thing="key", value=fp,
+                           allowed="a key not yet added")
+        keys = [*info.keys, key_text.strip()]
+        await self._update_keys(principal, name, keys, f"SSH key {fp} added to user {name!r}")
+        return fp
+
+    async def remove_key(self, principal: Principal, name: str, fingerprint: str) -> None:
+        """Remove a key by its fingerprint."""
+        if principal.user != name:
+            require(principal, Action.ADMINISTER, f"user/{name}")
+        info = await self.get(name)
+        keys = [k for k in info.keys if _fp_of(k) != fingerprint]
+        if len(keys) == len(info.keys):
+            raise NotFound(f"user {name!r} has no key {fingerprint}", thing="key", value=fingerprint,
+                           allowed=", ".join(_fp_of(k) for k in info.keys) or "(no keys)")
+        await self._update_keys(principal, name, keys, f"SSH key {fingerprint} removed from {name!r}")
+
+    async def _update_keys(self, principal: Principal, name: str, keys: list[str], msg: str) -> None:
+        async with self._store.transaction() as tx:
+            await tx.execute("UPDATE user SET keys=?, updated=? WHERE name=?",
+                             (json.dumps(keys), self._clock(), name))
+            entry = await self._audit.insert(tx, principal, "user.keys", f"user/{name}", msg)
+        self._audit.announce(entry)
+
+    # ------------------------------------------------------------------ shell history
+    async def history(self, name: str, limit: int = 500) -> list[str]:
+        """The user's shell history, oldest first."""
+        rows = await self._store.fetchall(
+            "SELECT line FROM shell_history WHERE user=? ORDER BY id DESC LIMIT ?", (name, limit))
+        return [r[0] for r in reversed(rows)]
+
+    async def add_history(self, name: str, line: str, keep: int = 500) -> None:
+        """Append a line to the user's history, keeping the last ``keep``."""
+        async with self._store.transaction() as tx:
+            await tx.execute("INSERT INTO shell_history (user, line, ts) VALUES (?,?,?)",
+                             (name, line, self._clock()))
+            await tx.execute(
+                "DELETE FROM shell_history WHERE user=? AND id NOT IN (SELECT id FROM "
+                "shell_history WHERE user=? ORDER BY id DESC LIMIT ?)", (name, name, keep))
+
+
+def _fp_of(key_text: str) -> str:
+    try:
+        return public_key_fingerprint(key_text)
+    except Invalid:
+        return ""
+
+
