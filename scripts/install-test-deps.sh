@@ -10,6 +10,7 @@ declare -A PEERS=(
   [ssh]=openssh-client
   [sshpass]=sshpass
   [tmux]=tmux
+  [ping]=iputils-ping
 )
 missing=()
 for cmd in "${!PEERS[@]}"; do

@@ -12,6 +12,7 @@ The tree is documented in docs/topics.md.
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -136,8 +137,11 @@ class Topics:
 
     @staticmethod
     def _missing(path: str, parent: str, names: list[str]) -> TopicNode:
+        last = path.rsplit("/", 1)[-1]
+        close = difflib.get_close_matches(last, names, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
         shown = ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
-        raise NotFound(f"topic {path!r} does not exist; /{parent} holds: {shown or 'nothing'}",
+        raise NotFound(f"topic {path!r} does not exist.{hint} /{parent} holds: {shown or 'nothing'}",
                        thing="topic", value=path, allowed=shown)
 
     def _sensor_node(self, path: str, rest: list[str]) -> TopicNode:

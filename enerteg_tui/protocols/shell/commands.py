@@ -1,0 +1,320 @@
+"""The topic shell's commands (manual §11.1.1) and Tab completion.
+
+Each command is one async function taking the session and its words; the table
+``COMMANDS`` gives its usage and one-line help, which ``help`` prints. Commands read
+and change topics only through the core ``Topics`` service with the session's
+principal, so the shell holds no business rule and every permission is the core's.
+Network commands live in ``netcmds.py``; user management in ``usercmds.py``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ...core.errors import EnertegError, Invalid, NotFound
+from ...core.topics import normalize
+from .parse import UsageError
+
+__all__ = ["COMMANDS", "Command", "run_command", "complete", "columns"]
+
+Handler = Callable[[Any, list[str]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One shell command: handler, usage line, one-line help, completion kind."""
+
+    handler: Handler
+    usage: str
+    summary: str
+    group: str
+    complete: str = ""
+    """What Tab completes for arguments: path, key, format, command, network, user."""
+
+
+def columns(items: list[str], width: int = 80) -> str:
+    """Items in columns that fit ``width``, as ``ls`` prints them."""
+    if not items:
+        return ""
+    col = max(len(i) for i in items) + 2
+    per_row = max(1, width // col)
+    rows = [items[i:i + per_row] for i in range(0, len(items), per_row)]
+    return "\n".join("".join(x.ljust(col) for x in row).rstrip() for row in rows)
+
+
+def _width(sh: Any) -> int:
+    return sh.io.size[0] if sh.io is not None else 80
+
+
+def _shown(path: str) -> str:
+    return "/" + path
+
+
+# ------------------------------------------------------------------ navigation
+async def cmd_pwd(sh: Any, args: list[str]) -> None:
+    if args:
+        raise UsageError("Usage: pwd")
+    sh.emit({"cwd": _shown(sh.cwd)}, _shown(sh.cwd))
+
+
+async def cmd_cd(sh: Any, args: list[str]) -> None:
+    if len(args) > 1:
+        raise UsageError("Usage: cd <path>")
+    target = normalize(args[0] if args else "/", sh.cwd)
+    sh.controller.topics.node(sh.principal, target)  # NotFound / PermissionDenied
+    sh.cwd = target
+    sh.msg(f"Changed to: {_shown(target)}")
+    if sh.format == "json":
+        sh.out(json.dumps({"cwd": _shown(target)}))
+
+
+async def cmd_ls(sh: Any, args: list[str]) -> None:
+    if len(args) > 1:
+        raise UsageError("Usage: ls [path]")
+    target = normalize(args[0] if args else "", sh.cwd)
+    entries = sh.controller.topics.list(sh.principal, target)
+    sh.emit({"path": _shown(target), "entries": entries}, columns(entries, _width(sh)))
+
+
+async def cmd_cat(sh: Any, args: list[str]) -> None:
+    if len(args) > 1:
+        raise UsageError("Usage: cat [path | _data]")
+    target = normalize(args[0] if args else "", sh.cwd)
+    doc = sh.controller.topics.get(sh.principal, target)
+    sh.msg(f"Getting data from: {target or '/'}")
+    sh.out(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
+def _parse_assignments(words: list[str]) -> dict[str, str]:
+    changes: dict[str, str] = {}
+    for w in words:
+        key, sep, value = w.partition("=")
+        if not sep or not key:
+            raise UsageError(f"Usage: put key=\"value\" [key2=value2 ...]; {w!r} is not key=value")
+        changes[key] = value
+    return changes
+
+
+async def cmd_put(sh: Any, args: list[str]) -> None:
+    if not args:
+        raise UsageError('Usage: put [path] key="value" [key2=true ...]')
+    target = sh.cwd
+    if "=" not in args[0]:
+        target = normalize(args[0], sh.cwd)
+        args = args[1:]
+        if not args:
+            raise UsageError('Usage: put [path] key="value" [key2=true ...]')
+    changes = _parse_assignments(args)
+    doc = await sh.controller.topics.put(sh.principal, target, changes)
+    sh.msg(f"Value at {target or '/'} updated successfully.")
+    if sh.format == "json":
+        sh.out(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
+async def cmd_edit(sh: Any, args: list[str]) -> None:
+    from .editor import edit_document
+
+    if len(args) > 1:
+        raise UsageError("Usage: edit [_data]")
+    if not sh.interactive:
+        raise UsageError("edit needs an interactive terminal (ssh -t); scripts use put")
+    target = normalize(args[0] if args else "", sh.cwd)
+    topics = sh.controller.topics
+    doc = topics.get(sh.principal, target)
+    if topics.schema_for(sh.principal, target) is None or "u" not in doc:
+        raise Invalid(f"topic {_shown(target)} cannot be edited", thing="topic", value=target,
+                      allowed="a settings document (config/<name>, sensor/<hexid>/config, sim/)")
+    original = json.dumps(doc["u"], indent=2, ensure_ascii=False) + "\n"
+
+    async def validate(text: str) -> str | None:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            return f"not valid JSON: {exc}"
+        if not isinstance(data, dict):
+            return "the document must be a JSON object of key: value"
+        try:
+            await topics.put(sh.principal, target, data, replace=True)
+        except EnertegError as exc:
+            return str(exc)
+        return None
+
+    result = await edit_document(sh.io, original, title=f"{target}/_data", validate=validate)
+    if result.saved:
+        sh.msg(f"Value at {target} updated successfully.")
+    else:
+        sh.msg("No changes saved.")
+
+
+# ------------------------------------------------------------------ session
+async def cmd_format(sh: Any, args: list[str]) -> None:
+    if len(args) != 1 or args[0] not in ("text", "json"):
+        raise UsageError("Usage: format text|json")
+    sh.format = args[0]
+    sh.msg(f"Output format: {args[0]}")
+
+
+async def cmd_whoami(sh: Any, args: list[str]) -> None:
+    import datetime as dt
+
+    if args:
+        raise UsageError("Usage: whoami")
+    p = sh.principal
+    since = dt.datetime.fromtimestamp(p.since, dt.timezone.utc).isoformat(timespec="seconds")
+    data = {"user": p.user, "roles": sorted(r.value for r in p.roles), "face": p.face,
+            "from": p.address or "-", "loginTime": since}
+    sh.emit(data, "\n".join(f"{k:<10} {', '.join(v) if isinstance(v, list) else v}"
+                            for k, v in data.items()))
+
+
+async def cmd_users(sh: Any, args: list[str]) -> None:
+    import datetime as dt
+    import time
+
+    if args:
+        raise UsageError("Usage: users")
+    now = time.time()
+    rows = []
+    for s in sh.controller.users.sessions.list():
+        p = s.principal
+        rows.append({"user": p.user, "face": p.face, "from": p.address or "-",
+                     "since": dt.datetime.fromtimestamp(p.since, dt.timezone.utc)
+                     .isoformat(timespec="seconds"), "idleSeconds": int(now - s.last_activity)})
+    text = [f"{'USER':<16} {'FACE':<14} {'FROM':<22} {'SINCE':<26} IDLE"]
+    text += [f"{r['user']:<16} {r['face']:<14} {r['from']:<22} {r['since']:<26} "
+             f"{r['idleSeconds'] // 60}m{r['idleSeconds'] % 60:02d}s" for r in rows]
+    sh.emit(rows, "\n".join(text))
+
+
+async def cmd_help(sh: Any, args: list[str]) -> None:
+    if len(args) > 1:
+        raise UsageError("Usage: help [command]")
+    if args:
+        cmd = COMMANDS.get(args[0])
+        if cmd is None:
+            raise NotFound(_unknown(args[0]), thing="command", value=args[0],
+                           allowed=", ".join(COMMANDS))
+        sh.emit({"command": args[0], "usage": cmd.usage, "help": cmd.summary},
+                f"{cmd.usage}\n  {cmd.summary}")
+        return
+    groups: dict[str, list[tuple[str, Command]]] = {}
+    for name, cmd in COMMANDS.items():
+        groups.setdefault(cmd.group, []).append((name, cmd))
+    lines: list[str] = []
+    for group, cmds in groups.items():
+        lines.append(group)
+        lines += [f"  {c.usage:<44} {c.summary}" for _, c in cmds]
+    sh.emit([{"command": n, "usage": c.usage, "help": c.summary, "group": c.group}
+             for n, c in COMMANDS.items()], "\n".join(lines))
+
+
+async def cmd_exit(sh: Any, args: list[str]) -> None:
+    from .session import ExitShell
+
+    raise ExitShell()
+
+
+def _unknown(word: str) -> str:
+    close = difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=0.5)
+    hint = f" Did you mean '{close[0]}'?" if close else " Type 'help' for the list of commands."
+    return f"Unknown command: '{word}'.{hint}"
+
+
+def _build() -> dict[str, Command]:
+    from . import netcmds, usercmds
+
+    nav, net, user = "Navigation", "Network", "User"
+    table = {
+        "pwd": Command(cmd_pwd, "pwd", "Show current path", nav),
+        "cd": Command(cmd_cd, "cd <path>", "Change path (relative or absolute)", nav, "path"),
+        "ls": Command(cmd_ls, "ls [path]", "List contents (sub-topics/ and _data)", nav, "path"),
+        "cat": Command(cmd_cat, "cat [path | _data]", "Get JSON contents of a path or _data", nav, "path"),
+        "edit": Command(cmd_edit, "edit [_data]", "Edit _data in a vim-like editor (:wq saves, :q! quits)", nav, "path"),
+        "put": Command(cmd_put, 'put [path] key="value" [key2=true ...]', "Change keys of the _data here", nav, "key"),
+        "ping": Command(netcmds.cmd_ping, "ping <host> [-c COUNT] [-W TIMEOUT]", "Ping a host name or IP address", net),
+        "network": Command(netcmds.cmd_network, "network status|list|config [if] [key=value ...]",
+                           "Show or configure network interfaces", net, "network"),
+        "whoami": Command(cmd_whoami, "whoami", "Show detailed user information", user),
+        "users": Command(cmd_users, "users", "Show users logged in now, on every face", user),
+        "passwd": Command(usercmds.cmd_passwd, "passwd", "Change your own password", user),
+        "user": Command(usercmds.cmd_user, "user list|add|roles|del|passwd|keys|key-add|key-del ...",
+                        "Manage users and their roles and keys (admin)", user, "user"),
+        "format": Command(cmd_format, "format text|json", "Set output format", user, "format"),
+        "help": Command(cmd_help, "help [command]", "List commands, or explain one", user, "command"),
+        "exit": Command(cmd_exit, "exit", "Log out", user),
+        "logout": Command(cmd_exit, "logout", "Log out", user),
+    }
+    return table
+
+
+COMMANDS: dict[str, Command] = {}
+"""Command name → Command, in the order ``help`` lists them."""
+
+
+def _commands() -> dict[str, Command]:
+    if not COMMANDS:
+        COMMANDS.update(_build())
+    return COMMANDS
+
+
+async def run_command(sh: Any, words: list[str]) -> None:
+    """Run one command; raises ``UsageError`` or ``EnertegError`` on failure."""
+    table = _commands()
+    cmd = table.get(words[0])
+    if cmd is None:
+        raise UsageError(_unknown(words[0]))
+    await cmd.handler(sh, words[1:])
+
+
+# ------------------------------------------------------------------ completion
+def complete(sh: Any, line: str, cursor: int) -> list[str]:
+    """Candidates for the word under the cursor: commands, topic paths, ``put`` keys."""
+    table = _commands()
+    before = line[:cursor]
+    words = before.split(" ")
+    word = words[-1]
+    if len(words) == 1:
+        return sorted(n for n in table if n.startswith(word))
+    cmd = table.get(words[0])
+    kind = cmd.complete if cmd else ""
+    if kind == "path" or (kind == "key" and "=" not in word and len(words) == 2 and "/" in word):
+        return _complete_path(sh, word)
+    if kind == "key":
+        return _complete_key(sh, word)
+    if kind == "format":
+        return [w for w in ("text", "json") if w.startswith(word)]
+    if kind == "command":
+        return sorted(n for n in table if n.startswith(word))
+    if kind == "network" and len(words) == 2:
+        return [w for w in ("status", "list", "config") if w.startswith(word)]
+    if kind == "user" and len(words) == 2:
+        return [w for w in ("list", "add", "roles", "del", "passwd", "keys", "key-add", "key-del")
+                if w.startswith(word)]
+    return []
+
+
+def _complete_path(sh: Any, word: str) -> list[str]:
+    head, _, tail = word.rpartition("/")
+    folder = normalize(head or ("/" if word.startswith("/") else ""), sh.cwd) if head or word.startswith("/") else sh.cwd
+    try:
+        entries = sh.controller.topics.list(sh.principal, "/" + folder)
+    except EnertegError:
+        return []
+    prefix = head + "/" if head or word.startswith("/") else ""
+    return [prefix + e for e in entries if e.startswith(tail)]
+
+
+def _complete_key(sh: Any, word: str) -> list[str]:
+    try:
+        schema = sh.controller.topics.schema_for(sh.principal, sh.cwd)
+    except EnertegError:
+        return []
+    if schema is None:
+        keys = ["state=", "name=", "delay=", "powerCycleDelay="] if sh.cwd.count("/") == 3 else []
+    else:
+        keys = [(f.alias or n) + "=" for n, f in schema.model_fields.items()]
+    return sorted(k for k in keys if k.startswith(word))

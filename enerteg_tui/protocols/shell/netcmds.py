@@ -1,0 +1,181 @@
+"""Shell network commands: ``ping`` (real ICMP) and ``network status|list|config``.
+
+``network list``/``status`` read the host's real interfaces (addresses, link state,
+speed, MTU); ``network config`` validates and stores interface settings in
+``config/network`` through the core and says plainly that the host's interfaces were
+not changed: applying them to the operating system is not part of this build.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import re
+import shutil
+import socket
+from typing import Any
+
+import psutil
+
+from ...core.errors import Invalid, NotFound, Unsupported
+from .parse import UsageError
+
+__all__ = ["cmd_ping", "cmd_network", "interfaces"]
+
+HOST_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$")
+"""A DNS host name (letters, digits, hyphens, dots)."""
+_RTT = re.compile(r"time[=<]([\d.]+) ms")
+_SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
+
+
+def _check_host(host: str) -> str:
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    if not HOST_RE.match(host):
+        raise Invalid(f"host {host!r} is not a host name or IP address", thing="host", value=host,
+                      allowed="a host name (letters, digits, '-', '.') or an IPv4/IPv6 address")
+    return host
+
+
+def _int_opt(flag: str, text: str, lo: int, hi: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"ping: {flag} {text!r} is not a whole number; allowed is {lo} to {hi}") from None
+    if not lo <= value <= hi:
+        raise UsageError(f"ping: {flag} {value} is out of range; allowed is {lo} to {hi}")
+    return value
+
+
+async def cmd_ping(sh: Any, args: list[str]) -> None:
+    """ping HOST [-c COUNT] [-W TIMEOUT]: real ICMP echo through the system's ping."""
+    count, timeout, host = 4, 2, None
+    it = iter(args)
+    for a in it:
+        if a == "-c":
+            count = _int_opt("-c", next(it, ""), 1, 100)
+        elif a == "-W":
+            timeout = _int_opt("-W", next(it, ""), 1, 30)
+        elif a.startswith("-") or host is not None:
+            raise UsageError("Usage: ping <host> [-c COUNT] [-W TIMEOUT]")
+        else:
+            host = a
+    if host is None:
+        raise UsageError("Usage: ping <host> [-c COUNT] [-W TIMEOUT]")
+    _check_host(host)
+    binary = shutil.which("ping")
+    if binary is None:
+        raise Unsupported("ping is not available on this controller (no ping program)",
+                          thing="ping", value=host, allowed="a controller with iputils-ping")
+    proc = await asyncio.create_subprocess_exec(
+        binary, "-n", "-c", str(count), "-W", str(timeout), "--", host,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    rtts: list[float] = []
+    while True:
+        raw = await proc.stdout.readline()
+        if not raw:
+            break
+        line = raw.decode(errors="replace").rstrip()
+        lines.append(line)
+        m = _RTT.search(line)
+        if m:
+            rtts.append(float(m.group(1)))
+        if sh.format != "json":
+            sh.out(line)
+    code = await proc.wait()
+    summary = _SUMMARY.search("\n".join(lines))
+    sent, got = (int(summary.group(1)), int(summary.group(2))) if summary else (count, len(rtts))
+    if sh.format == "json":
+        sh.out(json.dumps({"host": host, "transmitted": sent, "received": got, "rttMs": rtts,
+                           "loss": round(100 * (sent - got) / sent, 1) if sent else 100.0}))
+    if code != 0 or got == 0:
+        raise Invalid(f"ping {host}: {got} of {sent} replies" if summary else
+                      f"ping {host} failed: {lines[-1] if lines else 'no output'}",
+                      thing="host", value=host, allowed="a host that answers ICMP echo")
+
+
+def interfaces() -> list[dict[str, Any]]:
+    """The host's network interfaces: name, state, MAC, addresses, speed, MTU."""
+    stats = psutil.net_if_stats()
+    out = []
+    for name, addrs in sorted(psutil.net_if_addrs().items()):
+        st = stats.get(name)
+        item: dict[str, Any] = {"name": name, "state": "up" if st and st.isup else "down",
+                                "mac": "", "ipv4": [], "ipv6": [],
+                                "speedMbps": st.speed if st else 0, "mtu": st.mtu if st else 0}
+        for a in addrs:
+            if a.family == socket.AF_INET:
+                prefix = ipaddress.IPv4Network(f"0.0.0.0/{a.netmask}").prefixlen if a.netmask else 32
+                item["ipv4"].append(f"{a.address}/{prefix}")
+            elif a.family == socket.AF_INET6:
+                item["ipv6"].append(a.address.split("%")[0])
+            elif a.family == psutil.AF_LINK:
+                item["mac"] = a.address
+        out.append(item)
+    return out
+
+
+def _iface_text(i: dict[str, Any]) -> str:
+    lines = [f"{i['name']}: {i['state']}  mac {i['mac'] or '-'}  mtu {i['mtu']}"
+             + (f"  speed {i['speedMbps']} Mb/s" if i["speedMbps"] else "")]
+    lines += [f"    inet  {a}" for a in i["ipv4"]]
+    lines += [f"    inet6 {a}" for a in i["ipv6"]]
+    return "\n".join(lines)
+
+
+async def cmd_network(sh: Any, args: list[str]) -> None:
+    """network status [if] | network list | network config [if] [key=value ...]."""
+    if not args:
+        raise UsageError("Usage: network status [if] | network list | network config [if] [key=value ...]")
+    sub, rest = args[0], args[1:]
+    ifs = interfaces()
+    if sub == "list":
+        if rest:
+            raise UsageError("Usage: network list")
+        sh.emit([{"name": i["name"], "state": i["state"], "ipv4": i["ipv4"]} for i in ifs],
+                "\n".join(f"{i['name']:<16} {i['state']:<5} {', '.join(i['ipv4']) or '-'}" for i in ifs))
+    elif sub == "status":
+        if len(rest) > 1:
+            raise UsageError("Usage: network status [if]")
+        if rest:
+            ifs = [i for i in ifs if i["name"] == rest[0]]
+            if not ifs:
+                raise NotFound(f"network interface {rest[0]!r} does not exist", thing="interface",
+                               value=rest[0], allowed=", ".join(i["name"] for i in interfaces()))
+        sh.emit(ifs, "\n".join(_iface_text(i) for i in ifs))
+    elif sub == "config":
+        await _network_config(sh, rest)
+    else:
+        raise UsageError(f"network: unknown subcommand {sub!r}; allowed are status, list, config")
+
+
+async def _network_config(sh: Any, rest: list[str]) -> None:
+    name = "eth0"
+    if rest and "=" not in rest[0]:
+        name, rest = rest[0], rest[1:]
+    topics = sh.controller.topics
+    if rest:
+        changes = {}
+        for w in rest:
+            key, sep, value = w.partition("=")
+            if not sep or not key:
+                raise UsageError(f"network config: {w!r} is not key=value")
+            changes[f"interfaces.{name}.{key}"] = value
+        await topics.put(sh.principal, "config/network", changes)
+        sh.msg(f"Settings of {name} stored in config/network. The host's network interfaces "
+               "were NOT changed: applying network settings to the operating system is not "
+               "available in this build.")
+    current = topics.get(sh.principal, "config/network")["u"].get("interfaces", {}).get(name)
+    if current is None:
+        raise NotFound(f"no settings for interface {name!r} in config/network", thing="interface",
+                       value=name, allowed=", ".join(topics.get(sh.principal, "config/network")["u"]
+                                                     .get("interfaces", {})) or "(none)")
+    sh.emit({"interface": name, "config": current},
+            f"{name} (stored settings; not applied to the host)\n"
+            + "\n".join(f"  {k:<14} {v}" for k, v in current.items()))
