@@ -1,0 +1,184 @@
+"""One simulated PDU: hardware, settings, relays, faults and its own memory.
+
+Owns everything that belongs to a single PDU: its identification and model (from
+``catalogue``), its settings, its relays (``switching.OutletBank``), its electrical
+state (``physics.PduPhysics``), its fault flags and the cached ``DeviceInfo`` the
+driver hands to discovery. Invariants: the ``DeviceInfo`` object is rebuilt only when
+something in it changes (settings), so discovery costs no allocation per sweep; an
+unpowered PDU has no pending switch actions; the memory round-trips through
+``memory()``/``restore()``. Called by ``driver.SimulatedDriver`` and ``faults``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+
+from ...core.errors import Invalid
+from ...core.model import (
+    DeviceInfo,
+    DeviceSample,
+    DeviceSettings,
+    Identification,
+    OutletState,
+    PduModel,
+    SensorType,
+)
+from .catalogue import (
+    Equipment,
+    choose_hardware,
+    default_settings,
+    hardware_rng,
+    make_identification,
+)
+from .physics import PduPhysics, SiteGrid
+from .switching import OutletBank
+
+__all__ = ["SimPdu", "check_settings"]
+
+log = logging.getLogger(__name__)
+
+_STATE = {True: OutletState.ON, False: OutletState.OFF}
+
+
+def check_settings(hex_id: str, model: PduModel, sensors: int, settings: DeviceSettings) -> None:
+    """Check that ``settings`` fits the hardware: one entry per outlet, phase, branch, sensor.
+
+    Raises:
+        Invalid: naming the list, its length and the length the PDU needs.
+    """
+    checks = (("outlets", len(settings.outlets), model.outlets),
+              ("inputNames", len(settings.input_names), model.phases),
+              ("branchNames", len(settings.branch_names), model.branches),
+              ("sensorNames", len(settings.sensor_names), sensors))
+    for key, got, want in checks:
+        if got != want:
+            raise Invalid(f"PDU {hex_id}: {key} has {got} entries; this PDU needs exactly {want}",
+                          thing=key, value=got, allowed=f"exactly {want} entries")
+
+
+class SimPdu:
+    """A simulated PDU at one ring position.
+
+    Args:
+        seed: the ring's seed.
+        serial: the PDU's serial number (decides its hardware and noise).
+        position: ring position; 0 is the Controller module PDU.
+        equipment: ``"mixed"`` or ``"full"``.
+        grid: the mains shared by the ring.
+    """
+
+    def __init__(self, seed: int, serial: int, position: int, equipment: Equipment,
+                 grid: SiteGrid) -> None:
+        hw = choose_hardware(seed, serial, position, equipment)
+        self.serial = serial
+        self.hex_id = format(serial, "x")
+        self.position = position
+        self.model: PduModel = hw.model
+        self.sensors: list[SensorType] = [s.type for s in hw.sensors]
+        self.identification: Identification = make_identification(seed, serial, hw)
+        self.settings: DeviceSettings = default_settings(position, hw)
+        self.outlets = OutletBank(hw.model.outlets, hw.model.switchable)
+        self.physics = PduPhysics(hw.model, hw.sensors, grid, hardware_rng(seed, serial, "loads"),
+                                  hardware_rng(seed, serial, "noise"))
+        self.reachable = True
+        """Fault flag: False makes the PDU silent on the bus."""
+        self.powered = True
+        """Fault flag: False is a power loss."""
+        self.load_factor = 1.0
+        """Fault value: multiplier on every outlet's load."""
+        self.temperature_offset = 0.0
+        """Fault value: °C added to the temperature sensors."""
+        self.residual_ma: float | None = None
+        """Fault value: forced residual current in mA, or None."""
+        self.blink_until = 0.0
+        """Wall-clock time until which the display blinks."""
+        self._info: DeviceInfo | None = None
+        self._sensor_types = dict(enumerate(self.sensors, start=1))
+        self._tripped = dict.fromkeys(range(1, self.model.branches + 1), False)
+        self._states_key: tuple[bool, ...] = ()
+        self._states: dict[int, OutletState] = {}
+
+    # ------------------------------------------------------------------ discovery
+    @property
+    def answers(self) -> bool:
+        """Whether the PDU answers on the bus at all (powered and not silenced)."""
+        return self.reachable and self.powered
+
+    def info(self) -> DeviceInfo:
+        """The PDU as discovery reports it; the same object until something changes."""
+        info = self._info
+        if info is None:
+            info = self._info = DeviceInfo(
+                hex_id=self.hex_id, position=self.position,
+                identification=self.identification.model_copy(),
+                model=self.model, settings=self.settings, sensors=list(self.sensors),
+                controller=self.position == 0)  # settings: replaced, never mutated in place
+        return info
+
+    def blinking(self, now: float) -> bool:
+        """Whether the display blinks at wall-clock time ``now``."""
+        return now < self.blink_until
+
+    # ------------------------------------------------------------------ commands
+    def apply_settings(self, settings: DeviceSettings) -> None:
+        """Store new settings (already checked with ``check_settings``)."""
+        self.settings = settings.model_copy(deep=True)
+        self._info = None
+
+    def set_powered(self, powered: bool) -> None:
+        """Cut or restore the PDU's supply; the power-up mode decides the outlets (§8.7)."""
+        if powered == self.powered:
+            return
+        self.powered = powered
+        if powered:
+            self.physics.restart()
+            self.outlets.power_restored(self.settings)
+        else:
+            self.outlets.power_lost(self.settings.power_up_mode)
+
+    # ------------------------------------------------------------------ polling
+    def sample(self, now: float) -> DeviceSample:
+        """One poll's answer at wall-clock time ``now``."""
+        on = self.outlets.on
+        groups = self.physics.step(now, on, self.load_factor, self.temperature_offset,
+                                   self.residual_ma)
+        key = tuple(on)
+        if key != self._states_key:  # relays rarely move: build the state map only then
+            self._states_key = key
+            self._states = {n: _STATE[s] for n, s in enumerate(key, start=1)}
+        return DeviceSample(hex_id=self.hex_id, taken_at=now, groups=groups,
+                            outlet_states=dict(self._states), branch_tripped=dict(self._tripped),
+                            sensor_types=dict(self._sensor_types))
+
+    # ------------------------------------------------------------------ memory
+    def memory(self) -> dict[str, Any]:
+        """What the PDU keeps across restarts, JSON-ready."""
+        return {"hexId": self.hex_id, "model": self.model.type_name,
+                "settings": self.settings.model_dump(mode="json", by_alias=True),
+                "outlets": self.outlets.kept_states(), "counters": self.physics.counters()}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Continue from saved memory; parts that do not fit this PDU are skipped with a warning."""
+        if data.get("model") != self.model.type_name:
+            log.warning("simulator: saved memory of PDU %s is for a %r, not a %r; ignored",
+                        self.hex_id, data.get("model"), self.model.type_name)
+            return
+        counters = data.get("counters")
+        if not isinstance(counters, dict) or not self.physics.restore_counters(counters):
+            log.warning("simulator: saved energy counters of PDU %s are unusable; ignored",
+                        self.hex_id)
+        try:
+            settings = DeviceSettings.model_validate(data.get("settings"))
+            check_settings(self.hex_id, self.model, len(self.sensors), settings)
+        except (ValidationError, Invalid) as exc:
+            log.warning("simulator: saved settings of PDU %s are unusable (%s); defaults kept",
+                        self.hex_id, str(exc).splitlines()[0])
+        else:
+            self.apply_settings(settings)
+        states = data.get("outlets")
+        if (self.model.switchable and isinstance(states, list)
+                and len(states) == self.model.outlets and all(isinstance(s, bool) for s in states)):
+            self.outlets.on = list(states)

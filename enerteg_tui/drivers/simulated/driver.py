@@ -1,0 +1,344 @@
+"""The simulated databus ring: the default driver, indistinguishable on screen from a site.
+
+Owns the ring (``SimPdu`` by position), the serial bus (one ``asyncio.Lock``: a real
+databus answers one query at a time, each costing ``bus_latency_ms``), ring breaks,
+and the PDUs' memory file. Protocol: none (in-process); link: the lock; limits: 1 to
+1000 PDUs (100 is the product's supported maximum). Quantities provided: every key of
+``TOTAL_QUANTITIES``, ``INPUT_QUANTITIES``, ``BRANCH_QUANTITIES``,
+``OUTLET_QUANTITIES`` (metered outlets) and ``temperature``/``humidity`` per sensor.
+Invariants: a PDU cut off by ring breaks fails at once with ``DeviceUnavailable``, a
+silent or unpowered one after ``timeout`` with ``DriverTimeout``, an unknown id with
+``NotFound``; same seed, same calls and same clock values give identical samples.
+Called by the controller (built in ``Controller._build_driver``), the poller, the
+device service, and the topic service through ``fault_injector()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ...core.errors import DeviceUnavailable, Invalid, NotFound, Unsupported
+from ...core.model import (
+    DeviceSample,
+    DeviceSettings,
+    Identification,
+    OutletAction,
+    RingScan,
+)
+from ..base import Driver
+from .catalogue import Equipment, SerialSource
+from .device import SimPdu, check_settings
+from .faults import MAX_PDUS, SimulatorFaults
+from .physics import SiteGrid
+from .ring import ring_view
+from .state import load_state, write_state
+
+__all__ = ["SimulatedDriver", "SAVE_EVERY_S"]
+
+log = logging.getLogger(__name__)
+
+SAVE_EVERY_S = 30.0
+"""Clock seconds between two writes of the PDUs' memory while polling."""
+
+
+def _bad(thing: str, value: Any, allowed: str) -> Invalid:
+    return Invalid(f"simulator option {thing}={value!r} is not allowed; use {allowed}",
+                   thing=thing, value=value, allowed=allowed)
+
+
+class SimulatedDriver(Driver):
+    """A seeded, deterministic ring of simulated PDUs.
+
+    Lifecycle as every driver: ``open()`` loads the PDUs' memory from ``state_path``,
+    ``discover()``/``poll()`` and commands run over one serial bus, ``close()``
+    cancels pending switch actions and writes the memory back.
+
+    Args:
+        pdus: number of PDUs on the ring, 1 to 1000.
+        seed: decides the hardware at every position and all noise.
+        state_path: where the PDUs keep their memory (JSON), or None for none.
+        bus_latency_ms: time each query occupies the bus; 0 for none.
+        timeout: seconds a query waits for a silent PDU before ``DriverTimeout``.
+        clock: wall-clock source (seconds since the epoch); inject a fake one in tests.
+        equipment: ``"mixed"`` models, or ``"full"`` (largest model everywhere).
+        **ignored: unknown options are accepted and ignored.
+
+    Raises:
+        Invalid: ``pdus``, ``bus_latency_ms`` or ``equipment`` out of range.
+    """
+
+    NAME: ClassVar[str] = "simulated"
+    IMPLEMENTS_SWITCHING: ClassVar[bool] = True
+
+    def __init__(self, *, pdus: int = 8, seed: int = 0, state_path: Path | None = None,
+                 bus_latency_ms: float = 2.0, timeout: float = 0.5,
+                 clock: Callable[[], float] = time.time, equipment: Equipment = "mixed",
+                 **ignored: Any) -> None:
+        super().__init__(timeout=timeout)
+        if equipment not in ("mixed", "full"):
+            raise _bad("equipment", equipment, '"mixed" or "full"')
+        if not (isinstance(bus_latency_ms, int | float) and 0 <= bus_latency_ms <= 1000):
+            raise _bad("bus_latency_ms", bus_latency_ms, "0 to 1000 ms")
+        self.seed = int(seed)
+        """Seed of the ring (read-only once built)."""
+        self.clock = clock
+        """Wall-clock source used for readings, energy and blinking."""
+        self.state_path = Path(state_path) if state_path is not None else None
+        """The PDUs' memory file, or None."""
+        self.bus_latency_ms = float(bus_latency_ms)
+        """Time one query occupies the bus, in milliseconds."""
+        self.equipment: Equipment = equipment
+        self.ring_breaks: list[int] = []
+        """Broken links; link k joins positions k and k+1, the last one closes to 0."""
+        self._grid = SiteGrid(self.seed)
+        self._serials = SerialSource(self.seed)
+        self._ring: list[SimPdu] = []
+        self._by_hex: dict[str, SimPdu] = {}
+        self._shelf: dict[int, SimPdu] = {}
+        self._memory: dict[str, dict[str, Any]] = {}
+        self._bus = asyncio.Lock()
+        self._faults = SimulatorFaults(self)
+        self._save_task: asyncio.Task[None] | None = None
+        self._last_save: float | None = None
+        self.resize(pdus)
+
+    # ------------------------------------------------------------------ the ring
+    @property
+    def pdus(self) -> int:
+        """Number of PDUs on the ring."""
+        return len(self._ring)
+
+    def resize(self, pdus: int) -> None:
+        """Grow (new PDUs at the end, the same ones for the same seed) or shrink the ring.
+
+        A PDU removed by shrinking keeps its memory and comes back as it was.
+
+        Raises:
+            Invalid: ``pdus`` outside 1..1000.
+        """
+        if isinstance(pdus, bool) or not isinstance(pdus, int) or not 1 <= pdus <= MAX_PDUS:
+            raise _bad("pdus", pdus, f"a whole number from 1 to {MAX_PDUS}")
+        while len(self._ring) < pdus:
+            pos = len(self._ring)
+            serial = self._serials.at(pos)
+            pdu = self._shelf.pop(serial, None)
+            if pdu is None:
+                pdu = SimPdu(self.seed, serial, pos, self.equipment, self._grid)
+                saved = self._memory.get(str(serial))
+                if saved is not None:
+                    pdu.restore(saved)
+            self._ring.append(pdu)
+            self._by_hex[pdu.hex_id] = pdu
+        for pdu in self._ring[pdus:]:
+            pdu.outlets.cancel()
+            self._shelf[pdu.serial] = pdu
+            del self._by_hex[pdu.hex_id]
+        del self._ring[pdus:]
+        self.ring_breaks = [b for b in self.ring_breaks if b < pdus]
+
+    def device_ids(self) -> list[str]:
+        """Hex ids of every PDU on the ring, answering or not, in ring order."""
+        return [p.hex_id for p in self._ring]
+
+    def device(self, hex_id: str) -> SimPdu:
+        """The simulated PDU with ``hex_id``.
+
+        Raises:
+            NotFound: no PDU with that hex id on the ring.
+        """
+        pdu = self._by_hex.get(hex_id)
+        if pdu is None:
+            raise NotFound(f"no PDU {hex_id!r} on the simulated ring", thing="hexId",
+                           value=hex_id, allowed="the hex id of a PDU on the ring")
+        return pdu
+
+    def fault_injector(self) -> SimulatorFaults:
+        """The ``sim/`` documents of this ring."""
+        return self._faults
+
+    # ------------------------------------------------------------------ lifecycle
+    async def open(self) -> None:
+        """Load the PDUs' memory (counters, settings, outlet states) and start."""
+        if self.state == "running":
+            return
+        if self.state_path is not None:
+            self._memory = await asyncio.to_thread(load_state, self.state_path)
+            for pdu in self._ring:
+                saved = self._memory.get(str(pdu.serial))
+                if saved is not None:
+                    pdu.restore(saved)
+        self._last_save = self.clock()
+        self.state = "running"
+
+    async def close(self) -> None:
+        """Complete accepted switch actions at once and write the PDUs' memory."""
+        if self.state == "closed":
+            return
+        was_running = self.state == "running"
+        self.state = "closed"
+        for pdu in [*self._ring, *self._shelf.values()]:
+            await pdu.outlets.finish()
+        if self._save_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._save_task
+            self._save_task = None
+        if was_running and self.state_path is not None:
+            await self._write(self._snapshot(), self.clock())
+
+    # ------------------------------------------------------------------ queries
+    async def discover(self) -> RingScan:
+        """The PDUs that answer: reachable through the ring and neither silent nor unpowered.
+
+        The controller module tracks the ring itself, so discovery does not occupy the bus.
+        """
+        self._require_open()
+        view = ring_view(len(self._ring), self.ring_breaks)
+        devices = [p.info() for p in self._ring if p.reachable and p.powered
+                   and view.reaches(p.position)]
+        return RingScan(devices=devices, reachable={d.hex_id for d in devices},
+                        breaks=view.breaks)
+
+    async def poll(self, hex_id: str) -> DeviceSample:
+        """One reading of every channel of one PDU.
+
+        Raises:
+            NotFound: unknown hex id.
+            DeviceUnavailable: cut off by ring breaks (at once) or the link is closed.
+            DriverTimeout: the PDU is silent or unpowered (after ``timeout``).
+        """
+        self._reach(hex_id)
+        async with self._bus:
+            pdu = await self._answer(hex_id, "poll")
+            sample = pdu.sample(self.clock())
+        self._maybe_save()
+        return sample
+
+    async def identify(self, hex_id: str) -> Identification:
+        """The PDU's identification block (manual §8.6).
+
+        Raises:
+            NotFound, DeviceUnavailable, DriverTimeout: as ``poll``.
+        """
+        self._reach(hex_id)
+        async with self._bus:
+            pdu = await self._answer(hex_id, "identify")
+            return pdu.identification.model_copy()
+
+    # ------------------------------------------------------------------ commands
+    async def write_settings(self, hex_id: str, settings: DeviceSettings) -> None:
+        """Store settings in the PDU; the next discovery reports them.
+
+        Raises:
+            Invalid: a list whose length does not match the hardware.
+            NotFound, DeviceUnavailable, DriverTimeout: as ``poll``.
+        """
+        pdu = self._reach(hex_id)
+        check_settings(hex_id, pdu.model, len(pdu.sensors), settings)
+        async with self._bus:
+            pdu = await self._answer(hex_id, "settings")
+            pdu.apply_settings(settings)
+
+    async def switch_outlet(self, hex_id: str, outlet: int, action: OutletAction) -> None:
+        """Accept a switch command; it takes effect after the PDU's outlet delay.
+
+        Returns once the PDU has accepted the command, not when the relay has moved.
+
+        Raises:
+            Unsupported: the PDU's outlets are not switchable.
+            Invalid: no such outlet, or an unknown action.
+            NotFound, DeviceUnavailable, DriverTimeout: as ``poll``.
+        """
+        pdu = self._reach(hex_id)
+        m = pdu.model
+        what = f"{hex_id} outlet {outlet}"
+        if not m.switchable:
+            kind = "metered only" if m.metered_outlets else "neither metered nor switched"
+            raise Unsupported(f"PDU {hex_id} ({m.type_name}) cannot switch outlets: they are "
+                              f"{kind}", thing=what, value=str(action), allowed="a switched PDU")
+        if isinstance(outlet, bool) or not isinstance(outlet, int) or not 1 <= outlet <= m.outlets:
+            raise Invalid(f"outlet {outlet!r} does not exist on PDU {hex_id}", thing="outlet",
+                          value=outlet, allowed=f"an outlet number from 1 to {m.outlets}")
+        try:
+            action = OutletAction(action)
+        except ValueError:
+            raise Invalid(f"unknown switch action {action!r} for {what}", thing="action",
+                          value=action, allowed="on, off or cycle") from None
+        async with self._bus:
+            pdu = await self._answer(hex_id, f"switch outlet {outlet}")
+            pdu.outlets.command(outlet, action, pdu.settings)
+
+    async def blink(self, hex_id: str, seconds: float = 10.0) -> None:
+        """Make the PDU's display blink for ``seconds`` (visible as ``blinking`` in ``sim/``).
+
+        Raises:
+            Invalid: ``seconds`` not a positive number.
+            NotFound, DeviceUnavailable, DriverTimeout: as ``poll``.
+        """
+        self._reach(hex_id)
+        if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds <= 0:
+            raise Invalid(f"blink time {seconds!r} is not allowed", thing="seconds",
+                          value=seconds, allowed="a positive number of seconds")
+        async with self._bus:
+            pdu = await self._answer(hex_id, "blink")
+            pdu.blink_until = self.clock() + float(seconds)
+
+    # ------------------------------------------------------------------ helpers
+    def _require_open(self) -> None:
+        if self.state != "running":
+            raise DeviceUnavailable(f"the simulated ring is {self.state}, not running",
+                                    thing="driver", value=self.state, allowed="an open driver")
+
+    def _reach(self, hex_id: str) -> SimPdu:
+        """The PDU, if the controller has a link to it (checks open, id and ring breaks)."""
+        self._require_open()
+        pdu = self.device(hex_id)
+        view = ring_view(len(self._ring), self.ring_breaks)
+        if not view.reaches(pdu.position):
+            raise DeviceUnavailable(
+                f"PDU {hex_id} at ring position {pdu.position} is cut off by ring breaks at "
+                f"links {', '.join(map(str, view.breaks))}", thing=hex_id, value=view.breaks,
+                allowed="a PDU reachable from one side of the ring")
+        return pdu
+
+    async def _answer(self, hex_id: str, what: str) -> SimPdu:
+        """With the bus held: the PDU's answer after the bus latency, or ``DriverTimeout``."""
+        pdu = self._reach(hex_id)  # the ring may have changed while we waited for the bus
+        if not pdu.answers:
+            await self._bounded(hex_id, what, asyncio.Event().wait())
+        if self.bus_latency_ms > 0:
+            await asyncio.sleep(self.bus_latency_ms / 1000.0)
+        return pdu
+
+    def _snapshot(self) -> dict[str, dict[str, Any]]:
+        out = dict(self._memory)
+        for pdu in [*self._shelf.values(), *self._ring]:
+            out[str(pdu.serial)] = pdu.memory()
+        return out
+
+    def _maybe_save(self) -> None:
+        """Write the memory in a worker thread if ``SAVE_EVERY_S`` clock seconds have passed."""
+        if self.state_path is None or (self._save_task is not None and not self._save_task.done()):
+            return
+        now = self.clock()
+        if self._last_save is None or now < self._last_save:
+            self._last_save = now
+            return
+        if now - self._last_save < SAVE_EVERY_S:
+            return
+        self._last_save = now
+        self._save_task = asyncio.get_running_loop().create_task(
+            self._write(self._snapshot(), now), name="sim-state-save")
+
+    async def _write(self, snapshot: dict[str, dict[str, Any]], now: float) -> None:
+        assert self.state_path is not None
+        try:
+            await asyncio.to_thread(write_state, self.state_path, snapshot, now)
+        except OSError as exc:
+            log.warning("simulator: cannot write state file %s: %s", self.state_path, exc)
