@@ -229,10 +229,10 @@ class AuditLog:
     def announce(self, entry: AuditEntry) -> None:
         """Publish an entry written with ``insert`` once its transaction committed."""
         self._events.publish(Event("audit", str(entry.id), entry))
-        level = logging.WARNING if entry.severity.rank >= Severity.WARNING.rank else logging.INFO
-        if entry.severity is not Severity.DEBUG:
-            log.log(level, "audit: %s (%s@%s via %s)", entry.message, entry.user,
-                    entry.address or "-", entry.face)
+        # warnings and worse reach the operator's log; the rest stay in the audit log
+        level = logging.WARNING if entry.severity.rank >= Severity.WARNING.rank else logging.DEBUG
+        log.log(level, "audit: %s (%s@%s via %s)", entry.message, entry.user,
+                entry.address or "-", entry.face)
 
     async def record(
         self, principal: Principal, action: str, obj: str, message: str, *,

@@ -1,0 +1,240 @@
+"""Schemas of the topics that govern access: ``auth``, ``cli``, ``http_server``.
+
+Owns the keys of authentication and LDAP / Active Directory (manual §5.9, §5.10),
+the SSH CLI (§5.11, §11.1) and the web server with its TLS certificate (§5.2, §5.12).
+Invariant: private keys and passwords are ``Secret`` fields; a private key pasted
+together with the certificate (the manual's concatenated PEM file) is moved into
+``privateKeyPem`` before validation, so it is never shown. Read by
+``core.configuration`` through ``SETTINGS_TOPICS``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field, model_validator
+
+from ..permissions import Role
+from ._base import Port, PortOrZero, Secret, Toggle
+from ._common import (
+    HIDDEN,
+    BaudRate,
+    DevicePath,
+    HostOrEmpty,
+    LongText,
+    TopicSettings,
+    fail,
+    is_host,
+)
+
+__all__ = ["AuthSettings", "CliSettings", "HttpServerSettings"]
+
+_ATTRIBUTE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,63}$")
+_PEM_CERT = "-----BEGIN CERTIFICATE-----"
+_PEM_KEY = re.compile(
+    r"-----BEGIN ((?:RSA |EC |DSA |ENCRYPTED )?PRIVATE KEY)-----.*?-----END \1-----\s*", re.S)
+
+
+def _ldap_url(value: str) -> str:
+    value = value.strip()
+    if not value:
+        return value
+    words = "an LDAP URL such as ldap://10.0.0.5 or ldaps://dc.example.com:3269, or empty"
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or 1 <= parts.port <= 65535
+    except ValueError:
+        raise ValueError(words) from None
+    if parts.scheme.lower() not in {"ldap", "ldaps"} or not parts.hostname:
+        raise ValueError(words)
+    if not port_ok or not is_host(parts.hostname):
+        raise ValueError(words)
+    return value
+
+
+def _attribute(value: str) -> str:
+    value = value.strip()
+    if value and not _ATTRIBUTE.match(value):
+        raise ValueError("an LDAP attribute or class name (a letter, then letters, digits or "
+                         "hyphens, at most 64), or empty")
+    return value
+
+
+def _dn(value: str) -> str:
+    value = value.strip()
+    if value and "=" not in value:
+        raise ValueError("a distinguished name such as ou=people,dc=example,dc=com, or empty")
+    return value
+
+
+def _dn_template(value: str) -> str:
+    value = value.strip()
+    if value and "{0}" not in value:
+        raise ValueError("a query template containing {0} for the user name, such as "
+                         "(uid={0}), or empty")
+    return value
+
+
+def _certificate(value: str) -> str:
+    value = value.strip()
+    if value and _PEM_CERT not in value:
+        raise ValueError(f"PEM text containing {_PEM_CERT}, or empty")
+    return value
+
+
+LdapUrl = Annotated[str, Field(max_length=1024), AfterValidator(_ldap_url)]
+"""``ldap://`` or ``ldaps://`` URL, or empty."""
+LdapName = Annotated[str, Field(max_length=64), AfterValidator(_attribute)]
+"""An LDAP attribute or object class name, or empty."""
+Dn = Annotated[str, Field(max_length=1024), AfterValidator(_dn)]
+"""A distinguished name, or empty."""
+CertificatePem = Annotated[str, Field(max_length=65536), AfterValidator(_certificate)]
+"""PEM certificate text (a chain may follow the certificate), or empty."""
+
+
+class AuthSettings(TopicSettings):
+    """Local passwords, lockout, and LDAP / Active Directory login (§5.9, §5.10)."""
+
+    TOPIC: ClassVar[str] = "auth"
+    TITLE: ClassVar[str] = "Authentication"
+
+    minPasswordLength: int = Field(8, ge=4, le=128)
+    """Shortest password accepted for a local user ("Password too short", §5.9)."""
+    lockoutFailures: int = Field(5, ge=1, le=100)
+    """Failed logins in a row after which the account is locked."""
+    lockoutMinutes: int = Field(5, ge=1, le=1440)
+    """How long a locked account stays locked, in minutes."""
+    addressBackoffSeconds: int = Field(2, ge=0, le=60)
+    """Delay after a failed login before the same address may try again, in seconds
+    (0 = none)."""
+    ldapEnabled: Toggle = False
+    """Log users in against an LDAP or Active Directory server (§5.10)."""
+    ldapUrl: LdapUrl = ""
+    """LDAP server, ldap://IP or ldaps://IP (encrypted); for Active Directory port 3269
+    is advised for encrypted LDAP. Needed while ``ldapEnabled``."""
+    ldapBindDnTemplate: Annotated[str, Field(max_length=1024), AfterValidator(_dn_template)] = ""
+    """Optional query that looks up the bind DN from the login name, {0} standing for
+    it, e.g. (uid={0}); typically needed for LDAP, not for Active Directory."""
+    ldapUsernameAttribute: LdapName = "cn"
+    """Attribute of search responses that gives the user name; typically cn. Not used
+    together with ``ldapBindDnTemplate``."""
+    ldapSearchBase: Dn = ""
+    """Base DN where a search for a user starts (optional)."""
+    ldapGroupSearchBase: Dn = ""
+    """Base DN where a search for a group starts (optional)."""
+    ldapGroupClass: LdapName = ""
+    """Object class of groups (optional): typically posixGroup for LDAP, Group for
+    Active Directory."""
+    ldapUserObjectClass: LdapName = ""
+    """Object class of users (optional): typically posixAccount for LDAP, User for
+    Active Directory."""
+    ldapBindDn: Dn = ""
+    """User that searches the directory (needs read access); empty = anonymous bind."""
+    ldapBindPassword: Annotated[Secret, Field(max_length=1024)] = ""
+    """Password of ``ldapBindDn``."""
+    ldapRoleMap: Annotated[dict[Annotated[str, Field(min_length=1, max_length=256)], Role],
+                           Field(max_length=64)] = Field(default_factory=dict)
+    """LDAP group name → role given to its members: admin, readonly, power, readwrite,
+    poweron or poweroff (at most 64 groups)."""
+
+    @model_validator(mode="after")
+    def _url_when_enabled(self) -> AuthSettings:
+        if self.ldapEnabled and not self.ldapUrl:
+            raise fail("ldapUrl", self.ldapUrl,
+                       "an LDAP URL such as ldap://10.0.0.5 (required while ldapEnabled "
+                       "is enabled)")
+        return self
+
+
+class CliSettings(TopicSettings):
+    """The SSH command line and serial console (§5.11, §11.1)."""
+
+    TOPIC: ClassVar[str] = "cli"
+    TITLE: ClassVar[str] = "CLI"
+
+    enabled: Toggle = True
+    """Offer the command line over SSH (enabled by default, §11.1)."""
+    port: PortOrZero = 0
+    """TCP port of the SSH server; 0 = automatic: 22 when run as root, 2022 otherwise."""
+    listenAddress: HostOrEmpty = ""
+    """Address or host name the SSH server listens on; empty or 0.0.0.0 = all
+    interfaces."""
+    banner: LongText = "EnerTEG controller — authorised access only"
+    """Text shown before login."""
+    idleTimeoutMinutes: int = Field(15, ge=0, le=1440)
+    """Minutes without input after which a session is closed; 0 = never."""
+    maxSessionsPerUser: int = Field(5, ge=1, le=100)
+    """Sessions one user may have open at the same time."""
+    serialDevice: DevicePath = ""
+    """Serial device that offers a login console, e.g. /dev/ttyS0; empty = none."""
+    serialBaud: BaudRate = 115200
+    """Speed of the serial console in baud: 9600, 19200, 38400, 57600 or 115200."""
+
+
+
+class HttpServerSettings(TopicSettings):
+    """Web access over HTTP and HTTPS, with the server's certificate (§5.2, §5.12)."""
+
+    TOPIC: ClassVar[str] = "http_server"
+    TITLE: ClassVar[str] = "Web access"
+
+    enabled: Toggle = True
+    """Run the web server."""
+    port: Port = 80
+    """TCP port for plain HTTP."""
+    httpsEnabled: Toggle = True
+    """Serve HTTPS; with no certificate below, the factory self-signed one is used."""
+    httpsPort: Port = 443
+    """TCP port for HTTPS."""
+    insecureEnabled: Toggle = True
+    """Serve pages over plain HTTP; when disabled, port 80 only redirects to HTTPS."""
+    certificatePem: CertificatePem = ""
+    """Server certificate in PEM (chain may follow); empty = factory self-signed
+    certificate. A private key pasted with it is moved to ``privateKeyPem``."""
+    privateKeyPem: Annotated[Secret, Field(max_length=65536)] = ""
+    """Private key of the certificate in PEM."""
+    privateKeyPassword: Annotated[Secret, Field(max_length=1024)] = ""
+    """Password of the private key, if it is encrypted."""
+    listenAddress: HostOrEmpty = ""
+    """Address or host name the web server listens on; empty = all interfaces."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_concatenated_pem(cls, data: Any) -> Any:
+        # §5.2: certificate and key may come "concatenated into one file"
+        if not isinstance(data, dict):
+            return data
+        cert = data.get("certificatePem")
+        if isinstance(cert, str) and _PEM_KEY.search(cert):
+            key = _PEM_KEY.search(cert)
+            assert key is not None  # noqa: S101
+            data = dict(data)
+            data["certificatePem"] = _PEM_KEY.sub("", cert).strip()
+            data["privateKeyPem"] = key.group(0).strip()  # the key pasted now wins
+        return data
+
+    @model_validator(mode="after")
+    def _tls_rules(self) -> HttpServerSettings:
+        key = self.privateKeyPem
+        if key and not re.search(r"-----BEGIN [A-Z ]*PRIVATE KEY-----", key):
+            raise fail("privateKeyPem", HIDDEN,
+                       "PEM text containing -----BEGIN PRIVATE KEY----- (or RSA/EC/"
+                       "ENCRYPTED PRIVATE KEY), or empty")
+        if self.certificatePem and not key:
+            raise fail("privateKeyPem", "",
+                       "the certificate's private key in PEM (required when "
+                       "certificatePem is set)")
+        if key and not self.certificatePem:
+            raise fail("certificatePem", "",
+                       f"PEM text containing {_PEM_CERT} (required when privateKeyPem "
+                       "is set)")
+        if self.enabled and not self.insecureEnabled and not self.httpsEnabled:
+            raise fail("insecureEnabled", "disabled",
+                       "enabled while httpsEnabled is disabled (otherwise the web "
+                       "interface cannot be reached)")
+        if self.enabled and self.httpsEnabled and self.port == self.httpsPort:
+            raise fail("httpsPort", self.httpsPort,
+                       f"a port other than port ({self.port}), which serves plain HTTP")
+        return self

@@ -1,0 +1,139 @@
+"""Schemas of the controller's own topics and of the databus it polls.
+
+Topics: ``core``, ``hostname``, ``time``, ``devices``, ``sppdu5``.
+
+These are the settings of the controller itself and of the databus it polls (manual
+§4.2 time, §5.1 general settings, §7.4 firmware updates, the ``SpPdu5`` device
+template of §11.1.4). Every key has a default, so a fresh controller validates with
+nothing stored. Read by ``core.configuration`` through ``SETTINGS_TOPICS``; the
+controller reads ``core`` (poll cadence) and ``devices`` (driver) at start.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+
+from ._base import Toggle
+from ._common import BaudRate, DevicePath, Host, HostName, TopicSettings, fail, split_list
+
+__all__ = [
+    "CoreSettings",
+    "HostnameSettings",
+    "TimeSettings",
+    "DevicesSettings",
+    "Sppdu5Settings",
+]
+
+def _timezone(value: str) -> str:
+    value = value.strip()
+    words = "an IANA time zone name such as UTC or Europe/Prague"
+    if not value or len(value) > 64:
+        raise ValueError(words)
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(words) from None
+    return value
+
+
+class CoreSettings(TopicSettings):
+    """General settings (§5.1) and the poller's cadence."""
+
+    TOPIC: ClassVar[str] = "core"
+    TITLE: ClassVar[str] = "General settings"
+    SERVICE: ClassVar[str | None] = "poller"
+
+    pollIntervalSeconds: int = Field(5, ge=1, le=60)
+    """Seconds between two sweeps of the databus ring."""
+    staleAfterSweeps: int = Field(3, ge=1, le=100)
+    """Missed sweeps after which a PDU's values are shown as stale."""
+    historyFlushSeconds: int = Field(300, ge=10, le=3600)
+    """Seconds between writes of collected history to the database."""
+    language: Literal["en"] = "en"
+    """Language of every face; only English ("en") in this build."""
+    acceptAllCertificates: Toggle = False
+    """Accept any TLS certificate when connecting to devices (§5.1); only sensible when
+    valid certificates are installed on all of them."""
+    remoteManagement: Toggle = False
+    """Allow the manufacturer's secure remote management access for support (§5.1)."""
+    autoRestart: Toggle = True
+    """Restart the application automatically on crashes or hangs (§5.1)."""
+
+
+class HostnameSettings(TopicSettings):
+    """The controller's host name (also the default syslog HOSTNAME)."""
+
+    TOPIC: ClassVar[str] = "hostname"
+    TITLE: ClassVar[str] = "Host name"
+
+    hostname: HostName = "enerteg"
+    """Host name of the controller (RFC 1123 labels separated by dots)."""
+
+
+class TimeSettings(TopicSettings):
+    """Date and time (§4.2): NTP, or time set by hand; the time zone."""
+
+    TOPIC: ClassVar[str] = "time"
+    TITLE: ClassVar[str] = "Date and time"
+
+    ntpEnabled: Toggle = True
+    """Keep the clock in step with the NTP servers below (strongly advised, §4.2)."""
+    ntpServers: Annotated[
+        list[Host], Field(max_length=8), BeforeValidator(split_list)
+    ] = Field(default_factory=lambda: ["pool.ntp.org"])
+    """NTP servers (host names or addresses), at most 8; a comma-separated text is
+    accepted. At least one is needed while ``ntpEnabled``."""
+    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+    """IANA time zone used to show times (stored times stay UTC)."""
+
+    @model_validator(mode="after")
+    def _servers_when_ntp(self) -> TimeSettings:
+        if self.ntpEnabled and not self.ntpServers:
+            raise fail("ntpServers", self.ntpServers,
+                       "at least one NTP server (host name or address) while ntpEnabled "
+                       "is enabled")
+        return self
+
+
+class DevicesSettings(TopicSettings):
+    """The driver that talks to the ring, and its limits."""
+
+    TOPIC: ClassVar[str] = "devices"
+    TITLE: ClassVar[str] = "Devices"
+
+    driver: Literal["simulated"] = "simulated"
+    """Driver of the databus ring; only "simulated" in this build."""
+    simulatedPdus: int = Field(8, ge=1, le=1000)
+    """Number of PDUs on the simulated ring."""
+    busLatencyMs: int = Field(2, ge=0, le=1000)
+    """Simulated time on the bus per request, in milliseconds."""
+    pollTimeoutMs: int = Field(500, ge=50, le=10000)
+    """How long one PDU may take to answer before it counts as silent, in milliseconds."""
+
+
+class Sppdu5Settings(TopicSettings):
+    """Databus settings of the SpPdu5 device family (template "SpPdu5", §11.1.4)."""
+
+    TOPIC: ClassVar[str] = "sppdu5"
+    TITLE: ClassVar[str] = "SpPdu5 databus"
+
+    serialPort: DevicePath = "/dev/ttyS1"
+    """Serial device of the controller module's databus port."""
+    baudRate: BaudRate = 115200
+    """Databus speed in baud: 9600, 19200, 38400, 57600 or 115200."""
+    autoDiscovery: Toggle = True
+    """Add PDUs found on the databus to the device list automatically (§3.2)."""
+    firmwareAutoUpdate: Toggle = False
+    """Update PDU firmware in the background from the firmware shipped with the
+    controller (§7.4)."""
+
+    @model_validator(mode="after")
+    def _port_given(self) -> Sppdu5Settings:
+        if not self.serialPort:
+            raise fail("serialPort", self.serialPort,
+                       "a serial device path under /dev/ such as /dev/ttyS1 (the databus "
+                       "needs one)")
+        return self
