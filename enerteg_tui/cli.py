@@ -44,6 +44,30 @@ def _pdu_count(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {value} is out of range; allowed is 0 to 65535")
+    return value
+
+
+BAUD_RATES = (9600, 19200, 38400, 57600, 115200)
+
+
+def _baud(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value not in BAUD_RATES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a supported speed; allowed is {', '.join(map(str, BAUD_RATES))}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``enerteg``."""
     parser = argparse.ArgumentParser(prog="enerteg", description="EnerTEG PDU ring controller")
@@ -57,7 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--interval", type=_positive_float, metavar="SECONDS",
                        help="sweep interval (default: config/core pollIntervalSeconds, 5)")
     serve.add_argument("--seed", type=int, default=0, help="seed of the simulated ring")
-    serve.add_argument("--bind", default="0.0.0.0", help="address the network services listen on")
+    serve.add_argument("--bind", metavar="ADDRESS",
+                       help="address the network services listen on (default: their settings, "
+                            "all interfaces)")
+    serve.add_argument("--ssh-port", type=_port, metavar="PORT",
+                       help="SSH port (default: config/cli, 22 as root else 2022; 0 = any free)")
+    serve.add_argument("--no-ssh", action="store_true", help="do not run the SSH server")
+    serve.add_argument("--serial", metavar="DEVICE",
+                       help="offer a login console on this serial device (default: config/cli)")
+    serve.add_argument("--baud", type=_baud, metavar="BAUD",
+                       help="serial console speed (default: config/cli, 115200)")
     serve.add_argument("--bus-latency-ms", type=float, metavar="MS",
                        help="simulated per-query bus latency (default: config/devices)")
     serve.add_argument("--equipment", choices=("mixed", "full"), default="mixed",
@@ -75,6 +108,8 @@ async def _serve(args: argparse.Namespace) -> int:
     controller = Controller(ControllerOptions(
         data_dir=args.data_dir, simulate=args.simulate, interval=args.interval, seed=args.seed,
         bind=args.bind, bus_latency_ms=args.bus_latency_ms, equipment=args.equipment,
+        ssh_enabled=False if args.no_ssh else None, ssh_port=args.ssh_port,
+        serial_device=args.serial, serial_baud=args.baud, log_file=True,
     ))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

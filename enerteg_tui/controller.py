@@ -32,6 +32,7 @@ from .core.structure import Structure
 from .core.topics import Topics
 from .core.users import UserService
 from .drivers.base import Driver
+from .logfile import install_log_file
 
 __all__ = ["Controller", "ControllerOptions", "Service"]
 
@@ -65,10 +66,21 @@ class ControllerOptions:
     interval: float | None = None
     """Sweep interval in seconds; overrides ``config/core`` pollIntervalSeconds."""
     seed: int = 0
-    bind: str = "0.0.0.0"
+    bind: str | None = None
+    """Address the network services listen on; None = each service's settings."""
     bus_latency_ms: float | None = None
     equipment: str = "mixed"
     """Simulated ring equipment: "mixed" models, or "full" (largest model everywhere)."""
+    ssh_enabled: bool | None = None
+    """Run the SSH server; None = ``config/cli`` enabled."""
+    ssh_port: int | None = None
+    """SSH port; None = ``config/cli`` port; 0 = any free port (tests)."""
+    serial_device: str | None = None
+    """Serial console device; None = ``config/cli`` serialDevice ("" = none)."""
+    serial_baud: int | None = None
+    """Serial console speed; None = ``config/cli`` serialBaud."""
+    log_file: bool = False
+    """Write a rotating log file to ``<data-dir>/logs`` (``enerteg serve`` does)."""
 
 
 class Controller:
@@ -89,6 +101,7 @@ class Controller:
         self._lock_fd: int | None = None
         self._watch: asyncio.Task[None] | None = None
         self.started_at = 0.0
+        self._log_handler: logging.Handler | None = None
 
     # ------------------------------------------------------------------ start
     async def start(self) -> None:
@@ -96,10 +109,15 @@ class Controller:
         opts = self.options
         self.data_dir = open_data_dir(Path(opts.data_dir))
         self._lock()
+        if opts.log_file:
+            self._log_handler = install_log_file(self.data_dir / "logs")
         try:
             await self._start_core()
         except BaseException:
-            await self._close_partial()
+            if getattr(self, "poller", None) is not None and getattr(self, "store", None):
+                await self.stop()          # core was up: stop it in order
+            else:
+                await self._close_partial()
             raise
 
     async def _start_core(self) -> None:
@@ -132,12 +150,32 @@ class Controller:
         await self.audit.start()
         await self.poller.start()
         self._watch = asyncio.create_task(self._watch_settings(), name="settings-watch")
+        self.services[:0] = self._default_services()
         for service in self.services:
             await service.start()
         self.started_at = self.clock()
         await self.audit.record(SYSTEM, "controller.start", "controller",
                                 f"Controller started ({self.driver.NAME} driver, "
                                 f"sweep every {self.poller.interval:g} s)", severity=Severity.INFO)
+
+    def _default_services(self) -> list[Service]:
+        """The protocol services this controller runs, from options and settings."""
+        opts = self.options
+        out: list[Service] = []
+        from .protocols.ssh.server import SSHOptions, SSHService
+        out.append(SSHService(self, SSHOptions(port=opts.ssh_port, address=opts.bind,
+                                               enabled=opts.ssh_enabled)))
+        cli = self.config.get("cli")
+        device = opts.serial_device if opts.serial_device is not None else cli.serialDevice
+        if device:
+            from .protocols.serial.console import SerialConsoleService
+            baud = opts.serial_baud if opts.serial_baud is not None else int(cli.serialBaud)
+            out.append(SerialConsoleService(self, device, baud))
+        return out
+
+    def service(self, name: str) -> Service | None:
+        """The running protocol service called ``name`` (``ssh``, ``serial``...), if any."""
+        return next((s for s in self.services if s.name == name), None)
 
     def _build_driver(self) -> Driver:
         opts = self.options
@@ -218,6 +256,10 @@ class Controller:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+        if self._log_handler is not None:
+            logging.getLogger().removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
 
     # ------------------------------------------------------------------ info
     def ready_line(self) -> str:

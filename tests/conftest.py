@@ -40,6 +40,7 @@ def make_controller(tmp_path: Path) -> Callable[..., object]:
 
     async def factory(pdus: int = 8, interval: float = 0.1, seed: int = 1,
                       data_dir: Path | None = None, **kw) -> "Controller":
+        kw.setdefault("ssh_enabled", False)   # the SSH tests ask for it
         opts = ControllerOptions(data_dir=data_dir or tmp_path / "data", simulate=pdus,
                                  interval=interval, seed=seed, bus_latency_ms=kw.pop("latency", 0.0),
                                  **kw)

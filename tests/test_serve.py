@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +15,8 @@ import pytest
 
 
 def _serve(data: Path, *extra: str) -> subprocess.Popen[str]:
+    if "--ssh-port" not in extra:
+        extra = (*extra, "--ssh-port", "0", "--bind", "127.0.0.1")
     return subprocess.Popen(
         [sys.executable, "-m", "enerteg_tui", "serve", "--data-dir", str(data), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -96,3 +100,32 @@ def test_restart_keeps_energy_settings_and_structure(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 0
     assert os.path.exists(data / "enerteg.db")
+
+
+def test_ready_line_names_ssh_port_and_host_key(tmp_path: Path) -> None:
+    proc = _serve(tmp_path / "d", "--simulate", "2")
+    try:
+        line = _wait_ready(proc)
+        assert re.search(r"ssh=127\.0\.0\.1:\d+ ssh-ed25519=SHA256:\S+", line), line
+        key = tmp_path / "d" / "ssh" / "ssh_host_ed25519_key"
+        assert key.stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / "d" / "logs" / "enerteg.log").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_ssh_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "enerteg_tui", "serve", "--data-dir", str(tmp_path / "d"),
+             "--simulate", "2", "--ssh-port", str(port), "--bind", "127.0.0.1"],
+            capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == (f"enerteg: error: SSH port {port} on 127.0.0.1 is already in use; choose "
+                    "another with --ssh-port or config/cli port"), proc.stderr
+    assert "Traceback" not in proc.stderr

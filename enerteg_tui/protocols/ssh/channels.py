@@ -1,0 +1,134 @@
+"""Routing of an SSH session channel to what the client asked for.
+
+* a command (``ssh host 'cd config; cat _data'``) runs as a topic-shell script:
+  data on stdout, messages on stderr, exit status 0 / 1 / 2 (see ``ShellSession``);
+* ``ssh -t host shell`` (a pty and the command ``shell``) opens the interactive shell;
+* a pty and no command opens the interactive shell (the full-screen console takes
+  this over with the console issue);
+* no pty and no command (``ssh host < script``, ``ssh -T host``) reads the commands
+  from stdin and runs them as a script.
+
+A login that still has the factory-default password may not run commands: exec and
+stdin scripts are refused with a message saying how to change it; an interactive
+login must set a new password first. Nothing here raises into asyncssh: an unexpected
+error is logged and the client gets one line and exit status 1.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncssh
+
+from ...core.audit import Severity
+from ..shell.session import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ShellSession, change_password_prompt
+from .terminal import SSHTerminal
+
+__all__ = ["route_channel", "MAX_SCRIPT_BYTES"]
+
+log = logging.getLogger(__name__)
+
+MAX_SCRIPT_BYTES = 1 << 20
+"""Longest script accepted on stdin."""
+
+
+def _writer(stream: Any) -> Any:
+    def write(text: str) -> None:
+        try:
+            stream.write(text.encode("utf-8", errors="replace"))
+        except (BrokenPipeError, ConnectionError, asyncssh.Error):
+            pass
+    return write
+
+
+async def route_channel(service: Any, process: asyncssh.SSHServerProcess) -> None:
+    """Serve one session channel; always ends with ``process.exit``."""
+    conn = process.get_extra_info("connection")
+    owner = conn.get_owner()
+    code = EXIT_FAILED
+    try:
+        code = await _serve(service, owner, process)
+    except Exception:  # never a traceback to a client
+        log.exception("ssh: session of %s failed",
+                      owner.principal.user if owner.principal else "?")
+        _writer(process.stderr)("Error: internal error; the session was closed (see the "
+                                "controller log)\n")
+    finally:
+        if not process.is_closing():
+            process.exit(code)
+
+
+async def _serve(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -> int:
+    controller = service.controller
+    principal = owner.principal
+    err = _writer(process.stderr)
+    if principal is None:
+        err("Error: not logged in\n")
+        return EXIT_FAILED
+    if owner.refusal:
+        err(f"Error: {owner.refusal}\n")
+        return EXIT_FAILED
+    if owner.session is not None:
+        owner.session.touch()
+    command = process.command
+    has_pty = process.get_terminal_type() is not None
+    if has_pty and (command is None or command.strip() == "shell"):
+        return await _interactive(service, owner, process)
+    must_change = await controller.users.must_change(principal.user)
+    if must_change:
+        err(f"Error: the password of {principal.user!r} is the factory default and must be "
+            "changed before commands can be run. Log in interactively (ssh -t "
+            f"{principal.user}@host) to set a new one, or run `enerteg user passwd "
+            f"{principal.user} --data-dir DIR` on the controller.\n")
+        return EXIT_FAILED
+    if command is None or command.strip() == "shell":
+        data = await _read_stdin(process)
+        if data is None:
+            err(f"Error: the script on stdin is longer than {MAX_SCRIPT_BYTES} bytes\n")
+            return EXIT_USAGE
+        command = data
+    shell = ShellSession(controller, principal)
+    shell.session = owner.session
+    return await shell.run_script(command, _writer(process.stdout), err)
+
+
+async def _read_stdin(process: asyncssh.SSHServerProcess) -> str | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        try:
+            data = await process.stdin.read(65536)
+        except (asyncssh.TerminalSizeChanged, asyncssh.BreakReceived, asyncssh.SignalReceived):
+            continue
+        if not data:
+            break
+        size += len(data)
+        if size > MAX_SCRIPT_BYTES:
+            return None
+        chunks.append(data)
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+async def _interactive(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -> int:
+    controller = service.controller
+    principal = owner.principal
+    idle_s = service.idle_timeout_s()
+    session = owner.session
+    term = SSHTerminal(process, idle_timeout_s=idle_s,
+                       on_input=session.touch if session is not None else None)
+    if await controller.users.must_change(principal.user):
+        if not await change_password_prompt(term, controller, principal):
+            term.write("The password was not changed; logging out.\r\n")
+            return EXIT_FAILED
+    host = controller.config.get("hostname").hostname
+    term.write(f"EnerTEG controller {host}. Type 'help' for the commands, 'exit' to log out.\r\n")
+    shell = ShellSession(controller, principal)
+    shell.session = session
+    code = await shell.run_interactive(term)
+    if term.timed_out:
+        await controller.audit.record(
+            principal, "session.timeout", f"user/{principal.user}",
+            f"SSH session of {principal.user!r} from {principal.address} closed after "
+            f"{idle_s / 60:g} min without input", severity=Severity.INFO)
+    return code if code in (EXIT_OK, EXIT_FAILED, EXIT_USAGE) else EXIT_OK

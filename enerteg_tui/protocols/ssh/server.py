@@ -1,0 +1,383 @@
+"""The SSH server: listener, admission, authentication, and routing of channels.
+
+``SSHService`` is the controller's SSH face (a ``controller.Service``). It owns the
+asyncssh listener and the policy asyncssh leaves to the application:
+
+* admission: at most ``MAX_UNAUTHENTICATED`` connections still logging in (key
+  exchange runs on the controller's one loop, beside the poller) and at most
+  ``MAX_CONNECTIONS`` in all; more are disconnected at once;
+* at most ``MAX_AUTH_TRIES`` failed logins per connection, the per-address back-off
+  and per-user lockout of ``core.users`` on top;
+* identity is bound to the user name the key or password was checked for, only when
+  authentication completes (a public-key *query* proves nothing);
+* cheap, modern algorithms only (no group-exchange or big MODP groups), no agent,
+  X11 or port forwarding, a 30 s login timeout and keepalives.
+
+Each authenticated connection is one session in ``users.sessions`` (per-user limit
+``config/cli maxSessionsPerUser``); each channel is routed by ``route_channel`` in
+``channels.py``; SFTP by ``sftp.py``. Changes to ``config/cli`` (enabled, port,
+address, banner) restart the listener; open connections stay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncssh
+
+from ...core.audit import Severity
+from ...core.errors import Invalid, PermissionDenied
+from ...core.permissions import Principal
+from ...core.users import AuthFailed, LockedOut, Session
+from .hostkeys import HostKeys, load_or_create_host_keys
+
+__all__ = ["SSHService", "SSHOptions", "MAX_UNAUTHENTICATED", "MAX_CONNECTIONS", "MAX_AUTH_TRIES"]
+
+log = logging.getLogger(__name__)
+
+MAX_UNAUTHENTICATED = 8
+"""Connections allowed to be in key exchange or login at the same time."""
+MAX_CONNECTIONS = 64
+"""Connections allowed in all (logged in or not)."""
+MAX_AUTH_TRIES = 6
+"""Failed authentication attempts on one connection before it is closed."""
+LOGIN_TIMEOUT_S = 30
+"""Time to log in before the connection is closed."""
+KEEPALIVE_S, KEEPALIVE_MAX = 30, 3
+"""Keepalive interval and how many may go unanswered (dead-peer detection)."""
+
+KEX_ALGS = ["mlkem768x25519-sha256", "curve25519-sha256", "curve25519-sha256@libssh.org",
+            "ecdh-sha2-nistp256", "diffie-hellman-group14-sha256"]
+ENCRYPTION_ALGS = ["aes256-gcm@openssh.com", "aes128-gcm@openssh.com",
+                   "chacha20-poly1305@openssh.com", "aes256-ctr", "aes128-ctr"]
+MAC_ALGS = ["hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com",
+            "hmac-sha2-256", "hmac-sha2-512"]
+FACE = "ssh"
+
+
+def default_port() -> int:
+    """The manual's default SSH port: 22 when run as root, 2022 otherwise."""
+    return 22 if os.geteuid() == 0 else 2022
+
+
+@dataclass(slots=True)
+class SSHOptions:
+    """Overrides from the command line; None means "from ``config/cli``".
+
+    ``port`` 0 asks the OS for a free port (tests, benchmarks).
+    """
+
+    port: int | None = None
+    address: str | None = None
+    enabled: bool | None = None
+    idle_timeout_s: float | None = None
+    """Idle timeout in seconds instead of ``config/cli idleTimeoutMinutes`` (tests)."""
+
+
+class _Connection(asyncssh.SSHServer):
+    """Per-connection authentication state (asyncssh makes one per client)."""
+
+    def __init__(self, service: SSHService) -> None:
+        self.service = service
+        self.conn: asyncssh.SSHServerConnection | None = None
+        self.address = ""
+        self.principal: Principal | None = None
+        self.session: Session | None = None
+        self.refusal: str | None = None
+        """Why this login may not open channels (session limit), or None."""
+        self.must_change = False
+        """The user still has the factory-default password."""
+        self._failures = 0
+        self._key_user: str | None = None
+        self._key_fp: str | None = None
+        self._authenticated = False
+
+    # ------------------------------------------------------------------ admission
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self.conn = conn
+        peer = conn.get_extra_info("peername") or ("", 0)
+        self.address = str(peer[0])
+        svc = self.service
+        svc.connections.add(self)
+        svc.unauthenticated.add(self)
+        if len(svc.unauthenticated) > MAX_UNAUTHENTICATED or len(svc.connections) > MAX_CONNECTIONS:
+            svc.refused += 1
+            log.warning("ssh: refused connection from %s: too many connections (%d logging in, "
+                        "%d in all)", self.address, len(svc.unauthenticated), len(svc.connections))
+            asyncio.get_running_loop().call_soon(
+                self._disconnect, asyncssh.DISC_TOO_MANY_CONNECTIONS,
+                "Too many connections; try again later")
+
+    def _disconnect(self, code: int, reason: str) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.disconnect(code, reason)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        svc = self.service
+        svc.connections.discard(self)
+        svc.unauthenticated.discard(self)
+        if self.principal is not None and self._authenticated:
+            principal, session = self.principal, self.session
+            self.principal = None
+            if session is not None:
+                svc.controller.users.sessions.close(session)
+            svc.spawn(svc.controller.users.logout(principal))
+
+    # ------------------------------------------------------------------ authentication
+    def begin_auth(self, username: str) -> bool:
+        banner = self.service.banner()
+        if banner and self.conn is not None:
+            self.conn.send_auth_banner(banner.rstrip("\n") + "\n")
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    async def validate_password(self, username: str, password: str) -> bool:
+        users = self.service.controller.users
+        delay = users.backoff_delay(self.address)
+        if delay:
+            await asyncio.sleep(delay)
+        try:
+            self.principal = await users.authenticate(username, password, FACE, self.address)
+            return True
+        except LockedOut as exc:
+            self._banner(f"{exc}\n")
+            self._count_failure()
+        except AuthFailed:
+            self._count_failure()
+        return False
+
+    async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        # Called for the client's key query as well as for the signed request: it only
+        # answers "is this one of the user's keys"; identity is bound in auth_completed.
+        fp = key.get_fingerprint("sha256")
+        ok = await self.service.controller.users.has_key(username, fp)
+        if ok:
+            self._key_user, self._key_fp = username, fp
+        return ok
+
+    def _banner(self, text: str) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.send_auth_banner(text)
+
+    def _count_failure(self) -> None:
+        self._failures += 1
+        if self._failures >= MAX_AUTH_TRIES:
+            log.warning("ssh: %s: %d failed logins on one connection; disconnecting",
+                        self.address, self._failures)
+            asyncio.get_running_loop().call_soon(
+                self._disconnect, asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE,
+                "Too many authentication failures")
+
+    async def auth_completed(self) -> None:
+        svc = self.service
+        svc.unauthenticated.discard(self)
+        assert self.conn is not None  # noqa: S101
+        username = self.conn.get_extra_info("username")
+        if self.principal is None or self.principal.user != username:
+            # public-key login: bind to the user the verified key belongs to
+            if self._key_user != username or self._key_fp is None:
+                self._disconnect(asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE,
+                                 "Authentication failed")
+                return
+            try:
+                self.principal = await svc.controller.users.authenticate_key(
+                    username, self._key_fp, FACE, self.address)
+            except AuthFailed:
+                self.principal = None
+                self._disconnect(asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE,
+                                 "Authentication failed")
+                return
+        self._authenticated = True
+        self.must_change = await svc.controller.users.must_change(username)
+        limit = int(svc.controller.config.get("cli").maxSessionsPerUser)
+        try:
+            self.session = svc.controller.users.sessions.open(self.principal, limit)
+        except PermissionDenied as exc:
+            self.refusal = str(exc)
+            await svc.controller.audit.record(
+                self.principal, "login.refused", f"user/{username}",
+                f"SSH session of {username!r} from {self.address} refused: {exc}",
+                severity=Severity.WARNING)
+
+    # ------------------------------------------------------------------ no forwarding
+    def connection_requested(self, *args: Any) -> bool:
+        return False
+
+    def server_requested(self, *args: Any) -> bool:
+        return False
+
+    def unix_connection_requested(self, *args: Any) -> bool:
+        return False
+
+    def unix_server_requested(self, *args: Any) -> bool:
+        return False
+
+
+class SSHService:
+    """The SSH face of the controller (a ``controller.Service``).
+
+    Args:
+        controller: the running controller.
+        options: command-line overrides of ``config/cli``.
+    """
+
+    name = "ssh"
+
+    def __init__(self, controller: Any, options: SSHOptions | None = None) -> None:
+        self.controller = controller
+        self.options = options or SSHOptions()
+        self.connections: set[_Connection] = set()
+        self.unauthenticated: set[_Connection] = set()
+        self.refused = 0
+        """Connections refused by admission since start."""
+        self.host_keys: HostKeys | None = None
+        self._acceptor: asyncssh.SSHAcceptor | None = None
+        self._bound: tuple[str, int] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._watch: asyncio.Task[None] | None = None
+        self.channel_handler: Callable[..., Any] | None = None
+
+    # ------------------------------------------------------------------ settings
+    def _wanted(self) -> tuple[bool, str, int]:
+        cli = self.controller.config.get("cli")
+        enabled = self.options.enabled if self.options.enabled is not None else bool(cli.enabled)
+        address = self.options.address if self.options.address is not None else cli.listenAddress
+        if address in ("", "0.0.0.0"):
+            address = "0.0.0.0"
+        if self.options.port is not None:
+            port = self.options.port
+        else:
+            port = int(cli.port) or default_port()
+        return enabled, address, port
+
+    def idle_timeout_s(self) -> float:
+        """Seconds without input before an interactive session is closed (0 = never)."""
+        if self.options.idle_timeout_s is not None:
+            return self.options.idle_timeout_s
+        return float(self.controller.config.get("cli").idleTimeoutMinutes) * 60.0
+
+    def banner(self) -> str:
+        """The pre-login banner of ``config/cli``."""
+        return str(self.controller.config.get("cli").banner or "")
+
+    @property
+    def port(self) -> int | None:
+        """The port actually listened on, None when not listening."""
+        return self._bound[1] if self._bound else None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Load or make the host keys and start listening (when enabled)."""
+        self.host_keys = await asyncio.to_thread(
+            load_or_create_host_keys, self.controller.data_dir / "ssh")
+        await self._listen()
+        self._watch = asyncio.create_task(self._watch_settings(), name="ssh-settings")
+
+    async def _listen(self) -> None:
+        enabled, address, port = self._wanted()
+        if not enabled:
+            log.info("ssh: disabled by config/cli")
+            return
+        from .channels import route_channel
+        from .sftp import make_sftp_factory
+
+        assert self.host_keys is not None  # noqa: S101
+        kex = [a for a in KEX_ALGS if a.encode() in asyncssh.kex.get_kex_algs()]
+        try:
+            self._acceptor = await asyncssh.create_server(
+                lambda: _Connection(self), address, port,
+                server_host_keys=self.host_keys.keys, send_server_host_keys=True,
+                login_timeout=LOGIN_TIMEOUT_S, keepalive_interval=KEEPALIVE_S,
+                keepalive_count_max=KEEPALIVE_MAX, agent_forwarding=False, x11_forwarding=False,
+                kex_algs=kex, encryption_algs=ENCRYPTION_ALGS, mac_algs=MAC_ALGS,
+                process_factory=lambda process: route_channel(self, process),
+                encoding=None, line_editor=False, allow_pty=True,
+                sftp_factory=make_sftp_factory(self), allow_scp=True,
+                server_version="EnerTEG", reuse_address=True)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise Invalid(
+                    f"SSH port {port} on {address} is already in use; choose another with "
+                    "--ssh-port or config/cli port", thing="ssh port", value=port,
+                    allowed="a free TCP port") from None
+            if exc.errno == errno.EACCES:
+                raise Invalid(
+                    f"SSH port {port} needs root; run as root or choose a port above 1023 "
+                    "with --ssh-port or config/cli port", thing="ssh port", value=port,
+                    allowed="a port above 1023 when not root") from None
+            raise Invalid(f"SSH server cannot listen on {address}:{port}: {exc.strerror or exc}",
+                          thing="ssh address", value=f"{address}:{port}",
+                          allowed="a local address and free port") from None
+        sockets = self._acceptor.sockets
+        self._bound = (address, sockets[0].getsockname()[1] if sockets else port)
+        log.info("ssh: listening on %s:%d", *self._bound)
+
+    async def _close_listener(self) -> None:
+        if self._acceptor is not None:
+            self._acceptor.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._acceptor.wait_closed(), 1)
+            self._acceptor = None
+            self._bound = None
+
+    async def _watch_settings(self) -> None:
+        with self.controller.events.subscribe(kinds={"settings"}) as sub:
+            current = self._wanted()
+            while True:
+                batch = await sub.get()
+                if not any(ev.subject == "cli" for ev in batch.events):
+                    continue
+                wanted = self._wanted()
+                if wanted == current:
+                    continue
+                current = wanted
+                await self._close_listener()
+                try:
+                    await self._listen()
+                except Invalid as exc:
+                    log.error("ssh: %s", exc)
+
+    async def stop(self) -> None:
+        """Stop listening and close every connection (sessions end, logouts audited)."""
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        await self._close_listener()
+        for conn in list(self.connections):
+            if conn.conn is not None:
+                conn.conn.close()
+        for _ in range(50):
+            if not self.connections:
+                break
+            await asyncio.sleep(0.02)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=1)
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Run a background coroutine tied to the service (awaited at stop)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def describe(self) -> str:
+        """``ssh=ADDR:PORT ed25519=SHA256:...`` for the ready line."""
+        if self._bound is None:
+            return "ssh=off"
+        fp = self.host_keys.fingerprints.get("ed25519", "") if self.host_keys else ""
+        return f"ssh={self._bound[0]}:{self._bound[1]} ssh-ed25519={fp}"

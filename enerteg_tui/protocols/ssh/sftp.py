@@ -1,0 +1,243 @@
+"""File transfer over SSH (SFTP, and scp through it): a virtual tree, not the host's disk.
+
+The tree a client sees is five folders, each a directory of the data directory::
+
+    /docs      register lists, MIB, guides          (download)
+    /reports   exported reports                     (download)
+    /backups   settings backups                     (download)
+    /logs      the controller's own log files       (download)
+    /upload    restore files, certificates, updates (admin: upload, rename, delete)
+
+Invariants:
+* every client path is normalised against ``/``; a ``..`` that would climb above the
+  root is refused, and a resolved path (symlinks followed) must stay inside its folder;
+* anything that changes a file (open for writing, remove, rename, mkdir, rmdir,
+  setstat) is allowed only inside ``/upload`` and only to a principal the core's
+  permission check grants ``ADMINISTER``; links are never created;
+* a login still on the factory-default password may do nothing here;
+* uploads are capped at ``MAX_UPLOAD_BYTES`` and audited when the file is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+from asyncssh.sftp import FXF_APPEND, FXF_CREAT, FXF_TRUNC, FXF_WRITE
+
+from ...core.audit import Severity
+from ...core.errors import PermissionDenied
+from ...core.permissions import Action, Principal, require
+
+__all__ = ["ControllerSFTP", "FOLDERS", "make_sftp_factory", "ensure_tree", "MAX_UPLOAD_BYTES"]
+
+log = logging.getLogger(__name__)
+
+FOLDERS: dict[str, str] = {
+    "docs": "Register lists, the MIB and guides",
+    "reports": "Exported reports",
+    "backups": "Settings backups",
+    "logs": "The controller's log files",
+    "upload": "Restore files, certificates and firmware updates (admin only)",
+}
+"""The top-level folders of the tree and what each holds."""
+WRITABLE = "upload"
+MAX_UPLOAD_BYTES = 256 << 20
+"""Largest file accepted in /upload."""
+_TREE = "/" + ", /".join(FOLDERS)
+
+_README = """EnerTEG controller file tree (SFTP / scp)
+
+{folders}
+
+Download with, for example:  sftp -P PORT admin@controller:/logs/enerteg.log .
+Only admins may write, and only into /upload.
+"""
+
+
+def ensure_tree(data_dir: Path) -> None:
+    """Create the tree's folders in ``data_dir`` and the guide in /docs."""
+    for name in FOLDERS:
+        (data_dir / name).mkdir(parents=True, exist_ok=True)
+    readme = data_dir / "docs" / "README.txt"
+    if not readme.exists():
+        listing = "\n".join(f"  /{name:<8} {text}" for name, text in FOLDERS.items())
+        readme.write_text(_README.format(folders=listing))
+
+
+def _deny(message: str) -> asyncssh.SFTPPermissionDenied:
+    return asyncssh.SFTPPermissionDenied(message)
+
+
+class ControllerSFTP(asyncssh.SFTPServer):
+    """One SFTP session over the virtual tree, with the logged-in user's rights."""
+
+    def __init__(self, chan: asyncssh.SSHServerChannel, controller: Any) -> None:
+        super().__init__(chan)
+        owner = chan.get_connection().get_owner()
+        self.controller = controller
+        self.principal: Principal | None = owner.principal
+        self._blocked: str | None = owner.refusal
+        if self._blocked is None and getattr(owner, "must_change", False):
+            self._blocked = ("the password is the factory default; log in with ssh -t and set "
+                             "a new one first")
+        if self.principal is None:
+            self._blocked = "not logged in"
+        self.root = Path(controller.data_dir).resolve()
+        self._writes: dict[int, tuple[str, Any]] = {}
+
+    # ------------------------------------------------------------------ paths
+    def _virtual(self, path: bytes) -> str:
+        """Normalise a client path to an absolute virtual path; refuse climbing out."""
+        if self._blocked:
+            raise _deny(f"file transfer refused: {self._blocked}")
+        text = path.decode("utf-8", errors="strict") if path else "/"
+        parts: list[str] = []
+        for part in text.split("/"):
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if not parts:
+                    raise _deny(f"{text}: path traversal above / is not allowed")
+                parts.pop()
+            else:
+                parts.append(part)
+        if parts and parts[0] not in FOLDERS:
+            raise asyncssh.SFTPNoSuchFile(f"/{parts[0]}: no such folder; the tree has {_TREE}")
+        return "/" + "/".join(parts)
+
+    def _local(self, vpath: str) -> Path:
+        if vpath == "/":
+            return self.root
+        top, _, rest = vpath[1:].partition("/")
+        base = (self.root / top).resolve()
+        local = base / rest if rest else base
+        real = Path(os.path.realpath(local))
+        if real != base and base not in real.parents:
+            raise _deny(f"{vpath}: leads outside /{top}; not allowed")
+        return local
+
+    def map_path(self, path: bytes) -> bytes:
+        return os.fsencode(self._local(self._virtual(path)))
+
+    def _writable(self, path: bytes, what: str) -> str:
+        vpath = self._virtual(path)
+        if not vpath.startswith(f"/{WRITABLE}/"):
+            raise _deny(f"{vpath}: {what} is allowed only inside /{WRITABLE}")
+        assert self.principal is not None  # noqa: S101
+        try:
+            require(self.principal, Action.ADMINISTER, f"/{WRITABLE}")
+        except PermissionDenied as exc:
+            raise _deny(f"{vpath}: {exc}") from None
+        return vpath
+
+    # ------------------------------------------------------------------ reading
+    def realpath(self, path: bytes) -> bytes:
+        return self._virtual(path).encode()
+
+    async def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
+        vpath = self._virtual(path)
+        if vpath != "/":
+            async for name in super().scandir(path):
+                yield name
+            return
+        for name in (".", ".."):
+            yield asyncssh.SFTPName(name.encode(), attrs=asyncssh.SFTPAttrs.from_local(
+                os.stat(self.root)))
+        for name in FOLDERS:
+            attrs = asyncssh.SFTPAttrs.from_local(os.stat(self.root / name))
+            yield asyncssh.SFTPName(name.encode(), attrs=attrs)
+
+    def readlink(self, path: bytes) -> bytes:
+        raise _deny(f"{self._virtual(path)}: links are not part of the tree")
+
+    # ------------------------------------------------------------------ writing
+    def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
+        if pflags & (FXF_WRITE | FXF_CREAT | FXF_TRUNC | FXF_APPEND):
+            vpath = self._writable(path, "writing")
+            file_obj = super().open(path, pflags, attrs)
+            self._writes[id(file_obj)] = (vpath, file_obj)
+            return file_obj
+        vpath = self._virtual(path)
+        file_obj = super().open(path, pflags, attrs)
+        log.info("sftp: %s downloads %s", self.principal.user if self.principal else "?", vpath)
+        return file_obj
+
+    def write(self, file_obj: object, offset: int, data: bytes) -> int:
+        if offset + len(data) > MAX_UPLOAD_BYTES:
+            raise asyncssh.SFTPFailure(
+                f"upload larger than {MAX_UPLOAD_BYTES >> 20} MiB is not allowed")
+        return super().write(file_obj, offset, data)  # type: ignore[return-value]
+
+    async def close(self, file_obj: object) -> None:
+        entry = self._writes.pop(id(file_obj), None)
+        super().close(file_obj)
+        if entry is not None and self.principal is not None:
+            vpath = entry[0]
+            size = os.stat(self._local(vpath)).st_size
+            await self.controller.audit.record(
+                self.principal, "file.upload", f"sftp{vpath}",
+                f"File {vpath} uploaded ({size} bytes) by {self.principal.user!r}",
+                severity=Severity.INFO)
+
+    async def remove(self, path: bytes) -> None:
+        vpath = self._writable(path, "deleting")
+        super().remove(path)
+        await self._audit("file.delete", vpath, f"File {vpath} deleted")
+
+    async def rename(self, oldpath: bytes, newpath: bytes) -> None:
+        old = self._writable(oldpath, "renaming")
+        new = self._writable(newpath, "renaming")
+        super().rename(oldpath, newpath)
+        await self._audit("file.rename", old, f"File {old} renamed to {new}")
+
+    async def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
+        await self.rename(oldpath, newpath)
+
+    def mkdir(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
+        self._writable(path, "creating folders")
+        super().mkdir(path, attrs)
+
+    def rmdir(self, path: bytes) -> None:
+        self._writable(path, "removing folders")
+        super().rmdir(path)
+
+    def setstat(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
+        self._writable(path, "changing attributes")
+        super().setstat(path, attrs)
+
+    def lsetstat(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
+        self._writable(path, "changing attributes")
+        super().lsetstat(path, attrs)
+
+    def fsetstat(self, file_obj: object, attrs: asyncssh.SFTPAttrs) -> None:
+        if id(file_obj) not in self._writes:
+            raise _deny("changing attributes is allowed only inside /upload")
+        super().fsetstat(file_obj, attrs)
+
+    def symlink(self, oldpath: bytes, newpath: bytes) -> None:
+        raise _deny("links are not allowed in the file tree")
+
+    def link(self, oldpath: bytes, newpath: bytes) -> None:
+        raise _deny("links are not allowed in the file tree")
+
+    async def _audit(self, action: str, vpath: str, text: str) -> None:
+        if self.principal is not None:
+            await self.controller.audit.record(self.principal, action, f"sftp{vpath}",
+                                               f"{text} by {self.principal.user!r}",
+                                               severity=Severity.INFO)
+
+
+def make_sftp_factory(service: Any) -> Callable[[asyncssh.SSHServerChannel], ControllerSFTP]:
+    """The ``sftp_factory`` for asyncssh: one ``ControllerSFTP`` per SFTP channel."""
+    ensure_tree(Path(service.controller.data_dir))
+
+    def factory(chan: asyncssh.SSHServerChannel) -> ControllerSFTP:
+        return ControllerSFTP(chan, service.controller)
+
+    return factory
+
