@@ -16,6 +16,7 @@ error is logged and the client gets one line and exit status 1.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -61,8 +62,10 @@ async def route_channel(service: Any, process: asyncssh.SSHServerProcess) -> Non
 
 async def _serve(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -> int:
     controller = service.controller
-    principal = owner.principal
     err = _writer(process.stderr)
+    # asyncssh may open the channel while auth_completed is still binding the identity
+    await asyncio.wait_for(owner.ready.wait(), 10)
+    principal = owner.principal
     if principal is None:
         err("Error: not logged in\n")
         return EXIT_FAILED

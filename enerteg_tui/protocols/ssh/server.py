@@ -42,8 +42,9 @@ __all__ = ["SSHService", "SSHOptions", "MAX_UNAUTHENTICATED", "MAX_CONNECTIONS",
 
 log = logging.getLogger(__name__)
 
-MAX_UNAUTHENTICATED = 8
-"""Connections allowed to be in key exchange or login at the same time."""
+MAX_UNAUTHENTICATED = 24
+"""Connections allowed to be in key exchange or login at the same time (a shift of 20
+operators reconnecting at once must get in; a flood must not starve the poller)."""
 MAX_CONNECTIONS = 64
 """Connections allowed in all (logged in or not)."""
 MAX_AUTH_TRIES = 6
@@ -98,6 +99,8 @@ class _Connection(asyncssh.SSHServer):
         self._key_user: str | None = None
         self._key_fp: str | None = None
         self._authenticated = False
+        self.ready = asyncio.Event()
+        """Set when authentication has completed and the identity is bound."""
 
     # ------------------------------------------------------------------ admission
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
@@ -183,6 +186,12 @@ class _Connection(asyncssh.SSHServer):
                 "Too many authentication failures")
 
     async def auth_completed(self) -> None:
+        try:
+            await self._bind_identity()
+        finally:
+            self.ready.set()
+
+    async def _bind_identity(self) -> None:
         svc = self.service
         svc.unauthenticated.discard(self)
         assert self.conn is not None  # noqa: S101

@@ -20,6 +20,8 @@ Invariants:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -78,23 +80,32 @@ class ControllerSFTP(asyncssh.SFTPServer):
 
     def __init__(self, chan: asyncssh.SSHServerChannel, controller: Any) -> None:
         super().__init__(chan)
-        owner = chan.get_connection().get_owner()
+        self._owner = chan.get_connection().get_owner()
         self.controller = controller
-        self.principal: Principal | None = owner.principal
-        self._blocked: str | None = owner.refusal
-        if self._blocked is None and getattr(owner, "must_change", False):
-            self._blocked = ("the password is the factory default; log in with ssh -t and set "
-                             "a new one first")
-        if self.principal is None:
-            self._blocked = "not logged in"
         self.root = Path(controller.data_dir).resolve()
         self._writes: dict[int, tuple[str, Any]] = {}
+
+    @property
+    def principal(self) -> Principal | None:
+        """Who is logged in on this connection (bound when authentication completed)."""
+        return self._owner.principal if self._owner.ready.is_set() else None
+
+    def _blocked(self) -> str | None:
+        owner = self._owner
+        if self.principal is None:
+            return "not logged in"
+        if owner.refusal:
+            return owner.refusal
+        if owner.must_change:
+            return "the password is the factory default; log in with ssh -t and set a new one first"
+        return None
 
     # ------------------------------------------------------------------ paths
     def _virtual(self, path: bytes) -> str:
         """Normalise a client path to an absolute virtual path; refuse climbing out."""
-        if self._blocked:
-            raise _deny(f"file transfer refused: {self._blocked}")
+        blocked = self._blocked()
+        if blocked:
+            raise _deny(f"file transfer refused: {blocked}")
         text = path.decode("utf-8", errors="strict") if path else "/"
         parts: list[str] = []
         for part in text.split("/"):
@@ -135,11 +146,31 @@ class ControllerSFTP(asyncssh.SFTPServer):
             raise _deny(f"{vpath}: {exc}") from None
         return vpath
 
+    async def _ready(self) -> None:
+        # a client may send its first request while auth_completed is still binding
+        # the identity; every entry point waits for it (bounded)
+        if not self._owner.ready.is_set():
+            await asyncio.wait_for(self._owner.ready.wait(), 10)
+
     # ------------------------------------------------------------------ reading
-    def realpath(self, path: bytes) -> bytes:
+    async def realpath(self, path: bytes) -> bytes:
+        await self._ready()
         return self._virtual(path).encode()
 
+    async def stat(self, path: bytes) -> Any:
+        await self._ready()
+        return super().stat(path)
+
+    async def lstat(self, path: bytes) -> Any:
+        await self._ready()
+        return super().lstat(path)
+
+    async def statvfs(self, path: bytes) -> Any:
+        await self._ready()
+        return super().statvfs(path)
+
     async def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
+        await self._ready()
         vpath = self._virtual(path)
         if vpath != "/":
             async for name in super().scandir(path):
@@ -156,7 +187,8 @@ class ControllerSFTP(asyncssh.SFTPServer):
         raise _deny(f"{self._virtual(path)}: links are not part of the tree")
 
     # ------------------------------------------------------------------ writing
-    def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
+    async def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
+        await self._ready()
         if pflags & (FXF_WRITE | FXF_CREAT | FXF_TRUNC | FXF_APPEND):
             vpath = self._writable(path, "writing")
             file_obj = super().open(path, pflags, attrs)
@@ -185,11 +217,13 @@ class ControllerSFTP(asyncssh.SFTPServer):
                 severity=Severity.INFO)
 
     async def remove(self, path: bytes) -> None:
+        await self._ready()
         vpath = self._writable(path, "deleting")
         super().remove(path)
         await self._audit("file.delete", vpath, f"File {vpath} deleted")
 
     async def rename(self, oldpath: bytes, newpath: bytes) -> None:
+        await self._ready()
         old = self._writable(oldpath, "renaming")
         new = self._writable(newpath, "renaming")
         super().rename(oldpath, newpath)
@@ -198,19 +232,23 @@ class ControllerSFTP(asyncssh.SFTPServer):
     async def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
         await self.rename(oldpath, newpath)
 
-    def mkdir(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
+    async def mkdir(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
+        await self._ready()
         self._writable(path, "creating folders")
         super().mkdir(path, attrs)
 
-    def rmdir(self, path: bytes) -> None:
+    async def rmdir(self, path: bytes) -> None:
+        await self._ready()
         self._writable(path, "removing folders")
         super().rmdir(path)
 
-    def setstat(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
+    async def setstat(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
+        await self._ready()
         self._writable(path, "changing attributes")
         super().setstat(path, attrs)
 
-    def lsetstat(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
+    async def lsetstat(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
+        await self._ready()
         self._writable(path, "changing attributes")
         super().lsetstat(path, attrs)
 
@@ -224,6 +262,12 @@ class ControllerSFTP(asyncssh.SFTPServer):
 
     def link(self, oldpath: bytes, newpath: bytes) -> None:
         raise _deny("links are not allowed in the file tree")
+
+    def exit(self) -> None:
+        # asyncssh closes an SFTP channel without an exit status; OpenSSH's scp (SFTP
+        # mode) then reports failure after a good transfer. sshd sends 0: so do we.
+        with contextlib.suppress(Exception):
+            self.channel.exit(0)
 
     async def _audit(self, action: str, vpath: str, text: str) -> None:
         if self.principal is not None:
