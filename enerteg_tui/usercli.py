@@ -51,6 +51,10 @@ def add_user_parser(sub: argparse._SubParsersAction) -> None:
     kd = us.add_parser("key-del", help="remove an SSH public key by fingerprint")
     kd.add_argument("name")
     kd.add_argument("fingerprint")
+    # `enerteg user add NAME --role R --data-dir DIR` as well as `enerteg user --data-dir DIR add …`
+    for child in (a, pw, d, us.choices["list"], r, k, kd):
+        child.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS,
+                           help="the controller's data directory (default ./enerteg-data)")
 
 
 def _read_password(name: str) -> str:
