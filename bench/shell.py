@@ -50,8 +50,10 @@ def _start(data: Path, pdus: int, interval: float) -> tuple[subprocess.Popen[str
         subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "add", name, "--role", role,
                         "--data-dir", str(data)], input=PASSWORD + "\n", text=True, check=True,
                        capture_output=True)
+    profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get(
+        "BENCH_PROFILE") else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "enerteg_tui", "serve", "--data-dir", str(data), "--simulate",
+        [sys.executable, *profile, "-m", "enerteg_tui", "serve", "--data-dir", str(data), "--simulate",
          str(pdus), "--interval", str(interval), "--equipment", "full", "--ssh-port", "0",
          "--bind", "127.0.0.1", "--log-level", "WARNING"],
         stderr=subprocess.PIPE, text=True, env=env)
@@ -138,6 +140,7 @@ def main() -> None:
             time.sleep(3)
             idle1 = server.cpu_times()
             idle_cpu = (idle1.user + idle1.system - idle0.user - idle0.system) / 3
+            idle_rss = server.memory_info().rss / 2**20
             result = asyncio.run(_channels(port, args.clients, args.seconds, hexids, server))
             result.update(_full_ssh(port, args.ssh_runs, hexids[0]))
         finally:
@@ -145,12 +148,14 @@ def main() -> None:
             proc.wait(timeout=10)
     result = {"pdus": args.pdus, "interval_s": args.interval, "clients": args.clients,
               "seconds": args.seconds, "server_idle_cpu_core_fraction": round(idle_cpu, 3),
+              "server_idle_rss_mb": round(idle_rss, 1),
               **result}
     print(f"{args.clients} clients, {args.pdus} PDUs at {args.interval:g} s, {args.seconds:g} s:")
     print(f"  {result['requests_per_s']} req/s; channel round trip p50 {result['channel_ms_p50']} ms, "
           f"p90 {result['channel_ms_p90']} ms, p99 {result['channel_ms_p99']} ms")
     print(f"  controller CPU {result['server_cpu_core_fraction']} core under load "
-          f"({result['server_idle_cpu_core_fraction']} idle), RSS {result['server_rss_mb']} MiB")
+          f"({result['server_idle_cpu_core_fraction']} idle), RSS {result['server_rss_mb']} MiB "
+          f"({result['server_idle_rss_mb']} MiB before the load)")
     print(f"  full ssh command p50 {result['full_ssh_ms_p50']} ms, p90 {result['full_ssh_ms_p90']} ms")
     print(json.dumps(result))
 
