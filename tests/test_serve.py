@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -129,3 +130,33 @@ def test_ssh_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert last == (f"enerteg: error: SSH port {port} on 127.0.0.1 is already in use; choose "
                     "another with --ssh-port or config/cli port"), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_serial_console_from_the_command_line(tmp_path: Path) -> None:
+    master, slave = os.openpty()
+    proc = _serve(tmp_path / "d", "--simulate", "2", "--serial", os.ttyname(slave),
+                  "--baud", "9600")
+    try:
+        line = _wait_ready(proc)
+        assert f"serial={os.ttyname(slave)}@9600" in line
+        os.write(master, b"\r")
+        seen = b""
+        end = time.monotonic() + 10
+        while b"login: " not in seen and time.monotonic() < end:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                seen += os.read(master, 4096)
+        assert b"login: " in seen, seen
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        os.close(master)
+        os.close(slave)
+
+
+def test_bad_baud_names_the_allowed_speeds(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "enerteg_tui", "serve", "--baud", "12345"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2
+    assert "'12345' is not a supported speed; allowed is 9600, 19200, 38400, 57600, 115200" \
+        in proc.stderr
