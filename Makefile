@@ -8,8 +8,9 @@ PYTHON ?= python3
 install:
 	$(PYTHON) -m pip install -q -e .
 
+# SSH on 2022 even as root, so a host sshd on 22 does not stand in the way
 run: install
-	enerteg serve --simulate 8
+	enerteg serve --simulate 8 --ssh-port 2022
 
 test-deps:
 	bash scripts/install-test-deps.sh
@@ -19,3 +20,4 @@ test: test-deps
 
 bench: install
 	$(PYTHON) bench/poll.py --pdus 100 --interval 1 --seconds 30 --equipment full
+	$(PYTHON) bench/shell.py --pdus 100 --interval 1 --clients 20 --seconds 20
