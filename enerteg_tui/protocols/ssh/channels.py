@@ -3,8 +3,8 @@
 * a command (``ssh host 'cd config; cat _data'``) runs as a topic-shell script:
   data on stdout, messages on stderr, exit status 0 / 1 / 2 (see ``ShellSession``);
 * ``ssh -t host shell`` (a pty and the command ``shell``) opens the interactive shell;
-* a pty and no command opens the interactive shell (the full-screen console takes
-  this over with the console issue);
+* a pty and no command opens the full-screen console (``console.py``), from which
+  ctrl+t reaches the shell and ``exit`` returns;
 * no pty and no command (``ssh host < script``, ``ssh -T host``) reads the commands
   from stdin and runs them as a script.
 
@@ -76,7 +76,9 @@ async def _serve(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -
         owner.session.touch()
     command = process.command
     has_pty = process.get_terminal_type() is not None
-    if has_pty and (command is None or command.strip() == "shell"):
+    if has_pty and command is None:
+        return await _console(service, owner, process)
+    if has_pty and command.strip() == "shell":
         return await _interactive(service, owner, process)
     must_change = await controller.users.must_change(principal.user)
     if must_change:
@@ -111,6 +113,19 @@ async def _read_stdin(process: asyncssh.SSHServerProcess) -> str | None:
             return None
         chunks.append(data)
     return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+async def _console(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -> int:
+    from .console import run_console
+
+    controller = service.controller
+    principal = owner.principal
+    if await controller.users.must_change(principal.user):
+        term = SSHTerminal(process, idle_timeout_s=service.idle_timeout_s())
+        if not await change_password_prompt(term, controller, principal):
+            term.write("The password was not changed; logging out.\r\n")
+            return EXIT_FAILED
+    return await run_console(service, owner, process)
 
 
 async def _interactive(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -> int:

@@ -388,8 +388,9 @@ class SSHService:
         return task
 
     def describe(self) -> str:
-        """``ssh=ADDR:PORT ed25519=SHA256:...`` for the ready line."""
+        """``ssh=ADDR:PORT ssh-ed25519=SHA256:… ssh-rsa=SHA256:…`` for the ready line."""
         if self._bound is None:
             return "ssh=off"
-        fp = self.host_keys.fingerprints.get("ed25519", "") if self.host_keys else ""
-        return f"ssh={self._bound[0]}:{self._bound[1]} ssh-ed25519={fp}"
+        prints = self.host_keys.fingerprints if self.host_keys else {}
+        keys = " ".join(f"ssh-{kind}={fp}" for kind, fp in prints.items())
+        return f"ssh={self._bound[0]}:{self._bound[1]} {keys}"

@@ -45,6 +45,11 @@ class SSHTerminal:
         """True once the session ended because of the idle timeout."""
 
     @property
+    def at_eof(self) -> bool:
+        """True once the client closed its input (or the connection went)."""
+        return self._eof and not self.timed_out
+
+    @property
     def size(self) -> tuple[int, int]:
         """The client's terminal size ``(columns, rows)``, clamped to a sane range."""
         cols, rows, *_ = self._process.get_terminal_size()

@@ -17,7 +17,7 @@ PROMPT = r"@enerteg:[^\r\n]*> "
 
 
 async def _login(env: SSHEnv, user: str, password: str = PASSWORD,
-                 command: str | None = None) -> pexpect.spawn:
+                 command: str | None = "shell") -> pexpect.spawn:
     child = env.terminal(user, command)
     await expect(child, "assword:")
     child.sendline(password)

@@ -1,0 +1,156 @@
+"""The full-screen console on an SSH session: one ``ConsoleApp`` per channel, in-process.
+
+``run_console`` owns the channel while the console runs: a reader task turns the
+client's bytes into text for the driver (window changes become Resize events), and
+``SSHConsoleTransport`` writes frames back. The operator can leave for the topic shell
+(ctrl+t) and come back with ``exit``; Ctrl-D in the shell or ``q`` in the console
+ends the session.
+
+Back-pressure: the channel's send buffer is capped (``WRITE_HIGH``); while the client
+does not read, frames are dropped instead of queued, and when it drains, the driver
+asks the app for a full repaint. Memory per session therefore stays bounded however
+slow the link. A disconnect ends the app (``app.exit``) and leaves no task behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import logging
+from typing import Any
+
+import asyncssh
+
+from ..terminal_caps import apply_terminal_caps
+from ..textual_driver import StreamDriver, driver_for
+from .terminal import SSHTerminal
+
+__all__ = ["SSHConsoleTransport", "run_console", "WRITE_HIGH"]
+
+log = logging.getLogger(__name__)
+
+# Textual redirects the process's stdout/stderr while an app runs; with many sessions
+# in one process they would fight over sys.stdout (and the controller's log).
+import textual.app as _textual_app  # noqa: E402
+
+_textual_app.redirect_stdout = _textual_app.redirect_stderr = contextlib.nullcontext  # type: ignore[assignment]
+
+WRITE_HIGH = 256 * 1024
+"""Bytes queued in the channel beyond which frames are dropped until it drains."""
+
+
+class SSHConsoleTransport:
+    """The console's side of an SSH channel: frame output with back-pressure, size."""
+
+    def __init__(self, process: asyncssh.SSHServerProcess) -> None:
+        self._process = process
+        self._chan = process.channel
+        self._chan.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_HIGH // 4)
+        self.driver: StreamDriver | None = None
+        self.dropped = 0
+        """Frames dropped while the client was not reading."""
+        self._waiting: asyncio.Task[None] | None = None
+        self.closed = False
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The client's terminal size ``(columns, rows)``."""
+        cols, rows, *_ = self._process.get_terminal_size()
+        return (cols or 80, rows or 24)
+
+    def write(self, text: str) -> None:
+        """Send a frame, or drop it while the channel is backed up."""
+        if self.closed or self._process.is_closing():
+            return
+        if self._waiting is not None:
+            self.dropped += 1
+            return
+        self._process.stdout.write(text.encode("utf-8", errors="replace"))
+        if self._chan.get_write_buffer_size() > WRITE_HIGH:
+            self._waiting = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            await self._process.stdout.drain()
+        except (asyncssh.Error, ConnectionError, BrokenPipeError):
+            self.closed = True
+            return
+        finally:
+            self._waiting = None
+        if self.dropped and self.driver is not None:
+            self.driver.repaint()
+
+    def close(self) -> None:
+        """Stop writing; cancel a pending drain."""
+        self.closed = True
+        if self._waiting is not None:
+            self._waiting.cancel()
+
+
+async def _pump_input(process: asyncssh.SSHServerProcess, transport: SSHConsoleTransport,
+                      app: Any, on_input: Any) -> None:
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    while True:
+        try:
+            data = await process.stdin.read(4096)
+        except asyncssh.TerminalSizeChanged as change:
+            if transport.driver is not None:
+                transport.driver.resize(change.width, change.height)
+            continue
+        except (asyncssh.BreakReceived, asyncssh.SignalReceived):
+            continue
+        except (asyncssh.Error, ConnectionError, BrokenPipeError):
+            data = b""
+        if not data:
+            transport.close()
+            app.exit()
+            return
+        if on_input is not None:
+            on_input()
+        text = decoder.decode(data)
+        if text and transport.driver is not None:
+            transport.driver.feed(text)
+
+
+async def run_console(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -> int:
+    """Run the console (and the shell when asked) on ``process``; returns the exit code."""
+    from ...app import ConsoleApp
+    from ..shell.session import ShellSession
+
+    controller = service.controller
+    principal = owner.principal
+    session = owner.session
+    term = process.get_terminal_type()
+    env = dict(process.env or {})
+    hostname = controller.config.get("hostname").hostname
+    while True:
+        want_shell = asyncio.Event()
+        transport = SSHConsoleTransport(process)
+        app = ConsoleApp(controller, principal, hostname=hostname,
+                         on_open_shell=lambda: (want_shell.set(), app.exit()))
+        apply_terminal_caps(app, term, env)
+        app.driver_class = driver_for(transport)
+        pump = asyncio.get_running_loop().create_task(
+            _pump_input(process, transport, app, session.touch if session else None))
+        try:
+            await app.run_async(size=transport.size, mouse=True)
+        except Exception:
+            log.exception("console of %s failed", principal.user)
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pump
+            transport.close()
+        if app.return_code not in (None, 0):
+            log.warning("console of %s ended with %s", principal.user, app.return_code)
+        if not want_shell.is_set() or process.is_closing():
+            return 0
+        shell_term = SSHTerminal(process, idle_timeout_s=service.idle_timeout_s(),
+                                 on_input=session.touch if session else None)
+        shell_term.write("Topic shell; type 'exit' to return to the console.\r\n")
+        shell = ShellSession(controller, principal)
+        shell.session = session
+        await shell.run_interactive(shell_term)
+        if shell_term.at_eof or shell_term.timed_out or process.is_closing():
+            return 0
