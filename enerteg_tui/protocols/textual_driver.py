@@ -21,13 +21,19 @@ test_textual_driver.py is the contract test to run on every upgrade.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any, Protocol
 
+import textual.app
 from textual import constants, events
 from textual._xterm_parser import XTermParser
 from textual.driver import Driver
 from textual.geometry import Size
 from textual.message import Message
+
+# Textual redirects the process's stdout/stderr while an app runs; with many sessions
+# in one process they would fight over sys.stdout (and the controller's log).
+textual.app.redirect_stdout = textual.app.redirect_stderr = contextlib.nullcontext  # type: ignore[assignment]
 
 __all__ = ["StreamDriver", "TerminalTransport", "driver_for", "ENTER_SEQUENCE", "LEAVE_SEQUENCE"]
 

@@ -82,12 +82,16 @@ class Line:
             os.close(self.master)
 
 
-async def login(line: Line, user: str, password: str) -> None:
-    """Wait for the next ``login:``, answer it and ``Password:``."""
+async def login(line: Line, user: str, password: str, term: str | None = "shell") -> None:
+    """Wait for the next ``login:``, answer it and ``Password:``, then the terminal type
+    (``shell`` = the line shell; None leaves that question unanswered)."""
     await line.expect("login: ")
     line.send(user + "\r")
     await line.expect("Password: ")
     line.send(password + "\r")
+    if term is not None:
+        await line.expect("Terminal type [vt100]")
+        line.send(term + "\r")
 
 
 async def actions(controller, user: str) -> list[tuple[str, str, str]]:
@@ -157,7 +161,7 @@ async def test_first_login_forces_password_change_then_shell(controller, serve, 
     assert svc.describe() == f"serial={line.path}@115200"
     banner = await line.expect(f"enerteg serial console on {line.path}")
     assert "EnerTEG controller — authorised access only" in banner
-    await login(line, "admin", "admin")
+    await login(line, "admin", "admin", term=None)
     await line.expect("you must set a new one now.")
     for first, second, answer in (("Abcdefg-1", "Abcdefg-2", "Passwords do not match."),
                                   ("short", "short", "Password too short")):
@@ -171,6 +175,8 @@ async def test_first_login_forces_password_change_then_shell(controller, serve, 
     await line.expect("Repeat password: ")
     line.send("N3w-pass!\r")
     await line.expect("Password changed.")
+    await line.expect("Terminal type [vt100]")
+    line.send("shell\r")
     await line.expect("admin@enerteg:> ")
     assert not await controller.users.must_change("admin")
     [session] = controller.users.sessions.list()
@@ -194,9 +200,9 @@ async def test_wrong_password_and_lockout(controller, serve, lines, bob) -> None
     line = new_line(lines)
     await serve(line.path)
     for _ in range(5):
-        await login(line, "bob", "wrong-password")
+        await login(line, "bob", "wrong-password", term=None)
         await line.expect("Login incorrect")
-    await login(line, "bob", BOB_PASSWORD)                # right password, but locked out
+    await login(line, "bob", BOB_PASSWORD, term=None)     # right password, but locked out
     await line.expect("user 'bob' is locked out for another 5 min")
     assert not controller.users.sessions.list()
     got = await actions(controller, "bob")
@@ -228,7 +234,7 @@ async def test_session_limit_is_said_on_the_line(controller, serve, lines, bob) 
     other = controller.users.sessions.open(principal("readonly", user="bob"), 1)
     line = new_line(lines)
     await serve(line.path)
-    await login(line, "bob", BOB_PASSWORD)
+    await login(line, "bob", BOB_PASSWORD, term=None)
     await line.expect("already has 1 sessions; the maximum is 1")
     await line.expect("authorised access only")
     assert controller.users.sessions.list() == [other]
@@ -392,3 +398,22 @@ async def test_term_keeps_output_the_line_cannot_take_yet(lines) -> None:
         assert line.seen == text + "END\r\n"
     finally:
         term.close()
+
+
+async def test_full_screen_console_on_the_line(controller, serve, lines, bob) -> None:
+    line = new_line(lines)
+    await serve(line.path)
+    await login(line, "bob", BOB_PASSWORD, term="")       # Enter: the default, vt100
+    screen = await line.expect("Site dashboard", timeout=15)
+    assert "bob(readonly)" in line.seen
+    assert "\x1b[?1049h" in screen                       # the alternate screen
+    line.send("\x14")                                    # ctrl+t: the line shell
+    await line.expect(PROMPT_BOB, timeout=10)
+    line.send("exit\r")                                  # back to the console
+    await line.expect("Site dashboard", timeout=10)
+    line.send("q")
+    await line.expect("Leave the EnerTEG console?", timeout=10)
+    line.send("y")
+    await line.expect("login: ", timeout=10)
+    got = await actions(controller, "bob")
+    assert ("logout", "serial", line.path) in got

@@ -9,7 +9,8 @@ Owns the line: ``SerialConsoleService`` opens the device with pyserial (8N1, raw
 flow control, non-blocking) and ``SerialTerm`` reads it with ``loop.add_reader`` (no
 threads), decoding UTF-8. One login at a time: banner, ``login_prompt``, forced
 password change, session registration (``config/cli`` maxSessionsPerUser), the
-``ShellSession``, logout, and back to the prompt.
+terminal type (``fullscreen.py``: the console, or ``shell`` for the ``ShellSession``),
+logout, and back to the prompt.
 
 Invariants:
     * Every successful login is paired with an audited logout, however the session
@@ -129,6 +130,11 @@ class SerialTerm:
         if sent < len(data):
             self._out += data[sent:sent + MAX_PENDING_OUTPUT]
             self._loop.add_writer(self._fd, self._on_writable)
+
+    @property
+    def backlog(self) -> int:
+        """Bytes written but not yet taken by the line."""
+        return len(self._out)
 
     # ------------------------------------------------------------------ life
     def close(self) -> None:
@@ -347,13 +353,25 @@ class SerialConsoleService:
             term.write(f"{exc}\r\n")
             return
         try:
-            shell = ShellSession(controller, principal)
-            shell.session = session
-            timed_out, _ = await self._idle_limited(term, shell.run_interactive(term))
+            timed_out, _ = await self._idle_limited(term, self._face(term, principal, session))
             if timed_out:
                 self._timed_out(term)
         finally:
             users.sessions.close(session)
+
+    async def _face(self, term: SerialTerm, principal: Principal, session: Any) -> None:
+        """Ask for the terminal type, then the full-screen console or the line shell."""
+        from .fullscreen import ask_terminal_type, run_serial_console
+
+        kind = await ask_terminal_type(term)
+        if kind is None:
+            return
+        if kind.lower() != "shell":
+            await run_serial_console(term, self.controller, principal, session, kind)
+            return
+        shell = ShellSession(self.controller, principal)
+        shell.session = session
+        await shell.run_interactive(term)
 
     # ------------------------------------------------------------------ idle limit
     def _idle_limit(self) -> float | None:

@@ -30,12 +30,6 @@ __all__ = ["SSHConsoleTransport", "run_console", "WRITE_HIGH"]
 
 log = logging.getLogger(__name__)
 
-# Textual redirects the process's stdout/stderr while an app runs; with many sessions
-# in one process they would fight over sys.stdout (and the controller's log).
-import textual.app as _textual_app  # noqa: E402
-
-_textual_app.redirect_stdout = _textual_app.redirect_stderr = contextlib.nullcontext  # type: ignore[assignment]
-
 WRITE_HIGH = 256 * 1024
 """Bytes queued in the channel beyond which frames are dropped until it drains."""
 
