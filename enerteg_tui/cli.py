@@ -1,4 +1,5 @@
-"""The ``enerteg`` command: ``serve`` runs the controller; more subcommands join later.
+"""The ``enerteg`` command: ``serve`` runs the controller, ``user`` manages accounts
+offline, ``console`` opens the full-screen console in this terminal.
 
 Errors a user can fix (an unusable data directory, a port in use) end in one line on
 stderr naming the thing and exit code 2; SIGTERM and SIGINT shut down cleanly within
@@ -99,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
                        choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     from .usercli import add_user_parser
     add_user_parser(sub)
+    from .local_console import add_console_parser
+    add_console_parser(sub)
     return parser
 
 
@@ -133,6 +136,10 @@ async def _serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``enerteg`` command."""
     args = build_parser().parse_args(argv)
+    if args.command == "console":
+        # the terminal belongs to the console: logs go to <data-dir>/logs only
+        logging.getLogger().setLevel(logging.INFO)
+        logging.getLogger().addHandler(logging.NullHandler())
     logging.basicConfig(
         level=getattr(logging, getattr(args, "log_level", "INFO")), stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -143,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "user":
             from .usercli import run_user_command
             return asyncio.run(run_user_command(args))
+        if args.command == "console":
+            from .local_console import console_main
+            return console_main(args)
     except EnertegError as exc:
         print(f"enerteg: error: {exc}", file=sys.stderr)
         return 1 if args.command == "user" else 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import time
@@ -42,6 +43,8 @@ DB_NAME = "enerteg.db"
 """The controller database inside the data directory."""
 SIM_STATE_NAME = "sim-ring.json"
 """Where the simulated PDUs keep their memory (energy counters, settings)."""
+RUN_INFO_NAME = "run.json"
+"""Written while running: pid and the SSH port, for ``enerteg console``."""
 LOCK_NAME = ".lock"
 """Advisory lock: one controller per data directory."""
 
@@ -154,6 +157,7 @@ class Controller:
         for service in self.services:
             await service.start()
         self.started_at = self.clock()
+        self._write_run_info()
         await self.audit.record(SYSTEM, "controller.start", "controller",
                                 f"Controller started ({self.driver.NAME} driver, "
                                 f"sweep every {self.poller.interval:g} s)", severity=Severity.INFO)
@@ -209,6 +213,17 @@ class Controller:
                             self.poller.set_interval(float(ev.data.pollIntervalSeconds))
                         self.poller.stale_after = int(ev.data.staleAfterSweeps)
 
+    def _write_run_info(self) -> None:
+        """``<data-dir>/run.json``: how to reach this running controller (``enerteg console``)."""
+        info: dict[str, Any] = {"pid": os.getpid()}
+        ssh = self.service("ssh")
+        port = getattr(ssh, "port", None)
+        if port:
+            info["ssh"] = {"address": getattr(ssh, "_bound", ("", 0))[0], "port": port}
+        tmp = self.data_dir / (RUN_INFO_NAME + ".tmp")
+        tmp.write_text(json.dumps(info))
+        os.replace(tmp, self.data_dir / RUN_INFO_NAME)
+
     def _lock(self) -> None:
         path = self.data_dir / LOCK_NAME
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -254,6 +269,8 @@ class Controller:
             await store.close()
             self.store = None  # type: ignore[assignment]
         if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                (self.data_dir / RUN_INFO_NAME).unlink()
             os.close(self._lock_fd)
             self._lock_fd = None
         if self._log_handler is not None:

@@ -1,0 +1,83 @@
+"""``enerteg console`` in a real terminal (tmux): standalone with a local login, and as
+``ssh`` to a controller already running on the data directory."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .tmux import Tmux
+
+PY = shlex.quote(sys.executable)
+
+
+@pytest.fixture
+def tmux_sessions():
+    made: list[Tmux] = []
+    yield made
+    for t in made:
+        t.close()
+
+
+def test_standalone_console_logs_in_locally(tmp_path: Path, tmux_sessions) -> None:
+    data = tmp_path / "d"
+    t = Tmux(f"{PY} -m enerteg_tui console --data-dir {data} --simulate 2 --seed 4",
+             cols=100, rows=30)
+    tmux_sessions.append(t)
+    t.wait_for("login:", timeout=30)
+    t.type("admin")
+    t.send("Enter")
+    t.wait_for("Password:")
+    t.type("admin")
+    t.send("Enter")
+    t.wait_for("New password:")
+    for _ in range(2):
+        t.type("Local-pass-1")
+        t.send("Enter")
+        time.sleep(0.3)
+    screen = t.wait_for(r"Site dashboard", timeout=20)
+    assert "admin(admin)" in screen
+    assert "INFO" not in screen                       # logs go to the file, not the screen
+    t.send("q")
+    t.wait_for(r"Leave the EnerTEG console\?")
+    t.send("y")
+    end = time.monotonic() + 15
+    while not t.dead():
+        assert time.monotonic() < end, t.screen()
+        time.sleep(0.1)
+    assert not (data / "run.json").exists()          # the session's controller stopped
+
+
+def test_console_goes_through_ssh_to_a_running_controller(tmp_path: Path, tmux_sessions) -> None:
+    data = tmp_path / "d"
+    subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "add", "boss", "--role", "admin",
+                    "--data-dir", str(data)], input="Boss-pass-1\n", text=True, check=True,
+                   capture_output=True)
+    serve = subprocess.Popen([sys.executable, "-m", "enerteg_tui", "serve", "--data-dir",
+                              str(data), "--simulate", "2", "--ssh-port", "0", "--bind",
+                              "127.0.0.1"], stderr=subprocess.PIPE, text=True)
+    try:
+        assert serve.stderr is not None
+        for line in serve.stderr:
+            if "enerteg ready:" in line:
+                break
+        t = Tmux(f"{PY} -m enerteg_tui console --data-dir {data} --user boss",
+                 env={"HOME": str(tmp_path)})
+        tmux_sessions.append(t)
+        screen = t.wait_for(r"continue connecting|assword:", timeout=20)
+        if "continue connecting" in screen:
+            t.type("yes")
+            t.send("Enter")
+            t.wait_for("assword:")
+        t.type("Boss-pass-1")
+        t.send("Enter")
+        screen = t.wait_for(r"Site dashboard", timeout=20)
+        assert "boss(admin)" in screen
+    finally:
+        serve.terminate()
+        serve.wait(timeout=10)
