@@ -12,14 +12,12 @@ caught up, so the picture is never more than a moment old. ctrl+t opens the shel
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
 from ..shell.lineedit import LineEditor
 from ..shell.session import ShellSession
-from ..terminal_caps import apply_terminal_caps
-from ..textual_driver import StreamDriver, driver_for
+from ..textual_driver import StreamDriver
 
 __all__ = ["ask_terminal_type", "run_serial_console", "BACKLOG_LIMIT", "DEFAULT_TERM"]
 
@@ -91,27 +89,14 @@ async def _pump(term: Any, transport: _LineTransport, app: Any) -> None:
 async def run_serial_console(term: Any, controller: Any, principal: Any, session: Any,
                              term_type: str) -> None:
     """Console (and shell on ctrl+t) until the operator quits or the line hangs up."""
-    from ...app import ConsoleApp
+    from ..console_session import run_console_once
 
-    hostname = controller.config.get("hostname").hostname
     while not term.hung_up:
-        want_shell = asyncio.Event()
         transport = _LineTransport(term)
-        app = ConsoleApp(controller, principal, hostname=hostname,
-                         on_open_shell=lambda: (want_shell.set(), app.exit()))
-        apply_terminal_caps(app, term_type, {})
-        app.driver_class = driver_for(transport)
-        pump = asyncio.get_running_loop().create_task(_pump(term, transport, app))
-        try:
-            await app.run_async(size=SIZE, mouse=False)
-        except Exception:
-            log.exception("serial console: the console of %s failed", principal.user)
-        finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pump
-            transport.close()
-        if not want_shell.is_set() or term.hung_up:
+        want_shell = await run_console_once(
+            controller, principal, transport,
+            pump=lambda app, t=transport: _pump(term, t, app), term=term_type, mouse=False)
+        if not want_shell or term.hung_up:
             return
         term.write("Topic shell; type 'exit' to return to the console.\r\n")
         shell = ShellSession(controller, principal)

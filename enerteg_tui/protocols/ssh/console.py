@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import contextlib
 import logging
 from typing import Any
 
 import asyncssh
 
-from ..terminal_caps import apply_terminal_caps
-from ..textual_driver import StreamDriver, driver_for
+from ..textual_driver import StreamDriver
 from .terminal import SSHTerminal
 
 __all__ = ["SSHConsoleTransport", "run_console", "WRITE_HIGH"]
@@ -109,39 +107,22 @@ async def _pump_input(process: asyncssh.SSHServerProcess, transport: SSHConsoleT
 
 async def run_console(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -> int:
     """Run the console (and the shell when asked) on ``process``; returns the exit code."""
-    from ...app import ConsoleApp
+    from ..console_session import run_console_once
     from ..shell.session import ShellSession
 
     controller = service.controller
     principal = owner.principal
     session = owner.session
-    term = process.get_terminal_type()
-    env = dict(process.env or {})
-    hostname = controller.config.get("hostname").hostname
+    touch = session.touch if session else None
     while True:
-        want_shell = asyncio.Event()
         transport = SSHConsoleTransport(process)
-        app = ConsoleApp(controller, principal, hostname=hostname,
-                         on_open_shell=lambda: (want_shell.set(), app.exit()))
-        apply_terminal_caps(app, term, env)
-        app.driver_class = driver_for(transport)
-        pump = asyncio.get_running_loop().create_task(
-            _pump_input(process, transport, app, session.touch if session else None))
-        try:
-            await app.run_async(size=transport.size, mouse=True)
-        except Exception:
-            log.exception("console of %s failed", principal.user)
-        finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pump
-            transport.close()
-        if app.return_code not in (None, 0):
-            log.warning("console of %s ended with %s", principal.user, app.return_code)
-        if not want_shell.is_set() or process.is_closing():
+        want_shell = await run_console_once(
+            controller, principal, transport,
+            pump=lambda app, t=transport: _pump_input(process, t, app, touch),
+            term=process.get_terminal_type(), env=dict(process.env or {}))
+        if not want_shell or process.is_closing():
             return 0
-        shell_term = SSHTerminal(process, idle_timeout_s=service.idle_timeout_s(),
-                                 on_input=session.touch if session else None)
+        shell_term = SSHTerminal(process, idle_timeout_s=service.idle_timeout_s(), on_input=touch)
         shell_term.write("Topic shell; type 'exit' to return to the console.\r\n")
         shell = ShellSession(controller, principal)
         shell.session = session
