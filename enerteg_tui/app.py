@@ -1,0 +1,135 @@
+"""The operator console: one Textual App per SSH or serial session, in the controller's loop.
+
+``ConsoleApp`` owns nothing of the core: it gets the running ``Controller`` and the
+session's ``Principal``, and shows the frame of ``screens.main`` (header, DC tree,
+pages, footer). It works under any Textual driver (the SSH transport's, a local
+terminal's, or ``run_test``). Keys: ctrl+p palette, F2 dashboard, F3 devices,
+ctrl+t topic shell (when the transport offers one), q / ctrl+q quit with a confirm.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.command import Provider
+
+from .core.permissions import Principal
+from .screens.context import ConsoleContext
+from .screens.dashboard import DashboardPage
+from .screens.device_list import DeviceListPage
+from .screens.device_view import DevicePage
+from .screens.dialogs import ConfirmDialog
+from .screens.main import MainScreen
+from .screens.page import PageSpec
+from .screens.palette import ConsoleCommands
+from .screens.queries import DeviceFilter
+from .screens.tree import Place
+
+if TYPE_CHECKING:
+    from .controller import Controller
+
+__all__ = ["ConsoleApp"]
+
+
+class ConsoleApp(App[None]):
+    """The full-screen console of one session.
+
+    Args:
+        controller: the running controller (its services are read and called).
+        principal: who is logged in; every command is checked against it in core.
+        hostname: shown in the header (default: this machine's host name).
+        clock: source of the time shown (the header clock); tests freeze it.
+        on_open_shell: called (maybe awaited) when the operator asks for the topic
+            shell; the SSH transport switches the session over. None hides the key.
+    """
+
+    TITLE = "EnerTEG"
+    COMMANDS: ClassVar[set[type[Provider]]] = {ConsoleCommands}  # type: ignore[assignment]
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "request_quit", "Quit", priority=True),
+        Binding("q", "request_quit", "Quit"),
+        Binding("ctrl+t", "open_shell", "Shell"),
+    ]
+
+    def __init__(
+        self,
+        controller: Controller,
+        principal: Principal,
+        *,
+        hostname: str | None = None,
+        clock: Callable[[], float] | None = None,
+        on_open_shell: Callable[[], Awaitable[Any] | Any] | None = None,
+    ) -> None:
+        self.context = ConsoleContext(
+            controller=controller, principal=principal,
+            hostname=hostname or socket.gethostname(), clock=clock or time.time)
+        self.on_open_shell = on_open_shell
+        super().__init__()
+        self.main: MainScreen | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def on_mount(self) -> None:
+        self.main = MainScreen()
+        await self.push_screen(self.main)
+        await self.open_place(Place("site"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action == "open_shell" and self.on_open_shell is None)
+
+    # ------------------------------------------------------------------ navigation
+    def spec_for(self, place: Place) -> PageSpec:
+        """The page that shows ``place``."""
+        c = self.context.controller
+        if place.kind == "site":
+            return PageSpec("Dashboard", lambda: DashboardPage(None), place)
+        if place.kind == "element":
+            el_id = int(place.ref)  # type: ignore[arg-type]
+            return PageSpec(f"Dashboard {el_id}", lambda: DashboardPage(el_id), place)
+        if place.kind == "devices":
+            return PageSpec("Devices", lambda: DeviceListPage(), None)
+        if place.kind == "unassigned":
+            return PageSpec("Unassigned", lambda: DeviceListPage(filter=DeviceFilter.UNASSIGNED),
+                            place)
+        hex_id = str(place.ref)
+        c.devices.get(hex_id)  # NotFound early, with the core's words
+        return PageSpec(f"Device {hex_id}", lambda: DevicePage(hex_id), place)
+
+    async def open_place(self, place: Place) -> None:
+        """Show the page of ``place`` (dashboard, device list or device view)."""
+        assert self.main is not None
+        if self.screen is not self.main:
+            # from the palette or a dialog: return to the frame first
+            while self.screen is not self.main and len(self.screen_stack) > 1:
+                self.pop_screen()
+        from .core.errors import EnertegError
+        try:
+            spec = self.spec_for(place)
+        except EnertegError as exc:
+            self.notify(str(exc), title="Cannot open", severity="error")
+            return
+        await self.main.show(spec)
+
+    # ------------------------------------------------------------------ actions
+    def action_request_quit(self) -> None:
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        if isinstance(self.screen, ConfirmDialog):
+            return
+        self.push_screen(ConfirmDialog("Leave the EnerTEG console?", yes="Quit", no="Stay",
+                                       title="Quit"), done)
+
+    async def action_open_shell(self) -> None:
+        if self.on_open_shell is None:
+            return
+        result = self.on_open_shell()
+        if hasattr(result, "__await__"):
+            await result

@@ -1,0 +1,65 @@
+"""Small text builders shared by console tables: values, load bars, state words.
+
+Every value shown goes through the quantity catalogue's ``format_value`` (one unit
+and precision per quantity, as every face). Bars and marks use shapes as well as
+colours so that a monochrome terminal stays legible.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from ..core.live import DeviceLive
+from ..core.model import DeviceState, Health, OutletState
+from ..core.quantities import format_value
+from .queries import HEALTH_MARK, HEALTH_STYLE
+
+__all__ = ["device_state_text", "health_text", "load_bar", "outlet_state_text", "value"]
+
+BAR_WARN = 0.8
+"""Share of the rated current from which a load bar turns yellow (display only)."""
+
+
+def value(quantity: str, v: float | None) -> str:
+    """A value with unit and catalogue precision, or "—"."""
+    return format_value(quantity, v)
+
+
+def load_bar(current: float | None, rated: float, width: int = 10) -> Text:
+    """``[#####     ]  45%`` load of ``current`` against ``rated``."""
+    if current is None or rated <= 0:
+        return Text("[" + " " * width + "]   —", style="dim")
+    share = current / rated
+    filled = max(0, min(width, round(share * width)))
+    style = "red" if share >= 1 else "yellow" if share >= BAR_WARN else "green"
+    text = Text("[")
+    text.append("#" * filled, style=style)
+    text.append(" " * (width - filled) + "]")
+    text.append(f"{share * 100:4.0f}%")
+    return text
+
+
+def health_text(health: Health, word: str = "") -> Text:
+    """A shape (and word) in the health colour."""
+    return Text(f"{HEALTH_MARK[health]} {word}".rstrip(), style=HEALTH_STYLE[health])
+
+
+def device_state_text(live: DeviceLive) -> Text:
+    """RUNNING / STALE / UNREACHABLE with a stale marker that survives no-colour."""
+    if live.state is DeviceState.RUNNING:
+        return Text("running", style="green")
+    if live.state is DeviceState.STALE:
+        return Text("~stale", style="yellow")
+    return Text("!unreach", style="bold red")
+
+
+def outlet_state_text(live: DeviceLive, outlet: int) -> Text:
+    """ON / OFF, or "pending→off" while the PDU has not reported a switch yet."""
+    pending = live.pending_outlets.get(outlet)
+    if pending is not None:
+        return Text(f"pend→{pending.value}", style="bold yellow")
+    state = live.outlet_states.get(outlet)
+    if state is None:
+        return Text("—", style="dim")
+    return Text("● on" if state is OutletState.ON else "○ off",
+                style="green" if state is OutletState.ON else "dim")

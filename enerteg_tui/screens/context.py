@@ -1,0 +1,90 @@
+"""What every console widget needs to reach the core: controller, principal and clock.
+
+One ``ConsoleContext`` per session, owned by ``ConsoleApp``; widgets reach it through
+``console_context(widget)`` so that no widget imports the App class (screens stay
+testable on their own). ``LiveListener`` is the one way a widget hears about live
+changes: it subscribes to the core's event bus on mount, drops the subscription on
+unmount, and hands the widget coalesced batches no faster than ``MIN_GAP_S``, so a
+slow session never slows the poller and a fast ring never floods a session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from textual.dom import DOMNode
+
+from ..core.events import Batch, Subscription
+from ..core.permissions import Action, Principal, allowed
+
+if TYPE_CHECKING:
+    from ..controller import Controller
+
+__all__ = ["MIN_GAP_S", "ConsoleContext", "LiveListener", "console_context"]
+
+MIN_GAP_S = 0.2
+"""Shortest time between two redraws driven by live changes (one sweep is ≥ 1 s)."""
+
+
+@dataclass(slots=True)
+class ConsoleContext:
+    """The session's view of the controller: who is logged in and what clock to show."""
+
+    controller: Controller
+    principal: Principal
+    hostname: str = "enerteg"
+    clock: Callable[[], float] = time.time
+    """Everything shown time-wise reads this (snapshots freeze it)."""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def may(self, action: Action) -> bool:
+        """Whether the session's principal may do ``action`` (to grey out controls)."""
+        return allowed(self.principal, action)
+
+
+def console_context(node: DOMNode) -> ConsoleContext:
+    """The session context of the App ``node`` belongs to."""
+    return node.app.context  # type: ignore[attr-defined,no-any-return]
+
+
+class LiveListener:
+    """Mixin for widgets that redraw on live changes; implement ``on_live_batch``.
+
+    Call ``listen()`` from ``on_mount``. The subscription is closed when the widget is
+    unmounted (the worker is cancelled with its node).
+    """
+
+    LIVE_KINDS: Iterable[str] | None = ()
+    """Discrete event kinds wanted besides live value changes (None for all)."""
+
+    _live_sub: Subscription | None = None
+
+    def listen(self) -> None:
+        """Subscribe to the event bus and start delivering batches."""
+        node: Any = self
+        ctx = console_context(node)
+        self._live_sub = ctx.controller.events.subscribe(kinds=self.LIVE_KINDS)
+        node.run_worker(self._live_loop(), group="live", exit_on_error=False)
+
+    async def _live_loop(self) -> None:
+        sub = self._live_sub
+        assert sub is not None
+        try:
+            while True:
+                batch = await sub.get()
+                if batch:
+                    self.on_live_batch(batch)
+                await asyncio.sleep(MIN_GAP_S)
+        finally:
+            sub.close()
+
+    def on_live_batch(self, batch: Batch) -> None:
+        """Handle one coalesced batch of changes (override)."""
+
+    def on_unmount(self) -> None:
+        if self._live_sub is not None:
+            self._live_sub.close()

@@ -1,0 +1,229 @@
+"""Dashboards of the site, a room, a row and a rack (manual §6, §7.2.3).
+
+Aggregates per phase and total (current, kW, kVA, kvar, energy, residual and neutral
+current) from ``Structure.aggregate``, a load bar per phase against the rated
+capacity (sum of the PDUs' ratings), the devices in the element with their state
+and per-phase currents, and the element's active alarms (none until the alarm
+service exists). All tables are ``LiveTable``s; a batch repaints only what changed.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Label, Static
+
+from ..core.events import Batch
+from ..core.live import DeviceLive
+from ..core.quantities import BY_KEY, Component
+from ..core.structure import Aggregate
+from .cells import device_state_text, health_text, load_bar, value
+from .livetable import Column, LiveTable, Row
+from .page import Page, PageTitle
+from .queries import active_alarms, device_health, device_load
+from .tree import Place
+
+__all__ = ["DashboardPage"]
+
+AGG_ROWS = ("current", "activePower", "apparentPower", "reactivePower", "energy",
+            "neutralCurrent", "residualCurrent")
+"""Aggregate rows; the last two exist only as totals."""
+
+ALARMS_SHOWN = 10
+"""Active alarms listed on a dashboard; the alarms page lists them all."""
+
+PHASES = (1, 2, 3)
+"""Phases shown (single-phase PDUs contribute to L1)."""
+
+AGG_COLUMNS = (
+    Column("param", "", 8, "left"),
+    Column("L1", "L1", 11),
+    Column("L2", "L2", 11),
+    Column("L3", "L3", 11),
+    Column("total", "Total", 11),
+)
+
+AGG_LABELS = {"current": "Current", "activePower": "Active", "apparentPower": "Apparent",
+              "reactivePower": "Reactive", "energy": "Energy", "neutralCurrent": "Neutral",
+              "residualCurrent": "Residual"}
+"""Short row labels so the aggregate table fits beside the tree at 80 columns."""
+
+LOAD_COLUMNS = (
+    Column("phase", "Phase", 5, "left"),
+    Column("current", "Current", 9),
+    Column("rated", "Rated", 7),
+    Column("bar", "Load", 26, "left"),
+)
+
+DEVICE_COLUMNS = (
+    Column("state", "St", 2, "left"),
+    Column("name", "Name", 18, "left"),
+    Column("hex", "Hex id", 6, "left"),
+    Column("feed", "Feed", 4, "left"),
+    Column("run", "State", 8, "left"),
+    Column("total", "Total A", 8),
+    Column("L1", "L1 A", 7),
+    Column("L2", "L2 A", 7),
+    Column("L3", "L3 A", 7),
+    Column("load", "Load", 17, "left"),
+)
+
+
+def _kilo(quantity: str, v: float | None) -> str:
+    """Power and energy in kilo-units, as a dashboard reads them (kW, kVA, kvar)."""
+    if v is None:
+        return "—"
+    if quantity in ("activePower", "apparentPower", "reactivePower"):
+        return f"{v / 1000:.2f} k{BY_KEY[quantity].unit}"
+    if quantity == "energy" and abs(v) >= 10000:
+        return f"{v / 1000:.2f} MWh"
+    return value(quantity, v)
+
+
+class DashboardPage(Page):
+    """Dashboard of one structure element, or of the whole site for ``element_id`` None."""
+
+    LIVE_KINDS = ("device", "structure", "alarm")
+
+    DEFAULT_CSS = """
+    DashboardPage VerticalScroll { height: 1fr; }
+    DashboardPage .section { text-style: bold; color: $accent; margin-top: 1; padding: 0 1; }
+    DashboardPage #alarms { padding: 0 1; }
+    """
+
+    def __init__(self, element_id: int | None = None) -> None:
+        super().__init__()
+        self.element_id = element_id
+        self.place = Place("site") if element_id is None else Place("element", element_id)
+
+    def compose(self) -> ComposeResult:
+        yield PageTitle(self.title_text(), id="title")
+        with VerticalScroll():
+            yield Label("Current & power", classes="section")
+            yield LiveTable(AGG_COLUMNS, id="aggregate")
+            yield Label("Load against rated capacity", classes="section")
+            yield LiveTable(LOAD_COLUMNS, id="load")
+            yield Label("Devices in this element", classes="section", id="devices-label")
+            yield LiveTable(DEVICE_COLUMNS, id="devices")
+            yield Label("Active alarms", classes="section")
+            yield Static("No active alarms", id="alarms")
+
+    def title_text(self) -> Text:
+        s = self.ctx.controller.structure
+        text = Text()
+        if self.element_id is None:
+            text.append("Site dashboard", style="bold")
+        else:
+            el = s.get(self.element_id)
+            text.append(f"{el.kind.value.capitalize()} dashboard: ", style="bold")
+            text.append(s.path(el))
+        agg = s.aggregate(self.element_id)
+        text.append(f"  · {agg.devices} PDU(s)")
+        if agg.stale:
+            text.append(f", {agg.stale} not running", style="yellow")
+        text.append("  ")
+        text.append_text(health_text(agg.health))
+        return text
+
+    def on_mount(self) -> None:
+        self._fill(full=True)
+        self.listen()
+
+    def focus_first(self) -> None:
+        self.query_one("#devices", LiveTable).focus(scroll_visible=False)
+
+    # ------------------------------------------------------------------ filling
+    def _devices(self) -> list[DeviceLive]:
+        c = self.ctx.controller
+        return [d for h in c.structure.devices_in(self.element_id)
+                if (d := c.live.get(h)) is not None]
+
+    def _fill(self, *, full: bool) -> None:
+        c = self.ctx.controller
+        agg = c.structure.aggregate(self.element_id)
+        agg_rows = self._agg_rows(agg)
+        load_rows = self._load_rows(agg)
+        dev_rows = [self._device_row(d) for d in self._devices()]
+        tables = ((self.query_one("#aggregate", LiveTable), agg_rows),
+                  (self.query_one("#load", LiveTable), load_rows),
+                  (self.query_one("#devices", LiveTable), dev_rows))
+        for table, rows in tables:
+            if full or [r.key for r in rows] != [r.key for r in table.rows]:
+                table.set_rows(rows)
+            else:
+                for row in rows:
+                    table.update_row(row)
+        self.query_one("#title", PageTitle).update(self.title_text())
+        if full and self.element_id is not None:
+            el = c.structure.get(self.element_id)
+            self.query_one("#devices-label", Label).update(f"Devices in this {el.kind.value}")
+        self.query_one("#alarms", Static).update(self._alarms_text())
+
+    def _alarms_text(self) -> Text:
+        c = self.ctx.controller
+        alarms = active_alarms(c, set(c.structure.devices_in(self.element_id)))
+        if not alarms:
+            return Text("No active alarms")
+        text = Text()
+        for a in alarms[:ALARMS_SHOWN]:
+            crit = getattr(a, "severity", "") == "Critical"
+            text.append("✖ " if crit else "▲ ", style="bold red" if crit else "yellow")
+            text.append(f"{getattr(a, 'text', a)}\n")
+        if len(alarms) > ALARMS_SHOWN:
+            text.append(f"… and {len(alarms) - ALARMS_SHOWN} more")
+        return text
+
+    def _agg_rows(self, agg: Aggregate) -> list[Row]:
+        rows = []
+        for key in AGG_ROWS:
+            cells: dict[str, str | Text] = {"param": AGG_LABELS[key]}
+            for p in PHASES:
+                ph = agg.phases.get(p)
+                cells[f"L{p}"] = _kilo(key, ph.get(key)) if ph and key in ph else ""
+            cells["total"] = _kilo(key, agg.total.get(key))
+            rows.append(Row(key=key, cells=cells))
+        return rows
+
+    def _load_rows(self, agg: Aggregate) -> list[Row]:
+        rows = []
+        for p in PHASES:
+            rated = agg.rated_a.get(p, 0.0)
+            cur = agg.phases.get(p, {}).get("current")
+            rows.append(Row(key=p, cells={
+                "phase": f"L{p}",
+                "current": value("current", cur),
+                "rated": f"{rated:g} A" if rated else "—",
+                "bar": load_bar(cur, rated, 16) if rated else Text("no PDU on this phase", "dim"),
+            }))
+        return rows
+
+    def _device_row(self, live: DeviceLive) -> Row:
+        c = self.ctx.controller
+        current, rated = device_load(live)
+        cells: dict[str, str | Text] = {
+            "state": health_text(device_health(c, live)),
+            "name": live.info.display_name,
+            "hex": live.hex_id,
+            "feed": live.info.settings.feed.value,
+            "run": device_state_text(live),
+            "total": value("current", live.value(Component.TOTAL, 0, "current")),
+            "load": load_bar(current, rated, 10),
+        }
+        for p in PHASES:
+            v = live.value(Component.INPUT, p, "current")
+            cells[f"L{p}"] = f"{v:.2f}" if v is not None else ""
+        return Row(key=live.hex_id, cells=cells)
+
+    # ------------------------------------------------------------------ events
+    def on_live_batch(self, batch: Batch) -> None:
+        mine = set(self.ctx.controller.structure.devices_in(self.element_id))
+        structural = any(ev.kind == "structure" for ev in batch.events)
+        if structural or (mine & (set(batch.live) | batch.devices)) or batch.events:
+            self._fill(full=False)
+
+    def on_live_table_selected(self, event: LiveTable.Selected) -> None:
+        if event.table.id == "devices":
+            event.stop()
+            from .device_view import open_device
+            open_device(self, str(event.row.key))

@@ -1,0 +1,269 @@
+"""The device view (manual §8.2–8.7): tabs Information, Identification, Configuration.
+
+Information holds the live input, outlet, branch and sensor tables; on a live batch
+only the rows of component instances that changed are rebuilt, and each table
+repaints only rows that differ. Enter on a value opens its chart; ``u`` on an outlet
+starts switching (unlock → choose → confirm, see ``switching``); ``i`` makes the PDU
+blink. Every command goes through ``controller.devices``; refusals show core's text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import Label, TabbedContent, TabPane
+
+from ..core.errors import EnertegError
+from ..core.events import Batch
+from ..core.live import DeviceLive
+from ..core.quantities import Channel, Component
+from .cells import device_state_text
+from .device_config import ConfigForm
+from .device_tables import (
+    BRANCH_COLUMNS,
+    IDENT_COLUMNS,
+    OUTLET_COLUMNS,
+    SENSOR_COLUMNS,
+    branch_row,
+    ident_rows,
+    input_columns,
+    input_rows,
+    outlet_row,
+    sensor_row,
+)
+from .livetable import LiveTable
+from .page import Page, PageTitle
+from .queries import alarmed_channels
+from .tree import Place
+
+__all__ = ["DevicePage", "open_device"]
+
+BLINK_S = 10.0
+"""How long Identify makes the PDU's display blink."""
+
+
+def open_device(node: Any, hex_id: str) -> None:
+    """Ask the console to show the device view of ``hex_id``."""
+    node.app.call_later(node.app.open_place, Place("device", hex_id))
+
+
+class SectionLabel(Label):
+    """A heading above one of the information tables."""
+
+    DEFAULT_CSS = """
+    SectionLabel { text-style: bold; color: $accent; margin-top: 1; padding: 0 1; }
+    """
+
+
+class DevicePage(Page):
+    """One PDU: live measurements, identification and configuration."""
+
+    LIVE_KINDS = ("device", "alarm")
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("i", "identify", "Identify"),
+        Binding("u", "unlock", "Switch"),
+        Binding("c", "chart", "Chart"),
+        Binding("1", "tab('info')", "Info", show=False),
+        Binding("2", "tab('ident')", "Ident", show=False),
+        Binding("3", "tab('config')", "Config", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    DevicePage TabbedContent { height: 1fr; }
+    DevicePage TabPane { padding: 0; height: 1fr; }
+    DevicePage #info-scroll { height: 1fr; }
+    DevicePage #ident { height: 1fr; }
+    """
+
+    def __init__(self, hex_id: str) -> None:
+        super().__init__()
+        self.hex_id = hex_id
+        self.place = Place("device", hex_id)
+        self._form: ConfigForm | None = None
+        self._form_ready = asyncio.Event()
+
+    @property
+    def live(self) -> DeviceLive:
+        """The device's live record (``NotFound`` if it was forgotten)."""
+        return self.ctx.controller.devices.get(self.hex_id)
+
+    def compose(self) -> ComposeResult:
+        live = self.live
+        model = live.info.model
+        yield PageTitle(self.title_text(), id="title")
+        with TabbedContent(id="tabs"):
+            with TabPane("Information", id="info"), VerticalScroll(id="info-scroll"):
+                yield SectionLabel("Inputs")
+                yield LiveTable(input_columns(live), cell_cursor=True, id="inputs")
+                if model.outlets:
+                    yield SectionLabel("Outlets  (u: switch · enter: chart)")
+                    yield LiveTable(OUTLET_COLUMNS, cell_cursor=model.metered_outlets,
+                                    id="outlets")
+                if model.branches:
+                    yield SectionLabel("Branches")
+                    yield LiveTable(BRANCH_COLUMNS, cell_cursor=True, id="branches")
+                if live.info.sensors:
+                    yield SectionLabel("Environment sensors")
+                    yield LiveTable(SENSOR_COLUMNS, cell_cursor=True, id="sensors")
+            with TabPane("Identification", id="ident"):
+                yield LiveTable(IDENT_COLUMNS, id="ident-table")
+            with TabPane("Configuration", id="config"):
+                yield Label("")  # the form is built when the tab is first shown
+
+    def title_text(self) -> Text:
+        live = self.live
+        info = live.info
+        text = Text()
+        text.append(f"{info.display_name} ", style="bold")
+        text.append(f"({info.hex_id}) ")
+        text.append_text(device_state_text(live))
+        text.append(f" · {self.ctx.controller.structure.location_of(self.hex_id)}"
+                    f" · {info.model.type_name} · ring pos {info.position}")
+        return text
+
+    def on_mount(self) -> None:
+        self._fill()
+        self.listen()
+
+    def focus_first(self) -> None:
+        self.query_one("#inputs", LiveTable).focus(scroll_visible=False)
+
+    # ------------------------------------------------------------------ filling
+    def _fill(self) -> None:
+        live = self.live
+        alarmed = alarmed_channels(self.ctx.controller, self.hex_id)
+        self.query_one("#inputs", LiveTable).set_rows(input_rows(live, alarmed))
+        model = live.info.model
+        if model.outlets:
+            self.query_one("#outlets", LiveTable).set_rows(
+                [outlet_row(live, n, alarmed) for n in range(1, model.outlets + 1)])
+        if model.branches:
+            self.query_one("#branches", LiveTable).set_rows(
+                [branch_row(live, n, alarmed) for n in range(1, model.branches + 1)])
+        if live.info.sensors:
+            self.query_one("#sensors", LiveTable).set_rows(
+                [sensor_row(live, n, alarmed) for n in range(1, len(live.info.sensors) + 1)])
+        self.query_one("#ident-table", LiveTable).set_rows(ident_rows(live))
+
+    def on_live_batch(self, batch: Batch) -> None:
+        live = self.ctx.controller.live.get(self.hex_id)
+        if live is None:
+            return
+        groups = batch.live.get(self.hex_id, set())
+        state_changed = self.hex_id in batch.devices or any(
+            ev.subject == self.hex_id or ev.kind == "alarm" for ev in batch.events)
+        if state_changed:
+            self.query_one("#title", PageTitle).update(self.title_text())
+        if not groups and not state_changed:
+            return
+        alarmed = alarmed_channels(self.ctx.controller, self.hex_id)
+        comps = {c for c, _ in groups}
+        if comps & {Component.INPUT, Component.TOTAL} or state_changed:
+            table = self.query_one("#inputs", LiveTable)
+            for row in input_rows(live, alarmed):
+                table.update_row(row)
+        model = live.info.model
+        if model.outlets:
+            table = self.query_one("#outlets", LiveTable)
+            every = state_changed or (Component.OUTLET, 0) in groups
+            for n in range(1, model.outlets + 1):
+                if every or (Component.OUTLET, n) in groups:
+                    table.update_row(outlet_row(live, n, alarmed))
+        if model.branches:
+            table = self.query_one("#branches", LiveTable)
+            for n in range(1, model.branches + 1):
+                if state_changed or (Component.BRANCH, n) in groups:
+                    table.update_row(branch_row(live, n, alarmed))
+        if live.info.sensors:
+            table = self.query_one("#sensors", LiveTable)
+            for n in range(1, len(live.info.sensors) + 1):
+                if state_changed or (Component.SENSOR, n) in groups:
+                    table.update_row(sensor_row(live, n, alarmed))
+
+    # ------------------------------------------------------------------ events
+    def on_live_table_selected(self, event: LiveTable.Selected) -> None:
+        event.stop()
+        if event.table.id == "outlets" and event.column in (None, "state", "name", "n"):
+            self._switch(int(event.row.key))  # type: ignore[arg-type]
+            return
+        key = event.row.channels.get(event.column) if event.column else None
+        if key is None and event.row.channels:
+            key = next(iter(event.row.channels.values()))
+        if key is not None:
+            self._chart(Channel(self.hex_id, key.component, key.index, key.quantity))
+
+    def _chart(self, channel: Channel) -> None:
+        from .chart import ChartScreen
+        self.app.push_screen(ChartScreen(channel))
+
+    def _switch(self, outlet: int) -> None:
+        from .switching import start_switch
+        start_switch(self, self.hex_id, outlet)
+
+    # ------------------------------------------------------------------ actions
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "config":
+            await self._config_form()
+
+    async def _config_form(self) -> ConfigForm:
+        """The configuration form, built on first use (it has dozens of inputs)."""
+        if self._form is None:
+            self._form = ConfigForm(self.hex_id)
+            pane = self.query_one("#config", TabPane)
+            await pane.remove_children()
+            await pane.mount(self._form)
+            self._form_ready.set()
+        await self._form_ready.wait()
+        return self._form
+
+    async def action_tab(self, tab: str) -> None:
+        """Show a tab and move the focus into it (focus decides the active tab)."""
+        self.query_one(TabbedContent).active = tab
+        if tab == "config":
+            form = await self._config_form()
+            form.query_one("#f-name").focus(scroll_visible=False)
+        else:
+            self.query_one("#inputs" if tab == "info" else "#ident-table").focus(scroll_visible=False)
+
+    @work(exclusive=True, group="identify")
+    async def action_identify(self) -> None:
+        try:
+            await self.ctx.controller.devices.blink(self.ctx.principal, self.hex_id, BLINK_S)
+        except EnertegError as exc:
+            self.notify(str(exc), title="Identify refused", severity="error")
+            return
+        self.notify(f"PDU {self.hex_id} blinks for {BLINK_S:g} s", title="Identify")
+
+    def action_unlock(self) -> None:
+        if not self.live.info.model.outlets:
+            self.notify("This PDU has no outlets", severity="warning")
+            return
+        table = self.query_one("#outlets", LiveTable)
+        row = table.current
+        if not table.has_focus or row is None:
+            table.focus()
+            self.notify("Select an outlet in the outlet table, then press u", title="Switch")
+            return
+        self._switch(int(row.key))  # type: ignore[arg-type]
+
+    def action_chart(self) -> None:
+        focused = self.app.focused
+        if not isinstance(focused, LiveTable) or focused.current is None:
+            self.notify("Select a value in a table first", title="Chart")
+            return
+        row = focused.current
+        col = focused.columns[focused.cursor_col].key if focused.cursor_col >= 0 else None
+        key = row.channels.get(col) if col else None
+        if key is None and row.channels:
+            key = next(iter(row.channels.values()))
+        if key is None:
+            self.notify("This row has no measured value", title="Chart")
+            return
+        self._chart(Channel(self.hex_id, key.component, key.index, key.quantity))

@@ -1,0 +1,75 @@
+"""The console's one-line header: host, user and role, alarm counters, ring state, clock.
+
+Redrawn once a second for the clock (from the session's clock, which snapshots
+freeze) and on ring events; alarm counts come from ``queries.alarm_counts`` so the
+alarms issue only has to give the controller an ``alarms`` service.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widget import Widget
+
+from ..core.events import Batch
+from .context import LiveListener, console_context
+from .queries import alarm_counts, ring_text
+
+__all__ = ["StatusHeader"]
+
+CLOCK_TICK_S = 1.0
+"""Header clock resolution."""
+
+
+class StatusHeader(LiveListener, Widget):
+    """Header line of every console screen."""
+
+    LIVE_KINDS = ("ring", "alarm")
+
+    DEFAULT_CSS = """
+    StatusHeader {
+        dock: top;
+        height: 1;
+        background: $panel;
+        color: $foreground;
+    }
+    """
+
+    def on_mount(self) -> None:
+        self.listen()
+        self.set_interval(CLOCK_TICK_S, self.refresh)
+
+    def on_live_batch(self, batch: Batch) -> None:
+        if batch.events:
+            self.refresh()
+
+    def render(self) -> Text:
+        ctx = console_context(self)
+        c = ctx.controller
+        alarms = alarm_counts(c)
+        ring, ring_style = ring_text(c)
+        clock = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ctx.clock()))
+        left = Text()
+        left.append(" EnerTEG ", style="bold reverse")
+        left.append(f" {ctx.hostname} ", style="bold")
+        left.append(f"{ctx.principal.user}({ctx.principal.role_names}) ")
+        width = self.size.width
+        right = self._right(alarms.red, alarms.yellow, ring, ring_style, clock)
+        if len(left) + len(right) > width:
+            # narrow terminal: the time of day is enough
+            right = self._right(alarms.red, alarms.yellow, ring, ring_style, clock[11:])
+        pad = max(1, width - len(left) - len(right))
+        return Text.assemble(left, " " * pad, right)
+
+    @staticmethod
+    def _right(red: int, yellow: int, ring: str, ring_style: str, clock: str) -> Text:
+        right = Text()
+        right.append("Alarms ")
+        right.append(f"✖{red}", style="bold red" if red else "")
+        right.append(" ")
+        right.append(f"▲{yellow}", style="bold yellow" if yellow else "")
+        right.append("  Ring ")
+        right.append(ring, style=ring_style)
+        right.append(f"  {clock}Z ")
+        return right

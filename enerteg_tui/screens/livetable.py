@@ -1,0 +1,348 @@
+"""A line-API table for live values that repaints only the rows that changed.
+
+``DataTable.update_cell`` repaints the whole widget; with 20 sessions each watching a
+24-outlet PDU that is too costly. ``LiveTable`` keeps its rows keyed by a stable id,
+caches each rendered row as a ``Strip``, and on ``update_row`` invalidates and
+refreshes only that row's line. Cells that changed are shown highlighted ("flash")
+for ``FLASH_S`` seconds. A cell may carry a channel key, so that pressing enter on it
+asks for that channel's chart. Used by the device view, device list and dashboards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+__all__ = ["Column", "LiveTable", "Row"]
+
+FLASH_S = 1.0
+"""How long a changed cell stays highlighted."""
+
+Cell = str | Text
+"""What a cell shows: plain text or styled text."""
+
+
+@dataclass(slots=True)
+class Column:
+    """One column: key, header label, width in cells and alignment."""
+
+    key: str
+    label: str
+    width: int
+    align: str = "right"
+    """"left" or "right"."""
+
+
+@dataclass(slots=True)
+class Row:
+    """One row: its cells by column key, optional channel per cell and a row style."""
+
+    key: Hashable
+    cells: dict[str, Cell]
+    channels: dict[str, Any] = field(default_factory=dict)
+    """Column key → whatever identifies the value's channel (for charts)."""
+    style: str = ""
+    """Rich style for the whole row (e.g. the alarm colour)."""
+
+
+class LiveTable(ScrollView, can_focus=True):
+    """A keyed table drawn line by line; only changed rows are repainted.
+
+    | Key | Description |
+    | :- | :- |
+    | up/down | Move the cursor row. |
+    | left/right | Move the cursor cell (value columns). |
+    | enter | Select the row / cell. |
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("down", "cursor_down", "Down", show=False),
+        Binding("left", "cursor_left", "Left", show=False),
+        Binding("right", "cursor_right", "Right", show=False),
+        Binding("home", "cursor_home", "Top", show=False),
+        Binding("end", "cursor_end", "Bottom", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("enter", "select", "Select", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    LiveTable {
+        height: auto;
+        max-height: 100%;
+        background: $surface;
+        scrollbar-size-vertical: 1;
+        scrollbar-size-horizontal: 1;
+    }
+    """
+
+    cursor_row: reactive[int] = reactive(0, repaint=False, always_update=True)
+    """Index of the highlighted row."""
+    cursor_col: reactive[int] = reactive(-1, repaint=False)
+    """Index of the highlighted column; -1 highlights the whole row."""
+
+    class Selected(Message):
+        """Enter pressed on a row; handled by ``on_live_table_selected``."""
+
+        def __init__(self, table: LiveTable, row: Row, column: str | None) -> None:
+            super().__init__()
+            self.table = table
+            self.row = row
+            self.column = column
+            """Key of the cursor column, or None when the whole row is selected."""
+
+        @property
+        def control(self) -> LiveTable:
+            return self.table
+
+        def __rich_repr__(self):  # type: ignore[no-untyped-def]
+            yield "row", self.row.key
+            yield "column", self.column
+
+    class Highlighted(Message):
+        """The cursor moved to another row; handled by ``on_live_table_highlighted``."""
+
+        def __init__(self, table: LiveTable, row: Row | None) -> None:
+            super().__init__()
+            self.table = table
+            self.row = row
+
+        @property
+        def control(self) -> LiveTable:
+            return self.table
+
+    def __init__(self, columns: Sequence[Column], *, cell_cursor: bool = False,
+                 name: str | None = None, id: str | None = None, classes: str | None = None,
+                 monotonic: Any = time.monotonic) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.columns = list(columns)
+        self.cell_cursor = cell_cursor
+        """Whether left/right move a cell cursor (for tables whose values open charts)."""
+        self._rows: list[Row] = []
+        self._index: dict[Hashable, int] = {}
+        self._cache: dict[int, Strip] = {}
+        self._flash: dict[Hashable, tuple[float, set[str]]] = {}
+        self._monotonic = monotonic
+        self._width = sum(c.width + 1 for c in self.columns)
+        self.repaints = 0
+        """Rows rendered since creation (tests prove that updates stay local)."""
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def rows(self) -> list[Row]:
+        """The rows in display order."""
+        return list(self._rows)
+
+    def row(self, key: Hashable) -> Row:
+        """A row by key (``KeyError`` names the key)."""
+        return self._rows[self._index[key]]
+
+    @property
+    def current(self) -> Row | None:
+        """The row under the cursor, or None."""
+        return self._rows[self.cursor_row] if 0 <= self.cursor_row < len(self._rows) else None
+
+    def set_rows(self, rows: Sequence[Row]) -> None:
+        """Replace every row (order may change); repaints the whole table."""
+        keep = self.current.key if self.current else None
+        self._rows = list(rows)
+        self._index = {r.key: i for i, r in enumerate(self._rows)}
+        self._cache.clear()
+        self.virtual_size = Size(self._width, len(self._rows) + 1)
+        if keep in self._index:
+            self.cursor_row = self._index[keep]
+        else:
+            self.cursor_row = min(self.cursor_row, max(0, len(self._rows) - 1))
+        self.refresh()
+
+    def update_row(self, row: Row, *, flash: bool = True) -> bool:
+        """Replace one row's cells; repaints its line only if something changed.
+
+        Returns:
+            True if the row changed.
+        """
+        i = self._index.get(row.key)
+        if i is None:
+            return False
+        old = self._rows[i]
+        if old.cells == row.cells and old.style == row.style:
+            return False
+        if flash:
+            changed = {k for k, v in row.cells.items() if old.cells.get(k) != v}
+            self._flash[row.key] = (self._monotonic() + FLASH_S, changed)
+            self.set_timer(FLASH_S + 0.05, self._end_flashes)
+        self._rows[i] = row
+        self._cache.pop(i, None)
+        self.refresh_line(i + 1)
+        return True
+
+    # ------------------------------------------------------------------ rendering
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._rows) + 1
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return self._width
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        if y == 0:
+            strip = self._header()
+        else:
+            i = y + scroll_y - 1
+            if i >= len(self._rows):
+                return Strip.blank(width, self.rich_style)
+            strip = self._cache.get(i)
+            if strip is None:
+                strip = self._render_row(i)
+                self._cache[i] = strip
+        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+
+    def _header(self) -> Strip:
+        style = self.rich_style + Style(bold=True, underline=True)
+        segs = [Segment(self._fit(Text(c.label), c) + " ", style) for c in self.columns]
+        return Strip(segs)
+
+    def _fit(self, text: Text, col: Column) -> str:
+        plain = text.plain
+        if len(plain) > col.width:
+            plain = plain[: col.width - 1] + "…"
+        return plain.rjust(col.width) if col.align == "right" else plain.ljust(col.width)
+
+    def _render_row(self, i: int) -> Strip:
+        self.repaints += 1
+        row = self._rows[i]
+        base = self.rich_style
+        if row.style:
+            base = base + Style.parse(row.style)
+        cursor_row = i == self.cursor_row and self.has_focus
+        until, changed = self._flash.get(row.key, (0.0, set()))
+        flashing = changed if until > self._monotonic() else set()
+        segs: list[Segment] = []
+        for ci, col in enumerate(self.columns):
+            cell = row.cells.get(col.key, "")
+            text = cell if isinstance(cell, Text) else Text(str(cell))
+            style = base + (text.style if isinstance(text.style, Style) else Style.parse(text.style or ""))
+            if col.key in flashing:
+                style = style + Style(bold=True, reverse=True)
+            if cursor_row and (self.cursor_col < 0 or self.cursor_col == ci):
+                style = style + Style(reverse=True)
+            elif cursor_row:
+                style = style + Style(underline=True)
+            segs.append(Segment(self._fit(text, col), style))
+            segs.append(Segment(" ", base))
+        return Strip(segs)
+
+    # ------------------------------------------------------------------ helpers
+    def _end_flashes(self) -> None:
+        now = self._monotonic()
+        for key, (until, _) in list(self._flash.items()):
+            if until <= now:
+                del self._flash[key]
+                i = self._index.get(key)
+                if i is not None:
+                    self._cache.pop(i, None)
+                    self.refresh_line(i + 1)
+
+    def _repaint_row(self, i: int) -> None:
+        if 0 <= i < len(self._rows):
+            self._cache.pop(i, None)
+            self.refresh_line(i + 1)
+
+    def validate_cursor_row(self, value: int) -> int:
+        return max(0, min(value, len(self._rows) - 1)) if self._rows else 0
+
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        self._repaint_row(old)
+        self._repaint_row(new)
+        if self.has_focus:
+            self._reveal(new)
+        if old != new:
+            self.post_message(self.Highlighted(self, self.current))
+
+    def watch_cursor_col(self) -> None:
+        self._repaint_row(self.cursor_row)
+
+    def _reveal(self, i: int) -> None:
+        """Scroll this table, then its scrolling parent, so row ``i`` is visible."""
+        if not self.is_mounted:
+            return
+        self.scroll_to_region(Region(0, i + 1, 1, 1), animate=False, immediate=True,
+                              x_axis=False)
+        parent = self.parent
+        if parent is not None and getattr(parent, "is_scrollable", False):
+            top = self.virtual_region.y
+            y = top + i + 1 - int(self.scroll_y)
+            if i == 0:  # show the header and the heading above the table too
+                region = Region(0, max(0, top - 2), 1, y - top + 3)
+            else:
+                region = Region(0, y, 1, 1)
+            parent.scroll_to_region(region, animate=False,  # type: ignore[attr-defined]
+                                    immediate=True, x_axis=False)
+
+    def _on_focus(self, event: events.Focus) -> None:
+        self._repaint_row(self.cursor_row)
+
+    def _on_blur(self, event: events.Blur) -> None:
+        self._repaint_row(self.cursor_row)
+
+    async def _on_click(self, event: events.Click) -> None:
+        i = event.y + int(self.scroll_y) - 1
+        if 0 <= i < len(self._rows):
+            self.cursor_row = i
+            if event.chain >= 2:
+                self.action_select()
+
+    # ------------------------------------------------------------------ actions
+    def action_cursor_up(self) -> None:
+        self.cursor_row -= 1
+
+    def action_cursor_down(self) -> None:
+        self.cursor_row += 1
+
+    def action_cursor_home(self) -> None:
+        self.cursor_row = 0
+
+    def action_cursor_end(self) -> None:
+        self.cursor_row = len(self._rows) - 1
+
+    def action_page_up(self) -> None:
+        self.cursor_row -= max(1, self.size.height - 2)
+
+    def action_page_down(self) -> None:
+        self.cursor_row += max(1, self.size.height - 2)
+
+    def action_cursor_left(self) -> None:
+        if self.cell_cursor:
+            self.cursor_col = max(-1, self.cursor_col - 1)
+        else:
+            self.scroll_left(animate=False)
+
+    def action_cursor_right(self) -> None:
+        if self.cell_cursor:
+            self.cursor_col = min(len(self.columns) - 1, self.cursor_col + 1)
+            x = sum(c.width + 1 for c in self.columns[: self.cursor_col])
+            self.scroll_to_region(Region(x, 0, self.columns[self.cursor_col].width, 1),
+                                  animate=False, immediate=True, y_axis=False)
+        else:
+            self.scroll_right(animate=False)
+
+    def action_select(self) -> None:
+        row = self.current
+        if row is not None:
+            col = self.columns[self.cursor_col].key if self.cursor_col >= 0 else None
+            self.post_message(self.Selected(self, row, col))

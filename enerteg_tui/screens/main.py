@@ -1,0 +1,122 @@
+"""The console frame: header, DC tree, the current page, footer, and "terminal too small".
+
+One ``MainScreen`` per session. It swaps pages in its page area (keeping a short
+history for the back key) and keeps the tree's cursor on the page's place. Below
+80×24 the frame is hidden behind a clear message instead of a broken layout.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Horizontal
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import Footer, Static, Tree
+
+from ..core.errors import EnertegError
+from .header import StatusHeader
+from .page import Page, PageSpec
+from .tree import Place, StructureTree
+
+__all__ = ["MIN_SIZE", "MainScreen"]
+
+MIN_SIZE = (80, 24)
+"""Smallest terminal the console lays out for (columns, rows)."""
+
+HISTORY = 20
+"""Pages remembered for the back key."""
+
+
+class MainScreen(Screen[None]):
+    """Header, tree, page and footer of a console session."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("f2", "open('site')", "Dashboard"),
+        Binding("f3", "open('devices')", "Devices"),
+        Binding("ctrl+b", "toggle_tree", "Tree"),
+        Binding("tab", "focus_next", "Next", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    MainScreen #body { height: 1fr; }
+    MainScreen #page { height: 1fr; width: 1fr; }
+    MainScreen #too-small {
+        display: none; width: 100%; height: 100%;
+        content-align: center middle; text-style: bold;
+        background: $error-darken-2; color: $text;
+    }
+    MainScreen.-too-small #too-small { display: block; }
+    MainScreen.-too-small StatusHeader,
+    MainScreen.-too-small #body,
+    MainScreen.-too-small Footer { display: none; }
+    MainScreen.-no-tree StructureTree { display: none; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: list[PageSpec] = []
+        self.current: PageSpec | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader()
+        with Horizontal(id="body"):
+            yield StructureTree(id="tree")
+            yield Container(id="page")
+        yield Footer()
+        yield Static("", id="too-small")
+
+    def on_mount(self) -> None:
+        self._check_size()
+
+    def on_resize(self, event: Resize) -> None:
+        self._check_size()
+
+    def _check_size(self) -> None:
+        w, h = self.app.size
+        small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
+        self.set_class(small, "-too-small")
+        if small:
+            self.query_one("#too-small", Static).update(
+                f"Terminal too small: {w}×{h}\n"
+                f"The EnerTEG console needs at least {MIN_SIZE[0]}×{MIN_SIZE[1]}.\n"
+                "Enlarge the window, or press ctrl+q to quit.")
+
+    # ------------------------------------------------------------------ pages
+    async def show(self, spec: PageSpec, *, remember: bool = True) -> Page | None:
+        """Replace the current page with the one ``spec`` builds."""
+        try:
+            page = spec.build()
+        except EnertegError as exc:
+            self.notify(str(exc), title="Cannot open", severity="error")
+            return None
+        if remember and self.current is not None:
+            self.history = (self.history + [self.current])[-HISTORY:]
+        self.current = spec
+        host = self.query_one("#page", Container)
+        await host.remove_children()
+        await host.mount(page)
+        page.focus_first()
+        if spec.place is not None:
+            self.query_one(StructureTree).select_place(spec.place)
+        return page
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected[Place]) -> None:
+        place = event.node.data
+        if place is not None:
+            self.app.call_later(self.app.open_place, place)  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ actions
+    async def action_back(self) -> None:
+        if self.history:
+            spec = self.history.pop()
+            await self.show(spec, remember=False)
+
+    def action_open(self, kind: str) -> None:
+        self.app.call_later(self.app.open_place, Place(kind))  # type: ignore[attr-defined]
+
+    def action_toggle_tree(self) -> None:
+        self.toggle_class("-no-tree")

@@ -1,0 +1,69 @@
+"""The base of every console page (dashboard, device list, device view).
+
+A page is the right-hand part of the main screen; the header, the DC tree and the
+footer stay. Pages are widgets, not screens, so that one session keeps one tree and
+one header subscription whatever it shows. A page knows its ``place`` (so the tree
+can follow it) and a one-line title; ``PageSpec`` rebuilds a page for the back key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from .context import ConsoleContext, LiveListener, console_context
+from .tree import Place
+
+__all__ = ["Page", "PageSpec", "PageTitle"]
+
+
+@dataclass(frozen=True, slots=True)
+class PageSpec:
+    """How to build a page again (history for the back key) and its palette name."""
+
+    name: str
+    build: Callable[[], Page]
+    place: Place | None = None
+
+
+class PageTitle(Static):
+    """The page's title line."""
+
+    DEFAULT_CSS = """
+    PageTitle {
+        height: 1;
+        background: $boost;
+        text-style: bold;
+        padding: 0 1;
+    }
+    """
+
+
+class Page(LiveListener, Vertical):
+    """A console page; subclasses compose their content and handle live batches."""
+
+    DEFAULT_CSS = """
+    Page {
+        height: 1fr;
+        width: 1fr;
+    }
+    """
+
+    place: Place | None = None
+    """The tree node this page stands for, if any."""
+
+    @property
+    def ctx(self) -> ConsoleContext:
+        """The session context."""
+        return console_context(self)
+
+    def title_text(self) -> Text | str:
+        """The title line (override)."""
+        return ""
+
+    def focus_first(self) -> None:
+        """Focus the page's main control after it is mounted (override)."""

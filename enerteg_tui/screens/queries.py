@@ -1,0 +1,169 @@
+"""Read-only questions the console asks of the core, answered over its public APIs.
+
+The screens hold no business rules: what "alarmed first" means, a device's load, its
+colour and where it sits all come from core services (structure health, live state,
+device registry). This module only puts those answers in the shape the screens
+need, and is the single place to change when core grows a proper query for one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from ..core.live import DeviceLive
+from ..core.model import Health, RingState
+from ..core.quantities import ChannelKey, Component
+
+if TYPE_CHECKING:
+    from ..controller import Controller
+
+__all__ = [
+    "HEALTH_MARK",
+    "HEALTH_STYLE",
+    "AlarmCounts",
+    "DeviceFilter",
+    "DeviceSort",
+    "active_alarms",
+    "alarm_counts",
+    "alarmed_channels",
+    "device_health",
+    "device_load",
+    "list_devices",
+    "matches",
+    "ring_text",
+]
+
+HEALTH_STYLE: dict[Health, str] = {
+    Health.OK: "green",
+    Health.WARNING: "yellow",
+    Health.CRITICAL: "bold red",
+}
+"""Rich style of each health colour (manual: green, yellow, red)."""
+
+HEALTH_MARK: dict[Health, str] = {Health.OK: "●", Health.WARNING: "▲", Health.CRITICAL: "✖"}
+"""A shape per health so the state is legible without colour."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmCounts:
+    """Active alarms by severity, as the header shows them."""
+
+    red: int = 0
+    yellow: int = 0
+
+
+def alarm_counts(controller: Controller) -> AlarmCounts:
+    """Active alarm counts; 0/0 until the controller has an alarm service.
+
+    The alarms issue adds ``controller.alarms``; any object with ``counts()`` returning
+    ``(red, yellow)`` or a mapping with ``critical``/``warning`` is understood.
+    """
+    alarms: Any = getattr(controller, "alarms", None)
+    counts = getattr(alarms, "counts", None)
+    if not callable(counts):
+        return AlarmCounts()
+    got = counts()
+    if isinstance(got, dict):
+        return AlarmCounts(int(got.get("critical", got.get("red", 0))),
+                           int(got.get("warning", got.get("yellow", 0))))
+    red, yellow = got
+    return AlarmCounts(int(red), int(yellow))
+
+
+def active_alarms(controller: Controller, devices: set[str] | None = None) -> list[Any]:
+    """Active alarms (newest first) of ``devices`` (all for None); [] without an alarm service."""
+    alarms: Any = getattr(controller, "alarms", None)
+    active = getattr(alarms, "active", None)
+    if not callable(active):
+        return []
+    return [a for a in active() if devices is None or getattr(a, "device", None) in devices]
+
+
+def alarmed_channels(controller: Controller, hex_id: str) -> dict[ChannelKey, str]:
+    """Channel → severity ("Warning"/"Critical") of a device's active alarms."""
+    out: dict[ChannelKey, str] = {}
+    for a in active_alarms(controller, {hex_id}):
+        try:
+            key = ChannelKey(Component(a.component), int(a.index), str(a.quantity))
+        except (ValueError, AttributeError):
+            continue
+        if out.get(key) != "Critical":
+            out[key] = str(a.severity)
+    return out
+
+
+def ring_text(controller: Controller) -> tuple[str, str]:
+    """The ring state word and its style for the header."""
+    bus = controller.live.bus
+    state = bus.ring_state
+    style = {RingState.CLOSED: "green", RingState.OPEN: "yellow", RingState.BROKEN: "bold red"}
+    word = state.value
+    if bus.breaks:
+        word += " @" + ",".join(str(b) for b in bus.breaks)
+    return word, style[state]
+
+
+def device_health(controller: Controller, live: DeviceLive) -> Health:
+    """A device's colour as the structure service computes it (alarms included later)."""
+    return controller.structure.health(live)
+
+
+def device_load(live: DeviceLive) -> tuple[float | None, float]:
+    """(highest phase current, rated current per phase) of a device; current None if unknown."""
+    rated = live.info.model.rating_a
+    currents = [g.get("current") for (comp, _), g in live.groups.items() if comp is Component.INPUT]
+    values = [c for c in currents if c is not None]
+    return (max(values) if values else None), rated
+
+
+class DeviceFilter(str, Enum):
+    """The device list's filter box (manual §8.1)."""
+
+    ALL = "all"
+    ASSIGNED = "assigned"
+    UNASSIGNED = "unassigned"
+
+
+class DeviceSort(str, Enum):
+    """The device list's sort choices (manual §8.1)."""
+
+    ALARM = "alarm"
+    NAME = "name"
+    TYPE = "type"
+    CHAIN = "chain"
+
+
+def matches(controller: Controller, live: DeviceLive, text: str) -> bool:
+    """Incremental search: name, hex id, serial or location contain ``text``."""
+    needle = text.strip().lower()
+    if not needle:
+        return True
+    info = live.info
+    hay = (info.display_name, info.hex_id, info.identification.serial, info.settings.location,
+           controller.structure.location_of(info.hex_id))
+    return any(needle in h.lower() for h in hay)
+
+
+def list_devices(controller: Controller, *, filter: DeviceFilter = DeviceFilter.ALL,
+                 search: str = "", sort: DeviceSort = DeviceSort.ALARM) -> list[DeviceLive]:
+    """Devices to show, filtered and sorted; alarmed devices first under ``ALARM``."""
+    rack_of = controller.devices.rack_of
+    out = []
+    for live in controller.live.ordered():
+        assigned = rack_of(live.hex_id) is not None
+        if filter is DeviceFilter.ASSIGNED and not assigned:
+            continue
+        if filter is DeviceFilter.UNASSIGNED and assigned:
+            continue
+        if matches(controller, live, search):
+            out.append(live)
+    keys: dict[DeviceSort, Callable[[DeviceLive], Any]] = {
+        DeviceSort.ALARM: lambda d: (-int(device_health(controller, d)), d.info.position),
+        DeviceSort.NAME: lambda d: (d.info.display_name.lower(), d.info.position),
+        DeviceSort.TYPE: lambda d: (d.info.model.type_name, d.info.position),
+        DeviceSort.CHAIN: lambda d: d.info.position,
+    }
+    return sorted(out, key=keys[sort])
