@@ -16,18 +16,20 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from .core.alarms import AlarmService
 from .core.audit import AuditLog, Severity
 from .core.configuration import Configuration
 from .core.devices import DeviceService
-from .core.errors import Invalid
+from .core.errors import EnertegError, Invalid
 from .core.events import EventBus
 from .core.live import LiveState
 from .core.permissions import SYSTEM
 from .core.poller import Poller
+from .core.rules import RuleService
 from .core.store import Store, open_data_dir
 from .core.structure import Structure
 from .core.topics import Topics
@@ -84,13 +86,16 @@ class ControllerOptions:
     """Serial console speed; None = ``config/cli`` serialBaud."""
     log_file: bool = False
     """Write a rotating log file to ``<data-dir>/logs`` (``enerteg serve`` does)."""
+    email_options: dict[str, Any] = field(default_factory=dict)
+    """Extra arguments for the e-mail notifier (tests: ``delay``, ``retry``, ``tls_context``)."""
 
 
 class Controller:
     """One running controller: core services, driver and protocol services.
 
     Attributes are the core services faces use: ``live``, ``events``, ``audit``,
-    ``config``, ``users``, ``devices``, ``structure``, ``topics``, ``poller``.
+    ``config``, ``users``, ``devices``, ``structure``, ``rules``, ``alarms``, ``topics``,
+    ``poller``.
     """
 
     def __init__(
@@ -143,14 +148,32 @@ class Controller:
         self.structure = Structure(self.store, self.devices, self.live, self.audit, self.events,
                                    clock=self.clock)
         await self.structure.load()
+        self.rules = RuleService(self.store, self.audit, self.events, self.live,
+                                 element_kind=self._element_kind, device_places=self._places,
+                                 clock=self.clock)
+        await self.rules.load()
+        self.alarms = AlarmService(self.store, self.audit, self.events, self.live, self.rules,
+                                   self.structure, clock=self.clock)
+        await self.alarms.load()
+        self.structure.health = self.alarms.device_health
         core = self.config.get("core")
         interval = opts.interval if opts.interval is not None else float(core.pollIntervalSeconds)
         self.poller = Poller(self.driver, self.live, self.events, interval=interval,
                              stale_after=int(core.staleAfterSweeps),
                              on_new_device=self.devices.remember, clock=self.clock)
+        self.poller.add_sweep_listener(self.alarms.on_sweep)
         self.topics = Topics(self.config, self.devices, self.live, self.structure, self.audit,
-                             faults=self.driver.fault_injector(), clock=self.clock)
+                             faults=self.driver.fault_injector(), clock=self.clock,
+                             rules=self.rules, alarms=self.alarms)
         await self.audit.start()
+        await self.alarms.start()
+        from .notify.syslog import SyslogClient
+        self.syslog = SyslogClient(self.config, self.events)
+        await self.syslog.start()
+        from .notify.email import EmailNotifier
+        self.email = EmailNotifier(self.config, self.events, self.audit, self.data_dir / "mail",
+                                   **self.options.email_options)
+        await self.email.start()
         await self.poller.start()
         self._watch = asyncio.create_task(self._watch_settings(), name="settings-watch")
         self.services[:0] = self._default_services()
@@ -198,6 +221,25 @@ class Controller:
             return self._driver_factory(**kwargs)
         from .drivers.simulated import SimulatedDriver
         return SimulatedDriver(**kwargs)
+
+    def _element_kind(self, element_id: int) -> str | None:
+        try:
+            return self.structure.get(element_id).kind.value
+        except EnertegError:
+            return None
+
+    def _places(self, hex_id: str) -> dict[str, int]:
+        """Rack, row and room ids a device sits in (rule scopes)."""
+        out: dict[str, int] = {}
+        el_id = self.devices.rack_of(hex_id)
+        while el_id:
+            try:
+                el = self.structure.get(el_id)
+            except EnertegError:
+                break
+            out[el.kind.value] = el.id
+            el_id = el.parent_id
+        return out
 
     def _retention(self) -> dict[str, int]:
         return {k: int(v) for k, v in self.config.get("notifications").model_dump().items()
@@ -251,6 +293,12 @@ class Controller:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
         await self.poller.stop()
+        with contextlib.suppress(Exception):
+            await self.alarms.stop()
+        if getattr(self, "syslog", None) is not None:
+            await self.syslog.stop()
+        if getattr(self, "email", None) is not None:
+            await self.email.stop()
         await self.audit.stop()
         with contextlib.suppress(Exception):
             await self.audit.record(SYSTEM, "controller.stop", "controller", "Controller stopped",

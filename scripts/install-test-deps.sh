@@ -11,6 +11,7 @@ declare -A PEERS=(
   [sshpass]=sshpass
   [tmux]=tmux
   [ping]=iputils-ping
+  [rsyslogd]=rsyslog
 )
 missing=()
 for cmd in "${!PEERS[@]}"; do

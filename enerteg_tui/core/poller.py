@@ -80,6 +80,7 @@ class Poller:
         self._last_infos: dict[str, DeviceInfo] = {}
         self.first_sweep_done = asyncio.Event()
         """Set once the first sweep has finished (``serve`` waits for it before 'ready')."""
+        self._sweep_listeners: list[Callable[[], None]] = []
         live.bus.driver = driver.NAME
         live.bus.interval_s = self.interval
 
@@ -102,6 +103,17 @@ class Poller:
         self.interval = max(MIN_INTERVAL_S, float(seconds))
         self.live.bus.interval_s = self.interval
         self._wake.set()
+
+    def add_sweep_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` (synchronously, so keep it cheap) at the end of every sweep.
+
+        Rule evaluation hangs here. A listener that raises is logged; the poller goes on.
+
+        Returns:
+            A callable that removes the listener.
+        """
+        self._sweep_listeners.append(listener)
+        return lambda: self._sweep_listeners.remove(listener) if listener in self._sweep_listeners else None
 
     def request_refresh(self) -> None:
         """Ask for a sweep now (e.g. after switching an outlet); folds into one."""
@@ -162,6 +174,11 @@ class Poller:
         bus.last_sweep_ms = duration_ms
         bus.recent_sweep_ms.append(duration_ms)
         bus.last_sweep_at = self._clock()
+        for listener in self._sweep_listeners:
+            try:
+                listener()
+            except Exception:  # one bad listener must not stop the poller
+                log.exception("poller: sweep listener %r failed", listener)
         self.first_sweep_done.set()
 
     def _apply_ring(self, scan: RingScan) -> None:

@@ -91,6 +91,51 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX shell_history_user ON shell_history(user, id)
         """,
     ),
+    (
+        3,
+        """
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE rule (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            data TEXT NOT NULL,
+            is_default INTEGER NOT NULL DEFAULT 0,
+            created REAL NOT NULL,
+            updated REAL NOT NULL
+        );
+        CREATE TABLE alarm (
+            id INTEGER PRIMARY KEY,
+            channel TEXT NOT NULL,
+            device TEXT NOT NULL,
+            component TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            quantity TEXT NOT NULL,
+            rule_id INTEGER,
+            rule_name TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            peak_severity TEXT NOT NULL,
+            direction TEXT NOT NULL,
+            active INTEGER NOT NULL,
+            start REAL NOT NULL,
+            end REAL,
+            value REAL,
+            peak REAL,
+            threshold REAL,
+            text TEXT NOT NULL,
+            acked INTEGER NOT NULL DEFAULT 0,
+            ack_user TEXT,
+            ack_ts REAL,
+            ack_comment TEXT,
+            updated REAL NOT NULL
+        );
+        CREATE UNIQUE INDEX alarm_one_active ON alarm(channel) WHERE active = 1;
+        CREATE INDEX alarm_open ON alarm(active, acked);
+        CREATE INDEX alarm_device ON alarm(device, start);
+        CREATE INDEX alarm_start ON alarm(start)
+        """,
+    ),
 ]
 """Numbered schema migrations; ``PRAGMA user_version`` records the last applied."""
 

@@ -3,8 +3,9 @@
 Every value an operator can read or set is a folder with one ``_data`` JSON document:
 ``config/<name>`` (settings), ``sensor/<hexid>/{t,i,b,o,s,status,config,misc}``
 (live values and device data, per-index subfolders below ``i``, ``b``, ``o``, ``s``),
-``sensor/driver_system`` (bus health) and, with the simulated driver only and for
-admins only, ``sim/`` (fault injection). The shell, REST and restore use this
+``sensor/driver_system`` (bus health), ``rules/`` and ``alarms/`` (through
+``core.alarm_topics``) and, with the simulated driver only and for admins only,
+``sim/`` (fault injection). The shell, REST and restore use this
 service; each call names its principal, and ``put`` goes permission → merge →
 validate → apply atomically → audit → notify through the owning core service.
 The tree is documented in docs/topics.md.
@@ -20,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from .alarm_topics import RuleAlarmTopics
 from .audit import AuditLog, Severity
 from .configuration import Configuration
 from .devices import DeviceService
@@ -90,12 +92,13 @@ class Topics:
         structure: for device locations.
         audit: fault injection changes are audited here.
         faults: the simulated ring's fault injector, or None (no ``sim/``).
+        rules, alarms: the rule and alarm services (``rules/``, ``alarms/``), or None.
     """
 
     def __init__(
         self, config: Configuration, devices: DeviceService, live: LiveState,
         structure: Structure, audit: AuditLog, faults: FaultInjector | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, rules: Any = None, alarms: Any = None,
     ) -> None:
         self._config = config
         self._devices = devices
@@ -104,6 +107,15 @@ class Topics:
         self._audit = audit
         self._faults = faults
         self._clock = clock
+        self._ra = (RuleAlarmTopics(rules, alarms, live, clock)
+                    if rules is not None and alarms is not None else None)
+
+    def _roots(self, principal: Principal | None) -> list[str]:
+        kids = (["alarms", "config", "rules", "sensor"] if self._ra is not None
+                else ["config", "sensor"])
+        if self._faults is not None and (principal is None or allowed(principal, Action.SIMULATE)):
+            kids.append("sim")
+        return kids
 
     # ------------------------------------------------------------------ tree
     def node(self, principal: Principal, path: str) -> TopicNode:
@@ -111,11 +123,11 @@ class Topics:
         parts = [p for p in path.split("/") if p]
         require(principal, Action.READ, path or "/")
         if not parts:
-            kids = ["config", "sensor"]
-            if self._faults is not None and allowed(principal, Action.SIMULATE):
-                kids.append("sim")
-            return TopicNode("", kids, has_data=False)
+            return TopicNode("", self._roots(principal), has_data=False)
         head = parts[0]
+        if head in ("rules", "alarms") and self._ra is not None:
+            kids, has_data, writable, schema = self._ra.node(path, parts, self._missing)
+            return TopicNode(path, kids, has_data=has_data, writable=writable, schema=schema)
         if head == "config":
             if len(parts) == 1:
                 return TopicNode("config", list(SETTINGS_TOPICS), has_data=False)
@@ -132,8 +144,7 @@ class Topics:
             if len(parts) == 2 and parts[1] in self._faults.device_ids():
                 return TopicNode(path, [], writable=True, schema=self._faults.device_schema())
             return self._missing(path, "sim", self._faults.device_ids())
-        roots = ["config", "sensor"] + (["sim"] if self._faults is not None else [])
-        return self._missing(path, "", roots)
+        return self._missing(path, "", self._roots(principal))
 
     @staticmethod
     def _missing(path: str, parent: str, names: list[str]) -> TopicNode:
@@ -215,6 +226,9 @@ class Topics:
         parts = path.split("/")
         if parts[0] == "config":
             return envelope(self._config.ts_ms(parts[1]), self._config.public(parts[1]))
+        if parts[0] in ("rules", "alarms"):
+            assert self._ra is not None
+            return self._ra.get(principal, parts)
         if parts[0] == "sim":
             assert self._faults is not None
             doc = (self._faults.ring_document() if len(parts) == 1
@@ -361,7 +375,8 @@ class Topics:
         if not node.writable:
             raise PermissionDenied(
                 f"topic {path or '/'!r} is read-only", thing="topic", value=path,
-                allowed="config/<name>, sensor/<hexid>/config, sensor/<hexid>/o/<n>, sim/")
+                allowed="config/<name>, sensor/<hexid>/config, sensor/<hexid>/o/<n>, rules/new, "
+                        "rules/<id>, alarms/<id>, sim/")
         if not changes:
             raise Invalid(f"{path}: nothing to change", thing="put", value="",
                           allowed='key=value pairs, e.g. put enabled="enabled"')
@@ -369,6 +384,9 @@ class Topics:
         typed = {k: (coerce_text(node.schema, k, v) if isinstance(v, str) and k not in text_keys
                      else v) for k, v in changes.items()}
         parts = path.split("/")
+        if parts[0] in ("rules", "alarms") and self._ra is not None:
+            shown = await self._ra.put(principal, parts, typed, replace)
+            return self.get(principal, "/".join(shown))
         if parts[0] == "config":
             await self._config.put(principal, parts[1], typed, replace=replace)
         elif parts[0] == "sim":

@@ -27,8 +27,8 @@ def test_normalize() -> None:
 
 
 async def test_root_and_config_listing(controller) -> None:
-    assert controller.topics.list(ADMIN, "/") == ["config/", "sensor/", "sim/"]
-    assert controller.topics.list(READONLY, "/") == ["config/", "sensor/"]
+    assert controller.topics.list(ADMIN, "/") == ["alarms/", "config/", "rules/", "sensor/", "sim/"]
+    assert controller.topics.list(READONLY, "/") == ["alarms/", "config/", "rules/", "sensor/"]
     names = [n.rstrip("/") for n in controller.topics.list(ADMIN, "config")]
     assert names == ["auth", "backup", "backup_settings", "cli", "core", "devices", "email",
                      "hostname", "http_server", "modbus", "network", "notifications",

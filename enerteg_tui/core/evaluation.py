@@ -1,0 +1,429 @@
+"""Rule evaluation: which channels are watched, and each channel's threshold state per sweep.
+
+Owns the compiled *plan* per device (one ``Watch`` per channel whose governing rule has
+a threshold switched on, thresholds already converted to absolute values) and the
+per-channel state machine: strict thresholds to enter a level, a hysteresis band to
+leave it, a minimum duration before a level is raised. Invariant: a plan is rebuilt
+only when the rule set, the structure or the device's info changed (``RuleService.
+version``, the ``DeviceInfo`` object), so a sweep costs one comparison per watched
+channel in the common case. Called by ``core.alarms`` at the end of every sweep; it
+turns the level changes returned here into alarms. Also builds the rule report.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .live import DeviceLive, LiveState
+from .model import DeviceInfo, DeviceState, SensorType
+from .quantities import (
+    BRANCH_QUANTITIES,
+    BY_KEY,
+    INPUT_QUANTITIES,
+    OUTLET_QUANTITIES,
+    TOTAL_QUANTITIES,
+    Component,
+    ChannelKey,
+    channel_name,
+)
+from .rules import PERCENT, STATE_QUANTITIES, Rule, RuleService
+
+__all__ = ["Watch", "Evaluator", "Change", "LEVEL_WORDS", "channel_key", "device_channels",
+           "fmt_num"]
+
+INF = math.inf
+LEVEL_WORDS = {0: "ok", 1: "warning", 2: "critical"}
+"""Severity word of a level's magnitude."""
+AUTO_HYSTERESIS = 0.02
+"""Automatic hysteresis: this fraction of the largest enabled threshold."""
+RING = "ring"
+"""Device field of the ring's channel (the ring belongs to no PDU)."""
+
+_COMP = {"t": Component.TOTAL, "i": Component.INPUT, "b": Component.BRANCH,
+         "o": Component.OUTLET, "s": Component.SENSOR}
+_WORDS = {"i": "phase", "b": "branch", "o": "outlet", "s": "sensor"}
+
+
+def channel_key(device: str, component: str, index: int, quantity: str) -> str:
+    """The stable text key of a channel (alarms are unique per key while active)."""
+    return f"{device}/{component}/{index}/{quantity}"
+
+
+def fmt_num(value: float, precision: int = 3) -> str:
+    """A number as the manual's alarm texts print it: no trailing zeros (``228``, ``230.704``)."""
+    text = f"{value:.{max(0, precision)}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def device_channels(info: DeviceInfo) -> list[tuple[str, int, tuple[str, ...]]]:
+    """(component, index, quantity keys) of every measured component instance of a PDU."""
+    m = info.model
+    out: list[tuple[str, int, tuple[str, ...]]] = [("t", 0, TOTAL_QUANTITIES)]
+    out += [("i", n, INPUT_QUANTITIES) for n in range(1, m.phases + 1)]
+    out += [("b", n, BRANCH_QUANTITIES) for n in range(1, m.branches + 1)]
+    if m.metered_outlets:
+        out += [("o", n, OUTLET_QUANTITIES) for n in range(1, m.outlets + 1)]
+    for n, st in enumerate(info.sensors, start=1):
+        if st is SensorType.TEMPERATURE:
+            out.append(("s", n, ("temperature",)))
+        elif st is SensorType.HUMIDITY:
+            out.append(("s", n, ("humidity",)))
+    return out
+
+
+def _rating(info: DeviceInfo, component: str) -> float | None:
+    m = info.model
+    if component == "i":
+        return m.rating_a
+    if component == "b":
+        return m.branch_rating_a or None
+    if component == "t":
+        return m.rating_a * m.phases
+    return None
+
+
+def _part_label(info: DeviceInfo, component: str, index: int, quantity: str) -> str:
+    s = info.settings
+    if component == "t":
+        label = BY_KEY[quantity].label.lower() if quantity in BY_KEY else quantity
+        return f"the PDU totals ({label})"
+    if component == "i":
+        name = s.input_names[index - 1] if index <= len(s.input_names) else f"L{index}"
+    elif component == "b":
+        name = s.branch_names[index - 1] if index <= len(s.branch_names) else f"BR{index}"
+    elif component == "o":
+        name = s.outlets[index - 1].name if index <= len(s.outlets) else f"Outlet # {index}"
+    else:
+        name = s.sensor_names[index - 1] if index <= len(s.sensor_names) else f"Sensor {index}"
+    return f'"{name}" ({index}) {_WORDS[component]}'
+
+
+class Watch:
+    """One watched channel: absolute thresholds, committed level and pending excursion.
+
+    ``level`` is signed: +1/+2 warning/critical above, −1/−2 below, 0 within limits.
+    """
+
+    __slots__ = ("key", "device", "component", "index", "quantity", "gk", "rule", "ca", "wa",
+                 "wb", "cb", "h", "dur", "lo_ok", "hi_ok", "level", "pend", "s1", "s2",
+                 "alarm", "peak", "rating", "label", "precision", "unit")
+
+    def __init__(self, key: str, device: str, component: str, index: int, quantity: str,
+                 rule: Rule, rating: float | None, label: str) -> None:
+        self.key = key
+        self.device = device
+        self.component = component
+        self.index = index
+        self.quantity = quantity
+        self.gk = (_COMP[component], index) if component in _COMP else None
+        self.level = 0
+        self.pend = 0
+        self.s1: float | None = None
+        self.s2: float | None = None
+        self.alarm: Any = None
+        """The open alarm of this channel (set by the alarm service)."""
+        self.peak = 0.0
+        self.rating = rating
+        self.label = label
+        q = BY_KEY.get(quantity)
+        self.precision = q.precision if q is not None else 0
+        self.unit = q.unit if q is not None else ""
+        self.set_rule(rule)
+
+    def set_rule(self, rule: Rule) -> None:
+        """(Re)compile the thresholds of ``rule`` to absolute values for this channel."""
+        d = rule.doc
+        self.rule = rule
+        scale = (self.rating or 0.0) / 100.0 if d.unit == PERCENT else 1.0
+
+        def v(t: Any, off: float) -> float:
+            return t.value * scale if t.enabled else off
+
+        self.ca, self.wa = v(d.criticalAbove, INF), v(d.warningAbove, INF)
+        self.wb, self.cb = v(d.warningBelow, -INF), v(d.criticalBelow, -INF)
+        if d.hysteresis is not None:
+            self.h = d.hysteresis * scale
+        elif d.quantity in STATE_QUANTITIES:
+            self.h = 0.0
+        else:
+            finite = [abs(x) for x in (self.ca, self.wa, self.wb, self.cb) if math.isfinite(x)]
+            self.h = max(AUTO_HYSTERESIS * max(finite, default=0.0), 10.0 ** -self.precision)
+        self.dur = d.minDurationSeconds
+        self.lo_ok = max(self.wb, self.cb)
+        self.hi_ok = min(self.wa, self.ca)
+
+    def threshold(self, level: int) -> float:
+        """The absolute threshold behind a signed level."""
+        return {2: self.ca, 1: self.wa, -1: self.wb, -2: self.cb}[level]
+
+    def rule_threshold(self, level: int) -> float:
+        """The threshold behind a level in the rule's own unit (e.g. percent)."""
+        d = self.rule.doc
+        return {2: d.criticalAbove, 1: d.warningAbove, -1: d.warningBelow,
+                -2: d.criticalBelow}[level].value
+
+    def target(self, v: float | None) -> int:
+        """The level a value calls for, with hysteresis on the levels already held."""
+        if v is None:
+            return 0
+        lv, h = self.level, self.h
+        if v > (self.ca - h if lv >= 2 else self.ca):
+            return 2
+        if v > (self.wa - h if lv >= 1 else self.wa):
+            return 1
+        if v < (self.cb + h if lv <= -2 else self.cb):
+            return -2
+        if v < (self.wb + h if lv <= -1 else self.wb):
+            return -1
+        return 0
+
+    def step(self, v: float | None, now: float) -> bool:
+        """Advance the state machine with a new value; True when ``level`` changed."""
+        t = self.target(v)
+        old = self.level
+        if t == 0:
+            self.pend = 0
+            self.s1 = self.s2 = None
+            if old:
+                self.level = 0
+                return True
+            return False
+        s = 1 if t > 0 else -1
+        a = t * s
+        if self.pend != s:
+            self.pend, self.s1, self.s2 = s, now, None
+        if a >= 2:
+            if self.s2 is None:
+                self.s2 = now
+        else:
+            self.s2 = None
+        new = old if old * s > 0 else 0
+        if a >= 2 and now - (self.s2 or now) >= self.dur:
+            new = 2 * s
+        elif new == 0 and now - (self.s1 or now) >= self.dur:
+            new = s if math.isfinite(self.wa if s > 0 else self.wb) else 0
+        if abs(new) > a:
+            new = t  # below the held level (hysteresis already applied): de-escalate now
+        if new != old:
+            self.level = new
+            return True
+        return False
+
+
+@dataclass(slots=True)
+class _Plan:
+    version: int
+    info: DeviceInfo
+    values: list[Watch] = field(default_factory=list)
+    states: list[Watch] = field(default_factory=list)
+
+
+Change = tuple[Watch, int, float | None]
+"""A level change: the watch (already at its new level), the old level, the value."""
+
+
+class Evaluator:
+    """Compiles plans from the rules and steps every watched channel once per sweep.
+
+    Args:
+        rules: the rule set (its ``version`` invalidates plans).
+        live: live state of the ring.
+        restored: channel key → open alarm loaded from the database; a watch compiled
+            for such a channel resumes at the alarm's level, so a restart continues
+            alarms instead of raising duplicates.
+        level_of: signed level of a restored alarm.
+    """
+
+    def __init__(self, rules: RuleService, live: LiveState,
+                 level_of: Callable[[Any], int] = lambda a: 0) -> None:
+        self._rules = rules
+        self._live = live
+        self._plans: dict[str, _Plan] = {}
+        self._ring: Watch | None = None
+        self._ring_version = -1
+        self.restored: dict[str, Any] = {}
+        self._level_of = level_of
+
+    # ------------------------------------------------------------------ plans
+    def _resume(self, w: Watch, old: dict[str, Watch]) -> Watch:
+        prev = old.pop(w.key, None)
+        if prev is not None:
+            w.level, w.pend, w.s1, w.s2 = prev.level, prev.pend, prev.s1, prev.s2
+            w.alarm, w.peak = prev.alarm, prev.peak
+        else:
+            alarm = self.restored.pop(w.key, None)
+            if alarm is not None:
+                w.level = self._level_of(alarm)
+                w.pend = 1 if w.level > 0 else -1
+                w.alarm, w.peak = alarm, alarm.peak if alarm.peak is not None else 0.0
+        return w
+
+    def _compile(self, live: DeviceLive, prev: _Plan | None, out: list[Change]) -> _Plan:
+        info = live.info
+        old = {w.key: w for w in (prev.values + prev.states)} if prev else {}
+        plan = _Plan(self._rules.version, info)
+        cands = self._rules.candidates(live)
+        hx = live.hex_id
+        if cands:
+            wanted = {r.doc.quantity for r in cands}
+            for comp, idx, quantities in device_channels(info):
+                for q in quantities:
+                    if q not in wanted:
+                        continue
+                    rule = RuleService.governing(cands, comp, idx, q)
+                    if rule is None or not rule.doc.thresholds_on():
+                        continue
+                    rating = _rating(info, comp)
+                    if rule.doc.unit == PERCENT and not rating:
+                        continue
+                    w = Watch(channel_key(hx, comp, idx, q), hx, comp, idx, q, rule, rating,
+                              _part_label(info, comp, idx, q))
+                    plan.values.append(self._resume(w, old))
+            for q in ("deviceUnreachable", "deviceStale"):
+                if q in wanted:
+                    rule = RuleService.governing(cands, "", 0, q)
+                    if rule is not None and rule.doc.thresholds_on():
+                        w = Watch(channel_key(hx, "", 0, q), hx, "", 0, q, rule, None, "")
+                        plan.states.append(self._resume(w, old))
+        for w in old.values():  # channels no rule governs any more
+            if w.level:
+                level = w.level
+                w.level = 0
+                out.append((w, level, None))
+        return plan
+
+    # ------------------------------------------------------------------ sweep
+    def evaluate(self, now: float) -> tuple[list[Change], list[Watch]]:
+        """Step every watched channel; returns (level changes, watches with a new peak)."""
+        changes: list[Change] = []
+        peaks: list[Watch] = []
+        version = self._rules.version
+        plans = self._plans
+        running, unreachable, stale = DeviceState.RUNNING, DeviceState.UNREACHABLE, DeviceState.STALE
+        for hx, live in self._live.devices.items():
+            plan = plans.get(hx)
+            if plan is None or plan.version != version or plan.info is not live.info:
+                plan = plans[hx] = self._compile(live, plan, changes)
+            state = live.state
+            if state is running:
+                groups = live.groups
+                for w in plan.values:
+                    g = groups.get(w.gk)
+                    v = g.get(w.quantity) if g is not None else None
+                    if w.level == 0 and w.pend == 0 and v is not None and w.lo_ok <= v <= w.hi_ok:
+                        continue
+                    old = w.level
+                    if w.step(v, now):
+                        changes.append((w, old, v))
+                    elif old and v is not None and (v > w.peak if old > 0 else v < w.peak):
+                        w.peak = v
+                        peaks.append(w)
+            elif state is unreachable:
+                for w in plan.values:
+                    if w.level or w.pend:
+                        old = w.level
+                        if w.step(None, now):
+                            changes.append((w, old, None))
+            for w in plan.states:
+                v = 1.0 if state is (unreachable if w.quantity == "deviceUnreachable" else stale) else 0.0
+                old = w.level
+                if w.step(v, now):
+                    changes.append((w, old, v))
+        if len(plans) != len(self._live.devices):
+            for hx in [h for h in plans if h not in self._live.devices]:
+                self._compile_gone(plans.pop(hx), changes)
+        self._ring_step(now, version, changes, peaks)
+        return changes, peaks
+
+    def _compile_gone(self, plan: _Plan, out: list[Change]) -> None:
+        for w in plan.values + plan.states:
+            if w.level:
+                old, w.level = w.level, 0
+                out.append((w, old, None))
+
+    def _ring_step(self, now: float, version: int, out: list[Change], peaks: list[Watch]) -> None:
+        if self._ring_version != version:
+            self._ring_version = version
+            rule = self._rules.ring_rule()
+            prev = self._ring
+            if rule is None or not rule.doc.thresholds_on():
+                self._ring = None
+                if prev is not None and prev.level:
+                    old, prev.level = prev.level, 0
+                    out.append((prev, old, None))
+                return
+            w = Watch(channel_key(RING, "", 0, "ringBreaks"), RING, "", 0, "ringBreaks", rule,
+                      None, "")
+            self._ring = self._resume(w, {prev.key: prev} if prev else {})
+        w = self._ring
+        if w is None:
+            return
+        v = float(len(self._live.bus.breaks))
+        old = w.level
+        if w.step(v, now):
+            out.append((w, old, v))
+        elif old and v > w.peak:
+            w.peak = v
+            peaks.append(w)
+
+    def watched(self) -> int:
+        """Number of channels currently watched."""
+        return sum(len(p.values) + len(p.states) for p in self._plans.values())
+
+    def watches_of(self, hex_id: str) -> dict[str, Watch]:
+        """The compiled watches of a device, by channel key."""
+        plan = self._plans.get(hex_id)
+        return {w.key: w for w in (plan.values + plan.states)} if plan else {}
+
+    # ------------------------------------------------------------------ report
+    def report(self, live: DeviceLive) -> list[dict[str, Any]]:
+        """Every channel of a PDU with its governing rule, thresholds, value and state."""
+        cands = self._rules.candidates(live)
+        watches = self.watches_of(live.hex_id)
+        info = live.info
+        rows: list[dict[str, Any]] = []
+        chans: list[tuple[str, int, str]] = [
+            (c, i, q) for c, i, qs in device_channels(info) for q in qs]
+        chans += [("", 0, "deviceUnreachable"), ("", 0, "deviceStale")]
+        for comp, idx, q in chans:
+            rule = RuleService.governing(cands, comp, idx, q)
+            key = channel_key(live.hex_id, comp, idx, q)
+            w = watches.get(key)
+            if comp:
+                g = live.groups.get((_COMP[comp], idx))
+                value = g.get(q) if g else None
+                name = channel_name(ChannelKey(_COMP[comp], idx, q))
+            else:
+                value = 1.0 if live.state.value.lower() == q[6:].lower() else 0.0
+                name = f"device.{q[6:].lower()}"
+            row: dict[str, Any] = {"channel": name, "component": comp, "index": idx,
+                                   "quantity": q, "value": value,
+                                   "unit": BY_KEY[q].unit if q in BY_KEY else ""}
+            if rule is None:
+                row.update(rule=None, thresholds=None, state="no rule")
+            else:
+                row["rule"] = {"id": rule.id, "name": rule.name, "scope": rule.doc.scope,
+                               "target": rule.doc.target}
+                if w is None:
+                    row["thresholds"] = None
+                    row["state"] = ("off" if not rule.doc.thresholds_on() or not rule.doc.enabled
+                                    else "no rating")
+                else:
+                    row["thresholds"] = {
+                        k: (None if not math.isfinite(x) else round(x, 6))
+                        for k, x in (("criticalAbove", w.ca), ("warningAbove", w.wa),
+                                     ("warningBelow", w.wb), ("criticalBelow", w.cb))}
+                    row["hysteresis"] = round(w.h, 6)
+                    row["minDurationSeconds"] = w.dur
+                    state = LEVEL_WORDS[abs(w.level)]
+                    if w.level == 0 and w.pend:
+                        state = "pending"
+                    row["state"] = state
+                    row["alarm"] = w.alarm.id if w.alarm is not None else None
+            rows.append(row)
+        return rows
