@@ -96,3 +96,19 @@ async def test_send_test_email(make_controller, smtp_server) -> None:
     smtp_server.stop()
     with pytest.raises(Invalid, match="test e-mail through 127.0.0.1"):
         await c.email.send_test(ADMIN)
+
+
+async def test_email_test_from_the_shell(make_controller, smtp_server) -> None:
+    from enerteg_tui.protocols.shell.session import ShellSession
+
+    c = await _controller(make_controller, smtp_server, delay=600.0)
+    out: list[str] = []
+    err: list[str] = []
+    code = await ShellSession(c, ADMIN).run_script("email test", out.append, err.append)
+    assert code == 0, err
+    assert "Test e-mail sent" in "".join(out)
+    assert any("Subject: EnerTEG alarm (test)" in m for m in smtp_server.messages)
+    refused = await ShellSession(c, READONLY).run_script("email test", out.append, err.append)
+    assert refused == 1
+    usage = await ShellSession(c, ADMIN).run_script("email", out.append, err.append)
+    assert usage == 2

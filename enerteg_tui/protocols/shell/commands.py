@@ -225,7 +225,7 @@ def _unknown(word: str) -> str:
 
 
 def _build() -> dict[str, Command]:
-    from . import netcmds, usercmds
+    from . import netcmds, notifycmds, usercmds
 
     nav, net, user = "Navigation", "Network", "User"
     table = {
@@ -238,6 +238,8 @@ def _build() -> dict[str, Command]:
         "ping": Command(netcmds.cmd_ping, "ping <host> [-c COUNT] [-W TIMEOUT]", "Ping a host name or IP address", net),
         "network": Command(netcmds.cmd_network, "network status|list|config [if] [key=value ...]",
                            "Show or configure network interfaces", net, "network"),
+        "email": Command(notifycmds.cmd_email, "email test",
+                         "Send a test e-mail with config/email (admin)", net),
         "whoami": Command(cmd_whoami, "whoami", "Show detailed user information", user),
         "users": Command(cmd_users, "users", "Show users logged in now, on every face", user),
         "passwd": Command(usercmds.cmd_passwd, "passwd", "Change your own password", user),
