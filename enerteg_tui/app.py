@@ -72,6 +72,9 @@ class ConsoleApp(App[None]):
             hostname=hostname or socket.gethostname(), clock=clock or time.time)
         self.on_open_shell = on_open_shell
         super().__init__()
+        # No animations: over SSH every animated frame is bytes on the wire and CPU on
+        # the controller's one loop (a tab underline slide was ~18 frames per switch).
+        self.animation_level = "none"
         self.main: MainScreen | None = None
 
     # ------------------------------------------------------------------ lifecycle

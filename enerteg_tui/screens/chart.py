@@ -2,8 +2,9 @@
 
 Realtime shows the channel's values as they arrive from live state while the chart
 is open (no polling: it listens to the event bus). The ranges 4 h / 3 d / week /
-month / year and the min/max toggle are wired to ``controller.history`` when the
-history service exists; until then they say "no history yet".
+month / year ask ``controller.history.series(channel, range)`` in a worker (the
+query never blocks the screen) and draw the averages, with the minima and maxima
+when the min/max toggle is on. A controller without a history service says so.
 """
 
 from __future__ import annotations
@@ -49,12 +50,17 @@ class ChannelPlot(LiveListener, PlotextPlot):
     class Sampled(Message):
         """A new realtime value arrived; handled by ``on_channel_plot_sampled``."""
 
+    class HistoryLoaded(Message):
+        """A history range arrived; handled by ``on_channel_plot_history_loaded``."""
+
     def __init__(self, channel: Channel, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.channel = channel
         self.points: deque[tuple[float, float]] = deque(maxlen=REALTIME_POINTS)
         self.range = "live"
         self.show_minmax = False
+        self.series: Any = None
+        """The loaded history range (``core.history.Series``), or None."""
 
     def on_mount(self) -> None:
         self._sample()
@@ -96,21 +102,35 @@ class ChannelPlot(LiveListener, PlotextPlot):
                 plt.plot(xs, ys, marker="braille")
                 plt.xlabel("seconds since opened")
         else:
-            series = self._history()
-            if series:
-                xs, avg, lo, hi = series
-                plt.plot(xs, avg, marker="braille", label="avg")
+            series = self.series
+            if series is not None and series.t:
+                now = console_context(self).clock()
+                unit, label = (86400, "days") if self.range in ("month", "year") else (3600, "hours")
+                xs = [(t - now) / unit for t in series.t]
+                plt.plot(xs, series.avg, marker="braille", label="avg")
                 if self.show_minmax:
-                    plt.plot(xs, lo, marker="dot", label="min")
-                    plt.plot(xs, hi, marker="dot", label="max")
+                    plt.plot(xs, series.lo, marker="dot", label="min")
+                    plt.plot(xs, series.hi, marker="dot", label="max")
+                plt.xlabel(f"{label} before now")
         self.refresh()
 
-    def _history(self) -> Any:
-        history: Any = getattr(console_context(self).controller, "history", None)
-        query = getattr(history, "series", None)
-        if not callable(query):
-            return None
-        return query(self.channel, self.range)
+    @property
+    def history(self) -> Any:
+        """The controller's history service, or None."""
+        return getattr(console_context(self).controller, "history", None)
+
+    def load_history(self) -> None:
+        """Query the current range in a worker; ``HistoryLoaded`` follows."""
+        self.series = None
+        if self.history is not None and self.range != "live":
+            self.run_worker(self._load(self.range), exclusive=True, group="history")
+
+    async def _load(self, range_key: str) -> None:
+        series = await self.history.series(self.channel, range_key)
+        if range_key == self.range:
+            self.series = series
+            self.redraw()
+            self.post_message(self.HistoryLoaded())
 
 
 class ChartScreen(ModalScreen[None]):
@@ -164,11 +184,21 @@ class ChartScreen(ModalScreen[None]):
         plot = self.query_one(ChannelPlot)
         status = self.query_one("#status", Static)
         if self.range != "live":
-            if plot._history() is None:
-                status.update(f"{RANGES[self.range]}: no history yet — the history service "
-                              "is not available on this controller")
+            label = RANGES[self.range]
+            if plot.history is None:
+                status.update(f"{label}: no history — the history service is not available "
+                              "on this controller")
+            elif plot.series is None:
+                status.update(f"{label}: loading…")
+            elif not plot.series.t:
+                status.update(f"{label}: no history in this range yet (5-second blocks are "
+                              "written every few minutes)")
             else:
-                status.update(f"{RANGES[self.range]} · min/max {'on' if plot.show_minmax else 'off'}")
+                lo, hi = min(plot.series.lo), max(plot.series.hi)
+                status.update(f"{label} · {len(plot.series.t)} point(s) · range "
+                              f"{format_value(self.channel.quantity, lo)} … "
+                              f"{format_value(self.channel.quantity, hi)} · "
+                              f"min/max {'on' if plot.show_minmax else 'off'}")
             return
         last = plot.points[-1][1] if plot.points else None
         clock = console_context(self).clock
@@ -179,6 +209,9 @@ class ChartScreen(ModalScreen[None]):
     def on_channel_plot_sampled(self, event: ChannelPlot.Sampled) -> None:
         self._update_status()
 
+    def on_channel_plot_history_loaded(self, event: ChannelPlot.HistoryLoaded) -> None:
+        self._update_status()
+
     def watch_range(self, old: str, new: str) -> None:
         if not self.is_mounted:
             return
@@ -186,6 +219,7 @@ class ChartScreen(ModalScreen[None]):
         self.query_one(f"#r-{new}", Button).add_class("-active")
         plot = self.query_one(ChannelPlot)
         plot.range = new
+        plot.load_history()
         plot.redraw()
         self._update_status()
 

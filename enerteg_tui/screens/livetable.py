@@ -136,6 +136,8 @@ class LiveTable(ScrollView, can_focus=True):
         self._index: dict[Hashable, int] = {}
         self._cache: dict[int, Strip] = {}
         self._flash: dict[Hashable, tuple[float, set[str]]] = {}
+        self._flash_timer: Any = None
+        """The one pending timer that ends expired flashes, or None."""
         self._monotonic = monotonic
         self._width = sum(c.width + 1 for c in self.columns)
         self.repaints = 0
@@ -184,7 +186,8 @@ class LiveTable(ScrollView, can_focus=True):
         if flash:
             changed = {k for k, v in row.cells.items() if old.cells.get(k) != v}
             self._flash[row.key] = (self._monotonic() + FLASH_S, changed)
-            self.set_timer(FLASH_S + 0.05, self._end_flashes)
+            if self._flash_timer is None:           # one timer per table, not per row
+                self._flash_timer = self.set_timer(FLASH_S + 0.05, self._end_flashes)
         self._rows[i] = row
         self._cache.pop(i, None)
         self.refresh_line(i + 1)
@@ -249,6 +252,7 @@ class LiveTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ helpers
     def _end_flashes(self) -> None:
+        self._flash_timer = None
         now = self._monotonic()
         for key, (until, _) in list(self._flash.items()):
             if until <= now:
@@ -257,6 +261,9 @@ class LiveTable(ScrollView, can_focus=True):
                 if i is not None:
                     self._cache.pop(i, None)
                     self.refresh_line(i + 1)
+        if self._flash and self._flash_timer is None:
+            wait = min(until for until, _ in self._flash.values()) - now
+            self._flash_timer = self.set_timer(max(0.05, wait + 0.05), self._end_flashes)
 
     def _repaint_row(self, i: int) -> None:
         if 0 <= i < len(self._rows):

@@ -14,10 +14,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer, Static, Tree
+from textual.widgets import Static, Tree
 
 from ..core.errors import EnertegError
 from .header import StatusHeader
+from .keybar import KeyBar
 from .page import Page, PageSpec
 from .tree import Place, StructureTree
 
@@ -52,7 +53,7 @@ class MainScreen(Screen[None]):
     MainScreen.-too-small #too-small { display: block; }
     MainScreen.-too-small StatusHeader,
     MainScreen.-too-small #body,
-    MainScreen.-too-small Footer { display: none; }
+    MainScreen.-too-small KeyBar { display: none; }
     MainScreen.-no-tree StructureTree { display: none; }
     """
 
@@ -66,7 +67,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="body"):
             yield StructureTree(id="tree")
             yield Container(id="page")
-        yield Footer()
+        yield KeyBar()
         yield Static("", id="too-small")
 
     def on_mount(self) -> None:
