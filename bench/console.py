@@ -147,11 +147,14 @@ async def _run(port: int, sessions: int, seconds: float, server: psutil.Process)
     cpu1 = server.cpu_times()
     idle_cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / (time.perf_counter() - idle_t0)
     lat: list[float] = []
+    me = psutil.Process()
+    me0 = me.cpu_times()
     cpu0 = server.cpu_times()
     t0 = time.perf_counter()
     await asyncio.gather(*(_drive(s, t0 + seconds, lat) for s in opened))
     wall = time.perf_counter() - t0
     cpu1 = server.cpu_times()
+    me1 = me.cpu_times()
     rss_end = server.memory_info().rss / 2**20
     for s in opened:
         s.conn.close()
@@ -163,6 +166,7 @@ async def _run(port: int, sessions: int, seconds: float, server: psutil.Process)
         "server_cpu_core_fraction": round((cpu1.user + cpu1.system - cpu0.user - cpu0.system)
                                           / wall, 3),
         "server_cpu_idle_sessions_core_fraction": round(idle_cpu, 3),
+        "client_cpu_core_fraction": round((me1.user + me1.system - me0.user - me0.system) / wall, 3),
         "rss_before_mb": round(rss_before, 1),
         "rss_idle_sessions_mb": round(rss_idle, 1),
         "rss_first_session_mb": round(rss_one - rss_before, 1),
@@ -193,7 +197,8 @@ def main() -> None:
           f"{result['key_to_screen_ms_p90']} ms, p99 {result['key_to_screen_ms_p99']} ms "
           f"({result['keys']} keys)")
     print(f"  controller CPU {result['server_cpu_core_fraction']} core while typing, "
-          f"{result['server_cpu_idle_sessions_core_fraction']} with the sessions idle")
+          f"{result['server_cpu_idle_sessions_core_fraction']} with the sessions idle; the "
+          f"benchmark's own clients (pyte terminals) {result['client_cpu_core_fraction']} core")
     print(f"  RSS {result['rss_before_mb']} MiB before, +{result['rss_first_session_mb']} MiB for "
           f"the first session (Textual loaded), {result['rss_idle_sessions_mb']} MiB with "
           f"{args.sessions} idle sessions = {result['rss_per_idle_session_mb']} MiB per further "

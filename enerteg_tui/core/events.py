@@ -18,8 +18,10 @@ from typing import Any
 
 from .model import GroupKey
 
-__all__ = ["Event", "Batch", "Subscription", "EventBus"]
+__all__ = ["Event", "Batch", "Subscription", "EventBus", "SWEEP"]
 
+SWEEP = "sweep"
+"""Pseudo-kind: a paced subscription with it in ``kinds`` wakes at every sweep end."""
 DEFAULT_EVENT_BACKLOG = 1000
 """Discrete events kept per subscriber before the oldest are dropped."""
 
@@ -53,10 +55,18 @@ class Batch:
 class Subscription:
     """One consumer's bounded, coalescing inbox. Close it when done."""
 
-    def __init__(self, bus: EventBus, kinds: frozenset[str] | None, backlog: int) -> None:
+    def __init__(self, bus: EventBus, kinds: frozenset[str] | None, backlog: int, *,
+                 devices: frozenset[str] | None = None, live: bool = True,
+                 paced: bool = False) -> None:
         self._bus = bus
         self.kinds = kinds
         """Event kinds wanted; None for all."""
+        self.devices = devices
+        """Devices whose live changes and state changes are wanted; None for all."""
+        self.live = live
+        """Whether live value changes and device state changes are wanted at all."""
+        self.paced = paced
+        """Live news wakes the consumer only at the end of a sweep (one batch a sweep)."""
         self._live: dict[str, set[GroupKey]] = {}
         self._devices: set[str] = set()
         self._events: deque[Event] = deque(maxlen=backlog)
@@ -64,17 +74,31 @@ class Subscription:
         self._wake = asyncio.Event()
         self.closed = False
 
+    def _wants(self, hex_id: str) -> bool:
+        return self.live and (self.devices is None or hex_id in self.devices)
+
     def _push_live(self, hex_id: str, groups: Iterable[GroupKey]) -> None:
+        if not self._wants(hex_id):
+            return
         pending = self._live.get(hex_id)
         if pending is None:
             self._live[hex_id] = set(groups)
         else:
             pending.update(groups)
-        self._wake.set()
+        if not self.paced:
+            self._wake.set()
 
     def _push_device(self, hex_id: str) -> None:
+        if not self._wants(hex_id):
+            return
         self._devices.add(hex_id)
-        self._wake.set()
+        if not self.paced:
+            self._wake.set()
+
+    def _sweep_done(self) -> None:
+        if self.paced and (self._live or self._devices or (self.kinds is not None
+                                                            and SWEEP in self.kinds)):
+            self._wake.set()
 
     def _push_event(self, event: Event) -> None:
         if self.kinds is not None and event.kind not in self.kinds:
@@ -96,7 +120,8 @@ class Subscription:
 
     async def get(self, timeout: float | None = None) -> Batch:
         """Wait for news (or ``timeout``) and return it; empty batch on timeout."""
-        if not (self._live or self._devices or self._events or self._dropped):
+        pending = self._live or self._devices or self._events or self._dropped
+        if not pending or (self.paced and not self._wake.is_set()):
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             except TimeoutError:
@@ -123,10 +148,21 @@ class EventBus:
         self._subs: list[Subscription] = []
 
     def subscribe(
-        self, kinds: Iterable[str] | None = None, backlog: int = DEFAULT_EVENT_BACKLOG
+        self, kinds: Iterable[str] | None = None, backlog: int = DEFAULT_EVENT_BACKLOG, *,
+        devices: Iterable[str] | None = None, live: bool = True, paced: bool = False,
     ) -> Subscription:
-        """A new subscription to every live change and to events of ``kinds`` (all if None)."""
-        sub = Subscription(self, frozenset(kinds) if kinds is not None else None, backlog)
+        """A new subscription to live changes and to events of ``kinds`` (all if None).
+
+        Args:
+            devices: only these devices' live and state changes (None: all devices).
+            live: False for no live or device-state news at all (events only).
+            paced: wake for live news only when a sweep ends, so a consumer gets one
+                batch per sweep however many devices changed during it. With ``"sweep"``
+                in ``kinds`` it also wakes (with an empty batch) at every sweep end.
+        """
+        sub = Subscription(self, frozenset(kinds) if kinds is not None else None, backlog,
+                           devices=frozenset(devices) if devices is not None else None,
+                           live=live, paced=paced)
         self._subs.append(sub)
         return sub
 
@@ -156,3 +192,8 @@ class EventBus:
         """Queue a discrete event to every interested subscriber."""
         for sub in self._subs:
             sub._push_event(event)
+
+    def sweep_done(self) -> None:
+        """A sweep ended: wake the paced subscriptions (the poller calls this)."""
+        for sub in self._subs:
+            sub._sweep_done()

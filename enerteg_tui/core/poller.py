@@ -179,6 +179,7 @@ class Poller:
                 listener()
             except Exception:  # one bad listener must not stop the poller
                 log.exception("poller: sweep listener %r failed", listener)
+        self.events.sweep_done()
         self.first_sweep_done.set()
 
     def _apply_ring(self, scan: RingScan) -> None:

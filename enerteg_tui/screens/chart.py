@@ -47,6 +47,10 @@ class ChannelPlot(LiveListener, PlotextPlot):
 
     LIVE_KINDS = ()
 
+    def live_devices(self) -> list[str]:
+        """Only the charted PDU's changes wake the plot."""
+        return [self.channel.device]
+
     class Sampled(Message):
         """A new realtime value arrived; handled by ``on_channel_plot_sampled``."""
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.dom import DOMNode
 
-from ..core.events import Batch, Subscription
+from ..core.events import SWEEP, Batch, Subscription
 from ..core.permissions import Action, Principal, allowed
 
 if TYPE_CHECKING:
@@ -60,14 +60,30 @@ class LiveListener:
 
     LIVE_KINDS: Iterable[str] | None = ()
     """Discrete event kinds wanted besides live value changes (None for all)."""
+    LIVE_VALUES = True
+    """Whether live value and device-state changes are wanted at all."""
+    LIVE_TICK = False
+    """Also be called (maybe with an empty batch) at the end of every sweep."""
 
     _live_sub: Subscription | None = None
 
+    def live_devices(self) -> Iterable[str] | None:
+        """The devices whose changes matter to this widget (None: all)."""
+        return None
+
     def listen(self) -> None:
-        """Subscribe to the event bus and start delivering batches."""
+        """Subscribe to the event bus and start delivering batches.
+
+        Batches are paced to the sweep: live changes collected during a sweep arrive
+        once, when it ends, so every widget of a session redraws in the same frame,
+        once per sweep (discrete events still arrive at once).
+        """
         node: Any = self
         ctx = console_context(node)
-        self._live_sub = ctx.controller.events.subscribe(kinds=self.LIVE_KINDS)
+        kinds = None if self.LIVE_KINDS is None else (
+            (*self.LIVE_KINDS, SWEEP) if self.LIVE_TICK else tuple(self.LIVE_KINDS))
+        self._live_sub = ctx.controller.events.subscribe(
+            kinds=kinds, devices=self.live_devices(), live=self.LIVE_VALUES, paced=True)
         node.run_worker(self._live_loop(), group="live", exit_on_error=False)
 
     async def _live_loop(self) -> None:
@@ -76,7 +92,7 @@ class LiveListener:
         try:
             while True:
                 batch = await sub.get()
-                if batch:
+                if batch or self.LIVE_TICK:
                     self.on_live_batch(batch)
                 await asyncio.sleep(MIN_GAP_S)
         finally:

@@ -66,6 +66,10 @@ class DevicePage(Page):
 
     LIVE_KINDS = ("device", "alarm")
 
+    def live_devices(self) -> list[str]:
+        """Only this PDU's changes wake the page."""
+        return [self.hex_id]
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("i", "identify", "Identify"),
         Binding("u", "unlock", "Switch"),

@@ -28,8 +28,12 @@ from textual.strip import Strip
 
 __all__ = ["Column", "LiveTable", "Row"]
 
-FLASH_S = 1.0
-"""How long a changed cell stays highlighted."""
+FLASH_S = 0.8
+"""How long a changed cell stays highlighted (at least; see ``FLASH_GRACE_S``)."""
+FLASH_GRACE_S = 0.6
+"""Extra time before a timer ends a flash. With a sweep every second the next update
+arrives first and ends expired flashes in the same frame, so a session repaints once
+per sweep, not twice; the timer only serves tables that stopped changing."""
 
 Cell = str | Text
 """What a cell shows: plain text or styled text."""
@@ -137,6 +141,8 @@ class LiveTable(ScrollView, can_focus=True):
         self._cache: dict[int, Strip] = {}
         self._flash: dict[Hashable, tuple[float, set[str]]] = {}
         self._flash_timer: Any = None
+        self._flash_due = float("inf")
+        """Earliest end of a flash."""
         """The one pending timer that ends expired flashes, or None."""
         self._monotonic = monotonic
         self._width = sum(c.width + 1 for c in self.columns)
@@ -183,11 +189,15 @@ class LiveTable(ScrollView, can_focus=True):
         old = self._rows[i]
         if old.cells == row.cells and old.style == row.style:
             return False
+        now = self._monotonic()
+        if self._flash and now >= self._flash_due:
+            self._end_flashes(timer=False)      # in this frame, not one of their own
         if flash:
             changed = {k for k, v in row.cells.items() if old.cells.get(k) != v}
-            self._flash[row.key] = (self._monotonic() + FLASH_S, changed)
+            self._flash[row.key] = (now + FLASH_S, changed)
+            self._flash_due = min(self._flash_due, now + FLASH_S)
             if self._flash_timer is None:           # one timer per table, not per row
-                self._flash_timer = self.set_timer(FLASH_S + 0.05, self._end_flashes)
+                self._flash_timer = self.set_timer(FLASH_S + FLASH_GRACE_S, self._end_flashes)
         self._rows[i] = row
         self._cache.pop(i, None)
         self.refresh_line(i + 1)
@@ -251,8 +261,9 @@ class LiveTable(ScrollView, can_focus=True):
         return Strip(segs)
 
     # ------------------------------------------------------------------ helpers
-    def _end_flashes(self) -> None:
-        self._flash_timer = None
+    def _end_flashes(self, timer: bool = True) -> None:
+        if timer:
+            self._flash_timer = None
         now = self._monotonic()
         for key, (until, _) in list(self._flash.items()):
             if until <= now:
@@ -261,9 +272,10 @@ class LiveTable(ScrollView, can_focus=True):
                 if i is not None:
                     self._cache.pop(i, None)
                     self.refresh_line(i + 1)
+        self._flash_due = min((until for until, _ in self._flash.values()), default=float("inf"))
         if self._flash and self._flash_timer is None:
-            wait = min(until for until, _ in self._flash.values()) - now
-            self._flash_timer = self.set_timer(max(0.05, wait + 0.05), self._end_flashes)
+            wait = self._flash_due - now
+            self._flash_timer = self.set_timer(max(0.05, wait + FLASH_GRACE_S), self._end_flashes)
 
     def _repaint_row(self, i: int) -> None:
         if 0 <= i < len(self._rows):

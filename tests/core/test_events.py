@@ -50,3 +50,24 @@ async def test_get_waits_then_times_out() -> None:
     asyncio.get_running_loop().call_later(0.01, bus.publish_device, "abc")
     batch = await sub.get(timeout=1)
     assert batch.devices == {"abc"}
+
+
+async def test_device_filter_and_sweep_pacing() -> None:
+    bus = EventBus()
+    mine = bus.subscribe(kinds=("alarm",), devices={"aaaaa"}, paced=True)
+    ticks = bus.subscribe(kinds=("ring", "sweep"), live=False, paced=True)
+    bus.publish_live("bbbbb", {T})                 # another device: not wanted
+    bus.publish_device("bbbbb")
+    bus.publish_live("aaaaa", {T})
+    assert not await ticks.get(timeout=0.05)       # no live news for an events-only sub
+    waiter = asyncio.ensure_future(mine.get())
+    await asyncio.sleep(0.02)
+    assert not waiter.done()
+    bus.sweep_done()
+    batch = await asyncio.wait_for(waiter, 1)
+    assert batch.live == {"aaaaa": {T}} and not batch.devices
+    tick = asyncio.ensure_future(ticks.get())
+    bus.sweep_done()
+    assert not await asyncio.wait_for(tick, 1)     # woken, with an empty batch
+    bus.publish(Event("alarm", "1"))              # discrete events are not paced
+    assert (await asyncio.wait_for(mine.get(), 1)).events[0].subject == "1"
