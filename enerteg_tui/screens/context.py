@@ -11,6 +11,7 @@ slow session never slows the poller and a fast ring never floods a session.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MIN_GAP_S", "ConsoleContext", "LiveListener", "console_context"]
 
+PHASE_SPREAD_S = 0.5
+"""Sessions redraw within this long after a sweep ends (see ``ConsoleContext.phase``)."""
 MIN_GAP_S = 0.2
 """Shortest time between two redraws driven by live changes (one sweep is ≥ 1 s)."""
 
@@ -40,10 +43,23 @@ class ConsoleContext:
     clock: Callable[[], float] = time.time
     """Everything shown time-wise reads this (snapshots freeze it)."""
     extras: dict[str, Any] = field(default_factory=dict)
+    phase: float = field(default_factory=lambda: random.uniform(0.0, PHASE_SPREAD_S))
+    """This session's delay after a sweep before it redraws: sessions spread their
+    frames over the sweep instead of all drawing at once, so a key pressed in any
+    session waits behind one frame at most, not behind every session's frame."""
 
     def may(self, action: Action) -> bool:
         """Whether the session's principal may do ``action`` (to grey out controls)."""
         return allowed(self.principal, action)
+
+
+def _merge(first: Batch, second: Batch) -> Batch:
+    """Two consecutive batches as one (later news wins, nothing dropped)."""
+    live = {k: set(v) for k, v in first.live.items()}
+    for k, v in second.live.items():
+        live.setdefault(k, set()).update(v)
+    return Batch(live, first.devices | second.devices, first.events + second.events,
+                 first.dropped + second.dropped)
 
 
 def console_context(node: DOMNode) -> ConsoleContext:
@@ -89,9 +105,14 @@ class LiveListener:
     async def _live_loop(self) -> None:
         sub = self._live_sub
         assert sub is not None
+        phase = console_context(self).phase  # type: ignore[arg-type]
         try:
             while True:
                 batch = await sub.get()
+                if not batch.events:                    # a sweep's news or tick, not an alarm
+                    await asyncio.sleep(phase)          # this session's slot after a sweep
+                    more = sub.take()                   # (nothing new is lost meanwhile)
+                    batch = _merge(batch, more) if more else batch
                 if batch or self.LIVE_TICK:
                     self.on_live_batch(batch)
                 await asyncio.sleep(MIN_GAP_S)
