@@ -22,10 +22,12 @@ from typing import Any, Protocol
 
 from .core.alarms import AlarmService
 from .core.audit import AuditLog, Severity
+from .core.backup import BackupService
 from .core.configuration import Configuration
 from .core.devices import DeviceService
 from .core.errors import EnertegError, Invalid
 from .core.events import EventBus
+from .core.history import HistoryService
 from .core.live import LiveState
 from .core.permissions import SYSTEM
 from .core.poller import Poller
@@ -95,7 +97,7 @@ class Controller:
 
     Attributes are the core services faces use: ``live``, ``events``, ``audit``,
     ``config``, ``users``, ``devices``, ``structure``, ``rules``, ``alarms``, ``topics``,
-    ``poller``.
+    ``poller``, ``history``, ``backup``.
     """
 
     def __init__(
@@ -162,6 +164,10 @@ class Controller:
                              stale_after=int(core.staleAfterSweeps),
                              on_new_device=self.devices.remember, clock=self.clock)
         self.poller.add_sweep_listener(self.alarms.on_sweep)
+        self.history = HistoryService(self.data_dir, self.live, lambda: self.config.get("core"),
+                                      clock=self.clock)
+        await self.history.start()
+        self.poller.add_sweep_listener(self.history.on_sweep)
         self.topics = Topics(self.config, self.devices, self.live, self.structure, self.audit,
                              faults=self.driver.fault_injector(), clock=self.clock,
                              rules=self.rules, alarms=self.alarms)
@@ -174,6 +180,8 @@ class Controller:
         self.email = EmailNotifier(self.config, self.events, self.audit, self.data_dir / "mail",
                                    **self.options.email_options)
         await self.email.start()
+        self.backup = BackupService(self, clock=self.clock)
+        await self.backup.start()
         await self.poller.start()
         self._watch = asyncio.create_task(self._watch_settings(), name="settings-watch")
         self.services[:0] = self._default_services()
@@ -293,6 +301,10 @@ class Controller:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
         await self.poller.stop()
+        if getattr(self, "backup", None) is not None:
+            await self.backup.stop()
+        if getattr(self, "history", None) is not None:
+            await self.history.stop()
         with contextlib.suppress(Exception):
             await self.alarms.stop()
         if getattr(self, "syslog", None) is not None:

@@ -168,9 +168,13 @@ async def test_chart_opens_on_value_and_collects_realtime(ticking):
         plot = app.screen.query_one(ChannelPlot)
         assert plot.channel.name == "input.L1.current"
         await wait_for(lambda: len(plot.points) >= 3, timeout=5)
+        status = app.screen.query_one("#status")
+        await pilot.press("2")  # 4 h: the 5-second blocks collected so far (issue 7)
+        await wait_for(lambda: "point(s)" in str(status.render()), timeout=15)
+        assert plot.series is not None and plot.series.t
         await pilot.press("5")
-        await settle(pilot)
-        assert "no history yet" in str(app.screen.query_one("#status").render())
+        await wait_for(lambda: str(status.render()).startswith("Month:"), timeout=15)
+        assert "no history in this range yet" in str(status.render())
         await pilot.press("m")
         assert plot.show_minmax
         await pilot.press("escape")

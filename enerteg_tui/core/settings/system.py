@@ -52,6 +52,14 @@ class CoreSettings(TopicSettings):
     """Missed sweeps after which a PDU's values are shown as stale."""
     historyFlushSeconds: int = Field(300, ge=10, le=3600)
     """Seconds between writes of collected history to the database."""
+    historyKeep5sHours: int = Field(4, ge=2, le=168)
+    """Hours to keep the 5-second blocks (the 4-hour chart)."""
+    historyKeep1mDays: int = Field(3, ge=2, le=90)
+    """Days to keep the 1-minute blocks (the 3-day chart)."""
+    historyKeep1hDays: int = Field(400, ge=2, le=3660)
+    """Days to keep the hourly blocks (week, month, year and DC charts, reports)."""
+    historyKeep1dDays: int = Field(3650, ge=31, le=36600)
+    """Days to keep the daily blocks (long-term history)."""
     language: Literal["en"] = "en"
     """Language of every face; only English ("en") in this build."""
     acceptAllCertificates: Toggle = False

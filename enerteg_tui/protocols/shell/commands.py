@@ -4,7 +4,8 @@ Each command is one async function taking the session and its words; the table
 ``COMMANDS`` gives its usage and one-line help, which ``help`` prints. Commands read
 and change topics only through the core ``Topics`` service with the session's
 principal, so the shell holds no business rule and every permission is the core's.
-Network commands live in ``netcmds.py``; user management in ``usercmds.py``.
+Network commands live in ``netcmds.py``; user management in ``usercmds.py``;
+backup, restore and factory reset in ``admincmds.py``.
 """
 
 from __future__ import annotations
@@ -225,9 +226,9 @@ def _unknown(word: str) -> str:
 
 
 def _build() -> dict[str, Command]:
-    from . import netcmds, notifycmds, usercmds
+    from . import admincmds, netcmds, notifycmds, usercmds
 
-    nav, net, user = "Navigation", "Network", "User"
+    nav, net, user, admin = "Navigation", "Network", "User", "Maintenance"
     table = {
         "pwd": Command(cmd_pwd, "pwd", "Show current path", nav),
         "cd": Command(cmd_cd, "cd <path>", "Change path (relative or absolute)", nav, "path"),
@@ -245,6 +246,12 @@ def _build() -> dict[str, Command]:
         "passwd": Command(usercmds.cmd_passwd, "passwd", "Change your own password", user),
         "user": Command(usercmds.cmd_user, "user list|add|roles|del|passwd|keys|key-add|key-del ...",
                         "Manage users and their roles and keys (admin)", user, "user"),
+        "backup": Command(admincmds.cmd_backup, "backup create|list",
+                          "Make a backup into /backups (prints its path), or list them", admin),
+        "restore": Command(admincmds.cmd_restore, "restore PATH",
+                           "Restore a backup from /upload (all or nothing)", admin),
+        "factory-reset": Command(admincmds.cmd_factory_reset, "factory-reset [--confirm factory-reset]",
+                                 "Delete all data and configuration (typed confirmation)", admin),
         "format": Command(cmd_format, "format text|json", "Set output format", user, "format"),
         "help": Command(cmd_help, "help [command]", "List commands, or explain one", user, "command"),
         "exit": Command(cmd_exit, "exit", "Log out", user),

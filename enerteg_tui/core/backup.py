@@ -1,0 +1,446 @@
+"""Backups, restore and factory reset of the controller (manual §5.1.1, config/backup).
+
+Owns the backup file format and the all-or-nothing restore. A backup is a gzip'd
+tar in ``<data-dir>/backups`` named ``enerteg-backup-<UTC time>.tar.gz`` holding:
+
+* ``manifest.json``: format, creation time, host, which parts are present and the
+  SHA-256 of every other member (a damaged or edited file is refused);
+* ``config.json``: settings of every ``config/`` topic (secret keys left out), users
+  (name, roles, keys, must-change flag; no password hash), the DC structure, device
+  registry entries with their rack, and the rules;
+* ``secrets.enc`` (only when ``config/backup_settings`` passphrase is set): the
+  secret settings and the users' password hashes as JSON, encrypted with AES-256-GCM
+  under a key derived from the passphrase by scrypt (n=2^15, r=8, p=1, random salt).
+  Without a passphrase secrets are *excluded*: a restore keeps the current secrets,
+  and a restored user who does not exist here gets no usable password (an admin
+  sets one with ``user passwd``);
+* ``audit.json`` when includeLogs (and the log files under ``logs/``);
+* ``history.db`` when includeHistory (an online SQLite copy).
+
+Restore reads a file from ``/upload`` (or anywhere the caller names), checks every
+hash, decrypts the secrets if present (the passphrase must be the current one),
+validates every settings topic through its schema, every rule through the rule
+schema and the structure for consistency, and only then replaces everything in one
+transaction of the controller database; the in-memory services are reloaded after.
+Any failure before the commit changes nothing. Called by the shell (``backup``,
+``restore``, ``factory-reset``) and the scheduler task in this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import sqlite3
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .audit import Severity
+from .errors import Invalid, NotFound
+from .events import Event
+from .permissions import Action, Principal, require
+from .settings import SETTINGS_TOPICS
+
+__all__ = ["BackupService", "BackupInfo", "FORMAT", "FACTORY_RESET_WORD"]
+
+log = logging.getLogger(__name__)
+
+FORMAT = "enerteg-backup/1"
+"""Manifest format string; restore refuses any other."""
+FACTORY_RESET_WORD = "factory-reset"
+"""What an operator must type to confirm a factory reset."""
+_PREFIX = "enerteg-backup-"
+_SUFFIX = ".tar.gz"
+_MAX_MEMBER = 512 << 20
+"""Largest member read from a backup (history.db can be large; config is small)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BackupInfo:
+    """A backup file in the backups folder."""
+
+    path: Path
+    size: int
+    created: float
+
+
+def _derive(passphrase: str, salt: bytes) -> bytes:
+    return hashlib.scrypt(passphrase.encode(), salt=salt, n=2**15, r=8, p=1, maxmem=64 << 20,
+                          dklen=32)
+
+
+def encrypt(data: bytes, passphrase: str) -> bytes:
+    """AES-256-GCM with a scrypt key: salt(16) + nonce(12) + ciphertext."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    salt, nonce = os.urandom(16), os.urandom(12)
+    return salt + nonce + AESGCM(_derive(passphrase, salt)).encrypt(nonce, data, FORMAT.encode())
+
+
+def decrypt(blob: bytes, passphrase: str) -> bytes:
+    """Inverse of ``encrypt``; ``Invalid`` when the passphrase is wrong or data damaged."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    try:
+        return AESGCM(_derive(passphrase, blob[:16])).decrypt(blob[16:28], blob[28:],
+                                                             FORMAT.encode())
+    except (InvalidTag, ValueError):
+        raise Invalid("the backup's secrets cannot be decrypted: the passphrase in "
+                      "config/backup_settings is not the one the backup was made with, or the "
+                      "file is damaged", thing="passphrase", value="***",
+                      allowed="the passphrase the backup was made with") from None
+
+
+class BackupService:
+    """Makes, lists and restores backups; factory reset; scheduled backups.
+
+    Args:
+        controller: the running controller (store, config, users, structure, rules,
+            devices, audit, history, data_dir). Core services only; no faces.
+    """
+
+    def __init__(self, controller: Any, clock: Any = time.time) -> None:
+        self.c = controller
+        self._clock = clock
+        self.folder: Path = controller.data_dir / "backups"
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ schedule
+    async def start(self) -> None:
+        """Start the scheduled backups (config/backup)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._task = asyncio.create_task(self._run(), name="backup-schedule")
+
+    async def stop(self) -> None:
+        """Stop the schedule."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        from .permissions import SYSTEM
+
+        while True:
+            await asyncio.sleep(60)
+            sched = self.c.config.get("backup")
+            if not sched.scheduleEnabled:
+                continue
+            last = max((b.created for b in self.list_backups()), default=0.0)
+            if self._clock() - last < sched.intervalHours * 3600:
+                continue
+            try:
+                await self.create(SYSTEM)
+                for old in self.list_backups()[: -int(sched.retentionCount)]:
+                    old.path.unlink(missing_ok=True)
+            except Exception:
+                log.exception("scheduled backup failed")
+
+    # ------------------------------------------------------------------ create
+    def list_backups(self) -> list[BackupInfo]:
+        """Backups in the backups folder, oldest first."""
+        out = []
+        for p in sorted(self.folder.glob(f"{_PREFIX}*{_SUFFIX}")):
+            st = p.stat()
+            out.append(BackupInfo(p, st.st_size, st.st_mtime))
+        return out
+
+    async def _collect(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(public part, secrets) of the configuration."""
+        store = self.c.store
+        settings, secret_settings = {}, {}
+        for name, schema in SETTINGS_TOPICS.items():
+            stored = self.c.config.get(name).stored_dump()
+            secrets = schema.secret_fields()
+            settings[name] = {k: v for k, v in stored.items() if k not in secrets}
+            secret_settings[name] = {k: v for k, v in stored.items() if k in secrets}
+        users, hashes = [], {}
+        for name, h, roles, must, keys in await store.fetchall(
+                "SELECT name, hash, roles, must_change, keys FROM user ORDER BY name"):
+            users.append({"name": name, "roles": roles.split(","), "mustChange": bool(must),
+                          "keys": json.loads(keys)})
+            hashes[name] = h
+        elements = [{"id": i, "kind": k, "name": n, "parentId": p} for i, k, n, p in
+                    await store.fetchall("SELECT id, kind, name, parent_id FROM dc_element ORDER BY id")]
+        devices = [{"hexId": h, "serial": s, "firstSeen": f, "lastSeen": ls, "rackId": r,
+                    "info": json.loads(info)} for h, s, f, ls, r, info in await store.fetchall(
+                        "SELECT hex_id, serial, first_seen, last_seen, rack_id, info FROM device")]
+        rules = [{"data": json.loads(d), "isDefault": bool(dflt)} for d, dflt in
+                 await store.fetchall("SELECT data, is_default FROM rule ORDER BY id")]
+        public = {"settings": settings, "users": users, "structure": elements,
+                  "devices": devices, "rules": rules}
+        return public, {"settings": secret_settings, "userHashes": hashes}
+
+    async def create(self, principal: Principal) -> Path:
+        """Write a backup file; returns its path (``ADMINISTER`` needed)."""
+        require(principal, Action.ADMINISTER, "backup")
+        contents = self.c.config.get("backup_settings")
+        async with self._lock:
+            public, secrets = await self._collect()
+            members: dict[str, bytes] = {"config.json": json.dumps(public, indent=1).encode()}
+            if contents.passphrase:
+                members["secrets.enc"] = await asyncio.to_thread(
+                    encrypt, json.dumps(secrets).encode(), contents.passphrase)
+            files: dict[str, Path] = {}
+            if contents.includeLogs:
+                rows = await self.c.store.fetchall(
+                    "SELECT ts, user, face, address, action, object, message, severity, state "
+                    "FROM audit ORDER BY id")
+                members["audit.json"] = json.dumps(rows).encode()
+                logs = self.c.data_dir / "logs"
+                files.update({f"logs/{p.name}": p for p in sorted(logs.glob("*")) if p.is_file()})
+            if contents.includeHistory and getattr(self.c, "history", None) is not None:
+                await self.c.history.flush()
+                tmp = self.folder / ".history-copy.db"
+                await asyncio.to_thread(_sqlite_copy, self.c.history.path, tmp)
+                files["history.db"] = tmp
+            now = self._clock()
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+            path = self.folder / f"{_PREFIX}{stamp}{_SUFFIX}"
+            n = 1
+            while path.exists():
+                n += 1
+                path = self.folder / f"{_PREFIX}{stamp}-{n}{_SUFFIX}"
+            manifest = {"format": FORMAT, "created": now,
+                        "hostname": self.c.config.get("hostname").hostname,
+                        "secrets": "encrypted" if contents.passphrase else "excluded",
+                        "members": {}}
+            await asyncio.to_thread(_write_tar, path, manifest, members, files)
+            with contextlib.suppress(FileNotFoundError):
+                (self.folder / ".history-copy.db").unlink()
+        await self.c.audit.record(principal, "backup.create", "backup",
+                                  f"Backup {path.name} created (secrets {manifest['secrets']})",
+                                  severity=Severity.INFO)
+        return path
+
+    # ------------------------------------------------------------------ restore
+    async def restore(self, principal: Principal, path: Path) -> dict[str, int]:
+        """Validate a backup completely, then replace the configuration with it.
+
+        Returns:
+            Counts of what was restored (topics, users, elements, devices, rules).
+
+        Raises:
+            Invalid: the file is not a backup, damaged, of another format, or a part
+                fails validation; nothing changed.
+        """
+        require(principal, Action.ADMINISTER, "restore")
+        if not path.is_file():
+            raise NotFound(f"backup file {str(path)!r} does not exist", thing="file",
+                           value=str(path), allowed="a backup file in /upload or /backups")
+        members = await asyncio.to_thread(_read_tar, path)
+        try:
+            public = json.loads(members["config.json"])
+        except ValueError as exc:
+            raise _bad(path, f"config.json is not JSON ({exc})") from None
+        secrets = None
+        if "secrets.enc" in members:
+            phrase = self.c.config.get("backup_settings").passphrase
+            if not phrase:
+                raise Invalid("the backup holds encrypted secrets but config/backup_settings has "
+                              "no passphrase; set the passphrase the backup was made with",
+                              thing="passphrase", value="", allowed="the backup's passphrase")
+            secrets = json.loads(await asyncio.to_thread(decrypt, members["secrets.enc"], phrase))
+        plan = self._validate(path, public, secrets)
+        async with self.c.store.transaction() as tx:
+            await tx.execute("DELETE FROM settings")
+            now_ms = int(self._clock() * 1000)
+            for name, model in plan["settings"].items():
+                await tx.execute("INSERT INTO settings (name, ts, data) VALUES (?,?,?)",
+                                 (name, now_ms, json.dumps(model.stored_dump(), sort_keys=True)))
+            existing = {n: h for n, h in await (await tx.execute(
+                "SELECT name, hash FROM user")).fetchall()}
+            hashes = (secrets or {}).get("userHashes", {})
+            await tx.execute("DELETE FROM user")
+            now = self._clock()
+            for u in public["users"]:
+                h = hashes.get(u["name"]) or existing.get(u["name"]) or "!"
+                await tx.execute(
+                    "INSERT INTO user (name, hash, roles, must_change, keys, created, updated)"
+                    " VALUES (?,?,?,?,?,?,?)", (u["name"], h, ",".join(u["roles"]),
+                                                int(u["mustChange"]), json.dumps(u["keys"]), now, now))
+            await tx.execute("UPDATE device SET rack_id=NULL")
+            await tx.execute("DELETE FROM dc_element")
+            for e in public["structure"]:
+                await tx.execute("INSERT INTO dc_element (id, kind, name, parent_id, created)"
+                                 " VALUES (?,?,?,?,?)", (e["id"], e["kind"], e["name"],
+                                                         e["parentId"], now))
+            for d in public["devices"]:
+                await tx.execute(
+                    "INSERT INTO device (hex_id, serial, first_seen, last_seen, rack_id, info) "
+                    "VALUES (?,?,?,?,?,?) ON CONFLICT(hex_id) DO UPDATE SET rack_id=excluded.rack_id,"
+                    " info=excluded.info", (d["hexId"], d["serial"], d["firstSeen"], d["lastSeen"],
+                                            d["rackId"], json.dumps(d["info"])))
+            await tx.execute("DELETE FROM rule")
+            for r in public["rules"]:
+                await tx.execute("INSERT INTO rule (data, is_default, created, updated) VALUES "
+                                 "(?,?,?,?)", (json.dumps(r["data"]), int(r["isDefault"]), now, now))
+            entry = await self.c.audit.insert(
+                tx, principal, "backup.restore", "backup", f"Configuration restored from {path.name}",
+                severity=Severity.WARNING)
+        self.c.audit.announce(entry)
+        await self._reload()
+        return {"topics": len(plan["settings"]), "users": len(public["users"]),
+                "elements": len(public["structure"]), "devices": len(public["devices"]),
+                "rules": len(public["rules"])}
+
+    def _validate(self, path: Path, public: Any, secrets: Any) -> dict[str, Any]:
+        if not isinstance(public, dict) or not {"settings", "users", "structure", "devices",
+                                                 "rules"} <= set(public):
+            raise _bad(path, "config.json lacks settings, users, structure, devices or rules")
+        settings = {}
+        for name in SETTINGS_TOPICS:
+            doc = dict(public["settings"].get(name, {}))
+            schema = SETTINGS_TOPICS[name]
+            secret_src = (secrets or {}).get("settings", {}).get(name)
+            current = self.c.config.get(name).stored_dump()
+            for k in schema.secret_fields():
+                doc[k] = secret_src.get(k, "") if secret_src is not None else current.get(k, "")
+            settings[name] = self.c.config.validate(name, doc)  # Invalid names topic and key
+        unknown = set(public["settings"]) - set(SETTINGS_TOPICS)
+        if unknown:
+            raise _bad(path, f"unknown settings topic(s) {', '.join(sorted(unknown))}")
+        from .permissions import parse_roles
+
+        names = set()
+        for u in public["users"]:
+            parse_roles(u.get("roles", []))
+            if not u.get("name") or u["name"] in names:
+                raise _bad(path, f"user entry {u.get('name')!r} is empty or repeated")
+            names.add(u["name"])
+        if not any("admin" in u["roles"] for u in public["users"]):
+            raise _bad(path, "no user has the admin role")
+        ids = {e["id"]: e for e in public["structure"]}
+        parent_kind = {"room": None, "row": "room", "rack": "row"}
+        for e in public["structure"]:
+            want = parent_kind.get(e.get("kind"))
+            if e.get("kind") not in parent_kind or (want is None) != (e.get("parentId") == 0) or (
+                    want is not None and ids.get(e["parentId"], {}).get("kind") != want):
+                raise _bad(path, f"DC element {e.get('name')!r} has a wrong kind or parent")
+        for d in public["devices"]:
+            if d.get("rackId") is not None and ids.get(d["rackId"], {}).get("kind") != "rack":
+                raise _bad(path, f"device {d.get('hexId')} is placed in {d.get('rackId')}, "
+                                 "which is not a rack of the backup")
+        for r in public["rules"]:
+            try:
+                self.c.rules.validate(r["data"])
+            except (ValidationError, KeyError, TypeError) as exc:
+                raise _bad(path, f"a rule does not validate ({exc})") from None
+        return {"settings": settings}
+
+    async def _reload(self) -> None:
+        await self.c.config.load()
+        for name in SETTINGS_TOPICS:
+            self.c.events.publish(Event("settings", name, self.c.config.get(name)))
+        await self.c.users.load()
+        self.c.devices._rack.clear()
+        for hex_id, rack_id in await self.c.store.fetchall("SELECT hex_id, rack_id FROM device"):
+            self.c.devices._rack[hex_id] = rack_id
+        await self.c.structure.load()
+        await self.c.rules.load()
+        self.c.events.publish(Event("structure", "", "restored"))
+
+    # ------------------------------------------------------------------ factory reset
+    async def factory_reset(self, principal: Principal, confirmation: str) -> None:
+        """Delete every setting, user, structure element, rule, alarm, audit entry and the
+        history; admin/admin comes back. Does not touch the PDUs' own configuration."""
+        require(principal, Action.ADMINISTER, "factory-reset")
+        if confirmation != FACTORY_RESET_WORD:
+            raise Invalid(f"factory reset not confirmed: type {FACTORY_RESET_WORD!r} exactly",
+                          thing="confirmation", value=confirmation, allowed=FACTORY_RESET_WORD)
+        async with self.c.store.transaction() as tx:
+            for table in ("settings", "user", "shell_history", "rule", "alarm", "meta", "audit"):
+                await tx.execute(f"DELETE FROM {table}")
+            await tx.execute("UPDATE device SET rack_id=NULL")
+            await tx.execute("DELETE FROM dc_element")
+        history = getattr(self.c, "history", None)
+        if history is not None:
+            await history.clear()
+        await self._reload()
+        await self.c.audit.record(principal, "factory-reset", "controller",
+                                  "Factory reset: configuration, users, structure, rules, alarms, "
+                                  "audit log and history deleted", severity=Severity.WARNING)
+
+
+def _bad(path: Path, why: str) -> Invalid:
+    return Invalid(f"backup {path.name} is refused: {why}; nothing was changed", thing="backup",
+                   value=path.name, allowed=f"an undamaged {FORMAT} file")
+
+
+def _sqlite_copy(src: Path, dst: Path) -> None:
+    a, b = sqlite3.connect(str(src)), sqlite3.connect(str(dst))
+    try:
+        a.backup(b)
+    finally:
+        a.close()
+        b.close()
+
+
+def _write_tar(path: Path, manifest: dict[str, Any], members: dict[str, bytes],
+               files: dict[str, Path]) -> None:
+    for name, data in members.items():
+        manifest["members"][name] = hashlib.sha256(data).hexdigest()
+    for name, p in files.items():
+        h = hashlib.sha256()
+        with p.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        manifest["members"][name] = h.hexdigest()
+    tmp = path.with_suffix(".part")
+    with tarfile.open(tmp, "w:gz") as tar:
+        for name, data in [("manifest.json", json.dumps(manifest, indent=1).encode()),
+                           *members.items()]:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), int(manifest["created"])
+            tar.addfile(info, io.BytesIO(data))
+        for name, p in files.items():
+            tar.add(str(p), arcname=name)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _read_tar(path: Path) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for m in tar.getmembers():
+                if not m.isfile() or m.size > _MAX_MEMBER or m.name.startswith(("/", "..")):
+                    raise _bad(path, f"member {m.name!r} is not allowed")
+                f = tar.extractfile(m)
+                if m.name in ("manifest.json", "config.json", "secrets.enc", "audit.json"):
+                    out[m.name] = f.read() if f else b""
+                else:
+                    h = hashlib.sha256()
+                    for block in iter(lambda: f.read(1 << 20), b""):  # type: ignore[union-attr]
+                        h.update(block)
+                    out[m.name] = b"sha256:" + h.hexdigest().encode()
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise _bad(path, f"not a readable backup archive ({exc})") from None
+    try:
+        manifest = json.loads(out.get("manifest.json", b""))
+    except ValueError:
+        raise _bad(path, "manifest.json is missing or not JSON") from None
+    if manifest.get("format") != FORMAT:
+        raise _bad(path, f"format {manifest.get('format')!r} is not {FORMAT!r}")
+    for name, digest in manifest.get("members", {}).items():
+        data = out.get(name)
+        got = (data[7:].decode() if data is not None and data.startswith(b"sha256:")
+               else hashlib.sha256(data).hexdigest() if data is not None else None)
+        if got != digest:
+            raise _bad(path, f"member {name} is missing or damaged (checksum mismatch)")
+    if "config.json" not in out:
+        raise _bad(path, "config.json is missing")
+    return out
+

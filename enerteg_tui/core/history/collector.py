@@ -1,0 +1,327 @@
+"""In-memory history blocks: every channel's samples folded into 5-second blocks and up.
+
+Owns the blocks not yet written to the history database. The poller's sweep listener
+feeds it the readings of each device (only readings with a new timestamp, so a stale
+PDU adds nothing); each reading updates the open 5-second block of its channels
+(min, max, sum, count as plain floats in per-device lists: no allocation per value).
+When a reading falls into a later block the open block is closed into fixed-point
+integers (``array('i')``, the catalogue's precision) and folded into the open
+1-minute block, which folds into the hour, which folds into the day: every tier is
+built as the data arrive, so the flush writes rather than recomputes. Invariants:
+min <= avg <= max in every closed block; a coarse block's min/max are the min/max of
+its inputs and its average is the mean of their averages (rounded); a clock that
+jumps backward merely closes the open block and opens an earlier one (the database
+merges, newer wins). Called by ``HistoryService`` (sweep listener, flush, queries).
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+
+from ..live import LiveState
+from ..model import GroupKey
+from ..quantities import BY_KEY, Component
+from .tiers import TIERS
+
+__all__ = ["ABSENT", "ChannelId", "ClosedBlock", "Collector"]
+
+ABSENT = -(2**31)
+"""Marks a slot with no value in a closed block."""
+_MAX = 2**31 - 1
+_MIN = -(2**31) + 1
+
+ChannelId = tuple[str, str, int, str]
+"""(hex id, component folder letter, index, quantity key): one channel."""
+
+
+def _fix(x: float) -> int:
+    v = round(x)
+    return _MAX if v > _MAX else _MIN if v < _MIN else v
+
+
+@dataclass(slots=True)
+class ClosedBlock:
+    """One finished block of one device at one tier: fixed-point values per slot."""
+
+    start: int
+    """Block start, epoch seconds."""
+    mn: array
+    mx: array
+    av: array
+
+
+@dataclass(slots=True)
+class _Coarse:
+    """The open block of one coarse tier (1 min, 1 h, 1 d) of one device."""
+
+    block: int | None = None
+    mn: list[int] = field(default_factory=list)
+    mx: list[int] = field(default_factory=list)
+    sm: list[int] = field(default_factory=list)
+    n: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Device:
+    """Accumulators of one device."""
+
+    slots: dict[GroupKey, dict[str, int]] = field(default_factory=dict)
+    keys: list[tuple[Component, int, str]] = field(default_factory=list)
+    scale: list[float] = field(default_factory=list)
+    last_ts: dict[GroupKey, float] = field(default_factory=dict)
+    block: int | None = None
+    mn: list[float] = field(default_factory=list)
+    mx: list[float] = field(default_factory=list)
+    sm: list[float] = field(default_factory=list)
+    n: list[int] = field(default_factory=list)
+    coarse: list[_Coarse] = field(default_factory=lambda: [_Coarse() for _ in TIERS[1:]])
+    pending: list[list[ClosedBlock]] = field(default_factory=lambda: [[] for _ in TIERS])
+    """Closed blocks per tier not yet handed to the flush."""
+
+
+class Collector:
+    """Builds the blocks of every tier in memory from live readings.
+
+    Args:
+        live: live state, read by ``on_sweep``.
+    """
+
+    def __init__(self, live: LiveState | None = None) -> None:
+        self._live = live
+        self.devices: dict[str, _Device] = {}
+        self.samples = 0
+        """Values folded in since start (bench and tests)."""
+        self.first_ts: float | None = None
+        """Timestamp of the first reading of this run."""
+
+    # ------------------------------------------------------------------ hot path
+    def on_sweep(self) -> None:
+        """Sweep listener: fold every device's new readings into the open blocks."""
+        assert self._live is not None
+        for hex_id, live in self._live.devices.items():
+            self.ingest(hex_id, live.groups, live.group_ts)
+
+    def ingest(self, hex_id: str, groups: dict[GroupKey, dict[str, float]],
+               group_ts: dict[GroupKey, float] | float) -> None:
+        """Fold one device's readings in; ``group_ts`` is per group or one time for all."""
+        dev = self.devices.get(hex_id)
+        if dev is None:
+            dev = self.devices[hex_id] = _Device()
+        last = dev.last_ts
+        one_ts = group_ts if isinstance(group_ts, float | int) else None
+        mn, mx, sm, n = dev.mn, dev.mx, dev.sm, dev.n
+        count = 0
+        for key, vals in groups.items():
+            ts = one_ts if one_ts is not None else group_ts.get(key)  # type: ignore[union-attr]
+            if ts is None or last.get(key) == ts:
+                continue
+            last[key] = ts
+            if self.first_ts is None:
+                self.first_ts = float(ts)
+            b = int(ts // 5)
+            if b != dev.block:
+                if dev.block is not None:
+                    self._close(dev)
+                    mn, mx, sm, n = dev.mn, dev.mx, dev.sm, dev.n
+                dev.block = b
+            slots = dev.slots.get(key)
+            if slots is None:
+                slots = dev.slots[key] = {}
+            for q, v in vals.items():
+                s = slots.get(q)
+                if s is None:
+                    s = self._new_slot(dev, key, q)
+                    mn, mx, sm, n = dev.mn, dev.mx, dev.sm, dev.n
+                if n[s]:
+                    if v < mn[s]:
+                        mn[s] = v
+                    if v > mx[s]:
+                        mx[s] = v
+                    sm[s] += v
+                    n[s] += 1
+                else:
+                    mn[s] = mx[s] = sm[s] = v
+                    n[s] = 1
+                count += 1
+        self.samples += count
+
+    def _new_slot(self, dev: _Device, key: GroupKey, q: str) -> int:
+        s = len(dev.keys)
+        dev.slots[key][q] = s
+        dev.keys.append((key[0], key[1], q))
+        dev.scale.append(10.0 ** BY_KEY[q].precision if q in BY_KEY else 1000.0)
+        dev.mn.append(0.0)
+        dev.mx.append(0.0)
+        dev.sm.append(0.0)
+        dev.n.append(0)
+        return s
+
+    # ------------------------------------------------------------------ closing
+    def _close(self, dev: _Device) -> None:
+        """Close the open 5-second block into integers and fold it upward."""
+        size = len(dev.keys)
+        mn = array("i", [ABSENT]) * size
+        mx = array("i", [ABSENT]) * size
+        av = array("i", [ABSENT]) * size
+        n, scale = dev.n, dev.scale
+        for s in range(size):
+            c = n[s]
+            if c:
+                sc = scale[s]
+                lo = _fix(dev.mn[s] * sc)
+                hi = _fix(dev.mx[s] * sc)
+                a = _fix(dev.sm[s] / c * sc)
+                mn[s] = lo
+                mx[s] = hi
+                av[s] = lo if a < lo else hi if a > hi else a
+        assert dev.block is not None
+        block = ClosedBlock(dev.block * TIERS[0].block_s, mn, mx, av)
+        dev.block = None
+        dev.mn = [0.0] * size
+        dev.mx = [0.0] * size
+        dev.sm = [0.0] * size
+        dev.n = [0] * size
+        dev.pending[0].append(block)
+        self._fold(dev, 1, block)
+
+    def _fold(self, dev: _Device, level: int, src: ClosedBlock) -> None:
+        if level >= len(TIERS):
+            return
+        acc = dev.coarse[level - 1]
+        b = src.start // TIERS[level].block_s
+        if acc.block is not None and b != acc.block:
+            self._close_coarse(dev, level)
+        size = len(src.av)
+        if acc.block is None:
+            acc.block = b
+            acc.mn = [0] * size
+            acc.mx = [0] * size
+            acc.sm = [0] * size
+            acc.n = [0] * size
+        elif len(acc.n) < size:
+            grow = size - len(acc.n)
+            acc.mn += [0] * grow
+            acc.mx += [0] * grow
+            acc.sm += [0] * grow
+            acc.n += [0] * grow
+        amn, amx, asm, an = acc.mn, acc.mx, acc.sm, acc.n
+        smn, smx = src.mn, src.mx
+        for s, v in enumerate(src.av):
+            if v == ABSENT:
+                continue
+            if an[s]:
+                if smn[s] < amn[s]:
+                    amn[s] = smn[s]
+                if smx[s] > amx[s]:
+                    amx[s] = smx[s]
+                asm[s] += v
+                an[s] += 1
+            else:
+                amn[s] = smn[s]
+                amx[s] = smx[s]
+                asm[s] = v
+                an[s] = 1
+
+    def _close_coarse(self, dev: _Device, level: int) -> None:
+        acc = dev.coarse[level - 1]
+        size = len(acc.n)
+        mn = array("i", [ABSENT]) * size
+        mx = array("i", [ABSENT]) * size
+        av = array("i", [ABSENT]) * size
+        for s in range(size):
+            c = acc.n[s]
+            if c:
+                mn[s] = acc.mn[s]
+                mx[s] = acc.mx[s]
+                av[s] = round_div(acc.sm[s], c)
+        assert acc.block is not None
+        block = ClosedBlock(acc.block * TIERS[level].block_s, mn, mx, av)
+        acc.block = None
+        dev.pending[level].append(block)
+        self._fold(dev, level + 1, block)
+
+    def close_until(self, now: float) -> None:
+        """Close every open block (each tier) that ended at or before ``now``."""
+        for dev in self.devices.values():
+            if dev.block is not None and (dev.block + 1) * TIERS[0].block_s <= now:
+                self._close(dev)
+            for level in range(1, len(TIERS)):
+                acc = dev.coarse[level - 1]
+                if acc.block is not None and (acc.block + 1) * TIERS[level].block_s <= now:
+                    self._close_coarse(dev, level)
+
+    def close_all(self) -> None:
+        """Close every open block, finished or not (controller stopping)."""
+        for dev in self.devices.values():
+            if dev.block is not None:
+                self._close(dev)
+            for level in range(1, len(TIERS)):
+                if dev.coarse[level - 1].block is not None:
+                    self._close_coarse(dev, level)
+
+    # ------------------------------------------------------------------ reading
+    def take(self, level: int, before: float | None = None) -> dict[str, list[ClosedBlock]]:
+        """Remove and return closed blocks of ``level`` per device (those whose chunk
+        period ended at or before ``before``, or all when None)."""
+        out: dict[str, list[ClosedBlock]] = {}
+        period = TIERS[level].period_s
+        for hex_id, dev in self.devices.items():
+            pend = dev.pending[level]
+            if not pend:
+                continue
+            if before is None:
+                out[hex_id], dev.pending[level] = pend, []
+                continue
+            keep = [b for b in pend if (b.start // period + 1) * period > before]
+            done = [b for b in pend if (b.start // period + 1) * period <= before]
+            if done:
+                out[hex_id] = done
+                dev.pending[level] = keep
+        return out
+
+    def channel(self, hex_id: str, slot: int) -> ChannelId:
+        """The channel of a device's slot."""
+        comp, idx, q = self.devices[hex_id].keys[slot]
+        return (hex_id, comp.value, idx, q)
+
+    def slot(self, hex_id: str, component: str, index: int, quantity: str) -> int | None:
+        """A channel's slot in its device's accumulators, or None."""
+        dev = self.devices.get(hex_id)
+        if dev is None:
+            return None
+        slots = dev.slots.get((Component(component), index))
+        return None if slots is None else slots.get(quantity)
+
+    def recent(self, hex_id: str, slot: int, level: int) -> list[tuple[int, int, int, int]]:
+        """Unwritten closed blocks plus the open one of a channel at ``level``:
+        (start, min, max, avg) in fixed point, oldest first."""
+        dev = self.devices.get(hex_id)
+        if dev is None:
+            return []
+        out = [(b.start, b.mn[slot], b.mx[slot], b.av[slot]) for b in dev.pending[level]
+               if slot < len(b.av) and b.av[slot] != ABSENT]
+        if level == 0:
+            if dev.block is not None and slot < len(dev.n) and dev.n[slot]:
+                sc = dev.scale[slot]
+                lo, hi = _fix(dev.mn[slot] * sc), _fix(dev.mx[slot] * sc)
+                a = min(hi, max(lo, _fix(dev.sm[slot] / dev.n[slot] * sc)))
+                out.append((dev.block * TIERS[0].block_s, lo, hi, a))
+        else:
+            acc = dev.coarse[level - 1]
+            if acc.block is not None and slot < len(acc.n) and acc.n[slot]:
+                out.append((acc.block * TIERS[level].block_s, acc.mn[slot], acc.mx[slot],
+                             round_div(acc.sm[slot], acc.n[slot])))
+        return out
+
+    def scale(self, quantity: str) -> float:
+        """Fixed-point scale of a quantity."""
+        return 10.0 ** BY_KEY[quantity].precision if quantity in BY_KEY else 1000.0
+
+
+def round_div(total: int, count: int) -> int:
+    """``total / count`` rounded half away from zero, in integers (exact)."""
+    q, r = divmod(abs(total), count)
+    if 2 * r >= count:
+        q += 1
+    return q if total >= 0 else -q

@@ -1,0 +1,111 @@
+"""Backup, restore and factory reset (issue 7): identical after restore, damage refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+
+import pytest
+
+from enerteg_tui.core.errors import Invalid, PermissionDenied
+from enerteg_tui.core.structure import Kind
+from enerteg_tui.protocols.shell.session import ShellSession
+from tests.conftest import ADMIN, READONLY
+
+
+async def run(c, script: str, who=ADMIN) -> tuple[int, str, str]:
+    out: list[str] = []
+    err: list[str] = []
+    code = await ShellSession(c, who).run_script(script, out.append, err.append)
+    return code, "".join(out), "".join(err)
+
+
+async def _snapshot(c) -> str:
+    public, secrets = await c.backup._collect()
+    return json.dumps([public, secrets], sort_keys=True)
+
+
+async def _change_everything(c) -> None:
+    await c.config.put(ADMIN, "snmp_agent", {"enabled": True, "snmpLocation": "elsewhere"})
+    await c.config.put(ADMIN, "email", {"password": "changed-secret"})
+    await c.users.add(ADMIN, "eve", "Str0ng-password!", ["readonly"])
+    room = await c.structure.create(ADMIN, Kind.ROOM, "Hall Z")
+    row = await c.structure.create(ADMIN, Kind.ROW, "Row Z", room.id)
+    rack = await c.structure.create(ADMIN, Kind.RACK, "Rack Z", row.id)
+    await c.structure.assign(ADMIN, c.live.ordered()[0].hex_id, rack.id)
+    for rule in c.rules.all()[:1]:
+        await c.rules.delete(ADMIN, rule.id)
+
+
+async def test_backup_change_everything_restore_identical(controller):
+    await controller.config.put(ADMIN, "backup_settings", {"passphrase": "correct horse"})
+    await controller.config.put(ADMIN, "email", {"password": "mail-secret"})
+    before = await _snapshot(controller)
+    code, out, err = await run(controller, "backup create")
+    assert code == 0, err
+    name = out.strip()
+    assert name.startswith("/backups/enerteg-backup-") and name.endswith(".tar.gz")
+    path = controller.data_dir / name.lstrip("/")
+    with tarfile.open(path) as tar:
+        blob = b"".join(tar.extractfile(m).read() for m in tar.getmembers())
+    assert b"mail-secret" not in blob and b"argon2" not in blob  # secrets only encrypted
+    await _change_everything(controller)
+    assert await _snapshot(controller) != before
+    (controller.data_dir / "upload").mkdir(exist_ok=True)
+    shutil.copy(path, controller.data_dir / "upload" / path.name)
+    code, out, err = await run(controller, f"restore /upload/{path.name}")
+    assert code == 0, err
+    assert await _snapshot(controller) == before
+    assert controller.config.get("email").password == "mail-secret"
+    code, out, _ = await run(controller, "backup list")
+    assert path.name in out
+
+
+async def test_damaged_or_wrong_backup_is_refused_and_changes_nothing(controller, tmp_path):
+    path = await controller.backup.create(ADMIN)
+    await controller.config.put(ADMIN, "hostname", {"hostname": "changed"})
+    before = await _snapshot(controller)
+    damaged = tmp_path / "damaged.tar.gz"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(Invalid, match="refused"):
+        await controller.backup.restore(ADMIN, damaged)
+    notbackup = tmp_path / "x.tar.gz"
+    notbackup.write_text("hello")
+    with pytest.raises(Invalid, match="not a readable backup"):
+        await controller.backup.restore(ADMIN, notbackup)
+    # a well-formed backup whose settings do not validate: refused, names topic and key
+    bad = tmp_path / "bad.tar.gz"
+    with tarfile.open(path) as src, tarfile.open(bad, "w:gz") as dst:
+        manifest = json.loads(src.extractfile("manifest.json").read())
+        cfg = json.loads(src.extractfile("config.json").read())
+        cfg["settings"]["core"]["pollIntervalSeconds"] = 999
+        body = json.dumps(cfg).encode()
+        import hashlib
+        import io
+        manifest["members"]["config.json"] = hashlib.sha256(body).hexdigest()
+        for name, payload in (("manifest.json", json.dumps(manifest).encode()),
+                              ("config.json", body)):
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            dst.addfile(info, io.BytesIO(payload))
+    with pytest.raises(Invalid, match="pollIntervalSeconds"):
+        await controller.backup.restore(ADMIN, bad)
+    assert await _snapshot(controller) == before
+    code, _, err = await run(controller, "restore /etc/passwd")
+    assert code != 0 and "/upload/NAME" in err
+    with pytest.raises(PermissionDenied):
+        await controller.backup.create(READONLY)
+
+
+async def test_factory_reset_needs_typed_confirmation(controller):
+    await controller.users.add(ADMIN, "eve", "Str0ng-password!", ["readonly"])
+    code, _, err = await run(controller, "factory-reset --confirm yes")
+    assert code != 0 and "type 'factory-reset' exactly" in err
+    assert any(u.name == "eve" for u in await controller.users.list(ADMIN))
+    code, _, err = await run(controller, "factory-reset --confirm factory-reset")
+    assert code == 0, err
+    assert [u.name for u in await controller.users.list(ADMIN)] == ["admin"]
+    assert await controller.users.must_change("admin")
