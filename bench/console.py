@@ -7,8 +7,10 @@ view (ctrl+p, hex id, Enter), each to another PDU. Then:
 
 * memory: controller RSS before any session, and with C sessions idle on their device
   views (live values repainting every sweep) → MiB per idle session;
-* for S seconds each client, about once a second, switches tab (``2``: Identification,
-  ``1``: Information) and times key → the tab's text on its screen: p50/p90;
+* for S seconds each client, about once a second, presses a key and times key → the
+  result on its screen: p50/p90. ``--keys cursor`` (default) moves the table cursor
+  down/up (the everyday key: the cursor row must move on screen); ``--keys tabs``
+  switches tab (``2``: Identification, ``1``: Information; a full redraw);
 * controller CPU over those S seconds as a fraction of one core.
 
 Usage: python bench/console.py --pdus 100 --interval 1 --sessions 20 --seconds 60
@@ -36,6 +38,8 @@ import pyte
 
 PASSWORD = "Bench-pass-1"
 COLS, ROWS = 100, 30
+TABLE_X = 24
+"""First column of the page's tables at this size (right of the DC tree)."""
 MARKERS = {b"2": "Part number", b"1": "Peak voltage"}
 
 
@@ -81,6 +85,28 @@ class Session:
             self.stream.feed(data)
             self.changed.set()
 
+    def cursor_line(self) -> int | None:
+        """Screen line of the table cursor, or None: the row whose label (first column,
+        which never flashes: flashing cells are reverse video too) is in reverse video."""
+        buf = self.screen.buffer
+        for y in range(2, ROWS - 1):
+            if buf[y][TABLE_X].reverse and buf[y][TABLE_X + 1].reverse:
+                return y
+        return None
+
+    async def wait_cursor(self, expect: int, timeout: float = 10) -> None:
+        end = time.perf_counter() + timeout
+        while self.cursor_line() != expect:
+            self.changed.clear()
+            left = end - time.perf_counter()
+            if left <= 0:
+                raise SystemExit(f"cursor never reached line {expect}:\n" +
+                                 "\n".join(self.screen.display))
+            try:
+                await asyncio.wait_for(self.changed.wait(), left)
+            except TimeoutError:
+                pass
+
     def shows(self, text: str) -> bool:
         return any(text in line for line in self.screen.display)
 
@@ -113,6 +139,22 @@ async def _open(port: int, hexid: str) -> Session:
     return s
 
 
+async def _drive_cursor(s: Session, end: float, lat: list[float]) -> None:
+    start = s.cursor_line()
+    if start is None:
+        raise SystemExit("no table cursor on the device view:\n" + "\n".join(s.screen.display))
+    down = True
+    await asyncio.sleep(random.random())
+    while time.perf_counter() < end:
+        here = s.cursor_line() or start
+        t0 = time.perf_counter()
+        s.process.stdin.write(b"\x1b[B" if down else b"\x1b[A")
+        await s.wait_cursor(here + (1 if down else -1))
+        lat.append((time.perf_counter() - t0) * 1000)
+        down = not down
+        await asyncio.sleep(0.8 + 0.4 * random.random())
+
+
 async def _drive(s: Session, end: float, lat: list[float]) -> None:
     key = b"2"
     await asyncio.sleep(random.random())
@@ -125,7 +167,8 @@ async def _drive(s: Session, end: float, lat: list[float]) -> None:
         await asyncio.sleep(0.8 + 0.4 * random.random())
 
 
-async def _run(port: int, sessions: int, seconds: float, server: psutil.Process) -> dict:
+async def _run(port: int, sessions: int, seconds: float, server: psutil.Process,
+               keys: str) -> dict:
     async with asyncssh.connect("127.0.0.1", port, username="bench", password=PASSWORD,
                                 known_hosts=None, client_keys=None) as conn:
         await conn.run("cd config/cli; put maxSessionsPerUser=100", check=True)
@@ -151,7 +194,8 @@ async def _run(port: int, sessions: int, seconds: float, server: psutil.Process)
     me0 = me.cpu_times()
     cpu0 = server.cpu_times()
     t0 = time.perf_counter()
-    await asyncio.gather(*(_drive(s, t0 + seconds, lat) for s in opened))
+    drive = _drive_cursor if keys == "cursor" else _drive
+    await asyncio.gather(*(drive(s, t0 + seconds, lat) for s in opened))
     wall = time.perf_counter() - t0
     cpu1 = server.cpu_times()
     me1 = me.cpu_times()
@@ -181,18 +225,23 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=1.0)
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--keys", choices=("cursor", "tabs"), default="cursor",
+                    help="cursor: up/down in the table (the everyday key); tabs: switch "
+                         "between the Information and Identification tabs (a full redraw)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         proc, port = _start(Path(tmp), args.pdus, args.interval)
         try:
-            result = asyncio.run(_run(port, args.sessions, args.seconds, psutil.Process(proc.pid)))
+            result = asyncio.run(_run(port, args.sessions, args.seconds,
+                                      psutil.Process(proc.pid), args.keys))
         finally:
             proc.terminate()
             proc.wait(timeout=10)
     result = {"pdus": args.pdus, "interval_s": args.interval, "sessions": args.sessions,
-              "seconds": args.seconds, **result}
+              "seconds": args.seconds, "keys_kind": args.keys, **result}
     print(f"{args.sessions} console sessions on device views, {args.pdus} PDUs at "
-          f"{args.interval:g} s, {args.seconds:g} s of tab switching:")
+          f"{args.interval:g} s, {args.seconds:g} s of "
+          f"{'cursor moves' if args.keys == 'cursor' else 'tab switching'}:")
     print(f"  key→screen p50 {result['key_to_screen_ms_p50']} ms, p90 "
           f"{result['key_to_screen_ms_p90']} ms, p99 {result['key_to_screen_ms_p99']} ms "
           f"({result['keys']} keys)")
