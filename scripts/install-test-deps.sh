@@ -8,7 +8,6 @@ cd "$(dirname "$0")/.."
 # command → Debian package providing it
 declare -A PEERS=(
   [ssh]=openssh-client
-  [sshpass]=sshpass
   [tmux]=tmux
   [ping]=iputils-ping
   [rsyslogd]=rsyslog

@@ -57,7 +57,7 @@ class SSHEnv:
     async def ssh(self, user: str, command: str | None = None, *, password: str = PASSWORD,
                   stdin: str | None = None, extra: tuple[str, ...] = (),
                   timeout: float = 30) -> Result:
-        """Run OpenSSH ``ssh`` non-interactively (sshpass gives the password)."""
+        """Run OpenSSH ``ssh`` non-interactively (askpass gives the password)."""
         args = ["ssh", "-p", str(self.port), *extra, *SSH_OPTS, f"{user}@127.0.0.1"]
         if command is not None:
             args.append(command)
