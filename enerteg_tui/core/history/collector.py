@@ -16,8 +16,11 @@ merges, newer wins). Called by ``HistoryService`` (sweep listener, flush, querie
 
 from __future__ import annotations
 
+import asyncio
 from array import array
+from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..live import LiveState
 from ..model import GroupKey
@@ -94,6 +97,12 @@ class Collector:
         """Values folded in since start (bench and tests)."""
         self.first_ts: float | None = None
         """Timestamp of the first reading of this run."""
+        self._closing: deque[tuple[_Device, tuple[Any, ...]]] = deque()
+        """5-second blocks taken off the accumulators, waiting to be encoded and folded.
+        When a block boundary passes, every device closes a block in the same sweep
+        (~0.6 ms each, 60-80 ms for 100 PDUs): done one device per loop turn, so keys
+        and console frames are not held up behind all of them."""
+        self._closer: asyncio.Handle | None = None
 
     # ------------------------------------------------------------------ hot path
     def on_sweep(self) -> None:
@@ -122,7 +131,7 @@ class Collector:
             b = int(ts // 5)
             if b != dev.block:
                 if dev.block is not None:
-                    self._close(dev)
+                    self._close(dev, defer=True)
                     mn, mx, sm, n = dev.mn, dev.mx, dev.sm, dev.n
                 dev.block = b
             slots = dev.slots.get(key)
@@ -158,30 +167,57 @@ class Collector:
         return s
 
     # ------------------------------------------------------------------ closing
-    def _close(self, dev: _Device) -> None:
-        """Close the open 5-second block into integers and fold it upward."""
+    def _close(self, dev: _Device, defer: bool = False) -> None:
+        """Close the open 5-second block: take it off the accumulators now, encode it
+        into integers and fold it upward now or (``defer``, on a running loop) soon."""
         size = len(dev.keys)
-        mn = array("i", [ABSENT]) * size
-        mx = array("i", [ABSENT]) * size
-        av = array("i", [ABSENT]) * size
-        n, scale = dev.n, dev.scale
-        for s in range(size):
-            c = n[s]
-            if c:
-                sc = scale[s]
-                lo = _fix(dev.mn[s] * sc)
-                hi = _fix(dev.mx[s] * sc)
-                a = _fix(dev.sm[s] / c * sc)
-                mn[s] = lo
-                mx[s] = hi
-                av[s] = lo if a < lo else hi if a > hi else a
         assert dev.block is not None
-        block = ClosedBlock(dev.block * TIERS[0].block_s, mn, mx, av)
+        taken = (dev.block, size, dev.mn, dev.mx, dev.sm, dev.n, list(dev.scale))
         dev.block = None
         dev.mn = [0.0] * size
         dev.mx = [0.0] * size
         dev.sm = [0.0] * size
         dev.n = [0] * size
+        self._closing.append((dev, taken))
+        if defer:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is not None:
+                if self._closer is None:
+                    self._closer = loop.call_soon(self._close_one)
+                return
+        self.settle()
+
+    def _close_one(self) -> None:
+        self._closer = None
+        if self._closing:
+            self._encode(*self._closing.popleft())
+        if self._closing:
+            self._closer = asyncio.get_running_loop().call_soon(self._close_one)
+
+    def settle(self) -> None:
+        """Finish every deferred block close now (before reading or flushing)."""
+        while self._closing:
+            self._encode(*self._closing.popleft())
+
+    def _encode(self, dev: _Device, taken: tuple[Any, ...]) -> None:
+        start, size, fmn, fmx, fsm, n, scale = taken
+        mn = array("i", [ABSENT]) * size
+        mx = array("i", [ABSENT]) * size
+        av = array("i", [ABSENT]) * size
+        for s in range(size):
+            c = n[s]
+            if c:
+                sc = scale[s]
+                lo = _fix(fmn[s] * sc)
+                hi = _fix(fmx[s] * sc)
+                a = _fix(fsm[s] / c * sc)
+                mn[s] = lo
+                mx[s] = hi
+                av[s] = lo if a < lo else hi if a > hi else a
+        block = ClosedBlock(start * TIERS[0].block_s, mn, mx, av)
         dev.pending[0].append(block)
         self._fold(dev, 1, block)
 
@@ -243,6 +279,7 @@ class Collector:
 
     def close_until(self, now: float) -> None:
         """Close every open block (each tier) that ended at or before ``now``."""
+        self.settle()
         for dev in self.devices.values():
             if dev.block is not None and (dev.block + 1) * TIERS[0].block_s <= now:
                 self._close(dev)
@@ -253,6 +290,7 @@ class Collector:
 
     def close_all(self) -> None:
         """Close every open block, finished or not (controller stopping)."""
+        self.settle()
         for dev in self.devices.values():
             if dev.block is not None:
                 self._close(dev)
@@ -264,6 +302,7 @@ class Collector:
     def take(self, level: int, before: float | None = None) -> dict[str, list[ClosedBlock]]:
         """Remove and return closed blocks of ``level`` per device (those whose chunk
         period ended at or before ``before``, or all when None)."""
+        self.settle()
         out: dict[str, list[ClosedBlock]] = {}
         period = TIERS[level].period_s
         for hex_id, dev in self.devices.items():
@@ -296,6 +335,7 @@ class Collector:
     def recent(self, hex_id: str, slot: int, level: int) -> list[tuple[int, int, int, int]]:
         """Unwritten closed blocks plus the open one of a channel at ``level``:
         (start, min, max, avg) in fixed point, oldest first."""
+        self.settle()
         dev = self.devices.get(hex_id)
         if dev is None:
             return []

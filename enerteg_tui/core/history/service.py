@@ -363,6 +363,7 @@ class HistoryService:
         """Delete every block, in memory and on disk (factory reset)."""
         assert self.db is not None
         async with self._lock:
+            self.collector.settle()
             self.collector.devices.clear()
             self.collector.first_ts = None
             async with self.db.store.transaction() as tx:
