@@ -14,6 +14,7 @@ from ..core.live import DeviceLive
 from ..core.quantities import BY_KEY, ChannelKey, Component
 from .cells import outlet_state_text, value
 from .livetable import Column, Row
+from .queries import THRESHOLD
 
 __all__ = [
     "BRANCH_COLUMNS",
@@ -56,11 +57,14 @@ ALARM_STYLE = {"Critical": "bold white on red", "Warning": "bold black on yellow
 
 
 def _cell(key: ChannelKey, live: DeviceLive, alarmed: Alarmed | None) -> str | Text:
-    """A value cell, in the alarm colour (with a mark that survives no-colour) if alarmed."""
+    """A value cell, in the alarm colour (with a mark that survives no-colour) if alarmed;
+    a channel a rule watches carries a ◆."""
     text = value(key.quantity, live.value(key.component, key.index, key.quantity))
     sev = alarmed.get(key) if alarmed else None
     if sev is None:
         return text
+    if sev == THRESHOLD:                      # watched by a rule: a quiet icon
+        return Text.assemble(("◆", "dim"), text)
     return Text(("✖" if sev == "Critical" else "▲") + text, style=ALARM_STYLE.get(sev, "bold"))
 
 

@@ -82,8 +82,13 @@ def active_alarms(controller: Controller, devices: set[str] | None = None) -> li
     return [a for a in active() if devices is None or getattr(a, "device", None) in devices]
 
 
+THRESHOLD = "threshold"
+"""Mark of a channel that a rule watches but that is not in alarm (manual §8.3 icon)."""
+
+
 def alarmed_channels(controller: Controller, hex_id: str) -> dict[ChannelKey, str]:
-    """Channel → severity ("Warning"/"Critical") of a device's active alarms."""
+    """Channel → mark: the severity ("Warning"/"Critical") of a device's active alarm,
+    or ``THRESHOLD`` for a channel a rule with thresholds watches."""
     out: dict[ChannelKey, str] = {}
     for a in active_alarms(controller, {hex_id}):
         try:
@@ -92,6 +97,17 @@ def alarmed_channels(controller: Controller, hex_id: str) -> dict[ChannelKey, st
             continue
         if out.get(key) != "Critical":
             out[key] = str(a.severity)
+    evaluator = getattr(getattr(controller, "alarms", None), "evaluator", None)
+    if evaluator is not None:
+        for text_key in evaluator.watches_of(hex_id):
+            _dev, comp, idx, quantity = text_key.split("/", 3)
+            if not comp:
+                continue                      # device-level (unreachable, stale)
+            try:
+                key = ChannelKey(Component(comp), int(idx), quantity)
+            except ValueError:
+                continue
+            out.setdefault(key, THRESHOLD)
     return out
 
 

@@ -74,7 +74,8 @@ async def test_device_view_tables_and_tabs(frozen):
         assert len(p.query_one("#branches", LiveTable).rows) == live.info.model.branches
         assert len(p.query_one("#sensors", LiveTable).rows) == len(live.info.sensors)
         cur = p.query_one("#inputs", LiveTable).row("current").cells
-        assert cur["L1"] == "2.88 A" and cur["total"] == "11.48 A"
+        # a default rule watches phase currents: their cells carry the ◆ threshold icon
+        assert str(cur["L1"]) == "◆2.88 A" and cur["total"] == "11.48 A"
         await pilot.press("2")
         await settle(pilot)
         ident = {r.key: r.cells["value"] for r in p.query_one("#ident-table", LiveTable).rows}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -115,8 +116,15 @@ async def test_alarm_text_in_the_manuals_form(controller) -> None:
         r'Value of 2\d\d(\.\d+)? V at "Outlet # 2" \(2\) outlet has exceeded the warning '
         r'threshold of 228 V via rule "Alert test" for PDU "' + re.escape(dev.info.display_name)
         + '"', alarm.text), alarm.text
-    entries = await c.audit.query(ADMIN)
-    raised = [e for e in entries if e.action == "alarm.raise" and e.object == f"alarms/{alarm.id}"]
+    # alarm writes (and their audit entries) go to the database in the background
+    raised: list = []
+    for _ in range(200):
+        entries = await c.audit.query(ADMIN, limit=1000)
+        raised = [e for e in entries
+                  if e.action == "alarm.raise" and e.object == f"alarms/{alarm.id}"]
+        if raised:
+            break
+        await asyncio.sleep(0.02)
     assert raised and raised[0].severity.value == "Warning" and raised[0].device == dev.hex_id
 
 
