@@ -113,3 +113,18 @@ async def test_device_configuration_readonly(frozen, snap, size):
         await pilot.press("3")
 
     assert await snap(make_app(frozen, "readonly"), size, go)
+
+
+async def test_device_information_no_color(frozen, snap, size):
+    """NO_COLOR / a vt100: the same device view in greys, states still told by shapes."""
+    from enerteg_tui.protocols.terminal_caps import apply_terminal_caps
+
+    hex_id = frozen.live.ordered()[1].hex_id
+    app = make_app(frozen)
+    apply_terminal_caps(app, "xterm-256color", {"NO_COLOR": "1"})
+
+    async def go(pilot):
+        await pilot.app.open_place(Place("device", hex_id))
+        await settle(pilot)
+
+    assert await snap(app, size, go)
