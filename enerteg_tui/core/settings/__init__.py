@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..errors import NotFound
 from ._base import SettingsModel
+from ._common import is_host
 from .access import AuthSettings, CliSettings, HttpServerSettings
 from .network import InterfaceSettings, NetworkSettings
 from .records import (
@@ -30,6 +31,7 @@ from .system import (
 )
 
 __all__ = [
+    "is_host",
     "SETTINGS_TOPICS",
     "settings_schema",
     "SettingsModel",

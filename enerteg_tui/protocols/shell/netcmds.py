@@ -19,23 +19,18 @@ from typing import Any
 import psutil
 
 from ...core.errors import Invalid, NotFound, Unsupported
+from ...core.settings import is_host
 from .parse import UsageError
 
 __all__ = ["cmd_ping", "cmd_network", "interfaces"]
 
-HOST_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$")
-"""A DNS host name (letters, digits, hyphens, dots)."""
 _RTT = re.compile(r"time[=<]([\d.]+) ms")
 _SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
 
 
 def _check_host(host: str) -> str:
-    try:
-        ipaddress.ip_address(host)
-        return host
-    except ValueError:
-        pass
-    if not HOST_RE.match(host):
+    # the same rule as host settings (config/*): one check, one set of words
+    if not is_host(host):
         raise Invalid(f"host {host!r} is not a host name or IP address", thing="host", value=host,
                       allowed="a host name (letters, digits, '-', '.') or an IPv4/IPv6 address")
     return host
