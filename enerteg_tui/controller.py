@@ -269,7 +269,7 @@ class Controller:
         ssh = self.service("ssh")
         port = getattr(ssh, "port", None)
         if port:
-            info["ssh"] = {"address": getattr(ssh, "_bound", ("", 0))[0], "port": port}
+            info["ssh"] = {"address": getattr(ssh, "address", None) or "", "port": port}
         tmp = self.data_dir / (RUN_INFO_NAME + ".tmp")
         tmp.write_text(json.dumps(info))
         os.replace(tmp, self.data_dir / RUN_INFO_NAME)

@@ -118,14 +118,21 @@ async def _read_stdin(process: asyncssh.SSHServerProcess) -> str | None:
 async def _console(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -> int:
     from .console import run_console
 
-    controller = service.controller
-    principal = owner.principal
-    if await controller.users.must_change(principal.user):
-        term = SSHTerminal(process, idle_timeout_s=service.idle_timeout_s())
-        if not await change_password_prompt(term, controller, principal):
-            term.write("The password was not changed; logging out.\r\n")
-            return EXIT_FAILED
+    term = SSHTerminal(process, idle_timeout_s=service.idle_timeout_s())
+    if not await _new_password_first(service.controller, owner.principal, term):
+        return EXIT_FAILED
     return await run_console(service, owner, process)
+
+
+async def _new_password_first(controller: Any, principal: Any, term: SSHTerminal) -> bool:
+    """Whether an interactive login may go on: its password is not the factory default,
+    or the user has just replaced it (asked twice, policy checked)."""
+    if not await controller.users.must_change(principal.user):
+        return True
+    if await change_password_prompt(term, controller, principal):
+        return True
+    term.write("The password was not changed; logging out.\r\n")
+    return False
 
 
 async def _interactive(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -> int:
@@ -135,10 +142,8 @@ async def _interactive(service: Any, owner: Any, process: asyncssh.SSHServerProc
     session = owner.session
     term = SSHTerminal(process, idle_timeout_s=idle_s,
                        on_input=session.touch if session is not None else None)
-    if await controller.users.must_change(principal.user):
-        if not await change_password_prompt(term, controller, principal):
-            term.write("The password was not changed; logging out.\r\n")
-            return EXIT_FAILED
+    if not await _new_password_first(controller, principal, term):
+        return EXIT_FAILED
     host = controller.config.get("hostname").hostname
     term.write(f"EnerTEG controller {host}. Type 'help' for the commands, 'exit' to log out.\r\n")
     shell = ShellSession(controller, principal)

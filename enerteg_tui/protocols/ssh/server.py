@@ -291,6 +291,11 @@ class SSHService:
         """The port actually listened on, None when not listening."""
         return self._bound[1] if self._bound else None
 
+    @property
+    def address(self) -> str | None:
+        """The address listened on (0.0.0.0 = all), None when not listening."""
+        return self._bound[0] if self._bound else None
+
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         """Load or make the host keys and start listening (when enabled)."""
