@@ -23,47 +23,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import re
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import asyncssh
 import psutil
+
+from benchlib import PASSWORD, percentile, start_serve
 import pyte
 
-PASSWORD = "Bench-pass-1"
 COLS, ROWS = 100, 30
 TABLE_X = 24
 """First column of the page's tables at this size (right of the DC tree)."""
 MARKERS = {b"2": "Part number", b"1": "Peak voltage"}
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
-def _start(data: Path, pdus: int, interval: float) -> tuple[subprocess.Popen[str], int]:
-    subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "add", "bench", "--role",
-                    "admin", "--data-dir", str(data)], input=PASSWORD + "\n", text=True,
-                   check=True, capture_output=True)
-    profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get(
-        "BENCH_PROFILE") else []
-    proc = subprocess.Popen(
-        [sys.executable, *profile, "-m", "enerteg_tui", "serve", "--data-dir", str(data), "--simulate",
-         str(pdus), "--interval", str(interval), "--equipment", "full", "--ssh-port", "0",
-         "--bind", "127.0.0.1", "--log-level", "WARNING"], stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        m = re.search(r"ssh=127\.0\.0\.1:(\d+)", line)
-        if "enerteg ready:" in line and m:
-            return proc, int(m.group(1))
-    raise SystemExit("controller did not start")
 
 
 class Session:
@@ -203,9 +178,9 @@ async def _run(port: int, sessions: int, seconds: float, server: psutil.Process,
     for s in opened:
         s.conn.close()
     return {
-        "key_to_screen_ms_p50": round(_pct(lat, 0.5), 1),
-        "key_to_screen_ms_p90": round(_pct(lat, 0.9), 1),
-        "key_to_screen_ms_p99": round(_pct(lat, 0.99), 1),
+        "key_to_screen_ms_p50": round(percentile(lat, 0.5), 1),
+        "key_to_screen_ms_p90": round(percentile(lat, 0.9), 1),
+        "key_to_screen_ms_p99": round(percentile(lat, 0.99), 1),
         "keys": len(lat),
         "server_cpu_core_fraction": round((cpu1.user + cpu1.system - cpu0.user - cpu0.system)
                                           / wall, 3),
@@ -230,7 +205,7 @@ def main() -> None:
                          "between the Information and Identification tabs (a full redraw)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        proc, port = _start(Path(tmp), args.pdus, args.interval)
+        proc, port = start_serve(Path(tmp), args.pdus, args.interval)
         try:
             result = asyncio.run(_run(port, args.sessions, args.seconds,
                                       psutil.Process(proc.pid), args.keys))

@@ -25,7 +25,6 @@ import os
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,38 +32,11 @@ from pathlib import Path
 import asyncssh
 import psutil
 
-PASSWORD = "Bench-pass-1"
+from benchlib import PASSWORD, percentile, start_serve
+
 ASKPASS = Path(__file__).resolve().parent.parent / "tests" / "protocols" / "ssh" / "askpass.sh"
 SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
             "-o", "PubkeyAuthentication=no", "-o", "LogLevel=ERROR"]
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def _start(data: Path, pdus: int, interval: float) -> tuple[subprocess.Popen[str], int]:
-    env = {**os.environ}
-    for name, role in (("bench", "admin"),):
-        subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "add", name, "--role", role,
-                        "--data-dir", str(data)], input=PASSWORD + "\n", text=True, check=True,
-                       capture_output=True)
-    profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get(
-        "BENCH_PROFILE") else []
-    proc = subprocess.Popen(
-        [sys.executable, *profile, "-m", "enerteg_tui", "serve", "--data-dir", str(data), "--simulate",
-         str(pdus), "--interval", str(interval), "--equipment", "full", "--ssh-port", "0",
-         "--bind", "127.0.0.1", "--log-level", "WARNING"],
-        stderr=subprocess.PIPE, text=True, env=env)
-    assert proc.stderr is not None
-    while True:
-        line = proc.stderr.readline()
-        if not line:
-            raise SystemExit("controller did not start")
-        m = re.search(r"ssh=127\.0\.0\.1:(\d+)", line)
-        if "enerteg ready:" in line and m:
-            return proc, int(m.group(1))
 
 
 async def _client(port: int, hexid: str, end: float, lat: list[float]) -> None:
@@ -90,8 +62,8 @@ async def _channels(port: int, clients: int, seconds: float, hexids: list[str],
     cpu1 = server.cpu_times()
     cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / wall
     return {"requests": len(lat), "requests_per_s": round(len(lat) / wall, 1),
-            "channel_ms_p50": round(_pct(lat, 0.5), 2), "channel_ms_p90": round(_pct(lat, 0.9), 2),
-            "channel_ms_p99": round(_pct(lat, 0.99), 2), "server_cpu_core_fraction": round(cpu, 3),
+            "channel_ms_p50": round(percentile(lat, 0.5), 2), "channel_ms_p90": round(percentile(lat, 0.9), 2),
+            "channel_ms_p99": round(percentile(lat, 0.99), 2), "server_cpu_core_fraction": round(cpu, 3),
             "server_rss_mb": round(server.memory_info().rss / 2**20, 1)}
 
 
@@ -108,7 +80,7 @@ def _full_ssh(port: int, runs: int, hexid: str) -> dict:
         if r.returncode != 0:
             raise SystemExit(f"ssh failed: {r.stderr}")
     return {"full_ssh_ms_p50": round(statistics.median(times), 1),
-            "full_ssh_ms_p90": round(_pct(times, 0.9), 1)}
+            "full_ssh_ms_p90": round(percentile(times, 0.9), 1)}
 
 
 async def _hexids(port: int) -> list[str]:
@@ -129,7 +101,7 @@ def main() -> None:
     ap.add_argument("--ssh-runs", type=int, default=30)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        proc, port = _start(Path(tmp), args.pdus, args.interval)
+        proc, port = start_serve(Path(tmp), args.pdus, args.interval)
         try:
             server = psutil.Process(proc.pid)
             hexids = asyncio.run(_hexids(port))

@@ -1,0 +1,51 @@
+"""Shared by the benchmarks that drive a controller process over SSH (shell.py,
+console.py): start ``enerteg serve`` with a benchmark user, and percentiles.
+
+The controller's stderr is read until the ready line and then drained by a thread
+for as long as the process lives: an undrained pipe fills (64 KiB of warnings) and
+then blocks the controller's one loop, which would be measured as latency.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+__all__ = ["PASSWORD", "USER", "percentile", "start_serve"]
+
+USER = "bench"
+PASSWORD = "Bench-pass-1"
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values`` by rank; NaN for no values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def start_serve(data: Path, pdus: int, interval: float) -> tuple[subprocess.Popen[str], int]:
+    """Add the admin ``bench`` user, start ``enerteg serve`` on full PDUs with SSH on a free
+    loopback port; returns the process and the port. ``BENCH_PROFILE=FILE`` runs it
+    under cProfile."""
+    subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "add", USER, "--role", "admin",
+                    "--data-dir", str(data)], input=PASSWORD + "\n", text=True, check=True,
+                   capture_output=True)
+    profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get(
+        "BENCH_PROFILE") else []
+    proc = subprocess.Popen(
+        [sys.executable, *profile, "-m", "enerteg_tui", "serve", "--data-dir", str(data),
+         "--simulate", str(pdus), "--interval", str(interval), "--equipment", "full",
+         "--ssh-port", "0", "--bind", "127.0.0.1", "--log-level", "WARNING"],
+        stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        m = re.search(r"ssh=127\.0\.0\.1:(\d+)", line)
+        if "enerteg ready:" in line and m:
+            threading.Thread(target=lambda: [None for _ in proc.stderr],  # type: ignore[union-attr]
+                             daemon=True, name="serve-stderr").start()
+            return proc, int(m.group(1))
+    raise SystemExit("controller did not start")
