@@ -4,7 +4,8 @@
 session's ``Principal``, and shows the frame of ``screens.main`` (header, DC tree,
 pages, footer). It works under any Textual driver (the SSH transport's, a local
 terminal's, or ``run_test``). Keys: ctrl+p palette, F2 dashboard, F3 devices,
-ctrl+t topic shell (when the transport offers one), q / ctrl+q quit with a confirm.
+F4–F10 the management sections of ``screens.sections``, ``?`` help, ctrl+t topic shell
+(when the transport offers one), q / ctrl+q quit with a confirm.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import Provider
 
-from .core.permissions import Principal
+from .core.permissions import Principal, require
 from .screens.context import ConsoleContext
 from .screens.dashboard import DashboardPage
 from .screens.device_list import DeviceListPage
@@ -28,6 +29,7 @@ from .screens.main import MainScreen
 from .screens.page import PageSpec
 from .screens.palette import ConsoleCommands
 from .screens.queries import DeviceFilter
+from .screens.sections import page_class, section
 from .screens.tree import Place
 
 if TYPE_CHECKING:
@@ -56,6 +58,7 @@ class ConsoleApp(App[None]):
         Binding("ctrl+q", "request_quit", "Quit", priority=True),
         Binding("q", "request_quit", "Quit"),
         Binding("ctrl+t", "open_shell", "Shell"),
+        Binding("question_mark", "help", "Help"),
     ]
 
     def __init__(
@@ -100,6 +103,12 @@ class ConsoleApp(App[None]):
         if place.kind == "unassigned":
             return PageSpec("Unassigned", lambda: DeviceListPage(filter=DeviceFilter.UNASSIGNED),
                             place)
+        sec = section(place.kind)
+        if sec is not None:
+            require(self.context.principal, sec.needs, sec.title)
+            cls = page_class(sec)
+            ref = place.ref
+            return PageSpec(sec.title, (lambda: cls(ref)) if ref is not None else cls, place)
         hex_id = str(place.ref)
         c.devices.get(hex_id)  # NotFound early, with the core's words
         return PageSpec(f"Device {hex_id}", lambda: DevicePage(hex_id), place)
@@ -129,6 +138,12 @@ class ConsoleApp(App[None]):
             return
         self.push_screen(ConfirmDialog("Leave the EnerTEG console?", yes="Quit", no="Stay",
                                        title="Quit"), done)
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
 
     async def action_open_shell(self) -> None:
         if self.on_open_shell is None:

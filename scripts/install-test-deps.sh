@@ -11,11 +11,14 @@ declare -A PEERS=(
   [tmux]=tmux
   [ping]=iputils-ping
   [rsyslogd]=rsyslog
+  [psql]=postgresql
 )
 missing=()
 for cmd in "${!PEERS[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${PEERS[$cmd]}")
 done
+# the PostgreSQL server (initdb), not only its client, for the export tests
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then
   echo "installing test peers: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

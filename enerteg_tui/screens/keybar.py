@@ -19,7 +19,7 @@ __all__ = ["KeyBar"]
 
 
 class KeyBar(Widget):
-    """One line: ``key Description`` for every shown binding, the palette key on the right."""
+    """One line: ``key Description`` for every shown binding; help and palette keys on the right."""
 
     DEFAULT_CSS = """
     KeyBar {
@@ -52,10 +52,14 @@ class KeyBar(Widget):
         text = Text(no_wrap=True, overflow="ellipsis")
         spans: list[tuple[int, int, str]] = []
         seen: set[str] = set()
-        palette: tuple[str, str] | None = None
+        right: list[tuple[str, str, str]] = []
+        """(key shown, key, word) pinned to the right: help and the palette."""
         for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
             if binding.key == app.COMMAND_PALETTE_BINDING:
-                palette = (app.get_key_display(binding), binding.key)
+                right.append((app.get_key_display(binding), binding.key, "palette"))
+                continue
+            if binding.action == "help":
+                right.insert(0, (app.get_key_display(binding), binding.key, "help"))
                 continue
             if not binding.show or binding.action in seen:
                 continue
@@ -68,16 +72,17 @@ class KeyBar(Widget):
             spans.append((start, text.cell_len, binding.key))
             text.append(" ")
         width = self.size.width
-        if palette is not None and width:
-            label = f" {palette[0]} palette "
-            room = width - len(label)
+        if right and width:
+            labels = [f" {shown} {word} " for shown, _key, word in right]
+            room = width - sum(len(label) for label in labels)
             if text.cell_len > room:
                 text.truncate(max(0, room), overflow="ellipsis")
                 spans = [sp for sp in spans if sp[1] <= room]
             text.append(" " * max(0, room - text.cell_len))
-            start = text.cell_len
-            text.append(label, style=key_style)
-            spans.append((start, text.cell_len, palette[1]))
+            for label, (_shown, key, _word) in zip(labels, right):
+                start = text.cell_len
+                text.append(label, style=key_style)
+                spans.append((start, text.cell_len, key))
         if force or text.plain != self._text.plain or text.spans != self._text.spans:
             self._text, self._spans = text, spans
             self.refresh()

@@ -20,6 +20,8 @@ from ..core.errors import EnertegError
 from .header import StatusHeader
 from .keybar import KeyBar
 from .page import Page, PageSpec
+from .context import console_context
+from .sections import SECTIONS, section
 from .tree import Place, StructureTree
 
 __all__ = ["MIN_SIZE", "MainScreen"]
@@ -38,6 +40,7 @@ class MainScreen(Screen[None]):
         Binding("escape", "back", "Back"),
         Binding("f2", "open('site')", "Dashboard"),
         Binding("f3", "open('devices')", "Devices"),
+        *(Binding(s.key, f"open('{s.kind}')", s.short) for s in SECTIONS),
         Binding("ctrl+b", "toggle_tree", "Tree"),
         Binding("tab", "focus_next", "Next", show=False),
     ]
@@ -109,6 +112,14 @@ class MainScreen(Screen[None]):
         place = event.node.data
         if place is not None:
             self.app.call_later(self.app.open_place, place)  # type: ignore[attr-defined]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the key of a section the session's roles may not open."""
+        if action == "open" and parameters:
+            sec = section(str(parameters[0]))
+            if sec is not None and not console_context(self).may(sec.needs):
+                return False
+        return True
 
     # ------------------------------------------------------------------ actions
     async def action_back(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from .context import console_context
+from .sections import SECTIONS
 from .tree import Place
 
 __all__ = ["ConsoleCommands", "palette_entries"]
@@ -26,6 +27,10 @@ def palette_entries(app: Any) -> Iterator[tuple[str, str, Place]]:
     yield "Dashboard", "Site dashboard: aggregates of every PDU", Place("site")
     yield "Devices", "Device list: all PDUs, alarmed first", Place("devices")
     yield "Unassigned devices", "Device list filtered to PDUs in no rack", Place("unassigned")
+    ctx = console_context(app.screen)
+    for sec in SECTIONS:
+        if ctx.may(sec.needs):
+            yield sec.title, f"{sec.help} ({sec.key.upper()})", Place(sec.kind)
     for el in c.structure.elements():
         yield (f"{el.kind.value.capitalize()} {c.structure.path(el)}",
                f"Dashboard of this {el.kind.value}", Place("element", el.id))
@@ -45,7 +50,7 @@ class ConsoleCommands(Provider):
                 for text, help, place in palette_entries(app)]
 
     async def discover(self) -> Hits:
-        for text, help, command in self._entries()[:3]:
+        for text, help, command in self._entries()[:10]:
             yield DiscoveryHit(text, command, help=help)
 
     async def search(self, query: str) -> Hits:
