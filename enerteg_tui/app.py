@@ -15,9 +15,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import Provider
+from textual.screen import Screen
+from textual.theme import Theme
 
 from .core.permissions import Principal, require
 from .screens.context import ConsoleContext
@@ -25,6 +28,7 @@ from .screens.dashboard import DashboardPage
 from .screens.device_list import DeviceListPage
 from .screens.device_view import DevicePage
 from .screens.dialogs import ConfirmDialog
+from .screens.livetable import LiveTable
 from .screens.main import MainScreen
 from .screens.page import PageSpec
 from .screens.palette import ConsoleCommands
@@ -74,6 +78,7 @@ class ConsoleApp(App[None]):
             controller=controller, principal=principal,
             hostname=hostname or socket.gethostname(), clock=clock or time.time)
         self.on_open_shell = on_open_shell
+        self._theme_cache: tuple[str, Theme] | None = None
         super().__init__()
         # No animations: over SSH every animated frame is bytes on the wire and CPU on
         # the controller's one loop (a tab underline slide was ~18 frames per switch).
@@ -88,6 +93,55 @@ class ConsoleApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (action == "open_shell" and self.on_open_shell is None)
+
+    @property
+    def current_theme(self) -> Theme:
+        """Textual's theme lookup, cached: it copies the theme registry twice per call and
+        is called for every rendered line (a tenth of a session's render time)."""
+        cached = self._theme_cache
+        if cached is None or cached[0] != self.theme:
+            cached = self._theme_cache = (self.theme, super().current_theme)
+        return cached[1]
+
+    async def on_event(self, event: events.Event) -> None:
+        """Run a key's binding at once when a live table has the focus.
+
+        Textual hands a key to the focused widget and lets it bubble through every
+        ancestor (one message queue each, ten deep on the device view) before the
+        App looks up the binding; with twenty sessions on one loop each hop waits a
+        loop turn, and that wait was most of a cursor key's latency. A ``LiveTable``
+        and the pages around it handle no raw keys, so looking the binding up
+        straight away does exactly what the bubbling would, ten hops earlier. Keys
+        with no binding, and every key of other widgets (inputs type text), take
+        Textual's normal path.
+        """
+        focused = self.focused if isinstance(event, events.Key) and self._screen_stack else None
+        if (isinstance(event, events.Key) and not event.is_forwarded
+                and isinstance(focused, LiveTable)):
+            self.app_focus = True
+            screen = self.screen
+            if (await self._check_bindings(event.key, priority=True)
+                    or await self._check_bindings(event.key)):
+                self._paint_now(screen, focused)
+                return
+        await super().on_event(event)
+
+    def _paint_now(self, screen: Screen[Any], focused: LiveTable) -> None:
+        """Draw the frame a key changed now, not after Textual's idle and timer hops.
+
+        A repaint normally travels widget → idle → screen → update timer (up to a
+        60th of a second, plus a loop turn per hop); under twenty sessions that was
+        the rest of a cursor key's latency. Only done when the key left the same
+        screen in place with no layout pending (a new dialog or page takes the
+        normal path); Textual's own later pass then finds nothing left to draw.
+        """
+        if (self.screen is not screen or not screen.is_current or self._batch_count
+                or screen._layout_required or screen._recompose_required):
+            return
+        if focused.is_attached and focused._repaint_regions:
+            screen._dirty_widgets.add(focused)
+        if screen._dirty_widgets or screen._scroll_required:
+            screen._on_timer_update()
 
     # ------------------------------------------------------------------ navigation
     def spec_for(self, place: Place) -> PageSpec:

@@ -167,7 +167,7 @@ class Controller:
         self.history = HistoryService(self.data_dir, self.live, lambda: self.config.get("core"),
                                       clock=self.clock)
         await self.history.start()
-        self.poller.add_sweep_listener(self.history.on_sweep)
+        self.poller.add_device_listener(self.history.on_device)
         self.topics = Topics(self.config, self.devices, self.live, self.structure, self.audit,
                              faults=self.driver.fault_injector(), clock=self.clock,
                              rules=self.rules, alarms=self.alarms)

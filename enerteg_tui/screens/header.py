@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import time
 
+from rich.segment import Segment
 from rich.text import Text
+from textual.strip import Strip
 from textual.widget import Widget
 
 from ..core.events import Batch
@@ -39,6 +41,7 @@ class StatusHeader(LiveListener, Widget):
     """
 
     _painted = 0.0
+    _line: Strip | None = None
 
     def on_mount(self) -> None:
         self.listen()
@@ -52,7 +55,28 @@ class StatusHeader(LiveListener, Widget):
 
     def _paint(self) -> None:
         self._painted = time.monotonic()
-        self.refresh()
+        line = self._render_strip()
+        if self._line is None or line.text != self._line.text or line != self._line:
+            self._line = line
+            self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._line = None
+
+    def render_line(self, y: int) -> Strip:
+        """The header as one strip, drawn without Textual's text layout (which cost
+        ~2 ms per second per session for one line)."""
+        if y:
+            return Strip.blank(self.size.width, self.rich_style)
+        if self._line is None or self._line.cell_length != self.size.width:
+            self._line = self._render_strip()
+        return self._line
+
+    def _render_strip(self) -> Strip:
+        base = self.rich_style
+        segments = Segment.apply_style(self.render().render(self.app.console), base)
+        return Strip(segments).adjust_cell_length(self.size.width, base)
 
     def on_live_batch(self, batch: Batch) -> None:
         self._paint()

@@ -20,6 +20,7 @@ from ..core.errors import EnertegError
 from .header import StatusHeader
 from .keybar import KeyBar
 from .page import Page, PageSpec
+from .compositor import CullingCompositor
 from .context import console_context
 from .sections import SECTIONS, section
 from .tree import Place, StructureTree
@@ -62,6 +63,7 @@ class MainScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
+        self._compositor = CullingCompositor()   # see screens/compositor.py
         self.history: list[PageSpec] = []
         self.current: PageSpec | None = None
 

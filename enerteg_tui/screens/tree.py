@@ -34,7 +34,10 @@ class Place:
 class StructureTree(LiveListener, Tree[Place]):
     """DC structure navigation with worst-state colours."""
 
-    LIVE_KINDS = ("structure", "device")
+    LIVE_KINDS = ("structure", "device", "alarm")
+    LIVE_VALUES = False
+    """Colours follow device state and alarm events; values do not matter here (a
+    subscription to every device's values cost each session a set per PDU a sweep)."""
 
     DEFAULT_CSS = """
     StructureTree {
@@ -61,7 +64,7 @@ class StructureTree(LiveListener, Tree[Place]):
         if any(ev.kind == "structure" or (ev.kind == "device" and ev.data in ("found", "forgotten"))
                for ev in batch.events):
             self.rebuild()
-        elif batch.devices or batch.events:
+        elif batch.events:
             self.relabel()
 
     def rebuild(self) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..errors import Invalid
-from ..live import LiveState
+from ..live import DeviceLive, LiveState
 from ..quantities import BY_KEY, Channel, Component
 from .collector import ABSENT, ChannelId, ClosedBlock, Collector, round_div
 from .db import Block, ChunkWrite, HistoryDB, from_chunk, merge_blocks, to_chunk
@@ -143,8 +143,12 @@ class HistoryService:
             self.db = None
 
     def on_sweep(self) -> None:
-        """Sweep listener: fold the new readings into the open blocks."""
+        """Sweep listener: fold the new readings of every device into the open blocks."""
         self.collector.on_sweep()
+
+    def on_device(self, live: DeviceLive) -> None:
+        """Device listener: fold one device's new readings in (after its poll)."""
+        self.collector.ingest(live.hex_id, live.groups, live.group_ts)
 
     async def _run(self) -> None:
         while True:
