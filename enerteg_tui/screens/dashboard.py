@@ -9,19 +9,25 @@ service exists). All tables are ``LiveTable``s; a batch repaints only what chang
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
+from ..core.errors import EnertegError
 from ..core.events import Batch
 from ..core.live import DeviceLive
+from ..core.permissions import Action
 from ..core.quantities import BY_KEY, Component
-from ..core.structure import Aggregate
+from ..core.structure import Aggregate, Kind
 from .cells import device_state_text, health_text, load_bar, value
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
 from .queries import active_alarms, device_health, device_load
+from .structure_dialogs import assign_to_rack_dialog
 from .tree import Place
 
 __all__ = ["DashboardPage"]
@@ -85,6 +91,9 @@ class DashboardPage(Page):
     """Dashboard of one structure element, or of the whole site for ``element_id`` None."""
 
     LIVE_KINDS = ("device", "structure", "alarm")
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("a", "assign", "Assign")]
+    """``a`` on a rack's dashboard assigns a PDU to the rack (structure_dialogs)."""
 
     DEFAULT_CSS = """
     DashboardPage VerticalScroll { height: 1fr; }
@@ -227,3 +236,22 @@ class DashboardPage(Page):
             event.stop()
             from .device_view import open_device
             open_device(self, str(event.row.key))
+
+    # ------------------------------------------------------------------ assign
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``a`` only on a rack's dashboard, for roles that may edit the structure."""
+        if action != "assign":
+            return True
+        if self.element_id is None or not self.ctx.may(Action.EDIT_STRUCTURE):
+            return False
+        try:
+            return self.ctx.controller.structure.get(self.element_id).kind is Kind.RACK
+        except EnertegError:
+            return False
+
+    def action_assign(self) -> None:
+        """Choose a PDU to put into this rack (the dialog calls ``Structure.assign``)."""
+        try:
+            self.app.push_screen(assign_to_rack_dialog(self, self.element_id or 0))
+        except EnertegError as exc:
+            self.notify(str(exc), title="Assign", severity="error")

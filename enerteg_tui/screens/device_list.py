@@ -17,13 +17,16 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Input, Label
 
+from ..core.errors import EnertegError
 from ..core.events import Batch
 from ..core.live import DeviceLive
+from ..core.permissions import Action
 from ..core.quantities import Component
 from .cells import device_state_text, health_text, load_bar, value
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
 from .queries import DeviceFilter, DeviceSort, device_health, device_load, list_devices
+from .structure_dialogs import rack_choice_dialog
 from .tree import Place
 
 __all__ = ["DeviceListPage"]
@@ -53,6 +56,7 @@ class DeviceListPage(Page):
         Binding("f", "cycle_filter", "Filter"),
         Binding("s", "cycle_sort", "Sort"),
         Binding("slash", "search", "Search"),
+        Binding("a", "assign", "Rack"),
     ]
 
     DEFAULT_CSS = """
@@ -157,3 +161,17 @@ class DeviceListPage(Page):
     def action_search(self) -> None:
         self.query_one("#search", Input).focus()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``a`` (rack of the PDU) only for roles that may edit the structure."""
+        return action != "assign" or self.ctx.may(Action.EDIT_STRUCTURE)
+
+    def action_assign(self) -> None:
+        """Put the highlighted PDU into a rack or take it out (the dialog calls the core)."""
+        row = self.query_one(LiveTable).current
+        if row is None:
+            self.notify("No PDU selected", title="Rack", severity="warning")
+            return
+        try:
+            self.app.push_screen(rack_choice_dialog(self, str(row.key)))
+        except EnertegError as exc:
+            self.notify(str(exc), title="Rack", severity="error")
