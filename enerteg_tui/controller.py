@@ -27,6 +27,7 @@ from .core.configuration import Configuration
 from .core.devices import DeviceService
 from .core.errors import EnertegError, Invalid
 from .core.events import EventBus
+from .core.export import ExportService
 from .core.history import HistoryService
 from .core.live import LiveState
 from .core.permissions import SYSTEM
@@ -97,7 +98,7 @@ class Controller:
 
     Attributes are the core services faces use: ``live``, ``events``, ``audit``,
     ``config``, ``users``, ``devices``, ``structure``, ``rules``, ``alarms``, ``topics``,
-    ``poller``, ``history``, ``backup``.
+    ``poller``, ``history``, ``backup``, ``export``.
     """
 
     def __init__(
@@ -182,6 +183,9 @@ class Controller:
         await self.email.start()
         self.backup = BackupService(self, clock=self.clock)
         await self.backup.start()
+        self.export = ExportService(self.config, self.history, self.live, self.store, self.audit,
+                                    self.events, self.data_dir, clock=self.clock)
+        await self.export.start()
         await self.poller.start()
         self._watch = asyncio.create_task(self._watch_settings(), name="settings-watch")
         self.services[:0] = self._default_services()
@@ -303,6 +307,8 @@ class Controller:
         await self.poller.stop()
         if getattr(self, "backup", None) is not None:
             await self.backup.stop()
+        if getattr(self, "export", None) is not None:
+            await self.export.stop()
         if getattr(self, "history", None) is not None:
             await self.history.stop()
         with contextlib.suppress(Exception):

@@ -33,6 +33,8 @@ BACKUP_PASSPHRASE_MIN = 8
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]{0,62}"
 _TABLE = re.compile(rf"^{_IDENT}(?:\.{_IDENT})?$")
 _NAME = re.compile(rf"^{_IDENT}$")
+_WATERMARK_TABLE = "enerteg_export_watermark"
+"""The export's watermark table (``core.export.sinks.WATERMARK_TABLE``)."""
 
 
 def _directory(value: str) -> str:
@@ -122,7 +124,11 @@ class BackupContentsSettings(TopicSettings):
 
 
 class SqlExportSettings(TopicSettings):
-    """Periodic export of measurement history to files or a PostgreSQL table."""
+    """Periodic export of measurement history to files or a PostgreSQL table.
+
+    Read by ``core.export.ExportService`` (docs/export.md), which restarts its target
+    whenever these settings change.
+    """
 
     TOPIC: ClassVar[str] = "sql_export"
     TITLE: ClassVar[str] = "SQL export"
@@ -131,9 +137,11 @@ class SqlExportSettings(TopicSettings):
     """Export history periodically."""
     target: Annotated[Literal["csv", "json", "postgresql"],
                       choice("csv", "json", "postgresql")] = "csv"
-    """Where to: csv or json files in ``directory``, or a postgresql table."""
+    """Where to: csv or json (JSON lines) files in ``directory``, one per UTC day, or a
+    postgresql table."""
     directory: Annotated[str, Field(max_length=4096), AfterValidator(_directory)] = ""
-    """Folder for csv/json files (absolute path); empty = the reports folder."""
+    """Folder for csv/json files (absolute path); empty = the reports folder's export
+    sub-folder (SFTP /reports/export)."""
     intervalSeconds: int = Field(300, ge=60, le=86400)
     """Seconds between two exports."""
     dbHost: HostOrEmpty = ""
@@ -148,6 +156,19 @@ class SqlExportSettings(TopicSettings):
     """Password of ``dbUser``."""
     dbTable: Annotated[str, AfterValidator(_table)] = "enerteg_history"
     """Table the rows go to (created when missing); schema.table is accepted."""
+    dbSslMode: Annotated[Literal["disable", "prefer", "require", "verify-ca", "verify-full"],
+                         choice("disable", "prefer", "require", "verify-ca",
+                                "verify-full")] = "prefer"
+    """TLS to the PostgreSQL server, as libpq's sslmode: disable, prefer (TLS when the
+    server offers it), require, verify-ca or verify-full (check the certificate)."""
+
+    @model_validator(mode="after")
+    def _not_the_watermark_table(self) -> SqlExportSettings:
+        if self.dbTable.rpartition(".")[2].lower() == _WATERMARK_TABLE:
+            raise fail("dbTable", self.dbTable,
+                       f"a table name other than {_WATERMARK_TABLE} (the export's own "
+                       "watermark table)")
+        return self
 
     @model_validator(mode="after")
     def _postgres_needs_host(self) -> SqlExportSettings:

@@ -226,7 +226,7 @@ def _unknown(word: str) -> str:
 
 
 def _build() -> dict[str, Command]:
-    from . import admincmds, netcmds, notifycmds, usercmds
+    from . import admincmds, exportcmds, netcmds, notifycmds, usercmds
 
     nav, net, user, admin = "Navigation", "Network", "User", "Maintenance"
     table = {
@@ -252,6 +252,10 @@ def _build() -> dict[str, Command]:
                            "Restore a backup from /upload (all or nothing)", admin),
         "factory-reset": Command(admincmds.cmd_factory_reset, "factory-reset [--confirm factory-reset]",
                                  "Delete all data and configuration (typed confirmation)", admin),
+        "export": Command(exportcmds.cmd_export, "export status|now",
+                          "Show the history export, or export now (admin)", admin),
+        "logs": Command(exportcmds.cmd_logs, "logs archive",
+                        "Make /logs/enerteg-logs.tar.gz (log files and audit log)", admin),
         "format": Command(cmd_format, "format text|json", "Set output format", user, "format"),
         "help": Command(cmd_help, "help [command]", "List commands, or explain one", user, "command"),
         "exit": Command(cmd_exit, "exit", "Log out", user),

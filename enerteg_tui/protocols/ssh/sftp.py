@@ -15,7 +15,9 @@ Invariants:
   setstat) is allowed only inside ``/upload`` and only to a principal the core's
   permission check grants ``ADMINISTER``; links are never created;
 * a login still on the factory-default password may do nothing here;
-* uploads are capped at ``MAX_UPLOAD_BYTES`` and audited when the file is closed.
+* uploads are capped at ``MAX_UPLOAD_BYTES`` and audited when the file is closed;
+* listing ``/logs`` or fetching ``/logs/enerteg-logs.tar.gz`` first refreshes that
+  archive of every log file and the audit log (``core.export.logs``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from asyncssh.sftp import FXF_APPEND, FXF_CREAT, FXF_TRUNC, FXF_WRITE
 
 from ...core.audit import Severity
 from ...core.errors import PermissionDenied
+from ...core.export.logs import ARCHIVE_NAME
 from ...core.permissions import Action, Principal, require
 
 __all__ = ["ControllerSFTP", "FOLDERS", "make_sftp_factory", "ensure_tree", "MAX_UPLOAD_BYTES"]
@@ -51,6 +54,8 @@ WRITABLE = "upload"
 MAX_UPLOAD_BYTES = 256 << 20
 """Largest file accepted in /upload."""
 _TREE = "/" + ", /".join(FOLDERS)
+_LOGS_ARCHIVE = f"/logs/{ARCHIVE_NAME}"
+"""The logs archive, made fresh when fetched."""
 
 _README = """EnerTEG controller file tree (SFTP / scp)
 
@@ -159,11 +164,23 @@ class ControllerSFTP(asyncssh.SFTPServer):
 
     async def stat(self, path: bytes) -> Any:
         await self._ready()
+        await self._fresh_logs(path)
         return super().stat(path)
 
     async def lstat(self, path: bytes) -> Any:
         await self._ready()
+        await self._fresh_logs(path)
         return super().lstat(path)
+
+    async def _fresh_logs(self, path: bytes) -> None:
+        """Refresh the logs archive when a client lists /logs or fetches the archive."""
+        export = getattr(self.controller, "export", None)
+        if export is None or self._virtual(path) not in ("/logs", _LOGS_ARCHIVE):
+            return
+        try:
+            await export.logs.refresh(self.principal)
+        except Exception:   # the previous archive (if any) is still served
+            log.exception("sftp: the logs archive could not be made")
 
     async def statvfs(self, path: bytes) -> Any:
         await self._ready()
@@ -172,6 +189,7 @@ class ControllerSFTP(asyncssh.SFTPServer):
     async def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
         await self._ready()
         vpath = self._virtual(path)
+        await self._fresh_logs(path)
         if vpath != "/":
             async for name in super().scandir(path):
                 yield name
@@ -195,6 +213,7 @@ class ControllerSFTP(asyncssh.SFTPServer):
             self._writes[id(file_obj)] = (vpath, file_obj)
             return file_obj
         vpath = self._virtual(path)
+        await self._fresh_logs(path)
         file_obj = super().open(path, pflags, attrs)
         log.info("sftp: %s downloads %s", self.principal.user if self.principal else "?", vpath)
         return file_obj
