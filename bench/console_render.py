@@ -38,7 +38,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 
 from benchlib import percentile  # noqa: E402
 
-from enerteg_tui.controller import Controller, ControllerOptions  # noqa: E402
+from enerteg_tui.controller import Controller, ControllerOptions, tune_gc  # noqa: E402
 from enerteg_tui.core.permissions import Principal, Role  # noqa: E402
 from enerteg_tui.protocols.console_session import run_console_once  # noqa: E402
 from enerteg_tui.screens.tree import Place  # noqa: E402
@@ -115,6 +115,7 @@ async def _run(args: argparse.Namespace) -> dict:
         c = Controller(opts)
         await c.start()
         await asyncio.wait_for(c.poller.first_sweep_done.wait(), 30)
+        tune_gc()   # what ``enerteg serve`` does once started
         hexes = [d.hex_id for d in c.live.ordered()]
         gc.collect()
         await asyncio.sleep(2)
