@@ -12,6 +12,7 @@ settings never pays for their forms.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ from ..core.permissions import Action
 if TYPE_CHECKING:
     from .page import Page
 
-__all__ = ["SECTIONS", "Section", "section", "page_class"]
+__all__ = ["PLANNED", "SECTIONS", "Section", "section", "page_class"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,7 @@ class Section:
 
 
 _P = "enerteg_tui.screens."
-SECTIONS: tuple[Section, ...] = (
+PLANNED: tuple[Section, ...] = (
     Section("alarms", "Alarms", "f4", "Open alarms: filter, sort, acknowledge, jump to the device",
             _P + "alarms_page:AlarmsPage"),
     Section("audit", "Audit log", "f5", "Audit log: filter, page, state and comments per entry",
@@ -68,7 +69,16 @@ SECTIONS: tuple[Section, ...] = (
     Section("users", "Users", "f10", "User accounts and roles; change your own password",
             _P + "users_page:UsersPage"),
 )
-"""Every management section, in key order."""
+"""Every management section of the design, in key order, with its key reserved."""
+
+
+def _built(sec: Section) -> bool:
+    return importlib.util.find_spec(sec.target.partition(":")[0]) is not None
+
+
+SECTIONS: tuple[Section, ...] = tuple(s for s in PLANNED if _built(s))
+"""The sections this build has a page for: only these get a key, a palette entry and
+a help entry (a key that opens nothing would be a broken promise)."""
 
 
 def section(kind: str) -> Section | None:
