@@ -142,6 +142,17 @@ async def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+SECRET_LOGGERS = ("aiosqlite",)
+"""Libraries whose DEBUG lines repeat SQL parameters, stored secrets among them."""
+
+
+def quiet_secret_loggers() -> None:
+    """Keep libraries that log data at DEBUG at INFO even under ``--log-level DEBUG``:
+    secrets never appear in logs."""
+    for name in SECRET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``enerteg`` command."""
     args = build_parser().parse_args(argv)
@@ -153,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         level=getattr(logging, getattr(args, "log_level", "INFO")), stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    quiet_secret_loggers()
     try:
         if args.command == "serve":
             return asyncio.run(_serve(args))

@@ -51,3 +51,14 @@ def test_errors_are_one_line_in_the_manuals_words(tmp_path: Path) -> None:
     gone = _user(data, "del", "nobody")
     assert gone.returncode == 1 and "'nobody' does not exist" in gone.stderr
     assert "Traceback" not in short.stderr + role.stderr + gone.stderr
+
+
+def test_debug_logging_never_shows_sql_parameters() -> None:
+    """aiosqlite logs every statement's parameters (stored secrets too) at DEBUG."""
+    import logging
+
+    from enerteg_tui.cli import quiet_secret_loggers
+
+    logging.getLogger("aiosqlite").setLevel(logging.DEBUG)
+    quiet_secret_loggers()
+    assert not logging.getLogger("aiosqlite").isEnabledFor(logging.DEBUG)
