@@ -226,7 +226,7 @@ def _unknown(word: str) -> str:
 
 
 def _build() -> dict[str, Command]:
-    from . import admincmds, exportcmds, netcmds, notifycmds, usercmds
+    from . import admincmds, exportcmds, netcmds, notifycmds, reportcmds, usercmds
 
     nav, net, user, admin = "Navigation", "Network", "User", "Maintenance"
     table = {
@@ -254,6 +254,8 @@ def _build() -> dict[str, Command]:
                                  "Delete all data and configuration (typed confirmation)", admin),
         "export": Command(exportcmds.cmd_export, "export status|now",
                           "Show the history export, or export now (admin)", admin),
+        "report": Command(reportcmds.cmd_report, reportcmds.USAGE.removeprefix("Usage: "),
+                          "Make an energy/power report into /reports (prints its path)", admin),
         "logs": Command(exportcmds.cmd_logs, "logs archive",
                         "Make /logs/enerteg-logs.tar.gz (log files and audit log)", admin),
         "format": Command(cmd_format, "format text|json", "Set output format", user, "format"),

@@ -1,0 +1,454 @@
+"""Energy and power reports over a period, as CSV and as an Excel workbook (issue 7).
+
+Operators bill tenants and plan capacity from these figures: for the site, a room, a
+row, a rack or one PDU over a period, the energy each PDU (and each metered outlet)
+used, its average and peak active power, its peak current per input phase, and the
+alarms raised in the period. ``build_report`` queries the history service and the
+alarm history on the loop (one PDU at a time, so the loop keeps turning);
+``write_csv`` and ``write_xlsx`` are plain functions that ``generate`` runs in a
+worker thread and writes atomically (temporary file, then rename) into
+``<data-dir>/reports``, which SFTP shows as ``/reports``. The shell's ``report``
+command calls ``generate``; docs/reports.md explains each figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .alarms import AlarmFilter
+from .errors import Invalid
+from .history.service import Point
+from .history.tiers import TIERS, retention_s, tier_for_span
+from .permissions import Action, Principal, require
+from .quantities import Component
+from .structure import Kind
+
+__all__ = ["SCOPES", "FORMATS", "DeviceRow", "OutletRow", "AlarmRow", "Report",
+           "parse_time", "build_report", "write_csv", "write_xlsx", "generate",
+           "report_filename", "REPORTS_DIR"]
+
+SCOPES: tuple[str, ...] = ("site", "room", "row", "rack", "device")
+"""What a report can cover."""
+FORMATS: tuple[str, ...] = ("csv", "xlsx")
+"""File formats of a report."""
+REPORTS_DIR = "reports"
+"""Folder of the data directory the reports go to (``/reports`` over SFTP)."""
+MAX_PERIOD_S = 3660 * 86400
+"""Longest period a report covers (the daily tier's default retention)."""
+PHASES = (1, 2, 3)
+_ALARM_LIMIT = 100_000
+_TIME_FORMS = "an ISO 8601 time such as 2026-01-31T18:00:00Z or 2026-01-31 (UTC unless an offset is given)"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    """One PDU's figures over the period; ``None`` where the history has nothing."""
+
+    hex_id: str
+    name: str
+    location: str
+    kwh: float | None
+    """Energy used in the period from the PDU's total energy counter (kWh)."""
+    avg_w: float | None
+    """Mean of the block averages of total active power (W)."""
+    peak_w: float | None
+    """Highest active power seen in any block (W)."""
+    peak_a: tuple[float | None, float | None, float | None]
+    """Highest current of input phases L1, L2, L3 (A)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutletRow:
+    """One metered outlet's energy over the period."""
+
+    hex_id: str
+    device_name: str
+    outlet: int
+    kwh: float
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRow:
+    """One alarm that started in the period (from the alarm history)."""
+
+    id: int
+    start: float
+    end: float | None
+    severity: str
+    """Peak severity the alarm reached."""
+    device: str
+    device_name: str
+    channel: str
+    text: str
+    state: str
+
+
+@dataclass(slots=True)
+class Report:
+    """A report's content; times are seconds since the epoch, UTC."""
+
+    scope: str
+    target: str
+    """Name of what the report covers: ``site``, an element's path, a PDU's name."""
+    start: float
+    end: float
+    generated: float
+    resolution_s: int
+    """Block length of the history tier the figures come from."""
+    devices: list[DeviceRow] = field(default_factory=list)
+    outlets: list[OutletRow] = field(default_factory=list)
+    alarms: list[AlarmRow] = field(default_factory=list)
+
+    @property
+    def total_kwh(self) -> float:
+        """Sum of the PDUs' energy in the period."""
+        return round(sum(d.kwh for d in self.devices if d.kwh is not None), 2)
+
+    @property
+    def peak_w(self) -> float | None:
+        """The highest single-PDU peak power (the PDUs' peaks need not coincide)."""
+        peaks = [d.peak_w for d in self.devices if d.peak_w is not None]
+        return max(peaks) if peaks else None
+
+    def summary(self) -> list[tuple[str, Any]]:
+        """Label/value pairs of the Summary sheet and the CSV head."""
+        return [
+            ("Report", f"EnerTEG {self.scope} report"),
+            ("Scope", self.scope),
+            ("Target", self.target),
+            ("From (UTC)", iso(self.start)),
+            ("To (UTC)", iso(self.end)),
+            ("Generated (UTC)", iso(self.generated)),
+            ("History resolution (s)", self.resolution_s),
+            ("PDUs", len(self.devices)),
+            ("Energy total (kWh)", self.total_kwh),
+            ("Highest PDU peak power (W)", self.peak_w),
+            ("Alarms raised", len(self.alarms)),
+        ]
+
+
+# ---------------------------------------------------------------------- input
+def iso(t: float | None) -> str:
+    """UTC ISO time without fractions, ``2026-01-31T18:00:00Z``; empty for None."""
+    if t is None:
+        return ""
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str, what: str = "time") -> float:
+    """An ISO 8601 time (``Z`` or an offset; UTC when none) as epoch seconds.
+
+    Raises ``Invalid`` naming ``what``, the value and the accepted forms.
+    """
+    raw = text.strip()
+    try:
+        value = dt.datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw)
+    except ValueError:
+        raise Invalid(f"{what} {text!r} is not a time; use {_TIME_FORMS}", thing=what,
+                      value=text, allowed=_TIME_FORMS) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.timestamp()
+
+
+def _check_period(start: float, end: float) -> None:
+    if end <= start:
+        raise Invalid(f"report period from {iso(start)} to {iso(end)} is empty; the end must "
+                      f"be after the start", thing="period", value=f"{iso(start)}..{iso(end)}",
+                      allowed="a start before the end")
+    if end - start > MAX_PERIOD_S:
+        days = MAX_PERIOD_S // 86400
+        raise Invalid(f"report period from {iso(start)} to {iso(end)} is longer than {days} days",
+                      thing="period", value=f"{iso(start)}..{iso(end)}",
+                      allowed=f"at most {days} days")
+
+
+def _resolve(controller: Any, scope: str, name: str) -> tuple[str, list[str]]:
+    """The target's name and the hex ids of its PDUs."""
+    if scope not in SCOPES:
+        raise Invalid(f"report scope {scope!r} does not exist; choose one of {', '.join(SCOPES)}",
+                      thing="scope", value=scope, allowed=", ".join(SCOPES))
+    live = controller.live
+    structure = controller.structure
+    if scope == "site":
+        if name not in ("", "site"):
+            raise Invalid(f"a site report takes no name, got {name!r}", thing="name", value=name,
+                          allowed="nothing (the whole site)")
+        return "site", structure.devices_in(None)
+    if not name:
+        raise Invalid(f"a {scope} report needs the {scope}'s name", thing="name", value=name,
+                      allowed=("a PDU's name or hex id" if scope == "device"
+                               else f"the name or path of a {scope}"))
+    if scope == "device":
+        wanted = name.strip().lower()
+        found = [d for d in live.ordered()
+                 if d.hex_id.lower() == wanted or d.info.display_name.lower() == wanted]
+        if len(found) != 1:
+            hint = "no PDU has that name or hex id" if not found else "several PDUs have that name; use the hex id"
+            raise Invalid(f"PDU {name!r}: {hint}", thing="device", value=name,
+                          allowed="a PDU's name or hex id (see /sensor)")
+        d = found[0]
+        return f"{d.info.display_name} ({d.hex_id})", [d.hex_id]
+    kind = Kind(scope)
+    wanted = " / ".join(p.strip() for p in name.split("/")).lower()
+    els = structure.elements(kind)
+    found = [e for e in els if structure.path(e).lower() == wanted] or \
+            [e for e in els if e.name.lower() == wanted]
+    if len(found) != 1:
+        known = ", ".join(structure.path(e) for e in els[:10]) or "none defined"
+        hint = f"no {scope} has that name" if not found else f"several {scope}s have that name; use the path"
+        raise Invalid(f"{scope} {name!r}: {hint} ({scope}s: {known})", thing=scope, value=name,
+                      allowed=f"the name or 'Room / Row / Rack' path of a {scope}")
+    el = found[0]
+    return structure.path(el), structure.devices_in(el.id)
+
+
+def _tier(controller: Any, start: float, end: float) -> int:
+    """The finest tier fitting the span whose retention still reaches the start."""
+    core = controller.config.get("core")
+    now = controller.clock()
+    level = tier_for_span(end - start)
+    while level < len(TIERS) - 1 and start < now - retention_s(core, TIERS[level]):
+        level += 1
+    return level
+
+
+# ---------------------------------------------------------------------- figures
+def counter_kwh(points: list[Point]) -> float | None:
+    """Energy used over a counter's blocks: last − first reading.
+
+    The first reading is the first block's minimum, the last the last block's maximum
+    (an energy counter only rises). Should it fall (counter reset, PDU replaced), only
+    the rises count, so the figure never goes negative.
+    """
+    if not points:
+        return None
+    total = points[0].max - points[0].min
+    for prev, cur in zip(points, points[1:]):
+        total += max(0.0, cur.max - prev.max)
+    return round(total, 3)
+
+
+def _mean(points: list[Point]) -> float | None:
+    return round(sum(p.avg for p in points) / len(points), 1) if points else None
+
+
+def _peak(points: list[Point]) -> float | None:
+    return max(p.max for p in points) if points else None
+
+
+def _channels(controller: Any, hex_id: str) -> set[tuple[str, str, int, str]]:
+    """Every channel of a PDU the history knows (database and memory)."""
+    history = controller.history
+    out = {k for k in (history.db.channels if history.db is not None else {}) if k[0] == hex_id}
+    dev = history.collector.devices.get(hex_id)
+    if dev is not None:
+        out |= {(hex_id, c.value, i, q) for c, i, q in dev.keys}
+    return out
+
+
+async def _device_figures(controller: Any, hex_id: str, tier: int, start: float, end: float
+                          ) -> tuple[DeviceRow, list[OutletRow]]:
+    history = controller.history
+    known = _channels(controller, hex_id)
+    t, i, o = Component.TOTAL.value, Component.INPUT.value, Component.OUTLET.value
+    energy = (hex_id, t, 0, "energy")
+    power = (hex_id, t, 0, "activePower")
+    phase_power = [(hex_id, i, p, "activePower") for p in PHASES]
+    currents = [(hex_id, i, p, "current") for p in PHASES]
+    outlets = sorted(k for k in known if k[1] == o and k[3] == "energy")
+    keys = [energy, power, *phase_power, *currents, *outlets]
+    data = await history.read_many(keys, tier, start, end)
+    pw = data[power]
+    if not pw:  # no total power channel: per-block sum of the phases
+        acc: dict[float, list[float]] = {}
+        for k in phase_power:
+            for p in data[k]:
+                cur = acc.setdefault(p.t, [0.0, 0.0, 0.0])
+                cur[0] += p.min
+                cur[1] += p.max
+                cur[2] += p.avg
+        pw = [Point(tt, v[0], v[1], v[2]) for tt, v in sorted(acc.items())]
+    live = controller.live.get(hex_id)
+    name = live.info.display_name if live is not None else hex_id
+    row = DeviceRow(hex_id, name, controller.structure.location_of(hex_id),
+                    counter_kwh(data[energy]), _mean(pw), _peak(pw),
+                    tuple(_peak(data[k]) for k in currents))  # type: ignore[arg-type]
+    out = []
+    for k in outlets:
+        kwh = counter_kwh(data[k])
+        if kwh is not None:
+            out.append(OutletRow(hex_id, name, k[2], kwh))
+    return row, out
+
+
+async def build_report(controller: Any, principal: Principal, scope: str, name: str,
+                       start: float, end: float) -> Report:
+    """Gather a report's figures from the history and the alarm history.
+
+    Args:
+        controller: the running controller (history, alarms, structure, live).
+        principal: who asks (needs READ).
+        scope: site, room, row, rack or device.
+        name: the element's name or path, the PDU's name or hex id; empty for site.
+        start: period start, epoch seconds (inclusive).
+        end: period end, epoch seconds (exclusive).
+
+    Energy is last − first of each energy counter's history in the period (see
+    ``counter_kwh``); power and current figures are the history blocks' averages and
+    maxima at the finest tier that covers the period.
+    """
+    require(principal, Action.READ, "reports")
+    _check_period(start, end)
+    target, devices = _resolve(controller, scope, name)
+    tier = _tier(controller, start, end)
+    report = Report(scope, target, start, end, controller.clock(), TIERS[tier].block_s)
+    for hex_id in devices:
+        row, outlets = await _device_figures(controller, hex_id, tier, start, end)
+        report.devices.append(row)
+        report.outlets += outlets
+        await asyncio.sleep(0)
+    alarms = await controller.alarms.query(principal, AlarmFilter(since=start, until=end),
+                                           limit=_ALARM_LIMIT)
+    wanted = set(devices)
+    for a in sorted(alarms, key=lambda a: (a.start, a.id)):
+        if scope == "site" or a.device in wanted:
+            report.alarms.append(AlarmRow(a.id, a.start, a.end, a.peak_severity, a.device,
+                                          a.device_name, a.channel, a.text, a.state))
+    return report
+
+
+# ---------------------------------------------------------------------- writers
+DEVICE_HEADER = ("Hex ID", "Name", "Location", "Energy (kWh)", "Average power (W)",
+                 "Peak power (W)", "Peak current L1 (A)", "Peak current L2 (A)",
+                 "Peak current L3 (A)")
+OUTLET_HEADER = ("Hex ID", "PDU", "Outlet", "Energy (kWh)")
+ALARM_HEADER = ("ID", "Start (UTC)", "End (UTC)", "Severity", "Hex ID", "PDU", "Channel",
+                "Text", "State")
+
+
+def _device_cells(d: DeviceRow) -> list[Any]:
+    return [d.hex_id, d.name, d.location, d.kwh, d.avg_w, d.peak_w, *d.peak_a]
+
+
+def _alarm_cells(a: AlarmRow) -> list[Any]:
+    return [a.id, iso(a.start), iso(a.end), a.severity, a.device, a.device_name, a.channel,
+            a.text, a.state]
+
+
+def _safe(value: Any) -> Any:
+    """A CSV cell: empty for None; text a spreadsheet would run as a formula
+    (``=``, ``+``, ``-``, ``@`` first, e.g. in a PDU name) gets a leading apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def write_csv(report: Report, path: Path) -> None:
+    """Write the report as one CSV file: the summary, then the PDU, outlet and alarm
+    tables, each after a blank line and its header row (empty cell: no history)."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        rows: list[list[Any]] = [[label, value] for label, value in report.summary()]
+        rows += [[], list(DEVICE_HEADER)] + [_device_cells(d) for d in report.devices]
+        rows += [[], list(OUTLET_HEADER)]
+        rows += [[o.hex_id, o.device_name, o.outlet, o.kwh] for o in report.outlets]
+        rows += [[], list(ALARM_HEADER)] + [_alarm_cells(a) for a in report.alarms]
+        writer.writerows([_safe(v) for v in row] for row in rows)
+
+
+def write_xlsx(report: Report, path: Path) -> None:
+    """Write the report as an Excel workbook with sheets Summary, Devices, Outlets and
+    Alarms; the Summary sheet carries two native charts whose series reference the
+    Devices sheet: energy per PDU (column D) and average/peak power (columns E, F)."""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False,
+                                         "strings_to_formulas": False,
+                                         "strings_to_urls": False})
+    try:
+        bold = wb.add_format({"bold": True})
+        summary = wb.add_worksheet("Summary")
+        summary.set_column(0, 0, 28)
+        summary.set_column(1, 1, 34)
+        for r, (label, value) in enumerate(report.summary()):
+            summary.write(r, 0, label, bold)
+            summary.write(r, 1, value)
+        devices = wb.add_worksheet("Devices")
+        devices.write_row(0, 0, DEVICE_HEADER, bold)
+        devices.set_column(0, 2, 18)
+        devices.set_column(3, 8, 14)
+        for r, d in enumerate(report.devices, start=1):
+            devices.write_row(r, 0, _device_cells(d))
+        outlets = wb.add_worksheet("Outlets")
+        outlets.write_row(0, 0, OUTLET_HEADER, bold)
+        for r, o in enumerate(report.outlets, start=1):
+            outlets.write_row(r, 0, [o.hex_id, o.device_name, o.outlet, o.kwh])
+        alarms = wb.add_worksheet("Alarms")
+        alarms.write_row(0, 0, ALARM_HEADER, bold)
+        alarms.set_column(7, 7, 50)
+        for r, a in enumerate(report.alarms, start=1):
+            alarms.write_row(r, 0, _alarm_cells(a))
+        n = len(report.devices)
+        if n:
+            names = ["Devices", 1, 1, n, 1]
+            energy = wb.add_chart({"type": "column"})
+            energy.add_series({"name": ["Devices", 0, 3], "categories": names,
+                               "values": ["Devices", 1, 3, n, 3]})
+            energy.set_title({"name": "Energy per PDU (kWh)"})
+            energy.set_y_axis({"name": "kWh"})
+            energy.set_legend({"none": True})
+            power = wb.add_chart({"type": "column"})
+            for col in (4, 5):
+                power.add_series({"name": ["Devices", 0, col], "categories": names,
+                                  "values": ["Devices", 1, col, n, col]})
+            power.set_title({"name": "Average and peak power per PDU (W)"})
+            power.set_y_axis({"name": "W"})
+            summary.insert_chart(len(report.summary()) + 1, 0, energy)
+            summary.insert_chart(len(report.summary()) + 17, 0, power)
+    finally:
+        wb.close()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "unnamed"
+
+
+def report_filename(scope: str, name: str, start: float, end: float, fmt: str) -> str:
+    """``enerteg-report-<scope>-<name>-<from>-<to>.<ext>`` with compact UTC times."""
+    stamp = (lambda t: dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    return f"enerteg-report-{scope}-{_slug(name or scope)}-{stamp(start)}-{stamp(end)}.{fmt}"
+
+
+async def generate(controller: Any, principal: Principal, scope: str, name: str,
+                   start: float, end: float, fmt: str) -> Path:
+    """Build a report and write it into ``<data-dir>/reports``; returns the file.
+
+    The file is written in a worker thread under a temporary name and renamed into
+    place, so a reader never sees half a report.
+    """
+    if fmt not in FORMATS:
+        raise Invalid(f"report format {fmt!r} does not exist; choose {' or '.join(FORMATS)}",
+                      thing="format", value=fmt, allowed=", ".join(FORMATS))
+    report = await build_report(controller, principal, scope, name, start, end)
+    folder = Path(controller.data_dir) / REPORTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / report_filename(scope, name, start, end, fmt)
+    tmp = folder / f".{final.name}.{os.getpid()}.{id(report)}.tmp"
+    writer = write_csv if fmt == "csv" else write_xlsx
+    try:
+        await asyncio.to_thread(writer, report, tmp)
+        await asyncio.to_thread(os.replace, tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return final

@@ -1,0 +1,248 @@
+"""Reports (issue 7): figures equal the history's own query results; CSV; the Excel
+workbook opens with openpyxl and its native charts reference the Devices sheet; the
+shell ``report`` command, its errors and exit codes, and a readonly user."""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from enerteg_tui.core.errors import Invalid, PermissionDenied
+from enerteg_tui.core.history.service import Point
+from enerteg_tui.core.permissions import Principal
+from enerteg_tui.core.quantities import Component
+from enerteg_tui.core.reports import (build_report, counter_kwh, generate, iso, parse_time,
+                                      write_csv, write_xlsx)
+from enerteg_tui.core.structure import Kind
+from enerteg_tui.protocols.shell.session import ShellSession
+from tests.conftest import ADMIN, READONLY, wait_for
+
+SPAN = 2 * 3600
+"""Two simulated hours of readings (5-second history tier)."""
+OUTLETS = 3
+
+
+def _readings(t: float, n: int) -> dict:
+    """Deterministic readings of PDU number ``n`` at time ``t`` (energy counters rise)."""
+    cur = [3 + n + math.sin(t / 900 + p) + p / 2 for p in range(3)]
+    power = sum(230 * c for c in cur)
+    groups: dict = {
+        (Component.TOTAL, 0): {"energy": 100 * n + t / 3600 * (1 + n), "activePower": power},
+    }
+    for p in range(3):
+        groups[(Component.INPUT, p + 1)] = {"current": cur[p], "activePower": 230 * cur[p]}
+    for o in range(1, OUTLETS + 1):
+        groups[(Component.OUTLET, o)] = {"energy": 10 * o + t / 3600 * 0.1 * o}
+    return groups
+
+
+@pytest.fixture
+async def site(make_controller):
+    """A controller on 3 PDUs: two in rack "Rack A" (Hall 1 / Row 1), an alarm raised on
+    the first, then the poller stopped and two future hours of history fed in."""
+    c = await make_controller(pdus=3, interval=0.1)
+    devs = [d.hex_id for d in c.live.ordered()]
+    room = await c.structure.create(ADMIN, Kind.ROOM, "Hall 1")
+    row = await c.structure.create(ADMIN, Kind.ROW, "Row 1", room.id)
+    rack = await c.structure.create(ADMIN, Kind.RACK, "Rack A", row.id)
+    for h in devs[:2]:
+        await c.structure.assign(ADMIN, h, rack.id)
+    alarm_from = c.clock() - 1
+    await c.topics.put(ADMIN, f"sim/{devs[0]}", {"reachable": False})
+    await wait_for(lambda: any(a.device == devs[0] for a in c.alarms.active()), timeout=15)
+    await c.alarms.flush()
+    await c.poller.stop()
+    t0 = (c.clock() // 3600 + 2) * 3600  # an hour boundary in the future
+    h = c.history
+    t = t0
+    while t < t0 + SPAN:
+        for n, hex_id in enumerate(devs):
+            h.collector.ingest(hex_id, _readings(t, n), t)
+        t += 5
+        if int(t) % 300 == 0:
+            await h.flush(now=t)
+    await h.flush(now=t + 10)
+    return c, devs, t0, alarm_from
+
+
+async def test_figures_equal_the_history_queries(site) -> None:
+    c, devs, t0, _ = site
+    start, end = t0 + 600, t0 + SPAN - 600
+    rep = await build_report(c, READONLY, "site", "", start, end)
+    assert rep.resolution_s == 5 and [d.hex_id for d in rep.devices] == devs
+    for n, row in enumerate(rep.devices):
+        e = await c.history.read((row.hex_id, "t", 0, "energy"), 0, start, end)
+        assert row.kwh == pytest.approx(e[-1].max - e[0].min, abs=1e-6)
+        assert row.kwh == pytest.approx((end - start - 5) / 3600 * (1 + n), abs=0.02)
+        p = await c.history.read((row.hex_id, "t", 0, "activePower"), 0, start, end)
+        assert row.peak_w == max(b.max for b in p)
+        assert row.avg_w == pytest.approx(sum(b.avg for b in p) / len(p), abs=0.05)
+        for ph in (1, 2, 3):
+            a = await c.history.read((row.hex_id, "i", ph, "current"), 0, start, end)
+            assert row.peak_a[ph - 1] == max(b.max for b in a)
+    outlets = [o for o in rep.outlets if o.hex_id == devs[1]]
+    assert [o.outlet for o in outlets] == list(range(1, OUTLETS + 1))
+    for o in outlets:
+        e = await c.history.read((devs[1], "o", o.outlet, "energy"), 0, start, end)
+        assert o.kwh == pytest.approx(e[-1].max - e[0].min, abs=1e-6)
+    assert rep.total_kwh == pytest.approx(sum(d.kwh for d in rep.devices), abs=0.01)
+    # a rack report has the rack's two PDUs; the alarm lies outside this period
+    rack = await build_report(c, ADMIN, "rack", "rack a", start, end)
+    assert rack.target == "Hall 1 / Row 1 / Rack A" and [d.hex_id for d in rack.devices] == devs[:2]
+    assert rack.alarms == []
+
+
+def test_counter_kwh_counts_only_rises() -> None:
+    pts = [Point(0, 10.0, 10.5, 10.2), Point(5, 10.5, 11.0, 10.7), Point(10, 0.0, 0.5, 0.2),
+           Point(15, 0.5, 1.0, 0.7)]
+    assert counter_kwh(pts) == pytest.approx(0.5 + 0.5 + 0.5)
+    assert counter_kwh([]) is None
+
+
+async def test_alarms_in_the_period_by_scope(site) -> None:
+    c, devs, _, alarm_from = site
+    start, end = alarm_from - 60, c.clock() + 1
+    dev = await build_report(c, ADMIN, "device", devs[0], start, end)
+    assert any(a.device == devs[0] and "unreachable" in a.text for a in dev.alarms)
+    other = await build_report(c, ADMIN, "device", devs[2], start, end)
+    assert all(a.device == devs[2] for a in other.alarms)
+    room = await build_report(c, ADMIN, "room", "Hall 1", start, end)
+    assert {a.id for a in dev.alarms} <= {a.id for a in room.alarms}
+
+
+async def test_csv_and_xlsx_files(site, tmp_path: Path) -> None:
+    c, devs, t0, _ = site
+    rep = await build_report(c, ADMIN, "site", "", t0, t0 + SPAN)
+    path = tmp_path / "r.csv"
+    write_csv(rep, path)
+    rows = list(csv.reader(path.open(newline="", encoding="utf-8")))
+    assert rows[0] == ["Report", "EnerTEG site report"]
+    assert ["From (UTC)", iso(t0)] in rows and ["PDUs", "3"] in rows
+    head = rows.index(["Hex ID", "Name", "Location", "Energy (kWh)", "Average power (W)",
+                       "Peak power (W)", "Peak current L1 (A)", "Peak current L2 (A)",
+                       "Peak current L3 (A)"])
+    for i, d in enumerate(rep.devices, start=1):
+        assert rows[head + i][0] == d.hex_id and float(rows[head + i][3]) == d.kwh
+        assert float(rows[head + i][5]) == d.peak_w
+    assert rows[head + len(rep.devices) + 2] == ["Hex ID", "PDU", "Outlet", "Energy (kWh)"]
+
+    xlsx = tmp_path / "r.xlsx"
+    write_xlsx(rep, xlsx)
+    wb = openpyxl.load_workbook(xlsx)
+    assert wb.sheetnames == ["Summary", "Devices", "Outlets", "Alarms"]
+    ws = wb["Devices"]
+    for i, d in enumerate(rep.devices, start=2):
+        assert ws.cell(i, 1).value == d.hex_id and ws.cell(i, 4).value == d.kwh
+        assert ws.cell(i, 5).value == d.avg_w and ws.cell(i, 6).value == d.peak_w
+        assert [ws.cell(i, k).value for k in (7, 8, 9)] == list(d.peak_a)
+    assert ws.cell(2 + len(rep.devices), 1).value is None
+    assert wb["Outlets"].max_row == 1 + len(rep.outlets) == 1 + 3 * OUTLETS
+    last = 1 + len(rep.devices)
+    with zipfile.ZipFile(xlsx) as z:
+        charts = sorted(n for n in z.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", n))
+        refs = [re.findall(r"<c:f>([^<]+)</c:f>", z.read(n).decode()) for n in charts]
+    assert len(charts) == 2
+    cats = f"Devices!$B$2:$B${last}"
+    assert refs[0] == ["Devices!$D$1", cats, f"Devices!$D$2:$D${last}"]
+    assert refs[1] == ["Devices!$E$1", cats, f"Devices!$E$2:$E${last}",
+                       "Devices!$F$1", cats, f"Devices!$F$2:$F${last}"]
+
+
+async def test_generate_writes_into_reports_atomically(site) -> None:
+    c, _, t0, _ = site
+    path = await generate(c, READONLY, "row", "Hall 1 / Row 1", t0, t0 + 3600, "xlsx")
+    assert path.parent == Path(c.data_dir) / "reports"
+    assert path.name == (f"enerteg-report-row-Hall_1_Row_1-{iso(t0).replace('-', '').replace(':', '')}"
+                         f"-{iso(t0 + 3600).replace('-', '').replace(':', '')}.xlsx")
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left
+    assert openpyxl.load_workbook(path)["Devices"].max_row == 3
+
+
+async def test_bad_input_names_the_value(site) -> None:
+    c, _, t0, _ = site
+    cases = [
+        (("building", "", t0, t0 + 60), "scope 'building' does not exist"),
+        (("rack", "Rack Q", t0, t0 + 60), "rack 'Rack Q': no rack has that name"),
+        (("device", "nope", t0, t0 + 60), "PDU 'nope'"),
+        (("room", "", t0, t0 + 60), "needs the room's name"),
+        (("site", "", t0 + 60, t0), "is empty; the end must be after the start"),
+    ]
+    for args, text in cases:
+        with pytest.raises(Invalid) as exc:
+            await build_report(c, ADMIN, *args)
+        assert text in str(exc.value)
+    with pytest.raises(Invalid, match="'yesterday' is not a time"):
+        parse_time("yesterday", "--from")
+    assert parse_time("2026-01-01") == parse_time("2026-01-01T00:00:00Z") == 1_767_225_600
+    assert parse_time("2026-01-01T02:00:00+02:00") == 1_767_225_600
+    with pytest.raises(PermissionDenied):
+        await build_report(c, Principal(user="nobody", roles=frozenset()), "site", "", t0, t0 + 60)
+
+
+async def _run(c, script: str, who=ADMIN) -> tuple[int, str, str]:
+    out: list[str] = []
+    err: list[str] = []
+    code = await ShellSession(c, who).run_script(script, out.append, err.append)
+    return code, "".join(out), "".join(err)
+
+
+async def test_shell_report_command(site) -> None:
+    c, devs, t0, _ = site
+    frm, to = iso(t0), iso(t0 + SPAN)
+    code, out, err = await _run(c, f"report rack 'Rack A' --from {frm} --to {to} --format xlsx",
+                                READONLY)
+    assert code == 0, err
+    shown = out.strip()
+    assert shown.startswith("/reports/enerteg-report-rack-Rack_A-") and shown.endswith(".xlsx")
+    assert (Path(c.data_dir) / shown.lstrip("/")).is_file()
+    code, out, err = await _run(c, f"report device {devs[2]} --from={frm} --to={to}")
+    assert code == 0 and out.strip().endswith(".csv"), err
+    rows = list(csv.reader((Path(c.data_dir) / out.strip().lstrip("/")).open(encoding="utf-8")))
+    assert rows[2][1].endswith(f"({devs[2]})") and ["PDUs", "1"] in rows
+    code, out, _ = await _run(c, "format json; report site")  # defaults: the last 24 h, csv
+    assert code == 0 and '"format": "csv"' in out
+
+    bad = [
+        ("report building", "report scope 'building' does not exist; choose one of site, room"),
+        ("report site --from yesterday", "--from 'yesterday' is not a time; use an ISO 8601 time"),
+        (f"report site --from {to} --to {frm}", "the end must be after the start"),
+        ("report site --format pdf", "report format 'pdf' does not exist; choose csv or xlsx"),
+        ("report rack Nowhere", "rack 'Nowhere': no rack has that name"),
+        ("report site --from", "option --from needs a value"),
+        ("report", "Usage: report site|room|row|rack|device"),
+    ]
+    for script, text in bad:
+        code, out, err = await _run(c, script)
+        assert code == 2 and out == "" and text in err, (script, err)
+    assert "report site|room|row|rack|device" in (await _run(c, "help"))[1]
+
+
+def test_csv_cells_never_run_as_formulas(tmp_path: Path) -> None:
+    from enerteg_tui.core.reports import DeviceRow, Report
+
+    rep = Report("site", "site", 0.0, 3600.0, 3600.0, 60,
+                 devices=[DeviceRow("aa01", "=HYPERLINK(\"x\")", "Unassigned", 1.5, 100.0, 200.0,
+                                    (1.0, None, 2.0))])
+    path = tmp_path / "r.csv"
+    write_csv(rep, path)
+    rows = list(csv.reader(path.open(newline="", encoding="utf-8")))
+    row = next(r for r in rows if r and r[0] == "aa01")
+    assert row == ["aa01", "'=HYPERLINK(\"x\")", "Unassigned", "1.5", "100.0", "200.0", "1.0", "",
+                   "2.0"]
+
+
+def test_xlsx_without_pdus_has_no_charts(tmp_path: Path) -> None:
+    from enerteg_tui.core.reports import Report
+
+    path = tmp_path / "empty.xlsx"
+    write_xlsx(Report("room", "Hall 9", 0.0, 3600.0, 3600.0, 60), path)
+    wb = openpyxl.load_workbook(path)
+    assert wb["Summary"]["B8"].value == 0 and wb["Devices"].max_row == 1
+    with zipfile.ZipFile(path) as z:
+        assert not [n for n in z.namelist() if n.startswith("xl/charts/")]
