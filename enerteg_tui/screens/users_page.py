@@ -1,0 +1,392 @@
+"""The Users page (manual §5.9): user accounts, their roles, and one's own password.
+
+Admins see every user in a table (name, roles, must-change flag, SSH keys) and manage
+them: ``n`` adds a user, ``e`` edits roles, ``p`` resets a password, ``d`` deletes after
+a confirmation, ``k``/``K`` add or remove an SSH public key. Every role sees its own row
+and ``w`` changes its own password (current one first). Every change goes through the
+core ``UserService`` with the session's principal, exactly as the shell's ``user`` and
+``passwd`` commands do: the core checks ``administer``, the name and password rules and
+the last admin, and its message is shown as is. The only check made here is that a new
+password typed twice matches. Passwords and hashes are never shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+from ..core.errors import EnertegError
+from ..core.permissions import Action, Role
+from ..core.users import UserInfo, public_key_fingerprint
+from .dialogs import ConfirmDialog
+from .livetable import Column, LiveTable, Row
+from .page import Page, PageTitle
+from .tree import Place
+
+__all__ = ["COLUMNS", "FormField", "UserForm", "UsersPage"]
+
+COLUMNS = (
+    Column("name", "Login name", 16, "left"),
+    Column("roles", "Roles", 20, "left"),
+    Column("must", "Change pw", 9, "left"),
+    Column("keys", "SSH keys", 8),
+)
+"""User table columns."""
+
+ROLE_HINT = ", ".join(r.value for r in Role)
+"""The roles a user may have, for form hints."""
+
+
+class FormField:
+    """One input of a ``UserForm``: id, label, whether it is secret, initial value."""
+
+    def __init__(self, key: str, label: str, *, secret: bool = False, value: str = "",
+                 placeholder: str = "") -> None:
+        self.key = key
+        self.label = label
+        self.secret = secret
+        self.value = value
+        self.placeholder = placeholder
+
+
+Submit = Callable[[dict[str, str]], Awaitable[str | None]]
+"""Form submission: the values by field key → an error message, or None when done."""
+
+
+class UserForm(ModalScreen[bool]):
+    """A small modal form; stays open showing the error until the submission succeeds."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    DEFAULT_CSS = """
+    UserForm { align: center middle; }
+    UserForm > Vertical {
+        width: 64; max-width: 98%; height: auto; max-height: 98%;
+        border: thick $accent; background: $surface; padding: 0 1;
+    }
+    UserForm .label { width: 100%; height: auto; }
+    UserForm Input { margin: 0; }
+    UserForm #error { color: $error; text-style: bold; height: auto; }
+    UserForm Horizontal { height: auto; align-horizontal: center; }
+    UserForm Button { margin: 0 2; }
+    """
+
+    def __init__(self, title: str, fields: list[FormField], submit: Submit,
+                 *, ok: str = "Save") -> None:
+        super().__init__()
+        self.form_title = title
+        self.fields = fields
+        self.submit = submit
+        self.ok = ok
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.form_title
+            for f in self.fields:
+                yield Static(f.label, classes="label")
+                yield Input(f.value, placeholder=f.placeholder, password=f.secret,
+                            id=f"f-{f.key}", compact=True)
+            yield Static("", id="error")
+            with Horizontal():
+                yield Button(f"{self.ok} (enter)", id="ok", variant="primary", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
+
+    def values(self) -> dict[str, str]:
+        """The current values by field key."""
+        return {f.key: self.query_one(f"#f-{f.key}", Input).value for f in self.fields}
+
+    def show_error(self, text: str) -> None:
+        """Show why the form was not accepted."""
+        self.query_one("#error", Static).update(text)
+
+    async def _send(self) -> None:
+        error = await self.submit(self.values())
+        if error:
+            self.show_error(error)
+        else:
+            self.dismiss(True)
+
+    @on(Input.Submitted)
+    async def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        await self._send()
+
+    @on(Button.Pressed)
+    async def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "ok":
+            await self._send()
+        else:
+            self.dismiss(False)
+
+    def action_cancel(self) -> None:
+        """Close without changes."""
+        self.dismiss(False)
+
+
+def _roles(info: UserInfo) -> str:
+    return ",".join(sorted(r.value for r in info.roles))
+
+
+def _twice(values: dict[str, str], first: str, second: str, label: str) -> str | None:
+    """The typed-twice check (the only one done here): a message naming the field."""
+    if values[first] != values[second]:
+        return f"{label}: the two entries differ (type the same password twice)"
+    return None
+
+
+class UsersPage(Page):
+    """User accounts (admins) or one's own account (everyone else)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "add", "Add user"),
+        Binding("e", "roles", "Roles"),
+        Binding("p", "reset", "Password"),
+        Binding("d,delete", "delete", "Delete"),
+        Binding("w", "own_password", "My password"),
+        Binding("k", "key_add", "Add key"),
+        Binding("K", "key_del", "Remove key"),
+    ]
+    """Keys; the admin ones are hidden for other roles."""
+
+    DEFAULT_CSS = """
+    UsersPage LiveTable { height: 1fr; }
+    UsersPage #detail { height: auto; padding: 0 1; border-top: hkey $panel-lighten-2; }
+    UsersPage #message { height: auto; padding: 0 1; }
+    UsersPage #message.-error { color: $error; text-style: bold; }
+    """
+
+    _ADMIN = ("add", "roles", "reset", "delete", "key_add", "key_del")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.place = Place("users")
+        self.infos: dict[str, UserInfo] = {}
+
+    def compose(self) -> ComposeResult:
+        yield PageTitle("Users", id="title")
+        yield LiveTable(COLUMNS, id="users")
+        yield Static("", id="detail")
+        yield Static("", id="message")
+
+    async def on_mount(self) -> None:
+        await self.reload()
+
+    def focus_first(self) -> None:
+        self.table.focus(scroll_visible=False)
+
+    @property
+    def table(self) -> LiveTable:
+        """The user table."""
+        return self.query_one(LiveTable)
+
+    @property
+    def admin(self) -> bool:
+        """Whether this session may manage users (the core checks again on every call)."""
+        return self.ctx.may(Action.ADMINISTER)
+
+    async def reload(self) -> None:
+        """Read the users from the core (all as admin, one's own otherwise)."""
+        ctx = self.ctx
+        users = ctx.controller.users
+        try:
+            infos = await users.list(ctx.principal) if self.admin else [
+                await users.get(ctx.principal.user)]
+        except EnertegError as exc:
+            self._say(str(exc), error=True)
+            infos = []
+        self.infos = {u.name: u for u in infos}
+        keep = self.table.current.key if self.table.current else None
+        self.table.set_rows([Row(key=u.name, cells={
+            "name": u.name, "roles": _roles(u), "must": "yes" if u.must_change else "",
+            "keys": str(len(u.keys))}) for u in infos])
+        keys = [r.key for r in self.table.rows]
+        if keep in keys:
+            self.table.cursor_row = keys.index(keep)
+        title = Text("Users", style="bold")
+        title.append(f" · {len(infos)} user{'' if len(infos) == 1 else 's'}" if self.admin
+                     else " · your account (w changes your password)")
+        self.query_one("#title", PageTitle).update(title)
+        self._describe()
+
+    def _describe(self) -> None:
+        info = self._current()
+        text = ""
+        if info is not None:
+            fps = [public_key_fingerprint(k) for k in info.keys]
+            text = f"{info.name}: roles {_roles(info)}" + (
+                "; must change password at next login" if info.must_change else "")
+            text += "\nSSH keys: " + (", ".join(fps) if fps else "none")
+        self.query_one("#detail", Static).update(text)
+
+    def on_live_table_highlighted(self, event: LiveTable.Highlighted) -> None:
+        self._describe()
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        msg = self.query_one("#message", Static)
+        msg.update(text)
+        msg.set_class(error, "-error")
+
+    def _current(self) -> UserInfo | None:
+        row = self.table.current
+        return self.infos.get(str(row.key)) if row is not None else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the admin keys for roles without ``administer``."""
+        if action in self._ADMIN and not self.admin:
+            return False
+        return True
+
+    def _form(self, title: str, fields: list[FormField], submit: Submit, ok: str = "Save") -> None:
+        async def done(changed: bool | None) -> None:
+            if changed:
+                await self.reload()
+
+        self.app.push_screen(UserForm(title, fields, submit, ok=ok), done)
+
+    async def _core(self, call: Awaitable[object], success: str) -> str | None:
+        """Await a core call: its refusal as the form's error, or the success message."""
+        try:
+            await call
+        except EnertegError as exc:
+            return str(exc)
+        self._say(success)
+        return None
+
+    # ------------------------------------------------------------------ actions
+    def action_add(self) -> None:
+        """Add a user: login name, password twice, roles."""
+        ctx = self.ctx
+
+        async def submit(v: dict[str, str]) -> str | None:
+            if (err := _twice(v, "password", "again", "Password")) is not None:
+                return err
+            roles = [r.strip() for r in v["roles"].split(",") if r.strip()]
+            return await self._core(
+                ctx.controller.users.add(ctx.principal, v["name"], v["password"], roles),
+                f"User {v['name'].strip()} added")
+
+        self._form("Add user", [
+            FormField("name", "Login name"),
+            FormField("password", "Password", secret=True),
+            FormField("again", "Password again", secret=True),
+            FormField("roles", f"Roles (comma list of {ROLE_HINT})", value="readonly"),
+        ], submit, ok="Add")
+
+    def action_roles(self) -> None:
+        """Replace the highlighted user's roles."""
+        info, ctx = self._current(), self.ctx
+        if info is None:
+            self._say("Select a user first")
+            return
+
+        async def submit(v: dict[str, str]) -> str | None:
+            roles = [r.strip() for r in v["roles"].split(",") if r.strip()]
+            return await self._core(ctx.controller.users.set_roles(ctx.principal, info.name, roles),
+                                    f"Roles of {info.name} changed")
+
+        self._form(f"Roles of {info.name}", [
+            FormField("roles", f"Roles (comma list of {ROLE_HINT})", value=_roles(info))], submit)
+
+    def action_reset(self) -> None:
+        """Set the highlighted user's password (admin)."""
+        info, ctx = self._current(), self.ctx
+        if info is None:
+            self._say("Select a user first")
+            return
+
+        async def submit(v: dict[str, str]) -> str | None:
+            if (err := _twice(v, "password", "again", "New password")) is not None:
+                return err
+            return await self._core(
+                ctx.controller.users.change_password(ctx.principal, info.name, v["password"]),
+                f"Password of {info.name} changed")
+
+        self._form(f"Password of {info.name}", [
+            FormField("password", "New password", secret=True),
+            FormField("again", "New password again", secret=True)], submit)
+
+    def action_own_password(self) -> None:
+        """Change one's own password: current one, then the new one twice."""
+        ctx = self.ctx
+        me = ctx.principal.user
+
+        async def submit(v: dict[str, str]) -> str | None:
+            if (err := _twice(v, "password", "again", "New password")) is not None:
+                return err
+            return await self._core(
+                ctx.controller.users.change_password(ctx.principal, me, v["password"],
+                                                     old=v["old"]),
+                "Your password was changed")
+
+        self._form(f"Your password ({me})", [
+            FormField("old", "Current password", secret=True),
+            FormField("password", "New password", secret=True),
+            FormField("again", "New password again", secret=True)], submit)
+
+    def action_delete(self) -> None:
+        """Delete the highlighted user after a confirmation (never the last admin: the core)."""
+        info, ctx = self._current(), self.ctx
+        if info is None:
+            self._say("Select a user first")
+            return
+
+        async def confirmed(yes: bool | None) -> None:
+            if not yes:
+                self._say(f"User {info.name} kept")
+                return
+            try:
+                await ctx.controller.users.delete(ctx.principal, info.name)
+            except EnertegError as exc:
+                self._say(str(exc), error=True)
+                return
+            self._say(f"User {info.name} deleted")
+            await self.reload()
+
+        self.app.push_screen(ConfirmDialog(
+            f"Delete user {info.name} ({_roles(info)})? Their SSH keys and shell history "
+            "are removed too.", yes="Delete", no="Keep",
+            title="Delete user"), confirmed)
+
+    def action_key_add(self) -> None:
+        """Add an SSH public key (one OpenSSH line) to the highlighted user."""
+        info, ctx = self._current(), self.ctx
+        if info is None:
+            self._say("Select a user first")
+            return
+
+        async def submit(v: dict[str, str]) -> str | None:
+            return await self._core(ctx.controller.users.add_key(ctx.principal, info.name, v["key"]),
+                                    f"SSH key added to {info.name}")
+
+        self._form(f"SSH key for {info.name}", [
+            FormField("key", "Public key (one OpenSSH line)", placeholder="ssh-ed25519 AAAA...")],
+            submit, ok="Add")
+
+    def action_key_del(self) -> None:
+        """Remove one of the highlighted user's SSH keys by its fingerprint."""
+        info, ctx = self._current(), self.ctx
+        if info is None:
+            self._say("Select a user first")
+            return
+        fps = [public_key_fingerprint(k) for k in info.keys]
+        if not fps:
+            self._say(f"User {info.name} has no SSH keys")
+            return
+
+        async def submit(v: dict[str, str]) -> str | None:
+            return await self._core(
+                ctx.controller.users.remove_key(ctx.principal, info.name, v["fp"].strip()),
+                f"SSH key removed from {info.name}")
+
+        self._form(f"Remove SSH key of {info.name}", [
+            FormField("fp", "Fingerprint (see below the table)", value=fps[0])], submit,
+            ok="Remove")
