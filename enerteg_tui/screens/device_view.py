@@ -22,7 +22,7 @@ from textual.widgets import Label, TabbedContent, TabPane
 from ..core.errors import EnertegError
 from ..core.events import Batch
 from ..core.live import DeviceLive
-from ..core.quantities import Channel, Component
+from ..core.quantities import Channel, ChannelKey, Component
 from .cells import device_state_text
 from .device_config import ConfigForm
 from .device_tables import (
@@ -202,6 +202,25 @@ class DevicePage(Page):
             key = next(iter(event.row.channels.values()))
         if key is not None:
             self._chart(Channel(self.hex_id, key.component, key.index, key.quantity))
+
+    def focus_channel(self, component: str, index: int, quantity: str) -> bool:
+        """Select the cell of a channel (an alarm's) in the Information tab; False if absent."""
+        try:
+            want = ChannelKey(Component(component), int(index), quantity)
+        except ValueError:
+            return False
+        for table in self.query("#info-scroll LiveTable").results(LiveTable):
+            for y, row in enumerate(table.rows):
+                for col, key in row.channels.items():
+                    if key != want:
+                        continue
+                    table.focus()
+                    table.cursor_row = y
+                    cols = [c.key for c in table.columns]
+                    if table.cell_cursor and col in cols:
+                        table.cursor_col = cols.index(col)
+                    return True
+        return False
 
     def _chart(self, channel: Channel) -> None:
         from .chart import ChartScreen

@@ -12,26 +12,27 @@ password typed twice matches. Passwords and hashes are never shown.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Static
 
 from ..core.errors import EnertegError
 from ..core.permissions import Action, Role
 from ..core.users import UserInfo, public_key_fingerprint
 from .dialogs import ConfirmDialog
+from .forms import FormDialog, FormField, Submit
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
 from .tree import Place
 
 __all__ = ["COLUMNS", "FormField", "UserForm", "UsersPage"]
+
+UserForm = FormDialog
+"""The users page's forms (the generic dialog; the name the tests and callers know)."""
 
 COLUMNS = (
     Column("name", "Login name", 16, "left"),
@@ -43,93 +44,6 @@ COLUMNS = (
 
 ROLE_HINT = ", ".join(r.value for r in Role)
 """The roles a user may have, for form hints."""
-
-
-class FormField:
-    """One input of a ``UserForm``: id, label, whether it is secret, initial value."""
-
-    def __init__(self, key: str, label: str, *, secret: bool = False, value: str = "",
-                 placeholder: str = "") -> None:
-        self.key = key
-        self.label = label
-        self.secret = secret
-        self.value = value
-        self.placeholder = placeholder
-
-
-Submit = Callable[[dict[str, str]], Awaitable[str | None]]
-"""Form submission: the values by field key → an error message, or None when done."""
-
-
-class UserForm(ModalScreen[bool]):
-    """A small modal form; stays open showing the error until the submission succeeds."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-
-    DEFAULT_CSS = """
-    UserForm { align: center middle; }
-    UserForm > Vertical {
-        width: 64; max-width: 98%; height: auto; max-height: 98%;
-        border: thick $accent; background: $surface; padding: 0 1;
-    }
-    UserForm .label { width: 100%; height: auto; }
-    UserForm Input { margin: 0; }
-    UserForm #error { color: $error; text-style: bold; height: auto; }
-    UserForm Horizontal { height: auto; align-horizontal: center; }
-    UserForm Button { margin: 0 2; }
-    """
-
-    def __init__(self, title: str, fields: list[FormField], submit: Submit,
-                 *, ok: str = "Save") -> None:
-        super().__init__()
-        self.form_title = title
-        self.fields = fields
-        self.submit = submit
-        self.ok = ok
-
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = self.form_title
-            for f in self.fields:
-                yield Static(f.label, classes="label")
-                yield Input(f.value, placeholder=f.placeholder, password=f.secret,
-                            id=f"f-{f.key}", compact=True)
-            yield Static("", id="error")
-            with Horizontal():
-                yield Button(f"{self.ok} (enter)", id="ok", variant="primary", compact=True)
-                yield Button("Cancel (esc)", id="cancel", compact=True)
-
-    def values(self) -> dict[str, str]:
-        """The current values by field key."""
-        return {f.key: self.query_one(f"#f-{f.key}", Input).value for f in self.fields}
-
-    def show_error(self, text: str) -> None:
-        """Show why the form was not accepted."""
-        self.query_one("#error", Static).update(text)
-
-    async def _send(self) -> None:
-        error = await self.submit(self.values())
-        if error:
-            self.show_error(error)
-        else:
-            self.dismiss(True)
-
-    @on(Input.Submitted)
-    async def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        await self._send()
-
-    @on(Button.Pressed)
-    async def _pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            await self._send()
-        else:
-            self.dismiss(False)
-
-    def action_cancel(self) -> None:
-        """Close without changes."""
-        self.dismiss(False)
 
 
 def _roles(info: UserInfo) -> str:

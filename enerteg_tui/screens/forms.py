@@ -1,0 +1,111 @@
+"""Small modal forms: labelled inputs, an error line, OK and Cancel.
+
+The users, alarms and settings pages ask for a few values at a time (a password twice,
+an acknowledgement comment). ``FormDialog`` shows the fields, hands the values to an
+async ``submit`` that calls the core, and stays open showing the core's message until
+the submission succeeds, so a refused value is never lost and never half-applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+__all__ = ["FormDialog", "FormField", "Submit"]
+
+
+class FormField:
+    """One input of a ``FormDialog``: id, label, whether it is secret, initial value."""
+
+    def __init__(self, key: str, label: str, *, secret: bool = False, value: str = "",
+                 placeholder: str = "") -> None:
+        self.key = key
+        self.label = label
+        self.secret = secret
+        self.value = value
+        self.placeholder = placeholder
+
+
+Submit = Callable[[dict[str, str]], Awaitable[str | None]]
+"""Form submission: the values by field key → an error message, or None when done."""
+
+
+class FormDialog(ModalScreen[bool]):
+    """A small modal form; stays open showing the error until the submission succeeds."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    DEFAULT_CSS = """
+    FormDialog { align: center middle; }
+    FormDialog > Vertical {
+        width: 64; max-width: 98%; height: auto; max-height: 98%;
+        border: thick $accent; background: $surface; padding: 0 1;
+    }
+    FormDialog .label { width: 100%; height: auto; }
+    FormDialog Input { margin: 0; }
+    FormDialog #error { color: $error; text-style: bold; height: auto; }
+    FormDialog Horizontal { height: auto; align-horizontal: center; }
+    FormDialog Button { margin: 0 2; }
+    """
+
+    def __init__(self, title: str, fields: list[FormField], submit: Submit,
+                 *, ok: str = "Save", intro: str = "") -> None:
+        super().__init__()
+        self.intro = intro
+        self.form_title = title
+        self.fields = fields
+        self.submit = submit
+        self.ok = ok
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.form_title
+            if self.intro:
+                yield Static(self.intro, classes="label intro")
+            for f in self.fields:
+                yield Static(f.label, classes="label")
+                yield Input(f.value, placeholder=f.placeholder, password=f.secret,
+                            id=f"f-{f.key}", compact=True)
+            yield Static("", id="error")
+            with Horizontal():
+                yield Button(f"{self.ok} (enter)", id="ok", variant="primary", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
+
+    def values(self) -> dict[str, str]:
+        """The current values by field key."""
+        return {f.key: self.query_one(f"#f-{f.key}", Input).value for f in self.fields}
+
+    def show_error(self, text: str) -> None:
+        """Show why the form was not accepted."""
+        self.query_one("#error", Static).update(text)
+
+    async def _send(self) -> None:
+        error = await self.submit(self.values())
+        if error:
+            self.show_error(error)
+        else:
+            self.dismiss(True)
+
+    @on(Input.Submitted)
+    async def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        await self._send()
+
+    @on(Button.Pressed)
+    async def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "ok":
+            await self._send()
+        else:
+            self.dismiss(False)
+
+    def action_cancel(self) -> None:
+        """Close without changes."""
+        self.dismiss(False)
