@@ -64,7 +64,8 @@ class SettingsModel(BaseModel):
 
     Subclasses set ``TOPIC`` (the name under ``config/``), ``TITLE`` (the manual's
     section title), and ``SERVICE`` (the service that uses the settings, or None
-    when no service in this build consumes them yet, so that faces can say so).
+    when no service in this build consumes them yet, so that faces can say so), and
+    ``SERVICE_NOTE`` when part of the topic is applied only at a restart or not yet.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
@@ -72,6 +73,8 @@ class SettingsModel(BaseModel):
     TOPIC: ClassVar[str] = ""
     TITLE: ClassVar[str] = ""
     SERVICE: ClassVar[str | None] = None
+    SERVICE_NOTE: ClassVar[str] = ""
+    """What of the topic the service does not apply at once, or not at all yet."""
 
     @classmethod
     def secret_fields(cls) -> frozenset[str]:

@@ -99,6 +99,8 @@ class AuthSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "auth"
     TITLE: ClassVar[str] = "Authentication"
+    SERVICE: ClassVar[str | None] = "users"
+    SERVICE_NOTE: ClassVar[str] = "Minimum length and lockout apply at once; LDAP login is not built yet: the ldap keys are stored and checked only."
 
     minPasswordLength: int = Field(8, ge=4, le=128)
     """Shortest password accepted for a local user ("Password too short", §5.9)."""
@@ -153,6 +155,8 @@ class CliSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "cli"
     TITLE: ClassVar[str] = "CLI"
+    SERVICE: ClassVar[str | None] = "ssh"
+    SERVICE_NOTE: ClassVar[str] = "The port, listen address and serial line apply at the next start of the controller."
 
     enabled: Toggle = True
     """Offer the command line over SSH (enabled by default, §11.1)."""

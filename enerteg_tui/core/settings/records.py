@@ -68,6 +68,7 @@ class NotificationsSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "notifications"
     TITLE: ClassVar[str] = "Audit log"
+    SERVICE: ClassVar[str | None] = "audit"
 
     infoDays: Days = 5
     """Days to keep Info entries; 0 = never delete."""
@@ -92,6 +93,7 @@ class BackupSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "backup"
     TITLE: ClassVar[str] = "Backup schedule"
+    SERVICE: ClassVar[str | None] = "backup"
 
     scheduleEnabled: Toggle = False
     """Make backups on a schedule (backups can always be made by hand)."""
@@ -106,6 +108,7 @@ class BackupContentsSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "backup_settings"
     TITLE: ClassVar[str] = "Backup contents"
+    SERVICE: ClassVar[str | None] = "backup"
 
     includeLogs: Toggle = False
     """Add the audit log and the internal log files."""
@@ -132,6 +135,7 @@ class SqlExportSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "sql_export"
     TITLE: ClassVar[str] = "SQL export"
+    SERVICE: ClassVar[str | None] = "export"
 
     enabled: Toggle = False
     """Export history periodically."""

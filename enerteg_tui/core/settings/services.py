@@ -218,6 +218,7 @@ class SyslogSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "syslog"
     TITLE: ClassVar[str] = "Syslog"
+    SERVICE: ClassVar[str | None] = "syslog"
 
     enabled: Toggle = False
     """Send notifications and alarms to the remote syslog server."""
@@ -252,6 +253,7 @@ class EmailSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "email"
     TITLE: ClassVar[str] = "E-mail services"
+    SERVICE: ClassVar[str | None] = "email"
 
     enabled: Toggle = False
     """Relay notifications by e-mail."""

@@ -76,6 +76,7 @@ class HostnameSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "hostname"
     TITLE: ClassVar[str] = "Host name"
+    SERVICE: ClassVar[str | None] = "console, shell, syslog"
 
     hostname: HostName = "enerteg"
     """Host name of the controller (RFC 1123 labels separated by dots)."""
@@ -111,6 +112,8 @@ class DevicesSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "devices"
     TITLE: ClassVar[str] = "Devices"
+    SERVICE: ClassVar[str | None] = "driver"
+    SERVICE_NOTE: ClassVar[str] = "Applies at the next start of the controller."
 
     driver: Literal["simulated"] = "simulated"
     """Driver of the databus ring; only "simulated" in this build."""

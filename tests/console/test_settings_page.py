@@ -1,0 +1,229 @@
+"""Pilot tests of the Settings page: forms from the schemas, same answers as the shell.
+
+Every form goes through ``Configuration.put`` with text typed by the schema the way the
+shell's ``put`` types it; the tests put the same text through the real shell and expect
+the same message, word for word. Secrets are never shown; maintenance (backup, restore,
+factory reset) runs through the core's backup service.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, Select, Static
+
+from enerteg_tui.core.errors import PermissionDenied
+from enerteg_tui.protocols.shell.session import ShellSession
+from enerteg_tui.screens.dialogs import ConfirmDialog
+from enerteg_tui.screens.forms import FormDialog
+from enerteg_tui.screens.keybar import KeyBar
+from enerteg_tui.screens.settings_page import SettingsPage
+from enerteg_tui.screens.structure_dialogs import ChoiceDialog
+from enerteg_tui.screens.tree import Place
+from tests.conftest import ADMIN, principal, wait_for
+
+from .conftest import make_app, settle
+
+
+def page(app) -> SettingsPage:
+    p = app.main.query_one("#page").children[0]
+    assert isinstance(p, SettingsPage)
+    return p
+
+
+async def shell(c, script: str) -> tuple[int, str]:
+    err: list[str] = []
+    code = await ShellSession(c, ADMIN).run_script(script, lambda s: None, err.append)
+    return code, "".join(err)
+
+
+async def open_topic(pilot, topic: str) -> SettingsPage:
+    await settle(pilot)
+    await pilot.press("f9")
+    await settle(pilot)
+    listing = page(pilot.app)
+    assert listing.topic is None
+    listing.query_one("#topics").cursor_row = [r.key for r in listing.query_one("#topics").rows
+                                               ].index(topic)
+    await pilot.press("enter")
+    await settle(pilot)
+    form = page(pilot.app)
+    assert form.topic == topic
+    return form
+
+
+def message(p: SettingsPage) -> str:
+    return str(p.query_one("#message", Static).render())
+
+
+@pytest.mark.asyncio
+async def test_list_shows_every_topic_and_who_applies_it(frozen):
+    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("f9")
+        await settle(pilot)
+        p = page(pilot.app)
+        rows = p.query_one("#topics").rows
+        assert [r.key for r in rows] == frozen.config.names()
+        cells = {r.key: str(r.cells["service"]) for r in rows}
+        assert cells["syslog"] == "syslog"
+        assert cells["snmp_agent"].startswith("none yet")
+        p.query_one("#topics").cursor_row = [r.key for r in rows].index("modbus")
+        await settle(pilot)
+        assert "No service of this build applies" in str(p.query_one("#service").render())
+
+
+@pytest.mark.asyncio
+async def test_form_saves_changed_keys_through_the_core(frozen):
+    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+        p = await open_topic(pilot, "syslog")
+        assert p.query_one("#f-serverPort", Input).value == str(
+            frozen.config.get("syslog").serverPort)
+        p.query_one("#f-serverAddress", Input).value = "logs.example.net"
+        p.query_one("#f-serverPort", Input).value = "1514"
+        p.query_one("#f-protocol", Select).value = "TCP"
+        p.query_one("#f-enabled", Select).value = "enabled"
+        await settle(pilot)
+        assert "4 unsaved changes" in str(p.query_one("#title").render())
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        s = frozen.config.get("syslog")
+        assert (s.serverAddress, s.serverPort, s.protocol, s.enabled) == (
+            "logs.example.net", 1514, "TCP", True)
+        assert "Saved config/syslog" in message(p)
+        assert "unsaved" not in str(p.query_one("#title").render())
+        entries = await frozen.audit.query(ADMIN)
+        assert entries[0].action == "settings.change" and entries[0].user == "admin"
+
+
+@pytest.mark.parametrize("key,text", [
+    ("serverPort", "70000"), ("serverPort", "abc"), ("serverAddress", "bad host!"),
+])
+@pytest.mark.asyncio
+async def test_refused_value_gets_the_shells_message_and_changes_nothing(frozen, key, text):
+    before = frozen.config.get("syslog").stored_dump()
+    code, shell_err = await shell(frozen, f'put /config/syslog {key}="{text}"')
+    assert code != 0
+    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+        p = await open_topic(pilot, "syslog")
+        p.query_one(f"#f-{key}", Input).value = text
+        p.query_one(f"#f-{key}", Input).focus()
+        await pilot.press("enter")                           # enter applies too
+        await settle(pilot)
+        shown = message(p)
+        assert shown and shown in shell_err, (shown, shell_err)
+        assert p.query_one("#message").has_class("-error")
+        assert p.edits() == {key: text}                      # the typed text stays
+    assert frozen.config.get("syslog").stored_dump() == before
+
+
+@pytest.mark.asyncio
+async def test_discard_restores_the_stored_values(frozen):
+    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+        p = await open_topic(pilot, "core")
+        p.query_one("#f-pollIntervalSeconds", Input).value = "30"
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert p.query_one("#f-pollIntervalSeconds", Input).value == str(
+            frozen.config.get("core").pollIntervalSeconds)
+        assert "Discarded 1 unsaved change" in message(p)
+
+
+@pytest.mark.asyncio
+async def test_secrets_are_never_shown_and_empty_keeps_them(frozen):
+    await frozen.config.put(ADMIN, "email", {"password": "Hunter2-secret"})
+    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+        p = await open_topic(pilot, "email")
+        pw = p.query_one("#f-password", Input)
+        assert pw.value == "" and pw.password
+        assert str(p.query_one("#s-password", Static).render()) == "set"
+        svg = pilot.app.export_screenshot()
+        assert "Hunter2" not in svg
+        # another key changes; the empty secret field keeps the stored password
+        p.query_one("#f-subject", Input).value = "PDU news"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert frozen.config.get("email").password == "Hunter2-secret"
+        # typing a new one replaces it; the audit entry does not contain it
+        pw.value = "New-secret-9"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert frozen.config.get("email").password == "New-secret-9"
+        assert "New-secret-9" not in message(p)
+    entries = await frozen.audit.query(ADMIN)
+    assert not any("secret" in str(e.new) and "New-secret-9" in str(e.new) for e in entries)
+
+
+@pytest.mark.asyncio
+async def test_list_and_structured_values_round_trip(frozen):
+    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+        p = await open_topic(pilot, "time")
+        p.query_one("#f-ntpServers", Input).value = "0.pool.ntp.org, 1.pool.ntp.org"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert frozen.config.get("time").ntpServers == ["0.pool.ntp.org", "1.pool.ntp.org"]
+        assert p.query_one("#f-ntpServers", Input).value == "0.pool.ntp.org, 1.pool.ntp.org"
+        assert "No service of this build" in str(p.query_one("#service").render())
+
+
+@pytest.mark.asyncio
+async def test_test_email_action_reports_the_cores_answer(frozen):
+    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+        p = await open_topic(pilot, "email")
+        await pilot.press("ctrl+o")
+        await wait_for(lambda: "enabled" in message(p) and "running" not in message(p))
+        assert "does not allow a test e-mail" in message(p)
+
+
+@pytest.mark.asyncio
+async def test_only_admins_reach_settings_and_the_core_refuses_others(frozen):
+    async with make_app(frozen, "readwrite").run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert "Settings" not in str(pilot.app.screen.query_one(KeyBar).render())
+        await pilot.app.open_place(Place("settings", "syslog"))
+        await settle(pilot)
+        assert not isinstance(pilot.app.main.query_one("#page").children[0], SettingsPage)
+    with pytest.raises(PermissionDenied):
+        await frozen.config.put(principal("readwrite"), "syslog", {"serverPort": 1514})
+
+
+@pytest.mark.asyncio
+async def test_backup_restore_and_factory_reset_from_the_list(frozen):
+    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("f9")
+        await settle(pilot)
+        p = page(pilot.app)
+        default_port = frozen.config.get("syslog").serverPort
+        await pilot.press("b")
+        await wait_for(lambda: "written /backups/" in message(p), timeout=20)
+        [backup] = frozen.backup.list_backups()
+        # change something, then restore the backup: it comes back
+        await frozen.config.put(ADMIN, "syslog", {"serverPort": 2514})
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(pilot.app.screen, ChoiceDialog)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(pilot.app.screen, ConfirmDialog)
+        await pilot.press("y")
+        await wait_for(lambda: "Restore: restored" in message(p), timeout=20)
+        assert frozen.config.get("syslog").serverPort == default_port
+        assert backup.path.exists()
+        # factory reset: a wrong word is refused in the core's words, then the right one
+        await frozen.config.put(ADMIN, "syslog", {"serverPort": 3514})
+        await pilot.press("x")
+        await settle(pilot)
+        form = pilot.app.screen
+        assert isinstance(form, FormDialog)
+        form.query_one("#f-confirm", Input).value = "yes"
+        form.query_one(Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "not confirmed" in str(form.query_one("#error").render())
+        assert frozen.config.get("syslog").serverPort == 3514
+        form.query_one("#f-confirm", Input).value = "factory-reset"
+        await pilot.press("enter")
+        await wait_for(lambda: not isinstance(pilot.app.screen, FormDialog), timeout=20)
+        assert frozen.config.get("syslog").serverPort == default_port
+        assert "Factory reset done" in message(p)
