@@ -34,6 +34,7 @@ from .screens.page import PageSpec
 from .screens.palette import ConsoleCommands
 from .screens.queries import DeviceFilter
 from .screens.sections import page_class, section
+from .screens.strip_caches import install as install_lazy_strip_caches
 from .screens.tree import Place
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ConsoleApp"]
 
+
+install_lazy_strip_caches()   # a session holds ~1,500 strips; most never use their caches
 
 class ConsoleApp(App[None]):
     """The full-screen console of one session.
