@@ -9,6 +9,7 @@ import pytest
 from enerteg_tui.core.errors import Invalid
 from enerteg_tui.core.history import TIERS, HistoryService
 from enerteg_tui.core.history.collector import round_div
+from enerteg_tui.core.quantities import Component
 from enerteg_tui.core.live import LiveState
 from enerteg_tui.core.settings import CoreSettings
 
@@ -120,3 +121,26 @@ async def test_energy_counter_survives_as_min_max(history: HistoryService, clock
     h1 = await history.read(E, 2, DAY0, DAY0 + 3 * 3600)
     assert len(h1) == 3
     assert h1[-1].max - h1[0].min == pytest.approx((clock.t - 5 - DAY0) / 3600 * 0.9, abs=0.02)
+
+
+async def test_a_reading_that_arrives_after_its_block_was_flushed_is_combined(
+        history: HistoryService, clock: Clock):
+    """A poll stamped just before a flush boundary but ingested after the flush opens a
+    second block with the same start: it is combined with the stored one, not put in
+    its place (which lost every other sample of that block)."""
+    key = (Component.INPUT, 1)
+    for i, v in enumerate((230.0, 231.0, 232.0, 233.0)):          # 4 readings in [0, 5) s
+        history.collector.ingest("aa01", {key: {"voltage": v}}, DAY0 + i)
+    clock.t = DAY0 + 5.2
+    await history.flush()
+    [stored] = await history.read(("aa01", "i", 1, "voltage"), 0, DAY0, DAY0 + 5)
+    assert (stored.min, stored.max) == (230.0, 233.0)
+    history.collector.ingest("aa01", {key: {"voltage": 229.0}}, DAY0 + 4.5)   # late
+    history.collector.ingest("aa01", {key: {"voltage": 230.0}}, DAY0 + 5.5)   # next block
+    clock.t = DAY0 + 10.2
+    await history.flush()
+    blocks = await history.read(("aa01", "i", 1, "voltage"), 0, DAY0, DAY0 + 10)
+    assert [b.t for b in blocks] == [DAY0, DAY0 + 5]
+    first = blocks[0]
+    assert (first.min, first.max) == (229.0, 233.0)           # nothing of the block is lost
+    assert first.min <= first.avg <= first.max

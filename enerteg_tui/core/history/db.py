@@ -59,10 +59,24 @@ Block = tuple[int, int, int, int]
 
 
 def merge_blocks(old: Iterable[Block], new: Iterable[Block]) -> list[Block]:
-    """Blocks of both, sorted by time; at the same time ``new`` wins."""
+    """Blocks of both, sorted by time; two blocks of the same time are combined.
+
+    Two blocks share a start when a reading stamped before a flush boundary arrives
+    after it, when a stop wrote an unfinished block that the next run continues, or
+    after the clock was set back over a stored period. Their minimum and maximum are
+    exact; the average is the mean of both averages (blocks keep no sample count),
+    clamped to the combined range. Combining a block with itself gives it back, so a
+    block read both from the database and from memory while it is written counts once.
+    """
     by_t = {b[0]: b for b in old}
     for b in new:
-        by_t[b[0]] = b
+        cur = by_t.get(b[0])
+        if cur is None or cur == b:
+            by_t[b[0]] = b
+            continue
+        lo, hi = min(cur[1], b[1]), max(cur[2], b[2])
+        avg = (cur[3] + b[3]) // 2 if (cur[3] + b[3]) % 2 == 0 else (cur[3] + b[3] + 1) // 2
+        by_t[b[0]] = (b[0], lo, hi, min(max(avg, lo), hi))
     return [by_t[t] for t in sorted(by_t)]
 
 
