@@ -142,6 +142,34 @@ def _row_to_entry(row: tuple[Any, ...]) -> AuditEntry:
     )
 
 
+def _where(flt: AuditFilter) -> tuple[str, list[Any]]:
+    """The SQL WHERE clause (with its leading space, or empty) and parameters of a filter."""
+    where: list[str] = []
+    params: list[Any] = []
+    if flt.severities:
+        where.append(f"severity IN ({','.join('?' * len(flt.severities))})")
+        params += [s.value for s in flt.severities]
+    if flt.states:
+        where.append(f"state IN ({','.join('?' * len(flt.states))})")
+        params += [s.value for s in flt.states]
+    if flt.user:
+        where.append("user = ?")
+        params.append(flt.user)
+    if flt.device:
+        where.append("device = ?")
+        params.append(flt.device)
+    if flt.text:
+        where.append("(message LIKE ? OR object LIKE ?)")
+        params += [f"%{flt.text}%"] * 2
+    if flt.since is not None:
+        where.append("ts >= ?")
+        params.append(flt.since)
+    if flt.until is not None:
+        where.append("ts < ?")
+        params.append(flt.until)
+    return (" WHERE " + " AND ".join(where)) if where else "", params
+
+
 class AuditLog:
     """Writes, queries, annotates and purges audit entries.
 
@@ -249,8 +277,11 @@ class AuditLog:
         return entry
 
     async def get(self, principal: Principal, entry_id: int) -> AuditEntry:
-        """One entry by id."""
-        require(principal, Action.READ, f"audit/{entry_id}")
+        """One entry by id (``administer``: reading the audit log is an admin's)."""
+        require(principal, Action.ADMINISTER, f"audit/{entry_id}")
+        return await self._fetch(entry_id)
+
+    async def _fetch(self, entry_id: int) -> AuditEntry:
         row = await self._store.fetchone(f"SELECT {_COLUMNS} FROM audit WHERE id=?", (entry_id,))
         if row is None:
             raise NotFound(f"audit entry {entry_id} does not exist", thing="audit id",
@@ -261,45 +292,27 @@ class AuditLog:
         self, principal: Principal, flt: AuditFilter | None = None, *,
         limit: int = 100, offset: int = 0,
     ) -> list[AuditEntry]:
-        """Entries matching ``flt``, newest first, paged."""
-        require(principal, Action.READ, "audit")
-        flt = flt or AuditFilter()
-        where: list[str] = []
-        params: list[Any] = []
-        if flt.severities:
-            where.append(f"severity IN ({','.join('?' * len(flt.severities))})")
-            params += [s.value for s in flt.severities]
-        if flt.states:
-            where.append(f"state IN ({','.join('?' * len(flt.states))})")
-            params += [s.value for s in flt.states]
-        if flt.user:
-            where.append("user = ?")
-            params.append(flt.user)
-        if flt.device:
-            where.append("device = ?")
-            params.append(flt.device)
-        if flt.text:
-            where.append("(message LIKE ? OR object LIKE ?)")
-            params += [f"%{flt.text}%"] * 2
-        if flt.since is not None:
-            where.append("ts >= ?")
-            params.append(flt.since)
-        if flt.until is not None:
-            where.append("ts < ?")
-            params.append(flt.until)
-        sql = f"SELECT {_COLUMNS} FROM audit"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        """Entries matching ``flt``, newest first, paged (``administer``)."""
+        require(principal, Action.ADMINISTER, "audit")
+        where, params = _where(flt or AuditFilter())
+        sql = f"SELECT {_COLUMNS} FROM audit{where}"
         sql += " ORDER BY id DESC LIMIT ? OFFSET ?"
         rows = await self._store.fetchall(sql, (*params, int(limit), int(offset)))
         return [_row_to_entry(r) for r in rows]
+
+    async def count(self, principal: Principal, flt: AuditFilter | None = None) -> int:
+        """How many entries match ``flt`` (for paging: "entries 1–50 of N"; ``administer``)."""
+        require(principal, Action.ADMINISTER, "audit")
+        where, params = _where(flt or AuditFilter())
+        row = await self._store.fetchone(f"SELECT COUNT(*) FROM audit{where}", tuple(params))
+        return int(row[0]) if row else 0
 
     async def set_state(
         self, principal: Principal, entry_id: int, state: AuditState, comment: str = ""
     ) -> AuditEntry:
         """Move an entry to ``state`` (Open/Investigating/Done); the change is noted in its comments."""
         require(principal, Action.ACK_ALARM, f"audit/{entry_id}")
-        entry = await self.get(principal, entry_id)
+        entry = await self._fetch(entry_id)
         note = f"state {entry.state.value} → {state.value}"
         comments = [*entry.comments, {"ts": int(self._clock() * 1000), "user": principal.user,
                                       "text": f"{note}{': ' + comment if comment else ''}"}]
@@ -318,7 +331,7 @@ class AuditLog:
         if not text or len(text) > 2000:
             raise Invalid(f"comment of {len(text)} characters is not allowed",
                           thing="comment", value=text[:40], allowed="1 to 2000 characters")
-        entry = await self.get(principal, entry_id)
+        entry = await self._fetch(entry_id)
         comments = [*entry.comments, {"ts": int(self._clock() * 1000), "user": principal.user,
                                       "text": text}]
         await self._store.execute("UPDATE audit SET comments=? WHERE id=?",

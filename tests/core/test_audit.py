@@ -77,6 +77,20 @@ async def test_states_and_comments(audit: AuditLog) -> None:
         await audit.get(ADMIN, 999)
 
 
+async def test_reading_the_audit_log_is_an_admins(audit: AuditLog) -> None:
+    """Reading needs ``administer`` (as the Action says); annotating needs ``ack-alarm``."""
+    e = await audit.record(ADMIN, "x", "y", "something broke", severity=Severity.ERROR)
+    for who in (READONLY, principal("power"), principal("readwrite")):
+        with pytest.raises(PermissionDenied):
+            await audit.query(who)
+        with pytest.raises(PermissionDenied):
+            await audit.count(who)
+        with pytest.raises(PermissionDenied):
+            await audit.get(who, e.id)
+    assert await audit.count(ADMIN) == 1
+    assert (await audit.comment(principal("power"), e.id, "seen")).comments[-1]["text"] == "seen"
+
+
 async def test_retention(audit: AuditLog) -> None:
     clock = audit.clock  # type: ignore[attr-defined]
     info = await audit.record(ADMIN, "a", "o", "info", severity=Severity.INFO)
