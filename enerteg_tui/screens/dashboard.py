@@ -92,8 +92,10 @@ class DashboardPage(Page):
 
     LIVE_KINDS = ("device", "structure", "alarm")
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("a", "assign", "Assign")]
-    """``a`` on a rack's dashboard assigns a PDU to the rack (structure_dialogs)."""
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("a", "assign", "Assign"),
+                                              Binding("g", "dc_chart", "Chart")]
+    """``a`` on a rack's dashboard assigns a PDU to the rack (structure_dialogs); ``g``
+    opens the element's DC chart over 1–30 days (dc_chart)."""
 
     DEFAULT_CSS = """
     DashboardPage VerticalScroll { height: 1fr; }
@@ -248,6 +250,15 @@ class DashboardPage(Page):
             return self.ctx.controller.structure.get(self.element_id).kind is Kind.RACK
         except EnertegError:
             return False
+
+    def action_dc_chart(self) -> None:
+        """Open the chart of this element (or the site) over days (manual §7.2.3)."""
+        from .dc_chart import DCChartScreen
+
+        try:
+            self.app.push_screen(DCChartScreen(self.element_id))
+        except EnertegError as exc:
+            self.notify(str(exc), title="Chart", severity="error")
 
     def action_assign(self) -> None:
         """Choose a PDU to put into this rack (the dialog calls ``Structure.assign``)."""
