@@ -102,3 +102,88 @@ def test_no_color_at_80x24_is_legible(served) -> None:
     assert "ops(admin)" in screen
     assert re.search(r"Ring \w+", screen)
     assert "Quit" in screen.splitlines()[-1] or "palette" in screen.splitlines()[-1]
+
+
+def _keys(t: Tmux, *keys: str, pause: float = 0.3) -> None:
+    for k in keys:
+        t.send(k)
+        time.sleep(pause)
+
+
+def _shell(port: int, command: str) -> str:
+    r = subprocess.run(["ssh", "-p", str(port), *SSH_OPTS, "ops@127.0.0.1", command],
+                       env=askpass_env(PASSWORD), capture_output=True, text=True, timeout=30,
+                       stdin=subprocess.DEVNULL, start_new_session=True)
+    assert r.returncode == 0, r.stderr
+    return r.stdout + r.stderr
+
+
+def test_rack_rule_alarm_acknowledge_and_audit(served) -> None:
+    """The issue's management run: build a rack, create a rule for it in the console,
+    overload the rack's PDU with the simulator's loadFactor, see the alarm in the header
+    and on the Alarms page, acknowledge it, and find both in the audit log."""
+    port, made, _ = served
+    hexid = _hex_ids(port)[0]
+    totals = _shell(port, f"format json; cat /sensor/{hexid}/t/_data")
+    current = float(re.search(r'"current": ([0-9.]+)', totals).group(1))
+    limit = f"{current * 1.5:.1f}"                  # loadFactor 2 crosses it, 1 does not
+    t = _ssh(port, made, cols=160, rows=48)
+    t.wait_for(r"Site dashboard", timeout=30)
+    # F7: a room, a row, a rack, and the PDU in it
+    _keys(t, "F7")
+    t.wait_for(r"DC structure · 0 rooms")
+    for name in ("Hall E2E", "Row 1", "Rack 1"):
+        _keys(t, "n")
+        t.wait_for(r"Name of the new")
+        t.type(name)
+        _keys(t, "Enter")
+        t.wait_for(rf"\"[^\"]*{name}\" added")
+    _keys(t, "a")
+    t.wait_for(r"Put which PDU into rack")
+    t.type(hexid)
+    time.sleep(0.3)
+    _keys(t, "Enter")
+    t.wait_for(rf"Rack 1  rack · 1 PDU *\n.*{hexid} · feed")
+    # F6: a rule for the rack, in the manual's order
+    _keys(t, "F6")
+    t.wait_for(r"Rules · 6 rules")
+    _keys(t, "n")
+    t.wait_for(r"New rule")
+    _keys(t, "Enter")                               # 1 scope
+    t.type("rack")
+    _keys(t, "Enter", "Tab", "Enter", "Enter")      # 2 target: the one rack
+    t.wait_for(r"2 Target +Hall E2E / Row 1 / Rack 1")
+    _keys(t, "Tab", "Tab", "Enter")                 # 3 current (default), 4 restriction
+    t.type("PDU")
+    _keys(t, "Enter", "Tab")
+    t.wait_for(r"4 Restriction +PDU totals")
+    t.type("Rack overload")                         # 5 name
+    _keys(t, "Tab", "Tab", "Tab", "Tab", "space", "Tab", "C-u")  # warning above: on
+    t.type(limit)
+    t.wait_for(rf"Warning above +\[✔\] on +{re.escape(limit)}")
+    _keys(t, "C-s")
+    t.wait_for(r"Rules · 7 rules")
+    t.wait_for(r"Rack overload +rack Hall E2E")
+    _keys(t, "F4")
+    t.wait_for(r"No open alarms")
+    time.sleep(6)                                   # longer than the rule's 5 s: still none
+    assert "No open alarms" in t.screen()
+    # overload the rack's PDU with the simulator, through the shell
+    assert "updated successfully" in _shell(port, f"put /sim/{hexid} loadFactor=2")
+    # the header counts it, the Alarms page lists it
+    t.wait_for(r"Alarms ✖\d+ ▲[1-9]", timeout=20)
+    _keys(t, "F4")
+    screen = t.wait_for(r"Active +Warning +no +\S.*Hall E2E", timeout=10)
+    assert "Rack overload" in screen
+    _keys(t, "a")
+    t.wait_for(r"Acknowledge alarm #\d+")
+    t.type("moving load to feed B")
+    _keys(t, "Enter")
+    t.wait_for(r"Acknowledged 1 alarm")
+    t.wait_for(r"Active +Warning +yes")
+    assert re.search(r"Acknowledged by ops at .*: moving load to feed B", t.screen())
+    # F5: the audit log has the rule, the alarm and the acknowledgement
+    _keys(t, "F5")
+    screen = t.wait_for(r"acknowledged: moving load to feed B", timeout=10)
+    assert "Rack overload" in screen
+    assert re.search(r"Rule \d+ .*created|created rule|rule.*Rack overload", screen, re.I), screen
