@@ -103,6 +103,8 @@ class AlarmsPage(Page):
     ]
     """Keys; acknowledging is hidden for roles without ``ack-alarm``."""
 
+    NOTIFY_TITLE = "Alarms"
+
     DEFAULT_CSS = """
     AlarmsPage LiveTable { height: 1fr; }
     AlarmsPage #filters { height: 1; padding: 0 1; color: $text-muted; }
@@ -234,12 +236,6 @@ class AlarmsPage(Page):
                 text.append(f": {a.ack_comment}", style="dim")
         detail.update(text)
 
-    def _say(self, text: str, *, error: bool = False) -> None:
-        msg = self.query_one("#message", Static)
-        msg.update(text)
-        msg.set_class(error, "-error")
-        if error:
-            self.notify(text, title="Alarms", severity="error")
 
     # ------------------------------------------------------------------ events
     def on_live_batch(self, batch: Batch) -> None:
@@ -288,7 +284,7 @@ class AlarmsPage(Page):
             self._history = await ctx.controller.alarms.query(
                 ctx.principal, AlarmFilter(active=False, acked=True), limit=HISTORY_ROWS)
         except EnertegError as exc:
-            self._say(str(exc), error=True)
+            self.say(str(exc), error=True)
             self._history = []
         if self.is_mounted:
             self._fill()
@@ -321,7 +317,7 @@ class AlarmsPage(Page):
         """Acknowledge the marked alarms, or the highlighted one, with one comment."""
         targets = [a for a in self._targets() if not a.acked]
         if not targets:
-            self._say("Nothing to acknowledge: the chosen alarms are already acknowledged"
+            self.say("Nothing to acknowledge: the chosen alarms are already acknowledged"
                       if self._targets() else "Select an alarm first")
             return
         ctx = self.ctx
@@ -344,7 +340,7 @@ class AlarmsPage(Page):
         def closed(ok: bool | None) -> None:
             if done_ids:
                 self.marked.difference_update(done_ids)
-                self._say(f"Acknowledged {len(done_ids)} alarm{'' if len(done_ids) == 1 else 's'}: "
+                self.say(f"Acknowledged {len(done_ids)} alarm{'' if len(done_ids) == 1 else 's'}: "
                           + ", ".join(f"#{i}" for i in done_ids))
             if self.state == "inactive-acked":
                 self._read_history()
@@ -360,11 +356,11 @@ class AlarmsPage(Page):
         """Open the alarm's device with its channel selected."""
         row = self.table.current
         if row is None:
-            self._say("Select an alarm first")
+            self.say("Select an alarm first")
             return
         alarm = self._alarms[int(str(row.key))]
         if alarm.device == "ring":
-            self._say("This alarm is about the databus ring, not one PDU: the header shows "
+            self.say("This alarm is about the databus ring, not one PDU: the header shows "
                       "the ring's state")
             return
         self.app.call_later(self._goto, alarm)

@@ -455,6 +455,8 @@ class AuditPage(Page):
     ]
     """Keys (enter opens the detail too)."""
 
+    NOTIFY_TITLE = "Audit log"
+
     DEFAULT_CSS = """
     AuditPage LiveTable { height: 1fr; }
     AuditPage #filters { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
@@ -519,7 +521,7 @@ class AuditPage(Page):
             entries = await audit.query(ctx.principal, self.filter, limit=PAGE_SIZE,
                                         offset=self.page_index * PAGE_SIZE)
         except EnertegError as exc:
-            self._say(str(exc), error=True)
+            self.say(str(exc), error=True)
             return
         if self.page_index == 0:
             self.unseen = 0
@@ -585,12 +587,6 @@ class AuditPage(Page):
         row = self.table.current
         return self.entries.get(int(str(row.key))) if row is not None else None
 
-    def _say(self, text: str, *, error: bool = False) -> None:
-        msg = self.query_one("#message", Static)
-        msg.update(text)
-        msg.set_class(error, "-error")
-        if error:
-            self.notify(text, title="Audit log", severity="error")
 
     # ------------------------------------------------------------------ live
     def on_live_batch(self, batch: Batch) -> None:
@@ -638,7 +634,7 @@ class AuditPage(Page):
         """Open the highlighted entry in full, with its state buttons and comments."""
         entry = self._current()
         if entry is None:
-            self._say("Select an entry first")
+            self.say("Select an entry first")
             return
         self.app.push_screen(AuditDetail(entry, self.device_label(entry.device)))
 
@@ -661,13 +657,13 @@ class AuditPage(Page):
     async def action_newest(self) -> None:
         """Back to the first page (the newest entries), read again."""
         await self._turn(0)
-        self._say("Newest entries")
+        self.say("Newest entries")
 
     async def action_clear(self) -> None:
         """Drop every filter."""
         self.filter, self.filter_text = AuditFilter(), FilterText()
         await self._turn(0)
-        self._say("Filters cleared")
+        self.say("Filters cleared")
 
     def action_filter(self) -> None:
         """Open the filter form; a value it cannot read is refused there and changes nothing."""
@@ -701,7 +697,7 @@ class AuditPage(Page):
             self.table.cursor_row = 0
             await self.reload()
             self.refresh_bindings()
-            self._say("Filters applied" if self.filter_text else "Showing every entry")
+            self.say("Filters applied" if self.filter_text else "Showing every entry")
             return None
 
         self.app.push_screen(FormDialog("Filter the audit log", [
@@ -719,9 +715,9 @@ class AuditPage(Page):
         """Open the highlighted entry's PDU."""
         entry = self._current()
         if entry is None or not entry.device:
-            self._say("This entry is about no PDU" if entry is not None else "Select an entry first")
+            self.say("This entry is about no PDU" if entry is not None else "Select an entry first")
             return
         if self.ctx.controller.live.get(entry.device) is None:
-            self._say(f"PDU {entry.device} is no longer on the ring", error=True)
+            self.say(f"PDU {entry.device} is no longer on the ring", error=True)
             return
         self.app.call_later(self.app.open_place, Place("device", entry.device))  # type: ignore[attr-defined]

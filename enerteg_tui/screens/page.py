@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
 from textual.containers import Vertical
@@ -56,6 +57,9 @@ class Page(LiveListener, Vertical):
     place: Place | None = None
     """The tree node this page stands for, if any."""
 
+    NOTIFY_TITLE: ClassVar[str] = ""
+    """Title of the notification an error from ``say`` also raises ("" for none)."""
+
     @property
     def ctx(self) -> ConsoleContext:
         """The session context."""
@@ -67,3 +71,12 @@ class Page(LiveListener, Vertical):
 
     def focus_first(self) -> None:
         """Focus the page's main control after it is mounted (override)."""
+
+    def say(self, text: str | Text, *, error: bool = False) -> None:
+        """Show the outcome of an action in the page's ``#message`` line; an error in
+        the error colour (class ``-error``) and, with ``NOTIFY_TITLE``, as a notification."""
+        msg = self.query_one("#message", Static)
+        msg.update(text)
+        msg.set_class(error, "-error")
+        if error and self.NOTIFY_TITLE:
+            self.notify(str(text), title=self.NOTIFY_TITLE, severity="error")

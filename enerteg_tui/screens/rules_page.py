@@ -114,6 +114,8 @@ class RulesPage(Page):
     ]
     """Keys; those that change rules are hidden for roles without ``edit-rules``."""
 
+    NOTIFY_TITLE = "Rules"
+
     DEFAULT_CSS = """
     RulesPage LiveTable { height: 1fr; }
     RulesPage #summary { height: 1; padding: 0 1; color: $text-muted; }
@@ -236,7 +238,7 @@ class RulesPage(Page):
         try:
             report = self._report()
         except EnertegError as exc:
-            self._say(str(exc), error=True)
+            self.say(str(exc), error=True)
             return
         self._channels = {}
         rows = self._report_rows(report)
@@ -309,12 +311,6 @@ class RulesPage(Page):
                         + seconds_text(float(ch.get("minDurationSeconds", 0.0))))
         return text
 
-    def _say(self, text: str, *, error: bool = False) -> None:
-        msg = self.query_one("#message", Static)
-        msg.update(text)
-        msg.set_class(error, "-error")
-        if error:
-            self.notify(text, title="Rules", severity="error")
 
     # ------------------------------------------------------------------ events
     def on_live_batch(self, batch: Batch) -> None:
@@ -361,7 +357,7 @@ class RulesPage(Page):
         try:
             return self.ctx.controller.rules.get(rule_id)
         except EnertegError as exc:
-            self._say(str(exc), error=True)
+            self.say(str(exc), error=True)
             return None
 
     def _open_form(self, form: RuleForm) -> None:
@@ -391,7 +387,7 @@ class RulesPage(Page):
         """Edit the highlighted rule (list) or the governing rule of the channel (report)."""
         rule = self._current_rule()
         if rule is None:
-            self._say("Select a rule first" if self.hex_id is None else
+            self.say("Select a rule first" if self.hex_id is None else
                       "No rule governs this channel: press n to create one")
             return
         self._open_form(RuleForm(rule.id))
@@ -401,35 +397,35 @@ class RulesPage(Page):
         """Switch the highlighted rule on or off."""
         rule = self._current_rule()
         if rule is None:
-            self._say("Select a rule first")
+            self.say("Select a rule first")
             return
         ctx = self.ctx
         try:
             await ctx.controller.rules.update(ctx.principal, rule.id,
                                               {"enabled": not rule.doc.enabled})
         except EnertegError as exc:
-            self._say(str(exc), error=True)
+            self.say(str(exc), error=True)
             return
-        self._say(f'Rule {rule.id} "{rule.name}" switched {"on" if rule.doc.enabled else "off"}')
+        self.say(f'Rule {rule.id} "{rule.name}" switched {"on" if rule.doc.enabled else "off"}')
 
     def action_delete(self) -> None:
         """Delete the highlighted rule after a confirmation."""
         rule = self._current_rule()
         if rule is None:
-            self._say("Select a rule first")
+            self.say("Select a rule first")
             return
         ctx = self.ctx
 
         async def confirmed(yes: bool | None) -> None:
             if not yes:
-                self._say(f'Rule {rule.id} "{rule.name}" kept')
+                self.say(f'Rule {rule.id} "{rule.name}" kept')
                 return
             try:
                 await ctx.controller.rules.delete(ctx.principal, rule.id)
             except EnertegError as exc:
-                self._say(str(exc), error=True)
+                self.say(str(exc), error=True)
                 return
-            self._say(f'Rule {rule.id} "{rule.name}" deleted')
+            self.say(f'Rule {rule.id} "{rule.name}" deleted')
 
         extra = ("\nIt is shipped with the controller and does not come back; switching it "
                  "off (t) keeps it for later." if rule.default else "")

@@ -136,6 +136,8 @@ class SettingsPage(Page):
     ]
     """Form keys (apply, discard, the topic's action) and list keys (maintenance)."""
 
+    NOTIFY_TITLE = "Settings"
+
     DEFAULT_CSS = """
     SettingsPage LiveTable { height: 1fr; }
     SettingsPage #service { height: auto; padding: 0 1; }
@@ -345,17 +347,17 @@ class SettingsPage(Page):
             return
         edits = self.edits()
         if not edits:
-            self._say("Nothing to apply: no field differs from the stored settings")
+            self.say("Nothing to apply: no field differs from the stored settings")
             return
         changes = {k: coerce_text(self.schema, k, v) for k, v in edits.items()}
         ctx = self.ctx
         try:
             await ctx.controller.config.put(ctx.principal, self.topic, changes)
         except EnertegError as exc:
-            self._say(str(exc), error=True)
+            self.say(str(exc), error=True)
             return
         self._load()
-        self._say(f"Saved config/{self.topic}: {', '.join(sorted(edits))}")
+        self.say(f"Saved config/{self.topic}: {', '.join(sorted(edits))}")
 
     def action_discard(self) -> None:
         """Put the stored values back into the form."""
@@ -363,7 +365,7 @@ class SettingsPage(Page):
             return
         had = len(self.edits())
         self._load()
-        self._say(f"Discarded {had} unsaved change{'' if had == 1 else 's'}" if had
+        self.say(f"Discarded {had} unsaved change{'' if had == 1 else 's'}" if had
                   else "No unsaved changes")
 
     def on_live_batch(self, batch: Batch) -> None:
@@ -373,7 +375,7 @@ class SettingsPage(Page):
                 self._fill_list()
         elif self.topic in names:
             if self.edits():
-                self._say(f"config/{self.topic} was changed elsewhere; ctrl+r shows the new "
+                self.say(f"config/{self.topic} was changed elsewhere; ctrl+r shows the new "
                           "values (your unsaved changes are kept until then)")
             else:
                 self._load()
@@ -389,12 +391,6 @@ class SettingsPage(Page):
             return self.topic is None
         return True
 
-    def _say(self, text: str, *, error: bool = False) -> None:
-        msg = self.query_one("#message", Static)
-        msg.update(text)
-        msg.set_class(error, "-error")
-        if error:
-            self.notify(text, title="Settings", severity="error")
 
     def action_topic_action(self) -> None:
         """The topic's action: test e-mail, export now, or back up now."""
@@ -407,10 +403,10 @@ class SettingsPage(Page):
 
     def _run(self, what: str, job: Callable[[], Awaitable[str]]) -> None:
         if self.edits():
-            self._say(f"{what}: apply or discard your changes first; the action uses the "
+            self.say(f"{what}: apply or discard your changes first; the action uses the "
                       "stored settings", error=True)
             return
-        self._say(f"{what}: running…")
+        self.say(f"{what}: running…")
         self._run_job(what, job)
 
     @work(exclusive=True, group="settings-action")
@@ -418,9 +414,9 @@ class SettingsPage(Page):
         try:
             result = await job()
         except EnertegError as exc:
-            self._say(str(exc), error=True)
+            self.say(str(exc), error=True)
             return
-        self._say(f"{what}: {result}")
+        self.say(f"{what}: {result}")
 
     async def _test_mail(self) -> str:
         ctx = self.ctx
@@ -440,7 +436,7 @@ class SettingsPage(Page):
             ctx = self.ctx
             path = await ctx.controller.backup.create(ctx.principal)
             return f"written /backups/{path.name} ({path.stat().st_size:,} bytes)"
-        self._say("Backup: running…")
+        self.say("Backup: running…")
         self._run_job("Backup", job)
 
     def action_restore(self) -> None:
@@ -452,7 +448,7 @@ class SettingsPage(Page):
             if base.is_dir():
                 files += [p for p in sorted(base.iterdir()) if p.is_file()]
         if not files:
-            self._say("No backup files: put one into /upload with sftp, or back up now (b)")
+            self.say("No backup files: put one into /upload with sftp, or back up now (b)")
             return
         choices = [Choice(f"/{p.parent.name}/{p.name}", {
             "path": f"/{p.parent.name}/{p.name}", "size": f"{p.stat().st_size:,}",
@@ -477,14 +473,14 @@ class SettingsPage(Page):
 
         async def confirmed(yes: bool | None) -> None:
             if not yes:
-                self._say(f"{shown} not restored")
+                self.say(f"{shown} not restored")
                 return
 
             async def job() -> str:
                 ctx = self.ctx
                 counts = await c.backup.restore(ctx.principal, path)
                 return "restored " + ", ".join(f"{v} {k}" for k, v in counts.items())
-            self._say("Restore: running…")
+            self.say("Restore: running…")
             self._run_job("Restore", job)
 
         self.app.push_screen(ConfirmDialog(
@@ -506,7 +502,7 @@ class SettingsPage(Page):
 
         def done(ok: bool | None) -> None:
             if ok:
-                self._say("Factory reset done: admin/admin is back, everything else is at its "
+                self.say("Factory reset done: admin/admin is back, everything else is at its "
                           "defaults")
                 self._fill_list()
 

@@ -84,6 +84,8 @@ class StructurePage(Page):
     ]
     """Keys of the page; the changing ones are hidden for roles that may not use them."""
 
+    NOTIFY_TITLE = "DC structure"
+
     DEFAULT_CSS = """
     StructurePage #dc { height: 1fr; background: $surface; padding: 0 1; }
     StructurePage #detail { height: auto; padding: 0 1; color: $text-muted; }
@@ -172,7 +174,7 @@ class StructurePage(Page):
         self.query_one("#title", PageTitle).update(self.title_text())
         self._describe(keep if target is not None else DCNode("site"))
         if not s.children(0):
-            self._say("No rooms yet" + (": press n to add the first room of the data centre"
+            self.say("No rooms yet" + (": press n to add the first room of the data centre"
                                         if self.ctx.may(Action.EDIT_STRUCTURE) else ""))
 
     def _add(self, parent: TreeNode[DCNode], el: Element,
@@ -248,12 +250,6 @@ class StructurePage(Page):
             text = ""
         self.query_one("#detail", Static).update(text)
 
-    def _say(self, text: str, *, error: bool = False) -> None:
-        msg = self.query_one("#message", Static)
-        msg.update(text)
-        msg.set_class(error, "-error")
-        if error:
-            self.notify(text, title="DC structure", severity="error")
 
     # ------------------------------------------------------------------ events
     def on_live_batch(self, batch: Batch) -> None:
@@ -294,7 +290,7 @@ class StructurePage(Page):
         try:
             return self.ctx.controller.structure.get(data.element_id)
         except EnertegError as exc:
-            self._say(str(exc), error=True)
+            self.say(str(exc), error=True)
             return None
 
     # ------------------------------------------------------------------ actions
@@ -327,7 +323,7 @@ class StructurePage(Page):
         """Rename the selected room, row or rack (``r``)."""
         el = self._element()
         if el is None:
-            self._say("Select a room, row or rack to rename it (a PDU's name is set in its "
+            self.say("Select a room, row or rack to rename it (a PDU's name is set in its "
                       "device view, Configuration tab)")
             return
         s = self.ctx.controller.structure
@@ -346,7 +342,7 @@ class StructurePage(Page):
         """Delete the selected element after a confirmation (``d``)."""
         el = self._element()
         if el is None:
-            self._say("Select a room, row or rack to delete it")
+            self.say("Select a room, row or rack to delete it")
             return
         s = self.ctx.controller.structure
         path = s.path(el)
@@ -354,14 +350,14 @@ class StructurePage(Page):
 
         async def confirmed(yes: bool | None) -> None:
             if not yes:
-                self._say(f'{kind.capitalize()} "{path}" kept')
+                self.say(f'{kind.capitalize()} "{path}" kept')
                 return
             try:
                 await s.delete(self.ctx.principal, el.id)
             except EnertegError as exc:
-                self._say(f"Not deleted: {exc}", error=True)
+                self.say(f"Not deleted: {exc}", error=True)
                 return
-            self._say(f'{kind.capitalize()} "{path}" deleted')
+            self.say(f'{kind.capitalize()} "{path}" deleted')
 
         self.app.push_screen(ConfirmDialog(
             f'Delete {kind} "{path}"?\nOnly an empty {kind} can be deleted.',
@@ -376,9 +372,9 @@ class StructurePage(Page):
             elif data.kind == "device":
                 self.app.push_screen(rack_choice_dialog(self, data.hex_id))
             else:
-                self._say("Select a rack (to put a PDU into it) or a PDU (to move it to a rack)")
+                self.say("Select a rack (to put a PDU into it) or a PDU (to move it to a rack)")
         except EnertegError as exc:
-            self._say(str(exc), error=True)
+            self.say(str(exc), error=True)
 
     @work(exclusive=True, group="structure-unassign")
     async def action_unassign(self) -> None:
@@ -386,28 +382,28 @@ class StructurePage(Page):
         data = self.selected
         c = self.ctx.controller
         if data.kind != "device" or c.devices.rack_of(data.hex_id) is None:
-            self._say("Select a PDU in a rack to unassign it")
+            self.say("Select a PDU in a rack to unassign it")
             return
         hex_id = data.hex_id
         where = c.structure.location_of(hex_id)
         try:
             await c.structure.assign(self.ctx.principal, hex_id, None)
         except EnertegError as exc:
-            self._say(str(exc), error=True)
+            self.say(str(exc), error=True)
             return
-        self._say(f"PDU {hex_id} taken out of {where}; it is now unassigned")
+        self.say(f"PDU {hex_id} taken out of {where}; it is now unassigned")
 
     def action_feed(self) -> None:
         """Set the selected PDU's power feed (``f``)."""
         data = self.selected
         if data.kind != "device":
-            self._say("Select a PDU to set the feed it is connected to")
+            self.say("Select a PDU to set the feed it is connected to")
             return
         try:
             self.ctx.controller.devices.get(data.hex_id)     # NotFound if it was forgotten
             self.app.push_screen(FeedDialog(data.hex_id))
         except EnertegError as exc:
-            self._say(str(exc), error=True)
+            self.say(str(exc), error=True)
 
     def action_open(self) -> None:
         """Open the dashboard of the selected element or the view of the selected PDU (``o``)."""

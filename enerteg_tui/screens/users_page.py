@@ -115,7 +115,7 @@ class UsersPage(Page):
             infos = await users.list(ctx.principal) if self.admin else [
                 await users.get(ctx.principal.user)]
         except EnertegError as exc:
-            self._say(str(exc), error=True)
+            self.say(str(exc), error=True)
             infos = []
         self.infos = {u.name: u for u in infos}
         keep = self.table.current.key if self.table.current else None
@@ -144,10 +144,6 @@ class UsersPage(Page):
     def on_live_table_highlighted(self, event: LiveTable.Highlighted) -> None:
         self._describe()
 
-    def _say(self, text: str, *, error: bool = False) -> None:
-        msg = self.query_one("#message", Static)
-        msg.update(text)
-        msg.set_class(error, "-error")
 
     def _current(self) -> UserInfo | None:
         row = self.table.current
@@ -172,7 +168,7 @@ class UsersPage(Page):
             await call
         except EnertegError as exc:
             return str(exc)
-        self._say(success)
+        self.say(success)
         return None
 
     # ------------------------------------------------------------------ actions
@@ -199,7 +195,7 @@ class UsersPage(Page):
         """Replace the highlighted user's roles."""
         info, ctx = self._current(), self.ctx
         if info is None:
-            self._say("Select a user first")
+            self.say("Select a user first")
             return
 
         async def submit(v: dict[str, str]) -> str | None:
@@ -214,7 +210,7 @@ class UsersPage(Page):
         """Set the highlighted user's password (admin)."""
         info, ctx = self._current(), self.ctx
         if info is None:
-            self._say("Select a user first")
+            self.say("Select a user first")
             return
 
         async def submit(v: dict[str, str]) -> str | None:
@@ -250,19 +246,19 @@ class UsersPage(Page):
         """Delete the highlighted user after a confirmation (never the last admin: the core)."""
         info, ctx = self._current(), self.ctx
         if info is None:
-            self._say("Select a user first")
+            self.say("Select a user first")
             return
 
         async def confirmed(yes: bool | None) -> None:
             if not yes:
-                self._say(f"User {info.name} kept")
+                self.say(f"User {info.name} kept")
                 return
             try:
                 await ctx.controller.users.delete(ctx.principal, info.name)
             except EnertegError as exc:
-                self._say(str(exc), error=True)
+                self.say(str(exc), error=True)
                 return
-            self._say(f"User {info.name} deleted")
+            self.say(f"User {info.name} deleted")
             await self.reload()
 
         self.app.push_screen(ConfirmDialog(
@@ -274,7 +270,7 @@ class UsersPage(Page):
         """Add an SSH public key (one OpenSSH line) to the highlighted user."""
         info, ctx = self._current(), self.ctx
         if info is None:
-            self._say("Select a user first")
+            self.say("Select a user first")
             return
 
         async def submit(v: dict[str, str]) -> str | None:
@@ -289,11 +285,11 @@ class UsersPage(Page):
         """Remove one of the highlighted user's SSH keys by its fingerprint."""
         info, ctx = self._current(), self.ctx
         if info is None:
-            self._say("Select a user first")
+            self.say("Select a user first")
             return
         fps = [public_key_fingerprint(k) for k in info.keys]
         if not fps:
-            self._say(f"User {info.name} has no SSH keys")
+            self.say(f"User {info.name} has no SSH keys")
             return
 
         async def submit(v: dict[str, str]) -> str | None:
