@@ -94,12 +94,14 @@ class ControllerOptions:
     """Extra arguments for the e-mail notifier (tests: ``delay``, ``retry``, ``tls_context``)."""
 
 
-GC_THRESHOLDS = (700, 10, 1000)
+GC_THRESHOLDS = (700, 10, 100)
 """CPython's cyclic collector: young generations as by default, the full collection only
-after 1,000 middle ones (default 10). A full pass walks every object of every console
-session (~800k with 20 sessions: Textual keeps ~1,500 cached ``Strip``s per session,
-each with seven small caches) and held the loop 300-600 ms about every 3 s; now it
-runs every couple of minutes. Young passes stay short (<5 ms)."""
+after 100 middle ones (default 10). A full pass walks every object of every console
+session; with Textual's eager strip caches (seven per cached line, see
+``screens/strip_caches``) it held the loop 300-600 ms about every 3 s at the default.
+With lazy strip caches and this threshold (bench/console.py, 20 sessions, 100 PDUs):
+key→screen p90 34-41 ms, 4.3-4.4 MiB per idle session; at 1,000 the p90 was 17-27 ms
+but garbage waited so long that a session cost 5.5-5.7 MiB. Young passes stay short."""
 
 
 def tune_gc() -> None:
