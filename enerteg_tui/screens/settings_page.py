@@ -33,7 +33,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from ..core.backup import FACTORY_RESET_WORD
 from ..core.documents import coerce_text
@@ -67,17 +67,24 @@ ACTIONS: dict[str, str] = {
 
 TOGGLE_CHOICES = ("enabled", "disabled")
 
+MULTILINE_OVER = 8192
+"""Text keys allowed to be longer than this (PEM certificates and keys) get a text area:
+their line breaks matter and a one-line field would lose them."""
+
 
 class FieldSpec:
     """How one key of a topic is edited: a select box (choices) or a text field."""
 
     def __init__(self, key: str, description: str, *, choices: tuple[str, ...] = (),
-                 secret: bool = False, structured: bool = False) -> None:
+                 secret: bool = False, structured: bool = False,
+                 multiline: bool = False) -> None:
         self.key = key
         self.description = description
         self.choices = choices
         self.secret = secret
         self.structured = structured
+        self.multiline = multiline
+        """Long text kept line by line (PEM certificates and keys): a text area."""
         """A list or mapping: shown as text (a list comma-separated, a mapping as JSON)."""
 
 
@@ -93,8 +100,10 @@ def field_specs(schema: type[SettingsModel]) -> list[FieldSpec]:
         elif typing.get_origin(ann) is typing.Literal:
             choices = tuple(str(a) for a in typing.get_args(ann))
         structured = typing.get_origin(ann) in (list, dict)
+        longest = max((getattr(m, "max_length", 0) or 0 for m in info.metadata), default=0)
         out.append(FieldSpec(key, info.description or "", choices=choices,
-                             secret=key in secrets, structured=structured))
+                             secret=key in secrets, structured=structured,
+                             multiline=ann is str and longest > MULTILINE_OVER))
     return out
 
 
@@ -148,6 +157,7 @@ class SettingsPage(Page):
     SettingsPage .field { height: auto; }
     SettingsPage .field Label { width: 24; padding: 0 1 0 0; }
     SettingsPage .field Input, SettingsPage .field Select { width: 1fr; }
+    SettingsPage .field TextArea { width: 1fr; height: 6; }
     SettingsPage .secret-state { width: 9; padding: 0 0 0 1; color: $text-muted; }
     SettingsPage .help { color: $text-muted; padding: 0 0 0 24; height: auto; }
     SettingsPage .changed Label { text-style: bold; color: $accent; }
@@ -194,6 +204,9 @@ class SettingsPage(Page):
             if spec.choices:
                 yield Select([(c, c) for c in spec.choices], allow_blank=False,
                              value=spec.choices[0], id=f"f-{spec.key}", compact=True)
+            elif spec.multiline:
+                yield TextArea("", id=f"f-{spec.key}", soft_wrap=False, compact=True,
+                               classes="pem")
             else:
                 yield Input("", id=f"f-{spec.key}", password=spec.secret, compact=True,
                             placeholder="(empty)" if not spec.secret else "type to change")
@@ -270,10 +283,17 @@ class SettingsPage(Page):
                             Place("settings", str(event.row.key)))
 
     # ------------------------------------------------------------------ the form
-    def _widget(self, key: str) -> Input | Select[str]:
+    def _widget(self, key: str) -> Input | Select[str] | TextArea:
         w: Widget = self.query_one(f"#f-{key}")
-        assert isinstance(w, (Input, Select))
+        assert isinstance(w, (Input, Select, TextArea))
         return w
+
+    def _set(self, key: str, text: str) -> None:
+        widget = self._widget(key)
+        if isinstance(widget, TextArea):
+            widget.load_text(text)
+        else:
+            widget.value = text
 
     def _load(self) -> None:
         """Fill the form from the stored values (secrets: state only)."""
@@ -282,16 +302,15 @@ class SettingsPage(Page):
         self.initial = {}
         for spec in self.specs:
             value = public.get(spec.key)
-            widget = self._widget(spec.key)
             if spec.secret:
                 self.initial[spec.key] = ""
                 self.query_one(f"#s-{spec.key}", Static).update(
                     "set" if value == SECRET_SHOWN_AS else "not set")
-                widget.value = ""
+                self._set(spec.key, "")
             else:
                 text = value_text(value)
                 self.initial[spec.key] = text
-                widget.value = text
+                self._set(spec.key, text)
         title = Text(self.schema.TITLE, style="bold")
         title.append(f" · config/{self.topic}")
         self.query_one("#title", PageTitle).update(title)
@@ -300,7 +319,10 @@ class SettingsPage(Page):
         self._mark_changed()
 
     def _text(self, key: str) -> str:
-        value = self._widget(key).value
+        widget = self._widget(key)
+        if isinstance(widget, TextArea):
+            return widget.text
+        value = widget.value
         return "" if value is Select.BLANK else str(value)
 
     def edits(self) -> dict[str, str]:
@@ -322,7 +344,8 @@ class SettingsPage(Page):
 
     @on(Input.Changed)
     @on(Select.Changed)
-    def _field_changed(self, event: Input.Changed | Select.Changed) -> None:
+    @on(TextArea.Changed)
+    def _field_changed(self, event: Input.Changed | Select.Changed | TextArea.Changed) -> None:
         if self.topic is not None and self.initial:
             self._mark_changed()
 

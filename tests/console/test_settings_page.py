@@ -227,3 +227,32 @@ async def test_backup_restore_and_factory_reset_from_the_list(frozen):
         await wait_for(lambda: not isinstance(pilot.app.screen, FormDialog), timeout=20)
         assert frozen.config.get("syslog").serverPort == default_port
         assert "Factory reset done" in message(p)
+
+
+@pytest.mark.asyncio
+async def test_pem_certificate_keeps_its_lines_and_the_key_stays_hidden(frozen):
+    from textual.widgets import TextArea
+
+    pem = ("-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ0pR\nZm9vYmFy\n"
+           "-----END CERTIFICATE-----")
+    key = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIP\n-----END PRIVATE KEY-----"
+    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+        p = await open_topic(pilot, "http_server")
+        cert = p.query_one("#f-certificatePem", TextArea)
+        cert.load_text(pem)
+        p.query_one("#f-privateKeyPem", TextArea).load_text(key)
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "Saved config/http_server" in message(p), message(p)
+        s = frozen.config.get("http_server")
+        assert s.certificatePem == pem and s.privateKeyPem == key      # line breaks kept
+        assert p.query_one("#f-privateKeyPem", TextArea).text == ""     # never shown again
+        assert str(p.query_one("#s-privateKeyPem", Static).render()) == "set"
+        assert p.query_one("#f-certificatePem", TextArea).text == pem
+        # not PEM: the core's words, nothing saved
+        cert.load_text("not a certificate")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "certificatePem" in message(p) and "BEGIN CERTIFICATE" in message(p)
+        assert frozen.config.get("http_server").certificatePem == pem
