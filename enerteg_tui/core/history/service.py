@@ -286,6 +286,12 @@ class HistoryService:
             out[key] = [Point(float(t), lo / sc, hi / sc, a / sc) for t, lo, hi, a in blocks]
         return out
 
+    def _known(self, key: ChannelId) -> bool:
+        """Whether the history holds ``key`` (stored, or collected since the start)."""
+        assert self.db is not None
+        return (self.db.channel_id(key) is not None
+                or self.collector.slot(key[0], key[1], key[2], key[3]) is not None)
+
     def _memory(self, key: ChannelId, level: int) -> list[Block]:
         hex_id = key[0]
         slot = self.collector.slot(hex_id, key[1], key[2], key[3])
@@ -315,9 +321,12 @@ class HistoryService:
                         max_points: int = CHART_POINTS) -> Series:
         """Sum over devices of a DC quantity over 1, 7, 14 or 30 days (manual §7.2.3).
 
-        Per-phase quantities (current, powers) sum the input phases (all, or ``phase``);
-        residual and neutral current come from each PDU's totals. The average is the
-        sum of averages; min and max are the sums of minima and maxima (bounds).
+        Per-phase quantities (current, powers) over all phases read each PDU's total
+        (the sum of its phases, one channel instead of three: a 30-day room of 100
+        PDUs decodes a third of the chunks), or the input phases for a PDU without a
+        stored total; one phase reads that input phase. Residual and neutral current
+        come from each PDU's totals. The average is the sum of averages; min and max
+        are the sums of minima and maxima (bounds).
         """
         if quantity not in DC_QUANTITIES:
             raise Invalid(f"DC chart quantity {quantity!r} is not offered; choose one of "
@@ -330,16 +339,17 @@ class HistoryService:
             raise Invalid(f"phase {phase} does not exist; choose 1, 2, 3 or all", thing="phase", value=phase,
                           allowed="1, 2, 3 or all")
         now = self._clock() if now is None else now
+        assert self.db is not None
         keys: list[ChannelId] = []
         for d in devices:
-            if quantity in _PER_PHASE:
+            total: ChannelId = (d, Component.TOTAL.value, 0, quantity)
+            if quantity not in _PER_PHASE or (phase is None and self._known(total)):
+                keys.append(total)   # all phases: the PDU's total is their sum, one channel
+            else:
                 keys += [(d, Component.INPUT.value, p, quantity)
                          for p in ((phase,) if phase else (1, 2, 3))]
-            else:
-                keys.append((d, Component.TOTAL.value, 0, quantity))
         tier = 1 if days == 1 else 2
         t0, t1 = now - days * 86400, now + 1
-        assert self.db is not None
         ids = {k: self.db.channel_id(k) for k in keys}
         stored = await self.db.read_many(tier, [c for c in ids.values() if c is not None], t0, t1)
         acc: dict[int, list[int]] = {}  # fixed point: every key has the same quantity
