@@ -18,7 +18,6 @@ the core's words and stops nothing else.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -31,6 +30,7 @@ from ..core.alarms import Alarm, AlarmFilter
 from ..core.errors import EnertegError
 from ..core.events import Batch
 from ..core.permissions import Action
+from .cells import table_time
 from .forms import FormDialog, FormField
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
@@ -79,11 +79,6 @@ HISTORY_ROWS = 500
 
 _SEVERITY_STYLE = {"Critical": "bold red", "Warning": "yellow"}
 _SEVERITY_WORD = {"Critical": "Alert", "Warning": "Warning"}
-
-
-def alarm_time(t: float | None) -> str:
-    """An alarm time as the table shows it: month-day and time of day, UTC."""
-    return "" if t is None else time.strftime("%m-%d %H:%M:%S", time.gmtime(t))
 
 
 class AlarmsPage(Page):
@@ -173,7 +168,7 @@ class AlarmsPage(Page):
         sev_style = _SEVERITY_STYLE.get(alarm.severity, "")
         return Row(key=alarm.id, cells={
             "mark": "✓" if alarm.id in self.marked else "",
-            "time": alarm_time(alarm.start),
+            "time": table_time(alarm.start),
             "state": Text("Active" if alarm.active else "Inactive",
                           style="bold" if alarm.active else "dim"),
             "severity": Text(_SEVERITY_WORD.get(alarm.severity, alarm.severity), style=sev_style),
@@ -225,13 +220,13 @@ class AlarmsPage(Page):
         text = Text()
         text.append(f"#{a.id} ", style="bold")
         text.append(_SEVERITY_WORD.get(a.severity, a.severity), style=_SEVERITY_STYLE.get(a.severity, ""))
-        text.append(f" · {'active' if a.active else 'inactive'} since {alarm_time(a.start)}")
+        text.append(f" · {'active' if a.active else 'inactive'} since {table_time(a.start)}")
         if a.end is not None:
-            text.append(f" until {alarm_time(a.end)}")
+            text.append(f" until {table_time(a.end)}")
         text.append(f" · {self._location(a)}\n")
         text.append(a.text)
         if a.acked:
-            text.append(f"\nAcknowledged by {a.ack_user} at {alarm_time(a.ack_ts)}", style="dim")
+            text.append(f"\nAcknowledged by {a.ack_user} at {table_time(a.ack_ts)}", style="dim")
             if a.ack_comment:
                 text.append(f": {a.ack_comment}", style="dim")
         detail.update(text)
@@ -301,9 +296,7 @@ class AlarmsPage(Page):
         row = table.current
         if row is None:
             return
-        alarm_id = int(str(row.key))
-        self.marked ^= {alarm_id}
-        table.update_row(self._row(self._alarms[alarm_id]), flash=False)
+        self.marked ^= {int(str(row.key))}
         table.cursor_row = min(table.cursor_row + 1, len(table.rows) - 1)
         self._fill()
 

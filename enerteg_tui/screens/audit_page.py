@@ -30,7 +30,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -48,6 +47,7 @@ from ..core.events import Batch
 from ..core.permissions import Action
 from ..core.reports import iso, parse_time
 from .context import console_context
+from .cells import table_time
 from .forms import FormDialog, FormField
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
@@ -55,7 +55,7 @@ from .tree import Place
 
 __all__ = [
     "COLUMNS", "PAGE_SIZE", "SEVERITY_STYLE", "AuditDetail", "AuditPage", "FilterText",
-    "change_lines", "describe_filter", "entry_time", "parse_device", "parse_severities",
+    "change_lines", "describe_filter", "parse_device", "parse_severities",
     "parse_states", "parse_when",
 ]
 
@@ -214,11 +214,6 @@ def describe_filter(flt: AuditFilter, device_label: str = "") -> str:
     if flt.until is not None:
         parts.append(f"before {iso(flt.until)}")
     return " · ".join(parts)
-
-
-def entry_time(ts: float) -> str:
-    """An entry's time in the list: month-day and time of day, UTC."""
-    return time.strftime("%m-%d %H:%M:%S", time.gmtime(ts))
 
 
 def _comment_time(ms: Any) -> str:
@@ -532,7 +527,7 @@ class AuditPage(Page):
     def _row(self, e: AuditEntry) -> Row:
         style = SEVERITY_STYLE[e.severity]
         return Row(key=e.id, cells={
-            "time": entry_time(e.ts),
+            "time": table_time(e.ts),
             "severity": Text(e.severity.value, style=style or "bold"),
             "state": Text(_STATE_SHORT[e.state], style=_STATE_STYLE[e.state]),
             "user": e.user,

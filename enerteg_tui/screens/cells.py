@@ -7,6 +7,8 @@ colours so that a monochrome terminal stays legible.
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 
 from ..core.live import DeviceLive
@@ -14,7 +16,9 @@ from ..core.model import DeviceState, Health, OutletState
 from ..core.quantities import format_value
 from .queries import HEALTH_MARK, HEALTH_STYLE
 
-__all__ = ["device_state_text", "health_text", "load_bar", "outlet_state_text", "value"]
+__all__ = [
+    "device_state_text", "health_text", "load_bar", "outlet_state_text", "table_time", "value",
+]
 
 BAR_WARN = 0.8
 """Share of the rated current from which a load bar turns yellow (display only)."""
@@ -63,3 +67,8 @@ def outlet_state_text(live: DeviceLive, outlet: int) -> Text:
         return Text("—", style="dim")
     return Text("● on" if state is OutletState.ON else "○ off",
                 style="green" if state is OutletState.ON else "dim")
+
+
+def table_time(t: float | None) -> str:
+    """A time in a table column (alarms, audit log): month-day and time of day, UTC."""
+    return "" if t is None else time.strftime("%m-%d %H:%M:%S", time.gmtime(t))

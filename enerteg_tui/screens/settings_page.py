@@ -311,9 +311,6 @@ class SettingsPage(Page):
                 text = value_text(value)
                 self.initial[spec.key] = text
                 self._set(spec.key, text)
-        title = Text(self.schema.TITLE, style="bold")
-        title.append(f" · config/{self.topic}")
-        self.query_one("#title", PageTitle).update(title)
         self.query_one("#service", Static).update(self._service_line(self.schema))
         self.query_one("#service", Static).set_class(self.schema.SERVICE is None, "-none")
         self._mark_changed()

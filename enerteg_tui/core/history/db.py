@@ -20,7 +20,7 @@ from typing import Any
 
 from ..store import Store
 from . import codec
-from .collector import ChannelId
+from .collector import ChannelId, round_div
 from .tiers import TIERS
 
 __all__ = ["HISTORY_MIGRATIONS", "HistoryDB", "Block", "merge_blocks"]
@@ -75,7 +75,7 @@ def merge_blocks(old: Iterable[Block], new: Iterable[Block]) -> list[Block]:
             by_t[b[0]] = b
             continue
         lo, hi = min(cur[1], b[1]), max(cur[2], b[2])
-        avg = (cur[3] + b[3]) // 2 if (cur[3] + b[3]) % 2 == 0 else (cur[3] + b[3] + 1) // 2
+        avg = round_div(cur[3] + b[3], 2)
         by_t[b[0]] = (b[0], lo, hi, min(max(avg, lo), hi))
     return [by_t[t] for t in sorted(by_t)]
 
