@@ -20,14 +20,12 @@ from typing import Any
 from .live import DeviceLive, LiveState
 from .model import DeviceInfo, DeviceState, SensorType
 from .quantities import (
-    BRANCH_QUANTITIES,
     BY_KEY,
-    INPUT_QUANTITIES,
-    OUTLET_QUANTITIES,
-    TOTAL_QUANTITIES,
+    COMPONENT_BY_CODE,
     Component,
     ChannelKey,
     channel_name,
+    channel_text,
 )
 from .rules import PERCENT, STATE_QUANTITIES, Rule, RuleService
 
@@ -42,14 +40,9 @@ AUTO_HYSTERESIS = 0.02
 RING = "ring"
 """Device field of the ring's channel (the ring belongs to no PDU)."""
 
-_COMP = {"t": Component.TOTAL, "i": Component.INPUT, "b": Component.BRANCH,
-         "o": Component.OUTLET, "s": Component.SENSOR}
-_WORDS = {"i": "phase", "b": "branch", "o": "outlet", "s": "sensor"}
-
-
-def channel_key(device: str, component: str, index: int, quantity: str) -> str:
-    """The stable text key of a channel (alarms are unique per key while active)."""
-    return f"{device}/{component}/{index}/{quantity}"
+channel_key = channel_text
+"""The stable text key of a channel (alarms are unique per key while active): the
+catalogue's ``channel_text``."""
 
 
 def fmt_num(value: float, precision: int = 3) -> str:
@@ -63,11 +56,11 @@ def fmt_num(value: float, precision: int = 3) -> str:
 def device_channels(info: DeviceInfo) -> list[tuple[str, int, tuple[str, ...]]]:
     """(component, index, quantity keys) of every measured component instance of a PDU."""
     m = info.model
-    out: list[tuple[str, int, tuple[str, ...]]] = [("t", 0, TOTAL_QUANTITIES)]
-    out += [("i", n, INPUT_QUANTITIES) for n in range(1, m.phases + 1)]
-    out += [("b", n, BRANCH_QUANTITIES) for n in range(1, m.branches + 1)]
+    out: list[tuple[str, int, tuple[str, ...]]] = [("t", 0, Component.TOTAL.quantities)]
+    out += [("i", n, Component.INPUT.quantities) for n in range(1, m.phases + 1)]
+    out += [("b", n, Component.BRANCH.quantities) for n in range(1, m.branches + 1)]
     if m.metered_outlets:
-        out += [("o", n, OUTLET_QUANTITIES) for n in range(1, m.outlets + 1)]
+        out += [("o", n, Component.OUTLET.quantities) for n in range(1, m.outlets + 1)]
     for n, st in enumerate(info.sensors, start=1):
         if st is SensorType.TEMPERATURE:
             out.append(("s", n, ("temperature",)))
@@ -100,7 +93,7 @@ def _part_label(info: DeviceInfo, component: str, index: int, quantity: str) -> 
         name = s.outlets[index - 1].name if index <= len(s.outlets) else f"Outlet # {index}"
     else:
         name = s.sensor_names[index - 1] if index <= len(s.sensor_names) else f"Sensor {index}"
-    return f'"{name}" ({index}) {_WORDS[component]}'
+    return f'"{name}" ({index}) {COMPONENT_BY_CODE[component].singular}'
 
 
 class Watch:
@@ -120,7 +113,7 @@ class Watch:
         self.component = component
         self.index = index
         self.quantity = quantity
-        self.gk = (_COMP[component], index) if component in _COMP else None
+        self.gk = (COMPONENT_BY_CODE[component], index) if component in COMPONENT_BY_CODE else None
         self.level = 0
         self.pend = 0
         self.s1: float | None = None
@@ -395,9 +388,9 @@ class Evaluator:
             key = channel_key(live.hex_id, comp, idx, q)
             w = watches.get(key)
             if comp:
-                g = live.groups.get((_COMP[comp], idx))
+                g = live.groups.get((COMPONENT_BY_CODE[comp], idx))
                 value = g.get(q) if g else None
-                name = channel_name(ChannelKey(_COMP[comp], idx, q))
+                name = channel_name(ChannelKey(COMPONENT_BY_CODE[comp], idx, q))
             else:
                 value = 1.0 if live.state.value.lower() == q[6:].lower() else 0.0
                 name = f"device.{q[6:].lower()}"

@@ -25,6 +25,15 @@ __all__ = [
     "TOTAL_QUANTITIES",
     "OUTLET_QUANTITIES",
     "BRANCH_QUANTITIES",
+    "SENSOR_QUANTITIES",
+    "COMPONENT_QUANTITIES",
+    "COMPONENT_CODES",
+    "COMPONENT_BY_CODE",
+    "channel_text",
+    "ChannelId",
+    "POWER_QUANTITIES",
+    "DC_QUANTITIES",
+    "DC_PER_PHASE",
 ]
 
 
@@ -39,17 +48,44 @@ class Component(str, Enum):
 
     @property
     def word(self) -> str:
-        """The domain word used in dotted channel names."""
-        return _COMPONENT_WORDS[self]
+        """The domain word used in dotted channel names (``total``, ``input``...)."""
+        return _WORDS[self][0]
+
+    @property
+    def singular(self) -> str:
+        """One instance in prose: ``phase``, ``branch``, ``outlet``, ``sensor`` (``totals``)."""
+        return _WORDS[self][1]
+
+    @property
+    def plural(self) -> str:
+        """Several instances in prose: ``phases``, ``branches``, ``outlets``..."""
+        return _WORDS[self][2]
+
+    @property
+    def label(self) -> str:
+        """The choice label forms show: ``Input phases``, ``PDU totals``..."""
+        return _WORDS[self][3]
+
+    @property
+    def quantities(self) -> tuple[str, ...]:
+        """Quantity keys this component measures (sensors: one of them each)."""
+        return COMPONENT_QUANTITIES[self]
 
 
-_COMPONENT_WORDS = {
-    Component.TOTAL: "total",
-    Component.INPUT: "input",
-    Component.BRANCH: "branch",
-    Component.OUTLET: "outlet",
-    Component.SENSOR: "sensor",
+_WORDS: dict[Component, tuple[str, str, str, str]] = {
+    # dotted-name word, one in prose, several in prose, form label
+    Component.TOTAL: ("total", "totals", "totals", "PDU totals"),
+    Component.INPUT: ("input", "phase", "phases", "Input phases"),
+    Component.BRANCH: ("branch", "branch", "branches", "Branches"),
+    Component.OUTLET: ("outlet", "outlet", "outlets", "Outlets"),
+    Component.SENSOR: ("sensor", "sensor", "sensors", "Sensors"),
 }
+
+COMPONENT_CODES: tuple[str, ...] = tuple(c.value for c in Component)
+"""The one-letter component codes (``t i b o s``), as topic folders and rules use them."""
+
+COMPONENT_BY_CODE: dict[str, Component] = {c.value: c for c in Component}
+"""Code → component, a plain lookup for hot paths (``Component(code)`` is slower)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +155,27 @@ BRANCH_QUANTITIES: tuple[str, ...] = (
 )
 """Quantities measured per branch (circuit breaker)."""
 
+SENSOR_QUANTITIES: tuple[str, ...] = ("temperature", "humidity")
+"""Quantities a sensor measures (each sensor one of them, by its type)."""
+
+COMPONENT_QUANTITIES: dict[Component, tuple[str, ...]] = {
+    Component.TOTAL: TOTAL_QUANTITIES,
+    Component.INPUT: INPUT_QUANTITIES,
+    Component.BRANCH: BRANCH_QUANTITIES,
+    Component.OUTLET: OUTLET_QUANTITIES,
+    Component.SENSOR: SENSOR_QUANTITIES,
+}
+"""The quantity set of each component: drivers deliver these, rules and history use them."""
+
+POWER_QUANTITIES: tuple[str, ...] = ("activePower", "apparentPower", "reactivePower")
+"""The three powers (an aggregate of them is shown in kilo-units: kW, kVA, kvar)."""
+
+DC_PER_PHASE: tuple[str, ...] = ("current", *POWER_QUANTITIES)
+"""DC-structure quantities summed per input phase (the others come from PDU totals)."""
+
+DC_QUANTITIES: tuple[str, ...] = (*DC_PER_PHASE, "residualCurrent", "neutralCurrent")
+"""Quantities of the DC structure charts (manual §7.2.3)."""
+
 
 class ChannelKey(NamedTuple):
     """A channel below its device: component, index (0 for totals) and quantity key."""
@@ -126,6 +183,13 @@ class ChannelKey(NamedTuple):
     component: Component
     index: int
     quantity: str
+
+
+ChannelId = tuple[str, str, int, str]
+"""A channel as plain data: (device hex id, component code, index, quantity key).
+
+The compact, hashable shape history and export keep by the million; ``Channel`` is the
+same identity with a typed component, and ``Channel.id`` / ``Channel.of`` convert."""
 
 
 class Channel(NamedTuple):
@@ -145,6 +209,31 @@ class Channel(NamedTuple):
     def name(self) -> str:
         """Dotted name, e.g. ``outlet.3.realpower``."""
         return channel_name(self.key)
+
+    @property
+    def id(self) -> ChannelId:
+        """The plain-data identity (component as its code)."""
+        return (self.device, self.component.value, self.index, self.quantity)
+
+    @classmethod
+    def of(cls, cid: ChannelId) -> Channel:
+        """The typed channel of a plain identity."""
+        device, component, index, quantity = cid
+        return cls(device, COMPONENT_BY_CODE[component], index, quantity)
+
+    @property
+    def text(self) -> str:
+        """The stable text identity ``device/component/index/quantity`` (alarm keys)."""
+        return channel_text(self.device, self.component, self.index, self.quantity)
+
+
+def channel_text(device: str, component: str, index: int, quantity: str) -> str:
+    """The stable text identity of a channel, ``0A1B2C/i/1/current``.
+
+    ``component`` is a ``Component`` code, or ``""`` for device states (``deviceStale``)
+    and the ring's ``ringBreaks``, which belong to no component.
+    """
+    return f"{device}/{component}/{index}/{quantity}"
 
 
 def channel_name(key: ChannelKey) -> str:

@@ -28,14 +28,7 @@ from .errors import Invalid, NotFound
 from .events import Event, EventBus
 from .live import DeviceLive, LiveState
 from .permissions import SYSTEM, Action, Principal, require
-from .quantities import (
-    BRANCH_QUANTITIES,
-    BY_KEY,
-    INPUT_QUANTITIES,
-    OUTLET_QUANTITIES,
-    TOTAL_QUANTITIES,
-    Component,
-)
+from .quantities import BY_KEY, COMPONENT_BY_CODE
 from .settings._base import Toggle
 from .store import Store
 from .validation import invalid_from_pydantic
@@ -67,17 +60,9 @@ SCOPE_RANK: dict[str, int] = {"pdu": 5, "rack": 4, "row": 3, "room": 2, "type": 
 PERCENT = "%"
 """Rule unit meaning 'percent of the component's rated current'."""
 
-_COMPONENT_QUANTITIES: dict[str, tuple[str, ...]] = {
-    "t": TOTAL_QUANTITIES, "i": INPUT_QUANTITIES, "b": BRANCH_QUANTITIES,
-    "o": OUTLET_QUANTITIES, "s": ("temperature", "humidity"),
-}
-_COMPONENT_WORDS = {"t": "totals", "i": "input phases", "b": "branches", "o": "outlets",
-                    "s": "sensors"}
-
-
 def component_quantities(component: str) -> tuple[str, ...]:
     """Quantity keys a component (``t``, ``i``, ``b``, ``o``, ``s``) measures."""
-    return _COMPONENT_QUANTITIES[component]
+    return COMPONENT_BY_CODE[component].quantities
 
 
 def rule_unit(quantity: str) -> str:
@@ -157,11 +142,11 @@ class RuleDoc(BaseModel):
                            f"no component or index restriction for the state {q}")
             if q == "ringBreaks" and self.scope != "all":
                 raise fail("scope", self.scope, "all (the ring is one for all PDUs)")
-        elif self.component and q not in _COMPONENT_QUANTITIES[self.component]:
-            comp = self.component
-            raise fail("component", comp,
-                       f"a component that measures {q}; {_COMPONENT_WORDS[comp]} ({comp}) measure "
-                       + ", ".join(_COMPONENT_QUANTITIES[comp]))
+        elif self.component and q not in component_quantities(self.component):
+            comp = COMPONENT_BY_CODE[self.component]
+            raise fail("component", comp.value,
+                       f"a component that measures {q}; {comp.label.lower()} ({comp.value}) measure "
+                       + ", ".join(comp.quantities))
         if (self.indexFrom is not None or self.indexTo is not None) and self.component in ("", "t"):
             raise fail("indexFrom", self.indexFrom,
                        "an index range only with component i, b, o or s")

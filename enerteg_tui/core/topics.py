@@ -31,7 +31,7 @@ from .faults import FaultInjector
 from .live import DeviceLive, LiveState
 from .model import DeviceSettings, OutletAction
 from .permissions import Action, Principal, allowed, require
-from .quantities import BY_KEY, Component
+from .quantities import BY_KEY, COMPONENT_BY_CODE, COMPONENT_CODES, Component
 from .settings import SETTINGS_TOPICS
 from .structure import Structure
 from .validation import invalid_from_pydantic
@@ -41,9 +41,9 @@ __all__ = ["Topics", "TopicNode", "normalize"]
 DATA = "_data"
 """The one file in each topic folder."""
 
-_GROUP_DIRS = {"t": Component.TOTAL, "i": Component.INPUT, "b": Component.BRANCH,
-               "o": Component.OUTLET, "s": Component.SENSOR}
-_DEVICE_DIRS = ("t", "i", "b", "o", "s", "status", "config", "misc")
+_DEVICE_DIRS = (*COMPONENT_CODES, "status", "config", "misc")
+_INDEXED = tuple(c for c in COMPONENT_CODES if c != Component.TOTAL.value)
+"""Component folders with numbered instances (all but the totals)."""
 
 
 @dataclass(slots=True)
@@ -173,10 +173,10 @@ class Topics:
         if len(rest) == 2:
             if sub == "config":
                 return TopicNode(path, [], writable=True, schema=DeviceSettings)
-            if sub in ("i", "b", "o", "s"):
+            if sub in _INDEXED:
                 return TopicNode(path, [str(n) for n in self._indices(live, sub)])
             return TopicNode(path)
-        if len(rest) == 3 and sub in ("i", "b", "o", "s"):
+        if len(rest) == 3 and sub in _INDEXED:
             idx = [str(n) for n in self._indices(live, sub)]
             if rest[2] in idx:
                 return TopicNode(path, [], writable=sub == "o", schema=None)
@@ -252,7 +252,7 @@ class Topics:
             return self._status_doc(live)
         if sub == "misc":
             return self._misc_doc(live)
-        comp = _GROUP_DIRS[sub]
+        comp = COMPONENT_BY_CODE[sub]
         if sub == "t":
             return self._group_doc(live, comp, 0)
         if len(rest) == 2:

@@ -21,7 +21,7 @@ from ..core.errors import EnertegError
 from ..core.events import Batch
 from ..core.live import DeviceLive
 from ..core.permissions import Action
-from ..core.quantities import BY_KEY, Component
+from ..core.quantities import BY_KEY, POWER_QUANTITIES, Component
 from ..core.structure import Aggregate, Kind
 from .cells import device_state_text, health_text, load_bar, value
 from .livetable import Column, LiveTable, Row
@@ -80,7 +80,7 @@ def _kilo(quantity: str, v: float | None) -> str:
     """Power and energy in kilo-units, as a dashboard reads them (kW, kVA, kvar)."""
     if v is None:
         return "—"
-    if quantity in ("activePower", "apparentPower", "reactivePower"):
+    if quantity in POWER_QUANTITIES:
         return f"{v / 1000:.2f} k{BY_KEY[quantity].unit}"
     if quantity == "energy" and abs(v) >= 10000:
         return f"{v / 1000:.2f} MWh"

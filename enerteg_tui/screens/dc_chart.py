@@ -23,7 +23,7 @@ from textual.widgets import Button, Static
 from textual_plotext import PlotextPlot
 
 from ..core.errors import EnertegError
-from ..core.history.service import DC_QUANTITIES
+from ..core.quantities import DC_PER_PHASE, DC_QUANTITIES, POWER_QUANTITIES
 from ..core.quantities import BY_KEY
 from .context import console_context
 
@@ -41,10 +41,10 @@ LABELS: dict[str, str] = {
     "neutralCurrent": "Neutral current"}
 """Quantity → the name the chart shows."""
 
-PER_PHASE = frozenset({"current", "activePower", "apparentPower", "reactivePower"})
+PER_PHASE = frozenset(DC_PER_PHASE)
 """Quantities measured per input phase; the others come from the PDUs' totals."""
 
-KILO = frozenset({"activePower", "apparentPower", "reactivePower"})
+KILO = frozenset(POWER_QUANTITIES)
 """Quantities drawn in kilo-units (an element's sum of watts is a large number)."""
 
 

@@ -27,8 +27,8 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from ..core.errors import EnertegError
 from ..core.evaluation import fmt_num
-from ..core.quantities import BY_KEY, QUANTITIES
-from ..core.rules import STATE_QUANTITIES, Rule, RuleDoc, component_quantities, rule_unit
+from ..core.quantities import BY_KEY, COMPONENT_BY_CODE, QUANTITIES, Component
+from ..core.rules import STATE_QUANTITIES, Rule, RuleDoc, rule_unit
 from ..core.structure import Kind
 from .context import console_context
 
@@ -62,14 +62,8 @@ SCOPE_WORDS: dict[str, str] = {
 }
 """The scope choices in the manual's words (§9.2)."""
 
-COMPONENT_WORDS: dict[str, str] = {
-    "": "Any component", "t": "PDU totals", "i": "Input phases", "b": "Branches",
-    "o": "Outlets", "s": "Sensors",
-}
-"""Restriction choices (the rule model's ``component``)."""
-
-_ONE = {"i": "phase", "b": "branch", "o": "outlet", "s": "sensor"}
-_MANY = {"i": "phases", "b": "branches", "o": "outlets", "s": "sensors"}
+COMPONENT_WORDS: dict[str, str] = {"": "Any component"} | {c.value: c.label for c in Component}
+"""Restriction choices (the rule model's ``component``), labels from the catalogue."""
 
 STATE_LABELS: dict[str, str] = {
     "deviceUnreachable": "PDU unreachable (1/0)",
@@ -106,11 +100,12 @@ def restriction_text(doc: RuleDoc) -> str:
         return "any component" if doc.quantity not in STATE_QUANTITIES else "no restriction"
     if comp == "t":
         return "totals"
+    component = COMPONENT_BY_CODE[comp]
     if doc.indexFrom is None:
-        return _MANY[comp]
+        return component.plural
     if doc.indexFrom == doc.indexTo:
-        return f"{_ONE[comp]} {doc.indexFrom}"
-    return f"{_MANY[comp]} {doc.indexFrom}–{doc.indexTo}"
+        return f"{component.singular} {doc.indexFrom}"
+    return f"{component.plural} {doc.indexFrom}–{doc.indexTo}"
 
 
 def scope_text(controller: Controller, doc: RuleDoc) -> str:
@@ -173,8 +168,7 @@ def component_choices(quantity: str) -> list[tuple[str, str]]:
     if quantity in STATE_QUANTITIES:
         return [("— (a state of the PDU or ring)", "")]
     return [(COMPONENT_WORDS[""], "")] + [
-        (COMPONENT_WORDS[c], c) for c in ("t", "i", "b", "o", "s")
-        if quantity in component_quantities(c)]
+        (c.label, c.value) for c in Component if quantity in c.quantities]
 
 
 def unit_choices(quantity: str, component: str) -> list[tuple[str, str]]:

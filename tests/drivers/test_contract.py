@@ -26,14 +26,7 @@ from enerteg_tui.core.model import (
     RingScan,
     SensorType,
 )
-from enerteg_tui.core.quantities import (
-    BRANCH_QUANTITIES,
-    BY_KEY,
-    INPUT_QUANTITIES,
-    OUTLET_QUANTITIES,
-    TOTAL_QUANTITIES,
-    Component,
-)
+from enerteg_tui.core.quantities import BY_KEY, COMPONENT_QUANTITIES, Component
 from enerteg_tui.drivers.base import Driver
 from enerteg_tui.drivers.simulated import SimulatedDriver
 
@@ -44,13 +37,7 @@ DRIVERS: list[Any] = [
 ]
 """Every driver the contract applies to, as a factory taking the common options."""
 
-ALLOWED = {
-    Component.TOTAL: set(TOTAL_QUANTITIES),
-    Component.INPUT: set(INPUT_QUANTITIES),
-    Component.BRANCH: set(BRANCH_QUANTITIES),
-    Component.OUTLET: set(OUTLET_QUANTITIES),
-    Component.SENSOR: {"temperature", "humidity"},
-}
+ALLOWED = {component: set(keys) for component, keys in COMPONENT_QUANTITIES.items()}
 """Quantity keys a driver may emit per component."""
 
 

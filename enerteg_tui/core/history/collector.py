@@ -24,7 +24,7 @@ from typing import Any
 
 from ..live import LiveState
 from ..model import GroupKey
-from ..quantities import BY_KEY, Component
+from ..quantities import BY_KEY, ChannelId, Component
 from .tiers import TIERS
 
 __all__ = ["ABSENT", "ChannelId", "ClosedBlock", "Collector"]
@@ -33,9 +33,6 @@ ABSENT = -(2**31)
 """Marks a slot with no value in a closed block."""
 _MAX = 2**31 - 1
 _MIN = -(2**31) + 1
-
-ChannelId = tuple[str, str, int, str]
-"""(hex id, component folder letter, index, quantity key): one channel."""
 
 
 def _fix(x: float) -> int:

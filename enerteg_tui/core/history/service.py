@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from ..errors import Invalid
 from ..live import DeviceLive, LiveState
-from ..quantities import BY_KEY, Channel, Component
+from ..quantities import DC_PER_PHASE, DC_QUANTITIES, Channel, Component
 from .collector import ABSENT, ChannelId, ClosedBlock, Collector, round_div
 from .db import Block, ChunkWrite, HistoryDB, from_chunk, merge_blocks, to_chunk
 from .tiers import RANGES, TIERS, retention_s
@@ -42,10 +42,6 @@ CHART_POINTS = 360
 FUTURE_SLACK_S = 86400
 """A roll-up watermark further than this ahead of the clock came from a clock set
 wrong and then corrected; it is pulled back to now."""
-DC_QUANTITIES: tuple[str, ...] = ("current", "activePower", "apparentPower", "reactivePower",
-                                  "residualCurrent", "neutralCurrent")
-"""Quantities of the DC structure charts (manual §7.2.3)."""
-_PER_PHASE = {"current", "activePower", "apparentPower", "reactivePower"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +64,7 @@ class Series(NamedTuple):
 
 
 def _key(channel: Channel | ChannelId) -> ChannelId:
-    if isinstance(channel, Channel):
-        return (channel.device, channel.component.value, channel.index, channel.quantity)
-    return channel
+    return channel.id if isinstance(channel, Channel) else channel
 
 
 def downsample(points: list[Point], max_points: int) -> list[Point]:
@@ -343,7 +337,7 @@ class HistoryService:
         keys: list[ChannelId] = []
         for d in devices:
             total: ChannelId = (d, Component.TOTAL.value, 0, quantity)
-            if quantity not in _PER_PHASE or (phase is None and self._known(total)):
+            if quantity not in DC_PER_PHASE or (phase is None and self._known(total)):
                 keys.append(total)   # all phases: the PDU's total is their sum, one channel
             else:
                 keys += [(d, Component.INPUT.value, p, quantity)
