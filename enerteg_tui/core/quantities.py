@@ -224,7 +224,7 @@ class Channel(NamedTuple):
     @property
     def text(self) -> str:
         """The stable text identity ``device/component/index/quantity`` (alarm keys)."""
-        return channel_text(self.device, self.component, self.index, self.quantity)
+        return channel_text(self.device, self.component.value, self.index, self.quantity)
 
 
 def channel_text(device: str, component: str, index: int, quantity: str) -> str:
