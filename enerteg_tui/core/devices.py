@@ -33,7 +33,7 @@ from .model import (
     PduModel,
     SensorType,
 )
-from .permissions import SYSTEM, Action, Principal, require
+from .permissions import SYSTEM, Action, Principal, require, require_switch
 from .store import Store
 from .validation import invalid_from_pydantic
 
@@ -219,10 +219,7 @@ class DeviceService:
         as pending in live state until the PDU reports the new state.
         """
         what = f"sensor/{hex_id}/o/{outlet}"
-        if action in (OutletAction.ON, OutletAction.CYCLE):
-            require(principal, Action.SWITCH_ON, what)
-        if action in (OutletAction.OFF, OutletAction.CYCLE):
-            require(principal, Action.SWITCH_OFF, what)
+        require_switch(principal, action, what)
         live = self.get(hex_id)
         model = live.info.model
         if not model.switchable:

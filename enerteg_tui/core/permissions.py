@@ -14,8 +14,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from .errors import Invalid, PermissionDenied
+from .model import OutletAction
 
-__all__ = ["Role", "Action", "Principal", "MATRIX", "allowed", "require", "parse_roles", "SYSTEM"]
+__all__ = [
+    "SWITCH_NEEDS",
+    "require_switch",
+    "switch_refusal","Role", "Action", "Principal", "MATRIX", "allowed", "require", "parse_roles", "SYSTEM"]
 
 
 class Role(str, Enum):
@@ -127,6 +131,30 @@ def require(principal: Principal, action: Action, what: str = "") -> None:
         f"{action.value}{target}; that needs one of the roles {', '.join(needed)}",
         thing=what or action.value, value=principal.role_names, allowed=", ".join(needed),
     )
+
+
+SWITCH_NEEDS: dict[OutletAction, tuple[Action, ...]] = {
+    OutletAction.ON: (Action.SWITCH_ON,),
+    OutletAction.OFF: (Action.SWITCH_OFF,),
+    OutletAction.CYCLE: (Action.SWITCH_ON, Action.SWITCH_OFF),
+}
+"""The permission actions behind each outlet action: a power-cycle needs both."""
+
+
+def require_switch(principal: Principal, action: OutletAction, what: str = "") -> None:
+    """Raise ``PermissionDenied`` unless ``principal`` may switch an outlet this way."""
+    for need in SWITCH_NEEDS[action]:
+        require(principal, need, what)
+
+
+def switch_refusal(principal: Principal, action: OutletAction, what: str = "") -> str | None:
+    """The refusal text for an outlet action, or None when ``principal`` may do it
+    (faces use it to offer only what is allowed and to say why the rest is not)."""
+    try:
+        require_switch(principal, action, what)
+    except PermissionDenied as exc:
+        return str(exc)
+    return None
 
 
 def parse_roles(names: list[str] | tuple[str, ...] | set[str]) -> frozenset[Role]:

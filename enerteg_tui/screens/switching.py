@@ -1,7 +1,8 @@
 """Outlet switching (manual §7.3): unlock an outlet, choose on/off/cycle, confirm, send.
 
 The dialog offers each action the session's roles allow and, for the others, says
-why not in the core's own words (``require`` raises the refusal text). The command
+why not in the core's own words (``core.permissions.switch_refusal``, the same table
+``DeviceService.switch`` checks). The command
 goes through ``controller.devices.switch`` which checks again, sends it to the PDU,
 audits it and marks the outlet pending until the PDU reports the new state; the
 outlet row shows "pend→on/off" meanwhile.
@@ -17,9 +18,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from ..core.errors import EnertegError, PermissionDenied
+from ..core.errors import EnertegError
 from ..core.model import OutletAction, OutletState
-from ..core.permissions import Action, Principal, require
+from ..core.permissions import switch_refusal
 from .context import console_context
 from .dialogs import ConfirmDialog
 
@@ -32,22 +33,8 @@ ACTION_WORDS = {OutletAction.ON: "Switch on", OutletAction.OFF: "Switch off",
 BUTTON_WORDS = {OutletAction.ON: "On", OutletAction.OFF: "Off", OutletAction.CYCLE: "Cycle"}
 """Short button labels so the dialog fits 80 columns."""
 
-_NEEDS = {
-    OutletAction.ON: (Action.SWITCH_ON,),
-    OutletAction.OFF: (Action.SWITCH_OFF,),
-    OutletAction.CYCLE: (Action.SWITCH_ON, Action.SWITCH_OFF),
-}
-"""Permission actions behind each switching action (as ``DeviceService.switch`` checks)."""
-
-
-def refusal(principal: Principal, action: OutletAction, what: str) -> str | None:
-    """The core's refusal text for ``action``, or None if the principal may do it."""
-    try:
-        for need in _NEEDS[action]:
-            require(principal, need, what)
-    except PermissionDenied as exc:
-        return str(exc)
-    return None
+refusal = switch_refusal
+"""The core's refusal text for an outlet action, or None if the principal may do it."""
 
 
 class SwitchDialog(ModalScreen[OutletAction | None]):

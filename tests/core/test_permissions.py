@@ -61,3 +61,24 @@ def test_matrix_documented() -> None:
         assert f"`{role.value}`" in text
     for action in Action:
         assert f"`{action.value}`" in text
+
+
+def test_switch_table_lives_in_core_and_the_dialog_uses_it() -> None:
+    """One permission source: a cycle needs both rights; the console's refusal is core's."""
+    from enerteg_tui.core.model import OutletAction
+    from enerteg_tui.core.permissions import (
+        Principal, Role, SWITCH_NEEDS, require_switch, switch_refusal,
+    )
+    from enerteg_tui.screens import switching
+
+    assert switching.refusal is switch_refusal
+    on_only = Principal(user="u", roles=frozenset({Role.POWERON}), face="test")
+    assert switch_refusal(on_only, OutletAction.ON) is None
+    why = switch_refusal(on_only, OutletAction.CYCLE, "sensor/X/o/1")
+    assert why is not None and "switch-off" in why and "sensor/X/o/1" in why
+    assert set(SWITCH_NEEDS[OutletAction.CYCLE]) == {
+        *SWITCH_NEEDS[OutletAction.ON], *SWITCH_NEEDS[OutletAction.OFF]}
+    import pytest
+    from enerteg_tui.core.errors import PermissionDenied
+    with pytest.raises(PermissionDenied):
+        require_switch(on_only, OutletAction.OFF)
