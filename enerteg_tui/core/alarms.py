@@ -32,6 +32,7 @@ from .events import Event, EventBus
 from .live import DeviceLive, LiveState
 from .model import Health
 from .permissions import SYSTEM, Action, Principal, require
+from .quantities import COMPONENT_BY_CODE, ChannelKey
 from .rules import PERCENT, RuleService
 from .store import Store
 from .structure import Structure, device_health
@@ -469,6 +470,16 @@ class AlarmService:
         """A device's colour: its own state and its worst active alarm (``Structure.health``)."""
         own = device_health(live)
         return max(own, self._worst.get(live.hex_id, Health.OK))
+
+    def watched_channels(self, hex_id: str) -> list[ChannelKey]:
+        """The measured channels of a device that a rule with thresholds watches
+        (device states such as unreachable/stale belong to no channel and are left out)."""
+        out = []
+        for w in self.evaluator.watches_of(hex_id).values():
+            comp = COMPONENT_BY_CODE.get(w.component)
+            if comp is not None:
+                out.append(ChannelKey(comp, w.index, w.quantity))
+        return out
 
     def open_alarms(self, flt: AlarmFilter | None = None) -> list[Alarm]:
         """Alarms on the open alarms page (active or unacknowledged), newest first."""

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.live import DeviceLive
 from ..core.model import Health, RingState
-from ..core.quantities import ChannelKey, Component
+from ..core.quantities import COMPONENT_BY_CODE, ChannelKey, Component
 
 if TYPE_CHECKING:
     from ..controller import Controller
+    from ..core.alarms import Alarm
 
 __all__ = [
     "HEALTH_MARK",
@@ -56,30 +57,14 @@ class AlarmCounts:
 
 
 def alarm_counts(controller: Controller) -> AlarmCounts:
-    """Active alarm counts; 0/0 until the controller has an alarm service.
-
-    The alarms issue adds ``controller.alarms``; any object with ``counts()`` returning
-    ``(red, yellow)`` or a mapping with ``critical``/``warning`` is understood.
-    """
-    alarms: Any = getattr(controller, "alarms", None)
-    counts = getattr(alarms, "counts", None)
-    if not callable(counts):
-        return AlarmCounts()
-    got = counts()
-    if isinstance(got, dict):
-        return AlarmCounts(int(got.get("critical", got.get("red", 0))),
-                           int(got.get("warning", got.get("yellow", 0))))
-    red, yellow = got
-    return AlarmCounts(int(red), int(yellow))
+    """Active alarm counts by severity, as the alarm service keeps them."""
+    got = controller.alarms.counts()
+    return AlarmCounts(int(got.get("critical", 0)), int(got.get("warning", 0)))
 
 
-def active_alarms(controller: Controller, devices: set[str] | None = None) -> list[Any]:
-    """Active alarms (newest first) of ``devices`` (all for None); [] without an alarm service."""
-    alarms: Any = getattr(controller, "alarms", None)
-    active = getattr(alarms, "active", None)
-    if not callable(active):
-        return []
-    return [a for a in active() if devices is None or getattr(a, "device", None) in devices]
+def active_alarms(controller: Controller, devices: set[str] | None = None) -> list[Alarm]:
+    """Active alarms (newest first) of ``devices`` (all for None)."""
+    return [a for a in controller.alarms.active() if devices is None or a.device in devices]
 
 
 THRESHOLD = "threshold"
@@ -91,23 +76,14 @@ def alarmed_channels(controller: Controller, hex_id: str) -> dict[ChannelKey, st
     or ``THRESHOLD`` for a channel a rule with thresholds watches."""
     out: dict[ChannelKey, str] = {}
     for a in active_alarms(controller, {hex_id}):
-        try:
-            key = ChannelKey(Component(a.component), int(a.index), str(a.quantity))
-        except (ValueError, AttributeError):
-            continue
+        comp = COMPONENT_BY_CODE.get(a.component)
+        if comp is None:
+            continue                          # device-level (unreachable, stale)
+        key = ChannelKey(comp, a.index, a.quantity)
         if out.get(key) != "Critical":
-            out[key] = str(a.severity)
-    evaluator = getattr(getattr(controller, "alarms", None), "evaluator", None)
-    if evaluator is not None:
-        for text_key in evaluator.watches_of(hex_id):
-            _dev, comp, idx, quantity = text_key.split("/", 3)
-            if not comp:
-                continue                      # device-level (unreachable, stale)
-            try:
-                key = ChannelKey(Component(comp), int(idx), quantity)
-            except ValueError:
-                continue
-            out.setdefault(key, THRESHOLD)
+            out[key] = a.severity
+    for key in controller.alarms.watched_channels(hex_id):
+        out.setdefault(key, THRESHOLD)
     return out
 
 
