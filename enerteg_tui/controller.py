@@ -33,6 +33,7 @@ from .core.history import HistoryService
 from .core.live import LiveState
 from .core.permissions import SYSTEM
 from .core.poller import Poller
+from .core.reports import REPORTS_DIR, ReportService
 from .core.rules import RuleService
 from .core.store import Store, open_data_dir
 from .core.structure import Structure
@@ -205,6 +206,10 @@ class Controller:
         self.export = ExportService(self.config, self.history, self.live, self.store, self.audit,
                                     self.events, self.data_dir, clock=self.clock)
         await self.export.start()
+        self.reports = ReportService(live=self.live, structure=self.structure,
+                                     history=self.history, alarms=self.alarms,
+                                     core_settings=lambda: self.config.get("core"),
+                                     folder=self.data_dir / REPORTS_DIR, clock=self.clock)
         await self.poller.start()
         self._watch = asyncio.create_task(self._watch_settings(), name="settings-watch")
         self.services[:0] = self._default_services()

@@ -3,9 +3,9 @@
 Operators bill tenants and plan capacity from these figures: for the site, a room, a
 row, a rack or one PDU over a period, the energy each PDU (and each metered outlet)
 used, its average and peak active power, its peak current per input phase, and the
-alarms raised in the period. ``build_report`` queries the history service and the
+alarms raised in the period. ``ReportService.build`` queries the history service and the
 alarm history on the loop (one PDU at a time, so the loop keeps turning);
-``write_csv`` and ``write_xlsx`` are plain functions that ``generate`` runs in a
+``write_csv`` and ``write_xlsx`` are plain functions that ``ReportService.generate`` runs in a
 worker thread and writes atomically (temporary file, then rename) into
 ``<data-dir>/reports``, which SFTP shows as ``/reports``. The shell's ``report``
 command calls ``generate``; docs/reports.md explains each figure.
@@ -18,20 +18,22 @@ import csv
 import datetime as dt
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .alarms import AlarmFilter
+from .alarms import AlarmFilter, AlarmService
 from .errors import Invalid
-from .history.service import Point
+from .history.service import HistoryService, Point
 from .history.tiers import TIERS, retention_s, tier_for_span
+from .live import LiveState
 from .permissions import Action, Principal, require
 from .quantities import Component
-from .structure import Kind
+from .structure import Kind, Structure
 
 __all__ = ["SCOPES", "FORMATS", "DeviceRow", "OutletRow", "AlarmRow", "Report",
-           "parse_time", "build_report", "write_csv", "write_xlsx", "generate",
+           "parse_time", "ReportService", "write_csv", "write_xlsx",
            "report_filename", "REPORTS_DIR"]
 
 SCOPES: tuple[str, ...] = ("site", "room", "row", "rack", "device")
@@ -172,13 +174,11 @@ def _check_period(start: float, end: float) -> None:
                       allowed=f"at most {days} days")
 
 
-def _resolve(controller: Any, scope: str, name: str) -> tuple[str, list[str]]:
+def _resolve(live: LiveState, structure: Structure, scope: str, name: str) -> tuple[str, list[str]]:
     """The target's name and the hex ids of its PDUs."""
     if scope not in SCOPES:
         raise Invalid(f"report scope {scope!r} does not exist; choose one of {', '.join(SCOPES)}",
                       thing="scope", value=scope, allowed=", ".join(SCOPES))
-    live = controller.live
-    structure = controller.structure
     if scope == "site":
         if name not in ("", "site"):
             raise Invalid(f"a site report takes no name, got {name!r}", thing="name", value=name,
@@ -212,10 +212,8 @@ def _resolve(controller: Any, scope: str, name: str) -> tuple[str, list[str]]:
     return structure.path(el), structure.devices_in(el.id)
 
 
-def _tier(controller: Any, start: float, end: float) -> int:
+def _tier(core: Any, now: float, start: float, end: float) -> int:
     """The finest tier fitting the span whose retention still reaches the start."""
-    core = controller.config.get("core")
-    now = controller.clock()
     level = tier_for_span(end - start)
     while level < len(TIERS) - 1 and start < now - retention_s(core, TIERS[level]):
         level += 1
@@ -246,16 +244,6 @@ def _peak(points: list[Point]) -> float | None:
     return max(p.max for p in points) if points else None
 
 
-def _channels(controller: Any, hex_id: str) -> set[tuple[str, str, int, str]]:
-    """Every channel of a PDU the history knows (database and memory)."""
-    history = controller.history
-    out = {k for k in (history.db.channels if history.db is not None else {}) if k[0] == hex_id}
-    dev = history.collector.devices.get(hex_id)
-    if dev is not None:
-        out |= {(hex_id, c.value, i, q) for c, i, q in dev.keys}
-    return out
-
-
 async def _read_in_windows(history: Any, keys: list[Any], tier: int, start: float, end: float
                           ) -> dict[Any, list[Point]]:
     """``history.read_many`` over the period in windows of whole chunk periods, each
@@ -273,77 +261,6 @@ async def _read_in_windows(history: Any, keys: list[Any], tier: int, start: floa
         w0 = w1
         await asyncio.sleep(0)
     return out
-
-
-async def _device_figures(controller: Any, hex_id: str, tier: int, start: float, end: float
-                          ) -> tuple[DeviceRow, list[OutletRow]]:
-    history = controller.history
-    known = _channels(controller, hex_id)
-    t, i, o = Component.TOTAL.value, Component.INPUT.value, Component.OUTLET.value
-    energy = (hex_id, t, 0, "energy")
-    power = (hex_id, t, 0, "activePower")
-    phase_power = [(hex_id, i, p, "activePower") for p in PHASES]
-    currents = [(hex_id, i, p, "current") for p in PHASES]
-    outlets = sorted(k for k in known if k[1] == o and k[3] == "energy")
-    keys = [energy, power, *phase_power, *currents, *outlets]
-    data = await _read_in_windows(history, keys, tier, start, end)
-    pw = data[power]
-    if not pw:  # no total power channel: per-block sum of the phases
-        acc: dict[float, list[float]] = {}
-        for k in phase_power:
-            for p in data[k]:
-                cur = acc.setdefault(p.t, [0.0, 0.0, 0.0])
-                cur[0] += p.min
-                cur[1] += p.max
-                cur[2] += p.avg
-        pw = [Point(tt, v[0], v[1], v[2]) for tt, v in sorted(acc.items())]
-    live = controller.live.get(hex_id)
-    name = live.info.display_name if live is not None else hex_id
-    row = DeviceRow(hex_id, name, controller.structure.location_of(hex_id),
-                    counter_kwh(data[energy]), _mean(pw), _peak(pw),
-                    tuple(_peak(data[k]) for k in currents))  # type: ignore[arg-type]
-    out = []
-    for k in outlets:
-        kwh = counter_kwh(data[k])
-        if kwh is not None:
-            out.append(OutletRow(hex_id, name, k[2], kwh))
-    return row, out
-
-
-async def build_report(controller: Any, principal: Principal, scope: str, name: str,
-                       start: float, end: float) -> Report:
-    """Gather a report's figures from the history and the alarm history.
-
-    Args:
-        controller: the running controller (history, alarms, structure, live).
-        principal: who asks (needs READ).
-        scope: site, room, row, rack or device.
-        name: the element's name or path, the PDU's name or hex id; empty for site.
-        start: period start, epoch seconds (inclusive).
-        end: period end, epoch seconds (exclusive).
-
-    Energy is last − first of each energy counter's history in the period (see
-    ``counter_kwh``); power and current figures are the history blocks' averages and
-    maxima at the finest tier that covers the period.
-    """
-    require(principal, Action.READ, "reports")
-    _check_period(start, end)
-    target, devices = _resolve(controller, scope, name)
-    tier = _tier(controller, start, end)
-    report = Report(scope, target, start, end, controller.clock(), TIERS[tier].block_s)
-    for hex_id in devices:
-        row, outlets = await _device_figures(controller, hex_id, tier, start, end)
-        report.devices.append(row)
-        report.outlets += outlets
-        await asyncio.sleep(0)
-    alarms = await controller.alarms.query(principal, AlarmFilter(since=start, until=end),
-                                           limit=_ALARM_LIMIT)
-    wanted = set(devices)
-    for a in sorted(alarms, key=lambda a: (a.start, a.id)):
-        if scope == "site" or a.device in wanted:
-            report.alarms.append(AlarmRow(a.id, a.start, a.end, a.peak_severity, a.device,
-                                          a.device_name, a.channel, a.text, a.state))
-    return report
 
 
 # ---------------------------------------------------------------------- writers
@@ -450,26 +367,113 @@ def report_filename(scope: str, name: str, start: float, end: float, fmt: str) -
     return f"enerteg-report-{scope}-{_slug(name or scope)}-{stamp(start)}-{stamp(end)}.{fmt}"
 
 
-async def generate(controller: Any, principal: Principal, scope: str, name: str,
-                   start: float, end: float, fmt: str) -> Path:
-    """Build a report and write it into ``<data-dir>/reports``; returns the file.
+class ReportService:
+    """Builds reports from explicit dependencies: live state and the structure (which
+    PDUs a scope holds), the history (figures), the alarm history, the ``core``
+    settings (retention per tier), a clock and the folder reports are written to.
+    Faces call ``build`` (figures on screen) and ``generate`` (a file)."""
 
-    The file is written in a worker thread under a temporary name and renamed into
-    place, so a reader never sees half a report.
-    """
-    if fmt not in FORMATS:
-        raise Invalid(f"report format {fmt!r} does not exist; choose {' or '.join(FORMATS)}",
-                      thing="format", value=fmt, allowed=", ".join(FORMATS))
-    report = await build_report(controller, principal, scope, name, start, end)
-    folder = Path(controller.data_dir) / REPORTS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / report_filename(scope, name, start, end, fmt)
-    tmp = folder / f".{final.name}.{os.getpid()}.{id(report)}.tmp"
-    writer = write_csv if fmt == "csv" else write_xlsx
-    try:
-        await asyncio.to_thread(writer, report, tmp)
-        await asyncio.to_thread(os.replace, tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return final
+    def __init__(self, *, live: LiveState, structure: Structure, history: HistoryService,
+                 alarms: AlarmService, core_settings: Callable[[], Any], folder: Path,
+                 clock: Callable[[], float]) -> None:
+        self._live = live
+        self._structure = structure
+        self._history = history
+        self._alarms = alarms
+        self._core_settings = core_settings
+        self.folder = folder
+        """Where ``generate`` writes (``<data-dir>/reports``, SFTP ``/reports``)."""
+        self._clock = clock
+
+    async def _device_figures(self, hex_id: str, tier: int, start: float, end: float
+                              ) -> tuple[DeviceRow, list[OutletRow]]:
+        history = self._history
+        known = history.channels_of(hex_id)
+        t, i, o = Component.TOTAL.value, Component.INPUT.value, Component.OUTLET.value
+        energy = (hex_id, t, 0, "energy")
+        power = (hex_id, t, 0, "activePower")
+        phase_power = [(hex_id, i, p, "activePower") for p in PHASES]
+        currents = [(hex_id, i, p, "current") for p in PHASES]
+        outlets = sorted(k for k in known if k[1] == o and k[3] == "energy")
+        keys = [energy, power, *phase_power, *currents, *outlets]
+        data = await _read_in_windows(history, keys, tier, start, end)
+        pw = data[power]
+        if not pw:  # no total power channel: per-block sum of the phases
+            acc: dict[float, list[float]] = {}
+            for k in phase_power:
+                for p in data[k]:
+                    cur = acc.setdefault(p.t, [0.0, 0.0, 0.0])
+                    cur[0] += p.min
+                    cur[1] += p.max
+                    cur[2] += p.avg
+            pw = [Point(tt, v[0], v[1], v[2]) for tt, v in sorted(acc.items())]
+        live = self._live.get(hex_id)
+        name = live.info.display_name if live is not None else hex_id
+        row = DeviceRow(hex_id, name, self._structure.location_of(hex_id),
+                        counter_kwh(data[energy]), _mean(pw), _peak(pw),
+                        tuple(_peak(data[k]) for k in currents))  # type: ignore[arg-type]
+        out = []
+        for k in outlets:
+            kwh = counter_kwh(data[k])
+            if kwh is not None:
+                out.append(OutletRow(hex_id, name, k[2], kwh))
+        return row, out
+
+    async def build(self, principal: Principal, scope: str, name: str,
+                    start: float, end: float) -> Report:
+        """Gather a report's figures from the history and the alarm history.
+
+        Args:
+            principal: who asks (needs READ).
+            scope: site, room, row, rack or device.
+            name: the element's name or path, the PDU's name or hex id; empty for site.
+            start: period start, epoch seconds (inclusive).
+            end: period end, epoch seconds (exclusive).
+
+        Energy is last − first of each energy counter's history in the period (see
+        ``counter_kwh``); power and current figures are the history blocks' averages and
+        maxima at the finest tier that covers the period.
+        """
+        require(principal, Action.READ, "reports")
+        _check_period(start, end)
+        target, devices = _resolve(self._live, self._structure, scope, name)
+        now = self._clock()
+        tier = _tier(self._core_settings(), now, start, end)
+        report = Report(scope, target, start, end, now, TIERS[tier].block_s)
+        for hex_id in devices:
+            row, outlets = await self._device_figures(hex_id, tier, start, end)
+            report.devices.append(row)
+            report.outlets += outlets
+            await asyncio.sleep(0)
+        alarms = await self._alarms.query(principal, AlarmFilter(since=start, until=end),
+                                          limit=_ALARM_LIMIT)
+        wanted = set(devices)
+        for a in sorted(alarms, key=lambda a: (a.start, a.id)):
+            if scope == "site" or a.device in wanted:
+                report.alarms.append(AlarmRow(a.id, a.start, a.end, a.peak_severity, a.device,
+                                              a.device_name, a.channel, a.text, a.state))
+        return report
+
+    async def generate(self, principal: Principal, scope: str, name: str,
+                       start: float, end: float, fmt: str) -> Path:
+        """Build a report and write it into the reports folder; returns the file.
+
+        The file is written in a worker thread under a temporary name and renamed into
+        place, so a reader never sees half a report.
+        """
+        if fmt not in FORMATS:
+            raise Invalid(f"report format {fmt!r} does not exist; choose {' or '.join(FORMATS)}",
+                          thing="format", value=fmt, allowed=", ".join(FORMATS))
+        report = await self.build(principal, scope, name, start, end)
+        folder = self.folder
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / report_filename(scope, name, start, end, fmt)
+        tmp = folder / f".{final.name}.{os.getpid()}.{id(report)}.tmp"
+        writer = write_csv if fmt == "csv" else write_xlsx
+        try:
+            await asyncio.to_thread(writer, report, tmp)
+            await asyncio.to_thread(os.replace, tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return final

@@ -5,11 +5,11 @@ console. A compact form names what the report covers (site, room, row, rack or o
 PDU, by name, ``Room / Row / Rack`` path or hex id) and the period (ISO times, last
 24 hours by default; ``1``/``7``/``3`` set the last 1, 7 or 30 days). Opened from a
 place of the DC tree, the form starts on that element or PDU. ``r`` (or enter in a
-field) builds the report with the core ``reports.build_report`` in a worker, showing
+field) builds the report with the core's ``ReportService.build`` in a worker, showing
 a progress line with the elapsed time (esc cancels), then the summary, a table of
 PDUs (energy, average and peak power, peak current per phase) and a table of the
 alarms raised in the period. ``c`` and ``x`` write the form's report as CSV or as an
-Excel workbook with the core ``reports.generate`` and show the file's path as SFTP
+Excel workbook with the core's ``ReportService.generate`` and show the file's path as SFTP
 shows it (``/reports/…``), like the shell's ``report`` command. The core checks the
 permission, the names, the times and the period; its message is shown as is and
 nothing else changes. docs/reports.md explains every figure.
@@ -40,8 +40,6 @@ from ..core.reports import (
     AlarmRow,
     DeviceRow,
     Report,
-    build_report,
-    generate,
     iso,
     parse_time,
 )
@@ -416,14 +414,14 @@ class ReportsPage(Page):
     async def _show_report(self, scope: str, name: str, start: float, end: float,
                            what: str) -> None:
         ctx = self.ctx
-        report = await build_report(ctx.controller, ctx.principal, scope, name, start, end)
+        report = await ctx.controller.reports.build(ctx.principal, scope, name, start, end)
         self.show_report(report)
         self._say("Report built; c writes it as CSV, x as an Excel workbook")
 
     async def _write_file(self, scope: str, name: str, start: float, end: float,
                           what: str) -> None:
         ctx = self.ctx
-        path = await generate(ctx.controller, ctx.principal, scope, name, start, end, what)
+        path = await ctx.controller.reports.generate(ctx.principal, scope, name, start, end, what)
         size = path.stat().st_size
         text = Text("Wrote ")
         text.append(sftp_path(path), style="bold")

@@ -1,6 +1,6 @@
 """Pilot tests and snapshots of the Reports page (issue 7): F8 opens it, a report over a
 history fed with a simulated clock appears as a summary and tables equal to the core's
-``build_report``, bad input shows the core's message and changes nothing, ``c``/``x``
+``ReportService.build``, bad input shows the core's message and changes nothing, ``c``/``x``
 write the files into <data-dir>/reports and show their SFTP path.
 
 The module's controller is the frozen ring of the snapshots, but started two hours
@@ -22,7 +22,7 @@ from textual.widgets import Input, Select, Static
 
 from enerteg_tui.core.errors import Invalid
 from enerteg_tui.core.quantities import Component
-from enerteg_tui.core.reports import build_report, iso
+from enerteg_tui.core.reports import iso
 from enerteg_tui.screens.livetable import LiveTable
 from enerteg_tui.screens.reports_page import ReportsPage
 from enerteg_tui.screens.tree import Place
@@ -160,7 +160,7 @@ async def test_site_report_on_screen_equals_the_core(with_history) -> None:
         await pilot.press("r")
         await wait_idle(pilot, p)
         assert "Report built" in status(p) and p.has_class("-result")
-        want = await build_report(c, ADMIN, "site", "", FIXED_CLOCK - 86400, FIXED_CLOCK)
+        want = await c.reports.build(ADMIN, "site", "", FIXED_CLOCK - 86400, FIXED_CLOCK)
         assert p.report is not None and p.report.devices == want.devices
         assert want.resolution_s == 60 and len(want.devices) == 8
         assert all(d.kwh and d.kwh > 0.9 for d in want.devices)  # two hours of ≥ 0.5 kW
@@ -228,7 +228,7 @@ async def test_bad_input_shows_the_core_message_and_keeps_the_result(with_histor
             Path(c.data_dir) / "reports").exists() else []
         assert after == before
         with pytest.raises(Invalid, match="Rack Q"):
-            await build_report(c, ADMIN, "rack", "Rack Q", FIXED_CLOCK - 60, FIXED_CLOCK)
+            await c.reports.build(ADMIN, "rack", "Rack Q", FIXED_CLOCK - 60, FIXED_CLOCK)
 
 
 async def test_progress_shown_and_esc_cancels(with_history) -> None:

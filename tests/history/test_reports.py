@@ -17,7 +17,7 @@ from enerteg_tui.core.errors import Invalid, PermissionDenied
 from enerteg_tui.core.history.service import Point
 from enerteg_tui.core.permissions import Principal
 from enerteg_tui.core.quantities import Component
-from enerteg_tui.core.reports import (build_report, counter_kwh, generate, iso, parse_time,
+from enerteg_tui.core.reports import (counter_kwh, iso, parse_time,
                                       write_csv, write_xlsx)
 from enerteg_tui.core.structure import Kind
 from enerteg_tui.protocols.shell.session import ShellSession
@@ -74,7 +74,7 @@ async def site(make_controller):
 async def test_figures_equal_the_history_queries(site) -> None:
     c, devs, t0, _ = site
     start, end = t0 + 600, t0 + SPAN - 600
-    rep = await build_report(c, READONLY, "site", "", start, end)
+    rep = await c.reports.build(READONLY, "site", "", start, end)
     assert rep.resolution_s == 5 and [d.hex_id for d in rep.devices] == devs
     for n, row in enumerate(rep.devices):
         e = await c.history.read((row.hex_id, "t", 0, "energy"), 0, start, end)
@@ -93,7 +93,7 @@ async def test_figures_equal_the_history_queries(site) -> None:
         assert o.kwh == pytest.approx(e[-1].max - e[0].min, abs=1e-6)
     assert rep.total_kwh == pytest.approx(sum(d.kwh for d in rep.devices), abs=0.01)
     # a rack report has the rack's two PDUs; the alarm lies outside this period
-    rack = await build_report(c, ADMIN, "rack", "rack a", start, end)
+    rack = await c.reports.build(ADMIN, "rack", "rack a", start, end)
     assert rack.target == "Hall 1 / Row 1 / Rack A" and [d.hex_id for d in rack.devices] == devs[:2]
     assert rack.alarms == []
 
@@ -108,17 +108,17 @@ def test_counter_kwh_counts_only_rises() -> None:
 async def test_alarms_in_the_period_by_scope(site) -> None:
     c, devs, _, alarm_from = site
     start, end = alarm_from - 60, c.clock() + 1
-    dev = await build_report(c, ADMIN, "device", devs[0], start, end)
+    dev = await c.reports.build(ADMIN, "device", devs[0], start, end)
     assert any(a.device == devs[0] and "unreachable" in a.text for a in dev.alarms)
-    other = await build_report(c, ADMIN, "device", devs[2], start, end)
+    other = await c.reports.build(ADMIN, "device", devs[2], start, end)
     assert all(a.device == devs[2] for a in other.alarms)
-    room = await build_report(c, ADMIN, "room", "Hall 1", start, end)
+    room = await c.reports.build(ADMIN, "room", "Hall 1", start, end)
     assert {a.id for a in dev.alarms} <= {a.id for a in room.alarms}
 
 
 async def test_csv_and_xlsx_files(site, tmp_path: Path) -> None:
     c, devs, t0, _ = site
-    rep = await build_report(c, ADMIN, "site", "", t0, t0 + SPAN)
+    rep = await c.reports.build(ADMIN, "site", "", t0, t0 + SPAN)
     path = tmp_path / "r.csv"
     write_csv(rep, path)
     rows = list(csv.reader(path.open(newline="", encoding="utf-8")))
@@ -156,7 +156,7 @@ async def test_csv_and_xlsx_files(site, tmp_path: Path) -> None:
 
 async def test_generate_writes_into_reports_atomically(site) -> None:
     c, _, t0, _ = site
-    path = await generate(c, READONLY, "row", "Hall 1 / Row 1", t0, t0 + 3600, "xlsx")
+    path = await c.reports.generate(READONLY, "row", "Hall 1 / Row 1", t0, t0 + 3600, "xlsx")
     assert path.parent == Path(c.data_dir) / "reports"
     assert path.name == (f"enerteg-report-row-Hall_1_Row_1-{iso(t0).replace('-', '').replace(':', '')}"
                          f"-{iso(t0 + 3600).replace('-', '').replace(':', '')}.xlsx")
@@ -175,14 +175,14 @@ async def test_bad_input_names_the_value(site) -> None:
     ]
     for args, text in cases:
         with pytest.raises(Invalid) as exc:
-            await build_report(c, ADMIN, *args)
+            await c.reports.build(ADMIN, *args)
         assert text in str(exc.value)
     with pytest.raises(Invalid, match="'yesterday' is not a time"):
         parse_time("yesterday", "--from")
     assert parse_time("2026-01-01") == parse_time("2026-01-01T00:00:00Z") == 1_767_225_600
     assert parse_time("2026-01-01T02:00:00+02:00") == 1_767_225_600
     with pytest.raises(PermissionDenied):
-        await build_report(c, Principal(user="nobody", roles=frozenset()), "site", "", t0, t0 + 60)
+        await c.reports.build(Principal(user="nobody", roles=frozenset()), "site", "", t0, t0 + 60)
 
 
 async def _run(c, script: str, who=ADMIN) -> tuple[int, str, str]:

@@ -280,6 +280,14 @@ class HistoryService:
             out[key] = [Point(float(t), lo / sc, hi / sc, a / sc) for t, lo, hi, a in blocks]
         return out
 
+    def channels_of(self, hex_id: str) -> set[ChannelId]:
+        """Every channel of a PDU the history knows (stored, or collected since the start)."""
+        out = {k for k in (self.db.channels if self.db is not None else {}) if k[0] == hex_id}
+        dev = self.collector.devices.get(hex_id)
+        if dev is not None:
+            out |= {(hex_id, c.value, i, q) for c, i, q in dev.keys}
+        return out
+
     def _known(self, key: ChannelId) -> bool:
         """Whether the history holds ``key`` (stored, or collected since the start)."""
         assert self.db is not None

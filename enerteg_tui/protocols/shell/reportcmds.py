@@ -1,7 +1,7 @@
 """Shell command ``report``: energy and power reports into ``/reports`` (issue 7).
 
 ``report site|room|row|rack|device [NAME|HEXID] [--from ISO-TIME] [--to ISO-TIME]
-[--format csv|xlsx]`` builds the report through the core ``reports.generate`` (which
+[--format csv|xlsx]`` builds the report through the core's ``ReportService.generate`` (which
 checks the READ permission and writes the file in a worker thread) and prints the
 file's SFTP path, so a script can fetch it with ``scp``/``sftp`` right after. Bad
 input (scope, name, time, period, format) ends with exit code 2 and the reason.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.errors import Invalid
-from ...core.reports import FORMATS, REPORTS_DIR, SCOPES, generate, iso, parse_time
+from ...core.reports import FORMATS, REPORTS_DIR, SCOPES, iso, parse_time
 from .parse import UsageError
 
 __all__ = ["cmd_report", "USAGE"]
@@ -67,7 +67,7 @@ async def cmd_report(sh: Any, args: list[str]) -> None:
         end = parse_time(opts["--to"], "--to") if "--to" in opts else sh.controller.clock()
         start = (parse_time(opts["--from"], "--from") if "--from" in opts
                  else end - DEFAULT_SPAN_S)
-        path = await generate(sh.controller, sh.principal, scope, name, start, end, fmt)
+        path = await sh.controller.reports.generate(sh.principal, scope, name, start, end, fmt)
     except Invalid as exc:
         raise UsageError(f"{exc}") from None
     shown = f"/{REPORTS_DIR}/{path.name}"
