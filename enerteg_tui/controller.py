@@ -8,7 +8,6 @@ reverse and flushes what must be flushed (driver state, WAL checkpoint).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import gc
@@ -26,7 +25,7 @@ from .core.audit import AuditLog, Severity
 from .core.backup import BackupService
 from .core.configuration import Configuration
 from .core.devices import DeviceService
-from .core.errors import EnertegError, Invalid
+from .core.errors import Invalid
 from .core.events import EventBus
 from .core.export import ExportService
 from .core.history import HistoryService
@@ -130,7 +129,6 @@ class Controller:
         self.clock = clock
         self.services: list[Service] = []
         self._lock_fd: int | None = None
-        self._watch: asyncio.Task[None] | None = None
         self.started_at = 0.0
         self._log_handler: logging.Handler | None = None
 
@@ -172,7 +170,8 @@ class Controller:
                                    clock=self.clock)
         await self.structure.load()
         self.rules = RuleService(self.store, self.audit, self.events, self.live,
-                                 element_kind=self._element_kind, device_places=self._places,
+                                 element_kind=self.structure.kind_of,
+                                 device_places=self.structure.places_of,
                                  clock=self.clock)
         await self.rules.load()
         self.alarms = AlarmService(self.store, self.audit, self.events, self.live, self.rules,
@@ -211,7 +210,7 @@ class Controller:
                                      core_settings=lambda: self.config.get("core"),
                                      folder=self.data_dir / REPORTS_DIR, clock=self.clock)
         await self.poller.start()
-        self._watch = asyncio.create_task(self._watch_settings(), name="settings-watch")
+        self.poller.follow_settings(interval=opts.interval is None)
         self.services[:0] = self._default_services()
         for service in self.services:
             await service.start()
@@ -258,38 +257,9 @@ class Controller:
         from .drivers.simulated import SimulatedDriver
         return SimulatedDriver(**kwargs)
 
-    def _element_kind(self, element_id: int) -> str | None:
-        try:
-            return self.structure.get(element_id).kind.value
-        except EnertegError:
-            return None
-
-    def _places(self, hex_id: str) -> dict[str, int]:
-        """Rack, row and room ids a device sits in (rule scopes)."""
-        out: dict[str, int] = {}
-        el_id = self.devices.rack_of(hex_id)
-        while el_id:
-            try:
-                el = self.structure.get(el_id)
-            except EnertegError:
-                break
-            out[el.kind.value] = el.id
-            el_id = el.parent_id
-        return out
-
     def _retention(self) -> dict[str, int]:
         return {k: int(v) for k, v in self.config.get("notifications").model_dump().items()
                 if isinstance(v, int) and not isinstance(v, bool)}
-
-    async def _watch_settings(self) -> None:
-        with self.events.subscribe(kinds={"settings"}) as sub:
-            while True:
-                batch = await sub.get()
-                for ev in batch.events:
-                    if ev.subject == "core":
-                        if self.options.interval is None:
-                            self.poller.set_interval(float(ev.data.pollIntervalSeconds))
-                        self.poller.stale_after = int(ev.data.staleAfterSweeps)
 
     def _write_run_info(self) -> None:
         """``<data-dir>/run.json``: how to reach this running controller (``enerteg console``)."""
@@ -324,10 +294,6 @@ class Controller:
         for service in reversed(self.services):
             with contextlib.suppress(Exception):
                 await service.stop()
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
         await self.poller.stop()
         if getattr(self, "backup", None) is not None:
             await self.backup.stop()

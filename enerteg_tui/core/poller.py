@@ -76,6 +76,7 @@ class Poller:
         self._clock = clock
         self._monotonic = monotonic
         self._task: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._last_infos: dict[str, DeviceInfo] = {}
         self.first_sweep_done = asyncio.Event()
@@ -91,8 +92,30 @@ class Poller:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="poller")
 
+    def follow_settings(self, *, interval: bool = True) -> None:
+        """Apply ``config/core`` changes as they are made: ``pollIntervalSeconds`` (unless
+        ``interval`` is False because a command-line option fixed it) and
+        ``staleAfterSweeps``. Runs until ``stop``."""
+        if self._watch is None:
+            self._watch = asyncio.create_task(self._follow(interval), name="poller-settings")
+
+    async def _follow(self, interval: bool) -> None:
+        with self.events.subscribe(kinds={"settings"}) as sub:
+            while True:
+                batch = await sub.get()
+                for ev in batch.events:
+                    if ev.subject == "core":
+                        if interval:
+                            self.set_interval(float(ev.data.pollIntervalSeconds))
+                        self.stale_after = int(ev.data.staleAfterSweeps)
+
     async def stop(self) -> None:
         """Stop after cancelling the current sweep."""
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

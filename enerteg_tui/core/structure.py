@@ -144,6 +144,23 @@ class Structure:
             parts.append(el.name)
         return " / ".join(reversed(parts))
 
+    def kind_of(self, element_id: int) -> str | None:
+        """The kind (``room``, ``row``, ``rack``) of an element, None if it does not exist."""
+        el = self._elements.get(element_id)
+        return el.kind.value if el is not None else None
+
+    def places_of(self, hex_id: str) -> dict[str, int]:
+        """Rack, row and room ids a device sits in (rule scopes): ``{"rack": 7, ...}``."""
+        out: dict[str, int] = {}
+        el_id = self._devices.rack_of(hex_id)
+        while el_id:
+            el = self._elements.get(el_id)
+            if el is None:
+                break
+            out[el.kind.value] = el.id
+            el_id = el.parent_id
+        return out
+
     def racks_under(self, element_id: int) -> list[int]:
         """Ids of the racks in an element (itself if it is a rack)."""
         el = self.get(element_id)
