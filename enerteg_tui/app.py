@@ -38,7 +38,7 @@ from .screens.strip_caches import install as install_lazy_strip_caches
 from .screens.tree import Place
 
 if TYPE_CHECKING:
-    from .controller import Controller
+    from .core.services import CoreServices
 
 __all__ = ["ConsoleApp"]
 
@@ -49,7 +49,7 @@ class ConsoleApp(App[None]):
     """The full-screen console of one session.
 
     Args:
-        controller: the running controller (its services are read and called).
+        core: the core services.
         principal: who is logged in; every command is checked against it in core.
         hostname: shown in the header (default: this machine's host name).
         clock: source of the time shown (the header clock); tests freeze it.
@@ -70,7 +70,7 @@ class ConsoleApp(App[None]):
 
     def __init__(
         self,
-        controller: Controller,
+        core: CoreServices,
         principal: Principal,
         *,
         hostname: str | None = None,
@@ -78,7 +78,7 @@ class ConsoleApp(App[None]):
         on_open_shell: Callable[[], Awaitable[Any] | Any] | None = None,
     ) -> None:
         self.context = ConsoleContext(
-            controller=controller, principal=principal,
+            core=core, principal=principal,
             hostname=hostname or socket.gethostname(), clock=clock or time.time)
         self.on_open_shell = on_open_shell
         self._theme_cache: tuple[str, Theme] | None = None
@@ -149,7 +149,7 @@ class ConsoleApp(App[None]):
     # ------------------------------------------------------------------ navigation
     def spec_for(self, place: Place) -> PageSpec:
         """The page that shows ``place``."""
-        c = self.context.controller
+        c = self.context.core
         if place.kind == "site":
             return PageSpec("Dashboard", lambda: DashboardPage(None), place)
         if place.kind == "element":

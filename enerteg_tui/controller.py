@@ -9,6 +9,7 @@ reverse and flushes what must be flushed (driver state, WAL checkpoint).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import gc
 import json
@@ -20,24 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .core.alarms import AlarmService
-from .core.audit import AuditLog, Severity
-from .core.backup import BackupService
-from .core.configuration import Configuration
-from .core.devices import DeviceService
+from .core.audit import Severity
+from .core.configuration import read_settings
 from .core.errors import Invalid
-from .core.events import EventBus
-from .core.export import ExportService
-from .core.history import HistoryService
-from .core.live import LiveState
 from .core.permissions import SYSTEM
-from .core.poller import Poller
-from .core.reports import REPORTS_DIR, ReportService
-from .core.rules import RuleService
+from .core.services import CoreServices, DataLayout, build_core
 from .core.store import Store, open_data_dir
-from .core.structure import Structure
-from .core.topics import Topics
-from .core.users import UserService
 from .drivers.base import Driver
 from .logfile import install_log_file
 
@@ -94,6 +83,9 @@ class ControllerOptions:
     """Extra arguments for the e-mail notifier (tests: ``delay``, ``retry``, ``tls_context``)."""
 
 
+_CORE_FIELDS = frozenset(f.name for f in dataclasses.fields(CoreServices))
+"""Names ``Controller.__getattr__`` forwards to the core (``users``, ``live``...)."""
+
 GC_THRESHOLDS = (700, 10, 100)
 """CPython's cyclic collector: young generations as by default, the full collection only
 after 100 middle ones (default 10). A full pass walks every object of every console
@@ -113,11 +105,11 @@ def tune_gc() -> None:
 
 
 class Controller:
-    """One running controller: core services, driver and protocol services.
+    """One running controller process: the data-directory lock, log files, the run file,
+    the driver choice, the notifiers, and starting and stopping the faces.
 
-    Attributes are the core services faces use: ``live``, ``events``, ``audit``,
-    ``config``, ``users``, ``devices``, ``structure``, ``rules``, ``alarms``, ``topics``,
-    ``poller``, ``history``, ``backup``, ``export``.
+    ``core`` (a ``CoreServices``) holds every core service; faces receive it, never the
+    controller. Scripts and tests may read ``controller.users`` and the like (forwarded).
     """
 
     def __init__(
@@ -143,7 +135,7 @@ class Controller:
         try:
             await self._start_core()
         except BaseException:
-            if getattr(self, "poller", None) is not None and getattr(self, "store", None):
+            if "core" in self.__dict__ and getattr(self, "store", None):
                 await self.stop()          # core was up: stop it in order
             else:
                 await self._close_partial()
@@ -151,97 +143,60 @@ class Controller:
 
     async def _start_core(self) -> None:
         opts = self.options
-        self.events = EventBus()
-        self.live = LiveState()
         self.store = await Store.open(self.data_dir / DB_NAME)
-        self.config: Configuration
-        self.audit = AuditLog(self.store, self.events, retention=self._retention, clock=self.clock)
-        self.config = Configuration(self.store, self.audit, self.events, clock=self.clock)
-        await self.config.load()
-        self.users = UserService(self.store, self.audit, policy=lambda: self.config.get("auth"),
-                                 clock=self.clock)
-        await self.users.load()
-        self.driver = self._build_driver()
+        self.driver = self._build_driver(await read_settings(self.store, "devices"))
         await self.driver.open()
-        self.devices = DeviceService(self.store, self.driver, self.live, self.audit, self.events,
-                                     refresh=lambda: self.poller.request_refresh(), clock=self.clock)
-        await self.devices.load()
-        self.structure = Structure(self.store, self.devices, self.live, self.audit, self.events,
-                                   clock=self.clock)
-        await self.structure.load()
-        self.rules = RuleService(self.store, self.audit, self.events, self.live,
-                                 element_kind=self.structure.kind_of,
-                                 device_places=self.structure.places_of,
-                                 clock=self.clock)
-        await self.rules.load()
-        self.alarms = AlarmService(self.store, self.audit, self.events, self.live, self.rules,
-                                   self.structure, clock=self.clock)
-        await self.alarms.load()
-        self.structure.health = self.alarms.device_health
-        core = self.config.get("core")
-        interval = opts.interval if opts.interval is not None else float(core.pollIntervalSeconds)
-        self.poller = Poller(self.driver, self.live, self.events, interval=interval,
-                             stale_after=int(core.staleAfterSweeps),
-                             on_new_device=self.devices.remember, clock=self.clock)
-        self.poller.add_sweep_listener(self.alarms.on_sweep)
-        self.history = HistoryService(self.data_dir, self.live, lambda: self.config.get("core"),
-                                      clock=self.clock)
-        await self.history.start()
-        self.poller.add_device_listener(self.history.on_device)
-        self.topics = Topics(self.config, self.devices, self.live, self.structure, self.audit,
-                             faults=self.driver.fault_injector(), clock=self.clock,
-                             rules=self.rules, alarms=self.alarms)
-        await self.audit.start()
-        await self.alarms.start()
+        self.core = await build_core(self.store, self.driver, paths=DataLayout(self.data_dir),
+                                     clock=self.clock, interval=opts.interval)
+        core = self.core
         from .notify.syslog import SyslogClient
-        self.syslog = SyslogClient(self.config, self.events)
+        self.syslog = SyslogClient(core.config, core.events)
         await self.syslog.start()
         from .notify.email import EmailNotifier
-        self.email = EmailNotifier(self.config, self.events, self.audit, self.data_dir / "mail",
+        self.email = EmailNotifier(core.config, core.events, core.audit, core.paths.mail,
                                    **self.options.email_options)
         await self.email.start()
-        self.backup = BackupService(self, clock=self.clock)
-        await self.backup.start()
-        self.export = ExportService(self.config, self.history, self.live, self.store, self.audit,
-                                    self.events, self.data_dir, clock=self.clock)
-        await self.export.start()
-        self.reports = ReportService(live=self.live, structure=self.structure,
-                                     history=self.history, alarms=self.alarms,
-                                     core_settings=lambda: self.config.get("core"),
-                                     folder=self.data_dir / REPORTS_DIR, clock=self.clock)
-        await self.poller.start()
-        self.poller.follow_settings(interval=opts.interval is None)
+        core.notifications.register("email", self.email)
+        await core.start_polling(follow_interval=opts.interval is None)
         self.services[:0] = self._default_services()
         for service in self.services:
             await service.start()
         self.started_at = self.clock()
         self._write_run_info()
-        await self.audit.record(SYSTEM, "controller.start", "controller",
+        await core.audit.record(SYSTEM, "controller.start", "controller",
                                 f"Controller started ({self.driver.NAME} driver, "
-                                f"sweep every {self.poller.interval:g} s)", severity=Severity.INFO)
+                                f"sweep every {core.poller.interval:g} s)", severity=Severity.INFO)
+
+    def __getattr__(self, name: str) -> Any:
+        """Scripts and tests may read a core service through the controller
+        (``controller.users``); faces receive ``CoreServices`` and never the controller."""
+        if name in _CORE_FIELDS:
+            core = self.__dict__.get("core")
+            if core is not None:
+                return getattr(core, name)
+        raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
 
     def _default_services(self) -> list[Service]:
         """The protocol services this controller runs, from options and settings."""
         opts = self.options
         out: list[Service] = []
         from .protocols.ssh.server import SSHOptions, SSHService
-        out.append(SSHService(self, SSHOptions(port=opts.ssh_port, address=opts.bind,
+        out.append(SSHService(self.core, SSHOptions(port=opts.ssh_port, address=opts.bind,
                                                enabled=opts.ssh_enabled)))
-        cli = self.config.get("cli")
+        cli = self.core.config.get("cli")
         device = opts.serial_device if opts.serial_device is not None else cli.serialDevice
         if device:
             from .protocols.serial.console import SerialConsoleService
             baud = opts.serial_baud if opts.serial_baud is not None else int(cli.serialBaud)
-            out.append(SerialConsoleService(self, device, baud))
+            out.append(SerialConsoleService(self.core, device, baud))
         return out
 
     def service(self, name: str) -> Service | None:
         """The running protocol service called ``name`` (``ssh``, ``serial``...), if any."""
         return next((s for s in self.services if s.name == name), None)
 
-    def _build_driver(self) -> Driver:
+    def _build_driver(self, devices: Any) -> Driver:
         opts = self.options
-        devices = self.config.get("devices")
         kwargs: dict[str, Any] = {
             "pdus": opts.simulate if opts.simulate is not None else int(devices.simulatedPdus),
             "seed": opts.seed,
@@ -256,10 +211,6 @@ class Controller:
             return self._driver_factory(**kwargs)
         from .drivers.simulated import SimulatedDriver
         return SimulatedDriver(**kwargs)
-
-    def _retention(self) -> dict[str, int]:
-        return {k: int(v) for k, v in self.config.get("notifications").model_dump().items()
-                if isinstance(v, int) and not isinstance(v, bool)}
 
     def _write_run_info(self) -> None:
         """``<data-dir>/run.json``: how to reach this running controller (``enerteg console``)."""
@@ -294,22 +245,14 @@ class Controller:
         for service in reversed(self.services):
             with contextlib.suppress(Exception):
                 await service.stop()
-        await self.poller.stop()
-        if getattr(self, "backup", None) is not None:
-            await self.backup.stop()
-        if getattr(self, "export", None) is not None:
-            await self.export.stop()
-        if getattr(self, "history", None) is not None:
-            await self.history.stop()
+        for notifier in ("syslog", "email"):
+            if notifier in self.__dict__:
+                with contextlib.suppress(Exception):
+                    await self.__dict__[notifier].stop()
+        self.core.notifications.unregister("email")
+        await self.core.stop()
         with contextlib.suppress(Exception):
-            await self.alarms.stop()
-        if getattr(self, "syslog", None) is not None:
-            await self.syslog.stop()
-        if getattr(self, "email", None) is not None:
-            await self.email.stop()
-        await self.audit.stop()
-        with contextlib.suppress(Exception):
-            await self.audit.record(SYSTEM, "controller.stop", "controller", "Controller stopped",
+            await self.core.audit.record(SYSTEM, "controller.stop", "controller", "Controller stopped",
                                     severity=Severity.INFO)
         await self._close_partial()
 
@@ -340,8 +283,8 @@ class Controller:
         parts = [
             f"data-dir={self.data_dir}",
             f"driver={self.driver.NAME}",
-            f"pdus={len(self.live.devices)}",
-            f"interval={self.poller.interval:g}s",
+            f"pdus={len(self.core.live.devices)}",
+            f"interval={self.core.poller.interval:g}s",
         ]
         parts += [s.describe() for s in self.services]
         return "enerteg ready: " + " ".join(parts)

@@ -153,7 +153,7 @@ async def _standalone(args: argparse.Namespace) -> int:
         limit = int(controller.config.get("cli").maxSessionsPerUser)
         session = controller.users.sessions.open(principal, limit)
         try:
-            app = ConsoleApp(controller, principal,
+            app = ConsoleApp(controller.core, principal,
                              hostname=controller.config.get("hostname").hostname)
             await app.run_async()
         finally:

@@ -38,17 +38,28 @@ import os
 import sqlite3
 import tarfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .audit import Severity
+from .audit import AuditLog, Severity
+from .configuration import Configuration
+from .devices import DeviceService
 from .errors import Invalid, NotFound
-from .events import Event
+from .events import Event, EventBus
+from .history import HistoryService
 from .permissions import Action, Principal, require
+from .rules import RuleService
 from .settings import SETTINGS_TOPICS
+from .store import Store
+from .structure import Structure
+from .users import UserService
+
+if TYPE_CHECKING:
+    from .services import DataLayout
 
 __all__ = ["BackupService", "BackupInfo", "FORMAT", "FACTORY_RESET_WORD"]
 
@@ -104,15 +115,26 @@ def decrypt(blob: bytes, passphrase: str) -> bytes:
 class BackupService:
     """Makes, lists and restores backups; factory reset; scheduled backups.
 
-    Args:
-        controller: the running controller (store, config, users, structure, rules,
-            devices, audit, history, data_dir). Core services only; no faces.
+    Its dependencies are explicit: the store (one transaction for a restore), the
+    services whose state a backup holds, the data-directory layout and a clock.
     """
 
-    def __init__(self, controller: Any, clock: Any = time.time) -> None:
-        self.c = controller
+    def __init__(self, *, store: Store, config: Configuration, users: UserService,
+                 devices: DeviceService, structure: Structure, rules: RuleService,
+                 audit: AuditLog, events: EventBus, history: HistoryService,
+                 paths: DataLayout, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._config = config
+        self._users = users
+        self._devices = devices
+        self._structure = structure
+        self._rules = rules
+        self._audit = audit
+        self._events = events
+        self._history = history
+        self._paths = paths
         self._clock = clock
-        self.folder: Path = controller.data_dir / "backups"
+        self.folder: Path = paths.backups
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
@@ -134,7 +156,7 @@ class BackupService:
 
         while True:
             await asyncio.sleep(60)
-            sched = self.c.config.get("backup")
+            sched = self._config.get("backup")
             if not sched.scheduleEnabled:
                 continue
             last = max((b.created for b in self.list_backups()), default=0.0)
@@ -158,10 +180,10 @@ class BackupService:
 
     async def _collect(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """(public part, secrets) of the configuration."""
-        store = self.c.store
+        store = self._store
         settings, secret_settings = {}, {}
         for name, schema in SETTINGS_TOPICS.items():
-            stored = self.c.config.get(name).stored_dump()
+            stored = self._config.get(name).stored_dump()
             secrets = schema.secret_fields()
             settings[name] = {k: v for k, v in stored.items() if k not in secrets}
             secret_settings[name] = {k: v for k, v in stored.items() if k in secrets}
@@ -185,7 +207,7 @@ class BackupService:
     async def create(self, principal: Principal) -> Path:
         """Write a backup file; returns its path (``ADMINISTER`` needed)."""
         require(principal, Action.ADMINISTER, "backup")
-        contents = self.c.config.get("backup_settings")
+        contents = self._config.get("backup_settings")
         async with self._lock:
             public, secrets = await self._collect()
             members: dict[str, bytes] = {"config.json": json.dumps(public, indent=1).encode()}
@@ -194,16 +216,16 @@ class BackupService:
                     encrypt, json.dumps(secrets).encode(), contents.passphrase)
             files: dict[str, Path] = {}
             if contents.includeLogs:
-                rows = await self.c.store.fetchall(
+                rows = await self._store.fetchall(
                     "SELECT ts, user, face, address, action, object, message, severity, state "
                     "FROM audit ORDER BY id")
                 members["audit.json"] = json.dumps(rows).encode()
-                logs = self.c.data_dir / "logs"
+                logs = self._paths.logs
                 files.update({f"logs/{p.name}": p for p in sorted(logs.glob("*")) if p.is_file()})
-            if contents.includeHistory and getattr(self.c, "history", None) is not None:
-                await self.c.history.flush()
+            if contents.includeHistory and True:
+                await self._history.flush()
                 tmp = self.folder / ".history-copy.db"
-                await asyncio.to_thread(_sqlite_copy, self.c.history.path, tmp)
+                await asyncio.to_thread(_sqlite_copy, self._history.path, tmp)
                 files["history.db"] = tmp
             now = self._clock()
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
@@ -213,13 +235,13 @@ class BackupService:
                 n += 1
                 path = self.folder / f"{_PREFIX}{stamp}-{n}{_SUFFIX}"
             manifest = {"format": FORMAT, "created": now,
-                        "hostname": self.c.config.get("hostname").hostname,
+                        "hostname": self._config.get("hostname").hostname,
                         "secrets": "encrypted" if contents.passphrase else "excluded",
                         "members": {}}
             await asyncio.to_thread(_write_tar, path, manifest, members, files)
             with contextlib.suppress(FileNotFoundError):
                 (self.folder / ".history-copy.db").unlink()
-        await self.c.audit.record(principal, "backup.create", "backup",
+        await self._audit.record(principal, "backup.create", "backup",
                                   f"Backup {path.name} created (secrets {manifest['secrets']})",
                                   severity=Severity.INFO)
         return path
@@ -246,14 +268,14 @@ class BackupService:
             raise _bad(path, f"config.json is not JSON ({exc})") from None
         secrets = None
         if "secrets.enc" in members:
-            phrase = self.c.config.get("backup_settings").passphrase
+            phrase = self._config.get("backup_settings").passphrase
             if not phrase:
                 raise Invalid("the backup holds encrypted secrets but config/backup_settings has "
                               "no passphrase; set the passphrase the backup was made with",
                               thing="passphrase", value="", allowed="the backup's passphrase")
             secrets = json.loads(await asyncio.to_thread(decrypt, members["secrets.enc"], phrase))
         plan = self._validate(path, public, secrets)
-        async with self.c.store.transaction() as tx:
+        async with self._store.transaction() as tx:
             await tx.execute("DELETE FROM settings")
             now_ms = int(self._clock() * 1000)
             for name, model in plan["settings"].items():
@@ -286,10 +308,10 @@ class BackupService:
             for r in public["rules"]:
                 await tx.execute("INSERT INTO rule (data, is_default, created, updated) VALUES "
                                  "(?,?,?,?)", (json.dumps(r["data"]), int(r["isDefault"]), now, now))
-            entry = await self.c.audit.insert(
+            entry = await self._audit.insert(
                 tx, principal, "backup.restore", "backup", f"Configuration restored from {path.name}",
                 severity=Severity.WARNING)
-        self.c.audit.announce(entry)
+        self._audit.announce(entry)
         await self._reload()
         return {"topics": len(plan["settings"]), "users": len(public["users"]),
                 "elements": len(public["structure"]), "devices": len(public["devices"]),
@@ -304,10 +326,10 @@ class BackupService:
             doc = dict(public["settings"].get(name, {}))
             schema = SETTINGS_TOPICS[name]
             secret_src = (secrets or {}).get("settings", {}).get(name)
-            current = self.c.config.get(name).stored_dump()
+            current = self._config.get(name).stored_dump()
             for k in schema.secret_fields():
                 doc[k] = secret_src.get(k, "") if secret_src is not None else current.get(k, "")
-            settings[name] = self.c.config.validate(name, doc)  # Invalid names topic and key
+            settings[name] = self._config.validate(name, doc)  # Invalid names topic and key
         unknown = set(public["settings"]) - set(SETTINGS_TOPICS)
         if unknown:
             raise _bad(path, f"unknown settings topic(s) {', '.join(sorted(unknown))}")
@@ -334,22 +356,20 @@ class BackupService:
                                  "which is not a rack of the backup")
         for r in public["rules"]:
             try:
-                self.c.rules.validate(r["data"])
+                self._rules.validate(r["data"])
             except (ValidationError, KeyError, TypeError) as exc:
                 raise _bad(path, f"a rule does not validate ({exc})") from None
         return {"settings": settings}
 
     async def _reload(self) -> None:
-        await self.c.config.load()
+        await self._config.load()
         for name in SETTINGS_TOPICS:
-            self.c.events.publish(Event("settings", name, self.c.config.get(name)))
-        await self.c.users.load()
-        self.c.devices._rack.clear()
-        for hex_id, rack_id in await self.c.store.fetchall("SELECT hex_id, rack_id FROM device"):
-            self.c.devices._rack[hex_id] = rack_id
-        await self.c.structure.load()
-        await self.c.rules.load()
-        self.c.events.publish(Event("structure", "", "restored"))
+            self._events.publish(Event("settings", name, self._config.get(name)))
+        await self._users.load()
+        await self._devices.reload_placements()
+        await self._structure.load()
+        await self._rules.load()
+        self._events.publish(Event("structure", "", "restored"))
 
     # ------------------------------------------------------------------ factory reset
     async def factory_reset(self, principal: Principal, confirmation: str) -> None:
@@ -359,16 +379,14 @@ class BackupService:
         if confirmation != FACTORY_RESET_WORD:
             raise Invalid(f"factory reset not confirmed: type {FACTORY_RESET_WORD!r} exactly",
                           thing="confirmation", value=confirmation, allowed=FACTORY_RESET_WORD)
-        async with self.c.store.transaction() as tx:
+        async with self._store.transaction() as tx:
             for table in ("settings", "user", "shell_history", "rule", "alarm", "meta", "audit"):
                 await tx.execute(f"DELETE FROM {table}")
             await tx.execute("UPDATE device SET rack_id=NULL")
             await tx.execute("DELETE FROM dc_element")
-        history = getattr(self.c, "history", None)
-        if history is not None:
-            await history.clear()
+        await self._history.clear()
         await self._reload()
-        await self.c.audit.record(principal, "factory-reset", "controller",
+        await self._audit.record(principal, "factory-reset", "controller",
                                   "Factory reset: configuration, users, structure, rules, alarms, "
                                   "audit log and history deleted", severity=Severity.WARNING)
 

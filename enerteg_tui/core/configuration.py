@@ -26,9 +26,23 @@ from .settings._base import SECRET_SHOWN_AS, SettingsModel
 from .store import Store
 from .validation import invalid_from_pydantic, validate_document
 
-__all__ = ["Configuration"]
+__all__ = [
+    "read_settings","Configuration"]
 
 log = logging.getLogger(__name__)
+
+
+async def read_settings(store: Store, name: str) -> SettingsModel:
+    """One topic's stored settings (defaults when absent or damaged), read before the
+    core is built: the controller needs ``config/devices`` to choose its driver."""
+    schema = settings_schema(name)
+    row = await store.fetchone("SELECT data FROM settings WHERE name=?", (name,))
+    if row is not None:
+        try:
+            return schema.model_validate(json.loads(row[0]))
+        except (ValueError, ValidationError):
+            pass                                 # Configuration.load logs it
+    return schema()
 
 
 class Configuration:

@@ -23,13 +23,13 @@ __all__ = ["run_console_once"]
 log = logging.getLogger(__name__)
 
 
-async def run_console_once(controller: Any, principal: Any, transport: Any, *,
+async def run_console_once(core: Any, principal: Any, transport: Any, *,
                            pump: Callable[[Any], Awaitable[None]], term: str | None,
                            env: Mapping[str, str] | None = None, mouse: bool = True) -> bool:
     """Run the console until it quits; True when the operator asked for the shell.
 
     Args:
-        controller: the running controller.
+        core: the core services.
         principal: who is logged in.
         transport: a ``TerminalTransport`` (with ``size`` and ``close()``).
         pump: coroutine function fed the App; reads input into ``transport.driver``
@@ -40,7 +40,7 @@ async def run_console_once(controller: Any, principal: Any, transport: Any, *,
     from ..app import ConsoleApp
 
     want_shell = asyncio.Event()
-    app = ConsoleApp(controller, principal, hostname=controller.config.get("hostname").hostname,
+    app = ConsoleApp(core, principal, hostname=core.config.get("hostname").hostname,
                      on_open_shell=lambda: (want_shell.set(), app.exit()))
     apply_terminal_caps(app, term, env or {})
     app.driver_class = driver_for(transport)

@@ -150,7 +150,7 @@ class AlarmsPage(Page):
             sev = SEVERITY_FILTERS[self.severity][1]
             out = [a for a in self._history or [] if not sev or a.severity in sev]
         else:
-            out = self.ctx.controller.alarms.open_alarms(self._filter())
+            out = self.ctx.core.alarms.open_alarms(self._filter())
         if self.sort == "severity":
             out.sort(key=lambda a: (a.active, a.severity == "Critical", a.start), reverse=True)
         elif self.sort == "device":
@@ -161,7 +161,7 @@ class AlarmsPage(Page):
         if alarm.device == "ring":
             return "databus ring"
         name = alarm.device_name or alarm.device
-        where = self.ctx.controller.structure.location_of(alarm.device)
+        where = self.ctx.core.structure.location_of(alarm.device)
         return f"{name} · {where}" if where else name
 
     def _row(self, alarm: Alarm) -> Row:
@@ -192,7 +192,7 @@ class AlarmsPage(Page):
         else:
             for row in rows:
                 table.update_row(row, flash=False)
-        counts = self.ctx.controller.alarms.counts()
+        counts = self.ctx.core.alarms.counts()
         title = Text("Alarms", style="bold")
         title.append(" · active: ")
         title.append(f"{counts.get('critical', 0)} alert{'' if counts.get('critical') == 1 else 's'}",
@@ -276,7 +276,7 @@ class AlarmsPage(Page):
     async def _read_history(self) -> None:
         ctx = self.ctx
         try:
-            self._history = await ctx.controller.alarms.query(
+            self._history = await ctx.core.alarms.query(
                 ctx.principal, AlarmFilter(active=False, acked=True), limit=HISTORY_ROWS)
         except EnertegError as exc:
             self.say(str(exc), error=True)
@@ -323,7 +323,7 @@ class AlarmsPage(Page):
                 if alarm.id in done_ids:
                     continue
                 try:
-                    await ctx.controller.alarms.acknowledge(ctx.principal, alarm.id,
+                    await ctx.core.alarms.acknowledge(ctx.principal, alarm.id,
                                                            values["comment"])
                 except EnertegError as exc:
                     return str(exc)

@@ -17,7 +17,7 @@ The manual's view has three parts; at 80×24 they are stacked instead of side by
   masked by the core, the comments), the state buttons Open / Investigating / Done
   (keys ``o``/``i``/``d``) and a comment field (``c``).
 
-Everything goes through ``controller.audit`` with the session's principal: reading
+Everything goes through ``core.audit`` with the session's principal: reading
 needs what the section needs (``administer``: the App refuses the page otherwise),
 changing the state and commenting need ``ack-alarm`` (checked by the core; the buttons
 and keys are disabled or hidden for roles without it). Live: the page follows the
@@ -381,7 +381,7 @@ class AuditDetail(ModalScreen[None]):
             return
         ctx = console_context(self)
         try:
-            entry = await ctx.controller.audit.set_state(ctx.principal, self.entry.id, state)
+            entry = await ctx.core.audit.set_state(ctx.principal, self.entry.id, state)
         except EnertegError as exc:
             self._say(str(exc), error=True)
             return
@@ -397,7 +397,7 @@ class AuditDetail(ModalScreen[None]):
         event.stop()
         ctx = console_context(self)
         try:
-            entry = await ctx.controller.audit.comment(ctx.principal, self.entry.id, event.value)
+            entry = await ctx.core.audit.comment(ctx.principal, self.entry.id, event.value)
         except EnertegError as exc:
             self._say(str(exc), error=True)   # the typed text stays for correction
             return
@@ -424,7 +424,7 @@ class AuditDetail(ModalScreen[None]):
         device = self.entry.device
         if not device:
             return
-        if console_context(self).controller.live.get(device) is None:
+        if console_context(self).core.live.get(device) is None:
             self._say(f"PDU {device} is no longer on the ring", error=True)
             return
         self.dismiss(None)
@@ -503,13 +503,13 @@ class AuditPage(Page):
         """A PDU as ``name (hexid)`` while it is on the ring, else its hex id."""
         if not hex_id:
             return ""
-        live = self.ctx.controller.live.get(hex_id)
+        live = self.ctx.core.live.get(hex_id)
         return f"{live.info.display_name} ({hex_id})" if live is not None else hex_id
 
     async def reload(self) -> None:
         """Read the count and the current page from the core, keeping the cursor's entry."""
         ctx = self.ctx
-        audit = ctx.controller.audit
+        audit = ctx.core.audit
         try:
             self.total = await audit.count(ctx.principal, self.filter)
             self.page_index = min(self.page_index, self.pages - 1)
@@ -539,7 +539,7 @@ class AuditPage(Page):
         """The list's device cell: hex id first (it stays readable when the name is cut)."""
         if not hex_id:
             return ""
-        live = self.ctx.controller.live.get(hex_id)
+        live = self.ctx.core.live.get(hex_id)
         return f"{hex_id} {live.info.display_name}" if live is not None else hex_id
 
     def _headline(self) -> None:
@@ -667,7 +667,7 @@ class AuditPage(Page):
 
         async def submit(values: dict[str, str]) -> str | None:
             now = ctx.clock()
-            devices = [(d.hex_id, d.info.display_name) for d in ctx.controller.live.ordered()]
+            devices = [(d.hex_id, d.info.display_name) for d in ctx.core.live.ordered()]
             try:
                 severities = parse_severities(values["severity"])
                 states = parse_states(values["state"])
@@ -712,7 +712,7 @@ class AuditPage(Page):
         if entry is None or not entry.device:
             self.say("This entry is about no PDU" if entry is not None else "Select an entry first")
             return
-        if self.ctx.controller.live.get(entry.device) is None:
+        if self.ctx.core.live.get(entry.device) is None:
             self.say(f"PDU {entry.device} is no longer on the ring", error=True)
             return
         self.app.call_later(self.app.open_place, Place("device", entry.device))  # type: ignore[attr-defined]

@@ -2,7 +2,7 @@
 
 Realtime shows the channel's values as they arrive from live state while the chart
 is open (no polling: it listens to the event bus). The ranges 4 h / 3 d / week /
-month / year ask ``controller.history.series(channel, range)`` in a worker (the
+month / year ask ``core.history.series(channel, range)`` in a worker (the
 query never blocks the screen) and draw the averages, with the minima and maxima
 when the min/max toggle is on. A controller without a history service says so.
 """
@@ -72,7 +72,7 @@ class ChannelPlot(LiveListener, PlotextPlot):
         self.redraw()
 
     def _sample(self) -> bool:
-        c = console_context(self).controller
+        c = console_context(self).core
         live = c.live.get(self.channel.device)
         if live is None:
             return False
@@ -121,7 +121,7 @@ class ChannelPlot(LiveListener, PlotextPlot):
     @property
     def history(self) -> Any:
         """The controller's history service, or None."""
-        return getattr(console_context(self).controller, "history", None)
+        return getattr(console_context(self).core, "history", None)
 
     def load_history(self) -> None:
         """Query the current range in a worker; ``HistoryLoaded`` follows."""

@@ -23,7 +23,7 @@ from ..core.events import SWEEP, Batch, Subscription
 from ..core.permissions import Action, Principal, allowed
 
 if TYPE_CHECKING:
-    from ..controller import Controller
+    from ..core.services import CoreServices
 
 __all__ = ["MIN_GAP_S", "ConsoleContext", "LiveListener", "console_context"]
 
@@ -37,7 +37,7 @@ MIN_GAP_S = 0.2
 class ConsoleContext:
     """The session's view of the controller: who is logged in and what clock to show."""
 
-    controller: Controller
+    core: CoreServices
     principal: Principal
     hostname: str = "enerteg"
     clock: Callable[[], float] = time.time
@@ -98,7 +98,7 @@ class LiveListener:
         ctx = console_context(node)
         kinds = None if self.LIVE_KINDS is None else (
             (*self.LIVE_KINDS, SWEEP) if self.LIVE_TICK else tuple(self.LIVE_KINDS))
-        self._live_sub = ctx.controller.events.subscribe(
+        self._live_sub = ctx.core.events.subscribe(
             kinds=kinds, devices=self.live_devices(), live=self.LIVE_VALUES, paced=True)
         node.run_worker(self._live_loop(), group="live", exit_on_error=False)
 

@@ -121,7 +121,7 @@ class DashboardPage(Page):
             yield Static("No active alarms", id="alarms")
 
     def title_text(self) -> Text:
-        s = self.ctx.controller.structure
+        s = self.ctx.core.structure
         text = Text()
         if self.element_id is None:
             text.append("Site dashboard", style="bold")
@@ -146,12 +146,12 @@ class DashboardPage(Page):
 
     # ------------------------------------------------------------------ filling
     def _devices(self) -> list[DeviceLive]:
-        c = self.ctx.controller
+        c = self.ctx.core
         return [d for h in c.structure.devices_in(self.element_id)
                 if (d := c.live.get(h)) is not None]
 
     def _fill(self, *, full: bool) -> None:
-        c = self.ctx.controller
+        c = self.ctx.core
         agg = c.structure.aggregate(self.element_id)
         agg_rows = self._agg_rows(agg)
         load_rows = self._load_rows(agg)
@@ -172,7 +172,7 @@ class DashboardPage(Page):
         self.query_one("#alarms", Static).update(self._alarms_text())
 
     def _alarms_text(self) -> Text:
-        c = self.ctx.controller
+        c = self.ctx.core
         alarms = active_alarms(c, set(c.structure.devices_in(self.element_id)))
         if not alarms:
             return Text("No active alarms")
@@ -210,7 +210,7 @@ class DashboardPage(Page):
         return rows
 
     def _device_row(self, live: DeviceLive) -> Row:
-        c = self.ctx.controller
+        c = self.ctx.core
         current, rated = device_load(live)
         cells: dict[str, str | Text] = {
             "state": health_text(device_health(c, live)),
@@ -228,7 +228,7 @@ class DashboardPage(Page):
 
     # ------------------------------------------------------------------ events
     def on_live_batch(self, batch: Batch) -> None:
-        mine = set(self.ctx.controller.structure.devices_in(self.element_id))
+        mine = set(self.ctx.core.structure.devices_in(self.element_id))
         structural = any(ev.kind == "structure" for ev in batch.events)
         if structural or (mine & (set(batch.live) | batch.devices)) or batch.events:
             self._fill(full=False)
@@ -247,7 +247,7 @@ class DashboardPage(Page):
         if self.element_id is None or not self.ctx.may(Action.EDIT_STRUCTURE):
             return False
         try:
-            return self.ctx.controller.structure.get(self.element_id).kind is Kind.RACK
+            return self.ctx.core.structure.get(self.element_id).kind is Kind.RACK
         except EnertegError:
             return False
 

@@ -1,7 +1,7 @@
 """DC structure charts (manual §7.2.3): a site, room, row or rack over 1, 7, 14 or 30 days.
 
 Capacity planners look at how an element's load moved over days, not at one PDU: the
-chart sums every PDU of the element (``controller.history.dc_series``): current,
+chart sums every PDU of the element (``core.history.dc_series``): current,
 active, apparent or reactive power over all phases or one, or residual and neutral
 current from the PDUs' totals. Opened with ``g`` from a dashboard as a pop-up, so the
 dashboard stays usable at 80×24. Keys: ``1``/``7``/``4``/``3`` for 1, 7, 14 or 30 days,
@@ -128,7 +128,7 @@ class DCChartScreen(ModalScreen[None]):
         self.phase: int | None = None
         self.quantity = DC_QUANTITIES[0]
         self.show_minmax = False
-        structure = console_context(self).controller.structure
+        structure = console_context(self).core.structure
         self.name_text = "Site"
         """What is charted, as the status line names it."""
         if element_id is not None:
@@ -196,7 +196,7 @@ class DCChartScreen(ModalScreen[None]):
 
     async def _load(self, quantity: str, days: int, phase: int | None) -> None:
         ctx = console_context(self)
-        history = getattr(ctx.controller, "history", None)
+        history = getattr(ctx.core, "history", None)
         if history is None:
             self._say("No history: the history service is not available on this controller")
             return

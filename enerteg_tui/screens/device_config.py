@@ -2,7 +2,7 @@
 
 General setup (name, extra info, location, feed, Device ID), behaviour (power-up mode,
 fixed outlet delay) and the names of inputs, outlets (with individual and power-cycle
-delays), branches and sensors. Values go to ``controller.devices.update_settings``
+delays), branches and sensors. Values go to ``core.devices.update_settings``
 as typed; the core validates them with the settings schema, so a bad value gets the
 same words as in the shell and changes nothing. Roles without device setup see the
 form disabled, with the reason.
@@ -67,7 +67,7 @@ class ConfigForm(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         ctx = console_context(self)
-        live = ctx.controller.devices.get(self.hex_id)
+        live = ctx.core.devices.get(self.hex_id)
         s = live.info.settings
         note = ""
         try:
@@ -132,7 +132,7 @@ class ConfigForm(VerticalScroll):
 
     def changes(self) -> dict[str, Any]:
         """The form's values as settings changes (text as typed; the core validates)."""
-        s: DeviceSettings = console_context(self).controller.devices.get(self.hex_id).info.settings
+        s: DeviceSettings = console_context(self).core.devices.get(self.hex_id).info.settings
         out: dict[str, Any] = {
             "name": self._val("name"),
             "extraInfo": self._val("extraInfo"),
@@ -167,7 +167,7 @@ class ConfigForm(VerticalScroll):
         ctx = console_context(self)
         error = self.query_one("#config-error", Static)
         try:
-            await ctx.controller.devices.update_settings(ctx.principal, self.hex_id, self.changes())
+            await ctx.core.devices.update_settings(ctx.principal, self.hex_id, self.changes())
         except EnertegError as exc:
             error.update(str(exc))
             error.display = True

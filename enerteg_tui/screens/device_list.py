@@ -98,19 +98,19 @@ class DeviceListPage(Page):
             return
         table = self.query_one(LiveTable)
         for hex_id in batch.live:
-            live = self.ctx.controller.live.get(hex_id)
+            live = self.ctx.core.live.get(hex_id)
             if live is not None and hex_id in table._index:
                 table.update_row(self._row(live))
 
     def _fill(self) -> None:
-        c = self.ctx.controller
+        c = self.ctx.core
         devices = list_devices(c, filter=self.filter, search=self.search, sort=self.sort)
         self.query_one(LiveTable).set_rows([self._row(d) for d in devices])
         self.query_one("#mode", Label).update(
             f"Filter: {self.filter.value} · Sort: {self.sort.value} · {len(devices)} PDUs")
 
     def _row(self, live: DeviceLive) -> Row:
-        c = self.ctx.controller
+        c = self.ctx.core
         info = live.info
         current, rated = device_load(live)
         health = device_health(c, live)

@@ -4,7 +4,7 @@ Information holds the live input, outlet, branch and sensor tables; on a live ba
 only the rows of component instances that changed are rebuilt, and each table
 repaints only rows that differ. Enter on a value opens its chart; ``u`` on an outlet
 starts switching (unlock → choose → confirm, see ``switching``); ``i`` makes the PDU
-blink. Every command goes through ``controller.devices``; refusals show core's text.
+blink. Every command goes through ``core.devices``; refusals show core's text.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class DevicePage(Page):
     @property
     def live(self) -> DeviceLive:
         """The device's live record (``NotFound`` if it was forgotten)."""
-        return self.ctx.controller.devices.get(self.hex_id)
+        return self.ctx.core.devices.get(self.hex_id)
 
     def compose(self) -> ComposeResult:
         live = self.live
@@ -128,7 +128,7 @@ class DevicePage(Page):
         text.append(f"{info.display_name} ", style="bold")
         text.append(f"({info.hex_id}) ")
         text.append_text(device_state_text(live))
-        text.append(f" · {self.ctx.controller.structure.location_of(self.hex_id)}"
+        text.append(f" · {self.ctx.core.structure.location_of(self.hex_id)}"
                     f" · {info.model.type_name} · ring pos {info.position}")
         return text
 
@@ -142,7 +142,7 @@ class DevicePage(Page):
     # ------------------------------------------------------------------ filling
     def _fill(self) -> None:
         live = self.live
-        alarmed = alarmed_channels(self.ctx.controller, self.hex_id)
+        alarmed = alarmed_channels(self.ctx.core, self.hex_id)
         self.query_one("#inputs", LiveTable).set_rows(input_rows(live, alarmed))
         model = live.info.model
         if model.outlets:
@@ -157,7 +157,7 @@ class DevicePage(Page):
         self.query_one("#ident-table", LiveTable).set_rows(ident_rows(live))
 
     def on_live_batch(self, batch: Batch) -> None:
-        live = self.ctx.controller.live.get(self.hex_id)
+        live = self.ctx.core.live.get(self.hex_id)
         if live is None:
             return
         groups = batch.live.get(self.hex_id, set())
@@ -167,7 +167,7 @@ class DevicePage(Page):
             self.query_one("#title", PageTitle).update(self.title_text())
         if not groups and not state_changed:
             return
-        alarmed = alarmed_channels(self.ctx.controller, self.hex_id)
+        alarmed = alarmed_channels(self.ctx.core, self.hex_id)
         comps = {c for c, _ in groups}
         if comps & {Component.INPUT, Component.TOTAL} or state_changed:
             table = self.query_one("#inputs", LiveTable)
@@ -258,7 +258,7 @@ class DevicePage(Page):
     @work(exclusive=True, group="identify")
     async def action_identify(self) -> None:
         try:
-            await self.ctx.controller.devices.blink(self.ctx.principal, self.hex_id, BLINK_S)
+            await self.ctx.core.devices.blink(self.ctx.principal, self.hex_id, BLINK_S)
         except EnertegError as exc:
             self.notify(str(exc), title="Identify refused", severity="error")
             return

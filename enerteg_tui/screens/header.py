@@ -83,7 +83,7 @@ class StatusHeader(LiveListener, Widget):
 
     def render(self) -> Text:
         ctx = console_context(self)
-        c = ctx.controller
+        c = ctx.core
         alarms = alarm_counts(c)
         ring, ring_style = ring_text(c)
         clock = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ctx.clock()))

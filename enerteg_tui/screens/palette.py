@@ -23,7 +23,7 @@ __all__ = ["ConsoleCommands", "palette_entries"]
 
 def palette_entries(app: Any) -> Iterator[tuple[str, str, Place]]:
     """(text, help, place) for every page and device the palette can open."""
-    c = console_context(app.screen).controller
+    c = console_context(app.screen).core
     yield "Dashboard", "Site dashboard: aggregates of every PDU", Place("site")
     yield "Devices", "Device list: all PDUs, alarmed first", Place("devices")
     yield "Unassigned devices", "Device list filtered to PDUs in no rack", Place("unassigned")

@@ -18,7 +18,7 @@ from ..core.model import Health, RingState
 from ..core.quantities import COMPONENT_BY_CODE, ChannelKey, Component
 
 if TYPE_CHECKING:
-    from ..controller import Controller
+    from ..core.services import CoreServices
     from ..core.alarms import Alarm
 
 __all__ = [
@@ -56,40 +56,40 @@ class AlarmCounts:
     yellow: int = 0
 
 
-def alarm_counts(controller: Controller) -> AlarmCounts:
+def alarm_counts(core: CoreServices) -> AlarmCounts:
     """Active alarm counts by severity, as the alarm service keeps them."""
-    got = controller.alarms.counts()
+    got = core.alarms.counts()
     return AlarmCounts(int(got.get("critical", 0)), int(got.get("warning", 0)))
 
 
-def active_alarms(controller: Controller, devices: set[str] | None = None) -> list[Alarm]:
+def active_alarms(core: CoreServices, devices: set[str] | None = None) -> list[Alarm]:
     """Active alarms (newest first) of ``devices`` (all for None)."""
-    return [a for a in controller.alarms.active() if devices is None or a.device in devices]
+    return [a for a in core.alarms.active() if devices is None or a.device in devices]
 
 
 THRESHOLD = "threshold"
 """Mark of a channel that a rule watches but that is not in alarm (manual §8.3 icon)."""
 
 
-def alarmed_channels(controller: Controller, hex_id: str) -> dict[ChannelKey, str]:
+def alarmed_channels(core: CoreServices, hex_id: str) -> dict[ChannelKey, str]:
     """Channel → mark: the severity ("Warning"/"Critical") of a device's active alarm,
     or ``THRESHOLD`` for a channel a rule with thresholds watches."""
     out: dict[ChannelKey, str] = {}
-    for a in active_alarms(controller, {hex_id}):
+    for a in active_alarms(core, {hex_id}):
         comp = COMPONENT_BY_CODE.get(a.component)
         if comp is None:
             continue                          # device-level (unreachable, stale)
         key = ChannelKey(comp, a.index, a.quantity)
         if out.get(key) != "Critical":
             out[key] = a.severity
-    for key in controller.alarms.watched_channels(hex_id):
+    for key in core.alarms.watched_channels(hex_id):
         out.setdefault(key, THRESHOLD)
     return out
 
 
-def ring_text(controller: Controller) -> tuple[str, str]:
+def ring_text(core: CoreServices) -> tuple[str, str]:
     """The ring state word and its style for the header."""
-    bus = controller.live.bus
+    bus = core.live.bus
     state = bus.ring_state
     style = {RingState.CLOSED: "green", RingState.OPEN: "yellow", RingState.BROKEN: "bold red"}
     word = state.value
@@ -98,9 +98,9 @@ def ring_text(controller: Controller) -> tuple[str, str]:
     return word, style[state]
 
 
-def device_health(controller: Controller, live: DeviceLive) -> Health:
+def device_health(core: CoreServices, live: DeviceLive) -> Health:
     """A device's colour as the structure service computes it (alarms included later)."""
-    return controller.structure.health(live)
+    return core.structure.health(live)
 
 
 def device_load(live: DeviceLive) -> tuple[float | None, float]:
@@ -128,32 +128,32 @@ class DeviceSort(str, Enum):
     CHAIN = "chain"
 
 
-def matches(controller: Controller, live: DeviceLive, text: str) -> bool:
+def matches(core: CoreServices, live: DeviceLive, text: str) -> bool:
     """Incremental search: name, hex id, serial or location contain ``text``."""
     needle = text.strip().lower()
     if not needle:
         return True
     info = live.info
     hay = (info.display_name, info.hex_id, info.identification.serial, info.settings.location,
-           controller.structure.location_of(info.hex_id))
+           core.structure.location_of(info.hex_id))
     return any(needle in h.lower() for h in hay)
 
 
-def list_devices(controller: Controller, *, filter: DeviceFilter = DeviceFilter.ALL,
+def list_devices(core: CoreServices, *, filter: DeviceFilter = DeviceFilter.ALL,
                  search: str = "", sort: DeviceSort = DeviceSort.ALARM) -> list[DeviceLive]:
     """Devices to show, filtered and sorted; alarmed devices first under ``ALARM``."""
-    rack_of = controller.devices.rack_of
+    rack_of = core.devices.rack_of
     out = []
-    for live in controller.live.ordered():
+    for live in core.live.ordered():
         assigned = rack_of(live.hex_id) is not None
         if filter is DeviceFilter.ASSIGNED and not assigned:
             continue
         if filter is DeviceFilter.UNASSIGNED and assigned:
             continue
-        if matches(controller, live, search):
+        if matches(core, live, search):
             out.append(live)
     keys: dict[DeviceSort, Callable[[DeviceLive], Any]] = {
-        DeviceSort.ALARM: lambda d: (-int(device_health(controller, d)), d.info.position),
+        DeviceSort.ALARM: lambda d: (-int(device_health(core, d)), d.info.position),
         DeviceSort.NAME: lambda d: (d.info.display_name.lower(), d.info.position),
         DeviceSort.TYPE: lambda d: (d.info.model.type_name, d.info.position),
         DeviceSort.CHAIN: lambda d: d.info.position,

@@ -259,7 +259,7 @@ class ReportsPage(Page):
             trees = self.screen.query(StructureTree)
             node = trees.first().cursor_node if trees else None
             place = node.data if node is not None else None
-        structure = self.ctx.controller.structure
+        structure = self.ctx.core.structure
         try:
             if place is not None and place.kind == "element" and place.ref is not None:
                 el = structure.get(int(place.ref))
@@ -414,14 +414,14 @@ class ReportsPage(Page):
     async def _show_report(self, scope: str, name: str, start: float, end: float,
                            what: str) -> None:
         ctx = self.ctx
-        report = await ctx.controller.reports.build(ctx.principal, scope, name, start, end)
+        report = await ctx.core.reports.build(ctx.principal, scope, name, start, end)
         self.show_report(report)
         self._say("Report built; c writes it as CSV, x as an Excel workbook")
 
     async def _write_file(self, scope: str, name: str, start: float, end: float,
                           what: str) -> None:
         ctx = self.ctx
-        path = await ctx.controller.reports.generate(ctx.principal, scope, name, start, end, what)
+        path = await ctx.core.reports.generate(ctx.principal, scope, name, start, end, what)
         size = path.stat().st_size
         text = Text("Wrote ")
         text.append(sftp_path(path), style="bold")

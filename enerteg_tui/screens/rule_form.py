@@ -33,7 +33,7 @@ from ..core.structure import Kind
 from .context import console_context
 
 if TYPE_CHECKING:
-    from ..controller import Controller
+    from ..core.services import CoreServices
 
 __all__ = [
     "COMPONENT_WORDS",
@@ -108,7 +108,7 @@ def restriction_text(doc: RuleDoc) -> str:
     return f"{component.plural} {doc.indexFrom}–{doc.indexTo}"
 
 
-def scope_text(controller: Controller, doc: RuleDoc) -> str:
+def scope_text(core: CoreServices, doc: RuleDoc) -> str:
     """The scope and its target, resolved to names: ``rack Hall A / Row 1 / Rack 1``."""
     s, t = doc.scope, doc.target
     if s == "all":
@@ -116,10 +116,10 @@ def scope_text(controller: Controller, doc: RuleDoc) -> str:
     if s == "type":
         return f"type {t}"
     if s == "pdu":
-        live = controller.live.get(t)
+        live = core.live.get(t)
         return f"PDU {live.info.display_name} ({t})" if live else f"PDU {t} (unknown)"
     try:
-        return f"{s} {controller.structure.path(int(t))}"
+        return f"{s} {core.structure.path(int(t))}"
     except (EnertegError, ValueError):
         return f"{s} {t} (deleted)"
 
@@ -132,21 +132,21 @@ def threshold_text(doc: RuleDoc, key: str) -> str:
     return f"{fmt_num(t.value)} {doc.unit}".rstrip()
 
 
-def target_choices(controller: Controller, scope: str, current: str = "") -> list[tuple[str, str]]:
+def target_choices(core: CoreServices, scope: str, current: str = "") -> list[tuple[str, str]]:
     """(label, value) of every target the scope can point at, from what exists now.
 
     A stored target that no longer exists is kept as a choice (marked) so editing
     such a rule shows what it points at.
     """
-    s = controller.structure
+    s = core.structure
     out: list[tuple[str, str]] = []
     if scope == "all":
         return [("— (every PDU)", "")]
     if scope == "type":
-        types = sorted({d.info.model.type_name for d in controller.live.devices.values()})
+        types = sorted({d.info.model.type_name for d in core.live.devices.values()})
         out = [(t, t) for t in types]
     elif scope == "pdu":
-        out = [(f"{d.info.display_name} ({d.hex_id})", d.hex_id) for d in controller.live.ordered()]
+        out = [(f"{d.info.display_name} ({d.hex_id})", d.hex_id) for d in core.live.ordered()]
     else:
         out = [(s.path(el), str(el.id)) for el in s.elements(Kind(scope))]
     if current and current not in {v for _, v in out}:
@@ -190,14 +190,14 @@ def hysteresis_text(doc: RuleDoc, automatic: str = "auto") -> str:
     return automatic if doc.hysteresis is None else f"{fmt_num(doc.hysteresis)} {doc.unit}".rstrip()
 
 
-def rule_cells(controller: Controller, rule: Rule) -> dict[str, str | Text]:
+def rule_cells(core: CoreServices, rule: Rule) -> dict[str, str | Text]:
     """The cells of a rule's line in the rule list (keys of ``rules_page.LIST_COLUMNS``)."""
     d = rule.doc
     cells: dict[str, str | Text] = {
         "on": Text("✔", style="green") if d.enabled else Text("✘", style="dim"),
         "id": str(rule.id),
         "name": d.name,
-        "scope": scope_text(controller, d),
+        "scope": scope_text(core, d),
         "measure": quantity_text(d.quantity) if d.quantity in STATE_QUANTITIES
         else f"{quantity_text(d.quantity)} · {restriction_text(d)}",
         "hyst": hysteresis_text(d),
@@ -208,7 +208,7 @@ def rule_cells(controller: Controller, rule: Rule) -> dict[str, str | Text]:
     return cells
 
 
-def rule_detail(controller: Controller, rule: Rule) -> Text:
+def rule_detail(core: CoreServices, rule: Rule) -> Text:
     """A rule spelled out in four short lines (the rule list's detail)."""
     d = rule.doc
     text = Text()
@@ -217,7 +217,7 @@ def rule_detail(controller: Controller, rule: Rule) -> Text:
                 style="green" if d.enabled else "yellow")
     if rule.default:
         text.append(" · default rule")
-    scope = scope_text(controller, d)
+    scope = scope_text(core, d)
     text.append(f"\n{scope[:1].upper()}{scope[1:]} · {quantity_text(d.quantity)}, "
                 f"{restriction_text(d)} · in {d.unit or 'plain numbers'}\n")
     text.append(" · ".join(f"{SHORT[key]} {threshold_text(d, key)}".replace(" —", " off")
@@ -296,7 +296,7 @@ class RuleForm(ModalScreen[int | None]):
 
     def _start(self) -> dict[str, Any]:
         """The document the form starts from."""
-        c = console_context(self).controller
+        c = console_context(self).core
         if self.rule_id is not None:
             return c.rules.get(self.rule_id).doc.model_dump(mode="python")
         doc: dict[str, Any] = {
@@ -311,7 +311,7 @@ class RuleForm(ModalScreen[int | None]):
         return doc
 
     def compose(self) -> ComposeResult:
-        c = console_context(self).controller
+        c = console_context(self).core
         d = self._start()
         q, comp = d["quantity"], d["component"] or ""
 
@@ -413,7 +413,7 @@ class RuleForm(ModalScreen[int | None]):
     def on_select_changed(self, event: Select.Changed) -> None:
         event.stop()
         name = (event.select.id or "")[2:]
-        c = console_context(self).controller
+        c = console_context(self).core
         if name == "scope":
             scope = self._sel("scope")
             self._reoption("target", target_choices(c, scope), disabled=scope == "all")
@@ -467,7 +467,7 @@ class RuleForm(ModalScreen[int | None]):
     @work(exclusive=True, group="rule-save")
     async def action_save(self) -> None:
         ctx = console_context(self)
-        rules = ctx.controller.rules
+        rules = ctx.core.rules
         error = self.query_one("#form-error", Static)
         try:
             if self.rule_id is None:

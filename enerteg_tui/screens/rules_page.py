@@ -9,7 +9,7 @@ PDU's hex id (``Place("rules", hex_id)``) it shows that PDU's rule report instea
 every channel with its value, state, the one rule that governs it (``RuleService``'s
 resolution, computed by ``core.evaluation``) and the absolute thresholds; ``n`` there
 starts a rule for the highlighted channel, ``e`` edits the governing rule. Every
-change goes through ``controller.rules`` (``edit-rules`` is checked there); the keys
+change goes through ``core.rules`` (``edit-rules`` is checked there); the keys
 that change rules are hidden for roles without it. Live: the list follows ``rules``,
 ``structure`` and ``device`` events; the report also follows the PDU's values and alarms.
 """
@@ -133,7 +133,7 @@ class RulesPage(Page):
         self._channels: dict[Any, dict[str, Any]] = {}
         """Report rows by key: the core's channel entries (rule, thresholds, state)."""
         if self.hex_id is not None:
-            self.ctx.controller.devices.get(self.hex_id)  # NotFound: "Cannot open", core's words
+            self.ctx.core.devices.get(self.hex_id)  # NotFound: "Cannot open", core's words
             self.place = Place("rules", self.hex_id)
         else:
             self.place = Place("rules")
@@ -172,9 +172,9 @@ class RulesPage(Page):
             self._fill_report()
 
     def _fill_list(self) -> None:
-        rules = self.ctx.controller.rules.all()
+        rules = self.ctx.core.rules.all()
         table = self.table
-        table.set_rows([Row(key=r.id, cells=rule_cells(self.ctx.controller, r),
+        table.set_rows([Row(key=r.id, cells=rule_cells(self.ctx.core, r),
                             style="" if r.doc.enabled else "dim") for r in rules])
         keys = [r.key for r in table.rows]
         if self._want is not None and self._want in keys:
@@ -191,7 +191,7 @@ class RulesPage(Page):
 
     def _report(self) -> dict[str, Any]:
         assert self.hex_id is not None
-        return self.ctx.controller.alarms.report(self.ctx.principal, self.hex_id)
+        return self.ctx.core.alarms.report(self.ctx.principal, self.hex_id)
 
     def _report_rows(self, report: dict[str, Any]) -> list[Row]:
         rows = []
@@ -269,8 +269,8 @@ class RulesPage(Page):
                 detail.update("No rules: press n to create one" if self.ctx.may(Action.EDIT_RULES)
                               else "No rules")
                 return
-            rule = self.ctx.controller.rules.get(int(str(row.key)))
-            detail.update(rule_detail(self.ctx.controller, rule))
+            rule = self.ctx.core.rules.get(int(str(row.key)))
+            detail.update(rule_detail(self.ctx.core, rule))
         else:
             detail.update(self._channel_detail(self._channels[row.key]) if row else
                           f"No {REPORT_FILTERS[self.report_filter]}: press f to show more")
@@ -291,9 +291,9 @@ class RulesPage(Page):
             if self.ctx.may(Action.EDIT_RULES):
                 text.append(": press n to create one for it")
             return text
-        doc = self.ctx.controller.rules.get(int(rule["id"])).doc
+        doc = self.ctx.core.rules.get(int(rule["id"])).doc
         text.append(f'\nGoverned by rule {rule["id"]} "{rule["name"]}" '
-                    f"({scope_text(self.ctx.controller, doc)}, {restriction_text(doc)})")
+                    f"({scope_text(self.ctx.core, doc)}, {restriction_text(doc)})")
         parts = []
         unit = ch.get("unit", "")
         for key, _ in THRESHOLDS:
@@ -355,7 +355,7 @@ class RulesPage(Page):
                 return None
             rule_id = int(governing["id"])
         try:
-            return self.ctx.controller.rules.get(rule_id)
+            return self.ctx.core.rules.get(rule_id)
         except EnertegError as exc:
             self.say(str(exc), error=True)
             return None
@@ -374,7 +374,7 @@ class RulesPage(Page):
         row = self.table.current if self.hex_id is not None else None
         if row is not None:
             ch = self._channels[row.key]
-            live = self.ctx.controller.live.get(self.hex_id or "")
+            live = self.ctx.core.live.get(self.hex_id or "")
             preset = {"scope": "pdu", "target": self.hex_id, "quantity": ch["quantity"],
                       "component": ch["component"],
                       "name": f"{live.info.display_name if live else self.hex_id} "
@@ -401,7 +401,7 @@ class RulesPage(Page):
             return
         ctx = self.ctx
         try:
-            await ctx.controller.rules.update(ctx.principal, rule.id,
+            await ctx.core.rules.update(ctx.principal, rule.id,
                                               {"enabled": not rule.doc.enabled})
         except EnertegError as exc:
             self.say(str(exc), error=True)
@@ -421,7 +421,7 @@ class RulesPage(Page):
                 self.say(f'Rule {rule.id} "{rule.name}" kept')
                 return
             try:
-                await ctx.controller.rules.delete(ctx.principal, rule.id)
+                await ctx.core.rules.delete(ctx.principal, rule.id)
             except EnertegError as exc:
                 self.say(str(exc), error=True)
                 return
@@ -430,13 +430,13 @@ class RulesPage(Page):
         extra = ("\nIt is shipped with the controller and does not come back; switching it "
                  "off (t) keeps it for later." if rule.default else "")
         self.app.push_screen(ConfirmDialog(
-            f'Delete rule {rule.id} "{rule.name}" ({scope_text(ctx.controller, rule.doc)}, '
+            f'Delete rule {rule.id} "{rule.name}" ({scope_text(ctx.core, rule.doc)}, '
             f"{quantity_text(rule.doc.quantity)})?{extra}",
             yes="Delete", no="Keep", title="Delete rule"), confirmed)
 
     def action_report(self) -> None:
         """Choose a PDU and show its rule report."""
-        c = self.ctx.controller
+        c = self.ctx.core
         evaluator = c.alarms.evaluator
         choices = [
             Choice(d.hex_id, {"name": d.info.display_name, "hex": d.hex_id,

@@ -229,7 +229,7 @@ class SettingsPage(Page):
 
     # ------------------------------------------------------------------ the list
     def _fill_list(self) -> None:
-        config = self.ctx.controller.config
+        config = self.ctx.core.config
         rows = []
         for name, schema in SETTINGS_TOPICS.items():
             rows.append(Row(key=name, cells={
@@ -298,7 +298,7 @@ class SettingsPage(Page):
     def _load(self) -> None:
         """Fill the form from the stored values (secrets: state only)."""
         assert self.topic is not None and self.schema is not None
-        public = self.ctx.controller.config.public(self.topic)
+        public = self.ctx.core.config.public(self.topic)
         self.initial = {}
         for spec in self.specs:
             value = public.get(spec.key)
@@ -372,7 +372,7 @@ class SettingsPage(Page):
         changes = {k: coerce_text(self.schema, k, v) for k, v in edits.items()}
         ctx = self.ctx
         try:
-            await ctx.controller.config.put(ctx.principal, self.topic, changes)
+            await ctx.core.config.put(ctx.principal, self.topic, changes)
         except EnertegError as exc:
             self.say(str(exc), error=True)
             return
@@ -440,11 +440,11 @@ class SettingsPage(Page):
 
     async def _test_mail(self) -> str:
         ctx = self.ctx
-        return await ctx.controller.email.send_test(ctx.principal)
+        return await ctx.core.notifications.send_test(ctx.principal, "email")
 
     async def _export_now(self) -> str:
         ctx = self.ctx
-        status = await ctx.controller.export.run_now(ctx.principal)
+        status = await ctx.core.export.run_now(ctx.principal)
         if status.last_error:
             return f"failed, {status.last_error}"
         return (f"{status.last_rows} rows to {status.destination} "
@@ -454,17 +454,17 @@ class SettingsPage(Page):
         """Write a backup file into /backups now."""
         async def job() -> str:
             ctx = self.ctx
-            path = await ctx.controller.backup.create(ctx.principal)
+            path = await ctx.core.backup.create(ctx.principal)
             return f"written /backups/{path.name} ({path.stat().st_size:,} bytes)"
         self.say("Backup: running…")
         self._run_job("Backup", job)
 
     def action_restore(self) -> None:
         """Choose a backup file from /upload or /backups and restore it, all or nothing."""
-        c = self.ctx.controller
+        c = self.ctx.core
         files = []
         for folder in ("upload", "backups"):
-            base = c.data_dir / folder
+            base = c.paths.root / folder
             if base.is_dir():
                 files += [p for p in sorted(base.iterdir()) if p.is_file()]
         if not files:
@@ -488,8 +488,8 @@ class SettingsPage(Page):
     def _confirm_restore(self, shown: str) -> None:
         from .dialogs import ConfirmDialog
 
-        c = self.ctx.controller
-        path = c.data_dir / shown.strip("/")
+        c = self.ctx.core
+        path = c.paths.root / shown.strip("/")
 
         async def confirmed(yes: bool | None) -> None:
             if not yes:
@@ -514,7 +514,7 @@ class SettingsPage(Page):
 
         async def submit(values: dict[str, str]) -> str | None:
             try:
-                await ctx.controller.backup.factory_reset(ctx.principal,
+                await ctx.core.backup.factory_reset(ctx.principal,
                                                           values["confirm"].strip())
             except EnertegError as exc:
                 return str(exc)

@@ -262,7 +262,7 @@ class FeedDialog(ModalScreen[str | None]):
         self.hex_id = hex_id
 
     def compose(self) -> ComposeResult:
-        live = console_context(self).controller.devices.get(self.hex_id)
+        live = console_context(self).core.devices.get(self.hex_id)
         current = live.info.settings.feed
         with _DialogBox() as box:
             box.border_title = "Power feed"
@@ -277,7 +277,7 @@ class FeedDialog(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one("#error", Static).display = False
-        current = console_context(self).controller.devices.get(self.hex_id).info.settings.feed
+        current = console_context(self).core.devices.get(self.hex_id).info.settings.feed
         self.query_one(f"#feed-{current.value}", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -288,7 +288,7 @@ class FeedDialog(ModalScreen[str | None]):
     async def action_feed(self, feed: str) -> None:
         ctx = console_context(self)
         try:
-            await ctx.controller.devices.update_settings(ctx.principal, self.hex_id,
+            await ctx.core.devices.update_settings(ctx.principal, self.hex_id,
                                                          {"feed": feed})
         except EnertegError as exc:
             error = self.query_one("#error", Static)
@@ -330,7 +330,7 @@ def assign_to_rack_dialog(node: Any, rack_id: int) -> ChoiceDialog:
         Invalid: the element is a room or a row.
     """
     ctx = console_context(node)
-    c = ctx.controller
+    c = ctx.core
     s = c.structure
     rack = s.get(rack_id)
     if rack.kind is not Kind.RACK:
@@ -370,7 +370,7 @@ def rack_choice_dialog(node: Any, hex_id: str) -> ChoiceDialog:
         NotFound: the PDU is not known.
     """
     ctx = console_context(node)
-    c = ctx.controller
+    c = ctx.core
     s = c.structure
     live = c.devices.get(hex_id)
     current = c.devices.rack_of(hex_id)

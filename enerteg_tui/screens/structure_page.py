@@ -5,7 +5,7 @@ PDUs in each rack with their feed, plus the unassigned PDUs. From here an operat
 adds a room, row or rack under the selected element, renames or deletes one (with a
 confirmation; the core refuses a non-empty element and its message says what it
 holds), assigns PDUs to racks or takes them out, and sets a PDU's power feed. Every
-change goes through ``controller.structure`` or ``controller.devices`` with the
+change goes through ``core.structure`` or ``core.devices`` with the
 session's principal (``edit-structure``; the feed is a device setting,
 ``device-setup``); the page holds no rule of its own. It redraws on ``structure`` and
 ``device`` events, so a change made in another session or in the shell shows at once,
@@ -109,7 +109,7 @@ class StructurePage(Page):
         yield Static("", id="message")
 
     def title_text(self) -> Text:
-        s = self.ctx.controller.structure
+        s = self.ctx.core.structure
         text = Text("DC structure", style="bold")
         text.append(f" · {_plural(len(s.elements(Kind.ROOM)), 'room')}, "
                     f"{_plural(len(s.elements(Kind.ROW)), 'row')}, "
@@ -139,7 +139,7 @@ class StructurePage(Page):
 
     def rebuild(self) -> None:
         """Rebuild the tree from the structure service, keeping the cursor and collapsed nodes."""
-        c = self.ctx.controller
+        c = self.ctx.core
         s = c.structure
         tree = self.dc_tree
         keep = self._want or self.selected
@@ -179,7 +179,7 @@ class StructurePage(Page):
 
     def _add(self, parent: TreeNode[DCNode], el: Element,
              nodes: dict[DCNode, TreeNode[DCNode]]) -> TreeNode[DCNode]:
-        s = self.ctx.controller.structure
+        s = self.ctx.core.structure
         data = DCNode(el.kind.value, el.id)
         devices = len(s.devices_in(el.id))
         if el.kind is Kind.ROOM:
@@ -198,7 +198,7 @@ class StructurePage(Page):
 
     def _add_device(self, parent: TreeNode[DCNode], hex_id: str,
                     nodes: dict[DCNode, TreeNode[DCNode]]) -> None:
-        live = self.ctx.controller.live.get(hex_id)
+        live = self.ctx.core.live.get(hex_id)
         name = live.info.display_name if live else hex_id
         feed = live.info.settings.feed.value if live else "?"
         data = DCNode("device", hex_id)
@@ -227,7 +227,7 @@ class StructurePage(Page):
         return True
 
     def _describe(self, data: DCNode) -> None:
-        c = self.ctx.controller
+        c = self.ctx.core
         s = c.structure
         text = ""
         try:
@@ -288,7 +288,7 @@ class StructurePage(Page):
         if data.kind not in ("room", "row", "rack"):
             return None
         try:
-            return self.ctx.controller.structure.get(data.element_id)
+            return self.ctx.core.structure.get(data.element_id)
         except EnertegError as exc:
             self.say(str(exc), error=True)
             return None
@@ -296,7 +296,7 @@ class StructurePage(Page):
     # ------------------------------------------------------------------ actions
     def action_add(self) -> None:
         """Add a room, row or rack under the selected element (``n``)."""
-        c = self.ctx.controller
+        c = self.ctx.core
         s = c.structure
         data = self.selected
         if data.kind in _CHILD_KIND:
@@ -326,7 +326,7 @@ class StructurePage(Page):
             self.say("Select a room, row or rack to rename it (a PDU's name is set in its "
                       "device view, Configuration tab)")
             return
-        s = self.ctx.controller.structure
+        s = self.ctx.core.structure
         principal = self.ctx.principal
         path = s.path(el)
 
@@ -344,7 +344,7 @@ class StructurePage(Page):
         if el is None:
             self.say("Select a room, row or rack to delete it")
             return
-        s = self.ctx.controller.structure
+        s = self.ctx.core.structure
         path = s.path(el)
         kind = el.kind.value
 
@@ -380,7 +380,7 @@ class StructurePage(Page):
     async def action_unassign(self) -> None:
         """Take the selected PDU out of its rack (``u``)."""
         data = self.selected
-        c = self.ctx.controller
+        c = self.ctx.core
         if data.kind != "device" or c.devices.rack_of(data.hex_id) is None:
             self.say("Select a PDU in a rack to unassign it")
             return
@@ -400,7 +400,7 @@ class StructurePage(Page):
             self.say("Select a PDU to set the feed it is connected to")
             return
         try:
-            self.ctx.controller.devices.get(data.hex_id)     # NotFound if it was forgotten
+            self.ctx.core.devices.get(data.hex_id)     # NotFound if it was forgotten
             self.app.push_screen(FeedDialog(data.hex_id))
         except EnertegError as exc:
             self.say(str(exc), error=True)

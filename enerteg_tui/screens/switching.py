@@ -3,7 +3,7 @@
 The dialog offers each action the session's roles allow and, for the others, says
 why not in the core's own words (``core.permissions.switch_refusal``, the same table
 ``DeviceService.switch`` checks). The command
-goes through ``controller.devices.switch`` which checks again, sends it to the PDU,
+goes through ``core.devices.switch`` which checks again, sends it to the PDU,
 audits it and marks the outlet pending until the PDU reports the new state; the
 outlet row shows "pend→on/off" meanwhile.
 """
@@ -66,7 +66,7 @@ class SwitchDialog(ModalScreen[OutletAction | None]):
 
     def compose(self) -> ComposeResult:
         ctx = console_context(self)
-        live = ctx.controller.devices.get(self.hex_id)
+        live = ctx.core.devices.get(self.hex_id)
         names = live.info.settings.outlets
         name = names[self.outlet - 1].name if self.outlet <= len(names) else f"Outlet # {self.outlet}"
         state = live.pending_outlets.get(self.outlet) or live.outlet_states.get(self.outlet)
@@ -117,7 +117,7 @@ def start_switch(node: Any, hex_id: str, outlet: int) -> None:
     """Run the unlock → choose → confirm → switch sequence for one outlet."""
     ctx = console_context(node)
     app = node.app
-    live = ctx.controller.devices.get(hex_id)
+    live = ctx.core.devices.get(hex_id)
     if not live.info.model.switchable:
         app.notify(f'PDU "{live.info.display_name}" ({hex_id}) has no switchable outlets',
                    title="Switch refused", severity="warning")
@@ -142,7 +142,7 @@ def start_switch(node: Any, hex_id: str, outlet: int) -> None:
                 app.notify("Switching cancelled", title="Switch")
                 return
             try:
-                await ctx.controller.devices.switch(ctx.principal, hex_id, outlet, action)
+                await ctx.core.devices.switch(ctx.principal, hex_id, outlet, action)
             except EnertegError as exc:
                 app.notify(str(exc), title="Switch refused", severity="error")
                 return

@@ -69,7 +69,7 @@ class StructureTree(LiveListener, Tree[Place]):
 
     def rebuild(self) -> None:
         """Rebuild every node from the structure service (keeps expansion of rooms)."""
-        c = console_context(self).controller
+        c = console_context(self).core
         s = c.structure
         self.clear()
         root = self.root
@@ -94,7 +94,7 @@ class StructureTree(LiveListener, Tree[Place]):
 
     def relabel(self, force: bool = False) -> None:
         """Recolour nodes whose worst state changed."""
-        c = console_context(self).controller
+        c = console_context(self).core
         s = c.structure
 
         def visit(node: TreeNode[Place]) -> None:
@@ -141,7 +141,7 @@ class StructureTree(LiveListener, Tree[Place]):
         return parent.add(name, place, expand=expand)
 
     def _health_of(self, place: Place) -> Health:
-        c = console_context(self).controller
+        c = console_context(self).core
         s = c.structure
         if place.kind == "site":
             return s.element_health(None)

@@ -110,7 +110,7 @@ class UsersPage(Page):
     async def reload(self) -> None:
         """Read the users from the core (all as admin, one's own otherwise)."""
         ctx = self.ctx
-        users = ctx.controller.users
+        users = ctx.core.users
         try:
             infos = await users.list(ctx.principal) if self.admin else [
                 await users.get(ctx.principal.user)]
@@ -181,7 +181,7 @@ class UsersPage(Page):
                 return err
             roles = [r.strip() for r in v["roles"].split(",") if r.strip()]
             return await self._core(
-                ctx.controller.users.add(ctx.principal, v["name"], v["password"], roles),
+                ctx.core.users.add(ctx.principal, v["name"], v["password"], roles),
                 f"User {v['name'].strip()} added")
 
         self._form("Add user", [
@@ -200,7 +200,7 @@ class UsersPage(Page):
 
         async def submit(v: dict[str, str]) -> str | None:
             roles = [r.strip() for r in v["roles"].split(",") if r.strip()]
-            return await self._core(ctx.controller.users.set_roles(ctx.principal, info.name, roles),
+            return await self._core(ctx.core.users.set_roles(ctx.principal, info.name, roles),
                                     f"Roles of {info.name} changed")
 
         self._form(f"Roles of {info.name}", [
@@ -217,7 +217,7 @@ class UsersPage(Page):
             if (err := _twice(v, "password", "again", "New password")) is not None:
                 return err
             return await self._core(
-                ctx.controller.users.change_password(ctx.principal, info.name, v["password"]),
+                ctx.core.users.change_password(ctx.principal, info.name, v["password"]),
                 f"Password of {info.name} changed")
 
         self._form(f"Password of {info.name}", [
@@ -233,7 +233,7 @@ class UsersPage(Page):
             if (err := _twice(v, "password", "again", "New password")) is not None:
                 return err
             return await self._core(
-                ctx.controller.users.change_password(ctx.principal, me, v["password"],
+                ctx.core.users.change_password(ctx.principal, me, v["password"],
                                                      old=v["old"]),
                 "Your password was changed")
 
@@ -254,7 +254,7 @@ class UsersPage(Page):
                 self.say(f"User {info.name} kept")
                 return
             try:
-                await ctx.controller.users.delete(ctx.principal, info.name)
+                await ctx.core.users.delete(ctx.principal, info.name)
             except EnertegError as exc:
                 self.say(str(exc), error=True)
                 return
@@ -274,7 +274,7 @@ class UsersPage(Page):
             return
 
         async def submit(v: dict[str, str]) -> str | None:
-            return await self._core(ctx.controller.users.add_key(ctx.principal, info.name, v["key"]),
+            return await self._core(ctx.core.users.add_key(ctx.principal, info.name, v["key"]),
                                     f"SSH key added to {info.name}")
 
         self._form(f"SSH key for {info.name}", [
@@ -294,7 +294,7 @@ class UsersPage(Page):
 
         async def submit(v: dict[str, str]) -> str | None:
             return await self._core(
-                ctx.controller.users.remove_key(ctx.principal, info.name, v["fp"].strip()),
+                ctx.core.users.remove_key(ctx.principal, info.name, v["fp"].strip()),
                 f"SSH key removed from {info.name}")
 
         self._form(f"Remove SSH key of {info.name}", [

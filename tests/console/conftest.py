@@ -99,7 +99,7 @@ def make_app(controller: Controller, who: Principal | str = "admin", **kw: Any) 
     p = principal(who) if isinstance(who, str) else who
     kw.setdefault("hostname", "ctl-test")
     kw.setdefault("clock", lambda: FIXED_CLOCK)
-    return ConsoleApp(controller, p, **kw)
+    return ConsoleApp(controller.core, p, **kw)
 
 
 async def settle(pilot: Pilot[Any]) -> None:

@@ -118,7 +118,7 @@ async def test_partial_updates_equal_a_full_render(ticking) -> None:
             app.exit()
 
     await asyncio.wait_for(
-        run_console_once(ticking, principal("admin"), t, pump=pump, term="xterm-256color"), 60)
+        run_console_once(ticking.core, principal("admin"), t, pump=pump, term="xterm-256color"), 60)
     assert done.is_set()
     assert not errors, errors
     assert len(checks) >= 5, [label for label, *_ in checks]   # of 8 moments

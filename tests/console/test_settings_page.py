@@ -32,7 +32,7 @@ def page(app) -> SettingsPage:
 
 async def shell(c, script: str) -> tuple[int, str]:
     err: list[str] = []
-    code = await ShellSession(c, ADMIN).run_script(script, lambda s: None, err.append)
+    code = await ShellSession(c.core, ADMIN).run_script(script, lambda s: None, err.append)
     return code, "".join(err)
 
 

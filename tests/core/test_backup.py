@@ -17,7 +17,7 @@ from tests.conftest import ADMIN, READONLY
 async def run(c, script: str, who=ADMIN) -> tuple[int, str, str]:
     out: list[str] = []
     err: list[str] = []
-    code = await ShellSession(c, who).run_script(script, out.append, err.append)
+    code = await ShellSession(c.core, who).run_script(script, out.append, err.append)
     return code, "".join(out), "".join(err)
 
 

@@ -188,7 +188,7 @@ async def test_bad_input_names_the_value(site) -> None:
 async def _run(c, script: str, who=ADMIN) -> tuple[int, str, str]:
     out: list[str] = []
     err: list[str] = []
-    code = await ShellSession(c, who).run_script(script, out.append, err.append)
+    code = await ShellSession(c.core, who).run_script(script, out.append, err.append)
     return code, "".join(out), "".join(err)
 
 

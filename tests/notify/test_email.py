@@ -104,11 +104,11 @@ async def test_email_test_from_the_shell(make_controller, smtp_server) -> None:
     c = await _controller(make_controller, smtp_server, delay=600.0)
     out: list[str] = []
     err: list[str] = []
-    code = await ShellSession(c, ADMIN).run_script("email test", out.append, err.append)
+    code = await ShellSession(c.core, ADMIN).run_script("email test", out.append, err.append)
     assert code == 0, err
     assert "Test e-mail sent" in "".join(out)
     assert any("Subject: EnerTEG alarm (test)" in m for m in smtp_server.messages)
-    refused = await ShellSession(c, READONLY).run_script("email test", out.append, err.append)
+    refused = await ShellSession(c.core, READONLY).run_script("email test", out.append, err.append)
     assert refused == 1
-    usage = await ShellSession(c, ADMIN).run_script("email", out.append, err.append)
+    usage = await ShellSession(c.core, ADMIN).run_script("email", out.append, err.append)
     assert usage == 2

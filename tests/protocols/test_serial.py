@@ -130,7 +130,7 @@ async def serve(controller, lines) -> AsyncIterator[Callable[..., object]]:
 
     async def start(device: str, **kw) -> SerialConsoleService:
         kw.setdefault("retry_s", 0.1)
-        svc = SerialConsoleService(controller, device, **kw)
+        svc = SerialConsoleService(controller.core, device, **kw)
         await svc.start()
         started.append(svc)
         return svc
@@ -279,13 +279,13 @@ async def test_idle_timeout_ends_the_session(controller, serve, lines, bob) -> N
 
 
 async def test_idle_limit_comes_from_config_cli(controller) -> None:
-    svc = SerialConsoleService(controller, "/dev/null")
+    svc = SerialConsoleService(controller.core, "/dev/null")
     assert svc._idle_limit() == 15 * 60
     await controller.config.put(ADMIN, "cli", {"idleTimeoutMinutes": 2})
     assert svc._idle_limit() == 120
     await controller.config.put(ADMIN, "cli", {"idleTimeoutMinutes": 0})
     assert svc._idle_limit() is None
-    assert SerialConsoleService(controller, "/dev/null", idle_timeout_s=0)._idle_limit() is None
+    assert SerialConsoleService(controller.core, "/dev/null", idle_timeout_s=0)._idle_limit() is None
 
 
 # ---------------------------------------------------------------------------- the line

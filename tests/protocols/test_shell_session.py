@@ -17,7 +17,7 @@ from tests.conftest import ADMIN, READONLY, principal, wait_for
 async def run(c, script: str, who=ADMIN) -> tuple[int, str, str]:
     out: list[str] = []
     err: list[str] = []
-    sh = ShellSession(c, who)
+    sh = ShellSession(c.core, who)
     code = await sh.run_script(script, out.append, err.append)
     return code, "".join(out), "".join(err)
 
@@ -142,7 +142,7 @@ async def test_user_management(controller) -> None:
 
 async def test_interactive_session_with_history_and_completion(controller) -> None:
     term = MemoryTerm()
-    sh = ShellSession(controller, ADMIN, hostname="ctl")
+    sh = ShellSession(controller.core, ADMIN, hostname="ctl")
     task = asyncio.create_task(sh.run_interactive(term))
     term.feed("cd config/snmp_agent\r")
     await wait_for(lambda: "admin@ctl:config/snmp_agent> " in term.output)
@@ -160,7 +160,7 @@ async def test_interactive_session_with_history_and_completion(controller) -> No
 
 async def test_interactive_edit(controller) -> None:
     term = MemoryTerm()
-    sh = ShellSession(controller, ADMIN, hostname="ctl")
+    sh = ShellSession(controller.core, ADMIN, hostname="ctl")
     task = asyncio.create_task(sh.run_interactive(term))
     term.feed("cd /config/core\redit _data\r")
     await wait_for(lambda: "pollIntervalSeconds" in "".join(term.screen()))
@@ -183,7 +183,7 @@ async def test_interactive_edit(controller) -> None:
 
 
 def test_completion(controller) -> None:
-    sh = ShellSession(controller, ADMIN)
+    sh = ShellSession(controller.core, ADMIN)
     assert complete(sh, "ca", 2) == ["cat"]
     assert complete(sh, "cd con", 6) == ["config/"]
     assert "snmp_agent/" in [c.rsplit("/", 2)[-2] + "/" for c in complete(sh, "cd config/sn", 12)]

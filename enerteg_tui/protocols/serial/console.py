@@ -218,7 +218,7 @@ class SerialConsoleService:
     """The serial console as a controller ``Service``: one login at a time on ``device``.
 
     Args:
-        controller: the running controller (core services).
+        core: the core services.
         device: path of the serial device, e.g. ``/dev/ttyS0``.
         baud: line speed; the line is 8N1, raw, without flow control.
         idle_timeout_s: idle limit in seconds, overriding ``config/cli``
@@ -228,9 +228,9 @@ class SerialConsoleService:
 
     name = "serial"
 
-    def __init__(self, controller: Any, device: str, baud: int = 115200, *,
+    def __init__(self, core: Any, device: str, baud: int = 115200, *,
                  idle_timeout_s: float | None = None, retry_s: float = RETRY_S) -> None:
-        self.controller = controller
+        self.core = core
         self.device = device
         self.baud = int(baud)
         self.idle_timeout_s = idle_timeout_s
@@ -313,7 +313,7 @@ class SerialConsoleService:
                 await asyncio.sleep(self.retry_s)
 
     def _banner(self) -> str:
-        config = self.controller.config
+        config = self.core.config
         banner = "\r\n".join(config.get("cli").banner.splitlines())
         host = config.get("hostname").hostname
         head = f"\r\n{banner}" if banner.strip() else ""
@@ -322,31 +322,31 @@ class SerialConsoleService:
     async def _login(self, term: SerialTerm) -> None:
         """One login: banner, prompt, then the session; returns at logout or hang-up."""
         term.write(self._banner())
-        principal = await login_prompt(term, self.controller, FACE, self.device)
+        principal = await login_prompt(term, self.core, FACE, self.device)
         if principal is None:                           # hung up at the prompt
             return
         try:
             await self._session(term, principal)
         finally:
             try:
-                await self.controller.users.logout(principal)
+                await self.core.users.logout(principal)
             except Exception:
                 log.exception("serial console: could not audit the logout of %r", principal.user)
 
     async def _session(self, term: SerialTerm, principal: Principal) -> None:
         """Forced password change, registration and the shell of a logged-in user."""
-        controller = self.controller
-        users = controller.users
+        core = self.core
+        users = core.users
         if await users.must_change(principal.user):
             timed_out, changed = await self._idle_limited(
-                term, change_password_prompt(term, controller, principal))
+                term, change_password_prompt(term, core, principal))
             if timed_out:
                 self._timed_out(term)
                 return
             if not changed:
                 term.write("Password not changed; logging out.\r\n")
                 return
-        limit = int(controller.config.get("cli").maxSessionsPerUser)
+        limit = int(core.config.get("cli").maxSessionsPerUser)
         try:
             session = users.sessions.open(principal, limit)
         except PermissionDenied as exc:
@@ -367,9 +367,9 @@ class SerialConsoleService:
         if kind is None:
             return
         if kind.lower() != "shell":
-            await run_serial_console(term, self.controller, principal, session, kind)
+            await run_serial_console(term, self.core, principal, session, kind)
             return
-        shell = ShellSession(self.controller, principal)
+        shell = ShellSession(self.core, principal)
         shell.session = session
         await shell.run_interactive(term)
 
@@ -379,7 +379,7 @@ class SerialConsoleService:
         if self.idle_timeout_s is not None:
             seconds = float(self.idle_timeout_s)
         else:
-            seconds = 60.0 * int(self.controller.config.get("cli").idleTimeoutMinutes)
+            seconds = 60.0 * int(self.core.config.get("cli").idleTimeoutMinutes)
         return seconds if seconds > 0 else None
 
     async def _idle_limited(self, term: SerialTerm,

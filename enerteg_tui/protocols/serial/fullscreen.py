@@ -86,7 +86,7 @@ async def _pump(term: Any, transport: _LineTransport, app: Any) -> None:
             transport.driver.feed(text)
 
 
-async def run_serial_console(term: Any, controller: Any, principal: Any, session: Any,
+async def run_serial_console(term: Any, core: Any, principal: Any, session: Any,
                              term_type: str) -> None:
     """Console (and shell on ctrl+t) until the operator quits or the line hangs up."""
     from ..console_session import run_console_once
@@ -94,11 +94,11 @@ async def run_serial_console(term: Any, controller: Any, principal: Any, session
     while not term.hung_up:
         transport = _LineTransport(term)
         want_shell = await run_console_once(
-            controller, principal, transport,
+            core, principal, transport,
             pump=lambda app, t=transport: _pump(term, t, app), term=term_type, mouse=False)
         if not want_shell or term.hung_up:
             return
         term.write("Topic shell; type 'exit' to return to the console.\r\n")
-        shell = ShellSession(controller, principal)
+        shell = ShellSession(core, principal)
         shell.session = session
         await shell.run_interactive(term)

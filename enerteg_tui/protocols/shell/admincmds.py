@@ -24,7 +24,7 @@ _FOLDERS = ("upload", "backups")
 
 def _resolve(sh: Any, given: str) -> Path:
     """A tree path (/upload/NAME, /backups/NAME, or a bare NAME in /upload) on disk."""
-    data_dir: Path = sh.controller.data_dir
+    data_dir: Path = sh.core.paths.root
     parts = [p for p in given.strip().split("/") if p]
     if len(parts) == 1:
         parts = ["upload", parts[0]]
@@ -37,7 +37,7 @@ def _resolve(sh: Any, given: str) -> Path:
 
 async def cmd_backup(sh: Any, args: list[str]) -> None:
     """backup create | backup list."""
-    svc = sh.controller.backup
+    svc = sh.core.backup
     if args == ["create"]:
         path = await svc.create(sh.principal)
         shown = f"/backups/{path.name}"
@@ -59,7 +59,7 @@ async def cmd_restore(sh: Any, args: list[str]) -> None:
     """restore PATH: validate the backup, then apply all of it or nothing."""
     if len(args) != 1:
         raise UsageError("Usage: restore PATH (e.g. /upload/enerteg-backup-20260101T000000Z.tar.gz)")
-    counts = await sh.controller.backup.restore(sh.principal, _resolve(sh, args[0]))
+    counts = await sh.core.backup.restore(sh.principal, _resolve(sh, args[0]))
     sh.emit(counts, "Restored: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
 
 
@@ -77,5 +77,5 @@ async def cmd_factory_reset(sh: Any, args: list[str]) -> None:
         word = (await read_secret(sh.io, f"Type {FACTORY_RESET_WORD} to confirm: ")) or ""
     else:
         raise UsageError(f"a script must confirm: factory-reset --confirm {FACTORY_RESET_WORD}")
-    await sh.controller.backup.factory_reset(sh.principal, word.strip())
+    await sh.core.backup.factory_reset(sh.principal, word.strip())
     sh.msg("Factory reset done; log in again as admin/admin.")

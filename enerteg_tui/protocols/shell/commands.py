@@ -66,7 +66,7 @@ async def cmd_cd(sh: Any, args: list[str]) -> None:
     if len(args) > 1:
         raise UsageError("Usage: cd <path>")
     target = normalize(args[0] if args else "/", sh.cwd)
-    sh.controller.topics.node(sh.principal, target)  # NotFound / PermissionDenied
+    sh.core.topics.node(sh.principal, target)  # NotFound / PermissionDenied
     sh.cwd = target
     sh.msg(f"Changed to: {_shown(target)}")
     if sh.format == "json":
@@ -77,7 +77,7 @@ async def cmd_ls(sh: Any, args: list[str]) -> None:
     if len(args) > 1:
         raise UsageError("Usage: ls [path]")
     target = normalize(args[0] if args else "", sh.cwd)
-    entries = sh.controller.topics.list(sh.principal, target)
+    entries = sh.core.topics.list(sh.principal, target)
     sh.emit({"path": _shown(target), "entries": entries}, columns(entries, _width(sh)))
 
 
@@ -85,7 +85,7 @@ async def cmd_cat(sh: Any, args: list[str]) -> None:
     if len(args) > 1:
         raise UsageError("Usage: cat [path | _data]")
     target = normalize(args[0] if args else "", sh.cwd)
-    doc = sh.controller.topics.get(sh.principal, target)
+    doc = sh.core.topics.get(sh.principal, target)
     sh.msg(f"Getting data from: {target or '/'}")
     sh.out(json.dumps(doc, indent=2, ensure_ascii=False))
 
@@ -110,7 +110,7 @@ async def cmd_put(sh: Any, args: list[str]) -> None:
         if not args:
             raise UsageError('Usage: put [path] key="value" [key2=true ...]')
     changes = _parse_assignments(args)
-    doc = await sh.controller.topics.put(sh.principal, target, changes)
+    doc = await sh.core.topics.put(sh.principal, target, changes)
     sh.msg(f"Value at {target or '/'} updated successfully.")
     if sh.format == "json":
         sh.out(json.dumps(doc, indent=2, ensure_ascii=False))
@@ -124,7 +124,7 @@ async def cmd_edit(sh: Any, args: list[str]) -> None:
     if not sh.interactive:
         raise UsageError("edit needs an interactive terminal (ssh -t); scripts use put")
     target = normalize(args[0] if args else "", sh.cwd)
-    topics = sh.controller.topics
+    topics = sh.core.topics
     doc = topics.get(sh.principal, target)
     if topics.schema_for(sh.principal, target) is None or "u" not in doc:
         raise Invalid(f"topic {_shown(target)} cannot be edited", thing="topic", value=target,
@@ -180,7 +180,7 @@ async def cmd_users(sh: Any, args: list[str]) -> None:
         raise UsageError("Usage: users")
     now = time.time()
     rows = []
-    for s in sh.controller.users.sessions.list():
+    for s in sh.core.users.sessions.list():
         p = s.principal
         rows.append({"user": p.user, "face": p.face, "from": p.address or "-",
                      "since": dt.datetime.fromtimestamp(p.since, dt.timezone.utc)
@@ -316,7 +316,7 @@ def _complete_path(sh: Any, word: str) -> list[str]:
     head, _, tail = word.rpartition("/")
     folder = normalize(head or ("/" if word.startswith("/") else ""), sh.cwd) if head or word.startswith("/") else sh.cwd
     try:
-        entries = sh.controller.topics.list(sh.principal, "/" + folder)
+        entries = sh.core.topics.list(sh.principal, "/" + folder)
     except EnertegError:
         return []
     prefix = head + "/" if head or word.startswith("/") else ""
@@ -325,7 +325,7 @@ def _complete_path(sh: Any, word: str) -> list[str]:
 
 def _complete_key(sh: Any, word: str) -> list[str]:
     try:
-        schema = sh.controller.topics.schema_for(sh.principal, sh.cwd)
+        schema = sh.core.topics.schema_for(sh.principal, sh.cwd)
     except EnertegError:
         return []
     if schema is None:

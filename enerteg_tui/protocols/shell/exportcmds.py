@@ -19,7 +19,7 @@ __all__ = ["cmd_export", "cmd_logs"]
 
 
 def _service(sh: Any) -> Any:
-    export = getattr(sh.controller, "export", None)
+    export = getattr(sh.core, "export", None)
     if export is None:
         raise Unsupported("the history export is not running in this controller",
                           thing="export", value="", allowed="a running controller")

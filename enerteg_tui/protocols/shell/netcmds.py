@@ -154,7 +154,7 @@ async def _network_config(sh: Any, rest: list[str]) -> None:
     name = "eth0"
     if rest and "=" not in rest[0]:
         name, rest = rest[0], rest[1:]
-    topics = sh.controller.topics
+    topics = sh.core.topics
     if rest:
         changes = {}
         for w in rest:

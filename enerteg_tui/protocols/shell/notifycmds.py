@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...core.errors import Unsupported
 from .parse import UsageError
 
 __all__ = ["cmd_email"]
@@ -16,9 +15,5 @@ async def cmd_email(sh: Any, args: list[str]) -> None:
     """``email test``: send a test e-mail now (admin)."""
     if args != ["test"]:
         raise UsageError("Usage: email test")
-    email = getattr(sh.controller, "email", None)
-    if email is None:
-        raise Unsupported("e-mail notifications are not running in this controller",
-                          thing="email", value="test", allowed="a controller with e-mail")
-    result = await email.send_test(sh.principal)
+    result = await sh.core.notifications.send_test(sh.principal, "email")
     sh.emit({"sent": True, "result": result}, f"Test e-mail sent: {result}")

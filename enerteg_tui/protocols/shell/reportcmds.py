@@ -64,10 +64,10 @@ async def cmd_report(sh: Any, args: list[str]) -> None:
         if fmt not in FORMATS:
             raise Invalid(f"report format {fmt!r} does not exist; choose {' or '.join(FORMATS)}",
                           thing="format", value=fmt, allowed=", ".join(FORMATS))
-        end = parse_time(opts["--to"], "--to") if "--to" in opts else sh.controller.clock()
+        end = parse_time(opts["--to"], "--to") if "--to" in opts else sh.core.clock()
         start = (parse_time(opts["--from"], "--from") if "--from" in opts
                  else end - DEFAULT_SPAN_S)
-        path = await sh.controller.reports.generate(sh.principal, scope, name, start, end, fmt)
+        path = await sh.core.reports.generate(sh.principal, scope, name, start, end, fmt)
     except Invalid as exc:
         raise UsageError(f"{exc}") from None
     shown = f"/{REPORTS_DIR}/{path.name}"

@@ -40,13 +40,13 @@ class ShellSession:
     """One logged-in shell.
 
     Args:
-        controller: the running controller (core services).
+        core: the core services.
         principal: who is logged in.
         hostname: shown in the prompt; default from ``config/hostname``.
     """
 
-    def __init__(self, controller: Any, principal: Principal, *, hostname: str | None = None) -> None:
-        self.controller = controller
+    def __init__(self, core: Any, principal: Principal, *, hostname: str | None = None) -> None:
+        self.core = core
         self.principal = principal
         self.hostname = hostname
         self.cwd = ""
@@ -83,7 +83,7 @@ class ShellSession:
 
     def prompt(self) -> str:
         """The manual-style prompt: ``user@host:path> ``."""
-        host = self.hostname or self.controller.config.get("hostname").hostname
+        host = self.hostname or self.core.config.get("hostname").hostname
         return f"{self.principal.user}@{host}:{self.cwd}> "
 
     # ------------------------------------------------------------------ running
@@ -140,7 +140,7 @@ class ShellSession:
 
         self.io = io
         self._out = self._err = lambda s: io.write(s.replace("\r\n", "\n").replace("\n", "\r\n"))
-        users = self.controller.users
+        users = self.core.users
         editor = LineEditor(io, history=await users.history(self.principal.user),
                             completer=lambda line, cur: complete(self, line, cur))
         code = EXIT_OK
@@ -183,7 +183,7 @@ async def read_secret(io: TermIO, prompt: str) -> str | None:
             buf.append(key.text)
 
 
-async def change_password_prompt(io: TermIO, controller: Any, principal: Principal) -> bool:
+async def change_password_prompt(io: TermIO, core: Any, principal: Principal) -> bool:
     """Forced change of the default password: asks the new one twice, checks the policy.
 
     Returns True when changed; three refused attempts or EOF return False.
@@ -200,7 +200,7 @@ async def change_password_prompt(io: TermIO, controller: Any, principal: Princip
             io.write("Passwords do not match.\r\n")
             continue
         try:
-            await controller.users.change_password(principal, principal.user, first)
+            await core.users.change_password(principal, principal.user, first)
         except EnertegError as exc:
             io.write(f"{exc}\r\n")
             continue
@@ -209,11 +209,11 @@ async def change_password_prompt(io: TermIO, controller: Any, principal: Princip
     return False
 
 
-async def login_prompt(io: TermIO, controller: Any, face: str, address: str) -> Principal | None:
+async def login_prompt(io: TermIO, core: Any, face: str, address: str) -> Principal | None:
     """``login:``/``Password:`` on a line (serial console); None at EOF."""
     import asyncio
 
-    users = controller.users
+    users = core.users
     while True:
         io.write("\r\nlogin: ")
         name = ""

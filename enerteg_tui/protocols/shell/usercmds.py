@@ -52,7 +52,7 @@ async def cmd_passwd(sh: Any, args: list[str]) -> None:
     if old is None or old == "":
         raise Invalid("Password not changed", thing="password", value="", allowed="a password")
     new = await _new_password(sh, None, sh.principal.user)
-    await sh.controller.users.change_password(sh.principal, sh.principal.user, new, old=old)
+    await sh.core.users.change_password(sh.principal, sh.principal.user, new, old=old)
     sh.msg("Password changed.")
 
 
@@ -75,7 +75,7 @@ async def cmd_user(sh: Any, args: list[str]) -> None:
     """user list|add|roles|del|passwd|keys|key-add|key-del."""
     if not args:
         raise UsageError(USER_USAGE)
-    users = sh.controller.users
+    users = sh.core.users
     sub, (pos, roles, password) = args[0], _opts(args[1:])
     me = sh.principal
     if sub == "list" and not pos:

@@ -61,7 +61,7 @@ async def route_channel(service: Any, process: asyncssh.SSHServerProcess) -> Non
 
 
 async def _serve(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -> int:
-    controller = service.controller
+    core = service.core
     err = _writer(process.stderr)
     # asyncssh may open the channel while auth_completed is still binding the identity
     await asyncio.wait_for(owner.ready.wait(), 10)
@@ -80,7 +80,7 @@ async def _serve(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -
         return await _console(service, owner, process)
     if has_pty and command.strip() == "shell":
         return await _interactive(service, owner, process)
-    must_change = await controller.users.must_change(principal.user)
+    must_change = await core.users.must_change(principal.user)
     if must_change:
         err(f"Error: the password of {principal.user!r} is the factory default and must be "
             "changed before commands can be run. Log in interactively (ssh -t "
@@ -93,7 +93,7 @@ async def _serve(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -
             err(f"Error: the script on stdin is longer than {MAX_SCRIPT_BYTES} bytes\n")
             return EXIT_USAGE
         command = data
-    shell = ShellSession(controller, principal)
+    shell = ShellSession(core, principal)
     shell.session = owner.session
     return await shell.run_script(command, _writer(process.stdout), err)
 
@@ -119,38 +119,38 @@ async def _console(service: Any, owner: Any, process: asyncssh.SSHServerProcess)
     from .console import run_console
 
     term = SSHTerminal(process, idle_timeout_s=service.idle_timeout_s())
-    if not await _new_password_first(service.controller, owner.principal, term):
+    if not await _new_password_first(service.core, owner.principal, term):
         return EXIT_FAILED
     return await run_console(service, owner, process)
 
 
-async def _new_password_first(controller: Any, principal: Any, term: SSHTerminal) -> bool:
+async def _new_password_first(core: Any, principal: Any, term: SSHTerminal) -> bool:
     """Whether an interactive login may go on: its password is not the factory default,
     or the user has just replaced it (asked twice, policy checked)."""
-    if not await controller.users.must_change(principal.user):
+    if not await core.users.must_change(principal.user):
         return True
-    if await change_password_prompt(term, controller, principal):
+    if await change_password_prompt(term, core, principal):
         return True
     term.write("The password was not changed; logging out.\r\n")
     return False
 
 
 async def _interactive(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -> int:
-    controller = service.controller
+    core = service.core
     principal = owner.principal
     idle_s = service.idle_timeout_s()
     session = owner.session
     term = SSHTerminal(process, idle_timeout_s=idle_s,
                        on_input=session.touch if session is not None else None)
-    if not await _new_password_first(controller, principal, term):
+    if not await _new_password_first(core, principal, term):
         return EXIT_FAILED
-    host = controller.config.get("hostname").hostname
+    host = core.config.get("hostname").hostname
     term.write(f"EnerTEG controller {host}. Type 'help' for the commands, 'exit' to log out.\r\n")
-    shell = ShellSession(controller, principal)
+    shell = ShellSession(core, principal)
     shell.session = session
     code = await shell.run_interactive(term)
     if term.timed_out:
-        await controller.audit.record(
+        await core.audit.record(
             principal, "session.timeout", f"user/{principal.user}",
             f"SSH session of {principal.user!r} from {principal.address} closed after "
             f"{idle_s / 60:g} min without input", severity=Severity.INFO)

@@ -110,21 +110,21 @@ async def run_console(service: Any, owner: Any, process: asyncssh.SSHServerProce
     from ..console_session import run_console_once
     from ..shell.session import ShellSession
 
-    controller = service.controller
+    core = service.core
     principal = owner.principal
     session = owner.session
     touch = session.touch if session else None
     while True:
         transport = SSHConsoleTransport(process)
         want_shell = await run_console_once(
-            controller, principal, transport,
+            core, principal, transport,
             pump=lambda app, t=transport: _pump_input(process, t, app, touch),
             term=process.get_terminal_type(), env=dict(process.env or {}))
         if not want_shell or process.is_closing():
             return 0
         shell_term = SSHTerminal(process, idle_timeout_s=service.idle_timeout_s(), on_input=touch)
         shell_term.write("Topic shell; type 'exit' to return to the console.\r\n")
-        shell = ShellSession(controller, principal)
+        shell = ShellSession(core, principal)
         shell.session = session
         await shell.run_interactive(shell_term)
         if shell_term.at_eof or shell_term.timed_out or process.is_closing():

@@ -134,8 +134,8 @@ class _Connection(asyncssh.SSHServer):
             principal, session = self.principal, self.session
             self.principal = None
             if session is not None:
-                svc.controller.users.sessions.close(session)
-            svc.spawn(svc.controller.users.logout(principal))
+                svc.core.users.sessions.close(session)
+            svc.spawn(svc.core.users.logout(principal))
 
     # ------------------------------------------------------------------ authentication
     def begin_auth(self, username: str) -> bool:
@@ -151,7 +151,7 @@ class _Connection(asyncssh.SSHServer):
         return True
 
     async def validate_password(self, username: str, password: str) -> bool:
-        users = self.service.controller.users
+        users = self.service.core.users
         delay = users.backoff_delay(self.address)
         if delay:
             await asyncio.sleep(delay)
@@ -169,7 +169,7 @@ class _Connection(asyncssh.SSHServer):
         # Called for the client's key query as well as for the signed request: it only
         # answers "is this one of the user's keys"; identity is bound in auth_completed.
         fp = key.get_fingerprint("sha256")
-        ok = await self.service.controller.users.has_key(username, fp)
+        ok = await self.service.core.users.has_key(username, fp)
         if ok:
             self._key_user, self._key_fp = username, fp
         return ok
@@ -206,7 +206,7 @@ class _Connection(asyncssh.SSHServer):
                                  "Authentication failed")
                 return
             try:
-                self.principal = await svc.controller.users.authenticate_key(
+                self.principal = await svc.core.users.authenticate_key(
                     username, self._key_fp, FACE, self.address)
             except AuthFailed:
                 self.principal = None
@@ -214,13 +214,13 @@ class _Connection(asyncssh.SSHServer):
                                  "Authentication failed")
                 return
         self._authenticated = True
-        self.must_change = await svc.controller.users.must_change(username)
-        limit = int(svc.controller.config.get("cli").maxSessionsPerUser)
+        self.must_change = await svc.core.users.must_change(username)
+        limit = int(svc.core.config.get("cli").maxSessionsPerUser)
         try:
-            self.session = svc.controller.users.sessions.open(self.principal, limit)
+            self.session = svc.core.users.sessions.open(self.principal, limit)
         except PermissionDenied as exc:
             self.refusal = str(exc)
-            await svc.controller.audit.record(
+            await svc.core.audit.record(
                 self.principal, "login.refused", f"user/{username}",
                 f"SSH session of {username!r} from {self.address} refused: {exc}",
                 severity=Severity.WARNING)
@@ -243,14 +243,14 @@ class SSHService:
     """The SSH face of the controller (a ``controller.Service``).
 
     Args:
-        controller: the running controller.
+        core: the core services.
         options: command-line overrides of ``config/cli``.
     """
 
     name = "ssh"
 
-    def __init__(self, controller: Any, options: SSHOptions | None = None) -> None:
-        self.controller = controller
+    def __init__(self, core: Any, options: SSHOptions | None = None) -> None:
+        self.core = core
         self.options = options or SSHOptions()
         self.connections: set[_Connection] = set()
         self.unauthenticated: set[_Connection] = set()
@@ -265,7 +265,7 @@ class SSHService:
 
     # ------------------------------------------------------------------ settings
     def _wanted(self) -> tuple[bool, str, int]:
-        cli = self.controller.config.get("cli")
+        cli = self.core.config.get("cli")
         enabled = self.options.enabled if self.options.enabled is not None else bool(cli.enabled)
         address = self.options.address if self.options.address is not None else cli.listenAddress
         if address in ("", "0.0.0.0"):
@@ -280,11 +280,11 @@ class SSHService:
         """Seconds without input before an interactive session is closed (0 = never)."""
         if self.options.idle_timeout_s is not None:
             return self.options.idle_timeout_s
-        return float(self.controller.config.get("cli").idleTimeoutMinutes) * 60.0
+        return float(self.core.config.get("cli").idleTimeoutMinutes) * 60.0
 
     def banner(self) -> str:
         """The pre-login banner of ``config/cli``."""
-        return str(self.controller.config.get("cli").banner or "")
+        return str(self.core.config.get("cli").banner or "")
 
     @property
     def port(self) -> int | None:
@@ -300,7 +300,7 @@ class SSHService:
     async def start(self) -> None:
         """Load or make the host keys and start listening (when enabled)."""
         self.host_keys = await asyncio.to_thread(
-            load_or_create_host_keys, self.controller.data_dir / "ssh")
+            load_or_create_host_keys, self.core.paths.ssh_keys)
         await self._listen()
         self._watch = asyncio.create_task(self._watch_settings(), name="ssh-settings")
 
@@ -352,7 +352,7 @@ class SSHService:
             self._bound = None
 
     async def _watch_settings(self) -> None:
-        with self.controller.events.subscribe(kinds={"settings"}) as sub:
+        with self.core.events.subscribe(kinds={"settings"}) as sub:
             current = self._wanted()
             while True:
                 batch = await sub.get()

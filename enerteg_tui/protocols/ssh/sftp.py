@@ -83,11 +83,11 @@ def _deny(message: str) -> asyncssh.SFTPPermissionDenied:
 class ControllerSFTP(asyncssh.SFTPServer):
     """One SFTP session over the virtual tree, with the logged-in user's rights."""
 
-    def __init__(self, chan: asyncssh.SSHServerChannel, controller: Any) -> None:
+    def __init__(self, chan: asyncssh.SSHServerChannel, core: Any) -> None:
         super().__init__(chan)
         self._owner = chan.get_connection().get_owner()
-        self.controller = controller
-        self.root = Path(controller.data_dir).resolve()
+        self.core = core
+        self.root = Path(core.paths.root).resolve()
         self._writes: dict[int, tuple[str, Any]] = {}
 
     @property
@@ -174,7 +174,7 @@ class ControllerSFTP(asyncssh.SFTPServer):
 
     async def _fresh_logs(self, path: bytes) -> None:
         """Refresh the logs archive when a client lists /logs or fetches the archive."""
-        export = getattr(self.controller, "export", None)
+        export = getattr(self.core, "export", None)
         if export is None or self._virtual(path) not in ("/logs", _LOGS_ARCHIVE):
             return
         try:
@@ -230,7 +230,7 @@ class ControllerSFTP(asyncssh.SFTPServer):
         if entry is not None and self.principal is not None:
             vpath = entry[0]
             size = os.stat(self._local(vpath)).st_size
-            await self.controller.audit.record(
+            await self.core.audit.record(
                 self.principal, "file.upload", f"sftp{vpath}",
                 f"File {vpath} uploaded ({size} bytes) by {self.principal.user!r}",
                 severity=Severity.INFO)
@@ -290,17 +290,17 @@ class ControllerSFTP(asyncssh.SFTPServer):
 
     async def _audit(self, action: str, vpath: str, text: str) -> None:
         if self.principal is not None:
-            await self.controller.audit.record(self.principal, action, f"sftp{vpath}",
+            await self.core.audit.record(self.principal, action, f"sftp{vpath}",
                                                f"{text} by {self.principal.user!r}",
                                                severity=Severity.INFO)
 
 
 def make_sftp_factory(service: Any) -> Callable[[asyncssh.SSHServerChannel], ControllerSFTP]:
     """The ``sftp_factory`` for asyncssh: one ``ControllerSFTP`` per SFTP channel."""
-    ensure_tree(Path(service.controller.data_dir))
+    ensure_tree(Path(service.core.paths.root))
 
     def factory(chan: asyncssh.SSHServerChannel) -> ControllerSFTP:
-        return ControllerSFTP(chan, service.controller)
+        return ControllerSFTP(chan, service.core)
 
     return factory
 

@@ -1,0 +1,240 @@
+"""The core as one object: every service a face may use, built in one place.
+
+Faces (the SSH server, shell, SFTP, serial and local consoles, notifiers, and the
+network faces to come) receive a ``CoreServices`` and nothing else: not the process
+object (``controller.Controller``), which keeps process concerns only (the data
+directory lock, the run file, log files, GC tuning, the driver choice, starting and
+stopping faces). ``build_core`` wires the services from their explicit dependencies:
+a store, a driver, a clock and a password hasher, plus the data-directory layout.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .alarms import AlarmService
+from .audit import AuditLog
+from .backup import BackupService
+from .configuration import Configuration
+from .devices import CommandDriver, DeviceService
+from .errors import Unsupported
+from .events import EventBus
+from .export import ExportService
+from .faults import FaultInjector
+from .history import HistoryService
+from .live import LiveState
+from .permissions import Principal
+from .poller import PollDriver, Poller
+from .reports import REPORTS_DIR, ReportService
+from .rules import RuleService
+from .store import Store
+from .structure import Structure
+from .topics import Topics
+from .users import UserService
+
+
+class CoreDriver(PollDriver, CommandDriver, Protocol):
+    """What the core needs of a driver: polling, commands and (simulated rings) a fault
+    injector. ``drivers.base.Driver`` satisfies it; core never imports a driver."""
+
+    def fault_injector(self) -> FaultInjector | None: ...
+
+__all__ = ["CoreDriver", "CoreServices", "DataLayout", "Notifications", "TestMessage", "build_core"]
+
+
+@dataclass(frozen=True, slots=True)
+class DataLayout:
+    """Where things live inside the data directory: one place names every folder, so a
+    face never builds a path from a string of its own."""
+
+    root: Path
+
+    @property
+    def database(self) -> Path:
+        """The controller database (settings, users, audit, structure, rules, alarms)."""
+        return self.root / "enerteg.db"
+
+    @property
+    def logs(self) -> Path:
+        """Rotating log files (SFTP ``/logs``, administer right only)."""
+        return self.root / "logs"
+
+    @property
+    def backups(self) -> Path:
+        """Encrypted backups (SFTP ``/backups``)."""
+        return self.root / "backups"
+
+    @property
+    def reports(self) -> Path:
+        """Generated reports and the file export (SFTP ``/reports``)."""
+        return self.root / REPORTS_DIR
+
+    @property
+    def upload(self) -> Path:
+        """Restore files, certificates and firmware images put by admins (SFTP ``/upload``)."""
+        return self.root / "upload"
+
+    @property
+    def mail(self) -> Path:
+        """The e-mail notifier's outbox (messages waiting for a retry survive a restart)."""
+        return self.root / "mail"
+
+    @property
+    def ssh_keys(self) -> Path:
+        """The SSH server's host keys."""
+        return self.root / "ssh"
+
+    @property
+    def simulator_memory(self) -> Path:
+        """The simulated PDUs' own memory (counters, settings), as a real PDU's flash."""
+        return self.root / "sim-ring.json"
+
+
+class TestMessage(Protocol):
+    """A notifier that can send a test message on an operator's request."""
+
+    async def send_test(self, principal: Principal) -> str: ...
+
+
+class Notifications:
+    """Test messages for the notification channels (e-mail today) that are running.
+
+    Notifiers live outside core (``notify/``) and register here when they start, so a
+    face asks the core ("send a test e-mail") without holding the notifier.
+    """
+
+    def __init__(self) -> None:
+        self._channels: dict[str, TestMessage] = {}
+
+    def register(self, name: str, channel: TestMessage) -> None:
+        """Make ``channel`` answer test requests for ``name`` (``email``)."""
+        self._channels[name] = channel
+
+    def unregister(self, name: str) -> None:
+        """Forget a stopped channel."""
+        self._channels.pop(name, None)
+
+    async def send_test(self, principal: Principal, name: str = "email") -> str:
+        """Send a test message through ``name``; ``Unsupported`` when it is not running."""
+        channel = self._channels.get(name)
+        if channel is None:
+            raise Unsupported(f"{name} notifications are not running in this controller",
+                              thing=name, value="test", allowed=f"a controller with {name}")
+        return await channel.send_test(principal)
+
+
+@dataclass(frozen=True, slots=True)
+class CoreServices:
+    """Every core service a face uses, typed and fixed once built."""
+
+    config: Configuration
+    users: UserService
+    devices: DeviceService
+    structure: Structure
+    rules: RuleService
+    alarms: AlarmService
+    topics: Topics
+    audit: AuditLog
+    live: LiveState
+    events: EventBus
+    poller: Poller
+    history: HistoryService
+    backup: BackupService
+    export: ExportService
+    reports: ReportService
+    notifications: Notifications
+    paths: DataLayout
+    clock: Callable[[], float]
+
+    async def start_polling(self, *, follow_interval: bool = True) -> None:
+        """Start the sweeps (the last step of a start: every listener is in place) and
+        follow ``config/core``; ``follow_interval`` False keeps a fixed interval."""
+        await self.poller.start()
+        self.poller.follow_settings(interval=follow_interval)
+
+    async def stop(self) -> None:
+        """Stop the background work in reverse order of start; the store stays open (its
+        owner closes it after writing the last audit entry)."""
+        await self.poller.stop()
+        await self.backup.stop()
+        await self.export.stop()
+        await self.history.stop()
+        try:
+            await self.alarms.stop()
+        except Exception:                       # keep stopping the rest
+            logging.getLogger(__name__).exception("alarm service stop failed")
+        await self.audit.stop()
+
+
+async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
+                     clock: Callable[[], float], interval: float | None = None) -> CoreServices:
+    """Build, load and start the core services over an open store and driver.
+
+    Args:
+        store: the open controller database.
+        driver: the open PDU driver (the simulated ring or a real one).
+        paths: the data-directory layout.
+        clock: wall clock for timestamps (tests pass a fixed one).
+        interval: a sweep interval fixed by the command line; None = ``config/core``.
+
+    The poller is built but not started: ``CoreServices.start_polling`` does that once
+    the faces' listeners are in place.
+    """
+    events = EventBus()
+    live = LiveState()
+    config: Configuration | None = None
+
+    def retention() -> dict[str, int]:
+        assert config is not None
+        return {k: int(v) for k, v in config.get("notifications").model_dump().items()
+                if isinstance(v, int) and not isinstance(v, bool)}
+
+    audit = AuditLog(store, events, retention=retention, clock=clock)
+    config = Configuration(store, audit, events, clock=clock)
+    await config.load()
+    users = UserService(store, audit, policy=lambda: config.get("auth"), clock=clock)
+    await users.load()
+    poller_ref: list[Poller] = []
+    devices = DeviceService(store, driver, live, audit, events,
+                            refresh=lambda: poller_ref[0].request_refresh(), clock=clock)
+    await devices.load()
+    structure = Structure(store, devices, live, audit, events, clock=clock)
+    await structure.load()
+    rules = RuleService(store, audit, events, live, element_kind=structure.kind_of,
+                        device_places=structure.places_of, clock=clock)
+    await rules.load()
+    alarms = AlarmService(store, audit, events, live, rules, structure, clock=clock)
+    await alarms.load()
+    structure.health = alarms.device_health
+    core = config.get("core")
+    poller = Poller(driver, live, events,
+                    interval=interval if interval is not None else float(core.pollIntervalSeconds),
+                    stale_after=int(core.staleAfterSweeps), on_new_device=devices.remember,
+                    clock=clock)
+    poller_ref.append(poller)
+    poller.add_sweep_listener(alarms.on_sweep)
+    history = HistoryService(paths.root, live, lambda: config.get("core"), clock=clock)
+    await history.start()
+    poller.add_device_listener(history.on_device)
+    topics = Topics(config, devices, live, structure, audit, faults=driver.fault_injector(),
+                    clock=clock, rules=rules, alarms=alarms)
+    await audit.start()
+    await alarms.start()
+    backup = BackupService(store=store, config=config, users=users, devices=devices,
+                           structure=structure, rules=rules, audit=audit, events=events,
+                           history=history, paths=paths, clock=clock)
+    await backup.start()
+    export = ExportService(config, history, live, store, audit, events, paths.root, clock=clock)
+    await export.start()
+    reports = ReportService(live=live, structure=structure, history=history, alarms=alarms,
+                            core_settings=lambda: config.get("core"), folder=paths.reports,
+                            clock=clock)
+    return CoreServices(config=config, users=users, devices=devices, structure=structure,
+                        rules=rules, alarms=alarms, topics=topics, audit=audit, live=live,
+                        events=events, poller=poller, history=history, backup=backup,
+                        export=export, reports=reports, notifications=Notifications(),
+                        paths=paths, clock=clock)
