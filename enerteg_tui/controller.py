@@ -34,10 +34,6 @@ __all__ = ["Controller", "ControllerOptions", "Service"]
 
 log = logging.getLogger(__name__)
 
-DB_NAME = "enerteg.db"
-"""The controller database inside the data directory."""
-SIM_STATE_NAME = "sim-ring.json"
-"""Where the simulated PDUs keep their memory (energy counters, settings)."""
 RUN_INFO_NAME = "run.json"
 """Written while running: pid and the SSH port, for ``enerteg console``."""
 LOCK_NAME = ".lock"
@@ -129,9 +125,10 @@ class Controller:
         """Open storage, load settings, start the driver, poller and services."""
         opts = self.options
         self.data_dir = open_data_dir(Path(opts.data_dir))
+        self.layout = DataLayout(self.data_dir)
         self._lock()
         if opts.log_file:
-            self._log_handler = install_log_file(self.data_dir / "logs")
+            self._log_handler = install_log_file(self.layout.logs)
         try:
             await self._start_core()
         except BaseException:
@@ -143,10 +140,10 @@ class Controller:
 
     async def _start_core(self) -> None:
         opts = self.options
-        self.store = await Store.open(self.data_dir / DB_NAME)
+        self.store = await Store.open(self.layout.database)
         self.driver = self._build_driver(await read_settings(self.store, "devices"))
         await self.driver.open()
-        self.core = await build_core(self.store, self.driver, paths=DataLayout(self.data_dir),
+        self.core = await build_core(self.store, self.driver, paths=self.layout,
                                      clock=self.clock, interval=opts.interval)
         core = self.core
         from .notify.syslog import SyslogClient
@@ -200,7 +197,7 @@ class Controller:
         kwargs: dict[str, Any] = {
             "pdus": opts.simulate if opts.simulate is not None else int(devices.simulatedPdus),
             "seed": opts.seed,
-            "state_path": self.data_dir / SIM_STATE_NAME,
+            "state_path": self.layout.simulator_memory,
             "bus_latency_ms": (opts.bus_latency_ms if opts.bus_latency_ms is not None
                                else float(devices.busLatencyMs)),
             "timeout": int(devices.pollTimeoutMs) / 1000,

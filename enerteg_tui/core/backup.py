@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -51,15 +51,13 @@ from .devices import DeviceService
 from .errors import Invalid, NotFound
 from .events import Event, EventBus
 from .history import HistoryService
+from .layout import DataLayout
 from .permissions import Action, Principal, require
 from .rules import RuleService
 from .settings import SETTINGS_TOPICS
 from .store import Store
 from .structure import Structure
 from .users import UserService
-
-if TYPE_CHECKING:
-    from .services import DataLayout
 
 __all__ = ["BackupService", "BackupInfo", "FORMAT", "FACTORY_RESET_WORD"]
 

@@ -27,6 +27,7 @@ from .alarms import AlarmFilter, AlarmService
 from .errors import Invalid
 from .history.service import HistoryService, Point
 from .history.tiers import TIERS, retention_s, tier_for_span
+from .layout import REPORTS_DIR
 from .live import LiveState
 from .permissions import Action, Principal, require
 from .quantities import Component
@@ -40,7 +41,6 @@ SCOPES: tuple[str, ...] = ("site", "room", "row", "rack", "device")
 """What a report can cover."""
 FORMATS: tuple[str, ...] = ("csv", "xlsx")
 """File formats of a report."""
-REPORTS_DIR = "reports"
 """Folder of the data directory the reports go to (``/reports`` over SFTP)."""
 MAX_PERIOD_S = 3660 * 86400
 """Longest period a report covers (the daily tier's default retention)."""

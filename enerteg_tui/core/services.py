@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from .alarms import AlarmService
@@ -29,7 +28,8 @@ from .history import HistoryService
 from .live import LiveState
 from .permissions import Principal
 from .poller import PollDriver, Poller
-from .reports import REPORTS_DIR, ReportService
+from .layout import DataLayout
+from .reports import ReportService
 from .rules import RuleService
 from .store import Store
 from .structure import Structure
@@ -44,54 +44,6 @@ class CoreDriver(PollDriver, CommandDriver, Protocol):
     def fault_injector(self) -> FaultInjector | None: ...
 
 __all__ = ["CoreDriver", "CoreServices", "DataLayout", "Notifications", "TestMessage", "build_core"]
-
-
-@dataclass(frozen=True, slots=True)
-class DataLayout:
-    """Where things live inside the data directory: one place names every folder, so a
-    face never builds a path from a string of its own."""
-
-    root: Path
-
-    @property
-    def database(self) -> Path:
-        """The controller database (settings, users, audit, structure, rules, alarms)."""
-        return self.root / "enerteg.db"
-
-    @property
-    def logs(self) -> Path:
-        """Rotating log files (SFTP ``/logs``, administer right only)."""
-        return self.root / "logs"
-
-    @property
-    def backups(self) -> Path:
-        """Encrypted backups (SFTP ``/backups``)."""
-        return self.root / "backups"
-
-    @property
-    def reports(self) -> Path:
-        """Generated reports and the file export (SFTP ``/reports``)."""
-        return self.root / REPORTS_DIR
-
-    @property
-    def upload(self) -> Path:
-        """Restore files, certificates and firmware images put by admins (SFTP ``/upload``)."""
-        return self.root / "upload"
-
-    @property
-    def mail(self) -> Path:
-        """The e-mail notifier's outbox (messages waiting for a retry survive a restart)."""
-        return self.root / "mail"
-
-    @property
-    def ssh_keys(self) -> Path:
-        """The SSH server's host keys."""
-        return self.root / "ssh"
-
-    @property
-    def simulator_memory(self) -> Path:
-        """The simulated PDUs' own memory (counters, settings), as a real PDU's flash."""
-        return self.root / "sim-ring.json"
 
 
 class TestMessage(Protocol):

@@ -11,7 +11,7 @@ topic service (through the protocol) and by tests; created by
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
@@ -20,7 +20,24 @@ from ...core.errors import Invalid
 from .ring import break_problem
 
 if TYPE_CHECKING:
-    from .driver import SimulatedDriver
+    from collections.abc import Callable
+
+    from .device import SimPdu
+
+
+class SimulatedRing(Protocol):
+    """What the fault documents read and change of a simulated ring (``SimulatedDriver``
+    satisfies it; a protocol so this module does not import the driver that uses it)."""
+
+    pdus: int
+    ring_breaks: list[int]
+    bus_latency_ms: float
+    seed: int
+    clock: Callable[[], float]
+
+    def resize(self, pdus: int) -> None: ...
+    def device_ids(self) -> list[str]: ...
+    def device(self, hex_id: str) -> SimPdu: ...
 
 __all__ = ["RingDocument", "DeviceDocument", "SimulatorFaults", "MAX_PDUS"]
 
@@ -104,7 +121,7 @@ class SimulatorFaults:
         driver: the simulated ring the documents describe and change.
     """
 
-    def __init__(self, driver: SimulatedDriver) -> None:
+    def __init__(self, driver: SimulatedRing) -> None:
         self._driver = driver
 
     def ring_schema(self) -> type[BaseModel]:

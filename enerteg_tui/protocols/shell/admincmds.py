@@ -70,7 +70,7 @@ async def cmd_factory_reset(sh: Any, args: list[str]) -> None:
     if args:
         word = args[1]
     elif sh.interactive:
-        from .session import read_secret
+        from .term import read_secret
 
         sh.out("This deletes every setting, user, rule, alarm, the DC structure, the audit log "
                "and the history. The PDUs keep their own configuration. It cannot be undone.")

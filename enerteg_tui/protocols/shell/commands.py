@@ -20,7 +20,11 @@ from ...core.errors import EnertegError, Invalid, NotFound
 from ...core.topics import normalize
 from .parse import UsageError
 
-__all__ = ["COMMANDS", "Command", "run_command", "complete", "columns"]
+__all__ = ["COMMANDS", "Command", "ExitShell", "run_command", "complete", "columns"]
+
+
+class ExitShell(Exception):
+    """Raised by ``exit``/``logout`` to end the session."""
 
 Handler = Callable[[Any, list[str]], Awaitable[None]]
 
@@ -214,7 +218,6 @@ async def cmd_help(sh: Any, args: list[str]) -> None:
 
 
 async def cmd_exit(sh: Any, args: list[str]) -> None:
-    from .session import ExitShell
 
     raise ExitShell()
 

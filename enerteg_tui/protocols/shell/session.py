@@ -20,8 +20,9 @@ from ...core.errors import EnertegError
 from ...core.permissions import Principal
 from ...core.users import AuthFailed, LockedOut
 from .lineedit import LineEditor
+from .commands import ExitShell, complete, run_command
 from .parse import UsageError, split_statements, split_words
-from .term import ENTER, EOF, TEXT, BACKSPACE, TermIO, next_key
+from .term import BACKSPACE, ENTER, EOF, TEXT, TermIO, next_key, read_secret
 
 __all__ = ["ShellSession", "change_password_prompt", "login_prompt", "read_secret",
            "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE"]
@@ -30,10 +31,6 @@ log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 """Exit codes of a command, a script and an exec session."""
-
-
-class ExitShell(Exception):
-    """Raised by ``exit``/``logout`` to end the session."""
 
 
 class ShellSession:
@@ -89,8 +86,6 @@ class ShellSession:
     # ------------------------------------------------------------------ running
     async def run_line(self, line: str) -> int:
         """Run every statement of ``line``; stops at the first failure."""
-        from .commands import run_command
-
         for statement in split_statements(line):
             code = EXIT_OK
             try:
@@ -136,8 +131,6 @@ class ShellSession:
 
     async def run_interactive(self, io: TermIO) -> int:
         """Prompt, read, run until ``exit``/``logout``/Ctrl-D; returns the last exit code."""
-        from .commands import complete
-
         self.io = io
         self._out = self._err = lambda s: io.write(s.replace("\r\n", "\n").replace("\n", "\r\n"))
         users = self.core.users
@@ -161,26 +154,6 @@ class ShellSession:
                 code = await self.run_line(line)
             except ExitShell:
                 return EXIT_OK
-
-
-async def read_secret(io: TermIO, prompt: str) -> str | None:
-    """Read a line without echo (passwords); None at EOF, "" after Ctrl-C."""
-    io.write(prompt)
-    buf: list[str] = []
-    while True:
-        key = await next_key(io)
-        if key.name == EOF:
-            return None
-        if key.name == ENTER:
-            io.write("\r\n")
-            return "".join(buf)
-        if key.name == "ctrl-c":
-            io.write("^C\r\n")
-            return ""
-        if key.name == BACKSPACE and buf:
-            buf.pop()
-        elif key.name == TEXT:
-            buf.append(key.text)
 
 
 async def change_password_prompt(io: TermIO, core: Any, principal: Principal) -> bool:

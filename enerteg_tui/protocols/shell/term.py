@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 __all__ = [
+    "read_secret",
     "TermIO", "Key", "KeyParser", "KeyReader", "MemoryTerm", "next_key", "reader_for",
     "char_width", "text_width", "ESC_TIMEOUT_S",
     "TEXT", "ENTER", "BACKSPACE", "TAB", "BACKTAB", "ESCAPE", "UP", "DOWN", "LEFT", "RIGHT",
@@ -442,3 +443,23 @@ class MemoryTerm:
     def cursor(self) -> tuple[int, int]:
         """The screen model's cursor as ``(row, column)``, zero-based."""
         return self._screen.y, self._screen.x
+
+
+async def read_secret(io: TermIO, prompt: str) -> str | None:
+    """Read a line without echo (passwords); None at EOF, "" after Ctrl-C."""
+    io.write(prompt)
+    buf: list[str] = []
+    while True:
+        key = await next_key(io)
+        if key.name == EOF:
+            return None
+        if key.name == ENTER:
+            io.write("\r\n")
+            return "".join(buf)
+        if key.name == "ctrl-c":
+            io.write("^C\r\n")
+            return ""
+        if key.name == BACKSPACE and buf:
+            buf.pop()
+        elif key.name == TEXT:
+            buf.append(key.text)

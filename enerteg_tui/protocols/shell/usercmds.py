@@ -22,7 +22,7 @@ USER_USAGE = ("Usage: user list | user add NAME --role ROLE [--role ROLE ...] [-
 
 
 async def _new_password(sh: Any, given: str | None, who: str) -> str:
-    from .session import read_secret
+    from .term import read_secret
 
     if given is not None:
         return given
@@ -41,7 +41,7 @@ async def _new_password(sh: Any, given: str | None, who: str) -> str:
 
 async def cmd_passwd(sh: Any, args: list[str]) -> None:
     """Change one's own password (current one asked first)."""
-    from .session import read_secret
+    from .term import read_secret
 
     if args:
         raise UsageError("Usage: passwd")
