@@ -36,6 +36,7 @@ from .screens.queries import DeviceFilter
 from .screens.sections import page_class, section
 from .screens.strip_caches import install as install_lazy_strip_caches
 from .screens.tree import Place
+from .screens.errors import notify_error
 
 if TYPE_CHECKING:
     from .core.services import CoreServices
@@ -181,7 +182,7 @@ class ConsoleApp(App[None]):
         try:
             spec = self.spec_for(place)
         except EnertegError as exc:
-            self.notify(str(exc), title="Cannot open", severity="error")
+            notify_error(self, exc, "Cannot open")
             return
         await self.main.show(spec)
 

@@ -279,7 +279,7 @@ class AlarmsPage(Page):
             self._history = await ctx.core.alarms.query(
                 ctx.principal, AlarmFilter(active=False, acked=True), limit=HISTORY_ROWS)
         except EnertegError as exc:
-            self.say(str(exc), error=True)
+            self.say_error(exc)
             self._history = []
         if self.is_mounted:
             self._fill()

@@ -367,6 +367,10 @@ class AuditDetail(ModalScreen[None]):
         msg.update(text)
         msg.set_class(error, "-error")
 
+    def say_error(self, exc: EnertegError) -> None:
+        """A refusal of the core in the dialog's outcome line (``screens/errors.py``)."""
+        self._say(str(exc), error=True)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the state and comment keys without ``ack-alarm``, and the device key without one."""
         if action in ("state", "comment"):
@@ -383,7 +387,7 @@ class AuditDetail(ModalScreen[None]):
         try:
             entry = await ctx.core.audit.set_state(ctx.principal, self.entry.id, state)
         except EnertegError as exc:
-            self._say(str(exc), error=True)
+            self.say_error(exc)
             return
         self.show_entry(entry)
         self._say(f"Entry #{entry.id} is now {state.value}")
@@ -399,7 +403,7 @@ class AuditDetail(ModalScreen[None]):
         try:
             entry = await ctx.core.audit.comment(ctx.principal, self.entry.id, event.value)
         except EnertegError as exc:
-            self._say(str(exc), error=True)   # the typed text stays for correction
+            self.say_error(exc)   # the typed text stays for correction
             return
         event.input.value = ""
         self.show_entry(entry)
@@ -516,7 +520,7 @@ class AuditPage(Page):
             entries = await audit.query(ctx.principal, self.filter, limit=PAGE_SIZE,
                                         offset=self.page_index * PAGE_SIZE)
         except EnertegError as exc:
-            self.say(str(exc), error=True)
+            self.say_error(exc)
             return
         if self.page_index == 0:
             self.unseen = 0

@@ -29,6 +29,7 @@ from .page import Page, PageTitle
 from .queries import active_alarms, device_health, device_load
 from .structure_dialogs import assign_to_rack_dialog
 from .tree import Place
+from .errors import notify_error
 
 __all__ = ["DashboardPage"]
 
@@ -258,11 +259,11 @@ class DashboardPage(Page):
         try:
             self.app.push_screen(DCChartScreen(self.element_id))
         except EnertegError as exc:
-            self.notify(str(exc), title="Chart", severity="error")
+            notify_error(self, exc, "Chart")
 
     def action_assign(self) -> None:
         """Choose a PDU to put into this rack (the dialog calls ``Structure.assign``)."""
         try:
             self.app.push_screen(assign_to_rack_dialog(self, self.element_id or 0))
         except EnertegError as exc:
-            self.notify(str(exc), title="Assign", severity="error")
+            notify_error(self, exc, "Assign")

@@ -22,6 +22,7 @@ from ..core.errors import EnertegError, PermissionDenied
 from ..core.model import DeviceSettings, Feed, PowerUpMode
 from ..core.permissions import Action, require
 from .context import console_context
+from .errors import notify_error, show_error_line
 
 __all__ = ["POWER_UP_LABELS", "ConfigForm"]
 
@@ -169,9 +170,8 @@ class ConfigForm(VerticalScroll):
         try:
             await ctx.core.devices.update_settings(ctx.principal, self.hex_id, self.changes())
         except EnertegError as exc:
-            error.update(str(exc))
-            error.display = True
-            self.notify(str(exc), title="Settings not saved", severity="error")
+            show_error_line(error, exc)
+            notify_error(self, exc, "Settings not saved")
             return
         error.update("")
         error.display = False

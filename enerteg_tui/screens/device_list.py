@@ -28,6 +28,7 @@ from .page import Page, PageTitle
 from .queries import DeviceFilter, DeviceSort, device_health, device_load, list_devices
 from .structure_dialogs import rack_choice_dialog
 from .tree import Place
+from .errors import notify_error
 
 __all__ = ["DeviceListPage"]
 
@@ -174,4 +175,4 @@ class DeviceListPage(Page):
         try:
             self.app.push_screen(rack_choice_dialog(self, str(row.key)))
         except EnertegError as exc:
-            self.notify(str(exc), title="Rack", severity="error")
+            notify_error(self, exc, "Rack")

@@ -41,6 +41,7 @@ from .livetable import LiveTable
 from .page import Page, PageTitle
 from .queries import alarmed_channels
 from .tree import Place
+from .errors import notify_error
 
 __all__ = ["DevicePage", "open_device"]
 
@@ -260,7 +261,7 @@ class DevicePage(Page):
         try:
             await self.ctx.core.devices.blink(self.ctx.principal, self.hex_id, BLINK_S)
         except EnertegError as exc:
-            self.notify(str(exc), title="Identify refused", severity="error")
+            notify_error(self, exc, "Identify refused")
             return
         self.notify(f"PDU {self.hex_id} blinks for {BLINK_S:g} s", title="Identify")
 

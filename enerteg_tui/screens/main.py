@@ -24,6 +24,7 @@ from .compositor import CullingCompositor
 from .context import console_context
 from .sections import SECTIONS, section
 from .tree import Place, StructureTree
+from .errors import notify_error
 
 __all__ = ["MIN_SIZE", "MainScreen"]
 
@@ -97,7 +98,7 @@ class MainScreen(Screen[None]):
         try:
             page = spec.build()
         except EnertegError as exc:
-            self.notify(str(exc), title="Cannot open", severity="error")
+            notify_error(self, exc, "Cannot open")
             return None
         if remember and self.current is not None:
             self.history = (self.history + [self.current])[-HISTORY:]

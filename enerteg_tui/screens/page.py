@@ -16,6 +16,7 @@ from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from ..core.errors import EnertegError
 from .context import ConsoleContext, LiveListener, console_context
 from .tree import Place
 
@@ -80,3 +81,8 @@ class Page(LiveListener, Vertical):
         msg.set_class(error, "-error")
         if error and self.NOTIFY_TITLE:
             self.notify(str(text), title=self.NOTIFY_TITLE, severity="error")
+
+    def say_error(self, exc: EnertegError) -> None:
+        """A refusal of the core in the outcome line (the console's error table,
+        ``screens/errors.py``): the core's own message, in the error colour."""
+        self.say(str(exc), error=True)

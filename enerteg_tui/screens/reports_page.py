@@ -318,7 +318,8 @@ class ReportsPage(Page):
             self.action_write(bid)
 
     # ------------------------------------------------------------------ messages
-    def _say(self, text: str | Text, *, error: bool = False) -> None:
+    def say(self, text: str | Text, *, error: bool = False) -> None:
+        """The outcome line of this page is its status line."""
         status = self.query_one("#status", Static)
         status.update(text)
         status.set_class(error, "-error")
@@ -340,7 +341,7 @@ class ReportsPage(Page):
         days = PRESETS.get(key)
         if days is not None:
             self._set_period(days)
-            self._say(f"Period: the last {days} day{'s' if days > 1 else ''}")
+            self.say(f"Period: the last {days} day{'s' if days > 1 else ''}")
 
     def action_run(self) -> None:
         """Build the form's report and show it (in a worker; the previous one stays
@@ -356,25 +357,25 @@ class ReportsPage(Page):
         if self._job is not None:
             self._job.cancel()
         self._finish()
-        self._say("Report cancelled; nothing was written")
+        self.say("Report cancelled; nothing was written")
 
     # ------------------------------------------------------------------ work
     def _start(self, what: str, job: Callable[[str, str, float, float, str],
                                               Awaitable[None]]) -> None:
         if self.running:
-            self._say("A report is being made; wait for it or press esc to cancel it")
+            self.say("A report is being made; wait for it or press esc to cancel it")
             return
         try:
             scope, name, start, end = self.form()
         except EnertegError as exc:
-            self._say(str(exc), error=True)
+            self.say_error(exc)
             return
         kind = {"show": "Building", "csv": "Writing the CSV of", "xlsx": "Writing the Excel "
                 "workbook of"}[what]
         self._job_id += 1
         self._job_label = f"{kind} the {scope} report"
         self._job_started = time.monotonic()
-        self._say("")
+        self.say("")
         self.add_class("-running")
         self._tick()
         self._ticker = self.set_interval(0.25, self._tick)
@@ -401,12 +402,12 @@ class ReportsPage(Page):
         try:
             await job(*args)
         except EnertegError as exc:
-            self._say(str(exc), error=True)
+            self.say_error(exc)
         except OSError as exc:
-            self._say(f"The report file could not be written: {exc.strerror or exc}", error=True)
+            self.say(f"The report file could not be written: {exc.strerror or exc}", error=True)
         except Exception as exc:  # a face shows a message, never a traceback
             log.exception("report failed")
-            self._say(f"The report failed: {exc}", error=True)
+            self.say(f"The report failed: {exc}", error=True)
         finally:
             if job_id == self._job_id:  # not cancelled meanwhile
                 self._finish()
@@ -416,7 +417,7 @@ class ReportsPage(Page):
         ctx = self.ctx
         report = await ctx.core.reports.build(ctx.principal, scope, name, start, end)
         self.show_report(report)
-        self._say("Report built; c writes it as CSV, x as an Excel workbook")
+        self.say("Report built; c writes it as CSV, x as an Excel workbook")
 
     async def _write_file(self, scope: str, name: str, start: float, end: float,
                           what: str) -> None:
@@ -426,7 +427,7 @@ class ReportsPage(Page):
         text = Text("Wrote ")
         text.append(sftp_path(path), style="bold")
         text.append(f" ({size:,} bytes; download it with sftp or scp)")
-        self._say(text)
+        self.say(text)
 
     # ------------------------------------------------------------------ result
     def show_report(self, report: Report) -> None:

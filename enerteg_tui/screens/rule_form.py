@@ -31,6 +31,7 @@ from ..core.quantities import BY_KEY, COMPONENT_BY_CODE, QUANTITIES, Component
 from ..core.rules import STATE_QUANTITIES, Rule, RuleDoc, rule_unit
 from ..core.structure import Kind
 from .context import console_context
+from .errors import show_error_line
 
 if TYPE_CHECKING:
     from ..core.services import CoreServices
@@ -478,8 +479,7 @@ class RuleForm(ModalScreen[int | None]):
                                           replace=True)
                 message = f'Rule {rule.id} "{rule.name}" saved'
         except EnertegError as exc:
-            error.update(str(exc))
-            error.display = True
+            show_error_line(error, exc)
             return
         self.app.notify(message, title="Rules")
         self.dismiss(rule.id)

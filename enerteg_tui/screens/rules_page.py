@@ -238,7 +238,7 @@ class RulesPage(Page):
         try:
             report = self._report()
         except EnertegError as exc:
-            self.say(str(exc), error=True)
+            self.say_error(exc)
             return
         self._channels = {}
         rows = self._report_rows(report)
@@ -357,7 +357,7 @@ class RulesPage(Page):
         try:
             return self.ctx.core.rules.get(rule_id)
         except EnertegError as exc:
-            self.say(str(exc), error=True)
+            self.say_error(exc)
             return None
 
     def _open_form(self, form: RuleForm) -> None:
@@ -404,7 +404,7 @@ class RulesPage(Page):
             await ctx.core.rules.update(ctx.principal, rule.id,
                                               {"enabled": not rule.doc.enabled})
         except EnertegError as exc:
-            self.say(str(exc), error=True)
+            self.say_error(exc)
             return
         self.say(f'Rule {rule.id} "{rule.name}" switched {"on" if rule.doc.enabled else "off"}')
 
@@ -423,7 +423,7 @@ class RulesPage(Page):
             try:
                 await ctx.core.rules.delete(ctx.principal, rule.id)
             except EnertegError as exc:
-                self.say(str(exc), error=True)
+                self.say_error(exc)
                 return
             self.say(f'Rule {rule.id} "{rule.name}" deleted')
 

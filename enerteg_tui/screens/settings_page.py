@@ -374,7 +374,7 @@ class SettingsPage(Page):
         try:
             await ctx.core.config.put(ctx.principal, self.topic, changes)
         except EnertegError as exc:
-            self.say(str(exc), error=True)
+            self.say_error(exc)
             return
         self._load()
         self.say(f"Saved config/{self.topic}: {', '.join(sorted(edits))}")
@@ -434,7 +434,7 @@ class SettingsPage(Page):
         try:
             result = await job()
         except EnertegError as exc:
-            self.say(str(exc), error=True)
+            self.say_error(exc)
             return
         self.say(f"{what}: {result}")
 

@@ -31,6 +31,7 @@ from ..core.model import Feed
 from ..core.structure import Kind
 from .context import console_context
 from .livetable import Column, LiveTable, Row
+from .errors import show_error_line
 
 __all__ = [
     "Choice",
@@ -163,9 +164,7 @@ class ChoiceDialog(ModalScreen[str | None]):
         self.dismiss(key)
 
     def _error(self, text: str) -> None:
-        error = self.query_one("#error", Static)
-        error.update(text)
-        error.display = True
+        show_error_line(self.query_one("#error", Static), text)
 
     def action_move(self, by: int) -> None:
         self.query_one(LiveTable).cursor_row += by
@@ -222,9 +221,7 @@ class NameDialog(ModalScreen[str | None]):
         try:
             message = await self.apply(name)
         except EnertegError as exc:
-            error = self.query_one("#error", Static)
-            error.update(str(exc))
-            error.display = True
+            show_error_line(self.query_one("#error", Static), exc)
             return
         self.app.notify(message, title=self.title_text)
         self.dismiss(name)
@@ -291,9 +288,7 @@ class FeedDialog(ModalScreen[str | None]):
             await ctx.core.devices.update_settings(ctx.principal, self.hex_id,
                                                          {"feed": feed})
         except EnertegError as exc:
-            error = self.query_one("#error", Static)
-            error.update(str(exc))
-            error.display = True
+            show_error_line(self.query_one("#error", Static), exc)
             return
         self.app.notify(f"PDU {self.hex_id} is now on feed {feed}", title="Power feed")
         self.dismiss(feed)

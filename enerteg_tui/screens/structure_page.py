@@ -290,7 +290,7 @@ class StructurePage(Page):
         try:
             return self.ctx.core.structure.get(data.element_id)
         except EnertegError as exc:
-            self.say(str(exc), error=True)
+            self.say_error(exc)
             return None
 
     # ------------------------------------------------------------------ actions
@@ -374,7 +374,7 @@ class StructurePage(Page):
             else:
                 self.say("Select a rack (to put a PDU into it) or a PDU (to move it to a rack)")
         except EnertegError as exc:
-            self.say(str(exc), error=True)
+            self.say_error(exc)
 
     @work(exclusive=True, group="structure-unassign")
     async def action_unassign(self) -> None:
@@ -389,7 +389,7 @@ class StructurePage(Page):
         try:
             await c.structure.assign(self.ctx.principal, hex_id, None)
         except EnertegError as exc:
-            self.say(str(exc), error=True)
+            self.say_error(exc)
             return
         self.say(f"PDU {hex_id} taken out of {where}; it is now unassigned")
 
@@ -403,7 +403,7 @@ class StructurePage(Page):
             self.ctx.core.devices.get(data.hex_id)     # NotFound if it was forgotten
             self.app.push_screen(FeedDialog(data.hex_id))
         except EnertegError as exc:
-            self.say(str(exc), error=True)
+            self.say_error(exc)
 
     def action_open(self) -> None:
         """Open the dashboard of the selected element or the view of the selected PDU (``o``)."""

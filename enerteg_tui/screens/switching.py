@@ -23,6 +23,7 @@ from ..core.model import OutletAction, OutletState
 from ..core.permissions import switch_refusal
 from .context import console_context
 from .dialogs import ConfirmDialog
+from .errors import notify_error
 
 __all__ = ["SwitchDialog", "refusal", "start_switch"]
 
@@ -144,7 +145,7 @@ def start_switch(node: Any, hex_id: str, outlet: int) -> None:
             try:
                 await ctx.core.devices.switch(ctx.principal, hex_id, outlet, action)
             except EnertegError as exc:
-                app.notify(str(exc), title="Switch refused", severity="error")
+                notify_error(app, exc, "Switch refused")
                 return
             app.notify(f"{ACTION_WORDS[action]}: outlet {outlet} pending until the PDU reports",
                        title="Switch")

@@ -115,7 +115,7 @@ class UsersPage(Page):
             infos = await users.list(ctx.principal) if self.admin else [
                 await users.get(ctx.principal.user)]
         except EnertegError as exc:
-            self.say(str(exc), error=True)
+            self.say_error(exc)
             infos = []
         self.infos = {u.name: u for u in infos}
         keep = self.table.current.key if self.table.current else None
@@ -256,7 +256,7 @@ class UsersPage(Page):
             try:
                 await ctx.core.users.delete(ctx.principal, info.name)
             except EnertegError as exc:
-                self.say(str(exc), error=True)
+                self.say_error(exc)
                 return
             self.say(f"User {info.name} deleted")
             await self.reload()

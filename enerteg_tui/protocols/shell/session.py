@@ -1,8 +1,8 @@
 """A topic-shell session (manual §11.1) for a person at a terminal or a script.
 
 Owns the session state (current folder, output format), runs command lines through
-the command table in ``commands.py``, and maps outcomes to exit codes in one place:
-0 success, 1 a command failed (any ``EnertegError``), 2 a usage error. A script
+the command table in ``commands.py``, and shows each failure through the shell's error
+table (``errors.py``: 0 success, 1 a command failed, 2 a usage error). A script
 stops at the first failing statement and returns its code. In scripts, stdout carries
 only data (valid JSON for ``cat``, and for every command under ``format json``) and
 messages go to stderr; at a terminal both go to the screen. Faces (SSH, serial) create
@@ -19,6 +19,7 @@ from typing import Any
 from ...core.errors import EnertegError
 from ...core.permissions import Principal
 from ...core.users import AuthFailed, LockedOut
+from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, outcome_of, render, unexpected
 from .lineedit import LineEditor
 from .commands import ExitShell, complete, run_command
 from .parse import UsageError, split_statements, split_words
@@ -29,8 +30,6 @@ __all__ = ["ShellSession", "change_password_prompt", "login_prompt", "read_secre
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-"""Exit codes of a command, a script and an exec session."""
 
 
 class ShellSession:
@@ -94,31 +93,18 @@ class ShellSession:
                     await run_command(self, words)
             except ExitShell:
                 raise
-            except UsageError as exc:
-                code = EXIT_USAGE
-                self._error(str(exc), None)
-            except EnertegError as exc:
-                code = EXIT_FAILED
-                self._error(str(exc), exc)
+            except (UsageError, EnertegError) as exc:
+                result = outcome_of(exc)
+                code = result.code
+                self._err(render(result, json_errors=self.format == "json" and not self.interactive))
             except Exception as exc:  # never a traceback to a user
                 log.exception("shell: command %r failed", statement)
-                code = EXIT_FAILED
-                self._error(f"internal error while running {statement.split()[0]!r}: "
-                            f"{type(exc).__name__}", None)
+                result = unexpected(statement, exc)
+                code = result.code
+                self._err(render(result, json_errors=self.format == "json" and not self.interactive))
             if code != EXIT_OK:
                 return code
         return EXIT_OK
-
-    def _error(self, text: str, exc: EnertegError | None) -> None:
-        if self.format == "json" and not self.interactive:
-            doc: dict[str, Any] = {"error": text}
-            if exc is not None:
-                doc.update({"type": type(exc).__name__, "thing": exc.thing,
-                            "value": exc.value if isinstance(exc.value, (str, int, float, bool))
-                            or exc.value is None else str(exc.value), "allowed": exc.allowed})
-            self._err(json.dumps(doc, ensure_ascii=False) + "\n")
-        else:
-            self._err(f"Error: {text}\n" if not text.startswith(("Unknown command", "Usage")) else text + "\n")
 
     async def run_script(self, text: str, out: Callable[[str], None],
                          err: Callable[[str], None]) -> int:

@@ -1,0 +1,93 @@
+"""The shell's error table: how each outcome of a command reaches a person or a script.
+
+One place maps the core's error tree (``core.errors``) to what the shell shows on stderr
+and the exit code a script sees; ``session.ShellSession`` uses it for every statement,
+and the SSH exec channel passes the code on as the exit status (docs/shell.md).
+
+| outcome                                   | exit | stderr (text)          | stderr (format json) |
+|-------------------------------------------|------|------------------------|----------------------|
+| success                                   | 0    | -                      | -                    |
+| any core error (``EnertegError``)         | 1    | ``Error: <message>``   | ``{"error", "type", "thing", "value", "allowed"}`` |
+| usage error (unknown command, bad syntax) | 2    | the usage line (else ``Error: <message>``) | ``{"error"}``        |
+| an unexpected failure (a bug; logged)     | 1    | ``Error: internal error while running '<cmd>': <Type>`` | ``{"error"}`` |
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ...core.errors import (
+    Conflict,
+    DeviceUnavailable,
+    DriverTimeout,
+    EnertegError,
+    Invalid,
+    NotFound,
+    PermissionDenied,
+    Unsupported,
+)
+from .parse import UsageError
+
+__all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "SHELL_ERRORS", "ShellOutcome",
+           "outcome_of", "unexpected"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+"""Exit codes of a command, a script and an exec session."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShellOutcome:
+    """What a failed statement shows and returns."""
+
+    code: int
+    text: str
+    """The stderr line for a person (no trailing newline)."""
+    doc: dict[str, Any]
+    """The stderr document under ``format json`` in a script."""
+
+
+SHELL_ERRORS: dict[type[EnertegError], int] = {
+    EnertegError: EXIT_FAILED,
+    NotFound: EXIT_FAILED,
+    Invalid: EXIT_FAILED,
+    PermissionDenied: EXIT_FAILED,
+    Conflict: EXIT_FAILED,
+    DeviceUnavailable: EXIT_FAILED,
+    DriverTimeout: EXIT_FAILED,
+    Unsupported: EXIT_FAILED,
+}
+"""Exit code of each core error class: every one fails the script with 1 (the JSON
+document's ``type`` tells them apart); 2 is kept for usage errors."""
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+
+
+def outcome_of(exc: EnertegError | UsageError) -> ShellOutcome:
+    """The outcome of a statement that raised ``exc``."""
+    text = str(exc)
+    if isinstance(exc, UsageError):
+        shown = text if text.startswith(("Unknown command", "Usage")) else f"Error: {text}"
+        return ShellOutcome(EXIT_USAGE, shown, {"error": text})
+    code = next(SHELL_ERRORS[k] for k in type(exc).__mro__ if k in SHELL_ERRORS)
+    doc = {"error": text, "type": type(exc).__name__, "thing": exc.thing,
+           "value": _plain(exc.value), "allowed": exc.allowed}
+    return ShellOutcome(code, f"Error: {text}", doc)
+
+
+def unexpected(statement: str, exc: BaseException) -> ShellOutcome:
+    """The outcome of a bug: the command's name and the exception's type, no traceback."""
+    words = statement.split()
+    text = (f"internal error while running {words[0] if words else statement!r}: "
+            f"{type(exc).__name__}")
+    return ShellOutcome(EXIT_FAILED, f"Error: {text}", {"error": text})
+
+
+def render(outcome: ShellOutcome, *, json_errors: bool) -> str:
+    """The stderr text of an outcome, newline included."""
+    if json_errors:
+        return json.dumps(outcome.doc, ensure_ascii=False) + "\n"
+    return outcome.text + "\n"
