@@ -29,6 +29,7 @@ from .core.devices import DeviceService
 from .core.errors import EnertegError, Invalid
 from .core.events import EventBus
 from .core.export import ExportService
+from .core.filemodes import private_umask, tighten
 from .core.history import HistoryService
 from .core.live import LiveState
 from .core.permissions import SYSTEM
@@ -132,12 +133,16 @@ class Controller:
         self._watch: asyncio.Task[None] | None = None
         self.started_at = 0.0
         self._log_handler: logging.Handler | None = None
+        self._umask: int | None = None
 
     # ------------------------------------------------------------------ start
     async def start(self) -> None:
         """Open storage, load settings, start the driver, poller and services."""
         opts = self.options
+        # everything the controller creates is its owner's alone; older data tightened
+        self._umask = private_umask()
         self.data_dir = open_data_dir(Path(opts.data_dir))
+        tighten(self.data_dir)
         self._lock()
         if opts.log_file:
             self._log_handler = install_log_file(self.data_dir / "logs")
@@ -299,7 +304,7 @@ class Controller:
 
     def _lock(self) -> None:
         path = self.data_dir / LOCK_NAME
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -362,6 +367,9 @@ class Controller:
             logging.getLogger().removeHandler(self._log_handler)
             self._log_handler.close()
             self._log_handler = None
+        if self._umask is not None:
+            os.umask(self._umask)
+            self._umask = None
 
     # ------------------------------------------------------------------ info
     def ready_line(self) -> str:

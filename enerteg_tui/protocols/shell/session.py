@@ -155,8 +155,7 @@ class ShellSession:
             if not line:
                 continue
             editor.add_history(line)
-            if "--password" not in line:
-                await users.add_history(self.principal.user, line)
+            await users.add_history(self.principal.user, line)   # stored masked
             try:
                 code = await self.run_line(line)
             except ExitShell:
