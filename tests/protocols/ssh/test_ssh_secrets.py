@@ -5,8 +5,8 @@ logs every exec command) and logged in as admin. Here every path that takes a se
 gets a unique one: OpenSSH ``ssh`` exec of ``put`` for each secret key of every
 settings schema (SMTP, LDAP, SNMP auth/priv and community, HTTPS key and its password,
 SQL export, backup passphrase), ``user add``/``user passwd --password``, the
-interactive shell (``put``, ``user add --password``, ``user passwd`` at its prompt) and a
-backup with logs. Then every file under the data directory except the settings store
+interactive shell (``put``, ``user add --password``, ``user passwd`` at its prompt), the
+console's Users page and a backup with logs. Then every file under the data directory except the settings store
 (``enerteg.db``, which must hold them) is searched, archives unpacked, plus the store's
 audit log and shell history, plus everything the readonly user can download over
 OpenSSH ``sftp``: no secret may appear anywhere. The backup's encrypted part, decrypted,
@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import logging
 import sqlite3
 import tarfile
@@ -147,7 +148,23 @@ async def _plant(env: SSHEnv) -> dict[str, str]:
     child.sendcontrol("d")
     await expect(child, "logout")
     child.close(force=True)
+    await _plant_in_console(env, s)
     return s
+
+
+async def _plant_in_console(env: SSHEnv, s: dict[str, str]) -> None:
+    """The console's Users page: an admin adds a user with a password."""
+    from tests.console.conftest import make_app
+    from tests.console.test_users_page import fill, open_users
+    from enerteg_tui.screens.users_page import UserForm
+
+    s["console"] = _secret("console")
+    async with make_app(env.controller).run_test(size=(120, 40)) as pilot:
+        await open_users(pilot)
+        await pilot.press("n")
+        await fill(pilot, {"name": "carol", "password": s["console"], "again": s["console"],
+                           "roles": "admin"})
+        assert not isinstance(pilot.app.screen, UserForm)
 
 
 async def _readonly_downloads(env: SSHEnv, tmp_path: Path) -> list[Path]:
@@ -169,6 +186,7 @@ async def test_no_secret_reaches_logs_history_backups_or_readonly_downloads(
     assert c.config.get("email").password == s["shellput"]
     assert c.config.get("snmp_agent").v2cCommunity == s["community"]
     assert (await c.users.authenticate("newadmin", s["useradd"], "test", "127.0.0.1")).user
+    assert (await c.users.authenticate("carol", s["console"], "test", "127.0.0.1")).user
     for h in logging.getLogger().handlers:
         h.flush()
 
@@ -218,3 +236,45 @@ async def test_readonly_user_cannot_list_or_fetch_logs_backups_uploads(
     # the shell's logs archive is the administrator's too
     r = await env.ssh("oper", "logs archive")
     assert r.code == 1 and "administer" in r.err
+
+
+def test_enerteg_serve_masks_stderr_and_the_log_file(tmp_path: Path) -> None:
+    """The process as operators run it: basicConfig's stderr handler and the log file
+    both pass through the masking filter; the data directory is created 0700."""
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import askpass_env
+
+    data = tmp_path / "d"
+    env_vars = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
+    subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "--data-dir", str(data), "add",
+                    "boss", "--role", "admin"], input=PASSWORD + "\n", text=True, check=True,
+                   env=env_vars, capture_output=True)
+    proc = subprocess.Popen([sys.executable, "-m", "enerteg_tui", "serve", "--data-dir",
+                             str(data), "--simulate", "1", "--ssh-port", "0", "--bind",
+                             "127.0.0.1"], stderr=subprocess.PIPE, text=True, env=env_vars)
+    secret = _secret("serve")
+    try:
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if "enerteg ready:" in line:
+                break
+        port = re.search(r"ssh=127\.0\.0\.1:(\d+)", seen[-1]).group(1)  # type: ignore[union-attr]
+        r = subprocess.run(["ssh", "-p", port, *SSH_OPTS, "boss@127.0.0.1",
+                            f"user add eve --role admin --password {secret}"],
+                           env=askpass_env(PASSWORD), capture_output=True, text=True,
+                           timeout=30, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, r.stderr
+    finally:
+        proc.terminate()
+        _, rest = proc.communicate(timeout=20)
+    stderr = "".join(seen) + rest
+    log = (data / "logs" / "enerteg.log").read_text()
+    for text in (stderr, log):
+        assert "Command: user add eve --role admin --password ***" in text
+        assert secret not in text
+    assert (os.stat(data).st_mode & 0o777) == 0o700
