@@ -102,59 +102,84 @@ def _mask_word(word: str, after_option: bool, depth: int = 0) -> str:
     return _mask_value_forms(word)
 
 
-def _words(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, unquoted value) of each shell word, in one pass; an unclosed quote
-    runs to the end of the text."""
-    out: list[tuple[int, int, str]] = []
-    i, n = 0, len(text)
+_WORD = re.compile(r"""(?:[^\s;"'\\]+|\\.|"(?:[^"\\]|\\.)*(?:"|\Z)|'[^']*(?:'|\Z))+""", re.S)
+"""One shell word as typed (quotes and backslashes kept); an unclosed quote runs on
+to the end of the text."""
+
+
+@lru_cache(maxsize=1)
+def _hint() -> re.Pattern[str]:
+    """Matches any text that may hold a secret key or option (a fast first look)."""
+    names = sorted(secret_keys() | {o.lstrip("-") for o in SECRET_OPTIONS}, key=len,
+                   reverse=True)
+    return re.compile("|".join(re.escape(n) for n in names), re.I)
+
+
+def _unquote(raw: str) -> str:
+    """The value of one shell word: quotes removed, backslash escapes resolved."""
+    buf: list[str] = []
+    quote = ""
+    i, n = 0, len(raw)
     while i < n:
-        if text[i].isspace() or text[i] == ";":
-            i += 1
-            continue
-        start, buf, quote = i, [], ""
-        while i < n:
-            ch = text[i]
-            if quote:
-                if ch == quote:
-                    quote = ""
-                elif ch == "\\" and quote == '"' and i + 1 < n:
-                    i += 1
-                    buf.append(text[i])
-                else:
-                    buf.append(ch)
-            elif ch in "\"'":
-                quote = ch
-            elif ch == "\\" and i + 1 < n:
+        ch = raw[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+            elif ch == "\\" and quote == '"' and i + 1 < n:
                 i += 1
-                buf.append(text[i])
-            elif ch.isspace() or ch == ";":
-                break
+                buf.append(raw[i])
             else:
                 buf.append(ch)
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "\\" and i + 1 < n:
             i += 1
-        out.append((start, i, "".join(buf)))
-    return out
+            buf.append(raw[i])
+        else:
+            buf.append(ch)
+        i += 1
+    return "".join(buf)
 
 
 def mask_text(text: str) -> str:
-    """``text`` (a command line, a script, a log message) with every secret masked."""
+    """``text`` (a command line, a script, a log message) with every secret masked.
+
+    Linear in the length of the text: words are found by one regular expression and
+    only words that mention a secret key or option (or follow one) are looked at.
+    """
     return _mask(text, 0)
 
 
+@lru_cache(maxsize=1)
+def _hint_words() -> tuple[str, ...]:
+    """Lower-case words one of which any text holding a secret contains."""
+    return (*sorted(secret_keys() | {o.lstrip("-") for o in SECRET_OPTIONS}), "private key")
+
+
+def _may_hold_secret(text: str) -> bool:
+    low = text.lower()
+    return any(w in low for w in _hint_words())
+
+
 def _mask(text: str, depth: int) -> str:
-    if not text:
+    if not text or not _may_hold_secret(text):
         return text
     text = _mask_value_forms(text)
     pieces: list[str] = []
     last = 0
     after_option = False
-    for start, end, word in _words(text):
+    hint = _hint()
+    for m in _WORD.finditer(text):
+        raw = m.group()
+        if not after_option and not hint.search(raw):
+            continue
+        word = _unquote(raw)
         masked = _mask_word(word, after_option, depth)
         after_option = word.lower() in SECRET_OPTIONS
         if masked != word:
-            pieces.append(text[last:start])
+            pieces.append(text[last:m.start()])
             pieces.append(masked if _PLAIN.fullmatch(masked) else shlex.quote(masked))
-            last = end
+            last = m.end()
     if not pieces:
         return text
     pieces.append(text[last:])
