@@ -313,9 +313,12 @@ class BackupService:
             secret_src = (secrets or {}).get("settings", {}).get(name)
             current = self.c.config.get(name).stored_dump()
             for k in sensitive_fields(schema):
-                # a key the backup does not hold (its own passphrase) keeps the current value
-                doc[k] = (secret_src[k] if secret_src is not None and k in secret_src
-                          else current.get(k, ""))
+                if secret_src is not None and k in secret_src:
+                    doc[k] = secret_src[k]
+                elif k in schema.secret_fields() or k not in doc:
+                    # not in the backup (its own passphrase, or secrets excluded): keep
+                    doc[k] = current.get(k, "")
+                # else an older backup holding a non-secret sensitive key in clear: as is
             settings[name] = self.c.config.validate(name, doc)  # Invalid names topic and key
         unknown = set(public["settings"]) - set(SETTINGS_TOPICS)
         if unknown:
