@@ -68,20 +68,25 @@ def tighten(root: Path) -> int:
     return changed
 
 
-def mode_refusal(permissions: int | None) -> str | None:
-    """Why a requested file mode is refused (None when it is allowed).
+def mode_refusal(permissions: int | None, *, directory: bool = False) -> str | None:
+    """Why a requested mode is refused (None when it is allowed).
 
     Args:
         permissions: the mode a client asks for (file-type bits ignored), or None.
+        directory: the mode is for a folder, which may also have owner execute (0700).
     """
     if permissions is None:
         return None
     mode = stat.S_IMODE(permissions)
-    extra = mode & ~ALLOWED_FILE_BITS
+    limit = DIR_MODE if directory else ALLOWED_FILE_BITS
+    extra = mode & ~limit
     if not extra:
         return None
     what = [name for bit, name in ((stat.S_ISUID, "setuid"), (stat.S_ISGID, "setgid"),
-                                   (stat.S_ISVTX, "sticky"), (0o111, "execute"),
-                                   (0o066, "group/other access")) if extra & bit]
+                                   (stat.S_ISVTX, "sticky"), (0o100, "execute"),
+                                   (0o077, "group/other access")) if extra & bit]
+    if directory:
+        return (f"mode {mode:04o} is not allowed ({', '.join(what)}); folders in the tree "
+                f"are the owner's only, at most {DIR_MODE:04o}")
     return (f"mode {mode:04o} is not allowed ({', '.join(what)}); files in the tree may "
             f"have owner read/write only, at most {ALLOWED_FILE_BITS:04o}")

@@ -323,7 +323,7 @@ class ControllerSFTP(asyncssh.SFTPServer):
 
     async def _check_attrs(self, vpath: str, attrs: asyncssh.SFTPAttrs) -> None:
         """Refuse (and audit) a mode beyond owner read/write or a change of owner."""
-        why = mode_refusal(attrs.permissions)
+        why = mode_refusal(attrs.permissions, directory=self._local(vpath).is_dir())
         if why is None and (attrs.uid is not None or attrs.gid is not None
                             or attrs.owner is not None or attrs.group is not None):
             why = "changing the owner or group is not allowed"

@@ -75,15 +75,21 @@ async def test_uploads_are_0600_and_chmod_beyond_owner_rw_is_refused(ssh_env: SS
         assert "at most 0600" in info.value.reason
         with pytest.raises(asyncssh.SFTPPermissionDenied):
             await sftp.chown("/upload/tool", 0, 0)
+        await sftp.mkdir("/upload/dir")
+        await sftp.chmod("/upload/dir", 0o700)             # a folder: owner rwx is fine
+        with pytest.raises(asyncssh.SFTPPermissionDenied) as info:
+            await sftp.chmod("/upload/dir", 0o1777)
+        assert "mode 1777 is not allowed (sticky, group/other access)" in info.value.reason
         async with sftp.open("/upload/other", "wb", asyncssh.SFTPAttrs(permissions=0o4777)) as f:
             await f.write(b"x")
             with pytest.raises(asyncssh.SFTPPermissionDenied):
                 await f.chmod(0o755)
     assert _mode(uploaded) == 0o600
     assert _mode(ssh_env.controller.data_dir / "upload" / "other") == 0o600
+    assert _mode(ssh_env.controller.data_dir / "upload" / "dir") == 0o700
     refused = await _actions(ssh_env, "file.chmod.refused")
-    # put -p (0644 asked), 4755, 777 by OpenSSH; 6755, chown, fchmod by asyncssh
-    assert len(refused) == 6, [e.message for e in refused]
+    # put -p (4755 asked), 4755, 777 by OpenSSH; 6755, chown, 1777, fchmod by asyncssh
+    assert len(refused) == 7, [e.message for e in refused]
     assert all(e.severity.value == "Warning" and e.user == "boss" for e in refused)
     assert any("mode 4755" in e.message for e in refused)
 
