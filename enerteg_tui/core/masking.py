@@ -1,9 +1,10 @@
 """The one place that knows what a secret looks like in text, and masks it.
 
 Command lines reach places that outlive a session: the log file (asyncssh logs every
-exec command at INFO; our own lines name failed statements), the shell history, and
-archives built from them. Every one of those passes its text through ``mask_text``
-here, so a new secret key or option is added once (``SECRET_OPTIONS``,
+exec command at INFO; our own lines name failed statements), audit messages, the shell
+history, and archives built from them. Logs and audit messages pass their text through
+``mask_text`` here; the shell history leaves out a line that ``mask_text`` changes. So
+a new secret key or option is added once (``SECRET_OPTIONS``,
 ``EXTRA_SECRET_KEYS``, or a ``Secret`` field in a settings schema, which is picked up
 by itself). What is masked:
 

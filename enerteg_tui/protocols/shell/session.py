@@ -155,7 +155,7 @@ class ShellSession:
             if not line:
                 continue
             editor.add_history(line)
-            await users.add_history(self.principal.user, line)   # stored masked
+            await users.add_history(self.principal.user, line)   # not if it holds a secret
             try:
                 code = await self.run_line(line)
             except ExitShell:
