@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...core.errors import EnertegError
+from ...core.masking import mask_text
 from ...core.permissions import Principal
 from ...core.users import AuthFailed, LockedOut
 from .lineedit import LineEditor
@@ -106,7 +107,7 @@ class ShellSession:
                 code = EXIT_FAILED
                 self._error(str(exc), exc)
             except Exception as exc:  # never a traceback to a user
-                log.exception("shell: command %r failed", statement)
+                log.exception("shell: command %r failed", mask_text(statement))
                 code = EXIT_FAILED
                 self._error(f"internal error while running {statement.split()[0]!r}: "
                             f"{type(exc).__name__}", None)
