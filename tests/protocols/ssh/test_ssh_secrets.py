@@ -237,6 +237,15 @@ async def test_readonly_user_cannot_list_or_fetch_logs_backups_uploads(
     # the shell's logs archive is the administrator's too
     r = await env.ssh("oper", "logs archive")
     assert r.code == 1 and "administer" in r.err
+    # scp, in SFTP mode and in legacy mode, goes through the same check
+    for mode in ((), ("-O",)):
+        got = tmp_path / f"got{len(mode)}"
+        r = await env.tool("scp", *mode, "-P", str(env.port), *SSH_OPTS,
+                           "oper@127.0.0.1:/logs/enerteg.log", str(got))
+        assert r.code != 0 and not got.exists(), (mode, r.err)
+        r = await env.tool("scp", *mode, "-P", str(env.port), *SSH_OPTS,
+                           "boss@127.0.0.1:/logs/enerteg.log", str(got))
+        assert r.code == 0 and got.exists(), (mode, r.err)
 
 
 def test_enerteg_serve_masks_stderr_and_the_log_file(tmp_path: Path) -> None:
