@@ -262,6 +262,8 @@ def test_enerteg_serve_masks_stderr_and_the_log_file(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "--data-dir", str(data), "add",
                     "boss", "--role", "admin"], input=PASSWORD + "\n", text=True, check=True,
                    env=env_vars, capture_output=True)
+    assert (os.stat(data).st_mode & 0o777, os.stat(data / "enerteg.db").st_mode & 0o777) == (
+        0o700, 0o600)                         # offline `enerteg user` makes it private too
     proc = subprocess.Popen([sys.executable, "-m", "enerteg_tui", "serve", "--data-dir",
                              str(data), "--simulate", "1", "--ssh-port", "0", "--bind",
                              "127.0.0.1"], stderr=subprocess.PIPE, text=True, env=env_vars)
