@@ -165,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     quiet_secret_loggers()
+    from .core.masking import install_secret_filter
+    for handler in logging.getLogger().handlers:
+        install_secret_filter(handler)
     try:
         if args.command == "serve":
             return asyncio.run(_serve(args))

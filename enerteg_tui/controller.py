@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from .core.audit import Severity
 from .core.configuration import read_settings
 from .core.errors import Invalid
+from .core.filemodes import private_umask, tighten
 from .core.permissions import SYSTEM
 from .core.services import CoreServices, DataLayout, build_core
 from .core.store import Store, open_data_dir
@@ -119,13 +120,17 @@ class Controller:
         self._lock_fd: int | None = None
         self.started_at = 0.0
         self._log_handler: logging.Handler | None = None
+        self._umask: int | None = None
 
     # ------------------------------------------------------------------ start
     async def start(self) -> None:
         """Open storage, load settings, start the driver, poller and services."""
         opts = self.options
+        # everything the controller creates is its owner's alone; older data tightened
+        self._umask = private_umask()
         self.data_dir = open_data_dir(Path(opts.data_dir))
         self.layout = DataLayout(self.data_dir)
+        tighten(self.data_dir)
         self._lock()
         if opts.log_file:
             self._log_handler = install_log_file(self.layout.logs)
@@ -222,7 +227,7 @@ class Controller:
 
     def _lock(self) -> None:
         path = self.data_dir / LOCK_NAME
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -273,6 +278,9 @@ class Controller:
             logging.getLogger().removeHandler(self._log_handler)
             self._log_handler.close()
             self._log_handler = None
+        if self._umask is not None:
+            os.umask(self._umask)
+            self._umask = None
 
     # ------------------------------------------------------------------ info
     def ready_line(self) -> str:

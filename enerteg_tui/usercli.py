@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from .core.configuration import Configuration
 from .core.errors import Invalid
 from .core.events import EventBus
 from .core.permissions import Principal, Role
+from .core.filemodes import private_umask, tighten
 from .core.store import Store, open_data_dir
 from .core.users import UserService
 
@@ -71,8 +73,13 @@ def _read_password(name: str) -> str:
 
 async def run_user_command(args: argparse.Namespace) -> int:
     """Run one ``enerteg user`` subcommand; returns the exit code."""
-    data = open_data_dir(args.data_dir)
-    store = await Store.open(data / "enerteg.db")
+    umask = private_umask()   # this process may create the data directory and database
+    try:
+        data = open_data_dir(args.data_dir)
+        tighten(data)
+        store = await Store.open(data / "enerteg.db")
+    finally:
+        os.umask(umask)   # the files exist now; their modes stay
     try:
         events = EventBus()
         audit = AuditLog(store, events)

@@ -24,6 +24,7 @@ import aiosqlite
 
 from .errors import Invalid, NotFound
 from .events import Event, EventBus
+from .masking import is_secret_key, mask_text
 from .permissions import Action, Principal, require
 from .store import Store
 
@@ -76,7 +77,8 @@ def mask_secrets(value: Any, secret_keys: frozenset[str] = frozenset()) -> Any:
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            if k in secret_keys or (isinstance(k, str) and _SECRET_KEY.search(k)):
+            if k in secret_keys or (isinstance(k, str) and (_SECRET_KEY.search(k)
+                                                            or is_secret_key(k))):
                 out[k] = MASK if v not in (None, "") else v
             else:
                 out[k] = mask_secrets(v, secret_keys)
@@ -230,7 +232,7 @@ class AuditLog:
             self._clock(), principal.user, principal.face, principal.address, action, obj,
             None if old is None else json.dumps(old_m, sort_keys=True),
             None if new is None else json.dumps(new_m, sort_keys=True),
-            message, severity.value, device,
+            mask_text(message), severity.value, device,
         )
 
     async def insert(

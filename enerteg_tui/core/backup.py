@@ -5,11 +5,13 @@ tar in ``<data-dir>/backups`` named ``enerteg-backup-<UTC time>.tar.gz`` holding
 
 * ``manifest.json``: format, creation time, host, which parts are present and the
   SHA-256 of every other member (a damaged or edited file is refused);
-* ``config.json``: settings of every ``config/`` topic (secret keys left out), users
+* ``config.json``: settings of every ``config/`` topic (secret keys and the SNMP
+  community left out: ``core.masking.sensitive_fields``), users
   (name, roles, keys, must-change flag; no password hash), the DC structure, device
   registry entries with their rack, and the rules;
 * ``secrets.enc`` (only when ``config/backup_settings`` passphrase is set): the
-  secret settings and the users' password hashes as JSON, encrypted with AES-256-GCM
+  secret settings (except that passphrase itself: a backup never holds the key to
+  itself) and the users' password hashes as JSON, encrypted with AES-256-GCM
   under a key derived from the passphrase by scrypt (n=2^15, r=8, p=1, random salt).
   Without a passphrase secrets are *excluded*: a restore keeps the current secrets,
   and a restored user who does not exist here gets no usable password (an admin
@@ -52,6 +54,7 @@ from .errors import Invalid, NotFound
 from .events import Event, EventBus
 from .history import HistoryService
 from .layout import DataLayout
+from .masking import sensitive_fields
 from .permissions import Action, Principal, require
 from .rules import RuleService
 from .settings import SETTINGS_TOPICS
@@ -69,6 +72,9 @@ FACTORY_RESET_WORD = "factory-reset"
 """What an operator must type to confirm a factory reset."""
 _PREFIX = "enerteg-backup-"
 _SUFFIX = ".tar.gz"
+_OWN_PASSPHRASE = ("backup_settings", "passphrase")
+"""The one secret a backup never holds: the passphrase that encrypts it (a restore
+keeps the current one, which must be it anyway to decrypt)."""
 _MAX_MEMBER = 512 << 20
 """Largest member read from a backup (history.db can be large; config is small)."""
 
@@ -182,9 +188,10 @@ class BackupService:
         settings, secret_settings = {}, {}
         for name, schema in SETTINGS_TOPICS.items():
             stored = self._config.get(name).stored_dump()
-            secrets = schema.secret_fields()
+            secrets = sensitive_fields(schema)
             settings[name] = {k: v for k, v in stored.items() if k not in secrets}
-            secret_settings[name] = {k: v for k, v in stored.items() if k in secrets}
+            secret_settings[name] = {k: v for k, v in stored.items()
+                                     if k in secrets and (name, k) != _OWN_PASSPHRASE}
         users, hashes = [], {}
         for name, h, roles, must, keys in await store.fetchall(
                 "SELECT name, hash, roles, must_change, keys FROM user ORDER BY name"):
@@ -325,8 +332,13 @@ class BackupService:
             schema = SETTINGS_TOPICS[name]
             secret_src = (secrets or {}).get("settings", {}).get(name)
             current = self._config.get(name).stored_dump()
-            for k in schema.secret_fields():
-                doc[k] = secret_src.get(k, "") if secret_src is not None else current.get(k, "")
+            for k in sensitive_fields(schema):
+                if secret_src is not None and k in secret_src:
+                    doc[k] = secret_src[k]
+                elif k in schema.secret_fields() or k not in doc:
+                    # not in the backup (its own passphrase, or secrets excluded): keep
+                    doc[k] = current.get(k, "")
+                # else an older backup holding a non-secret sensitive key in clear: as is
             settings[name] = self._config.validate(name, doc)  # Invalid names topic and key
         unknown = set(public["settings"]) - set(SETTINGS_TOPICS)
         if unknown:

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from .audit import AuditLog, Severity
 from .documents import apply_changes, diff_keys
 from .events import Event, EventBus
+from .masking import sensitive_fields
 from .permissions import Action, Principal, require
 from .settings import SETTINGS_TOPICS, settings_schema
 from .settings._base import SECRET_SHOWN_AS, SettingsModel
@@ -143,7 +144,8 @@ class Configuration:
             raise invalid_from_pydantic(what, exc, schema) from None
         old_public, new_public = diff_keys(current.public_dump(), new.public_dump())
         # a changed secret shows as "set" → "set"; record that it changed, not its value
-        for k in secrets:
+        # (the SNMP community too: shown to readers, but a password all the same)
+        for k in sensitive_fields(schema):
             if stored.get(k) != new.stored_dump().get(k):
                 old_public[k], new_public[k] = "(old)", "(changed)"
         ts_ms = int(self._clock() * 1000)

@@ -16,10 +16,8 @@ from enum import Enum
 from .errors import Invalid, PermissionDenied
 from .model import OutletAction
 
-__all__ = [
-    "SWITCH_NEEDS",
-    "require_switch",
-    "switch_refusal","Role", "Action", "Principal", "MATRIX", "allowed", "require", "parse_roles", "SYSTEM"]
+__all__ = ["Role", "Action", "Principal", "MATRIX", "allowed", "require", "parse_roles", "SYSTEM",
+           "FOLDER_READ", "SWITCH_NEEDS", "require_switch", "switch_refusal"]
 
 
 class Role(str, Enum):
@@ -169,3 +167,15 @@ def parse_roles(names: list[str] | tuple[str, ...] | set[str]) -> frozenset[Role
                 thing="role", value=name, allowed=", ".join(r.value for r in Role),
             ) from None
     return frozenset(out)
+
+
+FOLDER_READ: dict[str, Action] = {
+    "docs": Action.READ,
+    "reports": Action.READ,
+    "backups": Action.ADMINISTER,
+    "logs": Action.ADMINISTER,
+    "upload": Action.ADMINISTER,
+}
+"""Right needed to list or download each folder of the file tree (SFTP). Backups, the
+logs (their archive holds the audit log) and uploads (restore files, private keys) are
+the administrator's, as the audit log is (docs/permissions.md)."""

@@ -448,7 +448,16 @@ class UserService:
         return [r[0] for r in reversed(rows)]
 
     async def add_history(self, name: str, line: str, keep: int = 500) -> None:
-        """Append a line to the user's history, keeping the last ``keep``."""
+        """Append a line to the user's history, keeping the last ``keep``.
+
+        A line that carries a secret (``--password P``, ``password=...``: whatever
+        ``core.masking`` masks) is not stored at all: a masked copy recalled and run
+        again would set the secret to the mask.
+        """
+        from .masking import mask_text
+
+        if mask_text(line) != line:
+            return
         async with self._store.transaction() as tx:
             await tx.execute("INSERT INTO shell_history (user, line, ts) VALUES (?,?,?)",
                              (name, line, self._clock()))

@@ -109,3 +109,24 @@ async def test_factory_reset_needs_typed_confirmation(controller):
     assert code == 0, err
     assert [u.name for u in await controller.users.list(ADMIN)] == ["admin"]
     assert await controller.users.must_change("admin")
+
+
+async def test_a_backup_never_holds_its_own_passphrase_nor_the_community_in_clear(controller):
+    """Issue 14: the passphrase is the key to the backup; the SNMP community is a password."""
+    from enerteg_tui.core.backup import decrypt
+
+    await controller.config.put(ADMIN, "backup_settings", {"passphrase": "correct horse"})
+    await controller.config.put(ADMIN, "snmp_agent", {"v2cCommunity": "c0mmunity-x"})
+    code, out, err = await run(controller, "backup create")
+    assert code == 0, err
+    path = controller.data_dir / out.strip().lstrip("/")
+    with tarfile.open(path) as tar:
+        config = tar.extractfile("config.json").read()
+        secrets = decrypt(tar.extractfile("secrets.enc").read(), "correct horse")
+    assert b"c0mmunity-x" not in config and b"correct horse" not in config
+    assert b"c0mmunity-x" in secrets and b"correct horse" not in secrets
+    await controller.config.put(ADMIN, "snmp_agent", {"v2cCommunity": "other"})
+    code, out, err = await run(controller, f"restore /backups/{path.name}")
+    assert code == 0, err
+    assert controller.config.get("snmp_agent").v2cCommunity == "c0mmunity-x"
+    assert controller.config.get("backup_settings").passphrase == "correct horse"

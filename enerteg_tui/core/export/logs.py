@@ -11,9 +11,9 @@ count, last id and comment lengths of the audit log, which grow with every state
 change), and an archive younger than ``FRESH_S`` is served as it is, so one download
 (stat, then open) builds it once. It is written to a temporary name and renamed, so
 a download in progress keeps reading the complete previous archive. Reading and
-compressing run in a worker thread. Audit entries already have their secret values
-masked (``core.audit``), and every user may read the audit log, so every user may
-fetch the archive.
+compressing run in a worker thread. The archive holds the audit log, so it is the
+administrator's alone (``administer``, as reading the audit log is), like the log
+files themselves; secret values are masked in both (``core.masking``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..filemodes import FILE_MODE
 from ..permissions import Action, Principal, require
 from ..store import Store
 
@@ -82,7 +83,7 @@ class LogArchive:
     async def refresh(self, principal: Principal, *, force: bool = False) -> ArchiveInfo:
         """Make the archive unless it is current or was made within ``FRESH_S`` (or
         ``force``)."""
-        require(principal, Action.READ, f"logs/{ARCHIVE_NAME}")
+        require(principal, Action.ADMINISTER, f"logs/{ARCHIVE_NAME}")
         async with self._lock:
             last = self._last
             if last is not None and not force and self.path.exists():
@@ -178,7 +179,7 @@ def _build(logs_dir: Path, path: Path, rows: list[tuple[Any, ...]], now: float) 
                         "logFiles": files[:-2], "auditEntries": len(rows)}
             _add(tar, "manifest.json", json.dumps(manifest, indent=1).encode(), now)
             files.append("manifest.json")
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -24,6 +24,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from ...core.masking import mask_text
+
 from .term import (
     BACKSPACE, DELETE, DOWN, END, ENTER, EOF, HOME, LEFT, RIGHT, TAB, TEXT, UP,
     TermIO, next_key, text_width,
@@ -278,7 +280,7 @@ class LineEditor:
         try:
             candidates = sorted(set(self._completer(self._buf, self._pos)))
         except Exception:
-            log.exception("completer failed on %r", self._buf)
+            log.exception("completer failed on %r", mask_text(self._buf))
             candidates = []
         if not candidates:
             self._io.write(BELL)

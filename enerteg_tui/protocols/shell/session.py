@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...core.errors import EnertegError
+from ...core.masking import mask_text
 from ...core.permissions import Principal
 from ...core.users import AuthFailed, LockedOut
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, outcome_of, render, unexpected
@@ -98,7 +99,7 @@ class ShellSession:
                 code = result.code
                 self._err(render(result, json_errors=self.format == "json" and not self.interactive))
             except Exception as exc:  # never a traceback to a user
-                log.exception("shell: command %r failed", statement)
+                log.exception("shell: command %r failed", mask_text(statement))
                 result = unexpected(statement, exc)
                 code = result.code
                 self._err(render(result, json_errors=self.format == "json" and not self.interactive))
@@ -134,8 +135,7 @@ class ShellSession:
             if not line:
                 continue
             editor.add_history(line)
-            if "--password" not in line:
-                await users.add_history(self.principal.user, line)
+            await users.add_history(self.principal.user, line)   # not if it holds a secret
             try:
                 code = await self.run_line(line)
             except ExitShell:

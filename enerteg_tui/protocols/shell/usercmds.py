@@ -1,8 +1,8 @@
 """Shell commands for users: ``passwd`` (one's own) and ``user …`` (admin: manual §5.9).
 
 Passwords are asked without echo at a terminal (twice for a new one). Scripts may
-pass ``--password`` to ``user add``/``user passwd``; such lines are never written to
-the shell history. Every change goes through the core ``UserService`` (policy, last
+pass ``--password`` to ``user add``/``user passwd``; such lines are never kept in the
+shell history, and the logs show the password masked (``core.masking``). Every change goes through the core ``UserService`` (policy, last
 admin, audit).
 """
 

@@ -4,8 +4,8 @@ The tree a client sees is five folders, each a directory of the data directory::
 
     /docs      register lists, MIB, guides          (download)
     /reports   exported reports                     (download)
-    /backups   settings backups                     (download)
-    /logs      the controller's own log files       (download)
+    /backups   settings backups                     (admin: download)
+    /logs      the controller's own log files       (admin: download)
     /upload    restore files, certificates, updates (admin: upload, rename, delete)
 
 Invariants:
@@ -14,8 +14,15 @@ Invariants:
 * anything that changes a file (open for writing, remove, rename, mkdir, rmdir,
   setstat) is allowed only inside ``/upload`` and only to a principal the core's
   permission check grants ``ADMINISTER``; links are never created;
+* reading a folder needs the right ``core.permissions.FOLDER_READ`` names (backups,
+  logs and uploads are the administrator's); the root lists only readable folders;
 * a login still on the factory-default password may do nothing here;
-* uploads are capped at ``MAX_UPLOAD_BYTES`` and audited when the file is closed;
+* a path that is not UTF-8 is refused with a message naming the bad byte;
+* uploads are created 0600; a mode beyond owner read/write (setuid, execute, group or
+  other access) or an owner change is refused and audited (``file.chmod.refused``);
+* uploads are capped at ``MAX_UPLOAD_BYTES``; an upload that passes the cap is
+  removed when closed and audited as ``file.upload.refused``, the others as
+  ``file.upload`` when the file is closed;
 * listing ``/logs`` or fetching ``/logs/enerteg-logs.tar.gz`` first refreshes that
   archive of every log file and the audit log (``core.export.logs``).
 """
@@ -36,7 +43,8 @@ from asyncssh.sftp import FXF_APPEND, FXF_CREAT, FXF_TRUNC, FXF_WRITE
 from ...core.audit import Severity
 from ...core.errors import PermissionDenied
 from ...core.export.logs import ARCHIVE_NAME
-from ...core.permissions import Action, Principal, require
+from ...core.filemodes import DIR_MODE, FILE_MODE, mode_refusal
+from ...core.permissions import FOLDER_READ, Action, Principal, allowed, require
 
 __all__ = ["ControllerSFTP", "FOLDERS", "make_sftp_factory", "ensure_tree", "MAX_UPLOAD_BYTES"]
 
@@ -45,8 +53,8 @@ log = logging.getLogger(__name__)
 FOLDERS: dict[str, str] = {
     "docs": "Register lists, the MIB and guides",
     "reports": "Exported reports",
-    "backups": "Settings backups",
-    "logs": "The controller's log files",
+    "backups": "Settings backups (admin only)",
+    "logs": "The controller's log files and audit log (admin only)",
     "upload": "Restore files, certificates and firmware updates (admin only)",
 }
 """The top-level folders of the tree and what each holds."""
@@ -62,7 +70,7 @@ _README = """EnerTEG controller file tree (SFTP / scp)
 {folders}
 
 Download with, for example:  sftp -P PORT admin@controller:/logs/enerteg.log .
-Only admins may write, and only into /upload.
+Only admins may read /backups, /logs and /upload, and write, only into /upload.
 """
 
 
@@ -89,6 +97,8 @@ class ControllerSFTP(asyncssh.SFTPServer):
         self.core = core
         self.root = Path(core.paths.root).resolve()
         self._writes: dict[int, tuple[str, Any]] = {}
+        self._over_cap: set[int] = set()
+        """Uploads (ids of their file objects) refused at ``MAX_UPLOAD_BYTES``."""
 
     @property
     def principal(self) -> Principal | None:
@@ -111,7 +121,13 @@ class ControllerSFTP(asyncssh.SFTPServer):
         blocked = self._blocked()
         if blocked:
             raise _deny(f"file transfer refused: {blocked}")
-        text = path.decode("utf-8", errors="strict") if path else "/"
+        try:
+            text = path.decode("utf-8", errors="strict") if path else "/"
+        except UnicodeDecodeError as exc:
+            shown = path.decode("utf-8", errors="backslashreplace")
+            raise asyncssh.SFTPInvalidFilename(
+                f"path {shown!r} is not valid UTF-8 (byte 0x{path[exc.start]:02x} at position "
+                f"{exc.start}); names in the tree are UTF-8 text") from None
         parts: list[str] = []
         for part in text.split("/"):
             if part in ("", "."):
@@ -124,7 +140,16 @@ class ControllerSFTP(asyncssh.SFTPServer):
                 parts.append(part)
         if parts and parts[0] not in FOLDERS:
             raise asyncssh.SFTPNoSuchFile(f"/{parts[0]}: no such folder; the tree has {_TREE}")
+        if parts and not self._may_read(parts[0]):
+            try:
+                require(self.principal, FOLDER_READ[parts[0]], f"/{parts[0]}")  # type: ignore[arg-type]
+            except PermissionDenied as exc:
+                raise _deny(f"/{'/'.join(parts)}: {exc}") from None
         return "/" + "/".join(parts)
+
+    def _may_read(self, folder: str) -> bool:
+        """Whether the logged-in user may list and download ``folder``."""
+        return self.principal is not None and allowed(self.principal, FOLDER_READ[folder])
 
     def _local(self, vpath: str) -> Path:
         if vpath == "/":
@@ -198,6 +223,8 @@ class ControllerSFTP(asyncssh.SFTPServer):
             yield asyncssh.SFTPName(name.encode(), attrs=asyncssh.SFTPAttrs.from_local(
                 os.stat(self.root)))
         for name in FOLDERS:
+            if not self._may_read(name):
+                continue
             attrs = asyncssh.SFTPAttrs.from_local(os.stat(self.root / name))
             yield asyncssh.SFTPName(name.encode(), attrs=attrs)
 
@@ -209,7 +236,10 @@ class ControllerSFTP(asyncssh.SFTPServer):
         await self._ready()
         if pflags & (FXF_WRITE | FXF_CREAT | FXF_TRUNC | FXF_APPEND):
             vpath = self._writable(path, "writing")
-            file_obj = super().open(path, pflags, attrs)
+            # created 0600 whatever the client asks (OpenSSH sends the local file's mode)
+            file_obj = super().open(path, pflags, asyncssh.SFTPAttrs(permissions=FILE_MODE))
+            with contextlib.suppress(OSError, AttributeError, ValueError):
+                os.fchmod(file_obj.fileno(), FILE_MODE)  # type: ignore[attr-defined]
             self._writes[id(file_obj)] = (vpath, file_obj)
             return file_obj
         vpath = self._virtual(path)
@@ -219,21 +249,32 @@ class ControllerSFTP(asyncssh.SFTPServer):
         return file_obj
 
     def write(self, file_obj: object, offset: int, data: bytes) -> int:
-        if offset + len(data) > MAX_UPLOAD_BYTES:
+        if id(file_obj) in self._over_cap or offset + len(data) > MAX_UPLOAD_BYTES:
+            self._over_cap.add(id(file_obj))
+            vpath = self._writes.get(id(file_obj), ("upload",))[0]
             raise asyncssh.SFTPFailure(
-                f"upload larger than {MAX_UPLOAD_BYTES >> 20} MiB is not allowed")
+                f"{vpath}: upload larger than {MAX_UPLOAD_BYTES >> 20} MiB "
+                f"({MAX_UPLOAD_BYTES} bytes) is not allowed; the partial file is removed")
         return super().write(file_obj, offset, data)  # type: ignore[return-value]
 
     async def close(self, file_obj: object) -> None:
         entry = self._writes.pop(id(file_obj), None)
+        refused = id(file_obj) in self._over_cap
+        self._over_cap.discard(id(file_obj))
         super().close(file_obj)
-        if entry is not None and self.principal is not None:
-            vpath = entry[0]
-            size = os.stat(self._local(vpath)).st_size
-            await self.core.audit.record(
-                self.principal, "file.upload", f"sftp{vpath}",
-                f"File {vpath} uploaded ({size} bytes) by {self.principal.user!r}",
-                severity=Severity.INFO)
+        if entry is None:
+            return
+        vpath = entry[0]
+        local = self._local(vpath)
+        if refused:
+            with contextlib.suppress(FileNotFoundError):
+                local.unlink()
+            await self._audit("file.upload.refused", vpath,
+                              f"Upload of {vpath} refused: larger than {MAX_UPLOAD_BYTES >> 20} "
+                              "MiB; the partial file was removed", severity=Severity.WARNING)
+            return
+        size = os.stat(local).st_size
+        await self._audit("file.upload", vpath, f"File {vpath} uploaded ({size} bytes)")
 
     async def remove(self, path: bytes) -> None:
         await self._ready()
@@ -254,7 +295,7 @@ class ControllerSFTP(asyncssh.SFTPServer):
     async def mkdir(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
         await self._ready()
         self._writable(path, "creating folders")
-        super().mkdir(path, attrs)
+        super().mkdir(path, asyncssh.SFTPAttrs(permissions=DIR_MODE))
 
     async def rmdir(self, path: bytes) -> None:
         await self._ready()
@@ -263,18 +304,34 @@ class ControllerSFTP(asyncssh.SFTPServer):
 
     async def setstat(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
         await self._ready()
-        self._writable(path, "changing attributes")
+        vpath = self._writable(path, "changing attributes")
+        await self._check_attrs(vpath, attrs)
         super().setstat(path, attrs)
 
     async def lsetstat(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
         await self._ready()
-        self._writable(path, "changing attributes")
+        vpath = self._writable(path, "changing attributes")
+        await self._check_attrs(vpath, attrs)
         super().lsetstat(path, attrs)
 
-    def fsetstat(self, file_obj: object, attrs: asyncssh.SFTPAttrs) -> None:
-        if id(file_obj) not in self._writes:
+    async def fsetstat(self, file_obj: object, attrs: asyncssh.SFTPAttrs) -> None:
+        entry = self._writes.get(id(file_obj))
+        if entry is None:
             raise _deny("changing attributes is allowed only inside /upload")
+        await self._check_attrs(entry[0], attrs)
         super().fsetstat(file_obj, attrs)
+
+    async def _check_attrs(self, vpath: str, attrs: asyncssh.SFTPAttrs) -> None:
+        """Refuse (and audit) a mode beyond owner read/write or a change of owner."""
+        why = mode_refusal(attrs.permissions, directory=self._local(vpath).is_dir())
+        if why is None and (attrs.uid is not None or attrs.gid is not None
+                            or attrs.owner is not None or attrs.group is not None):
+            why = "changing the owner or group is not allowed"
+        if why is None:
+            return
+        await self._audit("file.chmod.refused", vpath, f"Change of {vpath} refused: {why}",
+                          severity=Severity.WARNING)
+        raise _deny(f"{vpath}: {why}")
 
     def symlink(self, oldpath: bytes, newpath: bytes) -> None:
         raise _deny("links are not allowed in the file tree")
@@ -288,11 +345,12 @@ class ControllerSFTP(asyncssh.SFTPServer):
         with contextlib.suppress(Exception):
             self.channel.exit(0)
 
-    async def _audit(self, action: str, vpath: str, text: str) -> None:
+    async def _audit(self, action: str, vpath: str, text: str,
+                     severity: Severity = Severity.INFO) -> None:
         if self.principal is not None:
             await self.core.audit.record(self.principal, action, f"sftp{vpath}",
                                                f"{text} by {self.principal.user!r}",
-                                               severity=Severity.INFO)
+                                               severity=severity)
 
 
 def make_sftp_factory(service: Any) -> Callable[[asyncssh.SSHServerChannel], ControllerSFTP]:

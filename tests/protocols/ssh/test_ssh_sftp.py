@@ -22,10 +22,13 @@ def _sftp_args(env: SSHEnv, user: str, batch: Path) -> list[str]:
 
 
 async def test_tree_lists_the_five_folders(ssh_env: SSHEnv) -> None:
-    async with await ssh_env.connect("oper") as conn, conn.start_sftp_client() as sftp:
+    async with await ssh_env.connect("boss") as conn, conn.start_sftp_client() as sftp:
         assert sorted(await sftp.listdir("/")) == sorted([".", "..", *FOLDERS])
         assert await sftp.realpath("docs/../logs") == "/logs"
         assert "README.txt" in await sftp.listdir("/docs")
+    # backups, logs and uploads are the administrator's (issue 14): not even listed
+    async with await ssh_env.connect("oper") as conn, conn.start_sftp_client() as sftp:
+        assert sorted(await sftp.listdir("/")) == [".", "..", "docs", "reports"]
 
 
 async def test_openssh_sftp_downloads_a_log(ssh_env: SSHEnv, tmp_path: Path) -> None:
@@ -34,11 +37,13 @@ async def test_openssh_sftp_downloads_a_log(ssh_env: SSHEnv, tmp_path: Path) -> 
     (logs / "enerteg.log").write_text("2026-11-24 line one\n")
     batch = tmp_path / "batch"
     batch.write_text(f"ls /\nget /logs/enerteg.log {tmp_path}/got.log\n")
-    r = await ssh_env.tool(*_sftp_args(ssh_env, "oper", batch))
+    r = await ssh_env.tool(*_sftp_args(ssh_env, "boss", batch))
     assert r.code == 0, r.err
     assert (tmp_path / "got.log").read_text() == "2026-11-24 line one\n"
     for folder in FOLDERS:
         assert folder in r.out
+    refused = await ssh_env.tool(*_sftp_args(ssh_env, "oper", batch))
+    assert refused.code != 0 and "/logs" not in refused.out.split("get")[0]
 
 
 async def test_scp_downloads_through_the_same_tree(ssh_env: SSHEnv, tmp_path: Path) -> None:
