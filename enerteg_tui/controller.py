@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from argon2 import PasswordHasher
+
 from .core.alarms import AlarmService
 from .core.audit import AuditLog, Severity
 from .core.backup import BackupService
@@ -122,9 +124,11 @@ class Controller:
 
     def __init__(
         self, options: ControllerOptions, *, driver_factory: Callable[..., Driver] | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, password_hasher: PasswordHasher | None = None,
     ) -> None:
         self.options = options
+        self._password_hasher = password_hasher
+        """None: argon2 at production strength (``enerteg serve`` never passes one)."""
         self._driver_factory = driver_factory
         self.clock = clock
         self.services: list[Service] = []
@@ -160,7 +164,7 @@ class Controller:
         self.config = Configuration(self.store, self.audit, self.events, clock=self.clock)
         await self.config.load()
         self.users = UserService(self.store, self.audit, policy=lambda: self.config.get("auth"),
-                                 clock=self.clock)
+                                 clock=self.clock, password_hasher=self._password_hasher)
         await self.users.load()
         self.driver = self._build_driver()
         await self.driver.open()

@@ -8,6 +8,10 @@ import sys
 from pathlib import Path
 
 import asyncssh
+import pytest
+
+pytestmark = pytest.mark.e2e
+"""Through a real peer (OpenSSH, tmux, the enerteg command): see pyproject's markers."""
 
 
 def _user(data: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,7 @@ from enerteg_tui.screens.device_view import DevicePage
 from enerteg_tui.screens.livetable import LiveTable
 from enerteg_tui.screens.queries import DeviceFilter, DeviceSort
 from enerteg_tui.screens.tree import Place
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 from .conftest import make_app, settle
 
