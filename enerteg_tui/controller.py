@@ -369,9 +369,10 @@ class Controller:
 
     # ------------------------------------------------------------------ info
     def ready_line(self) -> str:
-        """The one line printed when everything is up."""
+        """The one line printed when everything is up; names the data directory by its
+        absolute path (where the database, logs and backups are)."""
         parts = [
-            f"data-dir={self.data_dir}",
+            f"data-dir={self.data_dir.resolve()}",
             f"driver={self.driver.NAME}",
             f"pdus={len(self.live.devices)}",
             f"interval={self.poller.interval:g}s",
