@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from enerteg_tui.core.permissions import Principal, Role
-from tests.helpers import build_controller, wait_for  # noqa: F401  (wait_for: re-exported)
+from tests.helpers import build_controller
 
 
 def principal(*roles: str, user: str | None = None) -> Principal:

@@ -18,10 +18,10 @@ the event loop wait for it, and the export is never urgent. Called by ``ExportSe
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
-import asyncio
 import logging
 import threading
 from array import array
@@ -35,8 +35,8 @@ from ..history.db import from_chunk
 from ..history.tiers import TIERS
 from ..quantities import BY_KEY, Component
 
-__all__ = ["COLUMNS", "BATCH_ROWS", "LoopTurn", "no_turn", "ChannelMeta", "Batch", "Period", "decode_period",
-           "describe", "plan_batches", "encode_rows", "csv_header", "iso_time"]
+__all__ = ["COLUMNS", "BATCH_ROWS", "LoopTurn", "no_turn", "ChannelMeta", "Batch", "Period",
+           "decode_period", "describe", "plan_batches", "encode_rows", "csv_header", "iso_time"]
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,8 @@ class LoopTurn:
     It queues a callback on the loop (``call_soon_threadsafe``, which wakes the loop)
     and blocks on a ``threading.Event`` that callback sets, so the worker lets go of the
     interpreter lock exactly until the loop has run every callback that was ready — no
-    guessed sleep, however busy the loop or the machine. Without a running loop it
-    returns at once; one that stops meanwhile releases it after ``TURN_LIMIT_S``.
+    guessed sleep, however busy the loop or the machine. On a closed loop it returns at
+    once; a loop that is not running (stopping) releases it after ``TURN_LIMIT_S``.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
