@@ -7,7 +7,7 @@
 # installed through apt (we run as root, as for the test peers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BASE_PYTHON=${BASE_PYTHON:-python3}
+BASE_PYTHON=${BASE_PYTHON:-python3}   # the interpreter the environment is made from
 
 if [[ -x .venv/bin/python ]] && .venv/bin/python -m pip --version >/dev/null 2>&1; then
   exit 0
@@ -16,6 +16,7 @@ fi
   echo "venv.sh: $BASE_PYTHON is $("$BASE_PYTHON" -V 2>&1); EnerTEG needs Python 3.11 or newer" >&2
   exit 2
 }
+# Debian ships ensurepip (venv's pip bootstrap) in python3.X-venv, not in the stdlib package
 if ! "$BASE_PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
   ver=$("$BASE_PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
   echo "venv.sh: installing python3-venv (python$ver-venv) through apt"
