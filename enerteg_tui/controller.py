@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from argon2 import PasswordHasher
+
 from .core.audit import Severity
 from .core.configuration import read_settings
 from .core.errors import Invalid
@@ -111,9 +113,11 @@ class Controller:
 
     def __init__(
         self, options: ControllerOptions, *, driver_factory: Callable[..., Driver] | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, password_hasher: PasswordHasher | None = None,
     ) -> None:
         self.options = options
+        self._password_hasher = password_hasher
+        """None: argon2 at production strength (``enerteg serve`` never passes one)."""
         self._driver_factory = driver_factory
         self.clock = clock
         self.services: list[Service] = []
@@ -149,7 +153,8 @@ class Controller:
         self.driver = self._build_driver(await read_settings(self.store, "devices"))
         await self.driver.open()
         self.core = await build_core(self.store, self.driver, paths=self.layout,
-                                     clock=self.clock, interval=opts.interval)
+                                     clock=self.clock, interval=opts.interval,
+                                     password_hasher=self._password_hasher)
         core = self.core
         from .notify.syslog import SyslogClient
         self.syslog = SyslogClient(core.config, core.events)
@@ -284,9 +289,10 @@ class Controller:
 
     # ------------------------------------------------------------------ info
     def ready_line(self) -> str:
-        """The one line printed when everything is up."""
+        """The one line printed when everything is up; names the data directory by its
+        absolute path (where the database, logs and backups are)."""
         parts = [
-            f"data-dir={self.data_dir}",
+            f"data-dir={self.data_dir.resolve()}",
             f"driver={self.driver.NAME}",
             f"pdus={len(self.core.live.devices)}",
             f"interval={self.core.poller.interval:g}s",

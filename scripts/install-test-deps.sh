@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs on a fresh Debian machine (we run as root):
 # the apt test peers (only those missing, so a warm machine skips apt entirely) and the
-# Python package with its test extras.
+# Python package with its test extras, into $PYTHON (the Makefile passes .venv's; a
+# stock Debian refuses pip installs into the system Python, PEP 668).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,4 +27,6 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-python3 -m pip install -q -e '.[test]'
+PYTHON=${PYTHON:-.venv/bin/python}
+[[ "$PYTHON" != .venv/bin/python ]] || bash scripts/venv.sh
+"$PYTHON" -m pip install -q -e '.[test]'

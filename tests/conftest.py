@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from enerteg_tui.core.permissions import Principal, Role
+from tests.helpers import build_controller
 
 
 def principal(*roles: str, user: str | None = None) -> Principal:
@@ -21,33 +21,17 @@ ADMIN = principal("admin")
 READONLY = principal("readonly")
 
 
-async def wait_for(cond: Callable[[], bool], timeout: float = 5.0, step: float = 0.01) -> None:
-    """Poll ``cond`` until true or fail the test after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(step)
-
-
 @pytest.fixture
 def make_controller(tmp_path: Path) -> Callable[..., object]:
-    """Factory: ``await make_controller(pdus=8, interval=0.1)`` → started Controller."""
-    started: list[Controller] = []
-
-    from enerteg_tui.controller import Controller, ControllerOptions
+    """Factory: ``await make_controller(pdus=8, interval=0.1)`` → started Controller
+    (built by :func:`tests.helpers.build_controller`, stopped at the test's end)."""
+    started: list[object] = []
 
     async def factory(pdus: int = 8, interval: float = 0.1, seed: int = 1,
-                      data_dir: Path | None = None, **kw) -> "Controller":
-        kw.setdefault("ssh_enabled", False)   # the SSH tests ask for it
-        opts = ControllerOptions(data_dir=data_dir or tmp_path / "data", simulate=pdus,
-                                 interval=interval, seed=seed, bus_latency_ms=kw.pop("latency", 0.0),
-                                 **kw)
-        c = Controller(opts)
-        await c.start()
+                      data_dir: Path | None = None, **kw):
+        c = await build_controller(data_dir or tmp_path / "data", pdus=pdus,
+                                   interval=interval, seed=seed, **kw)
         started.append(c)
-        await asyncio.wait_for(c.poller.first_sweep_done.wait(), 10)
         return c
 
     factory.started = started  # type: ignore[attr-defined]
@@ -69,3 +53,16 @@ async def _stop_controllers(request) -> AsyncIterator[None]:
         for c in factory.started:
             if getattr(c, "store", None) is not None:
                 await c.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep tests that share an expensive resource on one xdist worker (``--dist
+    loadgroup``): a module sharing one event loop and its module-scoped controller, and
+    every test of the one PostgreSQL server. Other tests spread over the workers."""
+    for item in items:
+        if "pg_server" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("postgres"))
+            continue
+        mark = item.get_closest_marker("asyncio")
+        if mark is not None and mark.kwargs.get("loop_scope") == "module":
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from .helpers import wait_for_blocking
 from .tmux import Tmux
+
+pytestmark = pytest.mark.e2e
+"""Through a real peer (OpenSSH, tmux, the enerteg command): see pyproject's markers."""
 
 PY = shlex.quote(sys.executable)
 
@@ -46,10 +50,7 @@ def test_standalone_console_logs_in_locally(tmp_path: Path, tmux_sessions) -> No
     t.send("q")
     t.wait_for(r"Leave the EnerTEG console\?")
     t.send("y")
-    end = time.monotonic() + 15
-    while not t.dead():
-        assert time.monotonic() < end, t.screen()
-        time.sleep(0.1)
+    wait_for_blocking(t.dead, timeout=15, step=0.1, what=t.screen)
     assert not (data / "run.json").exists()          # the session's controller stopped
 
 

@@ -15,6 +15,9 @@ import pytest
 from .protocols.ssh.conftest import SSH_OPTS, askpass_env
 from .tmux import Tmux
 
+pytestmark = pytest.mark.e2e
+"""Through a real peer (OpenSSH, tmux, the enerteg command): see pyproject's markers."""
+
 PASSWORD = "Ops-pass-123"
 
 

@@ -14,13 +14,21 @@ from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository (the command runs from other folders too)."""
 
-def _serve(data: Path, *extra: str) -> subprocess.Popen[str]:
+pytestmark = pytest.mark.e2e
+"""Through a real peer (OpenSSH, tmux, the enerteg command): see pyproject's markers."""
+
+
+def _serve(data: Path, *extra: str, cwd: Path | None = None) -> subprocess.Popen[str]:
     if "--ssh-port" not in extra:
         extra = (*extra, "--ssh-port", "0", "--bind", "127.0.0.1")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
     return subprocess.Popen(
         [sys.executable, "-m", "enerteg_tui", "serve", "--data-dir", str(data), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env,
     )
 
 
@@ -49,6 +57,16 @@ def test_serve_ready_and_clean_stop(tmp_path: Path, sig: signal.Signals) -> None
     assert proc.wait(timeout=10) == 0
     assert time.monotonic() - t0 < 5
     assert (tmp_path / "d" / "enerteg.db").exists()
+
+
+def test_ready_line_names_the_data_directory_by_its_absolute_path(tmp_path: Path) -> None:
+    proc = _serve(Path("rel-data"), "--simulate", "2", "--no-ssh", cwd=tmp_path)
+    try:
+        line = _wait_ready(proc)
+        assert f"data-dir={tmp_path.resolve() / 'rel-data'} " in line, line
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
 
 
 def test_unusable_data_dir_is_one_line(tmp_path: Path) -> None:

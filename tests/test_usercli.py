@@ -3,11 +3,16 @@ keys, del, and one-line errors in the manual's words."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import asyncssh
+import pytest
+
+pytestmark = pytest.mark.e2e
+"""Through a real peer (OpenSSH, tmux, the enerteg command): see pyproject's markers."""
 
 
 def _user(data: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -39,6 +44,19 @@ def test_add_passwd_list_roles_keys_del(tmp_path: Path) -> None:
     r = _user(data, "del", "ops")
     assert r.returncode == 0, r.stderr
     assert "ops" not in _user(data, "list").stdout
+
+
+def test_the_command_hashes_at_production_strength(tmp_path: Path) -> None:
+    """The tests' cheap hasher is passed in by the tests only: what the command (like
+    ``enerteg serve``) stores is argon2id at OWASP's cost, for the factory account too."""
+    data = tmp_path / "d"
+    r = _user(data, "add", "ops", "--role", "readonly", stdin="Str0ng-pass\n")
+    assert r.returncode == 0, r.stderr
+    with sqlite3.connect(data / "enerteg.db") as db:
+        hashes = dict(db.execute("SELECT name, hash FROM user").fetchall())
+    assert set(hashes) == {"admin", "ops"}
+    for name, h in hashes.items():
+        assert h.startswith("$argon2id$v=19$m=19456,t=2,p=1$"), (name, h[:32])
 
 
 def test_errors_are_one_line_in_the_manuals_words(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
 import uuid
+
+from .helpers import wait_for_blocking
 
 
 class Tmux:
@@ -43,14 +44,14 @@ class Tmux:
 
     def wait_for(self, pattern: str, timeout: float = 15) -> str:
         """Wait until ``pattern`` (a regex) is on the screen; return the screen."""
-        end = time.monotonic() + timeout
-        while True:
-            text = self.screen()
-            if re.search(pattern, text):
-                return text
-            if time.monotonic() > end:
-                raise AssertionError(f"{pattern!r} not on the screen:\n{text}")
-            time.sleep(0.1)
+        seen = [""]
+
+        def shown() -> str | None:
+            seen[0] = self.screen()
+            return seen[0] if re.search(pattern, seen[0]) else None
+
+        return wait_for_blocking(shown, timeout=timeout, step=0.1,
+                                 what=lambda: f"{pattern!r} not on the screen:\n{seen[0]}")
 
     def resize(self, cols: int, rows: int) -> None:
         """Resize the window, as a terminal emulator would."""

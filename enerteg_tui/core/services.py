@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from argon2 import PasswordHasher
+
 from .alarms import AlarmService
 from .audit import AuditLog
 from .backup import BackupService
@@ -123,7 +125,8 @@ class CoreServices:
 
 
 async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
-                     clock: Callable[[], float], interval: float | None = None) -> CoreServices:
+                     clock: Callable[[], float], interval: float | None = None,
+                     password_hasher: PasswordHasher | None = None) -> CoreServices:
     """Build, load and start the core services over an open store and driver.
 
     Args:
@@ -132,6 +135,8 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
         paths: the data-directory layout.
         clock: wall clock for timestamps (tests pass a fixed one).
         interval: a sweep interval fixed by the command line; None = ``config/core``.
+        password_hasher: argon2 parameters for passwords; None = full strength (tests
+            pass a cheap one; production code has no switch that lowers it).
 
     The poller is built but not started: ``CoreServices.start_polling`` does that once
     the faces' listeners are in place.
@@ -148,7 +153,8 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     audit = AuditLog(store, events, retention=retention, clock=clock)
     config = Configuration(store, audit, events, clock=clock)
     await config.load()
-    users = UserService(store, audit, policy=lambda: config.get("auth"), clock=clock)
+    users = UserService(store, audit, policy=lambda: config.get("auth"), clock=clock,
+                        password_hasher=password_hasher)
     await users.load()
     poller_ref: list[Poller] = []
     devices = DeviceService(store, driver, live, audit, events,

@@ -29,7 +29,7 @@ from .permissions import Action, Principal, Role, parse_roles, require
 from .store import Store
 
 __all__ = ["UserService", "UserInfo", "AuthFailed", "LockedOut", "Session", "SessionRegistry",
-           "DEFAULT_USER", "DEFAULT_PASSWORD", "public_key_fingerprint"]
+           "DEFAULT_USER", "DEFAULT_PASSWORD", "public_key_fingerprint", "production_hasher"]
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,13 @@ MAX_PASSWORD = 128
 BACKOFF_CAP_S = 30.0
 """Longest delay imposed on a source address after failures."""
 
-# OWASP's argon2id parameters: ~45 ms a hash on one core here, so a login stays quick
-_HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+def production_hasher() -> PasswordHasher:
+    """The hasher of every running controller: OWASP's argon2id parameters (~45 ms a hash
+    on one core here, so a login stays quick). There is no setting that lowers it; only a
+    caller building ``UserService`` itself (the tests) may pass a cheaper one."""
+    return PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+
+
 HASH_SLOTS = 2
 """Password hashes computed at once, in their own threads. Each takes 19 MiB and a core
 for ~45 ms: twenty operators logging in together must not take every core from the
@@ -138,10 +143,14 @@ class UserService:
         audit: where logins and changes are recorded.
         policy: returns the current ``config/auth`` settings (attribute access).
         clock: wall clock.
+        password_hasher: argon2 hasher; None = :func:`production_hasher` (full strength).
+            Hashes carry their own parameters, so any hasher verifies any stored hash.
     """
 
     def __init__(self, store: Store, audit: AuditLog, policy: Callable[[], object],
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 password_hasher: PasswordHasher | None = None) -> None:
+        self._hasher = password_hasher or production_hasher()
         self._store = store
         self._audit = audit
         self._policy = policy
@@ -156,7 +165,7 @@ class UserService:
         row = await self._store.fetchone("SELECT COUNT(*) FROM user")
         if row and row[0] == 0:
             now = self._clock()
-            pw_hash = await _hashing(_HASHER.hash, DEFAULT_PASSWORD)
+            pw_hash = await _hashing(self._hasher.hash, DEFAULT_PASSWORD)
             await self._store.execute(
                 "INSERT INTO user (name, hash, roles, must_change, created, updated)"
                 " VALUES (?,?,?,1,?,?)", (DEFAULT_USER, pw_hash, "admin", now, now))
@@ -248,7 +257,7 @@ class UserService:
         ok = False
         if row is not None and len(password) <= MAX_PASSWORD:
             try:
-                ok = await _hashing(_HASHER.verify, row[1], password)
+                ok = await _hashing(self._hasher.verify, row[1], password)
             except (VerificationError, InvalidHashError):
                 ok = False
         if not ok:
@@ -331,12 +340,12 @@ class UserService:
         if principal.user == name and old is not None:
             row = await self._row(name)
             try:
-                await _hashing(_HASHER.verify, row[1], old)  # type: ignore[index]
+                await _hashing(self._hasher.verify, row[1], old)  # type: ignore[index]
             except (VerificationError, InvalidHashError):
                 raise Invalid("Current password is wrong", thing="current password",
                               value="(hidden)", allowed="the password you logged in with") from None
         self.check_password(name, new)
-        pw_hash = await _hashing(_HASHER.hash, new)
+        pw_hash = await _hashing(self._hasher.hash, new)
         async with self._store.transaction() as tx:
             await tx.execute("UPDATE user SET hash=?, must_change=0, updated=? WHERE name=?",
                              (pw_hash, self._clock(), name))
@@ -357,7 +366,7 @@ class UserService:
         if await self._row(name) is not None:
             raise Conflict(f"user {name!r} already exists", thing="login name", value=name,
                            allowed="a name not in use")
-        pw_hash = await _hashing(_HASHER.hash, password)
+        pw_hash = await _hashing(self._hasher.hash, password)
         now = self._clock()
         roles_text = ",".join(sorted(r.value for r in role_set))
         async with self._store.transaction() as tx:

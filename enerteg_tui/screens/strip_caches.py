@@ -27,7 +27,7 @@ from rich.segment import Segment
 from textual.cache import FIFOCache
 from textual.strip import Strip
 
-__all__ = ["CACHE_SIZES", "built", "install", "installed"]
+__all__ = ["CACHE_SIZES", "PLAIN_SLOTS", "built", "install", "installed"]
 
 CACHE_SIZES: dict[str, int] = {
     "_divide_cache": 4,
@@ -39,6 +39,10 @@ CACHE_SIZES: dict[str, int] = {
     "_offsets_cache": 4,
 }
 """Textual's cache slots of ``Strip`` and the sizes its constructor gives them."""
+PLAIN_SLOTS = frozenset({"_segments", "_cell_length", "_render_cache", "_link_ids", "_cell_count"})
+"""``Strip``'s other slots, which our constructor sets as Textual's does. Together with
+``CACHE_SIZES`` they must be exactly Textual's slots: a slot added by a new release would
+be left unset by our constructor (the contract test fails on it)."""
 
 _installed = False
 _SLOTS: dict[str, Any] = {name: Strip.__dict__[name] for name in CACHE_SIZES}

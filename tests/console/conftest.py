@@ -9,7 +9,6 @@ files in the repository's top-level ``snapshots/`` folder.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,10 +22,11 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from enerteg_tui.app import ConsoleApp
-from enerteg_tui.controller import Controller, ControllerOptions
+from enerteg_tui.controller import Controller
 from enerteg_tui.core.permissions import Principal
 from enerteg_tui.core.structure import Kind
 from tests.conftest import principal
+from tests.helpers import build_controller
 
 FIXED_CLOCK = 1_750_000_000.0
 """2025-06-15 15:06:40 UTC: the time every snapshot shows."""
@@ -53,11 +53,8 @@ async def build_frozen(tmp_path: Path, *, interval: float = 3600.0,
     Structure: room "Hall A" → row "Row 1" → racks "Rack 1" (the controller PDU and
     PDU #1) and "Rack 2" (PDU #3); the rest is unassigned.
     """
-    opts = ControllerOptions(data_dir=tmp_path / "data", simulate=8, interval=interval, seed=1,
-                             bus_latency_ms=0.0, ssh_enabled=False, serial_device="")
-    c = Controller(opts, clock=clock or (lambda: FIXED_CLOCK))
-    await c.start()
-    await asyncio.wait_for(c.poller.first_sweep_done.wait(), 10)
+    c = await build_controller(tmp_path / "data", pdus=8, interval=interval, seed=1,
+                               serial_device="", clock=clock or (lambda: FIXED_CLOCK))
     admin = principal("admin")
     room = await c.structure.create(admin, Kind.ROOM, "Hall A")
     row = await c.structure.create(admin, Kind.ROW, "Row 1", room.id)

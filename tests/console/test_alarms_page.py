@@ -18,7 +18,8 @@ from enerteg_tui.screens.device_view import DevicePage
 from enerteg_tui.screens.forms import FormDialog
 from enerteg_tui.screens.header import StatusHeader
 from enerteg_tui.screens.keybar import KeyBar
-from tests.conftest import ADMIN, principal, wait_for
+from tests.conftest import ADMIN, principal
+from tests.helpers import wait_for
 
 from .conftest import make_app, settle
 

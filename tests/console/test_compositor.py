@@ -18,6 +18,7 @@ from enerteg_tui.screens.compositor import CullingCompositor
 from enerteg_tui.screens.livetable import LiveTable
 from enerteg_tui.screens.tree import Place
 from tests.conftest import principal
+from tests.helpers import wait_for
 
 COLS, ROWS = 100, 30
 
@@ -84,8 +85,8 @@ async def test_partial_updates_equal_a_full_render(ticking) -> None:
 
     async def pump(app: Any) -> None:
         try:
-            while getattr(app, "main", None) is None or app.main.current is None:
-                await asyncio.sleep(0.05)
+            await wait_for(lambda: getattr(app, "main", None) is not None
+                           and app.main.current is not None, timeout=10, step=0.05)
             hex_id = ticking.live.ordered()[0].hex_id
             app.call_later(app.open_place, Place("device", hex_id))
             await asyncio.sleep(1.0)

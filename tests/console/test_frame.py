@@ -9,7 +9,8 @@ from enerteg_tui.screens.device_view import DevicePage
 from enerteg_tui.screens.header import StatusHeader
 from enerteg_tui.screens.main import MainScreen
 from enerteg_tui.screens.tree import Place, StructureTree
-from tests.conftest import principal, wait_for
+from tests.conftest import principal
+from tests.helpers import wait_for
 
 from .conftest import make_app, settle
 

@@ -18,7 +18,8 @@ from enerteg_tui.screens.rule_form import OnOff, RuleForm
 from enerteg_tui.screens.rules_page import RulesPage
 from enerteg_tui.screens.structure_dialogs import ChoiceDialog
 from enerteg_tui.screens.tree import Place
-from tests.conftest import ADMIN, READONLY, wait_for
+from tests.conftest import ADMIN, READONLY
+from tests.helpers import wait_for
 
 from .conftest import make_app, settle
 

@@ -19,7 +19,8 @@ from enerteg_tui.screens.keybar import KeyBar
 from enerteg_tui.screens.settings_page import SettingsPage
 from enerteg_tui.screens.structure_dialogs import ChoiceDialog
 from enerteg_tui.screens.tree import Place
-from tests.conftest import ADMIN, principal, wait_for
+from tests.conftest import ADMIN, principal
+from tests.helpers import wait_for
 
 from .conftest import make_app, settle
 

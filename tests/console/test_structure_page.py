@@ -23,7 +23,8 @@ from enerteg_tui.screens.livetable import LiveTable
 from enerteg_tui.screens.structure_dialogs import ChoiceDialog, FeedDialog, NameDialog
 from enerteg_tui.screens.structure_page import DCNode, StructurePage
 from enerteg_tui.screens.tree import Place, StructureTree
-from tests.conftest import ADMIN, wait_for
+from tests.conftest import ADMIN
+from tests.helpers import wait_for
 
 from .conftest import make_app, settle
 

@@ -6,7 +6,8 @@ from enerteg_tui.core.model import OutletState
 from enerteg_tui.screens.dialogs import ConfirmDialog
 from enerteg_tui.screens.switching import SwitchDialog
 from enerteg_tui.screens.tree import Place
-from tests.conftest import principal, wait_for
+from tests.conftest import principal
+from tests.helpers import wait_for
 
 from .conftest import make_app, settle
 

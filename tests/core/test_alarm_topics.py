@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from enerteg_tui.core.errors import Invalid, NotFound, PermissionDenied
-from tests.conftest import ADMIN, READONLY, principal, wait_for
+from tests.conftest import ADMIN, READONLY, principal
+from tests.helpers import wait_for
 
 READWRITE = principal("readwrite", user="rw")
 POWEROFF = principal("poweroff", user="off")

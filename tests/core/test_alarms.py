@@ -12,7 +12,8 @@ from enerteg_tui.core.errors import Conflict, PermissionDenied
 from enerteg_tui.core.model import Health
 from enerteg_tui.core.quantities import Component
 from enerteg_tui.core.structure import Kind
-from tests.conftest import ADMIN, READONLY, principal, wait_for
+from tests.conftest import ADMIN, READONLY, principal
+from tests.helpers import wait_for
 
 POWER = principal("power", user="pw")
 

@@ -56,7 +56,7 @@ async def test_interval_change_reaches_the_poller(make_controller) -> None:
     c = await make_controller(interval=None)
     assert c.poller.interval == 5
     await c.config.put(ADMIN, "core", {"pollIntervalSeconds": 2})
-    from tests.conftest import wait_for
+    from tests.helpers import wait_for
     await wait_for(lambda: c.poller.interval == 2)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from enerteg_tui.core.errors import Invalid, NotFound
 from enerteg_tui.core.settings import (
@@ -233,14 +234,21 @@ def test_static_interface_and_defaults_of_network() -> None:
     assert model.public_dump()["interfaces"]["eth0"]["dhcp"] == "disabled"
 
 
-def test_refused_assignment_leaves_the_model_unchanged() -> None:
+def test_settings_models_are_frozen_and_a_change_is_a_new_validated_model() -> None:
     model = EmailSettings()
-    with pytest.raises(ValueError):
-        model.enabled = True  # no server, sender or recipients
-    assert model.enabled is False
-    with pytest.raises(ValueError):
-        model.serverPort = 0
-    assert model.serverPort == 587
+    for name, value in (("enabled", True), ("serverPort", 0), ("serverPort", 2525)):
+        with pytest.raises(ValidationError) as err:
+            setattr(model, name, value)
+        assert err.value.errors()[0]["type"] == "frozen_instance"
+    assert model.enabled is False and model.serverPort == 587
+    nested = check("network", {}).interfaces["eth0"]
+    with pytest.raises(ValidationError):
+        nested.dhcp = "disabled"
+    # the way to change: validate the merged keys; a refusal names the rule, nothing changes
+    with pytest.raises(ValidationError):
+        EmailSettings.model_validate(model.model_dump() | {"enabled": True})
+    changed = EmailSettings.model_validate(model.model_dump() | {"serverPort": 2525})
+    assert changed.serverPort == 2525 and model.serverPort == 587
 
 
 # ------------------------------------------------------------------ refusals

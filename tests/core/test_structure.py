@@ -8,7 +8,8 @@ from enerteg_tui.core.errors import Conflict, Invalid, PermissionDenied
 from enerteg_tui.core.model import Health
 from enerteg_tui.core.quantities import Component
 from enerteg_tui.core.structure import Kind, TOTAL_KEYS
-from tests.conftest import ADMIN, READONLY, principal, wait_for
+from tests.conftest import ADMIN, READONLY, principal
+from tests.helpers import wait_for
 
 RW = principal("readwrite")
 

@@ -8,7 +8,8 @@ from enerteg_tui.core.errors import Invalid, NotFound, PermissionDenied, Unsuppo
 from enerteg_tui.core.model import OutletState
 from enerteg_tui.core.quantities import Component
 from enerteg_tui.core.topics import normalize
-from tests.conftest import ADMIN, READONLY, principal, wait_for
+from tests.conftest import ADMIN, READONLY, principal
+from tests.helpers import wait_for
 
 MANUAL_SNMP_KEYS = {
     "agentAddress", "snmpLocation", "enabledTrap", "snmpContact", "v3PasswordAuth",

@@ -30,6 +30,7 @@ from enerteg_tui.core.model import (
 )
 from enerteg_tui.core.quantities import BY_KEY, Component
 from enerteg_tui.drivers.simulated import DeviceDocument, RingDocument, SimulatedDriver
+from tests.helpers import wait_for
 
 T0 = 1_760_000_000.0
 
@@ -83,9 +84,7 @@ async def _until(cond: Callable[[], Awaitable[bool]], timeout: float = 3.0) -> f
     """Poll ``cond`` until true; returns the seconds it took."""
     loop = asyncio.get_running_loop()
     start = loop.time()
-    while not await cond():
-        assert loop.time() - start < timeout, "condition not met in time"
-        await asyncio.sleep(0.003)
+    await wait_for(cond, timeout=timeout, step=0.003)
     return loop.time() - start
 
 

@@ -16,10 +16,8 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +34,7 @@ from enerteg_tui.core.history import HistoryService
 from enerteg_tui.core.live import LiveState
 from enerteg_tui.core.permissions import SYSTEM
 from enerteg_tui.core.store import Store
+from tests.helpers import free_port, wait_for_blocking
 from tests.history.conftest import DAY0, Clock
 from tests.protocols.ssh.conftest import ssh_env  # noqa: F401  (fixture for the SFTP test)
 
@@ -47,12 +46,6 @@ def _pg_bin() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
                    key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
     return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -95,16 +88,18 @@ class PgServer:
              "-c", "shared_buffers=16MB", "-c", "max_connections=30"],
             stdout=log, stderr=log, cwd=self.root, start_new_session=True, **self.user_kw)
         log.close()
-        end = time.monotonic() + 30
-        while True:
-            ready = subprocess.run([str(self.bindir / "pg_isready"), "-q", "-h", "127.0.0.1",
-                                    "-p", str(self.port)], check=False)
-            if ready.returncode == 0:
-                return
-            if self.proc.poll() is not None or time.monotonic() > end:
-                raise RuntimeError("PostgreSQL did not start:\n"
-                                   + (self.root / "server.log").read_text()[-2000:])
-            time.sleep(0.1)
+        wait_for_blocking(self._ready, timeout=30, step=0.1,
+                          what=lambda: "PostgreSQL did not start:\n"
+                          + (self.root / "server.log").read_text()[-2000:])
+
+    def _ready(self) -> bool:
+        """``pg_isready``; raises when the postmaster has exited."""
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError("PostgreSQL exited:\n"
+                               + (self.root / "server.log").read_text()[-2000:])
+        return subprocess.run([str(self.bindir / "pg_isready"), "-q", "-h", "127.0.0.1",
+                               "-p", str(self.port)], check=False).returncode == 0
 
     def stop(self, *, crash: bool = False) -> None:
         """Fast shutdown (SIGINT), or a crash: SIGKILL to the postmaster and every backend
@@ -132,7 +127,7 @@ def pg_server() -> Iterator[PgServer]:
                     "(install the postgresql package)")
     root = Path(tempfile.mkdtemp(prefix="enerteg-pg-"))
     os.chmod(root, 0o755)
-    server = PgServer(bindir, root, _free_port())
+    server = PgServer(bindir, root, free_port())
     try:
         server.init()
         server.start()

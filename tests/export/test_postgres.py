@@ -12,7 +12,7 @@ import pytest
 from enerteg_tui.core.export import COLUMNS, WATERMARK_TABLE, table_ddl
 from enerteg_tui.core.permissions import SYSTEM
 from enerteg_tui.core.quantities import Component
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 from tests.history.conftest import DAY0, feed
 
 from .conftest import PG_PASSWORD, PgDatabase, Rig

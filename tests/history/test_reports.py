@@ -21,7 +21,8 @@ from enerteg_tui.core.reports import (counter_kwh, iso, parse_time,
                                       write_csv, write_xlsx)
 from enerteg_tui.core.structure import Kind
 from enerteg_tui.protocols.shell.session import ShellSession
-from tests.conftest import ADMIN, READONLY, wait_for
+from tests.conftest import ADMIN, READONLY
+from tests.helpers import wait_for
 
 SPAN = 2 * 3600
 """Two simulated hours of readings (5-second history tier)."""

@@ -5,27 +5,12 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port free on 127.0.0.1 for both TCP and UDP (checked by binding both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, kind) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
-        try:
-            with socket.socket(socket.AF_INET, other) as s2:
-                s2.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free port")
+from tests.helpers import free_port, wait_for_blocking
 
 
 class Rsyslog:
@@ -54,16 +39,18 @@ input(type="imtcp" address="127.0.0.1" port="{self.tcp_port}")
             [shutil.which("rsyslogd") or "rsyslogd", "-n", "-f", str(self.conf),
              "-i", str(self.root / "rsyslogd.pid")],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        end = time.monotonic() + 10
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"rsyslogd exited: {self.proc.stderr.read().decode()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.tcp_port), 0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("rsyslogd did not open its TCP port")
+        wait_for_blocking(self._listening, timeout=10, what="rsyslogd opening its TCP port")
+
+    def _listening(self) -> bool:
+        """Whether rsyslogd accepts on its TCP port (it must not have exited)."""
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"rsyslogd exited: {self.proc.stderr.read().decode()}")
+        try:
+            socket.create_connection(("127.0.0.1", self.tcp_port), 0.2).close()
+            return True
+        except OSError:
+            return False
 
     def stop(self) -> None:
         """Stop the daemon (it flushes its output file)."""

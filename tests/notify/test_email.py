@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from enerteg_tui.core.errors import Invalid, PermissionDenied
-from tests.conftest import ADMIN, READONLY, wait_for
+from tests.conftest import ADMIN, READONLY
+from tests.helpers import wait_for
 from tests.notify.conftest import SMTP_PASSWORD, SMTP_USER
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from enerteg_tui.notify.syslog import format_rfc5424
-from tests.conftest import ADMIN, wait_for
+from tests.conftest import ADMIN
+from tests.helpers import wait_for
 
 RFC5424 = re.compile(r"^<(\d+)>1 \S+ (\S+) (\S+) \d+ (\S+) (\[.*?\]|-) (.*)$")
 

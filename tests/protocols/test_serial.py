@@ -21,6 +21,7 @@ from enerteg_tui.core.audit import AuditFilter
 from enerteg_tui.protocols.serial import SerialConsoleService, SerialTerm
 from enerteg_tui.protocols.serial import console as console_mod
 from tests.conftest import ADMIN, principal
+from tests.helpers import wait_for
 
 BOB_PASSWORD = "Bob-pass-1"
 PROMPT_BOB = "bob@enerteg:> "
@@ -98,16 +99,6 @@ async def actions(controller, user: str) -> list[tuple[str, str, str]]:
     """(action, face, address) of the user's audit entries, oldest first."""
     entries = await controller.audit.query(ADMIN, AuditFilter(user=user), limit=500)
     return [(e.action, e.face, e.address) for e in reversed(entries)]
-
-
-async def wait_until(cond: Callable[[], object], timeout: float = 5.0) -> None:
-    """Poll the coroutine function ``cond`` until it returns something true."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not await cond():
-        if loop.time() > end:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -309,7 +300,7 @@ async def test_hang_up_ends_session_and_reconnects(controller, serve, lines, bob
 
     async def logged_out() -> bool:
         return ("logout", "serial", str(link)) in await actions(controller, "bob")
-    await wait_until(logged_out)
+    await wait_for(logged_out)
     assert not controller.users.sessions.list()
     await asyncio.sleep(0.5)                            # several failed re-opens meanwhile
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]

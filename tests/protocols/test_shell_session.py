@@ -11,7 +11,8 @@ from enerteg_tui.protocols.shell.commands import complete
 from enerteg_tui.protocols.shell.parse import split_statements
 from enerteg_tui.protocols.shell.session import ShellSession
 from enerteg_tui.protocols.shell.term import MemoryTerm
-from tests.conftest import ADMIN, READONLY, principal, wait_for
+from tests.conftest import ADMIN, READONLY, principal
+from tests.helpers import wait_for
 
 
 async def run(c, script: str, who=ADMIN) -> tuple[int, str, str]:

@@ -18,6 +18,7 @@ from enerteg_tui.protocols.textual_driver import (
     StreamDriver,
     driver_for,
 )
+from tests.helpers import wait_for
 
 
 class Recorder:
@@ -58,18 +59,11 @@ class Probe(App[None]):
         self.clicks.append((event.screen_x, event.screen_y))
 
 
-async def _until(cond, timeout: float = 3.0) -> None:
-    end = asyncio.get_running_loop().time() + timeout
-    while not cond():
-        assert asyncio.get_running_loop().time() < end, "condition not met"
-        await asyncio.sleep(0.01)
-
-
 async def _running(transport: Recorder) -> tuple[Probe, asyncio.Task[None]]:
     app = Probe()
     app.driver_class = driver_for(transport)
     task = asyncio.get_running_loop().create_task(app.run_async(size=transport.size))
-    await _until(lambda: transport.driver is not None and "probe ready" in transport.text)
+    await wait_for(lambda: transport.driver is not None and "probe ready" in transport.text)
     return app, task
 
 
@@ -84,19 +78,19 @@ async def test_modes_keys_escape_paste_mouse_resize_and_exit() -> None:
     driver.feed("ab")
     driver.feed("\x1b[A")                      # arrow up
     driver.feed("\x1b")                        # a lone ESC: released by the timer
-    await _until(lambda: app.keys[-1:] == ["escape"])
+    await wait_for(lambda: app.keys[-1:] == ["escape"])
     assert app.keys == ["a", "b", "up", "escape"]
 
     driver.feed("\x1b[200~pasted text\x1b[201~")
-    await _until(lambda: app.pastes == ["pasted text"])
+    await wait_for(lambda: app.pastes == ["pasted text"])
 
     driver.feed("\x1b[<0;5;3M\x1b[<0;5;3m")   # SGR mouse press + release at (4, 2)
-    await _until(lambda: app.clicks == [(4, 2)])
+    await wait_for(lambda: app.clicks == [(4, 2)])
 
     driver.resize(120, 40)
-    await _until(lambda: app.size == (120, 40))
+    await wait_for(lambda: app.size == (120, 40))
     driver.resize(0, 0)                         # a broken client: clamped, no crash
-    await _until(lambda: app.size == (10, 4))
+    await wait_for(lambda: app.size == (10, 4))
 
     app.exit()
     await asyncio.wait_for(task, 5)
@@ -133,7 +127,7 @@ async def test_no_color_session_writes_no_colours() -> None:
     apply_terminal_caps(app, "xterm-256color", {"NO_COLOR": "1"})
     app.driver_class = driver_for(transport)
     task = asyncio.get_running_loop().create_task(app.run_async(size=transport.size))
-    await _until(lambda: "probe ready" in transport.text)
+    await wait_for(lambda: "probe ready" in transport.text)
     app.exit()
     await asyncio.wait_for(task, 5)
     import re

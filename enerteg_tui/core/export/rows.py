@@ -9,21 +9,23 @@ of the period once (in a worker thread, into compact per-block-time columns), sp
 the period into batches of whole 5-second block times of about ``BATCH_ROWS`` rows
 (one block time of every channel is the smallest batch, so a watermark always falls
 between block times), and encodes each batch as CSV or JSON lines, again in a worker
-thread. The event loop only schedules. The worker threads pause for a moment every
-``PACE_ROWS`` rows (``PACE_CHUNKS`` chunks) and hand each C-level call a slice of at
-most that many rows: a Python thread that never lets go of the interpreter lock makes
-the event loop wait for it, and the export is never urgent. Called by
-``ExportService``.
+thread. The event loop only schedules. Every ``PACE_ROWS`` rows (``PACE_CHUNKS``
+chunks) a worker thread gives the event loop a turn (``LoopTurn``: it waits until the
+loop has run the callbacks ready at that moment) and hands each C-level call a slice of
+at most that many rows: a Python thread that never lets go of the interpreter lock makes
+the event loop wait for it, and the export is never urgent. Called by ``ExportService``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 import logging
-import time
+import threading
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,8 +35,8 @@ from ..history.db import from_chunk
 from ..history.tiers import TIERS
 from ..quantities import BY_KEY, Component
 
-__all__ = ["COLUMNS", "BATCH_ROWS", "ChannelMeta", "Batch", "Period", "decode_period",
-           "describe", "plan_batches", "encode_rows", "csv_header", "iso_time"]
+__all__ = ["COLUMNS", "BATCH_ROWS", "LoopTurn", "no_turn", "ChannelMeta", "Batch", "Period",
+           "decode_period", "describe", "plan_batches", "encode_rows", "csv_header", "iso_time"]
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +47,40 @@ BATCH_ROWS = 40_000
 """Rows aimed at per batch (one transaction, one file append). A batch always holds
 whole block times, so with more channels than this a batch is one block time."""
 PACE_ROWS = 1000
-"""Rows a worker thread encodes between two pauses."""
+"""Rows a worker thread encodes between two turns of the event loop."""
 PACE_CHUNKS = 250
-"""Chunks a worker thread decodes between two pauses."""
-PACE_S = 0.0005
-"""The pause: long enough for the event loop to take the interpreter lock."""
+"""Chunks a worker thread decodes between two turns of the event loop."""
+TURN_LIMIT_S = 1.0
+"""Longest a worker waits for its turn to come back (a loop that has stopped)."""
 BLOCK_S = TIERS[0].block_s
 PERIOD_S = TIERS[0].period_s
+
+
+class LoopTurn:
+    """Called from a worker thread: returns once the event loop has had a turn.
+
+    It queues a callback on the loop (``call_soon_threadsafe``, which wakes the loop)
+    and blocks on a ``threading.Event`` that callback sets, so the worker lets go of the
+    interpreter lock exactly until the loop has run every callback that was ready — no
+    guessed sleep, however busy the loop or the machine. On a closed loop it returns at
+    once; a loop that is not running (stopping) releases it after ``TURN_LIMIT_S``.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._done = threading.Event()
+
+    def __call__(self) -> None:
+        self._done.clear()
+        try:
+            self._loop.call_soon_threadsafe(self._done.set)
+        except RuntimeError:        # the loop is closed: nothing to give way to
+            return
+        self._done.wait(TURN_LIMIT_S)
+
+
+def no_turn() -> None:
+    """The pause of a caller without an event loop to give way to (tests, tools)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,14 +149,16 @@ def describe(cids: set[int], keys: dict[int, ChannelId], names: dict[str, str]
     return out
 
 
-def decode_period(chunks: list[tuple[int, int, bytes]], lo: int, hi: int) -> Period:
+def decode_period(chunks: list[tuple[int, int, bytes]], lo: int, hi: int,
+                  turn: Callable[[], None] = no_turn) -> Period:
     """Blocks of chunks ``(channel, period start, data)`` with start in [lo, hi), regrouped
-    by block time (worker thread). A damaged chunk is skipped and counted."""
+    by block time (worker thread; ``turn`` every ``PACE_CHUNKS`` chunks). A damaged chunk
+    is skipped and counted."""
     blocks: dict[int, Columns] = {}
     damaged = 0
     for n, (cid, start, data) in enumerate(sorted(chunks, key=lambda c: c[0])):
         if n % PACE_CHUNKS == PACE_CHUNKS - 1:
-            time.sleep(PACE_S)
+            turn()
         try:
             decoded = from_chunk(0, start, data)
         except Invalid:
@@ -181,9 +212,10 @@ def csv_header() -> bytes:
 
 
 def encode_rows(times: list[int], period: Period, meta: dict[int, ChannelMeta], fmt: str,
-                until: int) -> Batch:
+                until: int, turn: Callable[[], None] = no_turn) -> Batch:
     """Encode the rows of ``times`` as ``csv`` (strings quoted, numbers bare: valid for
-    PostgreSQL ``COPY ... CSV`` and spreadsheets) or ``jsonl`` (worker thread)."""
+    PostgreSQL ``COPY ... CSV`` and spreadsheets) or ``jsonl`` (worker thread; ``turn``
+    every ``PACE_ROWS`` rows)."""
     out = io.StringIO()
     rows = 0
     if fmt == "csv":
@@ -194,7 +226,7 @@ def encode_rows(times: list[int], period: Period, meta: dict[int, ChannelMeta], 
             for i in range(0, len(cids), PACE_ROWS):
                 w.writerows(_rows(ts, cids[i:i + PACE_ROWS], mns[i:i + PACE_ROWS],
                                   mxs[i:i + PACE_ROWS], avs[i:i + PACE_ROWS], meta))
-                time.sleep(PACE_S)
+                turn()
             rows += len(cids)
     else:
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -205,7 +237,7 @@ def encode_rows(times: list[int], period: Period, meta: dict[int, ChannelMeta], 
                 out.write(dumps(dict(zip(COLUMNS, row, strict=True))))
                 out.write("\n")
                 if n % PACE_ROWS == PACE_ROWS - 1:
-                    time.sleep(PACE_S)
+                    turn()
             rows += len(cids)
     day = iso_time(times[0])[:10] if times else ""
     return Batch(until=until, rows=rows, data=out.getvalue().encode(), day=day)

@@ -39,8 +39,8 @@ from ..permissions import SYSTEM, Action, Principal, require
 from ..settings import SqlExportSettings
 from ..store import Store
 from .logs import LogArchive
-from .rows import BATCH_ROWS, PERIOD_S, ChannelMeta, decode_period, describe, encode_rows, \
-    iso_time, plan_batches
+from .rows import BATCH_ROWS, PERIOD_S, ChannelMeta, LoopTurn, decode_period, describe, \
+    encode_rows, iso_time, plan_batches
 from .rows import Batch as RowBatch
 from .sinks import Sink, make_sink
 
@@ -389,6 +389,7 @@ class ExportService:
         rows = 0
         meta: dict[int, ChannelMeta] = {}
         names: dict[str, str] | None = None
+        turn = LoopTurn(asyncio.get_running_loop())   # the worker threads give way to the loop
         while w < limit:
             if self._gen != gen or self._stopping:
                 return rows
@@ -405,7 +406,7 @@ class ExportService:
                 if names is None:
                     names = {h: d.info.display_name for h, d in self._live.devices.items()}
                 meta.update(await asyncio.to_thread(describe, new, db.by_id, names))
-            period = await asyncio.to_thread(decode_period, chunks, w, hi)
+            period = await asyncio.to_thread(decode_period, chunks, w, hi, turn)
             if period.damaged:
                 log.error("history export: %d damaged history chunks of %s skipped",
                           period.damaged, iso_time(p))
@@ -413,7 +414,7 @@ class ExportService:
                 if self._gen != gen or self._stopping:
                     return rows
                 batch = await asyncio.to_thread(encode_rows, times, period, meta, sink.format,
-                                                until)
+                                                until, turn)
                 rows += batch.rows
                 await sink.write(batch)
                 w = until

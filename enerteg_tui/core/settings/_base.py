@@ -66,9 +66,14 @@ class SettingsModel(BaseModel):
     section title), and ``SERVICE`` (the service that uses the settings, or None
     when no service in this build consumes them yet, so that faces can say so), and
     ``SERVICE_NOTE`` when part of the topic is applied only at a restart or not yet.
+
+    Frozen: a model is never changed in place (an assignment raises). A change is a new
+    model validated as a whole from the merged keys (``Configuration.put``), so a refused
+    change leaves the current settings exactly as they were and a model handed to a
+    service cannot change under it.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     TOPIC: ClassVar[str] = ""
     TITLE: ClassVar[str] = ""

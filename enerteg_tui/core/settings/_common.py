@@ -121,25 +121,12 @@ def _guarded(cls: type[BaseModel], data: Any, handler: Callable[[Any], Any]) -> 
 class NestedSettings(BaseModel):
     """Base of a model nested inside a topic (e.g. one network interface)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True,
-                              use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     @model_validator(mode="wrap")
     @classmethod
     def _guard(cls, data: Any, handler: Callable[[Any], Any]) -> Any:
         return _guarded(cls, data, handler)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        # pydantic stores the value before the model's own rules run; undo a refusal
-        before = dict(self.__dict__), set(self.__pydantic_fields_set__)
-        try:
-            super().__setattr__(name, value)
-        except ValidationError:
-            self.__dict__.clear()
-            self.__dict__.update(before[0])
-            self.__pydantic_fields_set__.clear()
-            self.__pydantic_fields_set__.update(before[1])
-            raise
 
 
 class TopicSettings(SettingsModel):
@@ -147,7 +134,7 @@ class TopicSettings(SettingsModel):
 
     Keeps secrets out of error messages (an error located at a secret field shows
     ``***`` instead of the value typed; rules spanning keys pass ``HIDDEN`` to
-    ``fail`` themselves) and undoes a refused assignment.
+    ``fail`` themselves). Frozen like every settings model (``SettingsModel``).
     """
 
     model_config = ConfigDict(use_attribute_docstrings=True)
@@ -156,18 +143,6 @@ class TopicSettings(SettingsModel):
     @classmethod
     def _guard(cls, data: Any, handler: Callable[[Any], Any]) -> Any:
         return _guarded(cls, data, handler)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        # pydantic stores the value before the model's own rules run; undo a refusal
-        before = dict(self.__dict__), set(self.__pydantic_fields_set__)
-        try:
-            super().__setattr__(name, value)
-        except ValidationError:
-            self.__dict__.clear()
-            self.__dict__.update(before[0])
-            self.__pydantic_fields_set__.clear()
-            self.__pydantic_fields_set__.update(before[1])
-            raise
 
 
 # --------------------------------------------------------------------- checks

@@ -47,6 +47,8 @@ MAX_UNAUTHENTICATED = 24
 operators reconnecting at once must get in; a flood must not starve the poller)."""
 MAX_CONNECTIONS = 64
 """Connections allowed in all (logged in or not)."""
+CLOSE_WAIT_S = 1.0
+"""At stop, how long to wait for the closed connections to be gone (their logouts)."""
 MAX_AUTH_TRIES = 6
 """Failed authentication attempts on one connection before it is closed."""
 LOGIN_TIMEOUT_S = 30
@@ -112,6 +114,7 @@ class _Connection(asyncssh.SSHServer):
         self.address = str(peer[0])
         svc = self.service
         svc.connections.add(self)
+        svc.none_open.clear()
         svc.unauthenticated.add(self)
         if len(svc.unauthenticated) > MAX_UNAUTHENTICATED or len(svc.connections) > MAX_CONNECTIONS:
             svc.refused += 1
@@ -129,6 +132,8 @@ class _Connection(asyncssh.SSHServer):
     def connection_lost(self, exc: Exception | None) -> None:
         svc = self.service
         svc.connections.discard(self)
+        if not svc.connections:
+            svc.none_open.set()
         svc.unauthenticated.discard(self)
         if self.principal is not None and self._authenticated:
             principal, session = self.principal, self.session
@@ -253,6 +258,9 @@ class SSHService:
         self.core = core
         self.options = options or SSHOptions()
         self.connections: set[_Connection] = set()
+        self.none_open = asyncio.Event()
+        """Set while no connection is open (``stop`` waits for it, rather than polling)."""
+        self.none_open.set()
         self.unauthenticated: set[_Connection] = set()
         self.refused = 0
         """Connections refused by admission since start."""
@@ -378,10 +386,8 @@ class SSHService:
         for conn in list(self.connections):
             if conn.conn is not None:
                 conn.conn.close()
-        for _ in range(50):
-            if not self.connections:
-                break
-            await asyncio.sleep(0.02)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.none_open.wait(), CLOSE_WAIT_S)
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=1)
 

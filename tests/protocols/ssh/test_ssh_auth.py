@@ -14,7 +14,12 @@ import pytest
 from enerteg_tui.core.permissions import SYSTEM
 from enerteg_tui.protocols.ssh.server import MAX_AUTH_TRIES, MAX_UNAUTHENTICATED
 
+from tests.helpers import free_port
+
 from .conftest import PASSWORD, SSHEnv
+
+pytestmark = pytest.mark.e2e
+"""Through a real peer (OpenSSH, tmux, the enerteg command): see pyproject's markers."""
 
 
 async def _actions(env: SSHEnv) -> list[str]:
@@ -169,9 +174,7 @@ async def test_no_port_forwarding_or_agent(ssh_env: SSHEnv) -> None:
 
 
 async def test_listener_follows_config_cli(ssh_env: SSHEnv) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        new_port = probe.getsockname()[1]
+    new_port = free_port()
     svc = ssh_env.controller.service("ssh")
     svc.options.port = svc.options.enabled = None    # let config/cli decide
     await ssh_env.controller.config.put(SYSTEM, "cli", {"port": new_port,

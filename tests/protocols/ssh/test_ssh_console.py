@@ -11,9 +11,16 @@ from typing import Any
 
 import pyte
 
+import pytest
+
 from enerteg_tui.core.permissions import SYSTEM
 
+from tests.helpers import wait_for
+
 from .conftest import PASSWORD, SSHEnv
+
+pytestmark = pytest.mark.e2e
+"""Through a real peer (OpenSSH, tmux, the enerteg command): see pyproject's markers."""
 
 
 class Screen:
@@ -39,11 +46,10 @@ class Screen:
         return "\n".join(self.screen.display)
 
     async def wait_for(self, pattern: str, timeout: float = 10) -> None:
-        end = asyncio.get_running_loop().time() + timeout
-        while not re.search(pattern, self.text):
-            if asyncio.get_running_loop().time() > end:
-                raise AssertionError(f"{pattern!r} not on screen:\n{self.text}")
-            await asyncio.sleep(0.05)
+        try:
+            await wait_for(lambda: re.search(pattern, self.text), timeout=timeout, step=0.05)
+        except AssertionError:
+            raise AssertionError(f"{pattern!r} not on screen:\n{self.text}") from None
 
     def resize(self, cols: int, rows: int) -> None:
         self.screen.resize(rows, cols)

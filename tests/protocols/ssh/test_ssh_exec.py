@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from enerteg_tui.core.permissions import SYSTEM
 
 from .conftest import SSHEnv
+
+pytestmark = pytest.mark.e2e
+"""Through a real peer (OpenSSH, tmux, the enerteg command): see pyproject's markers."""
 
 
 async def test_exec_cat_prints_pure_json_and_exits_0(ssh_env: SSHEnv) -> None:

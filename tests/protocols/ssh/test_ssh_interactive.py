@@ -9,9 +9,14 @@ import json
 
 import pexpect
 
+import pytest
+
 from enerteg_tui.core.permissions import SYSTEM
 
 from .conftest import PASSWORD, SSHEnv, expect
+
+pytestmark = pytest.mark.e2e
+"""Through a real peer (OpenSSH, tmux, the enerteg command): see pyproject's markers."""
 
 PROMPT = r"@enerteg:[^\r\n]*> "
 

@@ -14,6 +14,9 @@ from enerteg_tui.protocols.ssh.sftp import FOLDERS
 
 from .conftest import SSH_OPTS, SSHEnv
 
+pytestmark = pytest.mark.e2e
+"""Through a real peer (OpenSSH, tmux, the enerteg command): see pyproject's markers."""
+
 
 def _sftp_args(env: SSHEnv, user: str, batch: Path) -> list[str]:
     # -b implies BatchMode=yes, which would turn off the askpass password

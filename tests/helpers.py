@@ -1,0 +1,97 @@
+"""The tests' one copy of their common helpers: a cheap password hasher, "poll until"
+(in a loop and in a thread), free loopback ports and building a started controller.
+
+They live here, not in each test package, so a change (a longer default timeout, a port
+check) is made once; ``tests/conftest.py`` builds its fixtures from them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from argon2 import PasswordHasher
+
+if TYPE_CHECKING:
+    from enerteg_tui.controller import Controller
+
+__all__ = ["FAST_HASHER", "wait_for", "wait_for_blocking", "free_port", "build_controller"]
+
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+"""argon2id at its smallest cost (~0.1 ms a hash instead of ~45 ms): the tests build the
+core with it. Hashes name their parameters, so it verifies production hashes too; a
+running controller never uses it (``Controller`` has no switch lowering the cost)."""
+
+
+async def wait_for(cond: Callable[[], object | Awaitable[object]], timeout: float = 5.0,
+                   step: float = 0.01) -> None:
+    """Poll ``cond`` (a function or a coroutine function) until it returns something
+    true; fail the test after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        got = cond()
+        if inspect.isawaitable(got):
+            got = await got
+        if got:
+            return
+        if loop.time() > end:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(step)
+
+
+def wait_for_blocking(cond: Callable[[], Any], timeout: float = 5.0, step: float = 0.05,
+                      what: str | Callable[[], str] = "condition") -> Any:
+    """Blocking "poll until" for tests outside a loop (subprocesses, tmux, servers):
+    returns ``cond()``'s first true value, or fails after ``timeout`` seconds naming
+    ``what`` (a text, or a function giving the state to show)."""
+    end = time.monotonic() + timeout
+    while True:
+        got = cond()
+        if got:
+            return got
+        if time.monotonic() > end:
+            raise AssertionError(f"{what() if callable(what) else what}: not met within "
+                                 f"{timeout} s")
+        time.sleep(step)
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port free on 127.0.0.1 for both TCP and UDP (checked by binding both)."""
+    other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        try:
+            with socket.socket(socket.AF_INET, other) as s2:
+                s2.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port on 127.0.0.1")
+
+
+async def build_controller(data_dir: Path, *, pdus: int = 8, interval: float = 0.1,
+                           seed: int = 1, latency: float = 0.0,
+                           clock: Callable[[], float] | None = None,
+                           **options: Any) -> Controller:
+    """A started controller on ``pdus`` simulated PDUs with the cheap hasher, once its
+    first sweep is done. ``options`` go to ``ControllerOptions`` (SSH off unless asked)."""
+    from enerteg_tui.controller import Controller, ControllerOptions
+
+    options.setdefault("ssh_enabled", False)
+    opts = ControllerOptions(data_dir=data_dir, simulate=pdus, interval=interval, seed=seed,
+                             bus_latency_ms=latency, **options)
+    kw: dict[str, Any] = {"password_hasher": FAST_HASHER}
+    if clock is not None:
+        kw["clock"] = clock
+    c = Controller(opts, **kw)
+    await c.start()
+    await asyncio.wait_for(c.poller.first_sweep_done.wait(), 10)
+    return c
