@@ -16,11 +16,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ...core.errors import EnertegError
+from ...core.errors import EnertegError, shown
 from ...core.permissions import Principal
 from ...core.users import AuthFailed, LockedOut
 from .lineedit import LineEditor
-from .parse import UsageError, split_statements, split_words
+from .parse import MAX_LINE_CHARS, UsageError, parse_script_async
 from .term import ENTER, EOF, TEXT, BACKSPACE, TermIO, next_key
 
 __all__ = ["ShellSession", "change_password_prompt", "login_prompt", "read_secret",
@@ -91,12 +91,18 @@ class ShellSession:
         """Run every statement of ``line``; stops at the first failure."""
         from .commands import run_command
 
-        for statement in split_statements(line):
+        try:
+            statements = await parse_script_async(line)
+        except UsageError as exc:
+            self._error(str(exc), None)
+            return EXIT_USAGE
+        for statement in statements:
             code = EXIT_OK
             try:
-                words = split_words(statement)
-                if words:
-                    await run_command(self, words)
+                if statement.error is not None:
+                    raise statement.error
+                if statement.words:
+                    await run_command(self, statement.words)
             except ExitShell:
                 raise
             except UsageError as exc:
@@ -106,10 +112,9 @@ class ShellSession:
                 code = EXIT_FAILED
                 self._error(str(exc), exc)
             except Exception as exc:  # never a traceback to a user
-                log.exception("shell: command %r failed", statement)
+                log.exception("shell: command %s failed", shown(statement.text))
                 code = EXIT_FAILED
-                self._error(f"internal error while running {statement.split()[0]!r}: "
-                            f"{type(exc).__name__}", None)
+                self._error(f"internal error while running {shown(statement.words[0])}", None)
             if code != EXIT_OK:
                 return code
         return EXIT_OK
@@ -118,9 +123,12 @@ class ShellSession:
         if self.format == "json" and not self.interactive:
             doc: dict[str, Any] = {"error": text}
             if exc is not None:
+                value = exc.value if isinstance(exc.value, (str, int, float, bool)) \
+                    or exc.value is None else str(exc.value)
+                if isinstance(value, str) and len(value) > 40:
+                    value = shown(value)
                 doc.update({"type": type(exc).__name__, "thing": exc.thing,
-                            "value": exc.value if isinstance(exc.value, (str, int, float, bool))
-                            or exc.value is None else str(exc.value), "allowed": exc.allowed})
+                            "value": value, "allowed": exc.allowed})
             self._err(json.dumps(doc, ensure_ascii=False) + "\n")
         else:
             self._err(f"Error: {text}\n" if not text.startswith(("Unknown command", "Usage")) else text + "\n")
@@ -142,7 +150,8 @@ class ShellSession:
         self._out = self._err = lambda s: io.write(s.replace("\r\n", "\n").replace("\n", "\r\n"))
         users = self.controller.users
         editor = LineEditor(io, history=await users.history(self.principal.user),
-                            completer=lambda line, cur: complete(self, line, cur))
+                            completer=lambda line, cur: complete(self, line, cur),
+                            max_length=MAX_LINE_CHARS)
         code = EXIT_OK
         while True:
             line = await editor.readline(self.prompt())
