@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import sys
 import tempfile
 import time
@@ -92,7 +93,7 @@ async def _paste(port: int, n: int) -> tuple[int, str]:
         proc.stdin.write(_line(n).encode() + b"\r")
         seen = b""
         # the answer: an error line, then the next prompt
-        while b"Error" not in seen or not seen.rstrip().endswith(b">"):
+        while b"Error" not in seen or not re.search(rb"> (\x1b\[K)?$", seen):
             chunk = await asyncio.wait_for(proc.stdout.read(1 << 20), 120)
             if not chunk:
                 break

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from .audit import AuditLog, Severity
 from .documents import apply_changes, diff_keys
+from .safetext import refuse_control
 from .errors import Invalid, NotFound
 from .events import Event, EventBus
 from .live import DeviceLive, LiveState
@@ -399,6 +400,7 @@ class RuleService:
 
     def validate(self, data: dict[str, Any], what: str = "rule") -> RuleDoc:
         """A ``RuleDoc`` from a whole document, checked against the ring and structure."""
+        refuse_control(what, data)
         try:
             doc = RuleDoc.model_validate(data)
         except ValidationError as exc:

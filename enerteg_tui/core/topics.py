@@ -26,6 +26,7 @@ from .audit import AuditLog, Severity
 from .configuration import Configuration
 from .devices import DeviceService
 from .documents import apply_changes, coerce_text, diff_keys, envelope
+from .safetext import refuse_control
 from .errors import Invalid, NotFound, PermissionDenied
 from .faults import FaultInjector
 from .live import DeviceLive, LiveState
@@ -408,6 +409,7 @@ class Topics:
         else:
             schema, current = faults.device_schema(), faults.device_document(parts[1])
         cur = current.model_dump(mode="json", by_alias=True)
+        refuse_control(what, changes)
         merged = changes if replace else apply_changes(cur, changes, what)
         try:
             doc = schema.model_validate(merged)

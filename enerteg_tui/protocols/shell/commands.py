@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ...core.documents import loads
 from ...core.errors import EnertegError, Invalid, NotFound
 from ...core.topics import normalize
 from .parse import UsageError

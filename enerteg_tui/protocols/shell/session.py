@@ -18,6 +18,7 @@ from typing import Any
 
 from ...core.errors import EnertegError, shown
 from ...core.permissions import Principal
+from ...core.safetext import escape_control
 from ...core.users import AuthFailed, LockedOut
 from .lineedit import LineEditor
 from .parse import MAX_LINE_CHARS, UsageError, parse_script_async
@@ -67,12 +68,16 @@ class ShellSession:
         return self.io is not None
 
     def out(self, text: str) -> None:
-        """Write data (stdout in a script), one line or several, newline added."""
-        self._out(text + "\n")
+        """Write data (stdout in a script), one line or several, newline added.
+
+        Control characters other than newline and tab (text a user or a device
+        stored) are written as ``\\u001b``, never sent raw to a terminal."""
+        self._out(escape_control(text, keep="\n\t") + "\n")
 
     def msg(self, text: str) -> None:
-        """Write a message for people (stderr in a script)."""
-        self._err(text + "\n")
+        """Write a message for people (stderr in a script); control characters as in
+        ``out``."""
+        self._err(escape_control(text, keep="\n\t") + "\n")
 
     def emit(self, data: Any, text: str | None) -> None:
         """Data in the session's format: JSON, or ``text`` (JSON if no text given)."""
@@ -129,8 +134,9 @@ class ShellSession:
                     value = shown(value)
                 doc.update({"type": type(exc).__name__, "thing": exc.thing,
                             "value": value, "allowed": exc.allowed})
-            self._err(json.dumps(doc, ensure_ascii=False) + "\n")
+            self._err(escape_control(json.dumps(doc, ensure_ascii=False), keep="") + "\n")
         else:
+            text = escape_control(text, keep="\n\t")
             self._err(f"Error: {text}\n" if not text.startswith(("Unknown command", "Usage")) else text + "\n")
 
     async def run_script(self, text: str, out: Callable[[str], None],
