@@ -18,6 +18,7 @@ from typing import Any
 
 from ...core.documents import loads
 from ...core.errors import EnertegError, Invalid, NotFound
+from ...core.safetext import escape_control
 from ...core.topics import normalize
 from .parse import UsageError
 
@@ -130,7 +131,8 @@ async def cmd_edit(sh: Any, args: list[str]) -> None:
     if topics.schema_for(sh.principal, target) is None or "u" not in doc:
         raise Invalid(f"topic {_shown(target)} cannot be edited", thing="topic", value=target,
                       allowed="a settings document (config/<name>, sensor/<hexid>/config, sim/)")
-    original = json.dumps(doc["u"], indent=2, ensure_ascii=False) + "\n"
+    # json.dumps escapes C0 controls but not C1 (U+0080–U+009F): escape those too
+    original = escape_control(json.dumps(doc["u"], indent=2, ensure_ascii=False)) + "\n"
 
     async def validate(text: str) -> str | None:
         try:
