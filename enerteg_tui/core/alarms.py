@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .audit import AuditLog, Severity
-from .errors import Conflict, Invalid, NotFound, shown
+from .errors import Conflict, Invalid, NotFound
 from .safetext import refuse_control
 from .evaluation import RING, Change, Evaluator, Watch, fmt_num
 from .events import Event, EventBus

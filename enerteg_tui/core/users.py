@@ -180,7 +180,7 @@ class UserService:
         """A user; ``NotFound`` names it."""
         row = await self._row(name)
         if row is None:
-            raise NotFound(f"user {name!r} does not exist", thing="user", value=name,
+            raise NotFound(f"user {shown(name)} does not exist", thing="user", value=name,
                            allowed="an existing login name (see `user list`)")
         return self._info(row)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...core.documents import loads
-from ...core.errors import EnertegError, Invalid, NotFound
+from ...core.errors import EnertegError, Invalid, NotFound, shown
 from ...core.safetext import escape_control
 from ...core.topics import normalize
 from .parse import UsageError
@@ -97,7 +97,7 @@ def _parse_assignments(words: list[str]) -> dict[str, str]:
     for w in words:
         key, sep, value = w.partition("=")
         if not sep or not key:
-            raise UsageError(f"Usage: put key=\"value\" [key2=value2 ...]; {w!r} is not key=value")
+            raise UsageError(f"Usage: put key=\"value\" [key2=value2 ...]; {shown(w)} is not key=value")
         changes[key] = value
     return changes
 
@@ -136,7 +136,9 @@ async def cmd_edit(sh: Any, args: list[str]) -> None:
 
     async def validate(text: str) -> str | None:
         try:
-            data = json.loads(text)
+            data = loads(text, f"{target}/_data")
+        except EnertegError as exc:
+            return str(exc)
         except ValueError as exc:
             return f"not valid JSON: {exc}"
         if not isinstance(data, dict):

@@ -116,7 +116,7 @@ class ShellSession:
             except EnertegError as exc:
                 code = EXIT_FAILED
                 self._error(str(exc), exc)
-            except Exception as exc:  # never a traceback to a user
+            except Exception:  # never a traceback to a user
                 log.exception("shell: command %s failed", shown(statement.text))
                 code = EXIT_FAILED
                 self._error(f"internal error while running {shown(statement.words[0])}", None)
