@@ -117,7 +117,7 @@ def _wants_text(schema: type[BaseModel] | None, key: str) -> bool:
     return bool(args) and all(a is str or a is type(None) for a in args) and str in args
 
 
-def coerce_text(schema: type[BaseModel] | None, key: str, text: str) -> Any:
+def coerce_text(schema: type[BaseModel] | None, key: str, text: str, what: str = "") -> Any:
     """Value for ``key`` from shell text: kept as text where the schema wants text,
     otherwise parsed as JSON when it parses (``3`` → 3, ``true`` → True, ``[1,2]``).
 
@@ -127,7 +127,7 @@ def coerce_text(schema: type[BaseModel] | None, key: str, text: str) -> Any:
     if _wants_text(schema, key):
         return text
     try:
-        return loads(text, f"value of {shown(key)}")
+        return loads(text, f"{what}: {key}" if what else f"value of {shown(key)}")
     except (ValueError, TypeError):
         return text
 

@@ -382,7 +382,8 @@ class Topics:
             raise Invalid(f"{path}: nothing to change", thing="put", value="",
                           allowed='key=value pairs, e.g. put enabled="enabled"')
         text_keys = {"name", "state"} if parts_is_outlet(path) else set()
-        typed = {k: (coerce_text(node.schema, k, v) if isinstance(v, str) and k not in text_keys
+        typed = {k: (coerce_text(node.schema, k, v, path) if isinstance(v, str)
+                     and k not in text_keys
                      else v) for k, v in changes.items()}
         parts = path.split("/")
         if parts[0] in ("rules", "alarms") and self._ra is not None:
