@@ -71,6 +71,15 @@ async def test_an_exec_command_over_256k_is_answered_not_dropped(ssh_env: SSHEnv
     assert ok.code == 0
 
 
+async def test_an_exec_script_over_1mib_gets_the_script_limit(ssh_env: SSHEnv) -> None:
+    # 1.2 MB in one SSH packet: taken after login (up to 2 MiB), refused in words
+    script = ("pwd;" + "#" * 59_995 + "\n") * 20
+    r = await _ssh_long(ssh_env, "oper", script)
+    assert r.code == 2, r.err
+    assert "the script is 1,200,0" in r.err and "the limit is 1,048,576 characters" in r.err
+    assert r.out == ""                                  # nothing of it ran
+
+
 async def test_a_script_within_the_limits_runs_with_big_lines(ssh_env: SSHEnv) -> None:
     hexid = await _hexid(ssh_env)
     filler = "# " + "x" * 60_000 + "\n"
