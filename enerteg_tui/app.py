@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 
 from .core.permissions import Principal, require
+from .screens.compositor import install_safe_compositor
 from .screens.context import ConsoleContext
 from .screens.dashboard import DashboardPage
 from .screens.device_list import DeviceListPage
@@ -94,6 +95,13 @@ class ConsoleApp(App[None]):
         self.main = MainScreen()
         await self.push_screen(self.main)
         await self.open_place(Place("site"))
+
+    def _load_screen_css(self, screen: Screen[Any]) -> None:
+        """Every screen shown (pages, dialogs, Textual's command palette) paints through a
+        ``SafeCompositor``: no control character of user or device text reaches a
+        viewer's terminal. Textual calls this for each screen as it becomes current."""
+        install_safe_compositor(screen)
+        super()._load_screen_css(screen)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (action == "open_shell" and self.on_open_shell is None)

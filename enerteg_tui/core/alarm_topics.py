@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .alarms import AlarmFilter, AlarmService
 from .documents import apply_changes, envelope
-from .errors import Invalid
+from .errors import Invalid, shown
 from .live import LiveState
 from .permissions import Action, Principal, require
 from .rules import RuleDoc, RuleService
@@ -165,7 +165,7 @@ class RuleAlarmTopics:
         require(principal, Action.ACK_ALARM, f"alarms/{alarm_id}")
         bad = [k for k in changes if k not in ("ack", "comment")]
         if bad:
-            raise Invalid(f"alarms/{alarm_id}: unknown key {bad[0]} (value {changes[bad[0]]!r}); "
+            raise Invalid(f"alarms/{alarm_id}: unknown key {bad[0]} (value {shown(changes[bad[0]])}); "
                           "allowed are ack, comment", thing=bad[0], value=changes[bad[0]],
                           allowed="ack, comment")
         try:

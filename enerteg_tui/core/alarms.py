@@ -27,6 +27,7 @@ from typing import Any
 
 from .audit import AuditLog, Severity
 from .errors import Conflict, Invalid, NotFound
+from .safetext import refuse_control
 from .evaluation import RING, Change, Evaluator, Watch, fmt_num
 from .events import Event, EventBus
 from .live import DeviceLive, LiveState
@@ -578,6 +579,7 @@ class AlarmService:
         """
         require(principal, Action.ACK_ALARM, f"alarms/{alarm_id}")
         comment = (comment or "").strip()
+        refuse_control(f"alarms/{alarm_id}", comment, key="comment", multiline={"comment"})
         if len(comment) > COMMENT_MAX:
             raise Invalid(f"alarms/{alarm_id}: comment of {len(comment)} characters is not allowed;"
                           f" allowed is text of at most {COMMENT_MAX} characters",

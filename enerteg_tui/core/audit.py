@@ -23,6 +23,7 @@ from typing import Any
 import aiosqlite
 
 from .errors import Invalid, NotFound
+from .safetext import refuse_control
 from .events import Event, EventBus
 from .masking import is_secret_key, mask_text
 from .permissions import Action, Principal, require
@@ -330,6 +331,7 @@ class AuditLog:
         """Add a comment to an entry."""
         require(principal, Action.ACK_ALARM, f"audit/{entry_id}")
         text = text.strip()
+        refuse_control(f"audit/{entry_id}", text, key="comment", multiline={"comment"})
         if not text or len(text) > 2000:
             raise Invalid(f"comment of {len(text)} characters is not allowed",
                           thing="comment", value=text[:40], allowed="1 to 2000 characters")

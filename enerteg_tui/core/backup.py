@@ -50,6 +50,7 @@ from pydantic import ValidationError
 from .audit import AuditLog, Severity
 from .configuration import Configuration
 from .devices import DeviceService
+from .documents import loads
 from .errors import Invalid, NotFound
 from .events import Event, EventBus
 from .history import HistoryService
@@ -268,7 +269,9 @@ class BackupService:
                            value=str(path), allowed="a backup file in /upload or /backups")
         members = await asyncio.to_thread(_read_tar, path)
         try:
-            public = json.loads(members["config.json"])
+            public = loads(members["config.json"].decode("utf-8", errors="replace")
+                           if isinstance(members["config.json"], bytes)
+                           else members["config.json"], f"{path.name}: config.json")
         except ValueError as exc:
             raise _bad(path, f"config.json is not JSON ({exc})") from None
         secrets = None

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from .audit import AuditLog, Severity
 from .documents import apply_changes, diff_keys
+from .safetext import multiline_keys, refuse_control
 from .events import Event, EventBus
 from .masking import sensitive_fields
 from .permissions import Action, Principal, require
@@ -131,6 +132,7 @@ class Configuration:
         # "set" for a secret means "keep the stored value" (it is what a read shows)
         changes = {k: (stored.get(k) if k in secrets and v == SECRET_SHOWN_AS else v)
                    for k, v in changes.items()}
+        refuse_control(what, changes, multiline=multiline_keys(schema))
         if replace:
             for k in secrets:
                 if changes.get(k) == SECRET_SHOWN_AS or (k not in changes and k in stored):

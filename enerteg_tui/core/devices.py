@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from .audit import AuditLog, Severity
 from .documents import apply_changes, diff_keys
+from .safetext import refuse_control
 from .errors import DeviceUnavailable, Invalid, NotFound, Unsupported
 from .events import Event, EventBus
 from .live import DeviceLive, LiveState
@@ -196,6 +197,7 @@ class DeviceService:
         require(principal, Action.DEVICE_SETUP, what)
         live = self.get(hex_id)
         current = live.info.settings.model_dump(mode="json", by_alias=True)
+        refuse_control(what, changes)
         merged = changes if replace else apply_changes(current, changes, what)
         try:
             new = DeviceSettings.model_validate(merged)

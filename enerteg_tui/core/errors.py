@@ -18,7 +18,26 @@ __all__ = [
     "DeviceUnavailable",
     "DriverTimeout",
     "Unsupported",
+    "SHOWN_CHARS",
+    "shown",
 ]
+
+SHOWN_CHARS = 40
+"""How much of a value a message repeats: enough to recognise it, never a wall of text."""
+
+
+def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
+    """``value`` as a message quotes it (``repr``), cut to ``limit`` characters.
+
+    A longer value keeps its first ``limit`` characters and says how long it was:
+    ``'AAAA…' (10,000 characters)``; a refusal never echoes 10 KB back.
+    """
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}… ({len(value):,} characters)"
+    text = repr(value)
+    if len(text) > limit + 2:
+        return f"{text[:limit]}… ({len(text):,} characters)"
+    return text
 
 
 class EnertegError(Exception):

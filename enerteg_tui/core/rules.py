@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from .audit import AuditLog, Severity
 from .documents import apply_changes, diff_keys
-from .errors import Invalid, NotFound
+from .safetext import refuse_control
+from .errors import Invalid, NotFound, shown
 from .events import Event, EventBus
 from .live import DeviceLive, LiveState
 from .permissions import SYSTEM, Action, Principal, require
@@ -352,14 +353,14 @@ class RuleService:
         s, target = doc.scope, doc.target
         if s == "all":
             if target:
-                raise Invalid(f"{what}: target = {target!r} is not allowed; allowed is an empty "
+                raise Invalid(f"{what}: target = {shown(target)} is not allowed; allowed is an empty "
                               "target for scope all", thing="target", value=target, allowed="empty")
             return doc
         if s == "pdu":
             known = [d.hex_id for d in self._live.ordered()]
             t = target.lower()
             if t not in known:
-                raise Invalid(f"{what}: target = {target!r} is not allowed; allowed is the hex id "
+                raise Invalid(f"{what}: target = {shown(target)} is not allowed; allowed is the hex id "
                               f"of a known PDU ({', '.join(known[:8])}{' …' if len(known) > 8 else ''})",
                               thing="target", value=target, allowed="hex id of a known PDU")
             doc.target = t
@@ -368,7 +369,7 @@ class RuleService:
             types = sorted({d.info.model.type_name for d in self._live.devices.values()})
             match = next((x for x in types if x.lower() == target.lower()), None)
             if match is None:
-                raise Invalid(f"{what}: target = {target!r} is not allowed; allowed is a PDU type "
+                raise Invalid(f"{what}: target = {shown(target)} is not allowed; allowed is a PDU type "
                               f"on the ring: {', '.join(types) or 'none yet'}", thing="target",
                               value=target, allowed=", ".join(types))
             doc.target = match
@@ -376,7 +377,7 @@ class RuleService:
         eid = _int(target)
         kind = self._element_kind(eid) if eid is not None else None
         if kind != s:
-            raise Invalid(f"{what}: target = {target!r} is not allowed; allowed is the id of a "
+            raise Invalid(f"{what}: target = {shown(target)} is not allowed; allowed is the id of a "
                           f"{s} (see the structure)", thing="target", value=target,
                           allowed=f"id of an existing {s}")
         doc.target = str(eid)
@@ -384,6 +385,7 @@ class RuleService:
 
     def validate(self, data: dict[str, Any], what: str = "rule") -> RuleDoc:
         """A ``RuleDoc`` from a whole document, checked against the ring and structure."""
+        refuse_control(what, data)
         try:
             doc = RuleDoc.model_validate(data)
         except ValidationError as exc:

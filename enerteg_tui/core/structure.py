@@ -15,7 +15,8 @@ from enum import Enum
 
 from .audit import AuditLog, Severity
 from .devices import DeviceService
-from .errors import Conflict, Invalid, NotFound
+from .errors import Conflict, Invalid, NotFound, shown
+from .safetext import refuse_control
 from .events import Event, EventBus
 from .live import DeviceLive, LiveState
 from .model import DeviceState, Health
@@ -223,8 +224,10 @@ class Structure:
     def _check_name(self, name: str, kind: Kind, parent_id: int, exclude: int | None = None) -> str:
         name = name.strip()
         if not name or len(name) > NAME_MAX:
-            raise Invalid(f"{kind.value} name {name!r} is not allowed", thing="name", value=name,
+            raise Invalid(f"{kind.value} name {shown(name)} is not allowed; allowed is a name of "
+                          f"1 to {NAME_MAX} characters", thing="name", value=shown(name),
                           allowed=f"1 to {NAME_MAX} characters")
+        refuse_control(f"{kind.value} name", name, key="name")
         for e in self.children(parent_id):
             if e.kind is kind and e.name.lower() == name.lower() and e.id != exclude:
                 where = self.path(parent_id) if parent_id else "the data centre"

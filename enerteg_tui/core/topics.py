@@ -26,7 +26,8 @@ from .audit import AuditLog, Severity
 from .configuration import Configuration
 from .devices import DeviceService
 from .documents import apply_changes, coerce_text, diff_keys, envelope
-from .errors import Invalid, NotFound, PermissionDenied
+from .safetext import refuse_control
+from .errors import Invalid, NotFound, PermissionDenied, shown
 from .faults import FaultInjector
 from .live import DeviceLive, LiveState
 from .model import DeviceSettings, OutletAction
@@ -151,9 +152,9 @@ class Topics:
         last = path.rsplit("/", 1)[-1]
         close = difflib.get_close_matches(last, names, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        shown = ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
-        raise NotFound(f"topic {path!r} does not exist.{hint} /{parent} holds: {shown or 'nothing'}",
-                       thing="topic", value=path, allowed=shown)
+        holds = ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
+        raise NotFound(f"topic {shown(path)} does not exist.{hint} /{parent} holds: "
+                       f"{holds or 'nothing'}", thing="topic", value=path, allowed=holds)
 
     def _sensor_node(self, path: str, rest: list[str]) -> TopicNode:
         hexes = [d.hex_id for d in self._live.ordered()]
@@ -220,7 +221,7 @@ class Topics:
         path = normalize(path)
         node = self.node(principal, path)
         if not node.has_data:
-            raise NotFound(f"topic {path or '/'!r} is a folder without _data; it holds: "
+            raise NotFound(f"topic {shown(path or '/')} is a folder without _data; it holds: "
                            f"{', '.join(node.children)}", thing="topic", value=path,
                            allowed="a folder listed by ls that shows _data")
         parts = path.split("/")
@@ -374,19 +375,20 @@ class Topics:
         node = self.node(principal, path)
         if not node.writable:
             raise PermissionDenied(
-                f"topic {path or '/'!r} is read-only", thing="topic", value=path,
+                f"topic {shown(path or '/')} is read-only", thing="topic", value=path,
                 allowed="config/<name>, sensor/<hexid>/config, sensor/<hexid>/o/<n>, rules/new, "
                         "rules/<id>, alarms/<id>, sim/")
         if not changes:
             raise Invalid(f"{path}: nothing to change", thing="put", value="",
                           allowed='key=value pairs, e.g. put enabled="enabled"')
         text_keys = {"name", "state"} if parts_is_outlet(path) else set()
-        typed = {k: (coerce_text(node.schema, k, v) if isinstance(v, str) and k not in text_keys
+        typed = {k: (coerce_text(node.schema, k, v, path) if isinstance(v, str)
+                     and k not in text_keys
                      else v) for k, v in changes.items()}
         parts = path.split("/")
         if parts[0] in ("rules", "alarms") and self._ra is not None:
-            shown = await self._ra.put(principal, parts, typed, replace)
-            return self.get(principal, "/".join(shown))
+            result_path = await self._ra.put(principal, parts, typed, replace)
+            return self.get(principal, "/".join(result_path))
         if parts[0] == "config":
             await self._config.put(principal, parts[1], typed, replace=replace)
         elif parts[0] == "sim":
@@ -408,6 +410,7 @@ class Topics:
         else:
             schema, current = faults.device_schema(), faults.device_document(parts[1])
         cur = current.model_dump(mode="json", by_alias=True)
+        refuse_control(what, changes)
         merged = changes if replace else apply_changes(cur, changes, what)
         try:
             doc = schema.model_validate(merged)
@@ -429,7 +432,7 @@ class Topics:
         allowed_keys = {"state", "name", "delay", "powerCycleDelay"}
         bad = [k for k in changes if k not in allowed_keys]
         if bad:
-            raise Invalid(f"{what}: unknown key {bad[0]} (value {changes[bad[0]]!r}); allowed are "
+            raise Invalid(f"{what}: unknown key {bad[0]} (value {shown(changes[bad[0]])}); allowed are "
                           "state, name, delay, powerCycleDelay", thing=bad[0],
                           value=changes[bad[0]], allowed=", ".join(sorted(allowed_keys)))
         settings_changes = {k: v for k, v in changes.items() if k != "state"}
@@ -439,7 +442,7 @@ class Topics:
             try:
                 action = OutletAction(text)
             except ValueError:
-                raise Invalid(f"{what}: state = {changes['state']!r} is not allowed; allowed is "
+                raise Invalid(f"{what}: state = {shown(changes['state'])} is not allowed; allowed is "
                               "one of on, off, cycle", thing="state", value=changes["state"],
                               allowed="on, off, cycle") from None
         if settings_changes:

@@ -24,7 +24,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .audit import AuditLog, Severity
-from .errors import Conflict, Invalid, NotFound, PermissionDenied
+from .errors import Conflict, Invalid, NotFound, PermissionDenied, shown
 from .permissions import Action, Principal, Role, parse_roles, require
 from .store import Store
 
@@ -38,6 +38,9 @@ DEFAULT_PASSWORD = "admin"
 """The factory account (manual §3.1); must be changed at the first interactive login."""
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 """Login names: lowercase letter or underscore first, then letters, digits, ``_.-``; ≤ 32."""
+NAME_RULE = ("1 to 32 characters: lowercase letters a-z, digits 0-9, _ . and -, starting with "
+             "a lowercase letter or _ (e.g. admin, ops_2)")
+"""``NAME_RE`` in words, for every refusal of a login name."""
 MAX_PASSWORD = 128
 BACKOFF_CAP_S = 30.0
 """Longest delay imposed on a source address after failures."""
@@ -186,7 +189,7 @@ class UserService:
         """A user; ``NotFound`` names it."""
         row = await self._row(name)
         if row is None:
-            raise NotFound(f"user {name!r} does not exist", thing="user", value=name,
+            raise NotFound(f"user {shown(name)} does not exist", thing="user", value=name,
                            allowed="an existing login name (see `user list`)")
         return self._info(row)
 
@@ -323,12 +326,11 @@ class UserService:
         """Validate a login name; ``Invalid`` in the manual's words."""
         name = name.strip()
         if not name:
-            raise Invalid("Login name cannot be empty.", thing="login name", value="",
-                          allowed="1 to 32 characters: a-z, 0-9, _ . -")
+            raise Invalid(f"Login name cannot be empty; allowed are {NAME_RULE}",
+                          thing="login name", value="", allowed=NAME_RULE)
         if not NAME_RE.match(name):
-            raise Invalid(f"Login name {name!r} is not allowed", thing="login name", value=name,
-                          allowed="1 to 32 characters: lowercase a-z, 0-9, _ . -, "
-                                  "starting with a letter or _")
+            raise Invalid(f"Login name {shown(name)} is not allowed; allowed are {NAME_RULE}",
+                          thing="login name", value=shown(name), allowed=NAME_RULE)
         return name
 
     async def change_password(self, principal: Principal, name: str, new: str,

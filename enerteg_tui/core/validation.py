@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import Invalid
+from .errors import Invalid, shown
 
 __all__ = ["invalid_from_pydantic", "validate_document", "describe_allowed"]
 
@@ -113,14 +113,15 @@ def invalid_from_pydantic(
         if err.get("type", "").startswith(("greater", "less")):
             allowed = _field_bounds(schema, tuple(err.get("loc", ()))) or allowed
         if err.get("type") == "extra_forbidden":
-            text = f"{what}: unknown key {key!s} (value {value!r}); allowed are {allowed}"
+            text = f"{what}: unknown key {shown(key)} (value {shown(value)}); allowed are {allowed}"
         elif err.get("type") == "missing":
             text = f"{what}: key {key} is missing; it needs {allowed}"
         else:
-            text = f"{what}: {key} = {value!r} is not allowed; allowed is {allowed}"
+            text = f"{what}: {key} = {shown(value)} is not allowed; allowed is {allowed}"
         lines.append(text)
         if first_key is None:
-            first_key, first_value, first_allowed = key, value, allowed
+            first_key, first_allowed = key, allowed
+            first_value = shown(value) if isinstance(value, str) and len(value) > 40 else value
     return Invalid("\n".join(lines), thing=first_key, value=first_value, allowed=first_allowed)
 
 

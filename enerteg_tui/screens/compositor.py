@@ -15,6 +15,12 @@ the changed cells, is skipped. The output is identical (the skipped widgets' str
 were discarded anyway). A skipped widget keeps its own dirty lines until it is really
 painted, so nothing stale can appear later.
 
+``SafeCompositor`` (the base of ``CullingCompositor``, installed on every screen the
+console shows by ``ConsoleApp``) strips control characters from every strip it paints:
+a PDU name holding ``ESC ] 2 ; …`` is shown without them instead of retitling the
+viewer's terminal (``core.safetext``). Rich strips only a few control codes (BEL, BS,
+VT, FF, CR), never ESC. This is the one place all of a screen's text passes.
+
 Textual's compositor is private API: the package pins textual to one minor release
 and tests/console/test_compositor.py compares this compositor's output with
 Textual's own on real screens.
@@ -24,14 +30,50 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from typing import Any
+
+from rich.segment import Segment
 from textual._compositor import ChopsUpdate, Compositor
 from textual.geometry import Region
 from textual.strip import Strip
 
-__all__ = ["CullingCompositor"]
+from ..core.safetext import CONTROL, strip_control
+
+__all__ = ["CullingCompositor", "SafeCompositor", "clean_strip", "install_safe_compositor"]
 
 
-class CullingCompositor(Compositor):
+def clean_strip(strip: Strip) -> Strip:
+    """``strip`` without control characters in its text (the same strip when it has none)."""
+    search = CONTROL.search
+    if not any(search(seg.text) for seg in strip):
+        return strip
+    return Strip([Segment(strip_control(seg.text), seg.style, seg.control) for seg in strip],
+                 strip.cell_length)
+
+
+def _clean_chops(chops: Sequence[Any]) -> None:
+    for line in chops:
+        for cut, strip in line.items():
+            if strip is not None:
+                line[cut] = clean_strip(strip)
+
+
+class SafeCompositor(Compositor):
+    """Textual's compositor, painting no control character of any widget's text."""
+
+    def _render_chops(self, crop: Region, is_rendered_line: Any) -> Sequence[Mapping[int, Strip]]:
+        chops = super()._render_chops(crop, is_rendered_line)
+        _clean_chops(chops)
+        return chops
+
+
+def install_safe_compositor(screen: Any) -> None:
+    """Give ``screen`` a ``SafeCompositor`` unless it has one (before it is first shown)."""
+    if not isinstance(getattr(screen, "_compositor", None), SafeCompositor):
+        screen._compositor = SafeCompositor()
+
+
+class CullingCompositor(SafeCompositor):
     """Textual's compositor, minus the widgets whose strips a partial update would drop."""
 
     skipped = 0
@@ -56,6 +98,7 @@ class CullingCompositor(Compositor):
                 if not (x > x2 or end <= x1):
                     want.append(x)
         chops = self._render_needed(crop, needed)
+        _clean_chops(chops)
         chop_ends = [cut_set[1:] for cut_set in cuts]
         return ChopsUpdate(chops, spans, chop_ends)
 

@@ -408,3 +408,21 @@ async def test_full_screen_console_on_the_line(controller, serve, lines, bob) ->
     await line.expect("login: ", timeout=10)
     got = await actions(controller, "bob")
     assert ("logout", "serial", line.path) in got
+
+
+async def test_device_text_reaches_the_line_escaped(controller, serve, lines, bob) -> None:
+    """Issue 14 item 4: a PDU reporting a name with OSC 2, BEL and an 8-bit CSI (which
+    JSON leaves raw) never sends them raw to the line."""
+    hexid = sorted(controller.live.devices)[0]
+    settings = controller.live.devices[hexid].info.settings.model_copy(
+        update={"name": "Evil\x1b]2;pwned\x07\x9b2JPDU"})
+    await controller.driver.write_settings(hexid, settings)
+    await wait_for(lambda: controller.live.devices[hexid].info.settings.name.startswith("Evil"))
+    line = new_line(lines)
+    await serve(line.path)
+    await login(line, "bob", BOB_PASSWORD)
+    await line.expect(PROMPT_BOB)
+    line.send(f"cat sensor/{hexid}/config/_data\r")
+    out = await line.expect(PROMPT_BOB)
+    assert "Evil\\u001b]2;pwned\\u0007\\u009b2JPDU" in out
+    assert "\x1b]2;" not in line.seen and "\x07" not in line.seen and "\x9b" not in line.seen

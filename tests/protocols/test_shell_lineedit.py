@@ -183,3 +183,22 @@ def test_longest_common_prefix() -> None:
     assert longest_common_prefix(["config/", "cat", "cd"]) == "c"
     assert longest_common_prefix(["ls", "lsof"]) == "ls"
     assert longest_common_prefix([]) == ""
+
+
+async def test_a_line_over_max_length_is_discarded_up_to_enter(term: MemoryTerm) -> None:
+    editor = LineEditor(term, max_length=100)
+    for chunk in ("ls " + "x" * 60, "y" * 60, "z" * 500):
+        term.feed(chunk)
+    term.feed("\r")
+    term.feed("pwd\r")
+    assert await asyncio.wait_for(editor.readline("> "), 2) == ""
+    assert "the line is longer than 100 characters, the limit" in term.output
+    assert "a line of 623 characters was discarded; the limit is 100 characters" in term.output
+    assert "zzz" not in term.output                      # dropped, not echoed
+    assert await asyncio.wait_for(editor.readline("> "), 2) == "pwd"
+
+
+async def test_a_line_at_max_length_is_taken(term: MemoryTerm) -> None:
+    editor = LineEditor(term, max_length=100)
+    term.feed("a" * 100 + "\r")
+    assert await asyncio.wait_for(editor.readline("> "), 2) == "a" * 100

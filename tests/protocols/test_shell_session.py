@@ -130,7 +130,7 @@ async def test_user_management(controller) -> None:
                              who=principal("readwrite"))
     assert code == 1 and "Permission denied" in err
     code, _, err = await run(controller, "user add '' --role readonly --password Ops-pass-1")
-    assert code == 1 and "Login name cannot be empty." in err
+    assert code == 1 and "Login name cannot be empty; allowed are 1 to 32 characters" in err
     code, _, err = await run(controller, "user add y --role readonly --password short")
     assert code == 1 and "Password too short" in err
     code, out, _ = await run(controller, "format json; user list")

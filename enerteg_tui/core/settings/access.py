@@ -165,7 +165,8 @@ class CliSettings(TopicSettings):
     listenAddress: HostOrEmpty = ""
     """Address or host name the SSH server listens on; empty or 0.0.0.0 = all
     interfaces."""
-    banner: LongText = "EnerTEG controller — authorised access only"
+    banner: Annotated[LongText, Field(json_schema_extra={"multiline": True})] = \
+        "EnerTEG controller — authorised access only"
     """Text shown before login."""
     idleTimeoutMinutes: int = Field(15, ge=0, le=1440)
     """Minutes without input after which a session is closed; 0 = never."""

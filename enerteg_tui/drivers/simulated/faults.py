@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
-from ...core.errors import Invalid
+from ...core.errors import Invalid, shown
 from .ring import break_problem
 
 if TYPE_CHECKING:
@@ -104,13 +104,13 @@ def _revalidate(schema: type[D], doc: BaseModel | dict[str, Any], what: str) -> 
         err = exc.errors()[0]
         key = ".".join(str(x) for x in err["loc"]) or "document"
         value = err.get("input")
-        raise Invalid(f"{what}: {key} = {value!r} is not allowed: {err['msg']}",
+        raise Invalid(f"{what}: {key} = {shown(value)} is not allowed: {err['msg']}",
                       thing=key, value=value, allowed=err["msg"]) from None
 
 
 def _read_only(what: str, key: str, current: Any, new: Any) -> None:
     if new != current:
-        raise Invalid(f"{what}: {key} is read-only (is {current!r}, got {new!r})",
+        raise Invalid(f"{what}: {key} is read-only (is {current!r}, got {shown(new)})",
                       thing=key, value=new, allowed=f"the current value {current!r}")
 
 

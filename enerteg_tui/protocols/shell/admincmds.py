@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ...core.backup import FACTORY_RESET_WORD
-from ...core.errors import Invalid
+from ...core.errors import Invalid, shown
 from .parse import UsageError
 
 __all__ = ["cmd_backup", "cmd_restore", "cmd_factory_reset"]
@@ -29,7 +29,7 @@ def _resolve(sh: Any, given: str) -> Path:
     if len(parts) == 1:
         parts = ["upload", parts[0]]
     if len(parts) != 2 or parts[0] not in _FOLDERS or parts[1] in (".", ".."):
-        raise Invalid(f"backup path {given!r} is not allowed; give /upload/NAME or /backups/NAME",
+        raise Invalid(f"backup path {shown(given)} is not allowed; give /upload/NAME or /backups/NAME",
                       thing="path", value=given,
                       allowed="/upload/NAME or /backups/NAME (a file in one of those folders)")
     return data_dir / parts[0] / parts[1]

@@ -16,7 +16,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ...core.errors import EnertegError, Invalid, NotFound
+from ...core.documents import loads
+from ...core.errors import EnertegError, Invalid, NotFound, shown
+from ...core.safetext import escape_control
 from ...core.topics import normalize
 from .parse import UsageError
 
@@ -99,7 +101,7 @@ def _parse_assignments(words: list[str]) -> dict[str, str]:
     for w in words:
         key, sep, value = w.partition("=")
         if not sep or not key:
-            raise UsageError(f"Usage: put key=\"value\" [key2=value2 ...]; {w!r} is not key=value")
+            raise UsageError(f"Usage: put key=\"value\" [key2=value2 ...]; {shown(w)} is not key=value")
         changes[key] = value
     return changes
 
@@ -133,11 +135,14 @@ async def cmd_edit(sh: Any, args: list[str]) -> None:
     if topics.schema_for(sh.principal, target) is None or "u" not in doc:
         raise Invalid(f"topic {_shown(target)} cannot be edited", thing="topic", value=target,
                       allowed="a settings document (config/<name>, sensor/<hexid>/config, sim/)")
-    original = json.dumps(doc["u"], indent=2, ensure_ascii=False) + "\n"
+    # json.dumps escapes C0 controls but not C1 (U+0080–U+009F): escape those too
+    original = escape_control(json.dumps(doc["u"], indent=2, ensure_ascii=False)) + "\n"
 
     async def validate(text: str) -> str | None:
         try:
-            data = json.loads(text)
+            data = loads(text, f"{target}/_data")
+        except EnertegError as exc:
+            return str(exc)
         except ValueError as exc:
             return f"not valid JSON: {exc}"
         if not isinstance(data, dict):

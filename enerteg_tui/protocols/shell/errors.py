@@ -9,7 +9,10 @@ and the SSH exec channel passes the code on as the exit status (docs/shell.md).
 | success                                   | 0    | -                      | -                    |
 | any core error (``EnertegError``)         | 1    | ``Error: <message>``   | ``{"error", "type", "thing", "value", "allowed"}`` |
 | usage error (unknown command, bad syntax) | 2    | the usage line (else ``Error: <message>``) | ``{"error"}``        |
-| an unexpected failure (a bug; logged)     | 1    | ``Error: internal error while running '<cmd>': <Type>`` | ``{"error"}`` |
+| an unexpected failure (a bug; logged)     | 1    | ``Error: internal error while running '<cmd>'`` | ``{"error"}`` |
+
+Texts pass through ``safetext.escape_control`` (a control character shows as ``\u001b``)
+and a value quoted in the JSON document is cut to 40 characters with its length.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from ...core.errors import (
     NotFound,
     PermissionDenied,
     Unsupported,
+    shown,
 )
+from ...core.safetext import escape_control
 from .parse import UsageError
 
 __all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "SHELL_ERRORS", "ShellOutcome",
@@ -63,7 +68,9 @@ document's ``type`` tells them apart); 2 is kept for usage errors."""
 
 
 def _plain(value: Any) -> Any:
-    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+    """A JSON-able value, a long text cut to 40 characters and its length (``shown``)."""
+    value = value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+    return shown(value) if isinstance(value, str) and len(value) > 40 else value
 
 
 def outcome_of(exc: EnertegError | UsageError) -> ShellOutcome:
@@ -78,16 +85,15 @@ def outcome_of(exc: EnertegError | UsageError) -> ShellOutcome:
     return ShellOutcome(code, f"Error: {text}", doc)
 
 
-def unexpected(statement: str, exc: BaseException) -> ShellOutcome:
-    """The outcome of a bug: the command's name and the exception's type, no traceback."""
-    words = statement.split()
-    text = (f"internal error while running {words[0] if words else statement!r}: "
-            f"{type(exc).__name__}")
+def unexpected(command: str, exc: BaseException) -> ShellOutcome:
+    """The outcome of a bug: the command's name (cut), no exception text, no traceback
+    (the log has them)."""
+    text = f"internal error while running {shown(command)}"
     return ShellOutcome(EXIT_FAILED, f"Error: {text}", {"error": text})
 
 
 def render(outcome: ShellOutcome, *, json_errors: bool) -> str:
     """The stderr text of an outcome, newline included."""
     if json_errors:
-        return json.dumps(outcome.doc, ensure_ascii=False) + "\n"
-    return outcome.text + "\n"
+        return escape_control(json.dumps(outcome.doc, ensure_ascii=False), keep="") + "\n"
+    return escape_control(outcome.text, keep="\n\t") + "\n"

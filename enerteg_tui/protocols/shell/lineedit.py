@@ -71,7 +71,7 @@ class LineEditor:
     """
 
     def __init__(self, io: TermIO, history: list[str] | None = None,
-                 completer: Completer | None = None) -> None:
+                 completer: Completer | None = None, max_length: int | None = None) -> None:
         """Edit lines on ``io``.
 
         Args:
@@ -81,6 +81,10 @@ class LineEditor:
             completer: Called on Tab as ``completer(line, cursor)``; returns the
                 candidate words for the current word (the text since the last
                 unquoted space before the cursor). Exceptions are logged and beep.
+            max_length: Longest line taken. A line that grows past it (a huge
+                paste) is discarded at once with a message saying the limit; what
+                follows up to the next Enter is dropped unseen, and ``readline``
+                returns ``""`` (no command runs on a cut line).
         """
         self._io = io
         self.history: list[str] = history if history is not None else []
@@ -96,6 +100,8 @@ class LineEditor:
         self._killed = ""
         self._last_tab = False
         self._result: str | None = None
+        self._max_length = max_length
+        self._overflow = 0       # characters dropped since the line went over the limit
 
     def add_history(self, line: str) -> None:
         """Append ``line`` to the history unless it is blank or repeats the newest entry."""
@@ -115,19 +121,46 @@ class LineEditor:
         self._prompt, self._buf, self._pos = prompt, "", 0
         self._row, self._rows = 0, 1
         self._hist_index, self._draft, self._last_tab = len(self.history), "", False
+        self._overflow = 0
         self._refresh()
         while True:
             key = await next_key(self._io)
             if key.name == EOF:
                 return None
             tab = key.name == TAB
-            if key.name == TEXT:
+            if self._overflow:
+                if key.name == TEXT:
+                    self._overflow += len(key.text)
+                elif key.name in (ENTER, "ctrl-c"):
+                    self._end_overflow()
+                    return ""
+                continue
+            if key.name == TEXT and self._max_length is not None \
+                    and len(self._buf) + len(key.text) > self._max_length:
+                self._start_overflow(len(self._buf) + len(key.text))
+            elif key.name == TEXT:
                 self._insert(key.text)
             else:
                 handler = self._BINDINGS.get(key.name)
                 if handler is not None and handler(self):
                     return self._result
             self._last_tab = tab
+
+    # -- a line over the limit -------------------------------------------------
+
+    def _start_overflow(self, length: int) -> None:
+        """Discard the line, say why once, and drop input until Enter."""
+        self._to_end()
+        self._io.write(f"\r\nError: the line is longer than {self._max_length:,} characters, "
+                       "the limit; it is discarded up to the next Enter\r\n")
+        self._buf, self._pos, self._row, self._rows = "", 0, 0, 1
+        self._overflow = length
+
+    def _end_overflow(self) -> None:
+        """At Enter after an overlong line: say how long it was."""
+        self._io.write(f"Error: a line of {self._overflow:,} characters was discarded; the limit "
+                       f"is {self._max_length:,} characters\r\n")
+        self._overflow = 0
 
     # -- drawing -----------------------------------------------------------------
 

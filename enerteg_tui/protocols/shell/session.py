@@ -19,11 +19,12 @@ from typing import Any
 from ...core.errors import EnertegError
 from ...core.masking import mask_text
 from ...core.permissions import Principal
+from ...core.safetext import escape_control
 from ...core.users import AuthFailed, LockedOut
-from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, outcome_of, render, unexpected
+from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ShellOutcome, outcome_of, render, unexpected
 from .lineedit import LineEditor
 from .commands import ExitShell, complete, run_command
-from .parse import UsageError, split_statements, split_words
+from .parse import MAX_LINE_CHARS, UsageError, parse_script_async
 from .term import BACKSPACE, ENTER, EOF, TEXT, TermIO, next_key, read_secret
 
 __all__ = ["ShellSession", "change_password_prompt", "login_prompt", "read_secret",
@@ -64,12 +65,16 @@ class ShellSession:
         return self.io is not None
 
     def out(self, text: str) -> None:
-        """Write data (stdout in a script), one line or several, newline added."""
-        self._out(text + "\n")
+        """Write data (stdout in a script), one line or several, newline added.
+
+        Control characters other than newline and tab (text a user or a device
+        stored) are written as ``\\u001b``, never sent raw to a terminal."""
+        self._out(escape_control(text, keep="\n\t") + "\n")
 
     def msg(self, text: str) -> None:
-        """Write a message for people (stderr in a script)."""
-        self._err(text + "\n")
+        """Write a message for people (stderr in a script); control characters as in
+        ``out``."""
+        self._err(escape_control(text, keep="\n\t") + "\n")
 
     def emit(self, data: Any, text: str | None) -> None:
         """Data in the session's format: JSON, or ``text`` (JSON if no text given)."""
@@ -86,26 +91,35 @@ class ShellSession:
     # ------------------------------------------------------------------ running
     async def run_line(self, line: str) -> int:
         """Run every statement of ``line``; stops at the first failure."""
-        for statement in split_statements(line):
+        try:
+            statements = await parse_script_async(line)
+        except UsageError as exc:
+            self._error(exc)
+            return EXIT_USAGE
+        for statement in statements:
             code = EXIT_OK
             try:
-                words = split_words(statement)
-                if words:
-                    await run_command(self, words)
+                if statement.error is not None:
+                    raise statement.error
+                if statement.words:
+                    await run_command(self, statement.words)
             except ExitShell:
                 raise
             except (UsageError, EnertegError) as exc:
-                result = outcome_of(exc)
-                code = result.code
-                self._err(render(result, json_errors=self.format == "json" and not self.interactive))
+                code = self._error(exc)
             except Exception as exc:  # never a traceback to a user
-                log.exception("shell: command %r failed", mask_text(statement))
-                result = unexpected(statement, exc)
-                code = result.code
-                self._err(render(result, json_errors=self.format == "json" and not self.interactive))
+                log.exception("shell: command %s failed", mask_text(statement.text))
+                code = self._error(unexpected(statement.words[0] if statement.words
+                                              else statement.text, exc))
             if code != EXIT_OK:
                 return code
         return EXIT_OK
+
+    def _error(self, failure: UsageError | EnertegError | ShellOutcome) -> int:
+        """Show a failure through the shell's error table; returns its exit code."""
+        result = failure if isinstance(failure, ShellOutcome) else outcome_of(failure)
+        self._err(render(result, json_errors=self.format == "json" and not self.interactive))
+        return result.code
 
     async def run_script(self, text: str, out: Callable[[str], None],
                          err: Callable[[str], None]) -> int:
@@ -122,7 +136,8 @@ class ShellSession:
         self._out = self._err = lambda s: io.write(s.replace("\r\n", "\n").replace("\n", "\r\n"))
         users = self.core.users
         editor = LineEditor(io, history=await users.history(self.principal.user),
-                            completer=lambda line, cur: complete(self, line, cur))
+                            completer=lambda line, cur: complete(self, line, cur),
+                            max_length=MAX_LINE_CHARS)
         code = EXIT_OK
         while True:
             line = await editor.readline(self.prompt())

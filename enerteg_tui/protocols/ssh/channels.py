@@ -17,21 +17,26 @@ error is logged and the client gets one line and exit status 1.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import logging
 from typing import Any
 
 import asyncssh
 
 from ...core.audit import Severity
+from ..shell.parse import MAX_SCRIPT_CHARS
 from ..shell.session import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ShellSession, change_password_prompt
 from .terminal import SSHTerminal
 
-__all__ = ["route_channel", "MAX_SCRIPT_BYTES"]
+__all__ = ["route_channel", "MAX_EXEC_PACKET"]
 
 log = logging.getLogger(__name__)
 
-MAX_SCRIPT_BYTES = 1 << 20
-"""Longest script accepted on stdin."""
+MAX_EXEC_PACKET = 2 << 20
+"""Largest SSH packet taken once logged in (asyncssh ``max_pktsize``; before login it
+stays asyncssh's 256 KiB). An exec command up to this size reaches the shell, which
+answers one over ``MAX_SCRIPT_CHARS`` with the limit instead of the connection being
+dropped ("Max packet size exceeded")."""
 
 
 def _writer(stream: Any) -> Any:
@@ -90,7 +95,8 @@ async def _serve(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -
     if command is None or command.strip() == "shell":
         data = await _read_stdin(process)
         if data is None:
-            err(f"Error: the script on stdin is longer than {MAX_SCRIPT_BYTES} bytes\n")
+            err(f"Error: the script on stdin is longer than {MAX_SCRIPT_CHARS:,} characters, "
+                "the limit. Split it into smaller scripts\n")
             return EXIT_USAGE
         command = data
     shell = ShellSession(core, principal)
@@ -99,7 +105,9 @@ async def _serve(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -
 
 
 async def _read_stdin(process: asyncssh.SSHServerProcess) -> str | None:
-    chunks: list[bytes] = []
+    """The script on stdin; None once it is longer than ``MAX_SCRIPT_CHARS``."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    chunks: list[str] = []
     size = 0
     while True:
         try:
@@ -108,11 +116,12 @@ async def _read_stdin(process: asyncssh.SSHServerProcess) -> str | None:
             continue
         if not data:
             break
-        size += len(data)
-        if size > MAX_SCRIPT_BYTES:
+        text = decoder.decode(data)
+        size += len(text)
+        if size > MAX_SCRIPT_CHARS:
             return None
-        chunks.append(data)
-    return b"".join(chunks).decode("utf-8", errors="replace")
+        chunks.append(text)
+    return "".join(chunks) + decoder.decode(b"", final=True)
 
 
 async def _console(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -> int:

@@ -317,7 +317,7 @@ class SSHService:
         if not enabled:
             log.info("ssh: disabled by config/cli")
             return
-        from .channels import route_channel
+        from .channels import MAX_EXEC_PACKET, route_channel
         from .sftp import make_sftp_factory
 
         assert self.host_keys is not None  # noqa: S101
@@ -330,6 +330,7 @@ class SSHService:
                 keepalive_count_max=KEEPALIVE_MAX, agent_forwarding=False, x11_forwarding=False,
                 kex_algs=kex, encryption_algs=ENCRYPTION_ALGS, mac_algs=MAC_ALGS,
                 process_factory=lambda process: route_channel(self, process),
+                max_pktsize=MAX_EXEC_PACKET,
                 encoding=None, line_editor=False, allow_pty=True,
                 sftp_factory=make_sftp_factory(self), allow_scp=True,
                 server_version="EnerTEG", reuse_address=True)
