@@ -10,7 +10,7 @@ asyncssh listener and the policy asyncssh leaves to the application:
   and per-user lockout of ``core.users`` on top;
 * identity is bound to the user name the key or password was checked for, only when
   authentication completes (a public-key *query* proves nothing);
-* cheap, modern algorithms only (no group-exchange or big MODP groups), no agent,
+* the algorithms of ``algorithms.py`` (cheap, modern, no ssh-audit [fail]), no agent,
   X11 or port forwarding, a 30 s login timeout and keepalives.
 
 Each authenticated connection is one session in ``users.sessions`` (per-user limit
@@ -36,6 +36,8 @@ from ...core.audit import Severity
 from ...core.errors import Invalid, PermissionDenied
 from ...core.permissions import Principal
 from ...core.users import AuthFailed, LockedOut, Session
+from .algorithms import (COMPRESSION_ALGS, ENCRYPTION_ALGS, MAC_ALGS, available_kex_algs,
+                         restrict_host_key_algs)
 from .hostkeys import HostKeys, load_or_create_host_keys
 
 __all__ = ["SSHService", "SSHOptions", "MAX_UNAUTHENTICATED", "MAX_CONNECTIONS", "MAX_AUTH_TRIES"]
@@ -54,15 +56,6 @@ LOGIN_TIMEOUT_S = 30
 KEEPALIVE_S, KEEPALIVE_MAX = 30, 3
 """Keepalive interval and how many may go unanswered (dead-peer detection)."""
 
-KEX_ALGS = ["mlkem768x25519-sha256", "curve25519-sha256", "curve25519-sha256@libssh.org",
-            "ecdh-sha2-nistp256", "diffie-hellman-group14-sha256"]
-ENCRYPTION_ALGS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr",
-                   "aes256-ctr"]
-"""AES only: clients (OpenSSH, asyncssh) prefer chacha20-poly1305, which asyncssh runs
-with a new cipher object per packet — about 3x the CPU of AES-GCM on this loop. GCM
-also needs no separate MAC and is what a compliance scanner expects."""
-MAC_ALGS = ["hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com",
-            "hmac-sha2-256", "hmac-sha2-512"]
 FACE = "ssh"
 
 
@@ -313,14 +306,14 @@ class SSHService:
         from .sftp import make_sftp_factory
 
         assert self.host_keys is not None  # noqa: S101
-        kex = [a for a in KEX_ALGS if a.encode() in asyncssh.kex.get_kex_algs()]
         try:
             self._acceptor = await asyncssh.create_server(
                 lambda: _Connection(self), address, port,
-                server_host_keys=self.host_keys.keys, send_server_host_keys=True,
+                server_host_keys=restrict_host_key_algs(self.host_keys.keys), send_server_host_keys=True,
                 login_timeout=LOGIN_TIMEOUT_S, keepalive_interval=KEEPALIVE_S,
                 keepalive_count_max=KEEPALIVE_MAX, agent_forwarding=False, x11_forwarding=False,
-                kex_algs=kex, encryption_algs=ENCRYPTION_ALGS, mac_algs=MAC_ALGS,
+                kex_algs=list(available_kex_algs()), encryption_algs=list(ENCRYPTION_ALGS),
+                mac_algs=list(MAC_ALGS), compression_algs=COMPRESSION_ALGS,
                 process_factory=lambda process: route_channel(self, process),
                 encoding=None, line_editor=False, allow_pty=True,
                 sftp_factory=make_sftp_factory(self), allow_scp=True,
