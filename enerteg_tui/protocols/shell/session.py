@@ -241,5 +241,5 @@ async def login_prompt(io: TermIO, controller: Any, face: str, address: str) -> 
         except LockedOut as exc:
             io.write(f"{exc}\r\n")
         except AuthFailed:
-            await asyncio.sleep(users.backoff_delay(address))
+            await asyncio.sleep(users.login_delay(name, address))
             io.write("Login incorrect\r\n")

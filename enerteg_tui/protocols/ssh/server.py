@@ -3,11 +3,13 @@
 ``SSHService`` is the controller's SSH face (a ``controller.Service``). It owns the
 asyncssh listener and the policy asyncssh leaves to the application:
 
-* admission: at most ``MAX_UNAUTHENTICATED`` connections still logging in (key
-  exchange runs on the controller's one loop, beside the poller) and at most
-  ``MAX_CONNECTIONS`` in all; more are disconnected at once;
-* at most ``MAX_AUTH_TRIES`` failed logins per connection, the per-address back-off
-  and per-user lockout of ``core.users`` on top;
+* admission (``core.admission``): OpenSSH's ``MaxStartups 20:30:24`` for connections
+  still logging in (key exchange runs on the controller's one loop, beside the poller),
+  per-source connection rate and failed-login penalties, at most ``MAX_CONNECTIONS`` in
+  all; a refused connection is disconnected at once with the reason;
+* at most ``MAX_AUTH_TRIES`` failed logins per connection, the back-off and lockout per
+  (account, source) of ``core.lockout`` on top; a locked login is told so in the
+  banner, in words that do not say whether the user exists;
 * identity is bound to the user name the key or password was checked for, only when
   authentication completes (a public-key *query* proves nothing);
 * the algorithms of ``algorithms.py`` (cheap, modern, no ssh-audit [fail]), no agent,
@@ -32,6 +34,7 @@ from typing import Any
 
 import asyncssh
 
+from ...core.admission import Admission, MaxStartups
 from ...core.audit import Severity
 from ...core.errors import Invalid, PermissionDenied
 from ...core.permissions import Principal
@@ -40,13 +43,15 @@ from .algorithms import (COMPRESSION_ALGS, ENCRYPTION_ALGS, MAC_ALGS, available_
                          restrict_host_key_algs)
 from .hostkeys import HostKeys, load_or_create_host_keys
 
-__all__ = ["SSHService", "SSHOptions", "MAX_UNAUTHENTICATED", "MAX_CONNECTIONS", "MAX_AUTH_TRIES"]
+__all__ = ["SSHService", "SSHOptions", "MAX_STARTUPS", "MAX_UNAUTHENTICATED", "MAX_CONNECTIONS", "MAX_AUTH_TRIES"]
 
 log = logging.getLogger(__name__)
 
-MAX_UNAUTHENTICATED = 24
-"""Connections allowed to be in key exchange or login at the same time (a shift of 20
-operators reconnecting at once must get in; a flood must not starve the poller)."""
+MAX_STARTUPS = MaxStartups(start=20, rate=30, full=24)
+"""Connections in key exchange or login at the same time: from 20 a new one is refused
+with 30 % probability, rising to 100 % at 24 (a shift of 20 operators reconnecting at
+once gets in; a flood does not starve the poller)."""
+MAX_UNAUTHENTICATED = MAX_STARTUPS.full
 MAX_CONNECTIONS = 64
 """Connections allowed in all (logged in or not)."""
 MAX_AUTH_TRIES = 6
@@ -104,15 +109,18 @@ class _Connection(asyncssh.SSHServer):
         peer = conn.get_extra_info("peername") or ("", 0)
         self.address = str(peer[0])
         svc = self.service
+        why = svc.admission.admit(self.address, len(svc.unauthenticated))
         svc.connections.add(self)
         svc.unauthenticated.add(self)
-        if len(svc.unauthenticated) > MAX_UNAUTHENTICATED or len(svc.connections) > MAX_CONNECTIONS:
+        if why is None and len(svc.connections) > MAX_CONNECTIONS:
+            why = f"too many connections ({MAX_CONNECTIONS} in all)"
+        if why is not None:
             svc.refused += 1
-            log.warning("ssh: refused connection from %s: too many connections (%d logging in, "
-                        "%d in all)", self.address, len(svc.unauthenticated), len(svc.connections))
+            svc.unauthenticated.discard(self)
+            log.warning("ssh: refused connection from %s: %s", self.address, why)
             asyncio.get_running_loop().call_soon(
                 self._disconnect, asyncssh.DISC_TOO_MANY_CONNECTIONS,
-                "Too many connections; try again later")
+                f"Refused: {why}; try again later")
 
     def _disconnect(self, code: int, reason: str) -> None:
         if self.conn is not None:
@@ -145,7 +153,7 @@ class _Connection(asyncssh.SSHServer):
 
     async def validate_password(self, username: str, password: str) -> bool:
         users = self.service.controller.users
-        delay = users.backoff_delay(self.address)
+        delay = users.login_delay(username, self.address)
         if delay:
             await asyncio.sleep(delay)
         try:
@@ -153,8 +161,10 @@ class _Connection(asyncssh.SSHServer):
             return True
         except LockedOut as exc:
             self._banner(f"{exc}\n")
+            self.service.admission.auth_failed(self.address)
             self._count_failure()
         except AuthFailed:
+            self.service.admission.auth_failed(self.address)
             self._count_failure()
         return False
 
@@ -249,6 +259,7 @@ class SSHService:
         self.unauthenticated: set[_Connection] = set()
         self.refused = 0
         """Connections refused by admission since start."""
+        self.admission = Admission(MAX_STARTUPS)
         self.host_keys: HostKeys | None = None
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self._bound: tuple[str, int] | None = None
