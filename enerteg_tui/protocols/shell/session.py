@@ -2,8 +2,14 @@
 
 Owns the session state (current folder, output format), runs command lines through
 the command table in ``commands.py``, and maps outcomes to exit codes in one place:
-0 success, 1 a command failed (any ``EnertegError``), 2 a usage error. A script
-stops at the first failing statement and returns its code. In scripts, stdout carries
+0 success, 1 a command failed (any ``EnertegError``), 2 a usage error, 130 interrupted.
+A script stops at the first failing statement and returns its code.
+
+Interrupting is one mechanism for every face: each command runs as its own task, and
+``interrupt()`` cancels it (nothing it started outlives it: commands start no child
+processes). At a terminal, Ctrl-C typed while a command runs and is not itself reading
+the terminal interrupts it (``_InterruptibleIO``); the SSH face also interrupts on a
+signal or break request, and cancels the whole session when its channel closes. In scripts, stdout carries
 only data (valid JSON for ``cat``, and for every command under ``format json``) and
 messages go to stderr; at a terminal both go to the screen. Faces (SSH, serial) create
 one ``ShellSession`` per login; it never touches a driver, only core services.
@@ -11,6 +17,7 @@ one ``ShellSession`` per login; it never touches a driver, only core services.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -24,12 +31,72 @@ from .parse import UsageError, split_statements, split_words
 from .term import ENTER, EOF, TEXT, BACKSPACE, TermIO, next_key
 
 __all__ = ["ShellSession", "change_password_prompt", "login_prompt", "read_secret",
-           "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE"]
+           "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED"]
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-"""Exit codes of a command, a script and an exec session."""
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+"""Exit codes of a command, a script and an exec session (130: interrupted, as a Unix
+shell reports SIGINT)."""
+CTRL_C = "\x03"
+
+
+class _InterruptibleIO:
+    """A ``TermIO`` wrapper that is the terminal's only reader, so that Ctrl-C typed while
+    a command runs reaches ``on_interrupt`` even when the command is not reading.
+
+    Input is queued for the next ``read``. A Ctrl-C that arrives while a command runs
+    that has not read the terminal interrupts it and is dropped; a command that reads the
+    terminal (a password prompt, the editor) gets Ctrl-C as a key, as before.
+
+    Args:
+        io: the terminal.
+        running: the running command (any object identifying it), None between commands.
+        on_interrupt: stops the running command.
+    """
+
+    def __init__(self, io: TermIO, running: Callable[[], object | None],
+                 on_interrupt: Callable[[], bool]) -> None:
+        self._io = io
+        self._running = running
+        self._on_interrupt = on_interrupt
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._reader_of: object | None = None
+        """The last command that read the terminal."""
+        self._pump = asyncio.ensure_future(self._run())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._io, name)
+
+    def write(self, text: str) -> None:
+        self._io.write(text)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._io.size
+
+    async def _run(self) -> None:
+        while True:
+            text = await self._io.read()
+            running = self._running()
+            if CTRL_C in text and running is not None and running is not self._reader_of:
+                self._on_interrupt()
+                text = text.replace(CTRL_C, "")
+                if not text:
+                    continue
+            self._queue.put_nowait(text)
+            if text == "":
+                return
+
+    async def read(self) -> str:
+        if self._pump.done() and self._queue.empty():
+            return ""
+        self._reader_of = self._running()
+        return await self._queue.get()
+
+    def close(self) -> None:
+        """Stop reading the terminal."""
+        self._pump.cancel()
 
 
 class ExitShell(Exception):
@@ -59,6 +126,39 @@ class ShellSession:
         """The core ``users.Session`` record, when the face registered one."""
         self._out: Callable[[str], None] = lambda s: None
         self._err: Callable[[str], None] = lambda s: None
+        self._command: asyncio.Task[Any] | None = None
+        self._interrupted = False
+
+    def interrupt(self) -> bool:
+        """Stop the running command (Ctrl-C, an SSH signal or break); False if none runs."""
+        task = self._command
+        if task is None or task.done():
+            return False
+        self._interrupted = True
+        task.cancel()
+        return True
+
+    @property
+    def busy(self) -> bool:
+        """Whether a command is running now."""
+        return self._command is not None and not self._command.done()
+
+    async def _run_command(self, words: list[str]) -> bool:
+        """Run one command as its own task; True if ``interrupt`` stopped it."""
+        from .commands import run_command
+
+        task = asyncio.ensure_future(run_command(self, words))
+        self._command, self._interrupted = task, False
+        try:
+            await task
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if self._interrupted and (me is None or not me.cancelling()):
+                return True
+            raise
+        finally:
+            self._command = None
+        return False
 
     # ------------------------------------------------------------------ output
     @property
@@ -88,15 +188,14 @@ class ShellSession:
 
     # ------------------------------------------------------------------ running
     async def run_line(self, line: str) -> int:
-        """Run every statement of ``line``; stops at the first failure."""
-        from .commands import run_command
-
+        """Run every statement of ``line``; stops at the first failure or interrupt."""
         for statement in split_statements(line):
             code = EXIT_OK
             try:
                 words = split_words(statement)
-                if words:
-                    await run_command(self, words)
+                if words and await self._run_command(words):
+                    code = EXIT_INTERRUPTED
+                    self._err(f"{words[0]}: interrupted\n")
             except ExitShell:
                 raise
             except UsageError as exc:
@@ -136,6 +235,14 @@ class ShellSession:
 
     async def run_interactive(self, io: TermIO) -> int:
         """Prompt, read, run until ``exit``/``logout``/Ctrl-D; returns the last exit code."""
+        wrapped = _InterruptibleIO(io, lambda: self._command if self.busy else None,
+                                   self.interrupt)
+        try:
+            return await self._interactive(wrapped)  # type: ignore[arg-type]
+        finally:
+            wrapped.close()
+
+    async def _interactive(self, io: TermIO) -> int:
         from .commands import complete
 
         self.io = io
