@@ -6,7 +6,11 @@ asyncssh listener and the policy asyncssh leaves to the application:
 * admission (``core.admission``): OpenSSH's ``MaxStartups 20:30:24`` for connections
   still logging in (key exchange runs on the controller's one loop, beside the poller),
   per-source connection rate and failed-login penalties, at most ``MAX_CONNECTIONS`` in
-  all; a refused connection is disconnected at once with the reason;
+  all. The service accepts connections itself and decides before asyncssh sees them
+  (``asyncssh.run_server`` on the accepted socket): a refused connection costs an accept,
+  one line with the reason and a close — no SSH state, no key exchange — so a flood from
+  rotating addresses cannot turn refusals into CPU; refusals are logged once per
+  ``REFUSAL_LOG_S``, with their count;
 * at most ``MAX_AUTH_TRIES`` failed logins per connection, the back-off and lockout per
   (account, source) of ``core.lockout`` on top; a locked login is told so in the
   banner, in words that do not say whether the user exists;
@@ -28,6 +32,8 @@ import contextlib
 import errno
 import logging
 import os
+import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +62,8 @@ MAX_CONNECTIONS = 64
 """Connections allowed in all (logged in or not)."""
 MAX_AUTH_TRIES = 6
 """Failed authentication attempts on one connection before it is closed."""
+REFUSAL_LOG_S = 10.0
+"""Refused connections are logged at most this often (with how many since)."""
 LOGIN_TIMEOUT_S = 30
 """Time to log in before the connection is closed."""
 KEEPALIVE_S, KEEPALIVE_MAX = 30, 3
@@ -109,18 +117,8 @@ class _Connection(asyncssh.SSHServer):
         peer = conn.get_extra_info("peername") or ("", 0)
         self.address = str(peer[0])
         svc = self.service
-        why = svc.admission.admit(self.address, len(svc.unauthenticated))
         svc.connections.add(self)
         svc.unauthenticated.add(self)
-        if why is None and len(svc.connections) > MAX_CONNECTIONS:
-            why = f"too many connections ({MAX_CONNECTIONS} in all)"
-        if why is not None:
-            svc.refused += 1
-            svc.unauthenticated.discard(self)
-            log.warning("ssh: refused connection from %s: %s", self.address, why)
-            asyncio.get_running_loop().call_soon(
-                self._disconnect, asyncssh.DISC_TOO_MANY_CONNECTIONS,
-                f"Refused: {why}; try again later")
 
     def _disconnect(self, code: int, reason: str) -> None:
         if self.conn is not None:
@@ -260,8 +258,16 @@ class SSHService:
         self.refused = 0
         """Connections refused by admission since start."""
         self.admission = Admission(MAX_STARTUPS)
+        self.last_refusal = ""
+        """Why the last refused connection was refused."""
+        self._listener: socket.socket | None = None
+        self._accepting: asyncio.Task[None] | None = None
+        self._options: asyncssh.SSHServerConnectionOptions | None = None
+        self._starting = 0
+        """Admitted connections still in key exchange or login."""
+        self._refusals_unlogged = 0
+        self._refusal_logged_at = -REFUSAL_LOG_S
         self.host_keys: HostKeys | None = None
-        self._acceptor: asyncssh.SSHAcceptor | None = None
         self._bound: tuple[str, int] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watch: asyncio.Task[None] | None = None
@@ -317,18 +323,19 @@ class SSHService:
         from .sftp import make_sftp_factory
 
         assert self.host_keys is not None  # noqa: S101
+        self._options = asyncssh.SSHServerConnectionOptions(
+            server_factory=lambda: _Connection(self),
+            server_host_keys=restrict_host_key_algs(self.host_keys.keys), send_server_host_keys=True,
+            login_timeout=LOGIN_TIMEOUT_S, keepalive_interval=KEEPALIVE_S,
+            keepalive_count_max=KEEPALIVE_MAX, agent_forwarding=False, x11_forwarding=False,
+            kex_algs=list(available_kex_algs()), encryption_algs=list(ENCRYPTION_ALGS),
+            mac_algs=list(MAC_ALGS), compression_algs=COMPRESSION_ALGS,
+            process_factory=lambda process: route_channel(self, process),
+            encoding=None, line_editor=False, allow_pty=True,
+            sftp_factory=make_sftp_factory(self), allow_scp=True, server_version="EnerTEG")
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
         try:
-            self._acceptor = await asyncssh.create_server(
-                lambda: _Connection(self), address, port,
-                server_host_keys=restrict_host_key_algs(self.host_keys.keys), send_server_host_keys=True,
-                login_timeout=LOGIN_TIMEOUT_S, keepalive_interval=KEEPALIVE_S,
-                keepalive_count_max=KEEPALIVE_MAX, agent_forwarding=False, x11_forwarding=False,
-                kex_algs=list(available_kex_algs()), encryption_algs=list(ENCRYPTION_ALGS),
-                mac_algs=list(MAC_ALGS), compression_algs=COMPRESSION_ALGS,
-                process_factory=lambda process: route_channel(self, process),
-                encoding=None, line_editor=False, allow_pty=True,
-                sftp_factory=make_sftp_factory(self), allow_scp=True,
-                server_version="EnerTEG", reuse_address=True)
+            sock = socket.create_server((address, port), family=family, backlog=128)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise Invalid(
@@ -343,16 +350,64 @@ class SSHService:
             raise Invalid(f"SSH server cannot listen on {address}:{port}: {exc.strerror or exc}",
                           thing="ssh address", value=f"{address}:{port}",
                           allowed="a local address and free port") from None
-        sockets = self._acceptor.sockets
-        self._bound = (address, sockets[0].getsockname()[1] if sockets else port)
+        sock.setblocking(False)
+        self._listener = sock
+        self._bound = (address, sock.getsockname()[1])
+        self._accepting = asyncio.create_task(self._accept(sock), name="ssh-accept")
         log.info("ssh: listening on %s:%d", *self._bound)
 
+    async def _accept(self, sock: socket.socket) -> None:
+        """Accept connections; admit or refuse each before asyncssh sees it."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                client, peer = await loop.sock_accept(sock)
+            except OSError as exc:          # out of descriptors: let some close first
+                log.warning("ssh: accept failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            source = str(peer[0])
+            why = self.admission.admit(source, self._starting)
+            logged_in = len(self.connections - self.unauthenticated)
+            if why is None and logged_in + self._starting >= MAX_CONNECTIONS:
+                why = f"too many connections ({MAX_CONNECTIONS} in all)"
+            if why is not None:
+                self._refuse(client, source, why)
+                continue
+            self._starting += 1
+            self.spawn(self._run(client))
+
+    def _refuse(self, client: socket.socket, source: str, why: str) -> None:
+        self.refused += 1
+        self.last_refusal = why
+        with contextlib.suppress(OSError):
+            client.send(f"Refused: {why}; try again later\r\n".encode())
+        client.close()
+        self._refusals_unlogged += 1
+        now = time.monotonic()
+        if now - self._refusal_logged_at >= REFUSAL_LOG_S:
+            log.warning("ssh: refused %d connection(s) in the last %g s; the last from %s: %s",
+                        self._refusals_unlogged, REFUSAL_LOG_S, source, why)
+            self._refusals_unlogged, self._refusal_logged_at = 0, now
+
+    async def _run(self, client: socket.socket) -> None:
+        """asyncssh's server on an admitted connection, until it is logged in or gone."""
+        try:
+            await asyncssh.run_server(client, options=self._options)
+        except (asyncssh.Error, OSError, asyncio.TimeoutError):
+            pass                            # the login failed or the peer went
+        finally:
+            self._starting -= 1
+
     async def _close_listener(self) -> None:
-        if self._acceptor is not None:
-            self._acceptor.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._acceptor.wait_closed(), 1)
-            self._acceptor = None
+        if self._accepting is not None:
+            self._accepting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._accepting
+            self._accepting = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
             self._bound = None
 
     async def _watch_settings(self) -> None:
