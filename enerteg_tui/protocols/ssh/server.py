@@ -157,9 +157,8 @@ class _Connection(asyncssh.SSHServer):
         try:
             self.principal = await users.authenticate(username, password, FACE, self.address)
             return True
-        except LockedOut as exc:
+        except LockedOut as exc:          # no password check was spent: no penalty
             self._banner(f"{exc}\n")
-            self.service.admission.auth_failed(self.address)
             self._count_failure()
         except AuthFailed:
             self.service.admission.auth_failed(self.address)

@@ -54,6 +54,11 @@ async def test_a_locked_account_is_locked_from_that_address_only(ssh_env: SSHEnv
     banner = await _banner_of_refused_login(ssh_env, "boss", "127.0.0.1")
     assert "Too many failed logins for 'boss' from 127.0.0.1: locked for another 5 min" in banner
     assert "unlock" in banner
+    # OpenSSH shows the same words (banners are shown at its default log level)
+    r = await ssh_env.ssh("boss", "whoami", extra=("-o", "LogLevel=INFO", "-o",
+                                                   "BindAddress=127.0.0.1",
+                                                   "-o", "NumberOfPasswordPrompts=1"))
+    assert r.code == 255 and "Too many failed logins for 'boss' from 127.0.0.1" in r.err
     # the right password from another address, and another account from the same one
     async with await _login(ssh_env, "boss", PASSWORD, "127.0.0.2") as conn:
         assert (await conn.run("whoami")).exit_status == 0
