@@ -5,7 +5,9 @@ whose source addresses are 127.x.y.z (so per-address limits see many sources):
 
 1. timing: median time of a refused login for a user that does not exist and for an
    existing user with a wrong password (each try from its own address, so no back-off
-   applies) — equal times do not tell whether a user exists;
+   applies) — equal times do not tell whether a user exists. (Against a build that
+   locks an account from every address, keep ``--timing-samples`` below its
+   ``lockoutFailures``: a locked account answers without checking the password.);
 2. lockout: after ``lockoutFailures`` wrong passwords for ``bench`` from one address,
    whether its right password is accepted from that address, from another one, and
    whether another account logs in from that address;
