@@ -14,8 +14,10 @@ for minutes. Here a streak belongs to one login name *and* one source address:
   whether a user exists;
 * the local faces (serial and local console) are never locked out (physical access is
   the recovery path); their failures still back off;
-* state survives a restart (kept in the store's ``meta`` table by ``core.users``) and
-  an admin clears it with ``unlock`` (shell, Users page, ``enerteg user unlock``).
+* locks survive a restart (kept in the store's ``meta`` table by ``core.users``, written
+  only when a lock is set or cleared, so a flood of failures is not a flood of writes)
+  and an admin clears them with ``unlock`` (shell, Users page, ``enerteg user unlock``);
+* names are kept to ``MAX_NAME`` characters, so long made-up names cannot grow memory.
 
 Pure bookkeeping: no I/O, a clock for tests.
 """
@@ -38,6 +40,8 @@ MAX_STREAKS = 10_000
 """Streaks remembered (oldest forgotten first): random names cannot grow memory."""
 FORGET_S = 24 * 3600.0
 """A streak with no failure for this long is forgotten."""
+MAX_NAME = 64
+"""Characters of a login name kept in a streak (real names have at most 32)."""
 META_KEY = "login.lockout"
 """Key of the persisted streaks in the store's ``meta`` table."""
 
@@ -66,6 +70,7 @@ class LockoutBook:
         self._streaks: OrderedDict[tuple[str, str], Streak] = OrderedDict()
 
     def _get(self, account: str, source: str) -> Streak | None:
+        account = account[:MAX_NAME]
         s = self._streaks.get((account, source))
         if s is not None and self._clock() - s.last > FORGET_S and s.locked_until < self._clock():
             del self._streaks[(account, source)]
@@ -89,7 +94,7 @@ class LockoutBook:
 
     def failed(self, account: str, source: str, face: str = "") -> int:
         """Count a failure; returns the lockout minutes if it locked the pair now, else 0."""
-        key = (account, source)
+        key = (account[:MAX_NAME], source)
         s = self._streaks.pop(key, None) or Streak()
         self._streaks[key] = s
         while len(self._streaks) > MAX_STREAKS:
@@ -108,8 +113,10 @@ class LockoutBook:
         return 0
 
     def succeeded(self, account: str, source: str) -> bool:
-        """A login of ``account`` from ``source`` succeeded: its streak ends (True if it had one)."""
-        return self._streaks.pop((account, source), None) is not None
+        """A login of ``account`` from ``source`` succeeded: its streak ends. True if that
+        cleared a lock (one that ended, on a local face) — the persisted state changed."""
+        s = self._streaks.pop((account[:MAX_NAME], source), None)
+        return s is not None and s.locked_until > 0
 
     def unlock(self, account: str) -> int:
         """Forget every streak of ``account``; returns how many sources were locked."""
@@ -127,9 +134,10 @@ class LockoutBook:
                 if acc == account and s.locked_until > now}
 
     def dumps(self) -> str:
-        """The streaks as JSON (for the store's ``meta``)."""
+        """The locks still in force as JSON (for the store's ``meta``)."""
+        now = self._clock()
         return json.dumps([[a, src, s.failures, s.last, s.locked_until]
-                           for (a, src), s in self._streaks.items()])
+                           for (a, src), s in self._streaks.items() if s.locked_until > now])
 
     def loads(self, text: str | None) -> None:
         """Replace the streaks with those of ``dumps`` (bad text: start empty)."""

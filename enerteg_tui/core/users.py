@@ -223,7 +223,8 @@ class UserService:
 
     async def _fail(self, name: str, principal: Principal, why: str) -> None:
         minutes = self.lockout.failed(name, principal.address, principal.face)
-        await self._save_lockout()
+        if minutes:
+            await self._save_lockout()
         await self._audit.record(principal, "login.failed", f"user/{name}",
                                  f"Login failed for {name!r} from {principal.address or '-'} via "
                                  f"{principal.face}: {why}", severity=Severity.WARNING)

@@ -145,3 +145,14 @@ async def test_no_such_user_costs_the_same_as_a_wrong_password(controller) -> No
         unknown.append(await timed("nobody", f"10.2.0.{i}"))
     k, u = statistics.median(known), statistics.median(unknown)
     assert 0.6 < u / k < 1.6, (k, u)
+
+
+def test_long_made_up_names_are_cut_and_only_locks_are_persisted() -> None:
+    book = LockoutBook(lambda: POLICY, Clock())
+    name = "x" * 10_000
+    for _ in range(3):
+        book.failed(name, "10.0.0.1")
+    assert book.locked(name, "10.0.0.1") == 300
+    assert max(len(a) for a, _ in book._streaks) == 64
+    book.failed("someone", "10.0.0.2")          # a streak, no lock: not persisted
+    assert "someone" not in book.dumps() and "x" * 64 in book.dumps()
