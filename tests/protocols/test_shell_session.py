@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
-
 from enerteg_tui.protocols.shell.commands import complete
 from enerteg_tui.protocols.shell.parse import split_statements
 from enerteg_tui.protocols.shell.session import ShellSession

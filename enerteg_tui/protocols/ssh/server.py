@@ -49,7 +49,8 @@ from .algorithms import (COMPRESSION_ALGS, ENCRYPTION_ALGS, MAC_ALGS, available_
                          restrict_host_key_algs)
 from .hostkeys import HostKeys, load_or_create_host_keys
 
-__all__ = ["SSHService", "SSHOptions", "MAX_STARTUPS", "MAX_UNAUTHENTICATED", "MAX_CONNECTIONS", "MAX_AUTH_TRIES"]
+__all__ = ["SSHService", "SSHOptions", "MAX_STARTUPS", "MAX_UNAUTHENTICATED", "MAX_CONNECTIONS",
+           "MAX_AUTH_TRIES"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ MAX_STARTUPS = MaxStartups(start=20, rate=30, full=24)
 with 30 % probability, rising to 100 % at 24 (a shift of 20 operators reconnecting at
 once gets in; a flood does not starve the poller)."""
 MAX_UNAUTHENTICATED = MAX_STARTUPS.full
+"""Connections logging in at once beyond which every new one is refused."""
 MAX_CONNECTIONS = 64
 """Connections allowed in all (logged in or not)."""
 MAX_AUTH_TRIES = 6

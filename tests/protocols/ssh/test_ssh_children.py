@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import asyncssh
 import psutil
 import pytest
 
