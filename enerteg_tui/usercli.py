@@ -1,9 +1,10 @@
 """``enerteg user …``: manage local users offline, straight in the data directory.
 
-For the first set-up and for recovery (a forgotten admin password) without a running
-controller. Changes go through the same ``UserService`` as the shell, so the same
-policy and messages apply and every change is audited (face ``cli``). A password is
-read from standard input when it is not a terminal
+For the first set-up and for recovery (a forgotten admin password, an admin locked
+out by failed logins: ``enerteg user unlock NAME``) without a running controller.
+Changes go through the same ``UserService`` as the shell, so the same policy and
+messages apply and every change is audited (face ``cli``). A password is read from
+standard input when it is not a terminal
 (``echo 'N3w-pass!' | enerteg user passwd admin --data-dir DIR``), otherwise asked twice.
 """
 
@@ -53,8 +54,10 @@ def add_user_parser(sub: argparse._SubParsersAction) -> None:
     kd = us.add_parser("key-del", help="remove an SSH public key by fingerprint")
     kd.add_argument("name")
     kd.add_argument("fingerprint")
+    ul = us.add_parser("unlock", help="clear a user's failed-login lockout from every address")
+    ul.add_argument("name")
     # `enerteg user add NAME --role R --data-dir DIR` as well as `enerteg user --data-dir DIR add …`
-    for child in (a, pw, d, us.choices["list"], r, k, kd):
+    for child in (a, pw, d, us.choices["list"], r, k, kd, ul):
         child.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS,
                            help="the controller's data directory (default ./enerteg-data)")
 
@@ -115,6 +118,10 @@ async def run_user_command(args: argparse.Namespace) -> int:
         elif cmd == "key-del":
             await users.remove_key(OFFLINE, args.name, args.fingerprint)
             print(f"key {args.fingerprint} removed from {args.name}")
+        elif cmd == "unlock":
+            n = await users.unlock(OFFLINE, args.name)
+            print(f"user {args.name} unlocked ({n} locked address{'' if n == 1 else 'es'} "
+                  "cleared)")
         return 0
     finally:
         await store.close()

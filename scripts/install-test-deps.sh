@@ -10,7 +10,6 @@ cd "$(dirname "$0")/.."
 declare -A PEERS=(
   [ssh]=openssh-client
   [tmux]=tmux
-  [ping]=iputils-ping
   [rsyslogd]=rsyslog
   [psql]=postgresql
 )

@@ -3,9 +3,12 @@
 Owns the ``user`` table: argon2id password hashes, roles (manual §5.9), SSH public
 keys, and the must-change flag of the default account (admin/admin is created on a
 fresh database and must be changed at the first interactive login). Authentication
-applies the policy of ``config/auth``: lockout of a user after N consecutive failures
-for M minutes, and an exponential back-off per source address. Every login, failure,
-lockout, logout and user change is audited; passwords never are.
+applies the policy of ``config/auth`` through ``core.lockout`` (back-off and lockout per
+account *and* source address, persisted, cleared by ``unlock``) and spends the
+controller-wide password-check budget of ``core.admission``. "No such user" costs the
+same argon2 verification as "wrong password" (against a dummy hash), so timing does not
+tell whether a user exists. Every login, failure, lockout, unlock, logout and user
+change is audited; passwords never are.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from dataclasses import dataclass, field
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from .admission import VerifyBudget
 from .audit import AuditLog, Severity
 from .errors import Conflict, Invalid, NotFound, PermissionDenied, shown
+from .lockout import META_KEY, LockoutBook
 from .permissions import Action, Principal, Role, parse_roles, require
 from .store import Store
 
@@ -42,8 +47,6 @@ NAME_RULE = ("1 to 32 characters: lowercase letters a-z, digits 0-9, _ . and -, 
              "a lowercase letter or _ (e.g. admin, ops_2)")
 """``NAME_RE`` in words, for every refusal of a login name."""
 MAX_PASSWORD = 128
-BACKOFF_CAP_S = 30.0
-"""Longest delay imposed on a source address after failures."""
 
 def production_hasher() -> PasswordHasher:
     """The hasher of every running controller: OWASP's argon2id parameters (~45 ms a hash
@@ -158,9 +161,10 @@ class UserService:
         self._audit = audit
         self._policy = policy
         self._clock = clock
-        self._failures: dict[str, int] = {}
-        self._locked_until: dict[str, float] = {}
-        self._addr_failures: dict[str, tuple[int, float]] = {}
+        self.lockout = LockoutBook(policy, clock)
+        self.budget = VerifyBudget()
+        """Password checks per second for the whole controller (argon2 CPU bound)."""
+        self._dummy_hash = ""
         self.sessions = SessionRegistry()
 
     async def load(self) -> None:
@@ -173,6 +177,13 @@ class UserService:
                 "INSERT INTO user (name, hash, roles, must_change, created, updated)"
                 " VALUES (?,?,?,1,?,?)", (DEFAULT_USER, pw_hash, "admin", now, now))
             log.info("created the default account admin/admin (must be changed at first login)")
+        row = await self._store.fetchone("SELECT value FROM meta WHERE key=?", (META_KEY,))
+        self.lockout.loads(row[0] if row else None)
+        self._dummy_hash = await _hashing(self._hasher.hash, "no such user: equal time")
+
+    async def _save_lockout(self) -> None:
+        await self._store.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                                  (META_KEY, self.lockout.dumps()))
 
     # ------------------------------------------------------------------ reading
     async def _row(self, name: str) -> tuple | None:
@@ -206,72 +217,86 @@ class UserService:
         return bool(row and row[3])
 
     # ------------------------------------------------------------------ authentication
-    def backoff_delay(self, address: str) -> float:
-        """Seconds to wait before answering a login attempt from ``address``."""
-        base = float(getattr(self._policy(), "addressBackoffSeconds", 2))
-        n, last = self._addr_failures.get(address, (0, 0.0))
-        if n == 0 or base == 0:
-            return 0.0
-        if self._clock() - last > 15 * 60:
-            self._addr_failures.pop(address, None)
-            return 0.0
-        return min(BACKOFF_CAP_S, base * 2 ** (n - 1))
+    def login_delay(self, name: str, address: str) -> float:
+        """Seconds to wait before checking the next password of ``name`` from ``address``."""
+        return self.lockout.delay(name, address)
 
-    def is_locked(self, name: str) -> float:
-        """Seconds the user stays locked out (0 when not locked)."""
-        until = self._locked_until.get(name, 0.0)
-        return max(0.0, until - self._clock())
+    def is_locked(self, name: str, address: str, face: str = "") -> float:
+        """Seconds ``name`` stays locked out from ``address`` (0 when not locked)."""
+        return self.lockout.locked(name, address, face)
+
+    @staticmethod
+    def locked_message(name: str, address: str, seconds: float) -> str:
+        """What a locked-out login is told (the same for a name that does not exist)."""
+        return (f"Too many failed logins for {name!r} from {address or 'this address'}: locked "
+                f"for another {int(seconds // 60) + 1} min. Other addresses and other names "
+                "are not affected; an admin can clear it with `unlock NAME` (or `enerteg user "
+                "unlock NAME --data-dir DIR`, or log in on the serial console).")
 
     async def _fail(self, name: str, principal: Principal, why: str) -> None:
-        policy = self._policy()
-        n = self._failures.get(name, 0) + 1
-        self._failures[name] = n
-        an, _ = self._addr_failures.get(principal.address, (0, 0.0))
-        self._addr_failures[principal.address] = (an + 1, self._clock())
+        minutes = self.lockout.failed(name, principal.address, principal.face)
+        if minutes:
+            await self._save_lockout()
         await self._audit.record(principal, "login.failed", f"user/{name}",
                                  f"Login failed for {name!r} from {principal.address or '-'} via "
                                  f"{principal.face}: {why}", severity=Severity.WARNING)
-        limit = int(getattr(policy, "lockoutFailures", 5))
-        if n >= limit:
-            minutes = int(getattr(policy, "lockoutMinutes", 5))
-            self._locked_until[name] = self._clock() + minutes * 60
-            self._failures[name] = 0
+        if minutes:
             await self._audit.record(principal, "login.lockout", f"user/{name}",
-                                     f"User {name!r} locked out for {minutes} min after {n} failed "
-                                     "logins", severity=Severity.ERROR)
+                                     f"User {name!r} locked out from {principal.address or '-'} "
+                                     f"for {minutes} min after "
+                                     f"{int(getattr(self._policy(), 'lockoutFailures', 5))} "
+                                     "failed logins", severity=Severity.ERROR)
+
+    async def _verify(self, pw_hash: str, password: str) -> bool:
+        await self.budget.spend()
+        try:
+            return bool(await _hashing(self._hasher.verify, pw_hash, password))
+        except (VerificationError, InvalidHashError):
+            return False
 
     async def authenticate(self, name: str, password: str, face: str, address: str) -> Principal:
         """Check a password and return the user's principal.
 
         Raises:
-            LockedOut: the user is locked out (even with the right password).
+            LockedOut: ``name`` is locked out from ``address`` (even with the right
+                password); never on the local faces.
             AuthFailed: wrong name or password.
         """
         probe = Principal(user=name or "?", roles=frozenset(), face=face, address=address)
-        left = self.is_locked(name)
+        left = self.is_locked(name, address, face)
         if left:
             await self._audit.record(probe, "login.refused", f"user/{name}",
                                      f"Login refused for locked-out user {name!r} from "
                                      f"{address or '-'}", severity=Severity.WARNING)
-            raise LockedOut(f"user {name!r} is locked out for another {int(left // 60) + 1} min "
-                            "after too many failed logins", thing="user", value=name,
-                            allowed="a login after the lockout ends")
+            raise LockedOut(self.locked_message(name, address, left), thing="user", value=name,
+                            allowed="a login after the lockout ends, or from elsewhere")
         row = await self._row(name)
-        ok = False
-        if row is not None and len(password) <= MAX_PASSWORD:
-            try:
-                ok = await _hashing(self._hasher.verify, row[1], password)
-            except (VerificationError, InvalidHashError):
-                ok = False
-        if not ok:
+        # a missing user costs the same verification as a wrong password (timing)
+        ok = await self._verify(row[1] if row is not None else self._dummy_hash,
+                                password[:MAX_PASSWORD])
+        if not ok or row is None or len(password) > MAX_PASSWORD:
             await self._fail(name, probe, "wrong user name or password")
             raise AuthFailed("wrong user name or password", thing="login", value=name,
                              allowed="a valid user name and password")
         return await self._succeed(self._info(row), face, address, "password")
 
+    async def unlock(self, principal: Principal, name: str) -> int:
+        """Clear ``name``'s failure streaks and lockouts from every address (admin only).
+
+        Returns the number of addresses it was locked from."""
+        require(principal, Action.ADMINISTER, f"user/{name}")
+        await self.get(name)
+        locked = self.lockout.unlock(name)
+        await self._save_lockout()
+        await self._audit.record(principal, "user.unlock", f"user/{name}",
+                                 f"User {name!r} unlocked ({locked} locked address"
+                                 f"{'' if locked == 1 else 'es'} cleared)",
+                                 severity=Severity.INFO)
+        return locked
+
     async def _succeed(self, info: UserInfo, face: str, address: str, how: str) -> Principal:
-        self._failures.pop(info.name, None)
-        self._addr_failures.pop(address, None)
+        if self.lockout.succeeded(info.name, address):
+            await self._save_lockout()
         principal = Principal(user=info.name, roles=info.roles, face=face, address=address)
         await self._audit.record(principal, "login", f"user/{info.name}",
                                  f"User {info.name!r} logged in from {address or '-'} via {face} "
@@ -286,9 +311,10 @@ class UserService:
     async def authenticate_key(self, name: str, fingerprint: str, face: str,
                                address: str) -> Principal:
         """Log in with a verified public key of the user's."""
-        if self.is_locked(name):
-            raise LockedOut(f"user {name!r} is locked out", thing="user", value=name,
-                            allowed="a login after the lockout ends")
+        left = self.is_locked(name, address, face)
+        if left:
+            raise LockedOut(self.locked_message(name, address, left), thing="user", value=name,
+                            allowed="a login after the lockout ends, or from elsewhere")
         if not await self.has_key(name, fingerprint):
             probe = Principal(user=name, roles=frozenset(), face=face, address=address)
             await self._fail(name, probe, "public key not accepted")

@@ -2,7 +2,8 @@
 
 Admins see every user in a table (name, roles, must-change flag, SSH keys) and manage
 them: ``n`` adds a user, ``e`` edits roles, ``p`` resets a password, ``d`` deletes after
-a confirmation, ``k``/``K`` add or remove an SSH public key. Every role sees its own row
+a confirmation, ``k``/``K`` add or remove an SSH public key, ``u`` clears a user's
+failed-login lockout (the detail line says from which addresses it is locked). Every role sees its own row
 and ``w`` changes its own password (current one first). Every change goes through the
 core ``UserService`` with the session's principal, exactly as the shell's ``user`` and
 ``passwd`` commands do: the core checks ``administer``, the name and password rules and
@@ -68,6 +69,7 @@ class UsersPage(Page):
         Binding("w", "own_password", "My password"),
         Binding("k", "key_add", "Add key"),
         Binding("K", "key_del", "Remove key"),
+        Binding("u", "unlock", "Unlock"),
     ]
     """Keys; the admin ones are hidden for other roles."""
 
@@ -78,7 +80,7 @@ class UsersPage(Page):
     UsersPage #message.-error { color: $error; text-style: bold; }
     """
 
-    _ADMIN = ("add", "roles", "reset", "delete", "key_add", "key_del")
+    _ADMIN = ("add", "roles", "reset", "delete", "key_add", "key_del", "unlock")
 
     def __init__(self) -> None:
         super().__init__()
@@ -139,6 +141,12 @@ class UsersPage(Page):
             text = f"{info.name}: roles {_roles(info)}" + (
                 "; must change password at next login" if info.must_change else "")
             text += "\nSSH keys: " + (", ".join(fps) if fps else "none")
+            if self.admin:
+                locked = self.ctx.core.users.lockout.locked_sources(info.name)
+                if locked:
+                    text += "\nLocked out after failed logins from " + ", ".join(
+                        f"{src} ({int(left // 60) + 1} min)" for src, left in sorted(locked.items())
+                    ) + " · u unlocks"
         self.query_one("#detail", Static).update(text)
 
     def on_live_table_highlighted(self, event: LiveTable.Highlighted) -> None:
@@ -265,6 +273,20 @@ class UsersPage(Page):
             f"Delete user {info.name} ({_roles(info)})? Their SSH keys and shell history "
             "are removed too.", yes="Delete", no="Keep",
             title="Delete user"), confirmed)
+
+    async def action_unlock(self) -> None:
+        """Clear the highlighted user's failed-login lockout from every address."""
+        info, ctx = self._current(), self.ctx
+        if info is None:
+            self.say("Select a user first")
+            return
+        try:
+            n = await ctx.core.users.unlock(ctx.principal, info.name)
+        except EnertegError as exc:
+            self.say(str(exc), error=True)
+            return
+        self.say(f"User {info.name} unlocked ({n} locked address{'' if n == 1 else 'es'} cleared)")
+        self._describe()
 
     def action_key_add(self) -> None:
         """Add an SSH public key (one OpenSSH line) to the highlighted user."""

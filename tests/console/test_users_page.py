@@ -201,3 +201,29 @@ async def test_admin_deletes_user_after_confirmation(frozen):
         assert "olga" not in {u.name for u in await frozen.users.list(ADMIN)}
         assert "olga" not in [r.key for r in p.table.rows]
         assert "User olga deleted" in str(p.query_one("#message", Static).render())
+
+
+@pytest.mark.asyncio
+async def test_admin_unlocks_a_locked_out_user(frozen):
+    from enerteg_tui.core.users import AuthFailed, LockedOut
+
+    await frozen.users.add(ADMIN, "olga", OLGA_PW, ["readonly"])
+    for _ in range(5):
+        with pytest.raises(AuthFailed):
+            await frozen.users.authenticate("olga", "wrong-guess", "ssh", "10.1.1.1")
+    with pytest.raises(LockedOut):
+        await frozen.users.authenticate("olga", OLGA_PW, "ssh", "10.1.1.1")
+    async with make_app(frozen).run_test(size=(120, 40)) as pilot:
+        p = await open_users(pilot)
+        p.table.cursor_row = [r.key for r in p.table.rows].index("olga")
+        await settle(pilot)
+        assert "Locked out after failed logins from 10.1.1.1" in str(
+            p.query_one("#detail", Static).render())
+        await pilot.press("u")
+        await settle(pilot)
+        assert "User olga unlocked (1 locked address cleared)" in str(
+            p.query_one("#message", Static).render())
+        assert "Locked out" not in str(p.query_one("#detail", Static).render())
+    assert (await frozen.users.authenticate("olga", OLGA_PW, "ssh", "10.1.1.1")).user == "olga"
+    entries = await frozen.audit.query(ADMIN)
+    assert any(e.action == "user.unlock" and "olga" in e.message for e in entries)

@@ -57,31 +57,41 @@ async def test_password_policy_messages(controller) -> None:
 async def test_lockout_after_five_failures(controller) -> None:
     users = controller.users
     await users.add(ADMIN, "carol", "Carol-pass-1", ["readonly"])
+    await controller.config.put(ADMIN, "auth", {"addressBackoffSeconds": 0})
     for _ in range(5):
         with pytest.raises(AuthFailed):
             await users.authenticate("carol", "wrong", "ssh", "10.0.0.9")
-    with pytest.raises(LockedOut):
+    with pytest.raises(LockedOut) as err:
         await users.authenticate("carol", "Carol-pass-1", "ssh", "10.0.0.9")
+    assert "locked for another 5 min" in str(err.value) and "unlock" in str(err.value)
     entries = await controller.audit.query(ADMIN, AuditFilter(text="carol"))
     actions = [e.action for e in entries]
     assert actions.count("login.failed") == 5 and "login.lockout" in actions
     assert "login.refused" in actions
     assert "Carol-pass" not in repr([(e.message, e.old, e.new) for e in entries])
+    # only that source is locked: carol from elsewhere, and others from there, log in
+    assert (await users.authenticate("carol", "Carol-pass-1", "ssh", "10.0.0.8")).user == "carol"
+    assert (await users.authenticate("admin", "admin", "ssh", "10.0.0.9")).user == "admin"
     # the lock ends after lockoutMinutes
-    users._locked_until["carol"] = 0
+    users.lockout._streaks[("carol", "10.0.0.9")].locked_until = 0
     assert (await users.authenticate("carol", "Carol-pass-1", "ssh", "10.0.0.9")).user == "carol"
 
 
-async def test_address_backoff_grows_and_resets(controller) -> None:
+async def test_backoff_grows_per_account_and_source_and_resets(controller) -> None:
     users = controller.users
-    assert users.backoff_delay("10.9.9.9") == 0
+    assert users.login_delay("nobody", "10.9.9.9") == 0
     for _ in range(3):
         with pytest.raises(AuthFailed):
             await users.authenticate("nobody", "x", "ssh", "10.9.9.9")
-    assert users.backoff_delay("10.9.9.9") == 8  # 2 s, doubling
-    assert users.backoff_delay("10.9.9.8") == 0
+    assert users.login_delay("nobody", "10.9.9.9") == 8  # 2 s, doubling
+    assert users.login_delay("nobody", "10.9.9.8") == 0
+    assert users.login_delay("admin", "10.9.9.9") == 0
+    for _ in range(2):
+        with pytest.raises(AuthFailed):
+            await users.authenticate("admin", "x", "ssh", "10.9.9.9")
     await users.authenticate("admin", "admin", "ssh", "10.9.9.9")
-    assert users.backoff_delay("10.9.9.9") == 0
+    assert users.login_delay("admin", "10.9.9.9") == 0
+    assert users.login_delay("nobody", "10.9.9.9") == 8
 
 
 async def test_roles_and_last_admin(controller) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
-
 from enerteg_tui.protocols.shell.commands import complete
 from enerteg_tui.protocols.shell.parse import split_statements
 from enerteg_tui.protocols.shell.session import ShellSession
@@ -113,14 +111,27 @@ async def test_network_commands(controller) -> None:
     assert code == 1 and "ipv4Address" in err and "10.0.0.300" in err
 
 
-async def test_ping_loopback(controller) -> None:
-    import shutil
-    if shutil.which("ping") is None:
-        pytest.skip("ping not installed (scripts/install-test-deps.sh installs iputils-ping)")
+async def test_ping_loopback_without_a_ping_program(controller, monkeypatch) -> None:
+    """ICMP echo from the controller's process: no ping program on PATH, no child process."""
+    import psutil
+
+    monkeypatch.setenv("PATH", "/nonexistent")
     code, out, _ = await run(controller, "format json; ping 127.0.0.1 -c 2 -W 1")
-    assert code == 0 and json.loads(out)["received"] == 2
+    doc = json.loads(out)
+    assert code == 0 and doc["received"] == 2 and doc["transmitted"] == 2 and doc["loss"] == 0
+    assert len(doc["rttMs"]) == 2
+    code, out, _ = await run(controller, "ping localhost -c 1 -W 1")
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0].startswith("PING localhost (") and "icmp_seq=1" in lines[1]
+    assert "1 packets transmitted, 1 received, 0% packet loss" in out
+    assert psutil.Process().children() == []
     code, _, err = await run(controller, "ping 'bad host;rm'")
     assert code == 1 and "not a host name" in err
+    code, _, err = await run(controller, "ping no-such-host.invalid -c 1 -W 1")
+    assert code == 1 and "'no-such-host.invalid' is not known" in err
+    code, _, err = await run(controller, "ping 127.0.0.1 -c 101")
+    assert code == 2 and "-c 101 is out of range; allowed is 1 to 100" in err
 
 
 async def test_user_management(controller) -> None:

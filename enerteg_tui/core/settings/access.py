@@ -105,12 +105,13 @@ class AuthSettings(TopicSettings):
     minPasswordLength: int = Field(8, ge=4, le=128)
     """Shortest password accepted for a local user ("Password too short", §5.9)."""
     lockoutFailures: int = Field(5, ge=1, le=100)
-    """Failed logins in a row after which the account is locked."""
+    """Failed logins in a row of one account from one address after which that account is
+    locked from that address (``core.lockout``)."""
     lockoutMinutes: int = Field(5, ge=1, le=1440)
-    """How long a locked account stays locked, in minutes."""
+    """How long such a lock lasts, in minutes (``unlock NAME`` clears it sooner)."""
     addressBackoffSeconds: int = Field(2, ge=0, le=60)
-    """Delay after a failed login before the same address may try again, in seconds
-    (0 = none)."""
+    """Delay after a failed login before the same account may be tried again from the same
+    address, in seconds, doubling, at most 8 s (0 = none)."""
     ldapEnabled: Toggle = False
     """Log users in against an LDAP or Active Directory server (§5.10)."""
     ldapUrl: LdapUrl = ""

@@ -9,6 +9,7 @@ and the SSH exec channel passes the code on as the exit status (docs/shell.md).
 | success                                   | 0    | -                      | -                    |
 | any core error (``EnertegError``)         | 1    | ``Error: <message>``   | ``{"error", "type", "thing", "value", "allowed"}`` |
 | usage error (unknown command, bad syntax) | 2    | the usage line (else ``Error: <message>``) | ``{"error"}``        |
+| interrupted (Ctrl-C, SSH signal or break) | 130  | ``<cmd>: interrupted`` | same text            |
 | an unexpected failure (a bug; logged)     | 1    | ``Error: internal error while running '<cmd>'`` | ``{"error"}`` |
 
 Texts pass through ``safetext.escape_control`` (a control character shows as ``\u001b``)
@@ -35,11 +36,12 @@ from ...core.errors import (
 from ...core.safetext import escape_control
 from .parse import UsageError
 
-__all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "SHELL_ERRORS", "ShellOutcome",
+__all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED", "SHELL_ERRORS", "ShellOutcome",
            "outcome_of", "unexpected"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-"""Exit codes of a command, a script and an exec session."""
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+"""Exit codes of a command, a script and an exec session (130: interrupted by Ctrl-C,
+an SSH signal or break, as a Unix shell reports SIGINT)."""
 
 
 @dataclass(frozen=True, slots=True)

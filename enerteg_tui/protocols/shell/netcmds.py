@@ -1,4 +1,5 @@
-"""Shell network commands: ``ping`` (real ICMP) and ``network status|list|config``.
+"""Shell network commands: ``ping`` (real ICMP, in process: ``icmp.py``) and
+``network status|list|config``.
 
 ``network list``/``status`` read the host's real interfaces (addresses, link state,
 speed, MTU); ``network config`` validates and stores interface settings in
@@ -8,11 +9,8 @@ not changed: applying them to the operating system is not part of this build.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json
-import re
-import shutil
 import socket
 from typing import Any
 
@@ -20,12 +18,14 @@ import psutil
 
 from ...core.errors import Invalid, NotFound, Unsupported
 from ...core.settings import is_host
+from . import icmp
 from .parse import UsageError
 
 __all__ = ["cmd_ping", "cmd_network", "interfaces"]
 
-_RTT = re.compile(r"time[=<]([\d.]+) ms")
-_SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
+MAX_COUNT, MAX_WAIT_S = 100, 30
+"""Bounds of ``-c`` and ``-W``: a ping lasts at most ``MAX_COUNT - 1 + MAX_WAIT_S`` s."""
+PING_USAGE = f"Usage: ping <host> [-c COUNT (1-{MAX_COUNT})] [-W TIMEOUT (1-{MAX_WAIT_S} s)]"
 
 
 def _check_host(host: str) -> str:
@@ -47,52 +47,54 @@ def _int_opt(flag: str, text: str, lo: int, hi: int) -> int:
 
 
 async def cmd_ping(sh: Any, args: list[str]) -> None:
-    """ping HOST [-c COUNT] [-W TIMEOUT]: real ICMP echo through the system's ping."""
+    """ping HOST [-c COUNT] [-W TIMEOUT]: ICMP echo from the controller's own process."""
     count, timeout, host = 4, 2, None
     it = iter(args)
     for a in it:
         if a == "-c":
-            count = _int_opt("-c", next(it, ""), 1, 100)
+            count = _int_opt("-c", next(it, ""), 1, MAX_COUNT)
         elif a == "-W":
-            timeout = _int_opt("-W", next(it, ""), 1, 30)
+            timeout = _int_opt("-W", next(it, ""), 1, MAX_WAIT_S)
         elif a.startswith("-") or host is not None:
-            raise UsageError("Usage: ping <host> [-c COUNT] [-W TIMEOUT]")
+            raise UsageError(PING_USAGE)
         else:
             host = a
     if host is None:
-        raise UsageError("Usage: ping <host> [-c COUNT] [-W TIMEOUT]")
+        raise UsageError(PING_USAGE)
     _check_host(host)
-    binary = shutil.which("ping")
-    if binary is None:
-        raise Unsupported("ping is not available on this controller (no ping program)",
-                          thing="ping", value=host, allowed="a controller with iputils-ping")
-    proc = await asyncio.create_subprocess_exec(
-        binary, "-n", "-c", str(count), "-W", str(timeout), "--", host,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    assert proc.stdout is not None
-    lines: list[str] = []
-    rtts: list[float] = []
-    while True:
-        raw = await proc.stdout.readline()
-        if not raw:
-            break
-        line = raw.decode(errors="replace").rstrip()
-        lines.append(line)
-        m = _RTT.search(line)
-        if m:
-            rtts.append(float(m.group(1)))
-        if sh.format != "json":
-            sh.out(line)
-    code = await proc.wait()
-    summary = _SUMMARY.search("\n".join(lines))
-    sent, got = (int(summary.group(1)), int(summary.group(2))) if summary else (count, len(rtts))
-    if sh.format == "json":
-        sh.out(json.dumps({"host": host, "transmitted": sent, "received": got, "rttMs": rtts,
-                           "loss": round(100 * (sent - got) / sent, 1) if sent else 100.0}))
-    if code != 0 or got == 0:
-        raise Invalid(f"ping {host}: {got} of {sent} replies" if summary else
-                      f"ping {host} failed: {lines[-1] if lines else 'no output'}",
-                      thing="host", value=host, allowed="a host that answers ICMP echo")
+    text = sh.format != "json"
+
+    def started(address: str) -> None:
+        if text:
+            sh.out(f"PING {host} ({address}) {icmp.PAYLOAD} data bytes")
+
+    def replied(r: icmp.EchoReply) -> None:
+        if text:
+            ttl = f" ttl={r.ttl}" if r.ttl is not None else ""
+            sh.out(f"{r.size} bytes from {r.address}: icmp_seq={r.seq}{ttl} time={r.rtt_ms:.3f} ms")
+
+    try:
+        result = await icmp.ping(host, count, timeout, on_reply=replied, on_start=started)
+    except (socket.gaierror, TimeoutError):
+        raise Invalid(f"ping: host {host!r} is not known (name resolution failed)", thing="host",
+                      value=host, allowed="a host name that resolves, or an IP address") from None
+    except icmp.IcmpUnavailable as exc:
+        raise Unsupported(f"ping is not available on this controller: {exc}", thing="ping",
+                          value=host, allowed="a controller running as root") from None
+    sent, rtts = result.transmitted, [r.rtt_ms for r in result.replies]
+    got = len(rtts)
+    loss = round(100 * (sent - got) / sent, 1) if sent else 100.0
+    if text:
+        sh.out(f"--- {host} ping statistics ---")
+        sh.out(f"{sent} packets transmitted, {got} received, {loss:g}% packet loss")
+        if rtts:
+            sh.out(f"rtt min/avg/max = {min(rtts):.3f}/{sum(rtts) / got:.3f}/{max(rtts):.3f} ms")
+    else:
+        sh.out(json.dumps({"host": host, "address": result.address, "transmitted": sent,
+                           "received": got, "rttMs": [round(x, 3) for x in rtts], "loss": loss}))
+    if got == 0:
+        raise Invalid(f"ping {host}: {got} of {sent} replies", thing="host", value=host,
+                      allowed="a host that answers ICMP echo")
 
 
 def interfaces() -> list[dict[str, Any]]:

@@ -2,8 +2,14 @@
 
 Owns the session state (current folder, output format), runs command lines through
 the command table in ``commands.py``, and shows each failure through the shell's error
-table (``errors.py``: 0 success, 1 a command failed, 2 a usage error). A script
-stops at the first failing statement and returns its code. In scripts, stdout carries
+table (``errors.py``: 0 success, 1 a command failed, 2 a usage error, 130 interrupted).
+A script stops at the first failing statement and returns its code.
+
+Interrupting is one mechanism for every face: each command runs as its own task, and
+``interrupt()`` cancels it (nothing it started outlives it: commands start no child
+processes). At a terminal, Ctrl-C typed while a command runs and is not itself reading
+the terminal interrupts it (``_InterruptibleIO``); the SSH face also interrupts on a
+signal or break request, and cancels the whole session when its channel closes. In scripts, stdout carries
 only data (valid JSON for ``cat``, and for every command under ``format json``) and
 messages go to stderr; at a terminal both go to the screen. Faces (SSH, serial) create
 one ``ShellSession`` per login; it never touches a driver, only core services.
@@ -11,6 +17,7 @@ one ``ShellSession`` per login; it never touches a driver, only core services.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -21,17 +28,85 @@ from ...core.masking import mask_text
 from ...core.permissions import Principal
 from ...core.safetext import escape_control
 from ...core.users import AuthFailed, LockedOut
-from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ShellOutcome, outcome_of, render, unexpected
+from .errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    ShellOutcome,
+    outcome_of,
+    render,
+    unexpected,
+)
 from .lineedit import LineEditor
 from .commands import ExitShell, complete, run_command
 from .parse import MAX_LINE_CHARS, UsageError, parse_script_async
 from .term import BACKSPACE, ENTER, EOF, TEXT, TermIO, next_key, read_secret
 
 __all__ = ["ShellSession", "change_password_prompt", "login_prompt", "read_secret",
-           "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE"]
+           "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED"]
 
 log = logging.getLogger(__name__)
 
+CTRL_C = "\x03"
+
+
+class _InterruptibleIO:
+    """A ``TermIO`` wrapper that is the terminal's only reader, so that Ctrl-C typed while
+    a command runs reaches ``on_interrupt`` even when the command is not reading.
+
+    Input is queued for the next ``read``. A Ctrl-C that arrives while a command runs
+    that has not read the terminal interrupts it and is dropped; a command that reads the
+    terminal (a password prompt, the editor) gets Ctrl-C as a key, as before.
+
+    Args:
+        io: the terminal.
+        running: the running command (any object identifying it), None between commands.
+        on_interrupt: stops the running command.
+    """
+
+    def __init__(self, io: TermIO, running: Callable[[], object | None],
+                 on_interrupt: Callable[[], bool]) -> None:
+        self._io = io
+        self._running = running
+        self._on_interrupt = on_interrupt
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._reader_of: object | None = None
+        """The last command that read the terminal."""
+        self._pump = asyncio.ensure_future(self._run())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._io, name)
+
+    def write(self, text: str) -> None:
+        self._io.write(text)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._io.size
+
+    async def _run(self) -> None:
+        while True:
+            text = await self._io.read()
+            running = self._running()
+            if CTRL_C in text and running is not None and running is not self._reader_of:
+                self._on_interrupt()
+                text = text.replace(CTRL_C, "")
+                if not text:
+                    continue
+            self._queue.put_nowait(text)
+            if text == "":
+                return
+
+    async def read(self) -> str:
+        if self._pump.done() and self._queue.empty():
+            return ""
+        self._reader_of = self._running()
+        return await self._queue.get()
+
+    def close(self) -> None:
+        """Stop reading the terminal."""
+        self._pump.cancel()
 
 
 class ShellSession:
@@ -57,6 +132,37 @@ class ShellSession:
         """The core ``users.Session`` record, when the face registered one."""
         self._out: Callable[[str], None] = lambda s: None
         self._err: Callable[[str], None] = lambda s: None
+        self._command: asyncio.Task[Any] | None = None
+        self._interrupted = False
+
+    def interrupt(self) -> bool:
+        """Stop the running command (Ctrl-C, an SSH signal or break); False if none runs."""
+        task = self._command
+        if task is None or task.done():
+            return False
+        self._interrupted = True
+        task.cancel()
+        return True
+
+    @property
+    def busy(self) -> bool:
+        """Whether a command is running now."""
+        return self._command is not None and not self._command.done()
+
+    async def _run_command(self, words: list[str]) -> bool:
+        """Run one command as its own task; True if ``interrupt`` stopped it."""
+        task = asyncio.ensure_future(run_command(self, words))
+        self._command, self._interrupted = task, False
+        try:
+            await task
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if self._interrupted and (me is None or not me.cancelling()):
+                return True
+            raise
+        finally:
+            self._command = None
+        return False
 
     # ------------------------------------------------------------------ output
     @property
@@ -90,7 +196,7 @@ class ShellSession:
 
     # ------------------------------------------------------------------ running
     async def run_line(self, line: str) -> int:
-        """Run every statement of ``line``; stops at the first failure."""
+        """Run every statement of ``line``; stops at the first failure or interrupt."""
         try:
             statements = await parse_script_async(line)
         except UsageError as exc:
@@ -101,8 +207,9 @@ class ShellSession:
             try:
                 if statement.error is not None:
                     raise statement.error
-                if statement.words:
-                    await run_command(self, statement.words)
+                if statement.words and await self._run_command(statement.words):
+                    code = EXIT_INTERRUPTED
+                    self._err(f"{statement.words[0]}: interrupted\n")
             except ExitShell:
                 raise
             except (UsageError, EnertegError) as exc:
@@ -132,6 +239,14 @@ class ShellSession:
 
     async def run_interactive(self, io: TermIO) -> int:
         """Prompt, read, run until ``exit``/``logout``/Ctrl-D; returns the last exit code."""
+        wrapped = _InterruptibleIO(io, lambda: self._command if self.busy else None,
+                                   self.interrupt)
+        try:
+            return await self._interactive(wrapped)  # type: ignore[arg-type]
+        finally:
+            wrapped.close()
+
+    async def _interactive(self, io: TermIO) -> int:
         self.io = io
         self._out = self._err = lambda s: io.write(s.replace("\r\n", "\n").replace("\n", "\r\n"))
         users = self.core.users
@@ -215,5 +330,5 @@ async def login_prompt(io: TermIO, core: Any, face: str, address: str) -> Princi
         except LockedOut as exc:
             io.write(f"{exc}\r\n")
         except AuthFailed:
-            await asyncio.sleep(users.backoff_delay(address))
+            await asyncio.sleep(users.login_delay(name, address))
             io.write("Login incorrect\r\n")

@@ -14,11 +14,11 @@ from typing import Any
 from ...core.errors import Invalid
 from .parse import UsageError
 
-__all__ = ["cmd_passwd", "cmd_user"]
+__all__ = ["cmd_passwd", "cmd_user", "cmd_unlock"]
 
 USER_USAGE = ("Usage: user list | user add NAME --role ROLE [--role ROLE ...] [--password P] | "
               "user roles NAME ROLE[,ROLE...] | user del NAME | user passwd NAME [--password P] | "
-              "user keys NAME | user key-add NAME 'ssh-ed25519 AAAA...' | user key-del NAME FINGERPRINT")
+              "user unlock NAME | user keys NAME | user key-add NAME 'ssh-ed25519 AAAA...' | user key-del NAME FINGERPRINT")
 
 
 async def _new_password(sh: Any, given: str | None, who: str) -> str:
@@ -84,8 +84,12 @@ async def cmd_user(sh: Any, args: list[str]) -> None:
                  "mustChangePassword": u.must_change,
                  "updated": dt.datetime.fromtimestamp(u.updated, dt.timezone.utc)
                  .isoformat(timespec="seconds")} for u in rows]
+        for d in data:
+            d["lockedFrom"] = sorted(users.lockout.locked_sources(d["name"]))
         sh.emit(data, "\n".join(f"{d['name']:<20} {','.join(d['roles']):<32} {d['keys']} key(s)"
                                 + ("  (must change password)" if d["mustChangePassword"] else "")
+                                + (f"  (locked from {', '.join(d['lockedFrom'])})"
+                                   if d["lockedFrom"] else "")
                                 for d in data))
     elif sub == "add" and len(pos) == 1:
         users.check_name(pos[0])
@@ -103,6 +107,8 @@ async def cmd_user(sh: Any, args: list[str]) -> None:
         await users.get(pos[0])
         await users.change_password(me, pos[0], await _new_password(sh, password, pos[0]))
         sh.msg(f"Password of {pos[0]} changed.")
+    elif sub == "unlock" and len(pos) == 1:
+        await cmd_unlock(sh, pos)
     elif sub == "keys" and len(pos) == 1:
         from ...core.users import public_key_fingerprint
 
@@ -120,3 +126,11 @@ async def cmd_user(sh: Any, args: list[str]) -> None:
         sh.msg(f"Key {pos[1]} removed from {pos[0]}.")
     else:
         raise UsageError(USER_USAGE)
+
+
+async def cmd_unlock(sh: Any, args: list[str]) -> None:
+    """unlock NAME: clear a user's failed-login lockout from every address (admin)."""
+    if len(args) != 1:
+        raise UsageError("Usage: unlock NAME")
+    n = await sh.core.users.unlock(sh.principal, args[0])
+    sh.msg(f"User {args[0]} unlocked ({n} locked address{'' if n == 1 else 'es'} cleared).")

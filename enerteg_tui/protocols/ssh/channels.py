@@ -12,12 +12,18 @@ A login that still has the factory-default password may not run commands: exec a
 stdin scripts are refused with a message saying how to change it; an interactive
 login must set a new password first. Nothing here raises into asyncssh: an unexpected
 error is logged and the client gets one line and exit status 1.
+
+Nothing outlives its channel: when the channel closes (client gone, connection lost),
+whatever still runs for it is cancelled after ``CLOSE_GRACE_S``. A signal or break
+request on an exec channel interrupts the running command (exit status 130); with a
+pty they arrive as Ctrl-C (``terminal.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import logging
 from typing import Any
 
@@ -25,7 +31,8 @@ import asyncssh
 
 from ...core.audit import Severity
 from ..shell.parse import MAX_SCRIPT_CHARS
-from ..shell.session import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ShellSession, change_password_prompt
+from ..shell.session import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ShellSession,
+                             change_password_prompt)
 from .terminal import SSHTerminal
 
 __all__ = ["route_channel", "MAX_EXEC_PACKET"]
@@ -37,6 +44,8 @@ MAX_EXEC_PACKET = 2 << 20
 stays asyncssh's 256 KiB). An exec command up to this size reaches the shell, which
 answers one over ``MAX_SCRIPT_CHARS`` with the limit instead of the connection being
 dropped ("Max packet size exceeded")."""
+CLOSE_GRACE_S = 1.0
+"""Time a session's work has to end by itself after its channel closed, then cancelled."""
 
 
 def _writer(stream: Any) -> Any:
@@ -53,14 +62,29 @@ async def route_channel(service: Any, process: asyncssh.SSHServerProcess) -> Non
     conn = process.get_extra_info("connection")
     owner = conn.get_owner()
     code = EXIT_FAILED
+    work = asyncio.ensure_future(_serve(service, owner, process))
+    closed = asyncio.ensure_future(process.wait_closed())
     try:
-        code = await _serve(service, owner, process)
+        await asyncio.wait([work, closed], return_when=asyncio.FIRST_COMPLETED)
+        if not work.done():
+            # the channel closed under it: a moment to end by itself, then cancelled
+            await asyncio.wait([work], timeout=CLOSE_GRACE_S)
+            if not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+                return
+        code = work.result()
+    except asyncio.CancelledError:
+        work.cancel()
+        raise
     except Exception:  # never a traceback to a client
         log.exception("ssh: session of %s failed",
                       owner.principal.user if owner.principal else "?")
         _writer(process.stderr)("Error: internal error; the session was closed (see the "
                                 "controller log)\n")
     finally:
+        closed.cancel()
         if not process.is_closing():
             process.exit(code)
 
@@ -101,7 +125,28 @@ async def _serve(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -
         command = data
     shell = ShellSession(core, principal)
     shell.session = owner.session
-    return await shell.run_script(command, _writer(process.stdout), err)
+    watch = asyncio.ensure_future(_interrupt_on_signal(process, shell))
+    try:
+        return await shell.run_script(command, _writer(process.stdout), err)
+    finally:
+        watch.cancel()
+
+
+async def _interrupt_on_signal(process: asyncssh.SSHServerProcess, shell: ShellSession) -> None:
+    """Interrupt the script's running command on each signal or break request, until the
+    client closes its input (the script's own input was the command line or already read)."""
+    while True:
+        try:
+            data = await process.stdin.read(65536)
+        except (asyncssh.BreakReceived, asyncssh.SignalReceived):
+            shell.interrupt()
+            continue
+        except asyncssh.TerminalSizeChanged:
+            continue
+        except (asyncssh.Error, ConnectionError, BrokenPipeError):
+            return
+        if not data:
+            return
 
 
 async def _read_stdin(process: asyncssh.SSHServerProcess) -> str | None:
@@ -163,4 +208,4 @@ async def _interactive(service: Any, owner: Any, process: asyncssh.SSHServerProc
             principal, "session.timeout", f"user/{principal.user}",
             f"SSH session of {principal.user!r} from {principal.address} closed after "
             f"{idle_s / 60:g} min without input", severity=Severity.INFO)
-    return code if code in (EXIT_OK, EXIT_FAILED, EXIT_USAGE) else EXIT_OK
+    return code if code in (EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED) else EXIT_OK

@@ -3,14 +3,20 @@
 ``SSHService`` is the controller's SSH face (a ``controller.Service``). It owns the
 asyncssh listener and the policy asyncssh leaves to the application:
 
-* admission: at most ``MAX_UNAUTHENTICATED`` connections still logging in (key
-  exchange runs on the controller's one loop, beside the poller) and at most
-  ``MAX_CONNECTIONS`` in all; more are disconnected at once;
-* at most ``MAX_AUTH_TRIES`` failed logins per connection, the per-address back-off
-  and per-user lockout of ``core.users`` on top;
+* admission (``core.admission``): OpenSSH's ``MaxStartups 20:30:24`` for connections
+  still logging in (key exchange runs on the controller's one loop, beside the poller),
+  per-source connection rate and failed-login penalties, at most ``MAX_CONNECTIONS`` in
+  all. The service accepts connections itself and decides before asyncssh sees them
+  (``asyncssh.run_server`` on the accepted socket): a refused connection costs an accept,
+  one line with the reason and a close — no SSH state, no key exchange — so a flood from
+  rotating addresses cannot turn refusals into CPU; refusals are logged once per
+  ``REFUSAL_LOG_S``, with their count;
+* at most ``MAX_AUTH_TRIES`` failed logins per connection, the back-off and lockout per
+  (account, source) of ``core.lockout`` on top; a locked login is told so in the
+  banner, in words that do not say whether the user exists;
 * identity is bound to the user name the key or password was checked for, only when
   authentication completes (a public-key *query* proves nothing);
-* cheap, modern algorithms only (no group-exchange or big MODP groups), no agent,
+* the algorithms of ``algorithms.py`` (cheap, modern, no ssh-audit [fail]), no agent,
   X11 or port forwarding, a 30 s login timeout and keepalives.
 
 Each authenticated connection is one session in ``users.sessions`` (per-user limit
@@ -26,45 +32,47 @@ import contextlib
 import errno
 import logging
 import os
+import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import asyncssh
 
+from ...core.admission import Admission, MaxStartups
 from ...core.audit import Severity
 from ...core.errors import Invalid, PermissionDenied
 from ...core.permissions import Principal
 from ...core.users import AuthFailed, LockedOut, Session
+from .algorithms import (COMPRESSION_ALGS, ENCRYPTION_ALGS, MAC_ALGS, available_kex_algs,
+                         restrict_host_key_algs)
 from .hostkeys import HostKeys, load_or_create_host_keys
 
-__all__ = ["SSHService", "SSHOptions", "MAX_UNAUTHENTICATED", "MAX_CONNECTIONS", "MAX_AUTH_TRIES"]
+__all__ = ["SSHService", "SSHOptions", "MAX_STARTUPS", "MAX_UNAUTHENTICATED", "MAX_CONNECTIONS",
+           "MAX_AUTH_TRIES"]
 
 log = logging.getLogger(__name__)
 
-MAX_UNAUTHENTICATED = 24
-"""Connections allowed to be in key exchange or login at the same time (a shift of 20
-operators reconnecting at once must get in; a flood must not starve the poller)."""
+MAX_STARTUPS = MaxStartups(start=20, rate=30, full=24)
+"""Connections in key exchange or login at the same time: from 20 a new one is refused
+with 30 % probability, rising to 100 % at 24 (a shift of 20 operators reconnecting at
+once gets in; a flood does not starve the poller)."""
+MAX_UNAUTHENTICATED = MAX_STARTUPS.full
+"""Connections logging in at once beyond which every new one is refused."""
 MAX_CONNECTIONS = 64
 """Connections allowed in all (logged in or not)."""
 CLOSE_WAIT_S = 1.0
 """At stop, how long to wait for the closed connections to be gone (their logouts)."""
 MAX_AUTH_TRIES = 6
 """Failed authentication attempts on one connection before it is closed."""
+REFUSAL_LOG_S = 10.0
+"""Refused connections are logged at most this often (with how many since)."""
 LOGIN_TIMEOUT_S = 30
 """Time to log in before the connection is closed."""
 KEEPALIVE_S, KEEPALIVE_MAX = 30, 3
 """Keepalive interval and how many may go unanswered (dead-peer detection)."""
 
-KEX_ALGS = ["mlkem768x25519-sha256", "curve25519-sha256", "curve25519-sha256@libssh.org",
-            "ecdh-sha2-nistp256", "diffie-hellman-group14-sha256"]
-ENCRYPTION_ALGS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr",
-                   "aes256-ctr"]
-"""AES only: clients (OpenSSH, asyncssh) prefer chacha20-poly1305, which asyncssh runs
-with a new cipher object per packet — about 3x the CPU of AES-GCM on this loop. GCM
-also needs no separate MAC and is what a compliance scanner expects."""
-MAC_ALGS = ["hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com",
-            "hmac-sha2-256", "hmac-sha2-512"]
 FACE = "ssh"
 
 
@@ -116,13 +124,6 @@ class _Connection(asyncssh.SSHServer):
         svc.connections.add(self)
         svc.none_open.clear()
         svc.unauthenticated.add(self)
-        if len(svc.unauthenticated) > MAX_UNAUTHENTICATED or len(svc.connections) > MAX_CONNECTIONS:
-            svc.refused += 1
-            log.warning("ssh: refused connection from %s: too many connections (%d logging in, "
-                        "%d in all)", self.address, len(svc.unauthenticated), len(svc.connections))
-            asyncio.get_running_loop().call_soon(
-                self._disconnect, asyncssh.DISC_TOO_MANY_CONNECTIONS,
-                "Too many connections; try again later")
 
     def _disconnect(self, code: int, reason: str) -> None:
         if self.conn is not None:
@@ -157,16 +158,17 @@ class _Connection(asyncssh.SSHServer):
 
     async def validate_password(self, username: str, password: str) -> bool:
         users = self.service.core.users
-        delay = users.backoff_delay(self.address)
+        delay = users.login_delay(username, self.address)
         if delay:
             await asyncio.sleep(delay)
         try:
             self.principal = await users.authenticate(username, password, FACE, self.address)
             return True
-        except LockedOut as exc:
+        except LockedOut as exc:          # no password check was spent: no penalty
             self._banner(f"{exc}\n")
             self._count_failure()
         except AuthFailed:
+            self.service.admission.auth_failed(self.address)
             self._count_failure()
         return False
 
@@ -264,8 +266,17 @@ class SSHService:
         self.unauthenticated: set[_Connection] = set()
         self.refused = 0
         """Connections refused by admission since start."""
+        self.admission = Admission(MAX_STARTUPS)
+        self.last_refusal = ""
+        """Why the last refused connection was refused."""
+        self._listener: socket.socket | None = None
+        self._accepting: asyncio.Task[None] | None = None
+        self._options: asyncssh.SSHServerConnectionOptions | None = None
+        self._starting = 0
+        """Admitted connections still in key exchange or login."""
+        self._refusals_unlogged = 0
+        self._refusal_logged_at = -REFUSAL_LOG_S
         self.host_keys: HostKeys | None = None
-        self._acceptor: asyncssh.SSHAcceptor | None = None
         self._bound: tuple[str, int] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watch: asyncio.Task[None] | None = None
@@ -321,19 +332,20 @@ class SSHService:
         from .sftp import make_sftp_factory
 
         assert self.host_keys is not None  # noqa: S101
-        kex = [a for a in KEX_ALGS if a.encode() in asyncssh.kex.get_kex_algs()]
+        self._options = asyncssh.SSHServerConnectionOptions(
+            server_factory=lambda: _Connection(self),
+            server_host_keys=restrict_host_key_algs(self.host_keys.keys), send_server_host_keys=True,
+            login_timeout=LOGIN_TIMEOUT_S, keepalive_interval=KEEPALIVE_S,
+            keepalive_count_max=KEEPALIVE_MAX, agent_forwarding=False, x11_forwarding=False,
+            kex_algs=list(available_kex_algs()), encryption_algs=list(ENCRYPTION_ALGS),
+            mac_algs=list(MAC_ALGS), compression_algs=COMPRESSION_ALGS,
+            process_factory=lambda process: route_channel(self, process),
+            max_pktsize=MAX_EXEC_PACKET,
+            encoding=None, line_editor=False, allow_pty=True,
+            sftp_factory=make_sftp_factory(self), allow_scp=True, server_version="EnerTEG")
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
         try:
-            self._acceptor = await asyncssh.create_server(
-                lambda: _Connection(self), address, port,
-                server_host_keys=self.host_keys.keys, send_server_host_keys=True,
-                login_timeout=LOGIN_TIMEOUT_S, keepalive_interval=KEEPALIVE_S,
-                keepalive_count_max=KEEPALIVE_MAX, agent_forwarding=False, x11_forwarding=False,
-                kex_algs=kex, encryption_algs=ENCRYPTION_ALGS, mac_algs=MAC_ALGS,
-                process_factory=lambda process: route_channel(self, process),
-                max_pktsize=MAX_EXEC_PACKET,
-                encoding=None, line_editor=False, allow_pty=True,
-                sftp_factory=make_sftp_factory(self), allow_scp=True,
-                server_version="EnerTEG", reuse_address=True)
+            sock = socket.create_server((address, port), family=family, backlog=128)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise Invalid(
@@ -348,16 +360,64 @@ class SSHService:
             raise Invalid(f"SSH server cannot listen on {address}:{port}: {exc.strerror or exc}",
                           thing="ssh address", value=f"{address}:{port}",
                           allowed="a local address and free port") from None
-        sockets = self._acceptor.sockets
-        self._bound = (address, sockets[0].getsockname()[1] if sockets else port)
+        sock.setblocking(False)
+        self._listener = sock
+        self._bound = (address, sock.getsockname()[1])
+        self._accepting = asyncio.create_task(self._accept(sock), name="ssh-accept")
         log.info("ssh: listening on %s:%d", *self._bound)
 
+    async def _accept(self, sock: socket.socket) -> None:
+        """Accept connections; admit or refuse each before asyncssh sees it."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                client, peer = await loop.sock_accept(sock)
+            except OSError as exc:          # out of descriptors: let some close first
+                log.warning("ssh: accept failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            source = str(peer[0])
+            why = self.admission.admit(source, self._starting)
+            logged_in = len(self.connections - self.unauthenticated)
+            if why is None and logged_in + self._starting >= MAX_CONNECTIONS:
+                why = f"too many connections ({MAX_CONNECTIONS} in all)"
+            if why is not None:
+                self._refuse(client, source, why)
+                continue
+            self._starting += 1
+            self.spawn(self._run(client))
+
+    def _refuse(self, client: socket.socket, source: str, why: str) -> None:
+        self.refused += 1
+        self.last_refusal = why
+        with contextlib.suppress(OSError):
+            client.send(f"Refused: {why}; try again later\r\n".encode())
+        client.close()
+        self._refusals_unlogged += 1
+        now = time.monotonic()
+        if now - self._refusal_logged_at >= REFUSAL_LOG_S:
+            log.warning("ssh: refused %d connection(s) in the last %g s; the last from %s: %s",
+                        self._refusals_unlogged, REFUSAL_LOG_S, source, why)
+            self._refusals_unlogged, self._refusal_logged_at = 0, now
+
+    async def _run(self, client: socket.socket) -> None:
+        """asyncssh's server on an admitted connection, until it is logged in or gone."""
+        try:
+            await asyncssh.run_server(client, options=self._options)
+        except (asyncssh.Error, OSError, asyncio.TimeoutError):
+            pass                            # the login failed or the peer went
+        finally:
+            self._starting -= 1
+
     async def _close_listener(self) -> None:
-        if self._acceptor is not None:
-            self._acceptor.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._acceptor.wait_closed(), 1)
-            self._acceptor = None
+        if self._accepting is not None:
+            self._accepting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._accepting
+            self._accepting = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
             self._bound = None
 
     async def _watch_settings(self) -> None:

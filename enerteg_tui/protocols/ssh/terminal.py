@@ -4,8 +4,8 @@ The shell's line editor and ``_data`` editor read decoded text and write ANSI te
 this adapter turns the channel's bytes into that. Input is decoded incrementally as
 UTF-8 (a character split across packets survives; invalid bytes become U+FFFD).
 A window change from the client raises ``TerminalSizeChanged`` inside asyncssh's
-read; it is swallowed here and the new size is read on demand. Breaks and signals
-are ignored (Ctrl-C arrives as a character with a pty).
+read; it is swallowed here and the new size is read on demand. A break or signal
+request reads as Ctrl-C (``"\x03"``), which is how a pty delivers an interrupt.
 
 Idle timeout: ``read`` waits at most ``idle_timeout_s`` for input; when it passes,
 the adapter says so on the terminal, sets ``timed_out`` and reports end of input, so
@@ -77,7 +77,7 @@ class SSHTerminal:
             except asyncssh.TerminalSizeChanged:
                 continue
             except (asyncssh.BreakReceived, asyncssh.SignalReceived):
-                continue
+                return "\x03"          # an interrupt, as Ctrl-C typed
             except (asyncssh.DisconnectError, asyncssh.ChannelOpenError, ConnectionError,
                     BrokenPipeError):
                 self._eof = True
