@@ -120,6 +120,7 @@ class HistoryService:
         for level in range(1, len(TIERS)):
             self._rolled[level] = await self.db.get_state(f"rolled{level}")
         self.flushed_until = await self.db.get_state("flushed_until")
+        self.collector.floors = await self.db.counter_floors()
 
     async def start(self) -> None:
         """Open the database and start the periodic flush."""
