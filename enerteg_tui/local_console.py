@@ -155,6 +155,7 @@ async def _standalone(args: argparse.Namespace) -> int:
         try:
             app = ConsoleApp(controller, principal,
                              hostname=controller.config.get("hostname").hostname)
+            session.end = lambda reason: app.exit(message=reason)
             await app.run_async()
         finally:
             controller.users.sessions.close(session)

@@ -340,6 +340,10 @@ class AuditLog:
         self._events.publish(Event("audit-changed", str(entry_id), entry))
         return entry
 
+    async def reset(self) -> None:
+        """Factory reset of the audit log: every entry deleted."""
+        await self._store.execute("DELETE FROM audit")
+
     async def purge(self) -> int:
         """Delete entries past their retention (manual §5.8); returns how many."""
         days = self._retention()

@@ -58,6 +58,8 @@ FORMAT = "enerteg-backup/1"
 """Manifest format string; restore refuses any other."""
 FACTORY_RESET_WORD = "factory-reset"
 """What an operator must type to confirm a factory reset."""
+SESSIONS_ENDED = "Factory reset: every session was ended; log in again as admin/admin."
+"""What a session ended by a factory reset is told."""
 _PREFIX = "enerteg-backup-"
 _SUFFIX = ".tar.gz"
 _MAX_MEMBER = 512 << 20
@@ -176,8 +178,8 @@ class BackupService:
         devices = [{"hexId": h, "serial": s, "firstSeen": f, "lastSeen": ls, "rackId": r,
                     "info": json.loads(info)} for h, s, f, ls, r, info in await store.fetchall(
                         "SELECT hex_id, serial, first_seen, last_seen, rack_id, info FROM device")]
-        rules = [{"data": json.loads(d), "isDefault": bool(dflt)} for d, dflt in
-                 await store.fetchall("SELECT data, is_default FROM rule ORDER BY id")]
+        rules = [{"id": rid, "data": json.loads(d), "isDefault": bool(dflt)} for rid, d, dflt in
+                 await store.fetchall("SELECT id, data, is_default FROM rule ORDER BY id")]
         public = {"settings": settings, "users": users, "structure": elements,
                   "devices": devices, "rules": rules}
         return public, {"settings": secret_settings, "userHashes": hashes}
@@ -283,9 +285,10 @@ class BackupService:
                     " info=excluded.info", (d["hexId"], d["serial"], d["firstSeen"], d["lastSeen"],
                                             d["rackId"], json.dumps(d["info"])))
             await tx.execute("DELETE FROM rule")
-            for r in public["rules"]:
-                await tx.execute("INSERT INTO rule (data, is_default, created, updated) VALUES "
-                                 "(?,?,?,?)", (json.dumps(r["data"]), int(r["isDefault"]), now, now))
+            for r in public["rules"]:  # ids kept, so scripts naming rules/<id> keep working
+                await tx.execute("INSERT INTO rule (id, data, is_default, created, updated) VALUES "
+                                 "(?,?,?,?,?)", (r.get("id"), json.dumps(r["data"]),
+                                                 int(r["isDefault"]), now, now))
             entry = await self.c.audit.insert(
                 tx, principal, "backup.restore", "backup", f"Configuration restored from {path.name}",
                 severity=Severity.WARNING)
@@ -332,11 +335,18 @@ class BackupService:
             if d.get("rackId") is not None and ids.get(d["rackId"], {}).get("kind") != "rack":
                 raise _bad(path, f"device {d.get('hexId')} is placed in {d.get('rackId')}, "
                                  "which is not a rack of the backup")
+        rule_ids: set[int] = set()
         for r in public["rules"]:
             try:
                 self.c.rules.validate(r["data"])
             except (ValidationError, KeyError, TypeError) as exc:
                 raise _bad(path, f"a rule does not validate ({exc})") from None
+            rid = r.get("id")  # backups made before ids were kept have none: renumbered
+            if rid is not None and (isinstance(rid, bool) or not isinstance(rid, int)
+                                    or rid < 1 or rid in rule_ids):
+                raise _bad(path, f"rule id {rid!r} is not a positive whole number or is repeated")
+            if rid is not None:
+                rule_ids.add(rid)
         return {"settings": settings}
 
     async def _reload(self) -> None:
@@ -344,9 +354,7 @@ class BackupService:
         for name in SETTINGS_TOPICS:
             self.c.events.publish(Event("settings", name, self.c.config.get(name)))
         await self.c.users.load()
-        self.c.devices._rack.clear()
-        for hex_id, rack_id in await self.c.store.fetchall("SELECT hex_id, rack_id FROM device"):
-            self.c.devices._rack[hex_id] = rack_id
+        await self.c.devices.reload_places()
         await self.c.structure.load()
         await self.c.rules.load()
         self.c.events.publish(Event("structure", "", "restored"))
@@ -359,18 +367,30 @@ class BackupService:
         if confirmation != FACTORY_RESET_WORD:
             raise Invalid(f"factory reset not confirmed: type {FACTORY_RESET_WORD!r} exactly",
                           thing="confirmation", value=confirmation, allowed=FACTORY_RESET_WORD)
-        async with self.c.store.transaction() as tx:
-            for table in ("settings", "user", "shell_history", "rule", "alarm", "meta", "audit"):
-                await tx.execute(f"DELETE FROM {table}")
-            await tx.execute("UPDATE device SET rack_id=NULL")
-            await tx.execute("DELETE FROM dc_element")
-        history = getattr(self.c, "history", None)
+        c = self.c
+        # Each service resets its own state (database and memory). Rules go before
+        # alarms, so that no sweep in between raises an alarm from a deleted rule.
+        await c.rules.reset()
+        await c.alarms.reset()
+        await c.structure.reset()
+        await c.devices.reload_places()
+        await c.users.reset()
+        ended = c.users.sessions.end_all(SESSIONS_ENDED, last=principal.session)
+        await c.config.reset()
+        for name in SETTINGS_TOPICS:
+            c.events.publish(Event("settings", name, c.config.get(name)))
+        c.events.publish(Event("structure", "", "reset"))
+        await c.audit.reset()
+        history = getattr(c, "history", None)  # absent in a controller built without them
         if history is not None:
             await history.clear()
-        await self._reload()
-        await self.c.audit.record(principal, "factory-reset", "controller",
-                                  "Factory reset: configuration, users, structure, rules, alarms, "
-                                  "audit log and history deleted", severity=Severity.WARNING)
+        export = getattr(c, "export", None)
+        if export is not None:
+            await export.reset()
+        await c.audit.record(principal, "factory-reset", "controller",
+                             "Factory reset: configuration, users, structure, rules, alarms, "
+                             f"audit log and history deleted; {ended} session(s) ended",
+                             severity=Severity.WARNING)
 
 
 def _bad(path: Path, why: str) -> Invalid:

@@ -52,6 +52,11 @@ class Configuration:
         self._models: dict[str, SettingsModel] = {}
         self._ts: dict[str, int] = {}
 
+    async def reset(self) -> None:
+        """Factory reset of settings: every topic back to its defaults, announced."""
+        await self._store.execute("DELETE FROM settings")
+        await self.load()
+
     async def load(self) -> None:
         """Read every topic; a missing topic gets its defaults, a damaged one too (logged)."""
         rows = {r[0]: (r[1], r[2]) for r in await self._store.fetchall(

@@ -195,6 +195,11 @@ class ExportService:
         self._resolve(self._waiters)
         self._waiters = []
 
+    async def reset(self) -> None:
+        """Factory reset of the export: every target's watermark forgotten (the history
+        it exported from is gone too); the settings reset switches the export off."""
+        await self._store.execute("DELETE FROM meta WHERE key LIKE 'export.%'")
+
     @property
     def sink(self) -> Sink | None:
         """The target being exported to now (None while disabled or stopped)."""

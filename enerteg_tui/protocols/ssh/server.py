@@ -218,6 +218,8 @@ class _Connection(asyncssh.SSHServer):
         limit = int(svc.controller.config.get("cli").maxSessionsPerUser)
         try:
             self.session = svc.controller.users.sessions.open(self.principal, limit)
+            self.session.end = lambda reason: self._disconnect(
+                asyncssh.DISC_BY_APPLICATION, reason)
         except PermissionDenied as exc:
             self.refusal = str(exc)
             await svc.controller.audit.record(
