@@ -31,6 +31,7 @@ from .core.events import EventBus
 from .core.export import ExportService
 from .core.history import HistoryService
 from .core.live import LiveState
+from .core.model import DeviceState
 from .core.permissions import SYSTEM
 from .core.poller import Poller
 from .core.rules import RuleService
@@ -194,7 +195,8 @@ class Controller:
         await self.audit.start()
         await self.alarms.start()
         from .notify.syslog import SyslogClient
-        self.syslog = SyslogClient(self.config, self.events)
+        self.syslog = SyslogClient(self.config, self.events,
+                                   hostname=lambda: self.config.get("hostname").hostname)
         await self.syslog.start()
         from .notify.email import EmailNotifier
         self.email = EmailNotifier(self.config, self.events, self.audit, self.data_dir / "mail",
@@ -365,12 +367,20 @@ class Controller:
 
     # ------------------------------------------------------------------ info
     def ready_line(self) -> str:
-        """The one line printed when everything is up."""
+        """The one line printed when everything is up (after the first sweep).
+
+        ``pdus`` counts the PDUs present in the ring (found by the last discovery);
+        PDUs only remembered from earlier runs are ``known`` and shown only when more.
+        """
+        present = sum(1 for d in self.live.devices.values()
+                      if d.state is not DeviceState.UNREACHABLE)
         parts = [
             f"data-dir={self.data_dir}",
             f"driver={self.driver.NAME}",
-            f"pdus={len(self.live.devices)}",
+            f"pdus={present}",
             f"interval={self.poller.interval:g}s",
         ]
+        if len(self.live.devices) > present:
+            parts.insert(3, f"known={len(self.live.devices)}")
         parts += [s.describe() for s in self.services]
         return "enerteg ready: " + " ".join(parts)

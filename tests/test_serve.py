@@ -51,6 +51,17 @@ def test_serve_ready_and_clean_stop(tmp_path: Path, sig: signal.Signals) -> None
     assert (tmp_path / "d" / "enerteg.db").exists()
 
 
+def test_ready_line_counts_pdus_present_not_remembered(tmp_path: Path) -> None:
+    """Issue 14 item 11: started with --simulate 5 after a run of 12, it said pdus=12."""
+    for count in (12, 5):
+        proc = _serve(tmp_path / "d", "--simulate", str(count), "--interval", "0.5")
+        line = _wait_ready(proc)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert f"pdus={count} " in line, line
+    assert "known=12" in line
+
+
 def test_unusable_data_dir_is_one_line(tmp_path: Path) -> None:
     f = tmp_path / "not-a-dir"
     f.write_text("")

@@ -84,7 +84,8 @@ class SyslogClient:
     Args:
         config: settings (``syslog`` is read at start and on every change).
         events: subscribed for ``alarm``, ``audit`` and ``settings`` events.
-        hostname: the controller's host name when the settings leave it empty.
+        hostname: the controller's host name (``config/hostname``) when ``config/syslog``
+            leaves it empty; the OS host name only if none is given.
     """
 
     name = "syslog"
