@@ -160,6 +160,10 @@ class Controller:
         self.audit = AuditLog(self.store, self.events, retention=self._retention, clock=self.clock)
         self.config = Configuration(self.store, self.audit, self.events, clock=self.clock)
         await self.config.load()
+        applies = self.config.appliers.register  # each reader of a topic, where it reads it
+        applies("notifications", "audit")         # self._retention
+        applies("auth", "users")
+        applies("devices", "driver")              # self._build_driver
         self.users = UserService(self.store, self.audit, policy=lambda: self.config.get("auth"),
                                  clock=self.clock)
         await self.users.load()
@@ -181,10 +185,12 @@ class Controller:
         self.structure.health = self.alarms.device_health
         core = self.config.get("core")
         interval = opts.interval if opts.interval is not None else float(core.pollIntervalSeconds)
+        applies("core", "poller")
         self.poller = Poller(self.driver, self.live, self.events, interval=interval,
                              stale_after=int(core.staleAfterSweeps),
                              on_new_device=self.devices.remember, clock=self.clock)
         self.poller.add_sweep_listener(self.alarms.on_sweep)
+        applies("core", "history")
         self.history = HistoryService(self.data_dir, self.live, lambda: self.config.get("core"),
                                       clock=self.clock)
         await self.history.start()

@@ -156,6 +156,7 @@ async def _standalone(args: argparse.Namespace) -> int:
             app = ConsoleApp(controller, principal,
                              hostname=controller.config.get("hostname").hostname)
             session.end = lambda reason: app.exit(message=reason)
+            controller.config.appliers.register("hostname", "console")
             await app.run_async()
         finally:
             controller.users.sessions.close(session)

@@ -114,6 +114,8 @@ class BackupService:
     def __init__(self, controller: Any, clock: Any = time.time) -> None:
         self.c = controller
         self._clock = clock
+        controller.config.appliers.register("backup", "backup")
+        controller.config.appliers.register("backup_settings", "backup")
         self.folder: Path = controller.data_dir / "backups"
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()

@@ -23,6 +23,7 @@ from .events import Event, EventBus
 from .permissions import Action, Principal, require
 from .settings import SETTINGS_TOPICS, settings_schema
 from .settings._base import SECRET_SHOWN_AS, SettingsModel
+from .settings.appliers import Appliers
 from .store import Store
 from .validation import invalid_from_pydantic, validate_document
 
@@ -48,6 +49,8 @@ class Configuration:
         self._store = store
         self._audit = audit
         self._events = events
+        self.appliers = Appliers()
+        """Which services apply which topics (each registers itself where it reads one)."""
         self._clock = clock
         self._models: dict[str, SettingsModel] = {}
         self._ts: dict[str, int] = {}

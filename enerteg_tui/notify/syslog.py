@@ -95,6 +95,8 @@ class SyslogClient:
         self._config = config
         self._events = events
         self._hostname = hostname
+        config.appliers.register("syslog", "syslog")
+        config.appliers.register("hostname", "syslog")
         self._queue: deque[bytes] = deque()
         self._wake = asyncio.Event()
         self.dropped = 0

@@ -128,6 +128,7 @@ class ExportService:
                  clock: Callable[[], float] = time.time, retry_min_s: float = RETRY_MIN_S,
                  retry_max_s: float = RETRY_MAX_S, batch_rows: int = BATCH_ROWS) -> None:
         self._config = config
+        config.appliers.register("sql_export", "export")
         self._history = history
         self._live = live
         self._store = store

@@ -245,6 +245,10 @@ class SerialConsoleService:
 
     async def start(self) -> None:
         """Start serving the line; returns at once (opening is retried in the background)."""
+        appliers = self.controller.config.appliers
+        appliers.register("cli", "serial console")
+        for face in ("console", "shell"):
+            appliers.register("hostname", face)
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"serial-console {self.device}")
 

@@ -301,6 +301,10 @@ class SSHService:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         """Load or make the host keys and start listening (when enabled)."""
+        appliers = self.controller.config.appliers
+        appliers.register("cli", "ssh")
+        for face in ("console", "shell"):  # reached over SSH; they show config/hostname
+            appliers.register("hostname", face)
         self.host_keys = await asyncio.to_thread(
             load_or_create_host_keys, self.controller.data_dir / "ssh")
         await self._listen()
