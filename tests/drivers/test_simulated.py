@@ -637,3 +637,16 @@ async def test_corrupt_state_file_starts_fresh(make: Make, tmp_path: Path,
     with caplog.at_level(logging.WARNING):
         e = await make(pdus=3, state_path=path)
     assert "unusable" in caplog.text and len((await e.discover()).devices) == 3
+
+
+async def test_a_setting_the_memory_cannot_keep_is_not_acknowledged(make: Make,
+                                                                     tmp_path: Path) -> None:
+    folder = tmp_path / "mem"
+    folder.mkdir()
+    d = await make(pdus=1, state_path=folder / "sim-ring.json")
+    h = d.device_ids()[0]
+    (folder / "sim-ring.json.tmp").mkdir()  # the atomic write's temporary file cannot be made
+    with pytest.raises(DeviceUnavailable) as err:
+        await _set(d, h, name="never kept")
+    assert "cannot store the change" in str(err.value)
+    (folder / "sim-ring.json.tmp").rmdir()

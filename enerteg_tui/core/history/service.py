@@ -379,7 +379,8 @@ class HistoryService:
         assert self.db is not None
         async with self._lock:
             self.collector.settle()
-            self.collector.devices.clear()
+            self.collector.devices.clear()  # with them the per-channel counter floors
+            self.collector.floors = {}
             self.collector.first_ts = None
             async with self.db.store.transaction() as tx:
                 for table in ("chunk", "channel", "state"):

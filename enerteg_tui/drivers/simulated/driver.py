@@ -257,7 +257,7 @@ class SimulatedDriver(Driver):
         async with self._bus:
             pdu = await self._answer(hex_id, "settings")
             pdu.apply_settings(settings)
-        await self.save()  # in the PDU's memory before the command is acknowledged
+        await self.save(strict=True)  # in the PDU's memory before the command is acknowledged
 
     async def switch_outlet(self, hex_id: str, outlet: int, action: OutletAction) -> None:
         """Accept a switch command; it takes effect after the PDU's outlet delay.
@@ -288,7 +288,7 @@ class SimulatedDriver(Driver):
             pdu = await self._answer(hex_id, f"switch outlet {outlet}")
             pdu.outlets.command(outlet, action, pdu.settings)
         if pdu.outlets.kept_states() != self._kept.get(pdu.serial):
-            await self.save()
+            await self.save(strict=True)
 
     async def blink(self, hex_id: str, seconds: float = 10.0) -> None:
         """Make the PDU's display blink for ``seconds`` (visible as ``blinking`` in ``sim/``).
@@ -346,12 +346,16 @@ class SimulatedDriver(Driver):
             return
         self._save_task = loop.create_task(self.save(), name="sim-state-save")
 
-    async def save(self, *, reserve: bool = True) -> None:
+    async def save(self, *, reserve: bool = True, strict: bool = False) -> None:
         """Write the memory of every PDU atomically; returns once it is on disk.
 
         Concurrent callers share one write: a call returns after a write that started
         after the call has finished. With ``reserve`` the energy counters are stored
         ``SimPdu.energy_reserve_kwh`` ahead of their values.
+
+        Raises:
+            DeviceUnavailable: with ``strict`` (a command), the file could not be
+                written: the PDU does not acknowledge what it could not keep.
         """
         if self.state_path is None:
             return
@@ -373,6 +377,12 @@ class SimulatedDriver(Driver):
                 await asyncio.to_thread(write_state, self.state_path, snapshot, self.clock())
             except OSError as exc:
                 log.warning("simulator: cannot write state file %s: %s", self.state_path, exc)
+                if strict:
+                    raise DeviceUnavailable(
+                        f"the simulated PDUs cannot store the change in their memory "
+                        f"({self.state_path}: {exc.strerror or exc}); it is lost at a restart",
+                        thing="simulator memory", value=str(self.state_path),
+                        allowed="a writable data directory") from None
                 return
             self.writes += 1
             self._ceilings.update(ceilings)
