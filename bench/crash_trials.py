@@ -26,6 +26,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -138,6 +139,7 @@ def main() -> None:
               f" {len(back)} of {len(seen)} counters back (worst {worst:.2f})", flush=True)
     print(json.dumps({"trials": args.trials, "settings_kept": kept,
                       "trials_with_counters_backwards": backwards}))
+    shutil.rmtree(data.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":
