@@ -27,6 +27,7 @@ from .core.audit import Severity
 from .core.configuration import read_settings
 from .core.errors import Invalid
 from .core.filemodes import private_umask, tighten
+from .core.model import DeviceState
 from .core.permissions import SYSTEM
 from .core.services import CoreServices, DataLayout, build_core
 from .core.store import Store, open_data_dir
@@ -157,7 +158,8 @@ class Controller:
                                      password_hasher=self._password_hasher)
         core = self.core
         from .notify.syslog import SyslogClient
-        self.syslog = SyslogClient(core.config, core.events)
+        self.syslog = SyslogClient(core.config, core.events,
+                                   hostname=lambda: core.config.get("hostname").hostname)
         await self.syslog.start()
         from .notify.email import EmailNotifier
         self.email = EmailNotifier(core.config, core.events, core.audit, core.paths.mail,
@@ -289,13 +291,21 @@ class Controller:
 
     # ------------------------------------------------------------------ info
     def ready_line(self) -> str:
-        """The one line printed when everything is up; names the data directory by its
-        absolute path (where the database, logs and backups are)."""
+        """The one line printed when everything is up (after the first sweep); names the
+        data directory by its absolute path (where the database, logs and backups are).
+
+        ``pdus`` counts the PDUs present in the ring (found by the last discovery);
+        PDUs only remembered from earlier runs are ``known`` and shown only when more.
+        """
+        present = sum(1 for d in self.core.live.devices.values()
+                      if d.state is not DeviceState.UNREACHABLE)
         parts = [
             f"data-dir={self.data_dir.resolve()}",
             f"driver={self.driver.NAME}",
-            f"pdus={len(self.core.live.devices)}",
+            f"pdus={present}",
             f"interval={self.core.poller.interval:g}s",
         ]
+        if len(self.core.live.devices) > present:
+            parts.insert(3, f"known={len(self.core.live.devices)}")
         parts += [s.describe() for s in self.services]
         return "enerteg ready: " + " ".join(parts)

@@ -155,6 +155,8 @@ async def _standalone(args: argparse.Namespace) -> int:
         try:
             app = ConsoleApp(controller.core, principal,
                              hostname=controller.config.get("hostname").hostname)
+            session.end = lambda reason: app.exit(message=reason)
+            controller.config.appliers.register("hostname", "console")
             await app.run_async()
         finally:
             controller.users.sessions.close(session)

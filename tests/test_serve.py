@@ -69,6 +69,17 @@ def test_ready_line_names_the_data_directory_by_its_absolute_path(tmp_path: Path
         assert proc.wait(timeout=10) == 0
 
 
+def test_ready_line_counts_pdus_present_not_remembered(tmp_path: Path) -> None:
+    """Issue 14 item 11: started with --simulate 5 after a run of 12, it said pdus=12."""
+    for count in (12, 5):
+        proc = _serve(tmp_path / "d", "--simulate", str(count), "--interval", "0.5")
+        line = _wait_ready(proc)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert f"pdus={count} " in line, line
+    assert "known=12" in line
+
+
 def test_unusable_data_dir_is_one_line(tmp_path: Path) -> None:
     f = tmp_path / "not-a-dir"
     f.write_text("")
@@ -178,3 +189,64 @@ def test_bad_baud_names_the_allowed_speeds(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "'12345' is not a supported speed; allowed is 9600, 19200, 38400, 57600, 115200" \
         in proc.stderr
+
+
+def test_kill_9_keeps_acknowledged_settings_and_counters(tmp_path: Path) -> None:
+    """Issue 14 item 7, through the real process and the SSH shell: after kill -9 a PDU
+    setting acknowledged "updated successfully" is kept (lost 20/20 before) and no energy
+    counter is below one already read (20/20 went back before)."""
+    import asyncio
+    import json
+
+    import asyncssh
+
+    data = tmp_path / "d"
+    subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "add", "ops", "--role",
+                    "admin", "--data-dir", str(data)], input="Crash-pass-1\n", text=True,
+                   check=True, capture_output=True)
+
+    async def shell(port: int, *commands: str) -> list[str]:
+        async with asyncssh.connect("127.0.0.1", port, username="ops", password="Crash-pass-1",
+                                    known_hosts=None, client_keys=None) as conn:
+            out = []
+            for cmd in commands:
+                r = await conn.run(cmd, check=True)
+                out.append(str(r.stdout) or str(r.stderr))  # JSON, or the message
+            return out
+
+    def energies(port: int, hexid: str) -> dict[str, float]:
+        items = json.loads(asyncio.run(shell(
+            port, f"format json; cat sensor/{hexid}/o/_data"))[0])["items"]
+        return {f"o{d['index']}/{q}": d[q] for d in items for q in ("energy", "apparentEnergy")
+                if isinstance(d.get(q), int | float)}
+
+    def start() -> tuple[subprocess.Popen[str], int]:
+        proc = _serve(data, "--simulate", "2", "--interval", "0.5")
+        m = re.search(r"ssh=127\.0\.0\.1:(\d+)", _wait_ready(proc))
+        assert m
+        return proc, int(m.group(1))
+
+    proc, port = start()
+    try:
+        entries = json.loads(asyncio.run(shell(port, "format json; ls sensor"))[0])["entries"]
+        hexid = next(n.strip("/") for n in entries if re.fullmatch(r"[0-9a-f]{4,8}/", n))
+        ack = asyncio.run(shell(port, f"cd sensor/{hexid}/config; put name=kept-after-kill"))[0]
+        assert "updated successfully" in ack
+        seen: dict[str, float] = {}
+        for _ in range(4):
+            for k, v in energies(port, hexid).items():
+                seen[k] = max(v, seen.get(k, v))
+            time.sleep(0.5)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    proc, port = start()
+    try:
+        doc = json.loads(asyncio.run(shell(
+            port, f"format json; cat sensor/{hexid}/config/_data"))[0])
+        assert doc["u"]["name"] == "kept-after-kill"
+        after = energies(port, hexid)
+        assert not {k: (v, after[k]) for k, v in seen.items() if after[k] < v}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

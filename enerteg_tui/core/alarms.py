@@ -228,6 +228,20 @@ class AlarmService:
             self._recent.append(a)
         self._recount()
 
+    async def reset(self) -> None:
+        """Factory reset of alarms: the table emptied and every alarm held in memory
+        (open, recent, queued for writing, remembered by the evaluator) forgotten, so
+        none comes back from a rule that no longer exists."""
+        async with self._flush_lock:
+            self._dirty, self._pending_audit = {}, []
+            await self._store.execute("DELETE FROM alarm")
+            self._open.clear()
+            self._recent.clear()
+            self._next_id = 1
+            self.evaluator.reset()
+            self._first = True
+            self._recount()
+
     async def start(self) -> None:
         """Start the writer and the watcher that marks plans outdated on structure changes."""
         if self._writer is None:

@@ -145,6 +145,11 @@ def _row_to_entry(row: tuple[Any, ...]) -> AuditEntry:
     )
 
 
+def like_literal(text: str) -> str:
+    """``text`` for a SQL ``LIKE … ESCAPE '\\'`` that matches it literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _where(flt: AuditFilter) -> tuple[str, list[Any]]:
     """The SQL WHERE clause (with its leading space, or empty) and parameters of a filter."""
     where: list[str] = []
@@ -162,8 +167,9 @@ def _where(flt: AuditFilter) -> tuple[str, list[Any]]:
         where.append("device = ?")
         params.append(flt.device)
     if flt.text:
-        where.append("(message LIKE ? OR object LIKE ?)")
-        params += [f"%{flt.text}%"] * 2
+        # the text is matched literally: % and _ are not wildcards, \ escapes them
+        where.append("(message LIKE ? ESCAPE '\\' OR object LIKE ? ESCAPE '\\')")
+        params += [f"%{like_literal(flt.text)}%"] * 2
     if flt.since is not None:
         where.append("ts >= ?")
         params.append(flt.since)
@@ -343,6 +349,10 @@ class AuditLog:
         entry.comments = comments
         self._events.publish(Event("audit-changed", str(entry_id), entry))
         return entry
+
+    async def reset(self) -> None:
+        """Factory reset of the audit log: every entry deleted."""
+        await self._store.execute("DELETE FROM audit")
 
     async def purge(self) -> int:
         """Delete entries past their retention (manual §5.8); returns how many."""

@@ -47,12 +47,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .alarms import AlarmService
 from .audit import AuditLog, Severity
 from .configuration import Configuration
 from .devices import DeviceService
 from .documents import loads
 from .errors import Invalid, NotFound
 from .events import Event, EventBus
+from .export import ExportService
 from .history import HistoryService
 from .layout import DataLayout
 from .masking import sensitive_fields
@@ -71,6 +73,8 @@ FORMAT = "enerteg-backup/1"
 """Manifest format string; restore refuses any other."""
 FACTORY_RESET_WORD = "factory-reset"
 """What an operator must type to confirm a factory reset."""
+SESSIONS_ENDED = "Factory reset: every session was ended; log in again as admin/admin."
+"""What a session ended by a factory reset is told."""
 _PREFIX = "enerteg-backup-"
 _SUFFIX = ".tar.gz"
 _OWN_PASSPHRASE = ("backup_settings", "passphrase")
@@ -126,19 +130,24 @@ class BackupService:
 
     def __init__(self, *, store: Store, config: Configuration, users: UserService,
                  devices: DeviceService, structure: Structure, rules: RuleService,
-                 audit: AuditLog, events: EventBus, history: HistoryService,
-                 paths: DataLayout, clock: Callable[[], float] = time.time) -> None:
+                 alarms: AlarmService, audit: AuditLog, events: EventBus,
+                 history: HistoryService, export: ExportService, paths: DataLayout,
+                 clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._config = config
         self._users = users
         self._devices = devices
         self._structure = structure
         self._rules = rules
+        self._alarms = alarms
+        self._export = export
         self._audit = audit
         self._events = events
         self._history = history
         self._paths = paths
         self._clock = clock
+        config.appliers.register("backup", "backup")
+        config.appliers.register("backup_settings", "backup")
         self.folder: Path = paths.backups
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -204,8 +213,8 @@ class BackupService:
         devices = [{"hexId": h, "serial": s, "firstSeen": f, "lastSeen": ls, "rackId": r,
                     "info": json.loads(info)} for h, s, f, ls, r, info in await store.fetchall(
                         "SELECT hex_id, serial, first_seen, last_seen, rack_id, info FROM device")]
-        rules = [{"data": json.loads(d), "isDefault": bool(dflt)} for d, dflt in
-                 await store.fetchall("SELECT data, is_default FROM rule ORDER BY id")]
+        rules = [{"id": rid, "data": json.loads(d), "isDefault": bool(dflt)} for rid, d, dflt in
+                 await store.fetchall("SELECT id, data, is_default FROM rule ORDER BY id")]
         public = {"settings": settings, "users": users, "structure": elements,
                   "devices": devices, "rules": rules}
         return public, {"settings": secret_settings, "userHashes": hashes}
@@ -313,9 +322,10 @@ class BackupService:
                     " info=excluded.info", (d["hexId"], d["serial"], d["firstSeen"], d["lastSeen"],
                                             d["rackId"], json.dumps(d["info"])))
             await tx.execute("DELETE FROM rule")
-            for r in public["rules"]:
-                await tx.execute("INSERT INTO rule (data, is_default, created, updated) VALUES "
-                                 "(?,?,?,?)", (json.dumps(r["data"]), int(r["isDefault"]), now, now))
+            for r in public["rules"]:  # ids kept, so scripts naming rules/<id> keep working
+                await tx.execute("INSERT INTO rule (id, data, is_default, created, updated) VALUES "
+                                 "(?,?,?,?,?)", (r.get("id"), json.dumps(r["data"]),
+                                                 int(r["isDefault"]), now, now))
             entry = await self._audit.insert(
                 tx, principal, "backup.restore", "backup", f"Configuration restored from {path.name}",
                 severity=Severity.WARNING)
@@ -367,11 +377,18 @@ class BackupService:
             if d.get("rackId") is not None and ids.get(d["rackId"], {}).get("kind") != "rack":
                 raise _bad(path, f"device {d.get('hexId')} is placed in {d.get('rackId')}, "
                                  "which is not a rack of the backup")
+        rule_ids: set[int] = set()
         for r in public["rules"]:
             try:
                 self._rules.validate(r["data"])
             except (ValidationError, KeyError, TypeError) as exc:
                 raise _bad(path, f"a rule does not validate ({exc})") from None
+            rid = r.get("id")  # backups made before ids were kept have none: renumbered
+            if rid is not None and (isinstance(rid, bool) or not isinstance(rid, int)
+                                    or rid < 1 or rid in rule_ids):
+                raise _bad(path, f"rule id {rid!r} is not a positive whole number or is repeated")
+            if rid is not None:
+                rule_ids.add(rid)
         return {"settings": settings}
 
     async def _reload(self) -> None:
@@ -379,7 +396,7 @@ class BackupService:
         for name in SETTINGS_TOPICS:
             self._events.publish(Event("settings", name, self._config.get(name)))
         await self._users.load()
-        await self._devices.reload_placements()
+        await self._devices.reload_places()
         await self._structure.load()
         await self._rules.load()
         self._events.publish(Event("structure", "", "restored"))
@@ -392,16 +409,25 @@ class BackupService:
         if confirmation != FACTORY_RESET_WORD:
             raise Invalid(f"factory reset not confirmed: type {FACTORY_RESET_WORD!r} exactly",
                           thing="confirmation", value=confirmation, allowed=FACTORY_RESET_WORD)
-        async with self._store.transaction() as tx:
-            for table in ("settings", "user", "shell_history", "rule", "alarm", "meta", "audit"):
-                await tx.execute(f"DELETE FROM {table}")
-            await tx.execute("UPDATE device SET rack_id=NULL")
-            await tx.execute("DELETE FROM dc_element")
+        # Each service resets its own state (database and memory). Rules go before
+        # alarms, so that no sweep in between raises an alarm from a deleted rule.
+        await self._rules.reset()
+        await self._alarms.reset()
+        await self._structure.reset()
+        await self._devices.reload_places()
+        await self._users.reset()
+        ended = self._users.sessions.end_all(SESSIONS_ENDED, last=principal.session)
+        await self._config.reset()
+        for name in SETTINGS_TOPICS:
+            self._events.publish(Event("settings", name, self._config.get(name)))
+        self._events.publish(Event("structure", "", "reset"))
+        await self._audit.reset()
         await self._history.clear()
-        await self._reload()
+        await self._export.reset()
         await self._audit.record(principal, "factory-reset", "controller",
-                                  "Factory reset: configuration, users, structure, rules, alarms, "
-                                  "audit log and history deleted", severity=Severity.WARNING)
+                                 "Factory reset: configuration, users, structure, rules, alarms, "
+                                 f"audit log and history deleted; {ended} session(s) ended",
+                                 severity=Severity.WARNING)
 
 
 def _bad(path: Path, why: str) -> Invalid:

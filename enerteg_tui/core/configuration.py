@@ -25,6 +25,7 @@ from .masking import sensitive_fields
 from .permissions import Action, Principal, require
 from .settings import SETTINGS_TOPICS, settings_schema
 from .settings._base import SECRET_SHOWN_AS, SettingsModel
+from .settings.appliers import Appliers
 from .store import Store
 from .validation import invalid_from_pydantic, validate_document
 
@@ -64,9 +65,16 @@ class Configuration:
         self._store = store
         self._audit = audit
         self._events = events
+        self.appliers = Appliers()
+        """Which services apply which topics (each registers itself where it reads one)."""
         self._clock = clock
         self._models: dict[str, SettingsModel] = {}
         self._ts: dict[str, int] = {}
+
+    async def reset(self) -> None:
+        """Factory reset of settings: every topic back to its defaults, announced."""
+        await self._store.execute("DELETE FROM settings")
+        await self.load()
 
     async def load(self) -> None:
         """Read every topic; a missing topic gets its defaults, a damaged one too (logged)."""

@@ -117,9 +117,9 @@ class DeviceService:
             live, _ = self._live.upsert_info(di)
             live.state = DeviceState.UNREACHABLE
 
-    async def reload_placements(self) -> None:
-        """Re-read which rack each device sits in (after a restore or a reset)."""
-        self._rack = {hex_id: rack_id for hex_id, rack_id in await self._store.fetchall(
+    async def reload_places(self) -> None:
+        """Re-read which rack each known device is in (after a restore or a reset)."""
+        self._rack = {h: r for h, r in await self._store.fetchall(
             "SELECT hex_id, rack_id FROM device")}
 
     async def remember(self, info: DeviceInfo) -> None:

@@ -242,6 +242,13 @@ class Evaluator:
         self.restored: dict[str, Any] = {}
         self._level_of = level_of
 
+    def reset(self) -> None:
+        """Forget every compiled plan, watch state and restored alarm (factory reset)."""
+        self._plans.clear()
+        self._ring = None
+        self._ring_version = -1
+        self.restored.clear()
+
     # ------------------------------------------------------------------ plans
     def _resume(self, w: Watch, old: dict[str, Watch]) -> Watch:
         prev = old.pop(w.key, None)

@@ -31,6 +31,7 @@ __all__ = [
     "COMPONENT_BY_CODE",
     "channel_text",
     "ChannelId",
+    "COUNTER_QUANTITIES",
     "POWER_QUANTITIES",
     "DC_QUANTITIES",
     "DC_PER_PHASE",
@@ -166,6 +167,9 @@ COMPONENT_QUANTITIES: dict[Component, tuple[str, ...]] = {
     Component.SENSOR: SENSOR_QUANTITIES,
 }
 """The quantity set of each component: drivers deliver these, rules and history use them."""
+
+COUNTER_QUANTITIES: frozenset[str] = frozenset({"energy", "apparentEnergy"})
+"""Quantities that are counters: a real meter's counter never decreases."""
 
 POWER_QUANTITIES: tuple[str, ...] = ("activePower", "apparentPower", "reactivePower")
 """The three powers (an aggregate of them is shown in kilo-units: kW, kVA, kvar)."""

@@ -281,6 +281,14 @@ class RuleService:
         self.version = 0
         """Bumped on every change, so compiled plans know when to recompile."""
 
+    async def reset(self) -> None:
+        """Factory reset of rules: every rule deleted, the default rules stored again."""
+        async with self._store.transaction() as tx:
+            await tx.execute("DELETE FROM rule")
+            await tx.execute("DELETE FROM meta WHERE key=?", (_SEED_KEY,))
+            await tx.execute("DELETE FROM sqlite_sequence WHERE name='rule'")
+        await self.load()
+
     async def load(self) -> None:
         """Read the rules; on a fresh database, store the default rules once."""
         seeded = await self._store.fetchone("SELECT value FROM meta WHERE key=?", (_SEED_KEY,))

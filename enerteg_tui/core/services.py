@@ -153,6 +153,12 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     audit = AuditLog(store, events, retention=retention, clock=clock)
     config = Configuration(store, audit, events, clock=clock)
     await config.load()
+    applies = config.appliers.register      # each reader of a topic, where it reads it
+    applies("notifications", "audit")       # retention()
+    applies("auth", "users")
+    applies("devices", "driver")            # the controller chose the driver from it
+    applies("core", "poller")               # interval, stale-after (Poller.follow_settings)
+    applies("core", "history")              # retention per tier
     users = UserService(store, audit, policy=lambda: config.get("auth"), clock=clock,
                         password_hasher=password_hasher)
     await users.load()
@@ -182,12 +188,13 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                     clock=clock, rules=rules, alarms=alarms)
     await audit.start()
     await alarms.start()
-    backup = BackupService(store=store, config=config, users=users, devices=devices,
-                           structure=structure, rules=rules, audit=audit, events=events,
-                           history=history, paths=paths, clock=clock)
-    await backup.start()
     export = ExportService(config, history, live, store, audit, events, paths.root, clock=clock)
     await export.start()
+    backup = BackupService(store=store, config=config, users=users, devices=devices,
+                           structure=structure, rules=rules, alarms=alarms, audit=audit,
+                           events=events, history=history, export=export, paths=paths,
+                           clock=clock)
+    await backup.start()
     reports = ReportService(live=live, structure=structure, history=history, alarms=alarms,
                             core_settings=lambda: config.get("core"), folder=paths.reports,
                             clock=clock)

@@ -109,6 +109,14 @@ class Structure:
         self._clock = clock
         self._elements: dict[int, Element] = {}
 
+    async def reset(self) -> None:
+        """Factory reset of the DC structure: every room, row and rack deleted and every
+        device unplaced (the devices themselves stay known)."""
+        async with self._store.transaction() as tx:
+            await tx.execute("UPDATE device SET rack_id=NULL")
+            await tx.execute("DELETE FROM dc_element")
+        await self.load()
+
     async def load(self) -> None:
         """Read the tree from the database."""
         self._elements = {

@@ -96,6 +96,8 @@ class Session:
     principal: Principal
     last_activity: float
     id: int = 0
+    end: Callable[[str], None] | None = None
+    """Set by the face: ends this session (disconnects, cancels the shell) with a reason."""
 
     def touch(self, now: float | None = None) -> None:
         """Note activity (resets idle time)."""
@@ -127,6 +129,29 @@ class SessionRegistry:
     def list(self) -> list[Session]:
         """Sessions, oldest first."""
         return sorted(self.sessions.values(), key=lambda s: s.principal.since)
+
+    def end_all(self, reason: str, *, last: int | None = None, grace_s: float = 0.5) -> int:
+        """End every session on every face (factory reset); returns how many.
+
+        Each is forgotten at once and its face told to end it. The session ``last`` (the
+        caller's) is ended ``grace_s`` later, so that its answer still reaches it.
+        """
+        ended = list(self.sessions.values())
+        self.sessions.clear()
+        for s in ended:
+            if s.end is None:
+                continue
+            if s.id == last:
+                try:
+                    asyncio.get_running_loop().call_later(grace_s, s.end, reason)
+                except RuntimeError:
+                    s.end(reason)
+            else:
+                try:
+                    s.end(reason)
+                except Exception:  # one face failing to end must not keep the others
+                    log.exception("ending session %s of %s failed", s.id, s.principal.user)
+        return len(ended)
 
 
 def public_key_fingerprint(key_text: str) -> str:
@@ -166,6 +191,17 @@ class UserService:
         """Password checks per second for the whole controller (argon2 CPU bound)."""
         self._dummy_hash = ""
         self.sessions = SessionRegistry()
+
+    async def reset(self) -> None:
+        """Factory reset of users: every account, key and shell history deleted, every
+        failure count and lock forgotten, then admin/admin with the forced change."""
+        async with self._store.transaction() as tx:
+            await tx.execute("DELETE FROM user")
+            await tx.execute("DELETE FROM shell_history")
+        self._failures.clear()
+        self._locked_until.clear()
+        self._addr_failures.clear()
+        await self.load()
 
     async def load(self) -> None:
         """Create the default admin/admin account on an empty user table."""

@@ -83,6 +83,7 @@ class EmailNotifier:
         self._config = config
         self._events = events
         self._audit = audit
+        config.appliers.register("email", "email")
         self._spool = spool
         self._outbox = spool / "outbox"
         self._outbox.mkdir(parents=True, exist_ok=True)

@@ -84,7 +84,8 @@ class SyslogClient:
     Args:
         config: settings (``syslog`` is read at start and on every change).
         events: subscribed for ``alarm``, ``audit`` and ``settings`` events.
-        hostname: the controller's host name when the settings leave it empty.
+        hostname: the controller's host name (``config/hostname``) when ``config/syslog``
+            leaves it empty; the OS host name only if none is given.
     """
 
     name = "syslog"
@@ -94,6 +95,8 @@ class SyslogClient:
         self._config = config
         self._events = events
         self._hostname = hostname
+        config.appliers.register("syslog", "syslog")
+        config.appliers.register("hostname", "syslog")
         self._queue: deque[bytes] = deque()
         self._wake = asyncio.Event()
         self.dropped = 0

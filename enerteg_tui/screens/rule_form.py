@@ -299,7 +299,15 @@ class RuleForm(ModalScreen[int | None]):
         """The document the form starts from."""
         c = console_context(self).core
         if self.rule_id is not None:
-            return c.rules.get(self.rule_id).doc.model_dump(mode="python")
+            rule = c.rules.get(self.rule_id).doc
+            doc = rule.model_dump(mode="python")
+            # on/off keys dump as the manual's words ("enabled"/"disabled"), and
+            # bool("disabled") is True: the switches take the model's own booleans
+            doc["enabled"] = rule.enabled
+            for key, _ in THRESHOLDS:
+                doc[key] = {"enabled": getattr(rule, key).enabled,
+                            "value": getattr(rule, key).value}
+            return doc
         doc: dict[str, Any] = {
             "name": "", "enabled": True, "scope": "all", "target": "",
             "quantity": DEFAULT_QUANTITY, "component": "", "indexFrom": None, "indexTo": None,

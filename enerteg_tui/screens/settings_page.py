@@ -41,6 +41,7 @@ from ..core.errors import EnertegError
 from ..core.events import Batch
 from ..core.settings import SETTINGS_TOPICS, SettingsModel, settings_schema
 from ..core.settings._base import SECRET_SHOWN_AS
+from ..core.settings.appliers import Appliers
 from .forms import FormDialog, FormField
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
@@ -120,11 +121,13 @@ def _changed(ts_ms: int) -> str:
     return dt.datetime.fromtimestamp(ts_ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _service_text(schema: type[SettingsModel]) -> Text:
-    if schema.SERVICE is None:
+def _service_text(schema: type[SettingsModel], appliers: Appliers) -> Text:
+    """The list's "Applied by" cell: the services that registered for the topic."""
+    names = appliers.applied_by(schema.TOPIC)
+    if not names:
         return Text("none yet", style="yellow")
-    text = Text(schema.SERVICE)
-    if schema.SERVICE_NOTE:
+    text = Text(", ".join(names))
+    if schema.SERVICE_NOTE or schema.INACTIVE_KEYS:
         text.append(" (see note)", style="yellow")
     return text
 
@@ -234,7 +237,7 @@ class SettingsPage(Page):
         for name, schema in SETTINGS_TOPICS.items():
             rows.append(Row(key=name, cells={
                 "title": schema.TITLE, "path": f"config/{name}",
-                "service": _service_text(schema), "changed": _changed(config.ts_ms(name))}))
+                "service": _service_text(schema, config.appliers), "changed": _changed(config.ts_ms(name))}))
         table = self.query_one("#topics", LiveTable)
         if [r.key for r in table.rows] != [r.key for r in rows]:
             table.set_rows(rows)
@@ -261,15 +264,21 @@ class SettingsPage(Page):
         text.append_text(self._service_line(schema))
         note.update(text)
 
-    @staticmethod
-    def _service_line(schema: type[SettingsModel]) -> Text:
-        if schema.SERVICE is None:
-            return Text("No service of this build applies these settings yet: they are stored, "
-                        "checked and backed up, and take effect when the service exists.",
-                        style="yellow")
-        text = Text(f"Applied by: {schema.SERVICE}.")
+    def _service_line(self, schema: type[SettingsModel]) -> Text:
+        """Who applies the topic in this controller, or that it is not active here."""
+        appliers = self.ctx.core.config.appliers
+        names = appliers.applied_by(schema.TOPIC)
+        if not names:
+            return Text("Not active in this build: no service applies these settings; they "
+                        "are stored, checked and backed up, and take effect when the service "
+                        "exists.", style="yellow")
+        text = Text(f"Applied by: {', '.join(names)}.")
         if schema.SERVICE_NOTE:
             text.append(f" {schema.SERVICE_NOTE}", style="yellow")
+        off = appliers.inactive(schema.TOPIC) if schema.INACTIVE_KEYS else []
+        if off:
+            text.append(f" Stored but not active in this build: "
+                        f"{schema.INACTIVE_NOTE or ', '.join(off)}.", style="yellow")
         return text
 
     def on_live_table_highlighted(self, event: LiveTable.Highlighted) -> None:
@@ -377,7 +386,9 @@ class SettingsPage(Page):
             self.say_error(exc)
             return
         self._load()
-        self.say(f"Saved config/{self.topic}: {', '.join(sorted(edits))}")
+        note = ctx.core.config.appliers.effect(self.topic, edits)
+        self.say(f"Saved config/{self.topic}: {', '.join(sorted(edits))}"
+                 + (f"; {note}" if note else ""))
 
     def action_discard(self) -> None:
         """Put the stored values back into the form."""

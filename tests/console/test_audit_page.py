@@ -185,6 +185,23 @@ async def test_filters_narrow_the_list(frozen):
 
 
 @pytest.mark.asyncio
+async def test_text_filter_matches_percent_and_underscore_literally(frozen):
+    """Issue 14 item 11: "%" matched every entry and "_" any one character."""
+    pct = await frozen.audit.record(ADMIN, "rule.change", "rules/9",
+                                    "Load above 80% on rack_7", severity=Severity.WARNING)
+    await frozen.audit.record(ADMIN, "rule.change", "rules/8", "Load above 80 on rackX7",
+                              severity=Severity.WARNING)
+    async with make_app(frozen).run_test(size=(120, 40)) as pilot:
+        p = await open_audit(pilot)
+        await apply_filter(pilot, {"text": "%"})
+        assert keys(p) == [pct.id]
+        await apply_filter(pilot, {"text": "rack_7"})
+        assert keys(p) == [pct.id]
+        await apply_filter(pilot, {"text": "80% ON RACK"})   # still case-insensitive
+        assert keys(p) == [pct.id]
+
+
+@pytest.mark.asyncio
 async def test_bad_time_filter_is_refused_and_changes_nothing(frozen):
     ids = await add_samples(frozen)
     async with make_app(frozen).run_test(size=(120, 40)) as pilot:

@@ -326,3 +326,33 @@ async def test_unknown_device_report_is_refused_with_the_cores_words(frozen):
         await settle(pilot)
         assert page(app) is p
         assert any("PDU 'zzzzz' does not exist" in n.message for n in app._notifications)
+
+
+async def test_editor_shows_only_the_thresholds_switched_on_and_saves_one(frozen):
+    """Issue 14 item 10: a rule with one threshold showed all four switched on, and saving
+    it failed with "criticalAbove.value = 0.0 is not allowed"."""
+    rule = await frozen.rules.create(ADMIN, {
+        "name": "one threshold", "quantity": "current", "component": "t",
+        "warningAbove": {"enabled": True, "value": 12}})
+    app = make_app(frozen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        p = await open_rules(pilot)
+        p.table.cursor_row = [r.key for r in p.table.rows].index(rule.id)
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, RuleForm) and form.rule_id == rule.id
+        shown = {key: form.query_one(f"#f-{key}-on", OnOff).value
+                 for key in ("criticalAbove", "warningAbove", "warningBelow", "criticalBelow")}
+        assert shown == {"criticalAbove": False, "warningAbove": True, "warningBelow": False,
+                         "criticalBelow": False}
+        assert [str(form.query_one(f"#f-{key}-on", OnOff).label) for key in shown] == [
+            "off", "on", "off", "off"]
+        await fill_form(pilot, form, name="one threshold, renamed")
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: frozen.rules.get(rule.id).name == "one threshold, renamed")
+        doc = frozen.rules.get(rule.id).doc
+        assert doc.warningAbove.enabled and doc.warningAbove.value == 12
+        assert not (doc.criticalAbove.enabled or doc.warningBelow.enabled
+                    or doc.criticalBelow.enabled)

@@ -70,7 +70,15 @@ async def test_list_shows_every_topic_and_who_applies_it(frozen):
         assert cells["snmp_agent"].startswith("none yet")
         p.query_one("#topics").cursor_row = [r.key for r in rows].index("modbus")
         await settle(pilot)
-        assert "No service of this build applies" in str(p.query_one("#service").render())
+        assert "Not active in this build: no service applies" in str(
+            p.query_one("#service").render())
+        # issue 14 item 12: a key nothing reads is not claimed by the topic's service
+        p.query_one("#topics").cursor_row = [r.key for r in rows].index("core")
+        await settle(pilot)
+        text = str(p.query_one("#service").render())
+        assert cells["core"] == "poller, history (see note)"
+        assert "Applied by: poller, history." in text
+        assert "Stored but not active in this build: acceptAllCertificates, autoRestart" in text
 
 
 @pytest.mark.asyncio
@@ -164,7 +172,10 @@ async def test_list_and_structured_values_round_trip(frozen):
         await settle(pilot)
         assert frozen.config.get("time").ntpServers == ["0.pool.ntp.org", "1.pool.ntp.org"]
         assert p.query_one("#f-ntpServers", Input).value == "0.pool.ntp.org, 1.pool.ntp.org"
-        assert "No service of this build" in str(p.query_one("#service").render())
+        assert "Not active in this build" in str(p.query_one("#service").render())
+        # the save says so too (issue 14 item 12): stored, not "saved" as if it acted
+        assert ("Saved config/time: ntpServers; stored, but not active in this build: no "
+                "service of this build applies config/time") in message(p)
 
 
 @pytest.mark.asyncio

@@ -65,3 +65,15 @@ async def test_tcp_octet_counting_and_reconnect(controller, rsyslog) -> None:
     assert c.syslog.dropped == 0
     for line in rsyslog.lines():
         assert RFC5424.match(line), line   # each frame was one whole message
+
+
+async def test_empty_syslog_hostname_sends_config_hostname(controller, rsyslog) -> None:
+    """Issue 14 item 11: the OS host name was sent instead of ``config/hostname``."""
+    c = controller
+    await c.topics.put(ADMIN, "config/hostname", {"hostname": "rack-ctl-7"})
+    await _enable(c, rsyslog, "UDP", hostname="")
+    dev = c.live.ordered()[1]
+    await c.topics.put(ADMIN, f"sim/{dev.hex_id}", {"reachable": False})
+    await wait_for(lambda: any("is unreachable" in line for line in rsyslog.lines()), timeout=15)
+    line = next(line for line in rsyslog.lines() if "is unreachable" in line)
+    assert RFC5424.match(line).group(2) == "rack-ctl-7"

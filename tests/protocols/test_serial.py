@@ -225,6 +225,18 @@ async def test_logout_returns_to_login_and_next_login_works(controller, serve, l
         [("login", "serial", line.path), ("logout", "serial", line.path)] * 2
 
 
+async def test_factory_reset_ends_the_serial_session(controller, serve, lines, bob) -> None:
+    """Issue 14 item 8: a factory reset made elsewhere ends the session on the line."""
+    line = new_line(lines)
+    await serve(line.path)
+    await login(line, "bob", BOB_PASSWORD)
+    await line.expect(PROMPT_BOB)
+    await controller.backup.factory_reset(ADMIN, "factory-reset")
+    await line.expect("log in again as admin/admin")
+    await line.expect("login:")
+    assert not controller.users.sessions.list()
+
+
 async def test_session_limit_is_said_on_the_line(controller, serve, lines, bob) -> None:
     await controller.config.put(ADMIN, "cli", {"maxSessionsPerUser": 1})
     other = controller.users.sessions.open(principal("readonly", user="bob"), 1)

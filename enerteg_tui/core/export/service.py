@@ -128,6 +128,7 @@ class ExportService:
                  clock: Callable[[], float] = time.time, retry_min_s: float = RETRY_MIN_S,
                  retry_max_s: float = RETRY_MAX_S, batch_rows: int = BATCH_ROWS) -> None:
         self._config = config
+        config.appliers.register("sql_export", "export")
         self._history = history
         self._live = live
         self._store = store
@@ -194,6 +195,11 @@ class ExportService:
         self._state = "stopped"
         self._resolve(self._waiters)
         self._waiters = []
+
+    async def reset(self) -> None:
+        """Factory reset of the export: every target's watermark forgotten (the history
+        it exported from is gone too); the settings reset switches the export off."""
+        await self._store.execute("DELETE FROM meta WHERE key LIKE 'export.%'")
 
     @property
     def sink(self) -> Sink | None:

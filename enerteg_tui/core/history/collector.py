@@ -11,7 +11,9 @@ built as the data arrive, so the flush writes rather than recomputes. Invariants
 min <= avg <= max in every closed block; a coarse block's min/max are the min/max of
 its inputs and its average is the mean of their averages (rounded); a clock that
 jumps backward merely closes the open block and opens an earlier one (the database
-merges, newer wins). Called by ``HistoryService`` (sweep listener, flush, queries).
+merges, newer wins); an energy counter never goes down in the history: a reading below
+the largest one seen for its channel (in this run, or stored before it: ``floors``) is
+refused and counted in ``refused``. Called by ``HistoryService`` (sweep listener, flush, queries).
 """
 
 from __future__ import annotations
@@ -24,15 +26,18 @@ from typing import Any
 
 from ..live import LiveState
 from ..model import GroupKey
-from ..quantities import BY_KEY, ChannelId, Component
+from ..quantities import BY_KEY, COUNTER_QUANTITIES, ChannelId, Component
 from .tiers import TIERS
 
-__all__ = ["ABSENT", "ChannelId", "ClosedBlock", "Collector"]
+__all__ = ["ABSENT", "COUNTERS", "ChannelId", "ClosedBlock", "Collector"]
 
 ABSENT = -(2**31)
 """Marks a slot with no value in a closed block."""
 _MAX = 2**31 - 1
 _MIN = -(2**31) + 1
+
+COUNTERS = COUNTER_QUANTITIES
+"""Quantities that are counters: a real meter's counter never decreases."""
 
 
 def _fix(x: float) -> int:
@@ -75,6 +80,8 @@ class _Device:
     mx: list[float] = field(default_factory=list)
     sm: list[float] = field(default_factory=list)
     n: list[int] = field(default_factory=list)
+    floor: list[float | None] = field(default_factory=list)
+    """Per slot: the largest counter reading so far (None: not a counter)."""
     coarse: list[_Coarse] = field(default_factory=lambda: [_Coarse() for _ in TIERS[1:]])
     pending: list[list[ClosedBlock]] = field(default_factory=lambda: [[] for _ in TIERS])
     """Closed blocks per tier not yet handed to the flush."""
@@ -100,6 +107,10 @@ class Collector:
         (~0.6 ms each, 60-80 ms for 100 PDUs): done one device per loop turn, so keys
         and console frames are not held up behind all of them."""
         self._closer: asyncio.Handle | None = None
+        self.floors: dict[ChannelId, float] = {}
+        """Largest counter value stored before this run, per channel (set on open)."""
+        self.refused = 0
+        """Counter readings refused because they were below one already stored."""
 
     # ------------------------------------------------------------------ hot path
     def on_sweep(self) -> None:
@@ -117,6 +128,7 @@ class Collector:
         last = dev.last_ts
         one_ts = group_ts if isinstance(group_ts, float | int) else None
         mn, mx, sm, n = dev.mn, dev.mx, dev.sm, dev.n
+        floor = dev.floor
         count = 0
         for key, vals in groups.items():
             ts = one_ts if one_ts is not None else group_ts.get(key)  # type: ignore[union-attr]
@@ -137,8 +149,14 @@ class Collector:
             for q, v in vals.items():
                 s = slots.get(q)
                 if s is None:
-                    s = self._new_slot(dev, key, q)
+                    s = self._new_slot(hex_id, dev, key, q)
                     mn, mx, sm, n = dev.mn, dev.mx, dev.sm, dev.n
+                f = floor[s]
+                if f is not None:
+                    if v < f:
+                        self.refused += 1
+                        continue
+                    floor[s] = v
                 if n[s]:
                     if v < mn[s]:
                         mn[s] = v
@@ -152,8 +170,10 @@ class Collector:
                 count += 1
         self.samples += count
 
-    def _new_slot(self, dev: _Device, key: GroupKey, q: str) -> int:
+    def _new_slot(self, hex_id: str, dev: _Device, key: GroupKey, q: str) -> int:
         s = len(dev.keys)
+        dev.floor.append(self.floors.get((hex_id, key[0].value, key[1], q), float("-inf"))
+                         if q in COUNTERS else None)
         dev.slots[key][q] = s
         dev.keys.append((key[0], key[1], q))
         dev.scale.append(10.0 ** BY_KEY[q].precision if q in BY_KEY else 1000.0)

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..quantities import BY_KEY
 from ..store import Store
 from . import codec
-from .collector import ChannelId, round_div
+from .collector import COUNTERS, ChannelId, round_div
 from .tiers import TIERS
 
 __all__ = ["HISTORY_MIGRATIONS", "HistoryDB", "Block", "merge_blocks"]
@@ -221,6 +222,29 @@ class HistoryDB:
             for key, value in state.items():
                 await tx.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?,?)",
                                  (key, json.dumps(value)))
+
+    async def counter_floors(self) -> dict[ChannelId, float]:
+        """The largest stored value of every counter channel (energy), in its unit.
+
+        Reads the latest chunk of each counter channel in every tier (an index seek
+        each), so a restart refuses counter readings below what is already stored.
+        """
+        out: dict[ChannelId, float] = {}
+        marks = ",".join("?" * len(COUNTERS))
+        for tier in range(len(TIERS)):
+            rows = await self.store.fetchall(
+                "SELECT c.channel, c.start, c.data FROM chunk c JOIN channel h ON h.id = c.channel"
+                f" WHERE c.tier=? AND h.quantity IN ({marks}) AND c.start = (SELECT MAX(start)"
+                " FROM chunk WHERE tier=c.tier AND channel=c.channel)", (tier, *sorted(COUNTERS)))
+            for cid, start, data in rows:
+                key = self.by_id.get(int(cid))
+                blocks = from_chunk(tier, int(start), data)
+                if key is None or not blocks:
+                    continue
+                q = BY_KEY.get(key[3])
+                top = max(b[2] for b in blocks) / 10.0 ** (q.precision if q else 3)
+                out[key] = max(out.get(key, top), top)
+        return out
 
     async def get_state(self, key: str, default: Any = None) -> Any:
         """A watermark or other state value."""

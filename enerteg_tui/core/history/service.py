@@ -114,6 +114,7 @@ class HistoryService:
         for level in range(1, len(TIERS)):
             self._rolled[level] = await self.db.get_state(f"rolled{level}")
         self.flushed_until = await self.db.get_state("flushed_until")
+        self.collector.floors = await self.db.counter_floors()
 
     async def start(self) -> None:
         """Open the database and start the periodic flush."""
@@ -380,7 +381,8 @@ class HistoryService:
         assert self.db is not None
         async with self._lock:
             self.collector.settle()
-            self.collector.devices.clear()
+            self.collector.devices.clear()  # with them the per-channel counter floors
+            self.collector.floors = {}
             self.collector.first_ts = None
             async with self.db.store.transaction() as tx:
                 for table in ("chunk", "channel", "state"):

@@ -80,6 +80,10 @@ class SettingsModel(BaseModel):
     SERVICE: ClassVar[str | None] = None
     SERVICE_NOTE: ClassVar[str] = ""
     """What of the topic the service does not apply at once, or not at all yet."""
+    INACTIVE_KEYS: ClassVar[frozenset[str]] = frozenset()
+    """Keys stored and checked but read by nothing in this build (``appliers``)."""
+    INACTIVE_NOTE: ClassVar[str] = ""
+    """The inactive keys in words, when listing them would be long (faces)."""
 
     @classmethod
     def secret_fields(cls) -> frozenset[str]:

@@ -100,7 +100,12 @@ class AuthSettings(TopicSettings):
     TOPIC: ClassVar[str] = "auth"
     TITLE: ClassVar[str] = "Authentication"
     SERVICE: ClassVar[str | None] = "users"
-    SERVICE_NOTE: ClassVar[str] = "Minimum length and lockout apply at once; LDAP login is not built yet: the ldap keys are stored and checked only."
+    INACTIVE_KEYS: ClassVar[frozenset[str]] = frozenset(
+        {"ldapEnabled", "ldapUrl", "ldapBindDnTemplate", "ldapUsernameAttribute",
+         "ldapSearchBase", "ldapGroupSearchBase", "ldapGroupClass", "ldapUserObjectClass",
+         "ldapBindDn", "ldapBindPassword", "ldapRoleMap"})
+    INACTIVE_NOTE: ClassVar[str] = "the ldap keys (LDAP login is not built yet)"
+    SERVICE_NOTE: ClassVar[str] = "Minimum length and lockout apply at once."
 
     minPasswordLength: int = Field(8, ge=4, le=128)
     """Shortest password accepted for a local user ("Password too short", §5.9)."""
@@ -156,8 +161,11 @@ class CliSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "cli"
     TITLE: ClassVar[str] = "CLI"
-    SERVICE: ClassVar[str | None] = "ssh"
-    SERVICE_NOTE: ClassVar[str] = "The port, listen address and serial line apply at the next start of the controller."
+    SERVICE: ClassVar[str | None] = "ssh, serial console"
+    SERVICE_NOTE: ClassVar[str] = ("On, port, listen address and banner apply at once (the SSH "
+                                   "listener restarts; open sessions stay), unless enerteg "
+                                   "serve was given --ssh-port, --bind or --no-ssh, which win; "
+                                   "the serial line applies at the next start.")
 
     enabled: Toggle = True
     """Offer the command line over SSH (enabled by default, §11.1)."""

@@ -44,7 +44,9 @@ class CoreSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "core"
     TITLE: ClassVar[str] = "General settings"
-    SERVICE: ClassVar[str | None] = "poller"
+    SERVICE: ClassVar[str | None] = "poller, history"
+    INACTIVE_KEYS: ClassVar[frozenset[str]] = frozenset(
+        {"language", "acceptAllCertificates", "remoteManagement", "autoRestart"})
 
     pollIntervalSeconds: int = Field(5, ge=1, le=60)
     """Seconds between two sweeps of the databus ring."""

@@ -36,7 +36,10 @@ from .catalogue import (
 from .physics import PduPhysics, SiteGrid
 from .switching import OutletBank
 
-__all__ = ["SimPdu", "check_settings"]
+__all__ = ["SimPdu", "check_settings", "ENERGY_RESERVE_S"]
+
+ENERGY_RESERVE_S = 60.0
+"""Seconds of an outlet's largest possible draw by which stored energy counters run ahead."""
 
 log = logging.getLogger(__name__)
 
@@ -154,11 +157,19 @@ class SimPdu:
                             sensor_types=dict(self._sensor_types))
 
     # ------------------------------------------------------------------ memory
-    def memory(self) -> dict[str, Any]:
-        """What the PDU keeps across restarts, JSON-ready."""
+    @property
+    def energy_reserve_kwh(self) -> float:
+        """How far ahead the stored energy counters run: ``ENERGY_RESERVE_S`` of the most
+        one outlet can draw (its branch's or the PDU's rating at 250 V)."""
+        amps = self.model.branch_rating_a or self.model.rating_a
+        return amps * 250.0 * ENERGY_RESERVE_S / 3.6e6
+
+    def memory(self, reserve_kwh: float = 0.0) -> dict[str, Any]:
+        """What the PDU keeps across restarts, JSON-ready; counters ``reserve_kwh`` ahead."""
         return {"hexId": self.hex_id, "model": self.model.type_name,
                 "settings": self.settings.model_dump(mode="json", by_alias=True),
-                "outlets": self.outlets.kept_states(), "counters": self.physics.counters()}
+                "outlets": self.outlets.kept_states(),
+                "counters": self.physics.counters(reserve_kwh)}
 
     def restore(self, data: dict[str, Any]) -> None:
         """Continue from saved memory; parts that do not fit this PDU are skipped with a warning."""

@@ -2,7 +2,10 @@
 
 Owns the ring (``SimPdu`` by position), the serial bus (one ``asyncio.Lock``: a real
 databus answers one query at a time, each costing ``bus_latency_ms``), ring breaks,
-and the PDUs' memory file. Protocol: none (in-process); link: the lock; limits: 1 to
+and the PDUs' memory file (written as a real PDU writes its flash: settings and relay
+states before a command is acknowledged, energy counters stored a reserve ahead and
+rewritten before a counter can pass what is stored, so a restart after a crash never
+loses an acknowledged setting nor shows a smaller counter than one already read). Protocol: none (in-process); link: the lock; limits: 1 to
 1000 PDUs (100 is the product's supported maximum). Quantities provided: every key of
 ``TOTAL_QUANTITIES``, ``INPUT_QUANTITIES``, ``BRANCH_QUANTITIES``,
 ``OUTLET_QUANTITIES`` (metered outlets) and ``temperature``/``humidity`` per sensor.
@@ -40,12 +43,9 @@ from .physics import SiteGrid
 from .ring import ring_view
 from .state import load_state, write_state
 
-__all__ = ["SimulatedDriver", "SAVE_EVERY_S"]
+__all__ = ["SimulatedDriver"]
 
 log = logging.getLogger(__name__)
-
-SAVE_EVERY_S = 30.0
-"""Clock seconds between two writes of the PDUs' memory while polling."""
 
 
 def _bad(thing: str, value: Any, allowed: str) -> Invalid:
@@ -106,7 +106,17 @@ class SimulatedDriver(Driver):
         self._bus = asyncio.Lock()
         self._faults = SimulatorFaults(self)
         self._save_task: asyncio.Task[None] | None = None
-        self._last_save: float | None = None
+        self._save_lock = asyncio.Lock()
+        self._wanted = 0
+        """Number of the latest write asked for; a write covers every request before it."""
+        self._written = 0
+        """Number of the latest request a finished write covers."""
+        self._ceilings: dict[int, list[float]] = {}
+        """Per PDU serial: the energy counters as stored (reserved ahead), flat."""
+        self._kept: dict[int, list[bool]] = {}
+        """Per PDU serial: the relay states as stored."""
+        self.writes = 0
+        """Writes of the memory file since start (tests and the bench)."""
         self.resize(pdus)
 
     # ------------------------------------------------------------------ the ring
@@ -136,6 +146,8 @@ class SimulatedDriver(Driver):
                     pdu.restore(saved)
             self._ring.append(pdu)
             self._by_hex[pdu.hex_id] = pdu
+            if pdu.serial not in self._ceilings:
+                self.memory_changed()
         for pdu in self._ring[pdus:]:
             pdu.outlets.cancel()
             self._shelf[pdu.serial] = pdu
@@ -174,8 +186,9 @@ class SimulatedDriver(Driver):
                 saved = self._memory.get(str(pdu.serial))
                 if saved is not None:
                     pdu.restore(saved)
-        self._last_save = self.clock()
         self.state = "running"
+        if self.state_path is not None:  # store every counter a reserve ahead before any poll
+            await self.save()
 
     async def close(self) -> None:
         """Complete accepted switch actions at once and write the PDUs' memory."""
@@ -190,7 +203,7 @@ class SimulatedDriver(Driver):
                 await self._save_task
             self._save_task = None
         if was_running and self.state_path is not None:
-            await self._write(self._snapshot(), self.clock())
+            await self.save(reserve=False)  # exact counters: a clean restart shows no jump
 
     # ------------------------------------------------------------------ queries
     async def discover(self) -> RingScan:
@@ -217,7 +230,7 @@ class SimulatedDriver(Driver):
         async with self._bus:
             pdu = await self._answer(hex_id, "poll")
             sample = pdu.sample(self.clock())
-        self._maybe_save()
+        await self._keep_counters(pdu)
         return sample
 
     async def identify(self, hex_id: str) -> Identification:
@@ -244,6 +257,7 @@ class SimulatedDriver(Driver):
         async with self._bus:
             pdu = await self._answer(hex_id, "settings")
             pdu.apply_settings(settings)
+        await self.save(strict=True)  # in the PDU's memory before the command is acknowledged
 
     async def switch_outlet(self, hex_id: str, outlet: int, action: OutletAction) -> None:
         """Accept a switch command; it takes effect after the PDU's outlet delay.
@@ -273,6 +287,8 @@ class SimulatedDriver(Driver):
         async with self._bus:
             pdu = await self._answer(hex_id, f"switch outlet {outlet}")
             pdu.outlets.command(outlet, action, pdu.settings)
+        if pdu.outlets.kept_states() != self._kept.get(pdu.serial):
+            await self.save(strict=True)
 
     async def blink(self, hex_id: str, seconds: float = 10.0) -> None:
         """Make the PDU's display blink for ``seconds`` (visible as ``blinking`` in ``sim/``).
@@ -316,29 +332,75 @@ class SimulatedDriver(Driver):
             await asyncio.sleep(self.bus_latency_ms / 1000.0)
         return pdu
 
-    def _snapshot(self) -> dict[str, dict[str, Any]]:
-        out = dict(self._memory)
-        for pdu in [*self._shelf.values(), *self._ring]:
-            out[str(pdu.serial)] = pdu.memory()
-        return out
-
-    def _maybe_save(self) -> None:
-        """Write the memory in a worker thread if ``SAVE_EVERY_S`` clock seconds have passed."""
-        if self.state_path is None or (self._save_task is not None and not self._save_task.done()):
+    # ------------------------------------------------------------------ memory
+    def memory_changed(self) -> None:
+        """Something the PDUs keep changed outside a command (ring grown, power cut or
+        restored, a relay moved after its delay): write the memory soon, in the background."""
+        if self.state_path is None or self.state != "running":
             return
-        now = self.clock()
-        if self._last_save is None or now < self._last_save:
-            self._last_save = now
+        if self._save_task is not None and not self._save_task.done():
             return
-        if now - self._last_save < SAVE_EVERY_S:
-            return
-        self._last_save = now
-        self._save_task = asyncio.get_running_loop().create_task(
-            self._write(self._snapshot(), now), name="sim-state-save")
-
-    async def _write(self, snapshot: dict[str, dict[str, Any]], now: float) -> None:
-        assert self.state_path is not None
         try:
-            await asyncio.to_thread(write_state, self.state_path, snapshot, now)
-        except OSError as exc:
-            log.warning("simulator: cannot write state file %s: %s", self.state_path, exc)
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._save_task = loop.create_task(self.save(), name="sim-state-save")
+
+    async def save(self, *, reserve: bool = True, strict: bool = False) -> None:
+        """Write the memory of every PDU atomically; returns once it is on disk.
+
+        Concurrent callers share one write: a call returns after a write that started
+        after the call has finished. With ``reserve`` the energy counters are stored
+        ``SimPdu.energy_reserve_kwh`` ahead of their values.
+
+        Raises:
+            DeviceUnavailable: with ``strict`` (a command), the file could not be
+                written: the PDU does not acknowledge what it could not keep.
+        """
+        if self.state_path is None:
+            return
+        self._wanted += 1
+        mine = self._wanted
+        async with self._save_lock:
+            if self._written >= mine:
+                return
+            upto = self._wanted
+            snapshot = dict(self._memory)
+            ceilings: dict[int, list[float]] = {}
+            kept: dict[int, list[bool]] = {}
+            for pdu in [*self._shelf.values(), *self._ring]:
+                r = pdu.energy_reserve_kwh if reserve else 0.0
+                snapshot[str(pdu.serial)] = pdu.memory(r)
+                ceilings[pdu.serial] = [v + r for v in pdu.physics.counter_values()]
+                kept[pdu.serial] = pdu.outlets.kept_states()
+            try:
+                await asyncio.to_thread(write_state, self.state_path, snapshot, self.clock())
+            except OSError as exc:
+                log.warning("simulator: cannot write state file %s: %s", self.state_path, exc)
+                if strict:
+                    raise DeviceUnavailable(
+                        f"the simulated PDUs cannot store the change in their memory "
+                        f"({self.state_path}: {exc.strerror or exc}); it is lost at a restart",
+                        thing="simulator memory", value=str(self.state_path),
+                        allowed="a writable data directory") from None
+                return
+            self.writes += 1
+            self._ceilings.update(ceilings)
+            self._kept.update(kept)
+            self._written = upto
+
+    async def _keep_counters(self, pdu: SimPdu) -> None:
+        """After a poll: the counters it showed must be covered by the stored ones.
+
+        Half the reserve used (or relays moved): write in the background. A counter past
+        its stored value (a load far above the outlet's rating): write before answering.
+        """
+        if self.state_path is None:
+            return
+        ceilings = self._ceilings.get(pdu.serial)
+        room = -1.0 if ceilings is None else pdu.physics.headroom(ceilings)
+        if room < 0:
+            await self.save()
+        elif (room < pdu.energy_reserve_kwh / 2
+              or pdu.outlets.kept_states() != self._kept.get(pdu.serial)):
+            self.memory_changed()

@@ -185,3 +185,4 @@ class SimulatorFaults:
         pdu.temperature_offset = new.temperature_offset
         pdu.residual_ma = new.residual_current_ma
         pdu.set_powered(new.powered)
+        self._driver.memory_changed()  # relay states kept over a power cut

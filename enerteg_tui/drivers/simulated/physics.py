@@ -154,10 +154,32 @@ class PduPhysics:
         self._last_t = None
         self._prev_v = None
 
-    def counters(self) -> dict[str, list[float] | float]:
-        """The energy counters a PDU keeps in its own memory."""
-        return {"outlets": list(self.energy), "outletsApparent": list(self.apparent_energy),
-                "own": self.own_energy, "ownApparent": self.own_apparent_energy}
+    def counters(self, reserve_kwh: float = 0.0) -> dict[str, list[float] | float]:
+        """The energy counters a PDU keeps in its own memory, each ``reserve_kwh`` ahead.
+
+        A meter that writes its flash only now and then stores a value reserved ahead
+        of the true one, so that after a crash it continues from a value at least as
+        large as any it has shown; the energy drawn before the next write must stay
+        below the reserve (``SimulatedDriver`` checks that on every poll).
+        """
+        r = reserve_kwh
+        return {"outlets": [e + r for e in self.energy],
+                "outletsApparent": [e + r for e in self.apparent_energy],
+                "own": self.own_energy + r, "ownApparent": self.own_apparent_energy + r}
+
+    def counter_values(self) -> list[float]:
+        """Every energy counter in one flat list (outlets, apparent, own, own apparent)."""
+        return [*self.energy, *self.apparent_energy, self.own_energy, self.own_apparent_energy]
+
+    def headroom(self, ceilings: list[float]) -> float:
+        """The least room any counter has below its stored (reserved) value, kWh.
+
+        Negative when a counter has passed the value its memory holds.
+        """
+        room = min(c - e for c, e in zip(ceilings, self.energy, strict=False))
+        room = min(room, min(c - e for c, e in zip(ceilings[len(self.energy):],
+                                                   self.apparent_energy, strict=False)))
+        return min(room, ceilings[-2] - self.own_energy, ceilings[-1] - self.own_apparent_energy)
 
     def restore_counters(self, data: dict[str, Any]) -> bool:
         """Continue from saved counters; never lowers a counter. False if they don't fit."""

@@ -245,6 +245,10 @@ class SerialConsoleService:
 
     async def start(self) -> None:
         """Start serving the line; returns at once (opening is retried in the background)."""
+        appliers = self.core.config.appliers
+        appliers.register("cli", "serial console")
+        for face in ("console", "shell"):
+            appliers.register("hostname", face)
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"serial-console {self.device}")
 
@@ -352,10 +356,20 @@ class SerialConsoleService:
         except PermissionDenied as exc:
             term.write(f"{exc}\r\n")
             return
+        face = asyncio.ensure_future(self._face(term, principal, session))
+        ended: list[str] = []
+
+        def end(reason: str) -> None:  # a factory reset ends every session
+            ended.append(reason)
+            face.cancel()
+
+        session.end = end
         try:
-            timed_out, _ = await self._idle_limited(term, self._face(term, principal, session))
+            timed_out, _ = await self._idle_limited(term, _ended_ok(face, ended))
             if timed_out:
                 self._timed_out(term)
+            elif ended:
+                term.write(f"\r\n{ended[0]}\r\n")
         finally:
             users.sessions.close(session)
 
@@ -416,3 +430,12 @@ class SerialConsoleService:
             amount = f"{limit:g} seconds"
         term.write(f"\r\nSession timed out after {amount} without input.\r\n")
         log.info("serial console: session on %s timed out", self.device)
+
+
+async def _ended_ok(face: asyncio.Future[None], ended: list[str]) -> None:
+    """Wait for the face; its cancellation by ``Session.end`` is a normal end."""
+    try:
+        await face
+    except asyncio.CancelledError:
+        if not ended:
+            raise

@@ -106,6 +106,17 @@ def _parse_assignments(words: list[str]) -> dict[str, str]:
     return changes
 
 
+def _put_message(sh: Any, target: str, changes: dict[str, Any]) -> str:
+    """What a successful put says: updated, or stored but not active in this build."""
+    parts = target.split("/")
+    if len(parts) == 2 and parts[0] == "config":
+        note = sh.core.config.appliers.effect(parts[1], changes)
+        if note is not None:
+            return f"Value at {target} {note}." if note.startswith("stored") else (
+                f"Value at {target} updated; {note}.")
+    return f"Value at {target or '/'} updated successfully."
+
+
 async def cmd_put(sh: Any, args: list[str]) -> None:
     if not args:
         raise UsageError('Usage: put [path] key="value" [key2=true ...]')
@@ -117,7 +128,7 @@ async def cmd_put(sh: Any, args: list[str]) -> None:
             raise UsageError('Usage: put [path] key="value" [key2=true ...]')
     changes = _parse_assignments(args)
     doc = await sh.core.topics.put(sh.principal, target, changes)
-    sh.msg(f"Value at {target or '/'} updated successfully.")
+    sh.msg(_put_message(sh, target, changes))
     if sh.format == "json":
         sh.out(json.dumps(doc, indent=2, ensure_ascii=False))
 
@@ -155,7 +166,9 @@ async def cmd_edit(sh: Any, args: list[str]) -> None:
 
     result = await edit_document(sh.io, original, title=f"{target}/_data", validate=validate)
     if result.saved:
-        sh.msg(f"Value at {target} updated successfully.")
+        saved = json.loads(result.text)
+        changed = {k: v for k, v in saved.items() if doc["u"].get(k) != v}
+        sh.msg(_put_message(sh, target, changed))
     else:
         sh.msg("No changes saved.")
 

@@ -225,6 +225,8 @@ class _Connection(asyncssh.SSHServer):
         limit = int(svc.core.config.get("cli").maxSessionsPerUser)
         try:
             self.session = svc.core.users.sessions.open(self.principal, limit)
+            self.session.end = lambda reason: self._disconnect(
+                asyncssh.DISC_BY_APPLICATION, reason)
         except PermissionDenied as exc:
             self.refusal = str(exc)
             await svc.core.audit.record(
@@ -318,6 +320,10 @@ class SSHService:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         """Load or make the host keys and start listening (when enabled)."""
+        appliers = self.core.config.appliers
+        appliers.register("cli", "ssh")
+        for face in ("console", "shell"):  # reached over SSH; they show config/hostname
+            appliers.register("hostname", face)
         self.host_keys = await asyncio.to_thread(
             load_or_create_host_keys, self.core.paths.ssh_keys)
         await self._listen()
