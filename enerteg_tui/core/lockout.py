@@ -69,6 +69,10 @@ class LockoutBook:
         self._clock = clock
         self._streaks: OrderedDict[tuple[str, str], Streak] = OrderedDict()
 
+    def clear(self) -> None:
+        """Forget every streak and lock (factory reset)."""
+        self._streaks.clear()
+
     def _get(self, account: str, source: str) -> Streak | None:
         account = account[:MAX_NAME]
         s = self._streaks.get((account, source))

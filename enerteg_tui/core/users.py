@@ -198,9 +198,8 @@ class UserService:
         async with self._store.transaction() as tx:
             await tx.execute("DELETE FROM user")
             await tx.execute("DELETE FROM shell_history")
-        self._failures.clear()
-        self._locked_until.clear()
-        self._addr_failures.clear()
+            await tx.execute("DELETE FROM meta WHERE key=?", (META_KEY,))
+        self.lockout.clear()
         await self.load()
 
     async def load(self) -> None:

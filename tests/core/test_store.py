@@ -59,12 +59,13 @@ WRITER = textwrap.dedent("""
         await c.start()
         admin = Principal("admin", frozenset({Role.ADMIN}), face="test")
         i = 0
-        print("writing", flush=True)
         while True:
             i += 1
             await c.topics.put(admin, "config/syslog", {"serverAddress": f"host{i}.example",
                                                          "serverPort": i % 60000 + 1})
             await c.topics.put(admin, "config/snmp_agent", {"snmpName": f"name{i}"})
+            if i == 1:  # the kill comes after at least one committed change, however loaded
+                print("writing", flush=True)
     asyncio.run(main())
 """)
 

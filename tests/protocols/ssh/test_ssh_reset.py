@@ -13,7 +13,7 @@ import json
 import asyncssh
 
 from enerteg_tui.core.permissions import SYSTEM
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 from .conftest import SSHEnv
 

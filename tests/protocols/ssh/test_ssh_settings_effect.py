@@ -14,7 +14,7 @@ import asyncssh
 
 from enerteg_tui.core.permissions import SYSTEM
 from enerteg_tui.core.settings import CliSettings
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 from .conftest import PASSWORD, SSHEnv
 
