@@ -55,6 +55,7 @@ WRITER = textwrap.dedent("""
 
     async def main():
         c = Controller(ControllerOptions(data_dir=Path(sys.argv[1]), simulate=4, interval=0.05,
+                                         ssh_enabled=False,
                                          bus_latency_ms=0))
         await c.start()
         admin = Principal("admin", frozenset({Role.ADMIN}), face="test")
