@@ -350,6 +350,13 @@ class AuditLog:
         self._events.publish(Event("audit-changed", str(entry_id), entry))
         return entry
 
+    async def backup_rows(self) -> list[tuple[Any, ...]]:
+        """Every entry as stored (time, user, face, address, action, object, message,
+        severity, state), oldest first, for a backup that includes the logs."""
+        return list(await self._store.fetchall(
+            "SELECT ts, user, face, address, action, object, message, severity, state "
+            "FROM audit ORDER BY id"))
+
     async def reset(self) -> None:
         """Factory reset of the audit log: every entry deleted."""
         await self._store.execute("DELETE FROM audit")

@@ -194,27 +194,18 @@ class BackupService:
 
     async def _collect(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """(public part, secrets) of the configuration."""
-        store = self._store
         settings, secret_settings = {}, {}
+        stored_all = self._config.backup_state()
         for name, schema in SETTINGS_TOPICS.items():
-            stored = self._config.get(name).stored_dump()
+            stored = stored_all[name]
             secrets = sensitive_fields(schema)
             settings[name] = {k: v for k, v in stored.items() if k not in secrets}
             secret_settings[name] = {k: v for k, v in stored.items()
                                      if k in secrets and (name, k) != _OWN_PASSPHRASE}
-        users, hashes = [], {}
-        for name, h, roles, must, keys in await store.fetchall(
-                "SELECT name, hash, roles, must_change, keys FROM user ORDER BY name"):
-            users.append({"name": name, "roles": roles.split(","), "mustChange": bool(must),
-                          "keys": json.loads(keys)})
-            hashes[name] = h
-        elements = [{"id": i, "kind": k, "name": n, "parentId": p} for i, k, n, p in
-                    await store.fetchall("SELECT id, kind, name, parent_id FROM dc_element ORDER BY id")]
-        devices = [{"hexId": h, "serial": s, "firstSeen": f, "lastSeen": ls, "rackId": r,
-                    "info": json.loads(info)} for h, s, f, ls, r, info in await store.fetchall(
-                        "SELECT hex_id, serial, first_seen, last_seen, rack_id, info FROM device")]
-        rules = [{"id": rid, "data": json.loads(d), "isDefault": bool(dflt)} for rid, d, dflt in
-                 await store.fetchall("SELECT id, data, is_default FROM rule ORDER BY id")]
+        users, hashes = await self._users.backup_state()
+        elements = await self._structure.backup_state()
+        devices = await self._devices.backup_state()
+        rules = await self._rules.backup_state()
         public = {"settings": settings, "users": users, "structure": elements,
                   "devices": devices, "rules": rules}
         return public, {"settings": secret_settings, "userHashes": hashes}
@@ -231,13 +222,10 @@ class BackupService:
                     encrypt, json.dumps(secrets).encode(), contents.passphrase)
             files: dict[str, Path] = {}
             if contents.includeLogs:
-                rows = await self._store.fetchall(
-                    "SELECT ts, user, face, address, action, object, message, severity, state "
-                    "FROM audit ORDER BY id")
-                members["audit.json"] = json.dumps(rows).encode()
+                members["audit.json"] = json.dumps(await self._audit.backup_rows()).encode()
                 logs = self._paths.logs
                 files.update({f"logs/{p.name}": p for p in sorted(logs.glob("*")) if p.is_file()})
-            if contents.includeHistory and True:
+            if contents.includeHistory:
                 await self._history.flush()
                 tmp = self.folder / ".history-copy.db"
                 await asyncio.to_thread(_sqlite_copy, self._history.path, tmp)
@@ -292,40 +280,14 @@ class BackupService:
                               thing="passphrase", value="", allowed="the backup's passphrase")
             secrets = json.loads(await asyncio.to_thread(decrypt, members["secrets.enc"], phrase))
         plan = self._validate(path, public, secrets)
-        async with self._store.transaction() as tx:
-            await tx.execute("DELETE FROM settings")
-            now_ms = int(self._clock() * 1000)
-            for name, model in plan["settings"].items():
-                await tx.execute("INSERT INTO settings (name, ts, data) VALUES (?,?,?)",
-                                 (name, now_ms, json.dumps(model.stored_dump(), sort_keys=True)))
-            existing = {n: h for n, h in await (await tx.execute(
-                "SELECT name, hash FROM user")).fetchall()}
-            hashes = (secrets or {}).get("userHashes", {})
-            await tx.execute("DELETE FROM user")
-            now = self._clock()
-            for u in public["users"]:
-                h = hashes.get(u["name"]) or existing.get(u["name"]) or "!"
-                await tx.execute(
-                    "INSERT INTO user (name, hash, roles, must_change, keys, created, updated)"
-                    " VALUES (?,?,?,?,?,?,?)", (u["name"], h, ",".join(u["roles"]),
-                                                int(u["mustChange"]), json.dumps(u["keys"]), now, now))
-            await tx.execute("UPDATE device SET rack_id=NULL")
-            await tx.execute("DELETE FROM dc_element")
-            for e in public["structure"]:
-                await tx.execute("INSERT INTO dc_element (id, kind, name, parent_id, created)"
-                                 " VALUES (?,?,?,?,?)", (e["id"], e["kind"], e["name"],
-                                                         e["parentId"], now))
-            for d in public["devices"]:
-                await tx.execute(
-                    "INSERT INTO device (hex_id, serial, first_seen, last_seen, rack_id, info) "
-                    "VALUES (?,?,?,?,?,?) ON CONFLICT(hex_id) DO UPDATE SET rack_id=excluded.rack_id,"
-                    " info=excluded.info", (d["hexId"], d["serial"], d["firstSeen"], d["lastSeen"],
-                                            d["rackId"], json.dumps(d["info"])))
-            await tx.execute("DELETE FROM rule")
-            for r in public["rules"]:  # ids kept, so scripts naming rules/<id> keep working
-                await tx.execute("INSERT INTO rule (id, data, is_default, created, updated) VALUES "
-                                 "(?,?,?,?,?)", (r.get("id"), json.dumps(r["data"]),
-                                                 int(r["isDefault"]), now, now))
+        async with self._store.transaction() as tx:  # each service writes its own tables
+            await self._config.restore_state(tx, plan["settings"])
+            await self._users.restore_state(tx, public["users"],
+                                            (secrets or {}).get("userHashes", {}))
+            await self._devices.clear_places(tx)
+            await self._structure.restore_state(tx, public["structure"])
+            await self._devices.restore_state(tx, public["devices"])
+            await self._rules.restore_state(tx, public["rules"])
             entry = await self._audit.insert(
                 tx, principal, "backup.restore", "backup", f"Configuration restored from {path.name}",
                 severity=Severity.WARNING)

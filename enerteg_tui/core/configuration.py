@@ -71,6 +71,20 @@ class Configuration:
         self._models: dict[str, SettingsModel] = {}
         self._ts: dict[str, int] = {}
 
+    def backup_state(self) -> dict[str, dict[str, Any]]:
+        """Every topic's stored values, secrets included (the backup decides what to
+        encrypt): topic → values."""
+        return {name: self.get(name).stored_dump() for name in SETTINGS_TOPICS}
+
+    async def restore_state(self, tx: Any, models: dict[str, SettingsModel]) -> None:
+        """Replace every topic with validated ``models`` inside the restore's transaction
+        ``tx``; ``load`` afterwards makes them current."""
+        await tx.execute("DELETE FROM settings")
+        now_ms = int(self._clock() * 1000)
+        for name, model in models.items():
+            await tx.execute("INSERT INTO settings (name, ts, data) VALUES (?,?,?)",
+                             (name, now_ms, json.dumps(model.stored_dump(), sort_keys=True)))
+
     async def reset(self) -> None:
         """Factory reset of settings: every topic back to its defaults, announced."""
         await self._store.execute("DELETE FROM settings")

@@ -117,6 +117,28 @@ class DeviceService:
             live, _ = self._live.upsert_info(di)
             live.state = DeviceState.UNREACHABLE
 
+    async def backup_state(self) -> list[dict[str, Any]]:
+        """The device registry (identity, placement, last info) for a backup."""
+        return [{"hexId": h, "serial": s, "firstSeen": f, "lastSeen": ls, "rackId": r,
+                 "info": json.loads(info)} for h, s, f, ls, r, info in await self._store.fetchall(
+                     "SELECT hex_id, serial, first_seen, last_seen, rack_id, info FROM device")]
+
+    @staticmethod
+    async def clear_places(tx: Any) -> None:
+        """Take every device out of its rack inside ``tx`` (before the tree is replaced)."""
+        await tx.execute("UPDATE device SET rack_id=NULL")
+
+    async def restore_state(self, tx: Any, devices: list[dict[str, Any]]) -> None:
+        """Merge the backup's registry inside the restore's transaction ``tx``: placement
+        and info of each device (a device on the ring but not in the backup stays,
+        unplaced)."""
+        for d in devices:
+            await tx.execute(
+                "INSERT INTO device (hex_id, serial, first_seen, last_seen, rack_id, info) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT(hex_id) DO UPDATE SET rack_id=excluded.rack_id,"
+                " info=excluded.info", (d["hexId"], d["serial"], d["firstSeen"], d["lastSeen"],
+                                        d["rackId"], json.dumps(d["info"])))
+
     async def reload_places(self) -> None:
         """Re-read which rack each known device is in (after a restore or a reset)."""
         self._rack = {h: r for h, r in await self._store.fetchall(

@@ -281,6 +281,21 @@ class RuleService:
         self.version = 0
         """Bumped on every change, so compiled plans know when to recompile."""
 
+    async def backup_state(self) -> list[dict[str, Any]]:
+        """Every rule with its id (scripts name ``rules/<id>``) for a backup."""
+        return [{"id": rid, "data": json.loads(d), "isDefault": bool(dflt)} for rid, d, dflt in
+                await self._store.fetchall("SELECT id, data, is_default FROM rule ORDER BY id")]
+
+    async def restore_state(self, tx: Any, rules: list[dict[str, Any]]) -> None:
+        """Replace the rules inside the restore's transaction ``tx``, keeping their ids
+        (a backup from before ids were kept gets new ones)."""
+        await tx.execute("DELETE FROM rule")
+        now = self._clock()
+        for r in rules:
+            await tx.execute("INSERT INTO rule (id, data, is_default, created, updated) VALUES "
+                             "(?,?,?,?,?)", (r.get("id"), json.dumps(r["data"]),
+                                             int(r["isDefault"]), now, now))
+
     async def reset(self) -> None:
         """Factory reset of rules: every rule deleted, the default rules stored again."""
         async with self._store.transaction() as tx:

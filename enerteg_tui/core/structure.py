@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from .audit import AuditLog, Severity
 from .devices import DeviceService
@@ -108,6 +109,23 @@ class Structure:
         self.health = health
         self._clock = clock
         self._elements: dict[int, Element] = {}
+
+    async def backup_state(self) -> list[dict[str, Any]]:
+        """The rooms, rows and racks for a backup."""
+        return [{"id": i, "kind": k, "name": n, "parentId": p} for i, k, n, p in
+                await self._store.fetchall(
+                    "SELECT id, kind, name, parent_id FROM dc_element ORDER BY id")]
+
+    async def restore_state(self, tx: Any, elements: list[dict[str, Any]]) -> None:
+        """Replace the tree inside the restore's transaction ``tx`` (ids kept); the devices'
+        placements are the device registry's (``DeviceService.restore_state``), which
+        clears them first."""
+        await tx.execute("DELETE FROM dc_element")
+        now = self._clock()
+        for e in elements:
+            await tx.execute("INSERT INTO dc_element (id, kind, name, parent_id, created)"
+                             " VALUES (?,?,?,?,?)", (e["id"], e["kind"], e["name"],
+                                                     e["parentId"], now))
 
     async def reset(self) -> None:
         """Factory reset of the DC structure: every room, row and rack deleted and every

@@ -192,6 +192,32 @@ class UserService:
         self._dummy_hash = ""
         self.sessions = SessionRegistry()
 
+    async def backup_state(self) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """(accounts without secrets, password hash per account) for a backup."""
+        users, hashes = [], {}
+        for name, h, roles, must, keys in await self._store.fetchall(
+                "SELECT name, hash, roles, must_change, keys FROM user ORDER BY name"):
+            users.append({"name": name, "roles": roles.split(","), "mustChange": bool(must),
+                          "keys": json.loads(keys)})
+            hashes[name] = h
+        return users, hashes
+
+    async def restore_state(self, tx: Any, users: list[dict[str, Any]],
+                            hashes: dict[str, str]) -> None:
+        """Replace the accounts inside the restore's transaction ``tx``. An account whose
+        hash the backup does not hold (secrets excluded) keeps its current password, a new
+        one gets none (it cannot log in until an admin sets one)."""
+        existing = {n: h for n, h in await (await tx.execute(
+            "SELECT name, hash FROM user")).fetchall()}
+        await tx.execute("DELETE FROM user")
+        now = self._clock()
+        for u in users:
+            h = hashes.get(u["name"]) or existing.get(u["name"]) or "!"
+            await tx.execute(
+                "INSERT INTO user (name, hash, roles, must_change, keys, created, updated)"
+                " VALUES (?,?,?,?,?,?,?)", (u["name"], h, ",".join(u["roles"]),
+                                            int(u["mustChange"]), json.dumps(u["keys"]), now, now))
+
     async def reset(self) -> None:
         """Factory reset of users: every account, key and shell history deleted, every
         failure count and lock forgotten, then admin/admin with the forced change."""

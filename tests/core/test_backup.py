@@ -130,3 +130,15 @@ async def test_a_backup_never_holds_its_own_passphrase_nor_the_community_in_clea
     assert code == 0, err
     assert controller.config.get("snmp_agent").v2cCommunity == "c0mmunity-x"
     assert controller.config.get("backup_settings").passphrase == "correct horse"
+
+
+def test_backup_writes_no_table_of_another_service() -> None:
+    """Issue 15: each service exports and restores its own state; the backup only packs,
+    encrypts, validates and orders them in one transaction."""
+    import inspect
+    import re
+
+    from enerteg_tui.core import backup
+
+    source = inspect.getsource(backup)
+    assert not re.search(r"\b(INSERT INTO|DELETE FROM|UPDATE \w+ SET|SELECT .* FROM)\b", source)
