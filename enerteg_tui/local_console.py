@@ -150,17 +150,20 @@ async def _standalone(args: argparse.Namespace) -> int:
         if await controller.users.must_change(principal.user):
             if not await _change_password(controller, principal):
                 return 1
-        limit = int(controller.config.get("cli").maxSessionsPerUser)
-        session = controller.users.sessions.open(principal, limit)
+        core = controller.core
+        app = ConsoleApp(core, principal, hostname=core.config.get("hostname").hostname)
+        try:       # the core's one session admission (limit, audit), as on every face
+            session = await core.users.start_session(
+                principal, end=lambda reason: app.exit(message=reason))
+        except EnertegError as exc:
+            print(exc)
+            await core.users.logout(principal)
+            return 1
         try:
-            app = ConsoleApp(controller.core, principal,
-                             hostname=controller.config.get("hostname").hostname)
-            session.end = lambda reason: app.exit(message=reason)
-            controller.config.appliers.register("hostname", "console")
+            core.config.appliers.register("hostname", "console")
             await app.run_async()
         finally:
-            controller.users.sessions.close(session)
-            await controller.users.logout(principal)
+            await core.users.end_session(session)
         return 0
     finally:
         await controller.stop()

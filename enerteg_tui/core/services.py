@@ -160,7 +160,8 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     applies("core", "poller")               # interval, stale-after (Poller.follow_settings)
     applies("core", "history")              # retention per tier
     users = UserService(store, audit, policy=lambda: config.get("auth"), clock=clock,
-                        password_hasher=password_hasher)
+                        password_hasher=password_hasher,
+                        session_limit=lambda: int(config.get("cli").maxSessionsPerUser))
     await users.load()
     poller_ref: list[Poller] = []
     devices = DeviceService(store, driver, live, audit, events,

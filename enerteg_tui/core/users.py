@@ -176,11 +176,15 @@ class UserService:
         clock: wall clock.
         password_hasher: argon2 hasher; None = :func:`production_hasher` (full strength).
             Hashes carry their own parameters, so any hasher verifies any stored hash.
+        session_limit: sessions one user may have at once (``config/cli``
+            ``maxSessionsPerUser``); ``start_session`` applies it on every face.
     """
 
     def __init__(self, store: Store, audit: AuditLog, policy: Callable[[], object],
                  clock: Callable[[], float] = time.time,
-                 password_hasher: PasswordHasher | None = None) -> None:
+                 password_hasher: PasswordHasher | None = None,
+                 session_limit: Callable[[], int] = lambda: 5) -> None:
+        self._session_limit = session_limit
         self._hasher = password_hasher or production_hasher()
         self._store = store
         self._audit = audit
@@ -382,6 +386,53 @@ class UserService:
             raise AuthFailed("public key not accepted", thing="key", value=fingerprint,
                              allowed="a key added with `user key-add`")
         return await self._succeed(await self.get(name), face, address, "public key")
+
+    # ------------------------------------------------------------------ sessions
+    async def start_session(self, principal: Principal, *,
+                            end: Callable[[str], None] | None = None) -> Session:
+        """The one admission of a signed-in user on every face (SSH, serial, the local
+        console and the network faces to come): the per-user session limit of
+        ``config/cli``, and the same audit entry for a refusal wherever it happens.
+
+        Args:
+            principal: who signed in (its ``face`` and ``address`` name the way in).
+            end: how the face ends this session (a factory reset ends them all).
+
+        Raises:
+            PermissionDenied: the user already has the most sessions allowed; nothing
+                was opened, the refusal is audited as ``login.refused``.
+        """
+        limit = self._session_limit()
+        try:
+            session = self.sessions.open(principal, limit)
+        except PermissionDenied as exc:
+            await self._audit.record(
+                principal, "login.refused", f"user/{principal.user}",
+                f"{principal.face} session of {principal.user!r} from {principal.address or '-'} "
+                f"refused: {exc}", severity=Severity.WARNING)
+            raise
+        session.end = end
+        return session
+
+    async def end_session(self, session: Session, *, timed_out_after: float | None = None) -> None:
+        """Close a session and audit its end: ``logout``, or ``session.timeout`` when the
+        face ended it for lack of input (every face, the serial console included)."""
+        self.sessions.close(session)
+        principal = session.principal
+        if timed_out_after is not None:
+            await self._audit.record(
+                principal, "session.timeout", f"user/{principal.user}",
+                f"{principal.face} session of {principal.user!r} timed out after "
+                f"{timed_out_after:g} s without input", severity=Severity.LOG)
+        await self.logout(principal)
+
+    async def login_timed_out(self, face: str, address: str, seconds: float) -> None:
+        """Audit a login prompt left unanswered (no user is known yet)."""
+        await self._audit.record(
+            Principal(user="-", roles=frozenset(), face=face, address=address),
+            "login.timeout", f"{face}/{address}",
+            f"Login on {face} {address} timed out after {seconds:g} s without input",
+            severity=Severity.LOG)
 
     async def logout(self, principal: Principal) -> None:
         """Audit the end of a session."""

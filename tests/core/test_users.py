@@ -145,3 +145,32 @@ async def test_history_is_per_user_and_bounded(controller) -> None:
     await users.add_history("bob", "pwd")
     assert await users.history("admin") == [f"cat {i}" for i in range(2, 7)]
     assert await users.history("bob") == ["pwd"]
+
+
+async def test_one_session_admission_for_every_face(tmp_path) -> None:
+    """Issue 15 item 2: the core admits a signed-in user on any face with the same limit
+    and the same audit entries (refusal, timeout, logout)."""
+    from enerteg_tui.core.audit import AuditFilter
+    from enerteg_tui.core.errors import PermissionDenied
+    from enerteg_tui.core.permissions import Principal, Role
+    from tests.conftest import ADMIN
+    from tests.helpers import build_controller
+
+    c = await build_controller(tmp_path)
+    try:
+        await c.config.put(ADMIN, "cli", {"maxSessionsPerUser": 1})
+        bob = Principal("bob", frozenset({Role.READONLY}), face="modbus", address="10.0.0.9")
+        ended: list[str] = []
+        first = await c.users.start_session(bob, end=ended.append)
+        again = Principal("bob", frozenset({Role.READONLY}), face="snmp", address="10.0.0.8")
+        with pytest.raises(PermissionDenied):
+            await c.users.start_session(again)
+        await c.users.end_session(first, timed_out_after=30)
+        assert c.users.sessions.list() == []
+        entries = await c.audit.query(ADMIN, AuditFilter(user="bob"), limit=20)
+        got = {(e.action, e.face, e.address) for e in entries}
+        assert ("login.refused", "snmp", "10.0.0.8") in got
+        assert ("session.timeout", "modbus", "10.0.0.9") in got
+        assert ("logout", "modbus", "10.0.0.9") in got
+    finally:
+        await c.stop()

@@ -248,6 +248,8 @@ async def test_session_limit_is_said_on_the_line(controller, serve, lines, bob) 
     assert controller.users.sessions.list() == [other]
     got = await actions(controller, "bob")
     assert [a[0] for a in got if a[0] in ("login", "logout")] == ["login", "logout"]
+    # the refusal is audited by the core's one admission, as on SSH (issue 15 item 2)
+    assert ("login.refused", "serial", line.path) in got
 
 
 async def test_unexpected_error_goes_back_to_login(controller, serve, lines, bob,
@@ -281,7 +283,9 @@ async def test_idle_timeout_ends_the_session(controller, serve, lines, bob) -> N
     line.send("\x7f" * 3)
     await line.expect("Session timed out after 0.8 seconds without input.", timeout=3)
     assert not controller.users.sessions.list()
-    assert ("logout", "serial", line.path) in await actions(controller, "bob")
+    got = await actions(controller, "bob")
+    assert ("logout", "serial", line.path) in got
+    assert ("session.timeout", "serial", line.path) in got   # audited (issue 15 item 2)
     await login(line, "bob", BOB_PASSWORD)              # and the next login works
     await line.expect(PROMPT_BOB)
 

@@ -40,6 +40,7 @@ import serial
 
 from ...core.errors import PermissionDenied
 from ...core.permissions import Principal
+from ...core.users import Session
 from ..shell.session import ShellSession, change_password_prompt, login_prompt
 
 __all__ = ["SerialConsoleService", "SerialTerm", "FACE", "RETRY_S"]
@@ -329,16 +330,25 @@ class SerialConsoleService:
         principal = await login_prompt(term, self.core, FACE, self.device)
         if principal is None:                           # hung up at the prompt
             return
+        session = None
+        idle: float | None = None
         try:
-            await self._session(term, principal)
+            session, idle = await self._session(term, principal)
         finally:
-            try:
-                await self.core.users.logout(principal)
+            try:                   # the core audits the end: logout, and a timeout
+                if session is not None:
+                    await self.core.users.end_session(session, timed_out_after=idle)
+                else:
+                    await self.core.users.logout(principal)
             except Exception:
                 log.exception("serial console: could not audit the logout of %r", principal.user)
 
-    async def _session(self, term: SerialTerm, principal: Principal) -> None:
-        """Forced password change, registration and the shell of a logged-in user."""
+    async def _session(self, term: SerialTerm, principal: Principal
+                       ) -> tuple[Session | None, float | None]:
+        """Forced password change, admission and the shell of a logged-in user.
+
+        Returns the session the core admitted (None if it never started) and, when it
+        ended for lack of input, the idle limit in seconds (for the audit)."""
         core = self.core
         users = core.users
         if await users.must_change(principal.user):
@@ -346,32 +356,36 @@ class SerialConsoleService:
                 term, change_password_prompt(term, core, principal))
             if timed_out:
                 self._timed_out(term)
-                return
+                return None, None
             if not changed:
                 term.write("Password not changed; logging out.\r\n")
-                return
-        limit = int(core.config.get("cli").maxSessionsPerUser)
-        try:
-            session = users.sessions.open(principal, limit)
-        except PermissionDenied as exc:
-            term.write(f"{exc}\r\n")
-            return
-        face = asyncio.ensure_future(self._face(term, principal, session))
+                return None, None
         ended: list[str] = []
+        running: list[asyncio.Future[Any]] = []
 
         def end(reason: str) -> None:  # a factory reset ends every session
             ended.append(reason)
-            face.cancel()
+            for task in running:
+                task.cancel()
 
-        session.end = end
+        try:           # the core's one session admission (limit, audit), as on every face
+            session = await users.start_session(principal, end=end)
+        except PermissionDenied as exc:
+            term.write(f"{exc}\r\n")
+            return None, None
         try:
+            face = asyncio.ensure_future(self._face(term, principal, session))
+            running.append(face)
             timed_out, _ = await self._idle_limited(term, _ended_ok(face, ended))
-            if timed_out:
-                self._timed_out(term)
-            elif ended:
-                term.write(f"\r\n{ended[0]}\r\n")
-        finally:
-            users.sessions.close(session)
+        except BaseException:      # hung up, cancelled, a bug: the session still ends
+            await users.end_session(session)
+            raise
+        if timed_out:
+            self._timed_out(term)
+            return session, self._idle_limit() or 0.0
+        if ended:
+            term.write(f"\r\n{ended[0]}\r\n")
+        return session, None
 
     async def _face(self, term: SerialTerm, principal: Principal, session: Any) -> None:
         """Ask for the terminal type, then the full-screen console or the line shell."""

@@ -41,7 +41,6 @@ from typing import Any
 import asyncssh
 
 from ...core.admission import Admission, MaxStartups
-from ...core.audit import Severity
 from ...core.errors import Invalid, PermissionDenied
 from ...core.permissions import Principal
 from ...core.users import AuthFailed, LockedOut, Session
@@ -140,8 +139,9 @@ class _Connection(asyncssh.SSHServer):
             principal, session = self.principal, self.session
             self.principal = None
             if session is not None:
-                svc.core.users.sessions.close(session)
-            svc.spawn(svc.core.users.logout(principal))
+                svc.spawn(svc.core.users.end_session(session))
+            else:                               # refused at admission: its login ends
+                svc.spawn(svc.core.users.logout(principal))
 
     # ------------------------------------------------------------------ authentication
     def begin_auth(self, username: str) -> bool:
@@ -222,17 +222,12 @@ class _Connection(asyncssh.SSHServer):
                 return
         self._authenticated = True
         self.must_change = await svc.core.users.must_change(username)
-        limit = int(svc.core.config.get("cli").maxSessionsPerUser)
-        try:
-            self.session = svc.core.users.sessions.open(self.principal, limit)
-            self.session.end = lambda reason: self._disconnect(
-                asyncssh.DISC_BY_APPLICATION, reason)
+        try:       # the core's one session admission (limit, audit), as on every face
+            self.session = await svc.core.users.start_session(
+                self.principal,
+                end=lambda reason: self._disconnect(asyncssh.DISC_BY_APPLICATION, reason))
         except PermissionDenied as exc:
             self.refusal = str(exc)
-            await svc.core.audit.record(
-                self.principal, "login.refused", f"user/{username}",
-                f"SSH session of {username!r} from {self.address} refused: {exc}",
-                severity=Severity.WARNING)
 
     # ------------------------------------------------------------------ no forwarding
     def connection_requested(self, *args: Any) -> bool:
