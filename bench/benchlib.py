@@ -36,10 +36,18 @@ def start_serve(data: Path, pdus: int, interval: float) -> tuple[subprocess.Pope
                    capture_output=True)
     profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get(
         "BENCH_PROFILE") else []
+    return launch_serve(data, "--simulate", str(pdus), "--interval", str(interval),
+                        "--equipment", "full", python_args=profile)
+
+
+def launch_serve(data: Path, *serve_args: str, python_args: list[str] | None = None
+                 ) -> tuple[subprocess.Popen[str], int]:
+    """Start ``enerteg serve`` on ``data`` with SSH on a free loopback port and wait for
+    its ready line; returns the process and the port (its stderr is drained after)."""
     proc = subprocess.Popen(
-        [sys.executable, *profile, "-m", "enerteg_tui", "serve", "--data-dir", str(data),
-         "--simulate", str(pdus), "--interval", str(interval), "--equipment", "full",
-         "--ssh-port", "0", "--bind", "127.0.0.1", "--log-level", "WARNING"],
+        [sys.executable, *(python_args or []), "-m", "enerteg_tui", "serve", "--data-dir",
+         str(data), *serve_args, "--ssh-port", "0", "--bind", "127.0.0.1",
+         "--log-level", "WARNING"],
         stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     for line in proc.stderr:

@@ -31,30 +31,18 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import asyncssh
+from benchlib import launch_serve
 
 USER = "crash"
 PASSWORD = "Crash-pass-1"
 
 
 def _start(data: Path, pdus: int) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "enerteg_tui", "serve", "--data-dir", str(data),
-         "--simulate", str(pdus), "--interval", "0.5", "--ssh-port", "0",
-         "--bind", "127.0.0.1", "--log-level", "WARNING"],
-        stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        m = re.search(r"ssh=127\.0\.0\.1:(\d+)", line)
-        if "enerteg ready:" in line and m:
-            threading.Thread(target=lambda: [None for _ in proc.stderr],  # type: ignore[union-attr]
-                             daemon=True).start()
-            return proc, int(m.group(1))
-    raise SystemExit("controller did not start")
+    return launch_serve(data, "--simulate", str(pdus), "--interval", "0.5")
 
 
 async def _run(conn: asyncssh.SSHClientConnection, cmd: str, stream: str = "stdout") -> str:

@@ -41,7 +41,7 @@ from .errors import (
 from .lineedit import LineEditor
 from .commands import ExitShell, complete, run_command
 from .parse import MAX_LINE_CHARS, UsageError, parse_script_async
-from .term import BACKSPACE, ENTER, EOF, TEXT, TermIO, next_key, read_secret
+from .term import TermIO, read_line, read_secret
 
 __all__ = ["ShellSession", "change_password_prompt", "login_prompt", "read_secret",
            "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED"]
@@ -305,20 +305,9 @@ async def login_prompt(io: TermIO, core: Any, face: str, address: str) -> Princi
     users = core.users
     while True:
         io.write("\r\nlogin: ")
-        name = ""
-        while True:
-            key = await next_key(io)
-            if key.name == EOF:
-                return None
-            if key.name == ENTER:
-                io.write("\r\n")
-                break
-            if key.name == BACKSPACE and name:
-                name = name[:-1]
-                io.write("\b \b")
-            elif key.name == TEXT:
-                name += key.text
-                io.write(key.text)
+        name = await read_line(io, echo=True)
+        if name is None:
+            return None
         name = name.strip()
         if not name:
             continue

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 __all__ = [
+    "read_line",
     "read_secret",
     "TermIO", "Key", "KeyParser", "KeyReader", "MemoryTerm", "next_key", "reader_for",
     "char_width", "text_width", "ESC_TIMEOUT_S",
@@ -445,9 +446,9 @@ class MemoryTerm:
         return self._screen.y, self._screen.x
 
 
-async def read_secret(io: TermIO, prompt: str) -> str | None:
-    """Read a line without echo (passwords); None at EOF, "" after Ctrl-C."""
-    io.write(prompt)
+async def read_line(io: TermIO, *, echo: bool = True) -> str | None:
+    """Read one line with the simplest editing (backspace), echoed or not; None at EOF,
+    "" after Ctrl-C. For prompts before a shell exists (login name, passwords)."""
     buf: list[str] = []
     while True:
         key = await next_key(io)
@@ -461,5 +462,15 @@ async def read_secret(io: TermIO, prompt: str) -> str | None:
             return ""
         if key.name == BACKSPACE and buf:
             buf.pop()
+            if echo:
+                io.write("\b \b")
         elif key.name == TEXT:
             buf.append(key.text)
+            if echo:
+                io.write(key.text)
+
+
+async def read_secret(io: TermIO, prompt: str) -> str | None:
+    """Read a line without echo (passwords); None at EOF, "" after Ctrl-C."""
+    io.write(prompt)
+    return await read_line(io, echo=False)
