@@ -10,6 +10,8 @@ F4–F10 the management sections of ``screens.sections``, ``?`` help, ctrl+t top
 
 from __future__ import annotations
 
+import logging
+import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
     from .core.services import CoreServices
 
 __all__ = ["ConsoleApp"]
+
+log = logging.getLogger(__name__)
 
 
 install_lazy_strip_caches()   # a session holds ~1,500 strips; most never use their caches
@@ -89,6 +93,24 @@ class ConsoleApp(App[None]):
         # the controller's one loop (a tab underline slide was ~18 frames per switch).
         self.animation_level = "none"
         self.main: MainScreen | None = None
+        self.incident: str | None = None
+        """Set when an unexpected error ended this App: the id logged with its traceback."""
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An unexpected error in a session's console: log it with a short incident id
+        and the user, and end this App quietly so the face can say so and start a fresh
+        console in the same session. Textual's own handling would print the traceback to
+        the client's terminal and end the session without a word. Under a test pilot
+        (headless) Textual's handling stays, so tests see the exception."""
+        if self.is_headless:
+            super()._handle_exception(error)
+            return
+        self.incident = secrets.token_hex(3)
+        user = self.context.principal.user
+        log.error("console incident %s (user %r, %s): %s", self.incident, user,
+                  self.context.principal.face, type(error).__name__, exc_info=error)
+        self._return_code = 1
+        self.exit()
 
     # ------------------------------------------------------------------ lifecycle
     async def on_mount(self) -> None:

@@ -4,7 +4,9 @@ SSH and the serial line differ in how bytes come in and go out (``transport`` an
 ``pump`` that feeds input to the driver), not in how a console runs: build the App for
 the principal, give it the session's colour system and a ``StreamDriver`` bound to the
 transport, feed input while it runs, and clean up whatever way it ends. The caller
-learns whether the operator asked for the topic shell (ctrl+t), to run it and come back.
+learns how it ended (``ConsoleEnd``): quit, the topic shell asked for (ctrl+t, to run it
+and come back), or an unexpected error (logged with an incident id; the face says so and
+starts a fresh console in the same session, up to ``INCIDENTS_PER_SESSION`` times).
 """
 
 from __future__ import annotations
@@ -12,21 +14,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from enum import Enum
 from typing import Any
 
 from .terminal_caps import apply_terminal_caps
 from .textual_driver import driver_for
 
-__all__ = ["run_console_once"]
+__all__ = ["ConsoleEnd", "INCIDENTS_PER_SESSION", "incident_text", "run_console_once"]
 
 log = logging.getLogger(__name__)
 
 
+class ConsoleEnd(Enum):
+    """How a console App ended, for the face's loop."""
+
+    QUIT = "quit"
+    """The operator quit (or the input ended): the session ends."""
+    SHELL = "shell"
+    """The operator asked for the topic shell."""
+    INCIDENT = "incident"
+    """An unexpected error ended it (logged with an incident id): start a fresh one."""
+
+
+INCIDENTS_PER_SESSION = 3
+"""Fresh consoles a session gets after unexpected errors before it is ended."""
+
+
+def incident_text(incident: str, left: int) -> str:
+    """What the operator reads when the console hit an unexpected error."""
+    then = ("the console starts again" if left > 0
+            else "the session ends; log in again or tell your administrator")
+    return (f"The console hit an internal error (incident {incident}, logged for the "
+            f"administrator); {then}.\r\n")
+
+
 async def run_console_once(core: Any, principal: Any, transport: Any, *,
                            pump: Callable[[Any], Awaitable[None]], term: str | None,
-                           env: Mapping[str, str] | None = None, mouse: bool = True) -> bool:
-    """Run the console until it quits; True when the operator asked for the shell.
+                           env: Mapping[str, str] | None = None, mouse: bool = True
+                           ) -> tuple[ConsoleEnd, str | None]:
+    """Run the console until it ends; returns how, and the incident id of an error.
 
     Args:
         core: the core services.
@@ -48,10 +76,13 @@ async def run_console_once(core: Any, principal: Any, transport: Any, *,
     try:
         await app.run_async(size=transport.size, mouse=mouse)
     except Exception:
-        log.exception("console of %s failed", principal.user)
+        app.incident = app.incident or secrets.token_hex(3)
+        log.exception("console incident %s (user %r) failed", app.incident, principal.user)
     finally:
         pumping.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pumping
         transport.close()
-    return want_shell.is_set()
+    if app.incident is not None:
+        return ConsoleEnd.INCIDENT, app.incident
+    return (ConsoleEnd.SHELL if want_shell.is_set() else ConsoleEnd.QUIT), None

@@ -93,5 +93,5 @@ class KeyBar(Widget):
     async def on_click(self, event: events.Click) -> None:
         for start, end, key in self._spans:
             if start <= event.x < end:
-                await self.app.simulate_key(key)
+                self.app.simulate_key(key)   # not a coroutine (awaiting it ended the session)
                 return

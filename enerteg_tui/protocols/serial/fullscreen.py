@@ -89,14 +89,25 @@ async def _pump(term: Any, transport: _LineTransport, app: Any) -> None:
 async def run_serial_console(term: Any, core: Any, principal: Any, session: Any,
                              term_type: str) -> None:
     """Console (and shell on ctrl+t) until the operator quits or the line hangs up."""
-    from ..console_session import run_console_once
+    from ..console_session import (INCIDENTS_PER_SESSION, ConsoleEnd, incident_text,
+                                   run_console_once)
 
+    incidents = 0
     while not term.hung_up:
         transport = _LineTransport(term)
-        want_shell = await run_console_once(
+        end, incident = await run_console_once(
             core, principal, transport,
             pump=lambda app, t=transport: _pump(term, t, app), term=term_type, mouse=False)
-        if not want_shell or term.hung_up:
+        if term.hung_up:
+            return
+        if end is ConsoleEnd.INCIDENT:
+            incidents += 1
+            left = INCIDENTS_PER_SESSION - incidents
+            term.write(incident_text(str(incident), left))
+            if left <= 0:
+                return
+            continue
+        if end is not ConsoleEnd.SHELL:
             return
         term.write("Topic shell; type 'exit' to return to the console.\r\n")
         shell = ShellSession(core, principal)

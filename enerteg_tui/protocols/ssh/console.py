@@ -107,20 +107,32 @@ async def _pump_input(process: asyncssh.SSHServerProcess, transport: SSHConsoleT
 
 async def run_console(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -> int:
     """Run the console (and the shell when asked) on ``process``; returns the exit code."""
-    from ..console_session import run_console_once
+    from ..console_session import (INCIDENTS_PER_SESSION, ConsoleEnd, incident_text,
+                                   run_console_once)
     from ..shell.session import ShellSession
 
     core = service.core
     principal = owner.principal
     session = owner.session
     touch = session.touch if session else None
+    incidents = 0
     while True:
         transport = SSHConsoleTransport(process)
-        want_shell = await run_console_once(
+        end, incident = await run_console_once(
             core, principal, transport,
             pump=lambda app, t=transport: _pump_input(process, t, app, touch),
             term=process.get_terminal_type(), env=dict(process.env or {}))
-        if not want_shell or process.is_closing():
+        if process.is_closing():
+            return 0
+        if end is ConsoleEnd.INCIDENT:
+            incidents += 1
+            left = INCIDENTS_PER_SESSION - incidents
+            process.stdout.write(incident_text(str(incident), left).encode())
+            if left <= 0:
+                return 1
+            await asyncio.sleep(1.0)            # the message stays readable a moment
+            continue
+        if end is not ConsoleEnd.SHELL:
             return 0
         shell_term = SSHTerminal(process, idle_timeout_s=service.idle_timeout_s(), on_input=touch)
         shell_term.write("Topic shell; type 'exit' to return to the console.\r\n")
