@@ -1,0 +1,257 @@
+"""The running agent: a pysnmp engine on the controller's loop, bound to one UDP socket.
+
+Built from one ``config/snmp_agent`` snapshot (the service builds a new one when the
+settings change). pysnmp does the message processing, USM (v3 authentication and
+privacy) and VACM; the MIB instrumentation is ours (``tree.LiveInstrum``): pysnmp's
+command responders ask it for each varbind, it checks the VACM view through pysnmp's
+access hook and reads the value from live state. SETs are validated synchronously and
+then run as a task through the core (``writes``), so the loop is never blocked by a
+bus command; the response is sent when the core call has finished.
+
+Views are explicit: ``etg-read`` (the whole tree we serve) for every principal and
+``etg-write`` (ENERTEG-PDU-MIB only) only when SET is allowed, given only to the write
+community and the v3 user; the others get ``etg-none`` (nothing included), so an empty
+write view can never mean "everything".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pysnmp.carrier.asyncio.dgram import udp, udp6
+from pysnmp.entity import config, engine
+from pysnmp.entity.rfc3413 import cmdrsp, context
+from pysnmp.proto import rfc1902, rfc1905
+from pysnmp.proto.api import v2c
+from pysnmp.smi import error as smi_error
+
+from ...core.errors import EnertegError
+from ...core.services import CoreServices
+from ...core.settings import SnmpAgentSettings
+from .errors import error_status
+from .mib import Mib
+from .tree import OID, Tree, build_tree
+from .writes import Writes
+
+__all__ = ["Agent", "AUTH", "PRIV", "READ_NAME", "WRITE_NAME"]
+
+log = logging.getLogger(__name__)
+
+AUTH = {
+    "MD5": config.USM_AUTH_HMAC96_MD5, "SHA": config.USM_AUTH_HMAC96_SHA,
+    "SHA224": config.USM_AUTH_HMAC128_SHA224, "SHA256": config.USM_AUTH_HMAC192_SHA256,
+    "SHA384": config.USM_AUTH_HMAC256_SHA384, "SHA512": config.USM_AUTH_HMAC384_SHA512,
+}
+PRIV = {
+    "DES": config.USM_PRIV_CBC56_DES, "AES": config.USM_PRIV_CFB128_AES,
+    "AES192": config.USM_PRIV_CFB192_AES, "AES256": config.USM_PRIV_CFB256_AES,
+}
+READ_NAME = "etg-read-community"
+"""securityName of the read community (the community itself is never a name)."""
+WRITE_NAME = "etg-write-community"
+"""securityName of the write community."""
+EVERYTHING: OID = (1, 3, 6, 1)
+MAX_BULK = 64
+"""Varbinds per GETBULK response (pysnmp's cap; managers ask again)."""
+
+
+class LiveInstrum:
+    """pysnmp's MIB-instrumentation contract (read, read-next, write) over our ``Tree``."""
+
+    def __init__(self, tree: Tree, writes: Writes) -> None:
+        self.tree = tree
+        self.writes = writes
+
+    @staticmethod
+    def _visible(name: Any, value: Any, ctx: dict[str, Any], idx: int) -> bool | None:
+        """True when the view includes the varbind; None to skip it (v1 and Counter64);
+        raises pysnmp's AuthorizationError for a principal without a view."""
+        try:
+            return not ctx["acFun"]("read", (name, value), idx=idx, **ctx)
+        except smi_error.NoAccessError:
+            return None
+
+    def read_variables(self, *varBinds: Any, **ctx: Any) -> list[Any]:
+        out = []
+        for idx, (name, _) in enumerate(varBinds):
+            oid = tuple(name)
+            exists, value = self.tree.get(oid)
+            if value is None:
+                value = rfc1905.noSuchInstance if exists else rfc1905.noSuchObject
+                if not self._visible(name, None, ctx, idx):
+                    value = rfc1905.noSuchObject
+            elif not self._visible(name, value, ctx, idx):
+                value = rfc1905.noSuchObject
+            out.append((name, value))
+        return out
+
+    def read_next_variables(self, *varBinds: Any, **ctx: Any) -> list[Any]:
+        out = []
+        for idx, (name, _) in enumerate(varBinds):
+            oid = tuple(name)
+            while True:
+                found = self.tree.next(oid)
+                if found is None:
+                    out.append((name, rfc1905.endOfMibView))
+                    break
+                oid, value = found
+                oname = rfc1902.ObjectName(oid)
+                if self._visible(oname, value, ctx, idx):
+                    out.append((oname, value))
+                    break
+        return out
+
+    def write_variables(self, *varBinds: Any, **ctx: Any) -> list[Any]:
+        raise smi_error.GenError(idx=0)   # SETs go through SetResponder below
+
+
+class SetResponder(cmdrsp.SetCommandResponder):
+    """SET: access and values checked at once, the core call run as a task, the
+    response sent when it is done (pysnmp would answer synchronously)."""
+
+    def __init__(self, snmp_engine: Any, snmp_context: Any, agent: Agent) -> None:
+        super().__init__(snmp_engine, snmp_context)
+        self.agent = agent
+        self._deferred: set[Any] = set()
+
+    def handle_management_operation(self, snmpEngine: Any, stateReference: Any,
+                                    contextName: Any, PDU: Any) -> None:
+        varbinds = v2c.apiPDU.get_varbinds(PDU)
+        ctx = snmpEngine.observer.get_execution_context("rfc3412.receiveMessage:request")
+        acctx = dict(snmpEngine=snmpEngine, acFun=self.verify_access, cbCtx=None)
+        for idx, (name, value) in enumerate(varbinds):
+            if self.verify_access("write", (name, value), idx=idx, **acctx):
+                raise smi_error.NoAccessError(name=name, idx=idx)   # not in the write view
+        plan = self.agent.writes.plan(varbinds, ctx["securityName"], ctx["securityModel"],
+                                      ctx["transportAddress"])
+        self._deferred.add(stateReference)
+        task = asyncio.get_running_loop().create_task(
+            self._finish(snmpEngine, stateReference, varbinds, plan))
+        self.agent.tasks.add(task)
+        task.add_done_callback(self.agent.tasks.discard)
+
+    async def _finish(self, snmp_engine: Any, ref: Any, varbinds: list[Any],
+                      plan: list[tuple[int, Callable[[], Any]]]) -> None:
+        status, index = "noError", 0
+        for idx, run in plan:
+            try:
+                await run()
+            except EnertegError as exc:
+                status, index = error_status(exc), idx + 1
+                log.info("SNMP SET refused: %s", exc)
+                break
+            except Exception:
+                log.exception("SNMP SET failed")
+                status, index = "genErr", idx + 1
+                break
+        self._deferred.discard(ref)
+        try:
+            self.send_varbinds(snmp_engine, ref, status, index, varbinds)
+        except Exception:
+            log.exception("SNMP SET response could not be sent")
+        super().release_state_information(ref)
+
+    def release_state_information(self, stateReference: Any) -> None:
+        if stateReference not in self._deferred:
+            super().release_state_information(stateReference)
+
+
+class BulkResponder(cmdrsp.BulkCommandResponder):
+    max_varbinds = MAX_BULK
+
+
+class Agent:
+    """One configured, listening agent; ``close`` releases the socket and the engine."""
+
+    def __init__(self, core: CoreServices, settings: SnmpAgentSettings, mib: Mib,
+                 sock: socket.socket, engine_id: bytes, boots: int,
+                 unlock_seconds: float = 10.0) -> None:
+        self.core = core
+        self.settings = settings
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.started = time.monotonic()
+        self.engine = engine.SnmpEngine()
+        builder = self.engine.get_mib_builder()
+        (eid,) = builder.import_symbols("__SNMP-FRAMEWORK-MIB", "snmpEngineID")
+        eid.syntax = eid.syntax.clone(engine_id)
+        self.engine.snmpEngineID = eid.syntax
+        (boots_obj,) = builder.import_symbols("__SNMP-FRAMEWORK-MIB", "snmpEngineBoots")
+        boots_obj.syntax = boots_obj.syntax.clone(boots)
+        self.engine_id, self.boots = engine_id, boots
+        self.writes = Writes(core, mib, settings, unlock_seconds=unlock_seconds)
+        self.tree, self.rows = build_tree(
+            mib, core.live, system=lambda: core.config.get("snmp_agent"),
+            alarms_open=lambda: len(core.alarms.active()),
+            unlocked=self.writes.unlocked, started=self.started,
+            engine=lambda: (self.engine_id, self.boots,
+                            int(time.monotonic() - self.started)))
+        family = sock.family
+        transport = (udp6.Udp6AsyncioTransport() if family == socket.AF_INET6
+                     else udp.UdpAsyncioTransport())
+        domain = udp6.DOMAIN_NAME if family == socket.AF_INET6 else udp.DOMAIN_NAME
+        config.add_transport(self.engine, domain, transport.open_server_mode(sock=sock))
+        self._configure(settings, mib)
+        ctx = context.SnmpContext(self.engine)
+        ctx.unregister_context_name(b"")   # pysnmp's own instrumentation
+        ctx.register_context_name(b"", LiveInstrum(self.tree, self.writes))  # type: ignore[arg-type]
+        self.responders = [cmdrsp.GetCommandResponder(self.engine, ctx),
+                           cmdrsp.NextCommandResponder(self.engine, ctx),
+                           BulkResponder(self.engine, ctx),
+                           SetResponder(self.engine, ctx, self)]
+        self.engine.transport_dispatcher.job_started(1)
+
+    def _configure(self, s: SnmpAgentSettings, mib: Mib) -> None:
+        eng = self.engine
+        v2 = s.snmpVersion in ("snmpV2C", "snmpV2CV3")
+        v3 = s.snmpVersion in ("snmpV3", "snmpV2CV3")
+        set_allowed = bool(s.enabledWrite and s.genericMibEnabledSet)
+        config.add_context(eng, b"")
+        config.add_vacm_view(eng, "etg-read", "included", EVERYTHING, b"")
+        config.add_vacm_view(eng, "etg-none", "excluded", EVERYTHING, b"")
+        if set_allowed:
+            config.add_vacm_view(eng, "etg-write", "included", mib.oid("etgPduMIB"), b"")
+        write_view = "etg-write" if set_allowed else "etg-none"
+
+        def grant(group: str, model: int, name: str, level: str, writer: bool) -> None:
+            config.add_vacm_group(eng, group, model, name)
+            config.add_vacm_access(eng, group, b"", model, level, "exact", "etg-read",
+                                   write_view if writer else "etg-none", "etg-none")
+
+        if v2:
+            config.add_v1_system(eng, READ_NAME, s.v2cCommunity)
+            for model in (1, 2):                         # v1 and v2c
+                grant(f"etg-read-{model}", model, READ_NAME, "noAuthNoPriv", False)
+            if s.v2cWriteCommunity:
+                config.add_v1_system(eng, WRITE_NAME, s.v2cWriteCommunity)
+                for model in (1, 2):
+                    grant(f"etg-write-{model}", model, WRITE_NAME, "noAuthNoPriv", True)
+        if v3 and s.v3User:
+            auth = AUTH[s.v3ProtocolAuth] if s.v3PasswordAuth else config.USM_AUTH_NONE
+            priv = (PRIV[s.v3ProtocolPriv] if s.v3PasswordAuth and s.v3PasswordPriv
+                    else config.USM_PRIV_NONE)
+            config.add_v3_user(eng, s.v3User, auth, s.v3PasswordAuth or None, priv,
+                               s.v3PasswordPriv or None)
+            level = ("authPriv" if priv != config.USM_PRIV_NONE
+                     else "authNoPriv" if auth != config.USM_AUTH_NONE else "noAuthNoPriv")
+            grant("etg-v3", 3, s.v3User, level, True)
+        self.writes.writers = ({WRITE_NAME} if v2 and s.v2cWriteCommunity else set()) | (
+            {s.v3User} if v3 and s.v3User else set()) if set_allowed else set()
+
+    async def close(self) -> None:
+        """Stop answering: close the socket, finish nothing more."""
+        for task in list(self.tasks):
+            task.cancel()
+        for responder in self.responders:
+            try:
+                responder.close(self.engine)
+            except Exception:
+                pass
+        dispatcher = self.engine.transport_dispatcher
+        if dispatcher is not None:
+            dispatcher.job_finished(1)
+            dispatcher.close_dispatcher()
