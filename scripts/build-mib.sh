@@ -4,7 +4,7 @@
 # (object names -> OIDs, access); run after every change to the MIB (`make mib`), never at
 # start. Steps: fetch the base MIBs (SNMPv2-SMI/-TC/-CONF: Debian ships none, they moved to
 # non-free snmp-mibs-downloader; we take them from the npm package net-snmp, MIT licensed)
-# into build/base-mibs, lint with `smilint -l 6` (must print nothing), compile with pysmi.
+# into build/base-mibs (`--base-only` stops there), lint with `smilint -l 6` (must print nothing), compile with pysmi.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIBDIR=enerteg_tui/protocols/snmp/mibs
@@ -36,7 +36,7 @@ ${PYTHON:-python3} -c 'import sys; from pysmi.scripts.mibdump import start; sys.
   --destination-format=json --destination-directory="$tmp/out" ENERTEG-PDU-MIB >"$tmp/log" 2>&1 \
   || { cat "$tmp/log" >&2; exit 1; }
 # drop pysmi's comments (host, time): the compiled file depends on the MIB alone
-${PYTHON:-python3} - "$tmp/out/ENERTEG-PDU-MIB.json" "$MIBDIR/ENERTEG-PDU-MIB.json" <<'PY'
+${PYTHON:-python3} - "$tmp/out/ENERTEG-PDU-MIB.json" "${MIB_JSON_OUT:-$MIBDIR/ENERTEG-PDU-MIB.json}" <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1]))
 doc.get("meta", {}).pop("comments", None)
@@ -45,4 +45,4 @@ with open(sys.argv[2], "w") as f:
     f.write("\n")
 PY
 rm -rf "$tmp"
-echo "compiled $MIBDIR/ENERTEG-PDU-MIB.json"
+echo "compiled ${MIB_JSON_OUT:-$MIBDIR/ENERTEG-PDU-MIB.json}"

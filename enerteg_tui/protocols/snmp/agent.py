@@ -36,7 +36,7 @@ from ...core.settings import SnmpAgentSettings
 from .errors import error_status
 from .mib import Mib
 from .tree import OID, Tree, build_tree
-from .writes import Writes
+from .writes import READ_NAME, WRITE_NAME, Writes
 
 __all__ = ["Agent", "AUTH", "PRIV", "READ_NAME", "WRITE_NAME"]
 
@@ -49,13 +49,14 @@ AUTH = {
 }
 PRIV = {
     "DES": config.USM_PRIV_CBC56_DES, "AES": config.USM_PRIV_CFB128_AES,
-    "AES192": config.USM_PRIV_CFB192_AES, "AES256": config.USM_PRIV_CFB256_AES,
+    # draft-blumenthal-aes-usm key extension, as net-snmp's AES-192/AES-256 (its
+    # AES-192C/AES-256C are Cisco's, which differ when the auth hash is short: MD5, SHA)
+    "AES192": config.USM_PRIV_CFB192_AES_BLUMENTHAL,
+    "AES256": config.USM_PRIV_CFB256_AES_BLUMENTHAL,
 }
-READ_NAME = "etg-read-community"
-"""securityName of the read community (the community itself is never a name)."""
-WRITE_NAME = "etg-write-community"
-"""securityName of the write community."""
 EVERYTHING: OID = (1, 3, 6, 1)
+DROP_LOG_EVERY_S = 60.0
+"""At most one log line a minute about undecodable datagrams."""
 MAX_BULK = 64
 """Varbinds per GETBULK response (pysnmp's cap; managers ask again)."""
 
@@ -195,6 +196,11 @@ class Agent:
                      else udp.UdpAsyncioTransport())
         domain = udp6.DOMAIN_NAME if family == socket.AF_INET6 else udp.DOMAIN_NAME
         config.add_transport(self.engine, domain, transport.open_server_mode(sock=sock))
+        self.sock = sock
+        self.dropped = 0
+        """Datagrams pysnmp could not decode (random bytes, truncated BER...)."""
+        self._dropped_logged_at = -DROP_LOG_EVERY_S
+        transport._callback_function = self._guard(transport._callback_function)
         self._configure(settings, mib)
         ctx = context.SnmpContext(self.engine)
         ctx.unregister_context_name(b"")   # pysnmp's own instrumentation
@@ -204,6 +210,23 @@ class Agent:
                            BulkResponder(self.engine, ctx),
                            SetResponder(self.engine, ctx, self)]
         self.engine.transport_dispatcher.job_started(1)
+
+    def _guard(self, receive: Callable[..., Any]) -> Callable[..., Any]:
+        """pysnmp raises out of its receive callback on a malformed datagram (asyncio
+        would log a traceback per packet): count it, log a summary at most once a
+        minute, and go on answering."""
+        def guarded(*args: Any) -> Any:
+            try:
+                return receive(*args)
+            except Exception as exc:
+                self.dropped += 1
+                now = time.monotonic()
+                if now - self._dropped_logged_at >= DROP_LOG_EVERY_S:
+                    self._dropped_logged_at = now
+                    log.warning("SNMP agent: dropped an undecodable datagram (%s; %d so far)",
+                                type(exc).__name__, self.dropped)
+                return None
+        return guarded
 
     def _configure(self, s: SnmpAgentSettings, mib: Mib) -> None:
         eng = self.engine
@@ -255,3 +278,6 @@ class Agent:
         if dispatcher is not None:
             dispatcher.job_finished(1)
             dispatcher.close_dispatcher()
+        # asyncio closes the socket on its next turn; close it now so that a new agent
+        # (settings changed) can bind the same port at once
+        self.sock.close()

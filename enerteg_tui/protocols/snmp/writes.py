@@ -29,7 +29,12 @@ from ...core.services import CoreServices
 from ...core.settings import SnmpAgentSettings
 from .mib import Mib
 
-__all__ = ["Writes", "WRITER", "UNLOCK_SECONDS"]
+__all__ = ["Writes", "WRITER", "UNLOCK_SECONDS", "READ_NAME", "WRITE_NAME"]
+
+READ_NAME = "etg-read-community"
+"""securityName of the read community (the community itself is never a name)."""
+WRITE_NAME = "etg-write-community"
+"""securityName of the write community."""
 
 UNLOCK_SECONDS = 10.0
 WRITER = frozenset({Role.READWRITE, Role.POWER})
@@ -96,7 +101,6 @@ class Writes:
     def principal(self, security_name: Any, model: int, address: Any) -> Principal:
         """The principal a SET runs as: face ``snmp``, never the community in the name."""
         name = str(security_name)
-        from .agent import WRITE_NAME
         if name == WRITE_NAME:
             user = "snmp:v2c write community"
         else:
