@@ -422,3 +422,36 @@ def test_writable_columns_have_a_setter_and_sftp_docs_get_the_mib() -> None:
                      "etgOutletName", "etgOutletUnlock", "etgOutletCommand"}
     source = Path(writes.__file__).read_text()
     assert all(f'"{n}"' in source for n in names)
+
+
+# ------------------------------------------------------------------ shell
+async def test_shell_says_whether_the_agent_runs_and_why_not(make_controller: Any) -> None:
+    from enerteg_tui.protocols.shell.session import ShellSession
+    from tests.conftest import ADMIN
+
+    port = free_port(socket.SOCK_DGRAM)
+    c = await make_controller(pdus=2, snmp_port=port, bind="127.0.0.1")
+
+    async def shell(script: str) -> tuple[int, str, str]:
+        out: list[str] = []
+        err: list[str] = []
+        code = await ShellSession(c.core, ADMIN).run_script(script, out.append, err.append)
+        return code, "".join(out), "".join(err)
+
+    code, out, err = await shell("cat config/snmp_agent")
+    assert code == 0 and "SNMP agent: disabled (config/snmp_agent enabled=disabled)" in err
+    code, out, err = await shell("put config/snmp_agent enabled=enabled")
+    assert code == 0, err
+    assert f"SNMP agent: running on UDP 127.0.0.1:{port} (v1/v2c, read-only)" in err
+    await shell("put config/snmp_agent enabled=disabled")
+    holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    holder.bind(("127.0.0.1", port))
+    try:
+        code, out, err = await shell("put config/snmp_agent enabled=enabled")
+        assert code == 0
+        assert (f"SNMP agent: not running: cannot listen on UDP 127.0.0.1:{port}: "
+                "Address already in use") in err
+        code, out, err = await shell("cat config/snmp_agent")
+        assert "Address already in use" in err
+    finally:
+        holder.close()

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...core.audit import Severity
-from ...core.events import Event
 from ...core.permissions import SYSTEM
 from ...core.services import CoreServices
 from ...core.settings import SnmpAgentSettings
@@ -108,6 +107,7 @@ class SnmpAgentService:
         wanted = {k: v for k, v in settings.model_dump().items() if k in RESTART_KEYS}
         async with self._lock:
             if wanted == self._applied and (self.agent is not None or not settings.enabled):
+                self._set_status(self._status.running, self._status.text)   # answer the put
                 return
             self._applied = wanted
             await self._close()
@@ -161,7 +161,7 @@ class SnmpAgentService:
 
     def _set_status(self, running: bool, text: str) -> None:
         self._status = AgentStatus(running, text)
-        self.core.events.publish(Event("face", "snmp", self._status))
+        self.core.faces.report("snmp_agent", text)
 
     # ------------------------------------------------------------------ data files
     def _engine_identity(self) -> tuple[bytes, int]:
