@@ -217,6 +217,7 @@ async def test_stale_pdu_values_are_withdrawn_and_its_row_stays(
     c, port = await agent(make_controller, pdus=3)
     dev = c.live.ordered()[1]
     dev_id = dev.info.settings.device_id
+    await c.poller.stop()                  # so no sweep marks it running again
     dev.state = DeviceState.STALE          # as the poller marks a PDU that missed sweeps
     rc, out, _ = await run(snmp_env, "snmpget", *v2c(port),
                            dotted(O("etgInputVoltage") + (dev_id, 1)),

@@ -64,9 +64,12 @@ MAX_BULK = 64
 class LiveInstrum:
     """pysnmp's MIB-instrumentation contract (read, read-next, write) over our ``Tree``."""
 
-    def __init__(self, tree: Tree, writes: Writes) -> None:
+    def __init__(self, tree: Tree, writes: Writes, rows: Any) -> None:
         self.tree = tree
         self.writes = writes
+        self.rows = rows
+        self._seen: dict[tuple[int, ...], bool | None] = {}
+        self._seen_epoch = -1
 
     @staticmethod
     def _visible(name: Any, value: Any, ctx: dict[str, Any], idx: int) -> bool | None:
@@ -92,6 +95,14 @@ class LiveInstrum:
         return out
 
     def read_next_variables(self, *varBinds: Any, **ctx: Any) -> list[Any]:
+        # Views are whole subtrees and each node lies wholly inside or outside each of
+        # ours, so within one request (one principal) a node's verdict holds for all its
+        # instances: VACM is asked once per node, not once per varbind (a bulk walk's
+        # largest cost after pyasn1). Counter64 (hidden from v1) is asked every time.
+        if self._seen_epoch != self.rows.epoch:
+            self._seen_epoch = self.rows.epoch
+            self._seen.clear()
+        seen = self._seen
         out = []
         for idx, (name, _) in enumerate(varBinds):
             oid = tuple(name)
@@ -100,9 +111,15 @@ class LiveInstrum:
                 if found is None:
                     out.append((name, rfc1905.endOfMibView))
                     break
-                oid, value = found
+                oid, value, node = found
                 oname = rfc1902.ObjectName(oid)
-                if self._visible(oname, value, ctx, idx):
+                if isinstance(value, rfc1902.Counter64):
+                    visible = self._visible(oname, value, ctx, idx)
+                else:
+                    visible = seen.get(node.prefix, False)
+                    if visible is False and node.prefix not in seen:
+                        visible = seen[node.prefix] = self._visible(oname, value, ctx, idx)
+                if visible:
                     out.append((oname, value))
                     break
         return out
@@ -204,7 +221,7 @@ class Agent:
         self._configure(settings, mib)
         ctx = context.SnmpContext(self.engine)
         ctx.unregister_context_name(b"")   # pysnmp's own instrumentation
-        ctx.register_context_name(b"", LiveInstrum(self.tree, self.writes))  # type: ignore[arg-type]
+        ctx.register_context_name(b"", LiveInstrum(self.tree, self.writes, self.rows))  # type: ignore[arg-type]
         self.responders = [cmdrsp.GetCommandResponder(self.engine, ctx),
                            cmdrsp.NextCommandResponder(self.engine, ctx),
                            BulkResponder(self.engine, ctx),
@@ -215,7 +232,10 @@ class Agent:
         """pysnmp raises out of its receive callback on a malformed datagram (asyncio
         would log a traceback per packet): count it, log a summary at most once a
         minute, and go on answering."""
+        rows = self.rows
+
         def guarded(*args: Any) -> Any:
+            rows.epoch += 1
             try:
                 return receive(*args)
             except Exception as exc:

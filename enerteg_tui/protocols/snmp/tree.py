@@ -187,13 +187,14 @@ class Tree:
             return False, None
         return True, node.get(oid)
 
-    def next(self, oid: OID) -> tuple[OID, Any] | None:
-        """The first instance after ``oid`` with a value, or None (end of the MIB view)."""
+    def next(self, oid: OID) -> tuple[OID, Any, Any] | None:
+        """(instance, value, node) of the first instance after ``oid`` with a value, or
+        None (end of the MIB view)."""
         i = max(0, bisect.bisect_right(self.prefixes, oid) - 1)
         for node in self.nodes[i:]:
             found = node.next(oid)
             if found is not None:
-                return found
+                return found[0], found[1], node
         return None
 
 
@@ -203,6 +204,10 @@ class RingRows:
 
     def __init__(self, live: LiveState) -> None:
         self.live = live
+        self.epoch = 0
+        """Bumped by the agent for every datagram: live state cannot change while one
+        request is answered (one loop, no await), so the shape is checked once each."""
+        self._checked = -1
         self._shape: tuple[Any, ...] | None = None
         self._tables: dict[str, tuple[list[OID], list[Any]]] = {}
         self.duplicates: set[str] = set()
@@ -212,10 +217,12 @@ class RingRows:
                       len(d.info.sensors)) for h, d in self.live.devices.items())
 
     def table(self, name: str) -> tuple[list[OID], list[Any]]:
-        shape = self._shape_now()
-        if shape != self._shape:
-            self._rebuild()
-            self._shape = shape
+        if self._checked != self.epoch:
+            self._checked = self.epoch
+            shape = self._shape_now()
+            if shape != self._shape:
+                self._rebuild()
+                self._shape = shape
         return self._tables[name]
 
     def _rebuild(self) -> None:
