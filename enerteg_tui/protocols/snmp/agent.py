@@ -20,6 +20,7 @@ import asyncio
 import logging
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -57,6 +58,13 @@ PRIV = {
 EVERYTHING: OID = (1, 3, 6, 1)
 DROP_LOG_EVERY_S = 60.0
 """At most one log line a minute about undecodable datagrams."""
+SWEEP_SHARE = 0.1
+"""While the poller sweeps, the agent takes at most this share of the loop: after a
+request that took t seconds, the next waits 9·t. bench/snmp.py (100 full PDUs at 1 s, a
+back-to-back bulk walk): without pacing 13.3k OIDs/s but sweep p99 278 → 752 ms; at 0.25
+9.3k OIDs/s, p99 294 → 369 ms; at 0.1 8.3k OIDs/s, p99 321 → 318 ms (unchanged)."""
+MAX_WAITING = 256
+"""Datagrams held back during a sweep; beyond, they are dropped (managers retry)."""
 MAX_BULK = 64
 """Varbinds per GETBULK response (pysnmp's cap; managers ask again)."""
 
@@ -217,6 +225,13 @@ class Agent:
         self.dropped = 0
         """Datagrams pysnmp could not decode (random bytes, truncated BER...)."""
         self._dropped_logged_at = -DROP_LOG_EVERY_S
+        self._waiting: deque[tuple[Any, ...]] = deque()
+        """Datagrams held back while a sweep runs (see ``SWEEP_SHARE``)."""
+        self._timer: asyncio.TimerHandle | None = None
+        self._not_before = 0.0
+        self.deferred_dropped = 0
+        self._unlisten = core.poller.add_sweep_listener(
+            lambda: asyncio.get_running_loop().call_soon(self._after_sweep))
         transport._callback_function = self._guard(transport._callback_function)
         self._configure(settings, mib)
         ctx = context.SnmpContext(self.engine)
@@ -234,10 +249,11 @@ class Agent:
         minute, and go on answering."""
         rows = self.rows
 
-        def guarded(*args: Any) -> Any:
+        def handle(*args: Any) -> None:
             rows.epoch += 1
+            started = time.perf_counter()
             try:
-                return receive(*args)
+                receive(*args)
             except Exception as exc:
                 self.dropped += 1
                 now = time.monotonic()
@@ -245,8 +261,45 @@ class Agent:
                     self._dropped_logged_at = now
                     log.warning("SNMP agent: dropped an undecodable datagram (%s; %d so far)",
                                 type(exc).__name__, self.dropped)
-                return None
+            if self.core.poller.sweeping:
+                cost = time.perf_counter() - started
+                self._not_before = time.monotonic() + cost * (1 - SWEEP_SHARE) / SWEEP_SHARE
+
+        def guarded(*args: Any) -> None:
+            if not self.core.poller.sweeping and not self._waiting:
+                handle(*args)
+                return
+            if len(self._waiting) >= MAX_WAITING:
+                self.deferred_dropped += 1       # the manager retries
+                return
+            self._waiting.append(args)
+            self._schedule(handle)
+
+        self._handle = handle
         return guarded
+
+    def _schedule(self, handle: Callable[..., None]) -> None:
+        """Run the next waiting datagram when the pace allows (at once when no sweep)."""
+        if self._timer is not None or not self._waiting:
+            return
+        loop = asyncio.get_running_loop()
+        delay = (max(0.0, self._not_before - time.monotonic())
+                 if self.core.poller.sweeping else 0.0)
+
+        def run() -> None:
+            self._timer = None
+            if self._waiting:
+                handle(*self._waiting.popleft())
+            self._schedule(handle)
+
+        self._timer = loop.call_later(delay, run)
+
+    def _after_sweep(self) -> None:
+        """The sweep is over: answer what waited, without pacing."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._schedule(self._handle)
 
     def _configure(self, s: SnmpAgentSettings, mib: Mib) -> None:
         eng = self.engine
@@ -287,6 +340,11 @@ class Agent:
 
     async def close(self) -> None:
         """Stop answering: close the socket, finish nothing more."""
+        self._unlisten()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._waiting.clear()
         for task in list(self.tasks):
             task.cancel()
         for responder in self.responders:
