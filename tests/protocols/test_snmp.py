@@ -456,3 +456,65 @@ async def test_shell_says_whether_the_agent_runs_and_why_not(make_controller: An
         assert "Address already in use" in err
     finally:
         holder.close()
+
+
+# ------------------------------------------------------------------ notifications
+async def _trapd(tmp_path: Path, env: dict[str, str], conf: str) -> tuple[Any, int, Path]:
+    port = free_port(socket.SOCK_DGRAM)
+    (tmp_path / "snmptrapd.conf").write_text(conf)
+    log = tmp_path / "traps.log"
+    proc = await asyncio.create_subprocess_exec(
+        "snmptrapd", "-f", "-C", "-c", str(tmp_path / "snmptrapd.conf"), "-Lf", str(log),
+        "-M", f"{BASE_MIBS}:{MIB_DIR}", "-m", "SNMPv2-MIB:ENERTEG-PDU-MIB", "-p",
+        str(tmp_path / "pid"),
+        f"udp:127.0.0.1:{port}", env={k: v for k, v in env.items() if k not in ("MIBS", "MIBDIRS")},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    await wait_for(lambda: log.exists() and "NET-SNMP version" in log.read_text(), timeout=10)
+    return proc, port, log
+
+
+@pytest.mark.parametrize("version", ["v2c", "v3"])
+async def test_traps_for_alarm_raised_and_cleared_reach_snmptrapd(
+        make_controller: Any, snmp_env: dict[str, str], tmp_path: Path, version: str) -> None:
+    if not (BASE_MIBS / "SNMPv2-SMI.mib").exists():
+        subprocess.run(["bash", str(ROOT / "scripts" / "build-mib.sh"), "--base-only"], check=True)
+    port = free_port(socket.SOCK_DGRAM)
+    c = await make_controller(pdus=3, interval=0.1, snmp_port=port, bind="127.0.0.1")
+    engine_id = None
+    if version == "v3":
+        # the receiver must know the sender's engine id: read it from the agent first
+        await c.config.put(SYSTEM, "snmp_agent", {
+            "enabled": "enabled", "snmpVersion": "snmpV3", "v3ProtocolAuth": "SHA256",
+            "v3ProtocolPriv": "AES", **V3})
+        await wait_for(lambda: c.service("snmp").status.running)
+        engine_id = c.service("snmp").agent.engine_id.hex()
+        conf = (f"createUser -e 0x{engine_id} ops SHA-256 auth-pass-1 AES priv-pass-1\n"
+                "authUser log ops priv\n")
+    else:
+        conf = "authCommunity log public\n"
+    trapd, trap_port, log = await _trapd(tmp_path, snmp_env, conf)
+    try:
+        await c.config.put(SYSTEM, "snmp_agent", {
+            "enabled": "enabled", "enabledTrap": "enabled",
+            "serverTrapAddress": f"127.0.0.1:{trap_port}"})
+        await wait_for(lambda: "coldStart" in log.read_text(), timeout=10)
+        dev = next(d for d in c.live.ordered() if d.info.model.phases == 3)
+        base = dev.value(Component.TOTAL, 0, "current")
+        await c.rules.create(SYSTEM, {
+            "name": "snmp-trap", "scope": "pdu", "target": dev.hex_id, "quantity": "current",
+            "component": "t", "minDurationSeconds": 0,
+            "warningAbove": {"enabled": True, "value": round(base * 1.3, 2)}})
+        await c.topics.put(SYSTEM, f"sim/{dev.hex_id}", {"loadFactor": 1.8})
+        traps = c.service("snmp").agent.traps
+        await wait_for(lambda: "etgAlarmRaised" in log.read_text(), timeout=15)
+        await c.topics.put(SYSTEM, f"sim/{dev.hex_id}", {"loadFactor": 0.5})
+        await wait_for(lambda: "etgAlarmCleared" in log.read_text(), timeout=15)
+        text = log.read_text()
+        raised = text.split("etgAlarmRaised", 1)[1]
+        assert f"ENERTEG-PDU-MIB::etgNotifyChannel.0 = STRING: {dev.hex_id}/t/0/current" in raised
+        assert f"etgNotifyDevId.0 = Gauge32: {dev.info.settings.device_id}" in raised
+        assert "etgNotifySeverity.0 = INTEGER: warning(1)" in raised
+        assert traps.sent >= 3 and traps.failed == 0       # coldStart, raised, cleared
+    finally:
+        trapd.terminate()
+        await trapd.wait()

@@ -37,24 +37,14 @@ from ...core.settings import SnmpAgentSettings
 from .errors import error_status
 from .mib import Mib
 from .tree import OID, Tree, build_tree
+from .security import AUTH, PRIV
+from .traps import TrapSender
 from .writes import READ_NAME, WRITE_NAME, Writes
 
 __all__ = ["Agent", "AUTH", "PRIV", "READ_NAME", "WRITE_NAME"]
 
 log = logging.getLogger(__name__)
 
-AUTH = {
-    "MD5": config.USM_AUTH_HMAC96_MD5, "SHA": config.USM_AUTH_HMAC96_SHA,
-    "SHA224": config.USM_AUTH_HMAC128_SHA224, "SHA256": config.USM_AUTH_HMAC192_SHA256,
-    "SHA384": config.USM_AUTH_HMAC256_SHA384, "SHA512": config.USM_AUTH_HMAC384_SHA512,
-}
-PRIV = {
-    "DES": config.USM_PRIV_CBC56_DES, "AES": config.USM_PRIV_CFB128_AES,
-    # draft-blumenthal-aes-usm key extension, as net-snmp's AES-192/AES-256 (its
-    # AES-192C/AES-256C are Cisco's, which differ when the auth hash is short: MD5, SHA)
-    "AES192": config.USM_PRIV_CFB192_AES_BLUMENTHAL,
-    "AES256": config.USM_PRIV_CFB256_AES_BLUMENTHAL,
-}
 EVERYTHING: OID = (1, 3, 6, 1)
 DROP_LOG_EVERY_S = 60.0
 """At most one log line a minute about undecodable datagrams."""
@@ -242,6 +232,10 @@ class Agent:
                            BulkResponder(self.engine, ctx),
                            SetResponder(self.engine, ctx, self)]
         self.engine.transport_dispatcher.job_started(1)
+        self.traps: TrapSender | None = None
+        if settings.enabledTrap and settings.serverTrapAddress:
+            self.traps = TrapSender(core, mib, settings, engine_id, self.started)
+            self.traps.start()
 
     def _guard(self, receive: Callable[..., Any]) -> Callable[..., Any]:
         """pysnmp raises out of its receive callback on a malformed datagram (asyncio
@@ -341,6 +335,8 @@ class Agent:
     async def close(self) -> None:
         """Stop answering: close the socket, finish nothing more."""
         self._unlisten()
+        if self.traps is not None:
+            await self.traps.stop()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
