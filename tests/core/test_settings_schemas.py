@@ -76,7 +76,7 @@ SERVICES = {
     "auth": "users", "backup": "backup", "backup_settings": "backup", "cli": "ssh",
     "core": "poller", "devices": "driver", "email": "email",
     "hostname": "console, shell, syslog", "http_server": None, "modbus": None,
-    "network": None, "notifications": "audit", "snmp_agent": None, "sppdu5": None,
+    "network": None, "notifications": "audit", "snmp_agent": "snmp agent", "sppdu5": None,
     "sql_export": "export", "syslog": "syslog", "time": None,
 }
 """Who applies each topic in this build (None: stored and checked only; faces say so)."""

@@ -518,3 +518,10 @@ async def test_traps_for_alarm_raised_and_cleared_reach_snmptrapd(
     finally:
         trapd.terminate()
         await trapd.wait()
+
+
+async def test_the_mib_and_guide_are_in_the_sftp_docs_folder(make_controller: Any) -> None:
+    c = await make_controller(pdus=2)
+    docs = c.core.paths.root / "docs"
+    assert (docs / "ENERTEG-PDU-MIB.txt").read_text() == MIB_TEXT.read_text()
+    assert (docs / "snmp.md").read_text() == (ROOT / "docs" / "snmp.md").read_text()

@@ -115,6 +115,7 @@ class SnmpAgentSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "snmp_agent"
     TITLE: ClassVar[str] = "SNMP agent"
+    SERVICE: ClassVar[str | None] = "snmp agent"
 
     agentAddress: HostOrEmpty = "0.0.0.0"
     """Address the agent listens on; 0.0.0.0 (or empty) = all IPv4 interfaces."""
