@@ -146,10 +146,11 @@ class TableNode:
         keys, rows = self.rows()
         if not keys:
             return None
-        if oid[:n] < self.prefix or len(oid) <= n:
-            start_col, index = 0, None
-        elif oid[:n] > self.prefix:
+        head = oid[:n]
+        if head > self.prefix:          # past this table (also a shorter OID after it)
             return None
+        if head < self.prefix or len(oid) == n:   # before it, or the entry/table itself
+            start_col, index = 0, None
         else:
             start_col, index = oid[n], oid[n + 1:]
         for col in self.subs:
