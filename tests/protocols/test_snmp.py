@@ -307,9 +307,21 @@ async def test_sets_need_the_write_community_and_set_enabled(
     assert rows[-1][0] == "snmp:v2c write community" and rows[-1][1] == "127.0.0.1"
     dumped = json.dumps([list(r) for r in await c.store.fetchall("SELECT * FROM audit")])
     assert "s3cret-w" not in dumped
+    # the Device ID: the PDU's rows move to the new index
+    free_id = next(i for i in range(200, 248)
+                   if all(d.info.settings.device_id != i for d in c.live.devices.values()))
+    rc, out, err = await run(snmp_env, "snmpset", *v2c(port, "s3cret-w"),
+                             dotted(O("etgBusDeviceId") + (dev.info.position + 1,)), "u",
+                             str(free_id))
+    assert rc == 0, err
+    rc, out, err = await run(snmp_env, "snmpget", *v2c(port), dotted(O("etgDevLocation") + (free_id,)))
+    assert "Hall 3" in out
+    rc, out, err = await run(snmp_env, "snmpset", *v2c(port, "s3cret-w"),
+                             dotted(O("etgBusDeviceId") + (dev.info.position + 1,)), "u", "0")
+    assert rc != 0 and "wrongValue" in err
     # a bad value changes nothing and names the varbind
     rc, out, err = await run(snmp_env, "snmpset", *v2c(port, "s3cret-w"),
-                             dotted(O("etgDevFeed") + (dev.info.settings.device_id,)), "i", "9")
+                             dotted(O("etgDevFeed") + (free_id,)), "i", "9")
     assert rc != 0 and "wrongValue" in err
 
 
@@ -434,7 +446,7 @@ def test_every_core_error_has_an_snmp_status() -> None:
 def test_writable_columns_have_a_setter_and_sftp_docs_get_the_mib() -> None:
     from enerteg_tui.protocols.snmp import writes
     names = set(MIB.writable())
-    assert names == {"etgDevName", "etgDevLocation", "etgDevExtraInfo", "etgDevFeed",
+    assert names == {"etgBusDeviceId", "etgDevName", "etgDevLocation", "etgDevExtraInfo", "etgDevFeed",
                      "etgDevPowerUpMode", "etgDevFixedOutletDelay", "etgDevLocate",
                      "etgOutletName", "etgOutletUnlock", "etgOutletCommand"}
     source = Path(writes.__file__).read_text()

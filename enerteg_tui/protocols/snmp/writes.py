@@ -47,6 +47,7 @@ _MODES = {1: PowerUpMode.NO_SWITCHING_ON_POWER_UP, 2: PowerUpMode.SYSTEM_DELAY,
 _ACTIONS = {2: OutletAction.ON, 3: OutletAction.OFF, 4: OutletAction.CYCLE}
 
 Step = Callable[[], Awaitable[Any]]
+_NUMBER_TAGS = (rfc1902.Integer32.tagSet, rfc1902.Unsigned32.tagSet)
 
 
 def _text(value: Any, name: Any, idx: int, limit: int = 64) -> str:
@@ -62,7 +63,8 @@ def _text(value: Any, name: Any, idx: int, limit: int = 64) -> str:
 
 
 def _int(value: Any, name: Any, idx: int, allowed: Any) -> int:
-    if not isinstance(value, (rfc1902.Integer32, rfc1902.Unsigned32, rfc1902.Integer)):
+    # INTEGER/Integer32 or Unsigned32/Gauge32 (net-snmp's "i" and "u"), by BER tag
+    if getattr(value, "tagSet", None) not in _NUMBER_TAGS:
         raise smi_error.WrongTypeError(name=name, idx=idx)
     number = int(value)
     if number not in allowed:
@@ -83,6 +85,7 @@ class Writes:
         dev = mib.columns("etgDevEntry")
         out = mib.columns("etgOutletEntry")
         self.dev_entry = mib.oid("etgDevEntry")
+        self.bus_device_id = mib.oid("etgBusDeviceId")
         self.outlet_entry = mib.oid("etgOutletEntry")
         self.dev_cols = {o.oid[-1]: n for n, o in dev.items() if o.access == "read-write"}
         self.outlet_cols = {o.oid[-1]: n for n, o in out.items() if o.access == "read-write"}
@@ -131,6 +134,16 @@ class Writes:
     def _one(self, oid: tuple[int, ...], name: Any, value: Any, idx: int,
              who: Principal) -> Step:
         devices = self.core.devices
+        n = len(self.bus_device_id)
+        if oid[:n] == self.bus_device_id and len(oid) == n + 1:
+            position = oid[n] - 1                  # etgBusPosition = ring position + 1
+            dev = next((d for d in self.core.live.devices.values()
+                        if d.info.position == position), None)
+            if dev is None:
+                raise smi_error.NoCreationError(name=name, idx=idx)
+            new_id = _int(value, name, idx, range(1, 248))
+            hex_id = dev.hex_id
+            return lambda: devices.update_settings(who, hex_id, {"deviceId": new_id})
         n = len(self.dev_entry)
         if oid[:n] == self.dev_entry and len(oid) == n + 2:
             col = self.dev_cols.get(oid[n])
