@@ -505,9 +505,10 @@ async def _trapd(tmp_path: Path, env: dict[str, str], conf: str) -> tuple[Any, i
     return proc, port, log
 
 
-@pytest.mark.parametrize("version", ["v2c", "v3"])
+@pytest.mark.parametrize(("version", "kind"), [("v2c", "trap"), ("v3", "trap"), ("v2c", "inform")])
 async def test_traps_for_alarm_raised_and_cleared_reach_snmptrapd(
-        make_controller: Any, snmp_env: dict[str, str], tmp_path: Path, version: str) -> None:
+        make_controller: Any, snmp_env: dict[str, str], tmp_path: Path, version: str,
+        kind: str) -> None:
     if not (BASE_MIBS / "SNMPv2-SMI.mib").exists():
         subprocess.run(["bash", str(ROOT / "scripts" / "build-mib.sh"), "--base-only"], check=True)
     port = free_port(socket.SOCK_DGRAM)
@@ -527,7 +528,7 @@ async def test_traps_for_alarm_raised_and_cleared_reach_snmptrapd(
     trapd, trap_port, log = await _trapd(tmp_path, snmp_env, conf)
     try:
         await c.config.put(SYSTEM, "snmp_agent", {
-            "enabled": "enabled", "enabledTrap": "enabled",
+            "enabled": "enabled", "enabledTrap": "enabled", "notificationType": kind,
             "serverTrapAddress": f"127.0.0.1:{trap_port}"})
         await wait_for(lambda: "coldStart" in log.read_text(), timeout=10)
         dev = next(d for d in c.live.ordered() if d.info.model.phases == 3)
@@ -547,6 +548,8 @@ async def test_traps_for_alarm_raised_and_cleared_reach_snmptrapd(
         assert f"etgNotifyDevId.0 = Gauge32: {dev.info.settings.device_id}" in raised
         assert "etgNotifySeverity.0 = INTEGER: warning(1)" in raised
         assert traps.sent >= 3 and traps.failed == 0       # coldStart, raised, cleared
+        if kind == "inform":                                # snmptrapd answered each
+            await wait_for(lambda: traps.acknowledged >= 3)
     finally:
         trapd.terminate()
         await trapd.wait()

@@ -165,6 +165,9 @@ class SnmpAgentSettings(TopicSettings):
     v2cWriteCommunity: Annotated[Secret, Field(max_length=64)] = ""
     """Community of SNMP V2C allowed to SET (with ``enabledWrite`` and
     ``genericMibEnabledSet``); empty = no SET over V2C. ``v2cCommunity`` only reads."""
+    notificationType: Annotated[Literal["trap", "inform"], choice("trap", "inform")] = "trap"
+    """Notifications as traps (fire and forget) or informs (acknowledged by the
+    receiver, retried 3 times 2 s apart)."""
 
     @model_validator(mode="before")
     @classmethod

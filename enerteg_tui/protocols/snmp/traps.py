@@ -1,4 +1,4 @@
-"""Notifications: SNMP traps on alarm raised/cleared, ring state changes and agent start.
+"""Notifications: SNMP traps (or informs) on alarm raised/cleared, ring state changes and agent start.
 
 Sent while ``config/snmp_agent`` has ``enabledTrap`` on, to ``serverTrapAddress`` :
 ``serverTrapPort``: an SNMPv2c trap with ``v2cCommunity`` when the agent answers v2c,
@@ -39,6 +39,10 @@ SYS_UPTIME = (1, 3, 6, 1, 2, 1, 1, 3, 0)
 SNMP_TRAP_OID = (1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0)
 COLD_START = (1, 3, 6, 1, 6, 3, 1, 1, 5, 1)
 """SNMPv2-MIB::coldStart: sent when the agent starts with traps on."""
+INFORM_TIMEOUT_CS = 200
+"""An inform waits 2 s (in hundredths, as SNMP-TARGET-MIB counts) for its answer…"""
+INFORM_RETRIES = 3
+"""…and is sent again up to 3 times."""
 _RING = {RingState.CLOSED: 1, RingState.OPEN: 2, RingState.BROKEN: 3}
 _SEVERITY = {"Warning": 1, "Critical": 2}
 
@@ -54,6 +58,8 @@ class TrapSender:
         self.started = started
         self.sent = 0
         self.failed = 0
+        self.acknowledged = 0
+        """Informs the receiver acknowledged."""
         self.engine = engine.SnmpEngine()
         builder = self.engine.get_mib_builder()
         (eid,) = builder.import_symbols("__SNMP-FRAMEWORK-MIB", "snmpEngineID")
@@ -76,7 +82,8 @@ class TrapSender:
         config.add_transport(eng, domain, transport.open_client_mode())
         if s.snmpVersion in ("snmpV2C", "snmpV2CV3"):
             name, model, level = "etg-trap-community", 2, "noAuthNoPriv"   # v2c
-            config.add_v1_system(eng, name, s.v2cCommunity)
+            # tagged like the target, so the receiver's answer to an inform is accepted
+            config.add_v1_system(eng, name, s.v2cCommunity, transportTag="etg-tag")
             mp_model = 1
         else:
             auth = AUTH[s.v3ProtocolAuth] if s.v3PasswordAuth else config.USM_AUTH_NONE
@@ -89,8 +96,10 @@ class TrapSender:
                      else "authNoPriv" if auth != config.USM_AUTH_NONE else "noAuthNoPriv")
         config.add_target_parameters(eng, "etg-params", name, level, mp_model)
         config.add_target_address(eng, "etg-target", domain, tuple(address[:2]), "etg-params",
+                                  timeout=INFORM_TIMEOUT_CS, retryCount=INFORM_RETRIES,
                                   tagList="etg-tag")
-        config.add_notification_target(eng, "etg-notify", "etg-filter", "etg-tag", "trap")
+        config.add_notification_target(eng, "etg-notify", "etg-filter", "etg-tag",
+                                       s.notificationType)
         config.add_context(eng, b"")
         config.add_vacm_group(eng, "etg-trap", model, name)
         config.add_vacm_access(eng, "etg-trap", b"", model, level, "exact", "etg-none",
@@ -157,6 +166,18 @@ class TrapSender:
         vbs.append((o("etgNotifyText") + (0,), text(a.text)))
         return vbs
 
+    def _acknowledged(self, snmp_engine: Any, handle: Any, error: Any, status: Any,
+                      index: Any, varbinds: Any, ctx: Any) -> None:
+        """An inform's outcome (after the retries); traps never come here with news."""
+        if self.settings.notificationType != "inform":
+            return
+        if error:
+            self.failed += 1
+            log.warning("SNMP inform to %s:%s not acknowledged: %s",
+                        self.settings.serverTrapAddress, self.settings.serverTrapPort, error)
+        else:
+            self.acknowledged += 1
+
     async def send(self, trap_oid: tuple[int, ...], varbinds: list[Any]) -> None:
         """One trap: sysUpTime.0, snmpTrapOID.0, then ``varbinds``."""
         s = self.settings
@@ -167,7 +188,8 @@ class TrapSender:
         try:
             if not self._ready:
                 await self._configure()
-            self._originator.send_varbinds(self.engine, "etg-notify", None, b"", vbs)
+            self._originator.send_varbinds(self.engine, "etg-notify", None, b"", vbs,
+                                           self._acknowledged)
             self.sent += 1
         except Exception as exc:
             self.failed += 1
