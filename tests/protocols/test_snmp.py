@@ -111,10 +111,11 @@ async def test_settings_start_and_stop_the_agent_without_restart(
         make_controller: Any, snmp_env: dict[str, str]) -> None:
     c, port = await agent(make_controller, snmpName="rack-row-7", snmpLocation="DC1")
     rc, out, err = await run(snmp_env, "snmpget", *v2c(port), ".1.3.6.1.2.1.1.5.0",
-                             ".1.3.6.1.2.1.1.6.0", ".1.3.6.1.2.1.1.2.0")
+                             ".1.3.6.1.2.1.1.6.0", ".1.3.6.1.2.1.1.2.0", ".1.3.6.1.2.1.1.9.1.2.1")
     assert rc == 0, err
     assert parse(out) == {".1.3.6.1.2.1.1.5.0": "rack-row-7", ".1.3.6.1.2.1.1.6.0": "DC1",
-                          ".1.3.6.1.2.1.1.2.0": dotted(O("etgProductController"))}
+                          ".1.3.6.1.2.1.1.2.0": dotted(O("etgProductController")),
+                          ".1.3.6.1.2.1.1.9.1.2.1": dotted(O("etgCompliance"))}
     # sysName follows the settings per request, without rebuilding the agent
     svc = c.service("snmp")
     before = svc.agent

@@ -320,6 +320,13 @@ def build_tree(mib: Mib, live: LiveState, *, system: Callable[[], Any], alarms_o
         ScalarNode(SYS + (5,), lambda: text(system().snmpName)),
         ScalarNode(SYS + (6,), lambda: text(system().snmpLocation)),
         ScalarNode(SYS + (7,), lambda: i32(2)),          # sysServices: internet (IP host)
+        ScalarNode(SYS + (8,), lambda: rfc1902.TimeTicks(0)),   # sysORLastChange: at start
+        # sysORTable: the one capability this agent registers, ENERTEG-PDU-MIB's compliance
+        TableNode(SYS + (9, 1), {
+            2: lambda r: rfc1902.ObjectName(o("etgCompliance")),
+            3: lambda r: text("ENERTEG-PDU-MIB: rack PDUs on the controller's databus ring"),
+            4: lambda r: rfc1902.TimeTicks(0),
+        }, lambda: ([(1,)], [None])),
         ScalarNode(SNMP_ENGINE + (1,), lambda: rfc1902.OctetString(engine()[0])),
         ScalarNode(SNMP_ENGINE + (2,), lambda: i32(engine()[1])),
         ScalarNode(SNMP_ENGINE + (3,), lambda: i32(engine()[2])),
