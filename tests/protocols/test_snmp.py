@@ -541,3 +541,36 @@ async def test_the_mib_and_guide_are_in_the_sftp_docs_folder(make_controller: An
     docs = c.core.paths.root / "docs"
     assert (docs / "ENERTEG-PDU-MIB.txt").read_text() == MIB_TEXT.read_text()
     assert (docs / "snmp.md").read_text() == (ROOT / "docs" / "snmp.md").read_text()
+
+
+async def test_values_equal_the_shells_cat_of_the_same_channel(
+        make_controller: Any, snmp_env: dict[str, str]) -> None:
+    from enerteg_tui.protocols.shell.session import ShellSession
+    from tests.conftest import ADMIN
+
+    c, port = await agent(make_controller, pdus=4)
+    await c.poller.stop()                      # the same reading on both faces
+    dev = next(d for d in c.live.ordered() if d.info.model.metered_outlets)
+    dev_id, hex_id = dev.info.settings.device_id, dev.hex_id
+
+    async def cat(path: str) -> dict[str, Any]:
+        out: list[str] = []
+        code = await ShellSession(c.core, ADMIN).run_script(
+            f"format json; cat {path}", out.append, lambda _: None)
+        assert code == 0
+        return json.loads("".join(out))
+
+    phase = await cat(f"sensor/{hex_id}/i/1")
+    outlet = await cat(f"sensor/{hex_id}/o/1")
+    total = await cat(f"sensor/{hex_id}/t")
+    pairs = {
+        dotted(O("etgInputVoltage") + (dev_id, 1)): round(phase["voltage"] * 100),
+        dotted(O("etgInputCurrent") + (dev_id, 1)): round(phase["current"] * 100),
+        dotted(O("etgInputPowerFactor") + (dev_id, 1)): round(phase["powerFactor"] * 100),
+        dotted(O("etgOutletActivePower") + (dev_id, 1)): round(outlet["activePower"] * 100),
+        dotted(O("etgTotalEnergyWh") + (dev_id,)): round(total["energy"] * 1000),
+    }
+    rc, out, err = await run(snmp_env, "snmpget", *v2c(port), *pairs)
+    assert rc == 0, err
+    got = {k: int(v) for k, v in parse(out).items()}
+    assert got == pairs
