@@ -48,11 +48,12 @@ log = logging.getLogger(__name__)
 EVERYTHING: OID = (1, 3, 6, 1)
 DROP_LOG_EVERY_S = 60.0
 """At most one log line a minute about undecodable datagrams."""
-SWEEP_SHARE = 0.1
+SWEEP_SHARE = 0.05
 """While the poller sweeps, the agent takes at most this share of the loop: after a
-request that took t seconds, the next waits 9·t. bench/snmp.py (100 full PDUs at 1 s, a
-back-to-back bulk walk): without pacing 13.3k OIDs/s but sweep p99 278 → 752 ms; at 0.25
-9.3k OIDs/s, p99 294 → 369 ms; at 0.1 8.3k OIDs/s, p99 321 → 318 ms (unchanged)."""
+request that took t seconds, the next waits 19·t; between sweeps it runs unpaced.
+bench/snmp.py (100 full PDUs at 1 s, back-to-back bulk walks, 2 shared cores): unpaced
+13.3k OIDs/s but sweep p99 278 → 752 ms; share 0.25: 9.3k, p99 294 → 369 ms; 0.1: 8.3-10.1k,
+p99 +0 to +27 % over three runs; 0.05: 10.6-10.8k OIDs/s, p99 311 → 296 and 283 → 309 ms."""
 MAX_WAITING = 256
 """Datagrams held back during a sweep; beyond, they are dropped (managers retry)."""
 MAX_BULK = 64
