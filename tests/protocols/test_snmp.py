@@ -428,7 +428,7 @@ async def test_malformed_packets_leave_the_agent_answering(
 def test_mib_is_lint_clean_and_compiled_file_is_current(tmp_path: Path) -> None:
     out = tmp_path / "mib.json"
     r = subprocess.run(["bash", str(ROOT / "scripts" / "build-mib.sh")], capture_output=True,
-                       text=True, timeout=300, env=dict(os.environ, MIB_JSON_OUT=str(out)))
+                       text=True, timeout=300, env=dict(os.environ, MIB_JSON_OUT=str(out), PYTHON=sys.executable))
     assert r.returncode == 0, r.stderr      # smilint -l 6 printed nothing
     assert out.read_text() == (MIB_DIR / "ENERTEG-PDU-MIB.json").read_text(), \
         "run scripts/build-mib.sh after changing the MIB"
