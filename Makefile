@@ -15,7 +15,7 @@ DATA ?= ./enerteg-data
 PDUS ?= 8
 PYTEST_ARGS ?=
 
-.PHONY: run install venv test test-deps bench
+.PHONY: run install venv test test-deps bench mib
 
 venv:
 ifeq ($(PYTHON),$(VENV_PYTHON))
@@ -35,6 +35,10 @@ test-deps: venv
 
 test: test-deps
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+# lint (smilint -l 6) and compile the SNMP agent's MIB after changing it
+mib: venv
+	PYTHON=$(PYTHON) bash scripts/build-mib.sh
 
 bench: install
 	$(PYTHON) bench/poll.py --pdus 100 --interval 1 --seconds 30 --equipment full

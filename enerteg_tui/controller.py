@@ -73,6 +73,8 @@ class ControllerOptions:
     """Run the SSH server; None = ``config/cli`` enabled."""
     ssh_port: int | None = None
     """SSH port; None = ``config/cli`` port; 0 = any free port (tests)."""
+    snmp_port: int | None = None
+    """SNMP agent's UDP port; None = ``config/snmp_agent`` agentPort (tests pass a free one)."""
     serial_device: str | None = None
     """Serial console device; None = ``config/cli`` serialDevice ("" = none)."""
     serial_baud: int | None = None
@@ -192,6 +194,8 @@ class Controller:
         from .protocols.ssh.server import SSHOptions, SSHService
         out.append(SSHService(self.core, SSHOptions(port=opts.ssh_port, address=opts.bind,
                                                enabled=opts.ssh_enabled)))
+        from .protocols.snmp.service import SnmpAgentService
+        out.append(SnmpAgentService(self.core, port=opts.snmp_port, address=opts.bind))
         cli = self.core.config.get("cli")
         device = opts.serial_device if opts.serial_device is not None else cli.serialDevice
         if device:

@@ -12,6 +12,12 @@ declare -A PEERS=(
   [tmux]=tmux
   [rsyslogd]=rsyslog
   [psql]=postgresql
+  # SNMP: net-snmp's clients and daemons (the agent's tests and bench), smilint (the MIB)
+  [snmpget]=snmp
+  [snmptrapd]=snmptrapd
+  [snmpd]=snmpd
+  [smilint]=smitools
+  [npm]=npm
 )
 missing=()
 for cmd in "${!PEERS[@]}"; do
@@ -29,3 +35,5 @@ fi
 PYTHON=${PYTHON:-.venv/bin/python}
 [[ "$PYTHON" != .venv/bin/python ]] || bash scripts/venv.sh
 "$PYTHON" -m pip install -q -e '.[test]'
+# the base MIBs (SNMPv2-SMI/-TC/-CONF) smilint and snmptable read: Debian ships none
+bash scripts/build-mib.sh --base-only

@@ -54,6 +54,11 @@ class DataLayout:
         return self.root / "ssh"
 
     @property
+    def snmp_engine(self) -> Path:
+        """The SNMP agent's engine id and boot counter (SNMPv3 keys depend on the id)."""
+        return self.root / "snmp-engine.json"
+
+    @property
     def simulator_memory(self) -> Path:
         """The simulated PDUs' own memory (counters, settings), as a real PDU's flash."""
         return self.root / "sim-ring.json"

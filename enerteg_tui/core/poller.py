@@ -80,6 +80,9 @@ class Poller:
         self._wake = asyncio.Event()
         self._last_infos: dict[str, DeviceInfo] = {}
         self.first_sweep_done = asyncio.Event()
+        self.sweeping = False
+        """True while a sweep runs: faces that can wait (the SNMP agent) pace their work
+        then, so the sweep keeps its cadence."""
         """Set once the first sweep has finished (``serve`` waits for it before 'ready')."""
         self._sweep_listeners: list[Callable[[], None]] = []
         self._device_listeners: list[Callable[[DeviceLive], None]] = []
@@ -181,6 +184,13 @@ class Poller:
     # ---------------------------------------------------------------- one sweep
     async def sweep(self) -> None:
         """Discover the ring, then poll every answering device once."""
+        self.sweeping = True
+        try:
+            await self._sweep()
+        finally:
+            self.sweeping = False
+
+    async def _sweep(self) -> None:
         started = self._monotonic()
         bus = self.live.bus
         bus.driver_state = self.driver.state

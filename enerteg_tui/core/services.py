@@ -25,6 +25,7 @@ from .devices import CommandDriver, DeviceService
 from .errors import Unsupported
 from .events import EventBus
 from .export import ExportService
+from .faces import FaceStatus
 from .faults import FaultInjector
 from .history import HistoryService
 from .live import LiveState
@@ -101,6 +102,8 @@ class CoreServices:
     export: ExportService
     reports: ReportService
     notifications: Notifications
+    faces: FaceStatus
+    """What the optional network faces (SNMP agent) report: running, or why not."""
     paths: DataLayout
     clock: Callable[[], float]
 
@@ -203,4 +206,4 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                         rules=rules, alarms=alarms, topics=topics, audit=audit, live=live,
                         events=events, poller=poller, history=history, backup=backup,
                         export=export, reports=reports, notifications=Notifications(),
-                        paths=paths, clock=clock)
+                        faces=FaceStatus(), paths=paths, clock=clock)

@@ -15,7 +15,9 @@ the same values with the same messages, and a refused form changes nothing. Disc
 (ctrl+r) puts the stored values back. Secrets are never shown: their field is empty
 with "set" or "not set" beside it, and an empty secret field keeps the stored value.
 A topic that no service of this build applies says so above its form, and so does a
-topic applied only at the next start. Topics with an action have a button for it
+topic applied only at the next start; a topic a face follows (``config/snmp_agent``)
+shows the face's own report there (``core.faces``: running on …, or why not), and
+Apply waits for it. Topics with an action have a button for it
 (ctrl+o): a test e-mail, a history export now, a backup now.
 """
 
@@ -320,7 +322,11 @@ class SettingsPage(Page):
                 text = value_text(value)
                 self.initial[spec.key] = text
                 self._set(spec.key, text)
-        self.query_one("#service", Static).update(self._service_line(self.schema))
+        line = self._service_line(self.schema)
+        report = self.ctx.core.faces.text(self.topic)
+        if report:
+            line.append(f" Now: {report}.")
+        self.query_one("#service", Static).update(line)
         self.query_one("#service", Static).set_class(self.schema.SERVICE is None, "-none")
         self._mark_changed()
 
@@ -380,15 +386,21 @@ class SettingsPage(Page):
             return
         changes = {k: coerce_text(self.schema, k, v) for k, v in edits.items()}
         ctx = self.ctx
+        faces = ctx.core.faces
+        report = faces.next_report(self.topic)
         try:
             await ctx.core.config.put(ctx.principal, self.topic, changes)
         except EnertegError as exc:
             self.say_error(exc)
             return
-        self._load()
         note = ctx.core.config.appliers.effect(self.topic, edits)
-        self.say(f"Saved config/{self.topic}: {', '.join(sorted(edits))}"
-                 + (f"; {note}" if note else ""))
+        saved = f"Saved config/{self.topic}: {', '.join(sorted(edits))}" + (
+            f"; {note}" if note else "")
+        if report is not None:
+            # the face (SNMP agent) applies the change itself: say how that went
+            saved += f". {self.schema.TITLE}: {await faces.wait(self.topic, report)}"
+        self._load()
+        self.say(saved)
 
     def action_discard(self) -> None:
         """Put the stored values back into the form."""

@@ -67,7 +67,8 @@ async def test_list_shows_every_topic_and_who_applies_it(frozen):
         assert [r.key for r in rows] == frozen.config.names()
         cells = {r.key: str(r.cells["service"]) for r in rows}
         assert cells["syslog"] == "syslog"
-        assert cells["snmp_agent"].startswith("none yet")
+        assert cells["snmp_agent"] == "snmp agent"
+        assert cells["http_server"].startswith("none yet")
         p.query_one("#topics").cursor_row = [r.key for r in rows].index("modbus")
         await settle(pilot)
         assert "Not active in this build: no service applies" in str(

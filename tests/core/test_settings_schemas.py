@@ -46,7 +46,8 @@ SECRET_VALUES: dict[str, dict[str, Any]] = {
     "email": {"password": "mail-pw-1"},
     "http_server": {"certificatePem": CERT, "privateKeyPem": KEY,
                     "privateKeyPassword": "key-pw-1"},
-    "snmp_agent": {"v3PasswordAuth": "auth-pass-1", "v3PasswordPriv": "priv-pass-1"},
+    "snmp_agent": {"v3PasswordAuth": "auth-pass-1", "v3PasswordPriv": "priv-pass-1",
+                   "v2cWriteCommunity": "write-comm-1"},
     "sql_export": {"dbPassword": "db-pw-1"},
 }
 """A valid value for every secret key (plus what a secret needs beside it)."""
@@ -75,7 +76,7 @@ SERVICES = {
     "auth": "users", "backup": "backup", "backup_settings": "backup",
     "cli": "ssh, serial console", "core": "poller, history", "devices": "driver", "email": "email",
     "hostname": "console, shell, syslog", "http_server": None, "modbus": None,
-    "network": None, "notifications": "audit", "snmp_agent": None, "sppdu5": None,
+    "network": None, "notifications": "audit", "snmp_agent": "snmp agent", "sppdu5": None,
     "sql_export": "export", "syslog": "syslog", "time": None,
 }
 """Who applies each topic in this build (None: stored and checked only; faces say so)."""
@@ -130,7 +131,7 @@ def test_the_expected_keys_are_secrets() -> None:
         "backup_settings": {"passphrase"},
         "email": {"password"},
         "http_server": {"privateKeyPem", "privateKeyPassword"},
-        "snmp_agent": {"v3PasswordAuth", "v3PasswordPriv"},
+        "snmp_agent": {"v3PasswordAuth", "v3PasswordPriv", "v2cWriteCommunity"},
         "sql_export": {"dbPassword"},
     }
 
@@ -158,8 +159,10 @@ def test_concatenated_certificate_and_key_are_split() -> None:
 
 
 # ------------------------------------------------------------------ SNMP agent
-def test_snmp_agent_has_exactly_the_manuals_keys_in_order() -> None:
-    assert list(SnmpAgentSettings().public_dump()) == list(MANUAL_SNMP_EXAMPLE)
+def test_snmp_agent_has_the_manuals_keys_in_order_then_ours() -> None:
+    keys = list(SnmpAgentSettings().public_dump())
+    assert keys[:len(MANUAL_SNMP_EXAMPLE)] == list(MANUAL_SNMP_EXAMPLE)
+    assert keys[len(MANUAL_SNMP_EXAMPLE):] == ["v2cWriteCommunity", "notificationType"]
 
 
 def test_snmp_agent_defaults() -> None:

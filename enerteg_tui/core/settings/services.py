@@ -115,6 +115,7 @@ class SnmpAgentSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "snmp_agent"
     TITLE: ClassVar[str] = "SNMP agent"
+    SERVICE: ClassVar[str | None] = "snmp agent"
 
     agentAddress: HostOrEmpty = "0.0.0.0"
     """Address the agent listens on; 0.0.0.0 (or empty) = all IPv4 interfaces."""
@@ -160,6 +161,13 @@ class SnmpAgentSettings(TopicSettings):
     serverTrapAddress: HostOrEmpty = ""
     """Address of the trap receiver; 'IP:Port' is accepted and sets
     ``serverTrapPort`` too. Needed while traps are enabled."""
+    # --- beyond the manual's 18 keys
+    v2cWriteCommunity: Annotated[Secret, Field(max_length=64)] = ""
+    """Community of SNMP V2C allowed to SET (with ``enabledWrite`` and
+    ``genericMibEnabledSet``); empty = no SET over V2C. ``v2cCommunity`` only reads."""
+    notificationType: Annotated[Literal["trap", "inform"], choice("trap", "inform")] = "trap"
+    """Notifications as traps (fire and forget) or informs (acknowledged by the
+    receiver, retried 3 times 2 s apart)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -189,6 +197,9 @@ class SnmpAgentSettings(TopicSettings):
             raise fail("v2cCommunity", self.v2cCommunity,
                        f"a community such as public (required when snmpVersion is "
                        f"{self.snmpVersion} and the agent is enabled)")
+        if v2c and self.v2cWriteCommunity and self.v2cWriteCommunity == self.v2cCommunity:
+            raise fail("v2cWriteCommunity", HIDDEN,
+                       "a community other than v2cCommunity (which only reads), or empty")
         if self.enabledTrap and not self.serverTrapAddress:
             raise fail("serverTrapAddress", self.serverTrapAddress,
                        f"{ADDRESS_WORDS} of the trap receiver (required when enabledTrap "

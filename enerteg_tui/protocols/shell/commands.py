@@ -93,7 +93,22 @@ async def cmd_cat(sh: Any, args: list[str]) -> None:
     target = normalize(args[0] if args else "", sh.cwd)
     doc = sh.core.topics.get(sh.principal, target)
     sh.msg(f"Getting data from: {target or '/'}")
+    face = _face_topic(target)
+    if face and sh.core.faces.text(face) is not None:
+        sh.msg(f"{_face_title(face)}: {sh.core.faces.text(face)}")
     sh.out(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
+def _face_topic(target: str) -> str | None:
+    """``snmp_agent`` for ``config/snmp_agent``: a settings topic a face follows."""
+    parts = target.strip("/").split("/")
+    return parts[1] if len(parts) == 2 and parts[0] == "config" else None
+
+
+def _face_title(topic: str) -> str:
+    from ...core.settings import SETTINGS_TOPICS
+    schema = SETTINGS_TOPICS.get(topic)
+    return str(getattr(schema, "TITLE", topic))
 
 
 def _parse_assignments(words: list[str]) -> dict[str, str]:
@@ -127,8 +142,13 @@ async def cmd_put(sh: Any, args: list[str]) -> None:
         if not args:
             raise UsageError('Usage: put [path] key="value" [key2=true ...]')
     changes = _parse_assignments(args)
+    face = _face_topic(target)
+    report = sh.core.faces.next_report(face) if face else None
     doc = await sh.core.topics.put(sh.principal, target, changes)
     sh.msg(_put_message(sh, target, changes))
+    if report is not None and face:
+        # the face applies the change itself (start, stop, rebind): say how that went
+        sh.msg(f"{_face_title(face)}: {await sh.core.faces.wait(face, report)}")
     if sh.format == "json":
         sh.out(json.dumps(doc, indent=2, ensure_ascii=False))
 
