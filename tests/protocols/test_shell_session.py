@@ -31,8 +31,9 @@ async def test_manual_example(controller) -> None:
     code, out, err = await run(controller, 'cd config/snmp_agent; put enabled="enabled"; cat _data')
     assert code == 0
     assert "Changed to: /config/snmp_agent" in err
-    # no SNMP agent in this build: the put says so instead of "updated successfully"
-    assert "Value at config/snmp_agent stored, but not active in this build" in err
+    # the SNMP agent applies it and the put says how that went
+    assert "Value at config/snmp_agent updated successfully." in err
+    assert "SNMP agent: running on UDP" in err
     assert "Getting data from: config/snmp_agent" in err
     doc = json.loads(out)  # stdout is pure JSON
     assert doc["u"]["enabled"] == "enabled"
@@ -161,7 +162,7 @@ async def test_interactive_session_with_history_and_completion(controller) -> No
     term.feed("cd config/snmp_agent\r")
     await wait_for(lambda: "admin@ctl:config/snmp_agent> " in term.output)
     term.feed("put enabled=enabled\r")
-    await wait_for(lambda: "stored, but not active in this build" in term.output)
+    await wait_for(lambda: "SNMP agent: running on UDP" in term.output)
     term.feed("\x1b[A")  # up arrow recalls the last line
     await wait_for(lambda: term.screen()[term.cursor[0]].rstrip().endswith("put enabled=enabled"))
     term.feed("\x15cat _d\t\r")  # ctrl-u, tab completes _data

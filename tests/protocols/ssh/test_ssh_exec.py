@@ -65,7 +65,8 @@ async def test_readonly_put_is_refused_and_changes_nothing(ssh_env: SSHEnv) -> N
     assert ssh_env.controller.config.get("snmp_agent").model_dump() == before
     ok = await ssh_env.ssh("boss", 'cd config/snmp_agent; put snmpContact="x@example.com"')
     assert ok.code == 0, ok.err
-    assert "Value at config/snmp_agent stored, but not active in this build" in ok.err
+    assert "Value at config/snmp_agent updated successfully." in ok.err
+    assert "SNMP agent: disabled" in ok.err
     assert ssh_env.controller.config.get("snmp_agent").snmpContact == "x@example.com"
 
 

@@ -94,7 +94,7 @@ async def test_tab_completion_of_commands_paths_and_keys(ssh_env: SSHEnv) -> Non
     child.send("put snmpCon\t")
     await expect(child, "snmpContact=")          # a key completes with its '='
     child.send('"ops@example.com"\r')
-    await expect(child, "stored, but not active in this build")  # no SNMP agent yet
+    await expect(child, "SNMP agent: disabled")  # the agent says how the change went
     await _close(child)
     assert ssh_env.controller.config.get("snmp_agent").snmpContact == "ops@example.com"
 
