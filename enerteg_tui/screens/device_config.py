@@ -23,6 +23,7 @@ from ..core.model import DeviceSettings, Feed, PowerUpMode
 from ..core.permissions import Action, require
 from .context import console_context
 from .errors import notify_error, show_error_line
+from .forms import TypingStaysInForm
 
 __all__ = ["POWER_UP_LABELS", "ConfigForm"]
 
@@ -46,7 +47,7 @@ class Field(Horizontal):
     """
 
 
-class ConfigForm(VerticalScroll):
+class ConfigForm(TypingStaysInForm, VerticalScroll):
     """Settings form of one PDU; ctrl+s saves through the device service."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+s", "save", "Save"), Binding("ctrl+r", "revert", "Revert")]

@@ -33,7 +33,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
@@ -44,7 +44,7 @@ from ..core.events import Batch
 from ..core.settings import SETTINGS_TOPICS, SettingsModel, settings_schema
 from ..core.settings._base import SECRET_SHOWN_AS
 from ..core.settings.appliers import Appliers
-from .forms import FormDialog, FormField
+from .forms import FormDialog, FormField, FormFields
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
 from .structure_dialogs import Choice, ChoiceDialog
@@ -198,7 +198,7 @@ class SettingsPage(Page):
                 yield Button("Discard (^r)", id="discard", compact=True)
                 if self.topic in ACTIONS:
                     yield Button(f"{ACTIONS[self.topic]} (^o)", id="action", compact=True)
-            with VerticalScroll(id="fields"):
+            with FormFields(id="fields"):
                 for spec in self.specs:
                     yield from self._field(spec)
         yield Static("", id="message")

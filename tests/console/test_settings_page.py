@@ -269,3 +269,47 @@ async def test_pem_certificate_keeps_its_lines_and_the_key_stays_hidden(frozen):
         await settle(pilot)
         assert "certificatePem" in message(p) and "BEGIN CERTIFICATE" in message(p)
         assert frozen.config.get("http_server").certificatePem == pem
+
+
+async def test_letters_typed_on_a_form_control_never_fire_page_keys(frozen):
+    """Issue 18 item 2: with a select focused, "x" opened the factory reset and "b" made a
+    backup; letters a field does not take now stop at the form."""
+    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+        p = await open_topic(pilot, "syslog")
+        select = p.query_one("#f-protocol", Select)
+        select.focus()
+        await settle(pilot)
+        backups_before = len(frozen.backup.list_backups())
+        await pilot.press("x", "b", "r", "e", "x", "i", "t")
+        await settle(pilot)
+        assert not isinstance(pilot.app.screen, ConfirmDialog)
+        assert len(frozen.backup.list_backups()) == backups_before
+        assert pilot.app.focused is not None and pilot.app.focused in select.walk_children(
+            with_self=True)
+        await pilot.press("ctrl+r")                   # ctrl keys still reach the page
+        await settle(pilot)
+
+
+async def test_letters_typed_in_the_device_form_never_fire_device_keys(frozen):
+    from enerteg_tui.screens.device_view import DevicePage
+
+    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+        hex_id = frozen.live.ordered()[1].hex_id
+        await pilot.app.open_place(Place("device", hex_id))
+        await settle(pilot)
+        page = pilot.app.screen.query_one(DevicePage)
+        fired: list[str] = []
+        page.action_identify = lambda *a: fired.append("identify")  # type: ignore[method-assign]
+        page.action_chart = lambda *a: fired.append("chart")        # type: ignore[method-assign]
+        await pilot.press("3")
+        await settle(pilot)
+        page.query(Select).first().focus()
+        await settle(pilot)
+        await pilot.press("e", "x", "i", "t", "c", "u")
+        await settle(pilot)
+        assert fired == []
+        name = page.query(Input).first()
+        name.focus()
+        await pilot.press("e", "x", "i", "t")
+        await settle(pilot)
+        assert fired == [] and name.value.endswith("exit")
