@@ -473,7 +473,12 @@ class UserService:
 
     async def change_password(self, principal: Principal, name: str, new: str,
                               old: str | None = None) -> None:
-        """Set a user's password: their own (``old`` checked unless forced) or, as admin, anyone's."""
+        """Set a user's password: their own (``old`` checked unless forced) or, as admin, anyone's.
+
+        A password an admin sets for another user over a face is known to two people:
+        its owner must choose a new one at the next interactive login, as with the
+        factory account. ``enerteg user passwd`` on the controller itself (face ``cli``)
+        is the owner's own recovery and clears that mark."""
         if principal.user != name:
             require(principal, Action.ADMINISTER, f"user/{name}")
         await self.get(name)
@@ -487,11 +492,14 @@ class UserService:
         self.check_password(name, new)
         pw_hash = await _hashing(self._hasher.hash, new)
         async with self._store.transaction() as tx:
-            await tx.execute("UPDATE user SET hash=?, must_change=0, updated=? WHERE name=?",
-                             (pw_hash, self._clock(), name))
-            entry = await self._audit.insert(tx, principal, "user.password", f"user/{name}",
-                                             f"Password of user {name!r} changed",
-                                             severity=Severity.INFO)
+            by_other = principal.user != name and principal.face != "cli"
+            await tx.execute("UPDATE user SET hash=?, must_change=?, updated=? WHERE name=?",
+                             (pw_hash, int(by_other), self._clock(), name))
+            entry = await self._audit.insert(
+                tx, principal, "user.password", f"user/{name}",
+                f"Password of user {name!r} changed"
+                + (f" by {principal.user!r}; {name!r} must choose a new one at the next login"
+                   if by_other else ""), severity=Severity.INFO)
         self._audit.announce(entry)
 
     async def add(self, principal: Principal, name: str, password: str, roles: list[str]) -> UserInfo:

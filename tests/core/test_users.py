@@ -174,3 +174,22 @@ async def test_one_session_admission_for_every_face(tmp_path) -> None:
         assert ("logout", "modbus", "10.0.0.9") in got
     finally:
         await c.stop()
+
+
+async def test_a_password_set_by_an_admin_must_be_changed_by_its_owner(tmp_path) -> None:
+    """Issue 18 item 10: a password an admin sets for someone else is known to two people."""
+    from enerteg_tui.core.permissions import Principal, Role
+    from tests.conftest import ADMIN
+    from tests.helpers import build_controller
+
+    c = await build_controller(tmp_path)
+    try:
+        await c.users.add(ADMIN, "carol", "Str0ng-pass-1", ["readonly"])
+        assert not await c.users.must_change("carol")
+        await c.users.change_password(ADMIN, "carol", "Adm1n-set-pass")
+        assert await c.users.must_change("carol")
+        carol = Principal("carol", frozenset({Role.READONLY}), face="ssh")
+        await c.users.change_password(carol, "carol", "Her-own-pass-2", old="Adm1n-set-pass")
+        assert not await c.users.must_change("carol")
+    finally:
+        await c.stop()
