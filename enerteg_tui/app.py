@@ -69,6 +69,8 @@ class ConsoleApp(App[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "request_quit", "Quit", priority=True),
+        # a terminal habit: ctrl+c asks whether to leave, as q does (fields keep it)
+        Binding("ctrl+c", "request_quit", "Quit", show=False),
         Binding("q", "request_quit", "Quit"),
         Binding("ctrl+t", "open_shell", "Shell"),
         Binding("question_mark", "help", "Help"),

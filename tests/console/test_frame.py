@@ -189,3 +189,18 @@ async def test_subscriptions_closed_when_app_exits(frozen):
         await pilot.press("f3")
         await settle(pilot)
     assert frozen.events.subscriber_count == before
+
+
+async def test_ctrl_c_asks_whether_to_leave(frozen):
+    """Issue 18 item 9: ctrl+c, the terminal habit, asks as q does; "Stay" stays."""
+    from enerteg_tui.screens.dialogs import ConfirmDialog
+
+    async with make_app(frozen).run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, ConfirmDialog)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(pilot.app.screen, ConfirmDialog)
+        assert pilot.app.is_running
