@@ -5,10 +5,8 @@ equal timing of "no such user" and "wrong password", and the admission bounds
 from __future__ import annotations
 
 import asyncio
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -128,23 +126,32 @@ async def test_lockout_is_persisted_and_unlocked_offline(tmp_path: Path) -> None
 
 
 async def test_no_such_user_costs_the_same_as_a_wrong_password(controller) -> None:
+    """An unknown user spends the same password check as a wrong password (against a
+    dummy hash), so the answer's time does not tell whether the user exists. Counted,
+    not timed (the timings are bench/logins.py's: 38.5 vs 36.7 ms at full strength)."""
     users = controller.users
     await users.add(ADMIN, "carol", "Carol-pass-1", ["readonly"])
     await controller.config.put(ADMIN, "auth", {"lockoutFailures": 100})
     users.budget = VerifyBudget(rate=1000, burst=1000)
+    checks: list[str] = []
+    real = users._hasher
 
-    async def timed(name: str, source: str) -> float:
-        t0 = time.perf_counter()
+    class Counting:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        def verify(self, hash_: str, password: str) -> bool:
+            checks.append(hash_)
+            return real.verify(hash_, password)
+
+    users._hasher = Counting()
+    for name, source in (("carol", "10.1.0.1"), ("nobody", "10.2.0.1")):
+        before = len(checks)
         with pytest.raises(AuthFailed):
             await users.authenticate(name, "wrong-pass", "ssh", source)
-        return time.perf_counter() - t0
-
-    known, unknown = [], []
-    for i in range(8):
-        known.append(await timed("carol", f"10.1.0.{i}"))
-        unknown.append(await timed("nobody", f"10.2.0.{i}"))
-    k, u = statistics.median(known), statistics.median(unknown)
-    assert 0.6 < u / k < 1.6, (k, u)
+        assert len(checks) - before == 1, name
+    assert checks[0] != checks[1]                # the dummy hash stood in for nobody's
+    assert checks[1].startswith("$argon2")
 
 
 def test_long_made_up_names_are_cut_and_only_locks_are_persisted() -> None:
