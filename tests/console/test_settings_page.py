@@ -68,8 +68,9 @@ async def test_list_shows_every_topic_and_who_applies_it(frozen):
         cells = {r.key: str(r.cells["service"]) for r in rows}
         assert cells["syslog"] == "syslog"
         assert cells["snmp_agent"] == "snmp agent"
+        assert cells["modbus"] == "modbus server"
         assert cells["http_server"].startswith("none yet")
-        p.query_one("#topics").cursor_row = [r.key for r in rows].index("modbus")
+        p.query_one("#topics").cursor_row = [r.key for r in rows].index("http_server")
         await settle(pilot)
         assert "No service of this build applies" in str(p.query_one("#service").render())
 

@@ -209,6 +209,7 @@ class ModbusSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "modbus"
     TITLE: ClassVar[str] = "Modbus server"
+    SERVICE: ClassVar[str | None] = "modbus server"
 
     enabled: Toggle = False
     """Run the Modbus TCP server (unencrypted, no access control: keep it on a

@@ -1,0 +1,183 @@
+"""pymodbus 3.x's TCP server on the controller's loop, answering from ``ModbusFace``.
+
+Imported only when ``config/modbus`` enables the server (pymodbus costs start-up time).
+What we add to pymodbus (its internals are listed in docs/architecture.md):
+
+- ``FaceContext``: a ``ModbusServerContext`` subclass (the "old simulator" path, so units
+  can come and go at run time) whose reads and writes go to ``ModbusFace``; an unknown
+  unit answers 0x0B by returning the code, coils and discrete inputs 0x01.
+- ``_Handler``: the per-connection request handler; it refuses connections over the cap,
+  notes the last activity (idle timeout), tells the context the client's address (a
+  context variable set around each request, so writes are audited with it) and answers
+  an unknown function code with that code | 0x80 (pymodbus says 0x80).
+- ``_ReadRequest``/``_ReadInputRequest``: FC03/FC04 whose decode accepts any count, so a
+  count of 0 or over 125 answers 0x03 (pymodbus's own answers function 0x80, code 1).
+- The listening socket is bound by us, so a port in use is an ``OSError`` we can word.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import socket
+import struct
+import time
+from functools import partial
+from typing import Any
+
+from pymodbus.constants import ExcCodes
+from pymodbus.datastore import ModbusServerContext
+from pymodbus.pdu import ExceptionResponse
+from pymodbus.pdu.register_message import (
+    ReadHoldingRegistersRequest,
+    ReadInputRegistersRequest,
+)
+from pymodbus.server import ModbusTcpServer
+from pymodbus.server.requesthandler import ServerRequestHandler
+
+from .face import ILLEGAL_FUNCTION, ModbusFace
+
+__all__ = ["FaceContext", "FaceServer"]
+
+log = logging.getLogger(__name__)
+
+CLIENT: contextvars.ContextVar[str] = contextvars.ContextVar("modbus_client", default="")
+"""Address of the client whose request is being answered."""
+
+
+class FaceContext(ModbusServerContext):
+    """The server context over the face: no datastore, live values per request."""
+
+    def __init__(self, face: ModbusFace) -> None:   # no super(): no datastore, no warning
+        self.face = face
+        self.simdevices = []
+        self.old_simulator = True
+        self._devices = {}
+        self._echo: dict[int, list[int]] = {}
+
+    async def async_getValues(self, device_id: int, func_code: int, address: int,
+                              count: int = 1) -> Any:
+        if func_code in (3, 4):
+            res = self.face.read(device_id, address, count)
+        elif func_code == 6:                       # FC06 answers with the value written
+            res = self._echo.pop(device_id, [0])[:count]
+        else:
+            res = ILLEGAL_FUNCTION
+        return ExcCodes(res) if isinstance(res, int) else res
+
+    async def async_setValues(self, device_id: int, func_code: int, address: int,
+                              values: Any) -> Any:
+        if func_code not in (6, 16):
+            return ExcCodes.ILLEGAL_FUNCTION
+        words = [int(v) for v in values]
+        try:
+            code = await self.face.write(device_id, address, words, CLIENT.get())
+        except Exception:
+            log.exception("Modbus write to unit %s at %s failed", device_id, address)
+            return ExcCodes.DEVICE_FAILURE
+        if code is not None:
+            return ExcCodes(code)
+        if func_code == 6:
+            self._echo[device_id] = words
+        return None
+
+    def device_ids(self) -> list[int]:
+        return [0, 255, *self.face.units()]
+
+
+class _ReadRequest(ReadHoldingRegistersRequest):
+    """FC03 with a lenient decode: the count is checked when answering (0x03)."""
+
+    def decode(self, data: bytes) -> None:
+        self.address, self.count = struct.unpack(">HH", data[:4])
+
+
+class _ReadInputRequest(ReadInputRegistersRequest):
+    """FC04 with a lenient decode, as ``_ReadRequest``."""
+
+    def decode(self, data: bytes) -> None:
+        self.address, self.count = struct.unpack(">HH", data[:4])
+
+
+class _Handler(ServerRequestHandler):
+    """One client connection: cap, idle time and the client's address."""
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        server: FaceServer = self.server
+        peer = transport.get_extra_info("peername") or ("", 0)
+        self.peer = str(peer[0])
+        self.last_active = time.monotonic()
+        if len(server.active_connections) > server.max_connections:
+            server.refused += 1
+            if server.refused == 1 or server.refused % 100 == 0:
+                log.warning("Modbus: connection from %s refused: %d connections open "
+                            "(the limit; %d refused so far)", self.peer,
+                            server.max_connections, server.refused)
+            self.close()
+
+    def data_received(self, data: bytes) -> None:
+        self.last_active = time.monotonic()
+        super().data_received(data)
+
+    def callback_data(self, data: bytes, addr: tuple | None = None) -> int:
+        # the function code of the frame at hand: pymodbus answers a code it cannot
+        # decode with function 0x80; Modbus wants the request's code | 0x80
+        self._fc_hint = data[7] & 0x7F if len(data) > 7 else 0
+        return super().callback_data(data, addr)
+
+    def server_send(self, pdu: Any, addr: Any) -> None:
+        if isinstance(pdu, ExceptionResponse) and pdu.function_code == 0x80:
+            pdu.function_code = 0x80 | getattr(self, "_fc_hint", 0)
+        super().server_send(pdu, addr)
+
+    async def handle_request(self) -> None:
+        CLIENT.set(getattr(self, "peer", ""))
+        await super().handle_request()
+
+
+class FaceServer(ModbusTcpServer):
+    """pymodbus's TCP server on our socket, with our handler and read requests."""
+
+    def __init__(self, face: ModbusFace, sock: socket.socket, *, max_connections: int,
+                 idle_timeout: float) -> None:
+        address = sock.getsockname()[:2]
+        super().__init__(FaceContext(face), address=address,
+                         custom_pdu=[_ReadRequest, _ReadInputRequest])
+        self.max_connections = max_connections
+        self.idle_timeout = idle_timeout
+        self.refused = 0
+        self._sock = sock
+        self.call_create = partial(self.loop.create_server, self.handle_new_connection,
+                                   sock=sock, start_serving=True)
+        self._reaper: asyncio.Task[None] | None = None
+
+    def callback_new_connection(self) -> Any:
+        return _Handler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
+
+    async def start(self) -> None:
+        if not await self.listen():
+            raise OSError("the listening socket could not be served")
+        if self.idle_timeout > 0:
+            self._reaper = asyncio.create_task(self._reap(), name="modbus-idle")
+
+    async def _reap(self) -> None:
+        step = max(0.05, min(1.0, self.idle_timeout / 4))
+        while True:
+            await asyncio.sleep(step)
+            now = time.monotonic()
+            for conn in list(self.active_connections.values()):
+                if now - getattr(conn, "last_active", now) > self.idle_timeout:
+                    conn.close()
+
+    async def stop(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        await self.shutdown()
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
