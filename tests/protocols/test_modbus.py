@@ -449,3 +449,72 @@ def test_error_table_covers_the_error_tree() -> None:
         assert any(k in EXCEPTION_CODE for k in cls.__mro__), cls
     assert exception_code(errors.Invalid("x")) == 0x03
     assert exception_code(errors.DriverTimeout("x")) == 0x0B
+
+
+# ------------------------------------------------------------------ hostile frames
+def _hostile(rnd: Any, unit: int, i: int) -> bytes:
+    """One malformed (or hostile) Modbus TCP frame."""
+    kind = i % 6
+    tid = i & 0xFFFF
+    if kind == 0:        # MBAP length that disagrees with the frame (short, zero, huge)
+        pdu = struct.pack(">BHH", 3, 0, 10)
+        length = rnd.choice((0, 1, 2, 3, 255, 0xFFFF))
+        return struct.pack(">HHHB", tid, 0, length, unit) + pdu
+    if kind == 1:        # function codes nobody offers
+        fc = rnd.choice([c for c in range(1, 128) if c not in (3, 4, 6, 16)])
+        return mbap(unit, bytes([fc]) + bytes(rnd.randrange(256) for _ in range(4)), tid)
+    if kind == 2:        # huge quantities and addresses
+        fc = rnd.choice((3, 4))
+        return mbap(unit, struct.pack(">BHH", fc, rnd.randrange(65536),
+                                      rnd.choice((0, 126, 2000, 65535))), tid)
+    if kind == 3:        # FC16 whose byte count lies
+        return mbap(unit, struct.pack(">BHHB", 16, 50, 123, 255) + b"\x41" * 20, tid)
+    if kind == 4:        # random bytes, random length
+        return bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 40)))
+    # unknown units and the protocol id of another protocol
+    return struct.pack(">HHHB", tid, rnd.randrange(1, 65536), 6, rnd.randrange(248, 255)) + \
+        struct.pack(">BHH", 3, 0, 2)
+
+
+async def test_ten_thousand_malformed_frames_leave_the_server_answering(
+        make_controller: Any, caplog: pytest.LogCaptureFixture) -> None:
+    import random
+    c, port = await server(make_controller, pdus=4)
+    unit = next(iter(by_unit(c)))
+    good = mbap(unit, struct.pack(">BHH", 3, 0, 4))
+    expected = await raw(port, good)
+    rnd = random.Random(17)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    sweeps = c.live.bus.sweeps
+    half_open = []
+    with caplog.at_level(logging.WARNING):
+        sent = 0
+        while sent < 10_000:
+            # a burst of 100 frames per connection, read what comes back, then hang up
+            # (every tenth connection is left half-open: opened, half a header, silence)
+            if sent % 1000 == 0:
+                _, idle = await asyncio.open_connection("127.0.0.1", port)
+                idle.write(b"\x00\x01\x00")
+                half_open.append(idle)
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"".join(_hostile(rnd, unit, sent + k) for k in range(100)))
+            await writer.drain()
+            try:
+                await asyncio.wait_for(reader.read(65536), 0.05)
+            except (asyncio.TimeoutError, ConnectionError):
+                pass
+            writer.close()
+            sent += 100
+        # the server still answers a good request exactly as before
+        resp = await raw(port, good)
+        assert resp[7:] == expected[7:]
+    for w in half_open:
+        w.close()
+    # no traceback per frame: pymodbus's own per-frame warnings are silenced, ours are few
+    noisy = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(noisy) <= 5, [r.getMessage() for r in noisy[:5]]
+    assert not any(r.exc_info for r in noisy)
+    await wait_for(lambda: c.live.bus.sweeps > sweeps + 2)
+    elapsed = loop.time() - t0
+    assert c.live.bus.sweeps - sweeps >= int(elapsed / 0.2 / 2), (elapsed, c.live.bus.sweeps - sweeps)

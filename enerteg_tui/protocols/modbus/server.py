@@ -146,6 +146,9 @@ class FaceServer(ModbusTcpServer):
         address = sock.getsockname()[:2]
         super().__init__(FaceContext(face), address=address,
                          custom_pdu=[_ReadRequest, _ReadInputRequest])
+        # pymodbus logs a warning for every frame it cannot decode (a hostile client
+        # fills the log); the face answers those and logs what matters itself
+        logging.getLogger("pymodbus.logging").setLevel(logging.ERROR)
         self.max_connections = max_connections
         self.idle_timeout = idle_timeout
         self.refused = 0
