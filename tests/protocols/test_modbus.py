@@ -159,7 +159,7 @@ async def test_shell_says_whether_the_server_runs_and_why_not(make_controller: A
     assert code == 0 and "Modbus server: disabled (config/modbus enabled=disabled)" in err
     code, out, err = await shell("put config/modbus enabled=enabled")
     assert code == 0, err
-    assert (f"Modbus server: running on TCP 127.0.0.1:{port} (read-only, at most 16 "
+    assert (f"Modbus server: running on TCP 127.0.0.1:{port} (read-only, at most 32 "
             "connections)") in err
     code, out, err = await shell("put config/modbus allowWrite=enabled")
     assert "writes allowed" in err

@@ -12,6 +12,8 @@ What we add to pymodbus (its internals are listed in docs/architecture.md):
   an unknown function code with that code | 0x80 (pymodbus says 0x80).
 - ``_ReadRequest``/``_ReadInputRequest``: FC03/FC04 whose decode accepts any count, so a
   count of 0 or over 125 answers 0x03 (pymodbus's own answers function 0x80, code 1).
+- ``_Pacer``: while the poller sweeps, requests take at most 10 % of the loop (one at a
+  time, each followed by a pause), so the sweep keeps its cadence under load.
 - The listening socket is bound by us, so a port in use is an ``OSError`` we can word.
 """
 
@@ -37,7 +39,7 @@ from pymodbus.pdu.register_message import (
 from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 
-from .face import ILLEGAL_FUNCTION, ModbusFace
+from .face import DEVICE_FAILURE, ILLEGAL_FUNCTION, ModbusFace
 
 __all__ = ["FaceContext", "FaceServer"]
 
@@ -60,7 +62,11 @@ class FaceContext(ModbusServerContext):
     async def async_getValues(self, device_id: int, func_code: int, address: int,
                               count: int = 1) -> Any:
         if func_code in (3, 4):
-            res = self.face.read(device_id, address, count)
+            try:
+                res = self.face.read(device_id, address, count)
+            except Exception:
+                log.exception("Modbus read of unit %s at %s (%s) failed", device_id, address, count)
+                res = DEVICE_FAILURE
         elif func_code == 6:                       # FC06 answers with the value written
             res = self._echo.pop(device_id, [0])[:count]
         else:
@@ -135,7 +141,37 @@ class _Handler(ServerRequestHandler):
 
     async def handle_request(self) -> None:
         CLIENT.set(getattr(self, "peer", ""))
-        await super().handle_request()
+        pacer: _Pacer = self.server.pacer
+        if not pacer.poller.sweeping and not pacer.lock.locked():
+            await super().handle_request()
+            return
+        await pacer.run(super().handle_request)
+
+
+SWEEP_SHARE = 0.1
+"""Share of the loop Modbus requests take while the poller sweeps (as the SNMP agent)."""
+
+
+class _Pacer:
+    """While a sweep runs, requests are answered one at a time, each followed by a pause
+    nine times its own cost, so the sweep keeps its cadence under any client load;
+    outside sweeps they run at once."""
+
+    def __init__(self, poller: Any) -> None:
+        self.poller = poller
+        self.lock = asyncio.Lock()
+        self.not_before = 0.0
+
+    async def run(self, handle: Any) -> None:
+        async with self.lock:
+            delay = self.not_before - time.monotonic()
+            if self.poller.sweeping and delay > 0:
+                await asyncio.sleep(delay)
+            started = time.perf_counter()
+            await handle()
+            if self.poller.sweeping:
+                cost = time.perf_counter() - started
+                self.not_before = time.monotonic() + cost * (1 - SWEEP_SHARE) / SWEEP_SHARE
 
 
 class FaceServer(ModbusTcpServer):
@@ -146,12 +182,15 @@ class FaceServer(ModbusTcpServer):
         address = sock.getsockname()[:2]
         super().__init__(FaceContext(face), address=address,
                          custom_pdu=[_ReadRequest, _ReadInputRequest])
-        # pymodbus logs a warning for every frame it cannot decode (a hostile client
-        # fills the log); the face answers those and logs what matters itself
-        logging.getLogger("pymodbus.logging").setLevel(logging.ERROR)
+        # pymodbus logs a warning for every frame it cannot decode and an error (with the
+        # last 20 frames) for every client that hangs up before its answer: a hostile or
+        # careless client would fill the log. The face logs what matters itself (its own
+        # failures, refused connections, the port).
+        logging.getLogger("pymodbus.logging").setLevel(logging.CRITICAL)
         self.max_connections = max_connections
         self.idle_timeout = idle_timeout
         self.refused = 0
+        self.pacer = _Pacer(face.core.poller)
         self._sock = sock
         self.call_create = partial(self.loop.create_server, self.handle_new_connection,
                                    sock=sock, start_serving=True)

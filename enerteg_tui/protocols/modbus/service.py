@@ -30,8 +30,9 @@ __all__ = ["ModbusService", "ServerStatus", "MAX_CONNECTIONS", "IDLE_TIMEOUT_S",
 
 log = logging.getLogger(__name__)
 
-MAX_CONNECTIONS = 16
-"""Clients served at once; one more is closed at once (a BMS needs one or two)."""
+MAX_CONNECTIONS = 32
+"""Clients served at once; one more is closed at once (a BMS needs one or two, the
+benchmark runs 20)."""
 IDLE_TIMEOUT_S = 120.0
 """A connection that sends nothing for this long is closed (half-open clients)."""
 TOPIC = "modbus"
