@@ -15,6 +15,7 @@ exception 0x0B: never old numbers.
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +24,8 @@ from ...core.live import DeviceLive
 from ...core.model import DeviceState, OutletState, PowerUpMode, RingState
 from ...core.quantities import Component
 from ...core.services import CoreServices
-from .regmap import LAYOUT, Field, RegisterMap, encode, load_map
+
+from .regmap import LAYOUT, NAN_WORDS, Field, RegisterMap, encode, load_map
 
 __all__ = ["ModbusFace", "ILLEGAL_FUNCTION", "ILLEGAL_ADDRESS", "ILLEGAL_VALUE",
            "DEVICE_FAILURE", "DEVICE_BUSY", "GATEWAY_NO_RESPONSE", "CONTROLLER_UNITS",
@@ -41,6 +43,9 @@ _POWER_UP = {PowerUpMode.NO_SWITCHING_ON_POWER_UP: 1, PowerUpMode.SYSTEM_DELAY: 
 _RING = {RingState.CLOSED: 0, RingState.OPEN: 1, RingState.BROKEN: 2}
 _SEVERITY = {"Warning": 1, "Critical": 2}
 _SENSOR_TYPE = {"temperature": 1, "humidity": 2}
+_COMPONENTS = {c.value: c for c in Component}
+_F32 = struct.Struct(">f").pack
+_F32_WORDS = struct.Struct(">HH").unpack
 
 
 def _mac(text: str) -> bytes:
@@ -61,15 +66,18 @@ class ModbusFace:
         self.allow_write = allow_write
         self.writes = Writes(core, self, arm_seconds=arm_seconds)
         self._shape: tuple[Any, ...] | None = None
+        self._settings_epoch = 0
+        """Bumped by ``writes`` after a settings change (a new Device ID shows at once)."""
         self._units: dict[int, DeviceLive] = {}
         self.requests = 0
 
     # ------------------------------------------------------------------ units
     def units(self) -> dict[int, DeviceLive]:
-        """Device ID → device, rebuilt only when the ring's shape changes; a Device ID
-        two PDUs share belongs to neither."""
+        """Device ID → device, rebuilt when the ring's shape may have changed (a sweep,
+        a PDU added or removed, a settings change through the core); a Device ID two PDUs
+        share belongs to neither."""
         live = self.core.live
-        shape = tuple((h, d.info.settings.device_id) for h, d in live.devices.items())
+        shape = (live.bus.sweeps, len(live.devices), self._settings_epoch)
         if shape != self._shape:
             by_id: dict[int, list[DeviceLive]] = {}
             for d in live.devices.values():
@@ -106,12 +114,14 @@ class ModbusFace:
             return ILLEGAL_ADDRESS
         words = [0] * count
         ctx = _Context(self, dev)
-        for f in self.map.fields_in(scope, address, count):
-            regs = encode(f.kind, ctx.value(f), f.scale)
-            for i, word in enumerate(regs):
-                a = f.address + i - address
-                if 0 <= a < count:
-                    words[a] = word
+        for f, lo, hi, dst in self.map.plan(scope, address, count):
+            if f.quantity and f.kind == "float32":
+                group = ctx.group(f)
+                value = None if group is None else group.get(f.quantity)
+                regs = NAN_WORDS if value is None else _F32_WORDS(_F32(value))
+            else:
+                regs = encode(f.kind, ctx.value(f), f.scale)
+            words[dst:dst + hi - lo] = regs[lo:hi]
         return words
 
     async def write(self, unit: int, address: int, values: list[int],
@@ -134,6 +144,8 @@ class _Context:
         self.core = face.core
         self.dev = dev
         self._alarms: dict[tuple[str, int], int] | None = None
+        self._counts: dict[str, int] = {}
+        self._groups: dict[tuple[str, int], dict[str, float] | None] = {}
 
     def _alarm_levels(self) -> dict[tuple[str, int], int]:
         """Worst active alarm per (component, index) of this device; ("", 0) the device."""
@@ -152,7 +164,7 @@ class _Context:
     def value(self, f: Field) -> Any:
         src = f.source
         if src.startswith("q:"):
-            return self._quantity(f, src[2:])
+            return self.quantity(f, src[2:])
         getter = _GETTERS.get(src)
         if getter is None:
             return None
@@ -160,22 +172,35 @@ class _Context:
 
     # -------------------------------------------------------------- element values
     def _count(self, element: str) -> int:
-        dev = self.dev
-        assert dev is not None
-        m = dev.info.model
-        return {"t": 1, "i": m.phases, "b": m.branches, "o": m.outlets,
-                "s": len(dev.info.sensors)}.get(element, 0)
+        n = self._counts.get(element)
+        if n is None:
+            dev = self.dev
+            assert dev is not None
+            m = dev.info.model
+            n = {"t": 1, "i": m.phases, "b": m.branches, "o": m.outlets,
+                 "s": len(dev.info.sensors)}.get(element, 0)
+            self._counts[element] = n
+        return n
 
     def _exists(self, f: Field) -> bool:
         if f.element == "t":
             return True
         return 1 <= f.index <= self._count(f.element)
 
-    def _quantity(self, f: Field, key: str) -> float | None:
+    def group(self, f: Field) -> dict[str, float] | None:
+        """The live values of ``f``'s element (None: no such element, or no values)."""
+        key = (f.element, f.index)
+        if key in self._groups:
+            return self._groups[key]
         dev = self.dev
-        if dev is None or not self._exists(f):
-            return None
-        group = dev.groups.get((Component(f.element), f.index))
+        group = None
+        if dev is not None and self._exists(f):
+            group = dev.groups.get((_COMPONENTS[f.element], f.index))
+        self._groups[key] = group
+        return group
+
+    def quantity(self, f: Field, key: str) -> float | None:
+        group = self.group(f)
         return None if group is None else group.get(key)
 
 

@@ -66,6 +66,8 @@ class Field:
     scale: float | None
     unit: str
     writable: bool
+    quantity: str = ""
+    """The core quantity key of a measurement (source ``q:<key>``), else empty."""
 
     @property
     def point(self) -> str:
@@ -124,8 +126,10 @@ class RegisterMap:
                         base + index * stride + offset, row["name"], row["source"],
                         row["type"], type_regs(row["type"]),
                         float(row["scale"]) if row["scale"] else None, row["unit"],
-                        row["access"] == "RW"))
+                        row["access"] == "RW",
+                        row["source"][2:] if row["source"].startswith("q:") else ""))
         self.owner: dict[str, dict[int, Field]] = {}
+        self._plans: dict[tuple[str, int, int], tuple[tuple[Field, int, int, int], ...]] = {}
         for scope in SCOPES:
             self.extents[scope].sort()
             owner: dict[int, Field] = {}
@@ -142,6 +146,24 @@ class RegisterMap:
             if start <= address and address + count <= end:
                 return start, end
         return None
+
+    def plan(self, scope: str, address: int, count: int) -> tuple[tuple[Field, int, int, int], ...]:
+        """How to fill a read: (field, first register of the field used, past the last
+        one, where it goes in the answer) per field; cached per range (clients repeat
+        the same requests)."""
+        key = (scope, address, count)
+        plan = self._plans.get(key)
+        if plan is None:
+            out = []
+            for f in self.fields_in(scope, address, count):
+                lo = max(0, address - f.address)
+                hi = min(f.regs, address + count - f.address)
+                out.append((f, lo, hi, f.address + lo - address))
+            plan = tuple(out)
+            if len(self._plans) >= 4096:
+                self._plans.clear()
+            self._plans[key] = plan
+        return plan
 
     def fields_in(self, scope: str, address: int, count: int) -> list[Field]:
         """Fields with at least one register in the range, in address order."""

@@ -98,6 +98,8 @@ class Writes:
                 code = await self._one(dev, f, words, who)
             except EnertegError as exc:
                 return exception_code(exc)
+            finally:
+                self.face._settings_epoch += 1
             if code is not None:
                 return code
         return None
