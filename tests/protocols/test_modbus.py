@@ -249,6 +249,69 @@ async def test_every_block_of_every_pdu_reads_live_values(make_controller: Any) 
     cl.close()
 
 
+async def test_values_equal_the_shells_cat_on_a_20_pdu_ring(make_controller: Any) -> None:
+    """Every measured quantity of every element of every PDU, read over Modbus, equals what
+    ``cat sensor/<hex>/...`` shows, within the map's type (float32, 0.01 kWh)."""
+    import json
+
+    from enerteg_tui.protocols.shell.session import ShellSession
+    from tests.conftest import ADMIN
+
+    port = free_port()
+    c = await make_controller(pdus=20, interval=600, modbus_port=port, bind="127.0.0.1",
+                              equipment="full")          # one sweep: values hold still
+    await c.config.put(SYSTEM, "modbus", {"enabled": "enabled"})
+    await wait_for(lambda: c.service("modbus").status.running)
+    cl = await client(port)
+
+    async def cat(path: str) -> Any:
+        out: list[str] = []
+        code = await ShellSession(c.core, ADMIN).run_script(f"cat {path}", out.append,
+                                                            lambda _: None)
+        assert code == 0
+        return json.loads("".join(out))
+
+    offsets = {row["name"]: int(row["offset"]) for row in MAP.rows
+               if row["block"] == "outlets" and row["source"].startswith("q:")}
+    bases = {"t": 1000, "i": 1000, "b": 2000, "o": 10000}
+    compared = 0
+    for unit, dev in by_unit(c).items():
+        docs = [await cat(f"sensor/{dev.hex_id}/t")]
+        for el in ("i", "b", "o"):
+            docs += [dict(d, el=el) for d in (await cat(f"sensor/{dev.hex_id}/{el}/_data"))["items"]]
+        docs[0]["el"] = "t"
+        for doc in docs:
+            start = bases[doc["el"]] + doc["index"] * 100
+            rr = await cl.read_input_registers(start, count=64, device_id=unit)
+            assert not rr.isError(), (unit, start)
+            regs = rr.registers
+            for key, off in offsets.items():
+                shown = doc.get(key)
+                if key in ("energy", "apparentEnergy"):
+                    got = regs[off] << 16 | regs[off + 1]
+                    if shown is None:
+                        assert got == 0xFFFFFFFF
+                    else:
+                        assert got == round(shown * 100), (unit, doc["el"], doc["index"], key)
+                else:
+                    got = words_f32(regs[off:off + 2])
+                    if shown is None:
+                        assert math.isnan(got), (unit, doc["el"], doc["index"], key)
+                    else:
+                        assert got == pytest.approx(shown, rel=1e-6, abs=1e-6), (
+                            unit, doc["el"], doc["index"], key)
+                compared += 1
+            if doc["el"] == "o" and doc.get("switchable"):
+                assert regs[36] == {"on": 1, "off": 0}[doc["state"]]
+        sensors = (await cat(f"sensor/{dev.hex_id}/s/_data"))["items"]
+        for doc in sensors:
+            rr = await cl.read_holding_registers(4000 + doc["index"] * 100, count=4, device_id=unit)
+            assert words_f32(rr.registers[:2]) == pytest.approx(doc["value"], rel=1e-6)
+            assert rr.registers[2] == {"temperature": 1, "humidity": 2}[doc["type"]]
+    assert compared > 20 * 16 * 20
+    cl.close()
+
+
 async def test_values_are_read_per_request_and_fc03_equals_fc04(make_controller: Any) -> None:
     c, port = await server(make_controller, pdus=2)
     cl = await client(port)
