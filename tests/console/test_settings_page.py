@@ -259,3 +259,21 @@ async def test_pem_certificate_keeps_its_lines_and_the_key_stays_hidden(frozen):
         await settle(pilot)
         assert "certificatePem" in message(p) and "BEGIN CERTIFICATE" in message(p)
         assert frozen.config.get("http_server").certificatePem == pem
+
+
+async def test_modbus_form_shows_the_servers_report_and_apply_waits_for_it(frozen):
+    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+        p = await open_topic(pilot, "modbus")
+        service = str(p.query_one("#service", Static).render())
+        assert "Applied by: modbus server." in service
+        assert "Now: disabled (config/modbus enabled=disabled)." in service
+        p.query_one("#f-enabled", Select).value = "enabled"
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: "Modbus server:" in message(p))
+        port = frozen.service("modbus").port
+        assert (f"Saved config/modbus: enabled. Modbus server: running on TCP 0.0.0.0:{port}"
+                in message(p))
+        await settle(pilot)
+        assert f"Now: running on TCP 0.0.0.0:{port}" in str(p.query_one("#service", Static).render())
+        await frozen.config.put(ADMIN, "modbus", {"enabled": "disabled"})
