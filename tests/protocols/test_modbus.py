@@ -370,6 +370,32 @@ async def test_exceptions_unknown_unit_stale_gap_and_count(make_controller: Any)
     cl.close()
 
 
+async def test_a_device_id_two_pdus_share_answers_0x0b_until_fixed(make_controller: Any) -> None:
+    from tests.conftest import ADMIN
+    c, port = await server(make_controller, pdus=3)
+    cl = await client(port)
+    a, b = list(c.live.devices.values())[:2]
+    shared, own = a.info.settings.device_id, b.info.settings.device_id
+    await c.devices.update_settings(ADMIN, b.hex_id, {"deviceId": shared})
+    sweeps = c.live.bus.sweeps
+    await wait_for(lambda: c.live.bus.sweeps > sweeps)
+    rr = await cl.read_holding_registers(0, count=6, device_id=shared)
+    assert rr.exception_code == 0x0B         # which PDU would answer? neither
+    rr = await cl.read_holding_registers(0, count=6, device_id=own)
+    assert rr.exception_code == 0x0B
+    await c.devices.update_settings(ADMIN, b.hex_id, {"deviceId": own})
+    sweeps = c.live.bus.sweeps
+    await wait_for(lambda: c.live.bus.sweeps > sweeps)
+    rr = await cl.read_holding_registers(0, count=6, device_id=own)
+    assert rr.registers[5] == own
+    # FC43 (read device identification) names the controller
+    from pymodbus.pdu.mei_message import ReadDeviceInformationRequest
+    resp = await cl.execute(False, ReadDeviceInformationRequest(read_code=1, object_id=0,
+                                                                dev_id=0))
+    assert resp.information[0] == b"EnerTEG" and resp.information[1] == b"ETEG-RING"
+    cl.close()
+
+
 # ------------------------------------------------------------------ mbpoll
 @pytest.mark.skipif(not os.path.exists("/usr/bin/mbpoll"), reason="mbpoll not installed")
 async def test_mbpoll_reads_floats_big_endian_words(make_controller: Any) -> None:

@@ -17,6 +17,8 @@ What we add to pymodbus (its internals are listed in docs/architecture.md):
   through the self-pipe for every request).
 - ``_Pacer``: while the poller sweeps, requests take a small share of the loop (one at a
   time, each followed by a pause), so the sweep keeps its cadence under load.
+- FC43 (read device identification) answers the controller's identity for any unit, as
+  pymodbus does (one identity per server).
 - The listening socket is bound by us, so a port in use is an ``OSError`` we can word.
 """
 
@@ -35,6 +37,7 @@ from typing import Any
 from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusServerContext
 from pymodbus.pdu import ExceptionResponse
+from pymodbus.pdu.device import ModbusDeviceIdentification
 from pymodbus.pdu.register_message import (
     ReadHoldingRegistersRequest,
     ReadHoldingRegistersResponse,
@@ -45,6 +48,7 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 
 from .face import DEVICE_FAILURE, ILLEGAL_FUNCTION, ModbusFace
+from .regmap import LAYOUT
 
 __all__ = ["FaceContext", "FaceServer"]
 
@@ -221,7 +225,11 @@ class FaceServer(ModbusTcpServer):
     def __init__(self, face: ModbusFace, sock: socket.socket, *, max_connections: int,
                  idle_timeout: float) -> None:
         address = sock.getsockname()[:2]
-        super().__init__(FaceContext(face), address=address,
+        identity = ModbusDeviceIdentification(info_name={
+            "VendorName": "EnerTEG", "ProductCode": "ETEG-RING",
+            "MajorMinorRevision": f"map {LAYOUT[0]}.{LAYOUT[1]}",
+            "ProductName": "EnerTEG ring controller", "ModelName": "Modbus TCP server"})
+        super().__init__(FaceContext(face), address=address, identity=identity,
                          custom_pdu=[_ReadRequest, _ReadInputRequest])
         # pymodbus logs a warning for every frame it cannot decode and an error (with the
         # last 20 frames) for every client that hangs up before its answer: a hostile or
