@@ -494,6 +494,19 @@ async def test_names_and_settings_written_through_the_core(make_controller: Any)
     before = dev.info.settings.outlet_delay_ms
     rr = await cl.write_register(175, 60001, device_id=unit)
     assert rr.exception_code == 0x03 and dev.info.settings.outlet_delay_ms == before
+    # an outlet's name (offset 48 of its record) and locate
+    label = list(struct.unpack(">16H", "Web 2".encode().ljust(32, b"\0")))
+    rr = await cl.write_registers(10000 + 2 * 100 + 48, label, device_id=unit)
+    assert not rr.isError() and dev.info.settings.outlets[1].name == "Web 2"
+    rr = await cl.read_holding_registers(10200 + 48, count=16, device_id=unit)
+    assert text_of(rr.registers) == "Web 2"
+    rr = await cl.write_registers(10000 + 99 * 100 + 48, label, device_id=unit)
+    assert rr.exception_code == 0x02         # no outlet 99 on this PDU
+    rr = await cl.write_register(176, 1, device_id=unit)
+    assert not rr.isError()
+    # invalid UTF-8: 0x03
+    rr = await cl.write_registers(66, [0xFFFE] + [0] * 15, device_id=unit)
+    assert rr.exception_code == 0x03
     # the controller unit has nothing writable
     rr = await cl.write_register(200, 1, device_id=0)
     assert rr.exception_code == 0x02

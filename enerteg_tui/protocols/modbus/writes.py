@@ -86,9 +86,11 @@ class Writes:
         fields = self.face.map.fields_in("pdu", address, count)
         if not fields:
             return ILLEGAL_ADDRESS
+        m = dev.info.model
+        counts = {"i": m.phases, "b": m.branches, "o": m.outlets, "s": len(dev.info.sensors)}
         for f in fields:
-            if not f.writable:
-                return ILLEGAL_ADDRESS
+            if not f.writable or (f.element in counts and f.index > counts[f.element]):
+                return ILLEGAL_ADDRESS               # read-only, or an element it lacks
             if f.address < address or f.address + f.regs > address + count:
                 return ILLEGAL_VALUE                 # part of a string or 32-bit value
         who = self.principal(client)
