@@ -190,7 +190,7 @@ def load_map(path: Path = MAP_PATH) -> RegisterMap:
 
 # ---------------------------------------------------------------------- the document
 _BLOCK_TITLES = {
-    "header": "Header (every unit)", "identification": "Identification (PDU units)",
+    "header": "Header (PDU units)", "identification": "Identification (PDU units)",
     "switching": "Switching control (PDU units)", "totals": "Totals (PDU units)",
     "inputs": "Inputs / phases (PDU units)", "branches": "Branches (PDU units)",
     "outlets": "Outlets (PDU units)", "sensors": "Sensors (PDU units)",
@@ -218,7 +218,9 @@ def render_markdown(rmap: RegisterMap) -> str:
         "- Strings: UTF-8, two bytes per register (first byte high), NUL-padded.",
         "- Registers inside a block that no row names read 0; a read that leaves its block "
         "or starts outside every block answers exception 0x02.",
-        "- Element address = base + index × stride + offset.", "",
+        "- Element address = base + index × stride + offset; the address column gives it "
+        "for the first element of a repeated record (outlet 1, input 1…).", "",
+        "Changes: layout 1.0 is the first published map.", "",
     ]
     blocks: dict[tuple[str, str], list[dict[str, str]]] = {}
     for row in rmap.rows:
@@ -242,11 +244,13 @@ def render_markdown(rmap: RegisterMap) -> str:
         else:
             out.append(f"Block {rng}.")
         out.append("")
-        out.append("| offset/address | name | type | regs | scale | unit | access | description |")
-        out.append("|---|---|---|---|---|---|---|---|")
+        out.append("| address | offset | name | type | regs | scale | unit | access | description |")
+        out.append("|---|---|---|---|---|---|---|---|---|")
         for row in rows:
             desc = row["description"].replace("|", "\\|")
-            out.append(f"| {row['offset']} | {row['name']} | {row['type']} | "
+            first = int(row["first"]) if int(row["stride"]) > 1 else 0
+            address = base + first * int(row["stride"]) + int(row["offset"])
+            out.append(f"| {address} | {row['offset']} | {row['name']} | {row['type']} | "
                        f"{type_regs(row['type'])} | {row['scale'] or '1'} | {row['unit']} | "
                        f"{row['access']} | {desc} |")
         out.append("")
