@@ -527,6 +527,24 @@ def test_map_has_no_overlaps_and_records_fit_one_request() -> None:
     assert MAP.fields_in("pdu", 11206, 2)[0].point == "o12_current"
 
 
+def test_map_rows_are_well_formed_and_cover_the_quantity_catalogue() -> None:
+    from enerteg_tui.core.quantities import BY_KEY, COMPONENT_QUANTITIES
+    from enerteg_tui.protocols.modbus.face import _GETTERS
+    from enerteg_tui.protocols.modbus.regmap import type_regs
+    for row in MAP.rows:
+        assert row["access"] in ("R", "RW") and row["description"], row
+        assert type_regs(row["type"]) >= 1
+        src = row["source"]
+        assert (src[2:] in BY_KEY) if src.startswith("q:") else (src in _GETTERS), row
+    mapped = {(row["element"], row["source"][2:]) for row in MAP.rows
+              if row["source"].startswith("q:")}
+    for comp, keys in COMPONENT_QUANTITIES.items():
+        if comp.value == "s":
+            continue                       # sensors: one value whose type says which
+        for key in keys:
+            assert (comp.value, key) in mapped, (comp, key)
+
+
 def test_generated_doc_matches_the_map() -> None:
     doc = (ROOT / "docs" / "modbus-registers.md").read_text(encoding="utf-8")
     assert doc == render_markdown(MAP), "run scripts/modbus-doc.py"
