@@ -504,6 +504,14 @@ async def test_names_and_settings_written_through_the_core(make_controller: Any)
     assert rr.exception_code == 0x02         # no outlet 99 on this PDU
     rr = await cl.write_register(176, 1, device_id=unit)
     assert not rr.isError()
+    # an outlet's delays (0.1 s): FC06 echoes the value written
+    rr = await cl.write_register(10200 + 38, 25, device_id=unit)
+    assert not rr.isError() and rr.registers == [25]
+    assert dev.info.settings.outlets[1].delay == 2.5
+    rr = await cl.write_register(10200 + 39, 0, device_id=unit)
+    assert rr.exception_code == 0x03         # power-cycle delay below 1 s: the core refuses
+    rr = await cl.read_holding_registers(10200 + 38, count=2, device_id=unit)
+    assert rr.registers == [25, round(dev.info.settings.outlets[1].power_cycle_delay * 10)]
     # invalid UTF-8: 0x03
     rr = await cl.write_registers(66, [0xFFFE] + [0] * 15, device_id=unit)
     assert rr.exception_code == 0x03

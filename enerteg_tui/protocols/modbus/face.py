@@ -274,6 +274,15 @@ def _element_name(c: _Context, f: Field) -> str:
     return str(names[f.index - 1]) if f.index <= len(names) else ""
 
 
+def _outlet_setting(attr: str) -> Callable[[_Context, Field], float | None]:
+    def get(c: _Context, f: Field) -> float | None:
+        if c.dev is None or f.element != "o" or not c._exists(f):
+            return None
+        outlets = c.dev.info.settings.outlets
+        return float(getattr(outlets[f.index - 1], attr)) if f.index <= len(outlets) else None
+    return get
+
+
 def _sensor_value(c: _Context, f: Field) -> float | None:
     dev = c.dev
     if dev is None or not c._exists(f):
@@ -369,6 +378,8 @@ _GETTERS: dict[str, Callable[[_Context, Field], Any]] = {
     "state": _element_state,
     "parent": _parent,
     "relay": _relay,
+    "delay": _outlet_setting("delay"),
+    "power_cycle_delay": _outlet_setting("power_cycle_delay"),
     "value": _sensor_value,
     "type": _sensor_type,
     "pdus_found": lambda c, f: len(c.core.live.devices),

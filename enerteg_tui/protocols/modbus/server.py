@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 
 CLIENT: contextvars.ContextVar[str] = contextvars.ContextVar("modbus_client", default="")
 """Address of the client whose request is being answered."""
+ECHO: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar("modbus_echo", default=())
+"""The value an FC06 request wrote (pymodbus reads it back for the answer)."""
 
 
 class FaceContext(ModbusServerContext):
@@ -66,7 +68,6 @@ class FaceContext(ModbusServerContext):
         self.simdevices = []
         self.old_simulator = True
         self._devices = {}
-        self._echo: dict[int, list[int]] = {}
 
     async def async_getValues(self, device_id: int, func_code: int, address: int,
                               count: int = 1) -> Any:
@@ -77,7 +78,7 @@ class FaceContext(ModbusServerContext):
                 log.exception("Modbus read of unit %s at %s (%s) failed", device_id, address, count)
                 res = DEVICE_FAILURE
         elif func_code == 6:                       # FC06 answers with the value written
-            res = self._echo.pop(device_id, [0])[:count]
+            res = list(ECHO.get()[:count]) or [0]
         else:
             res = ILLEGAL_FUNCTION
         return ExcCodes(res) if isinstance(res, int) else res
@@ -95,7 +96,7 @@ class FaceContext(ModbusServerContext):
         if code is not None:
             return ExcCodes(code)
         if func_code == 6:
-            self._echo[device_id] = words
+            ECHO.set(tuple(words))                  # this request's own context
         return None
 
     def device_ids(self) -> list[int]:

@@ -2,7 +2,7 @@
 
 A write names whole fields of the map (``modbus_map.csv`` access RW): a name string
 over all its registers, feed, power-up mode, outlet delay, locate, or the switching pair.
-It runs as a Modbus principal (face ``modbus``, the client's address, roles READWRITE and
+Outlet delays are per outlet (offsets 38-39 of its record, 0.1 s). It runs as a Modbus principal (face ``modbus``, the client's address, roles READWRITE and
 POWER: device setup and switching, nothing else), so ``DeviceService`` checks the
 permission, validates, calls the driver and writes the audit entry with who and where.
 A refusal by the core answers the code of ``errors.exception_code``; nothing changes.
@@ -129,6 +129,12 @@ class Writes:
             await devices.update_settings(who, hex_id, {"powerUpMode": _MODES[value].value})
         elif src == "outlet_delay":
             await devices.update_settings(who, hex_id, {"outletDelayMs": value})
+        elif src in ("delay", "power_cycle_delay"):
+            current = dev.info.settings.model_dump(mode="json", by_alias=True)
+            outlets = current["outlets"]
+            key = "delay" if src == "delay" else "powerCycleDelay"
+            outlets[f.index - 1][key] = value / 10
+            await devices.update_settings(who, hex_id, {"outlets": outlets})
         elif src == "locate":
             if value != 1:
                 return ILLEGAL_VALUE
