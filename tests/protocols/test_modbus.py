@@ -182,8 +182,8 @@ async def test_connection_cap_and_idle_timeout(make_controller: Any) -> None:
     port = free_port()
     c = await make_controller(pdus=2, interval=0.2, modbus_port=port, bind="127.0.0.1")
     svc = c.service("modbus")
-    svc.max_connections, svc.idle_timeout = 2, 0.5
-    await c.config.put(SYSTEM, "modbus", {"enabled": "enabled"})
+    await c.config.put(SYSTEM, "modbus", {"enabled": "enabled", "maxConnections": 2,
+                                          "idleTimeoutSeconds": 1})
     await wait_for(lambda: svc.status.running)
     frame = mbap(0, struct.pack(">BHH", 3, 0, 2))
     conns = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
@@ -197,7 +197,7 @@ async def test_connection_cap_and_idle_timeout(make_controller: Any) -> None:
             data = b""
         answered += bool(data)
     assert answered == 2                      # the third was closed at once
-    # the open two are closed once idle for 0.5 s
+    # the open two are closed once idle for 1 s
     for r, _ in conns[:2]:
         assert await asyncio.wait_for(r.read(64), 3) == b""
     for _, w in conns:

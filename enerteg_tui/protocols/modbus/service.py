@@ -26,15 +26,10 @@ from ...core.services import CoreServices
 from ...core.settings import ModbusSettings
 from .regmap import MAP_PATH
 
-__all__ = ["ModbusService", "ServerStatus", "MAX_CONNECTIONS", "IDLE_TIMEOUT_S", "bind_tcp"]
+__all__ = ["ModbusService", "ServerStatus", "bind_tcp"]
 
 log = logging.getLogger(__name__)
 
-MAX_CONNECTIONS = 32
-"""Clients served at once; one more is closed at once (a BMS needs one or two, the
-benchmark runs 20)."""
-IDLE_TIMEOUT_S = 120.0
-"""A connection that sends nothing for this long is closed (half-open clients)."""
 TOPIC = "modbus"
 REGISTER_LIST = "modbus-registers.md"
 
@@ -53,14 +48,11 @@ class ModbusService:
     name = "modbus"
 
     def __init__(self, core: CoreServices, *, port: int | None = None,
-                 address: str | None = None, max_connections: int = MAX_CONNECTIONS,
-                 idle_timeout: float = IDLE_TIMEOUT_S, arm_seconds: float = 10.0) -> None:
+                 address: str | None = None, arm_seconds: float = 10.0) -> None:
         """``port``/``address`` override the settings (tests and ``--bind``)."""
         self.core = core
         self._port_override = port
         self._address_override = address
-        self.max_connections = max_connections
-        self.idle_timeout = idle_timeout
         self.arm_seconds = arm_seconds
         self.server: Any = None
         self.face: Any = None
@@ -68,7 +60,7 @@ class ModbusService:
         self.address = ""
         self._status = ServerStatus(False, "disabled (config/modbus enabled=disabled)")
         self._watch: asyncio.Task[None] | None = None
-        self._applied: tuple[str, int] | None = None
+        self._applied: tuple[str, int, int, int] | None = None
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ lifecycle
@@ -112,7 +104,8 @@ class ModbusService:
         address = self._address_override or settings.listenAddress or "0.0.0.0"
         port = self._port_override if self._port_override is not None else settings.port
         async with self._lock:
-            wanted = (address, port) if settings.enabled else None
+            wanted = ((address, port, settings.maxConnections, settings.idleTimeoutSeconds)
+                      if settings.enabled else None)
             if wanted == self._applied and (self.server is not None or wanted is None):
                 self._set_status(self._status.running, self._running_text(settings)
                                  if self.server else self._status.text)   # answer the put
@@ -141,8 +134,9 @@ class ModbusService:
                 from .server import FaceServer
                 self.face = ModbusFace(self.core, allow_write=self._allow_write,
                                        arm_seconds=self.arm_seconds)
-                self.server = FaceServer(self.face, sock, max_connections=self.max_connections,
-                                         idle_timeout=self.idle_timeout)
+                self.server = FaceServer(self.face, sock,
+                                         max_connections=settings.maxConnections,
+                                         idle_timeout=float(settings.idleTimeoutSeconds))
                 await self.server.start()
             except Exception as exc:
                 sock.close()
@@ -158,7 +152,7 @@ class ModbusService:
     def _running_text(self, settings: ModbusSettings) -> str:
         writes = "writes allowed" if settings.allowWrite else "read-only"
         return (f"running on TCP {self.address}:{self.port} ({writes}, at most "
-                f"{self.max_connections} connections)")
+                f"{settings.maxConnections} connections)")
 
     async def _close(self) -> None:
         if self.server is not None:
