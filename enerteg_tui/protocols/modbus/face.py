@@ -1,9 +1,10 @@
 """What the Modbus face answers: registers from the core's live state, per request.
 
 ``ModbusFace.read`` answers one read request (unit, address, count) synchronously from
-live state, so one request sees one consistent state (nothing awaits in between) and
-nothing is rebuilt per sweep: the map gives the fields of the range, each field reads
-its value from the device's live groups at that moment. ``ModbusFace.write`` carries out
+live state, so one request sees one consistent state (nothing awaits in between). No
+datastore is filled: the map gives the fields of the range (a plan cached per range),
+each field reads its value from the device's live groups at that moment. Only the small
+Device ID → PDU table is rebuilt, after a sweep or a settings write. ``ModbusFace.write`` carries out
 a write through the same core calls and permission check as the shell (``writes``).
 No pymodbus here: ``server`` adapts this to pymodbus's server context, and the tests and
 the benchmark can call it directly.
