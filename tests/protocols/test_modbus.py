@@ -563,6 +563,10 @@ async def test_csv_in_sftp_docs_is_the_servers_map(make_controller: Any) -> None
     docs = c.core.paths.root / "docs"
     assert (docs / MAP_PATH.name).read_bytes() == MAP_PATH.read_bytes()
     assert (docs / "modbus-registers.md").read_text() == render_markdown(MAP)
+    points = (docs / "modbus_points.csv").read_text().splitlines()
+    assert "1-247,o12_current,11206,float32,2,,A,R,\"3,4\"" in points
+    assert "1-247,id_name,50,str32,16,,,RW,\"3,4,6,16\"" in points
+    assert len(points) == 1 + len(MAP.fields["pdu"]) + len(MAP.fields["controller"])
     cl = await client(port)
     rr = await cl.read_holding_registers(18, count=2, device_id=0)
     assert rr.registers[0] << 16 | rr.registers[1] == MAP.crc

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["MAP_PATH", "Field", "RegisterMap", "load_map", "encode", "render_markdown",
-           "LAYOUT", "NAN_WORDS", "SCOPES"]
+           "render_points", "LAYOUT", "NAN_WORDS", "SCOPES"]
 
 MAP_PATH = Path(__file__).with_name("modbus_map.csv")
 LAYOUT = (1, 0)
@@ -255,3 +255,20 @@ def render_markdown(rmap: RegisterMap) -> str:
                        f"{row['access']} | {desc} |")
         out.append("")
     return "\n".join(out)
+
+
+def render_points(rmap: RegisterMap) -> str:
+    """The expanded point list (``modbus_points.csv``): one row per concrete field with a
+    stable point name (``o12_current`` at 11206), for a BMS or SCADA import."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["units", "point", "address", "type", "registers", "scale", "unit", "access",
+                "function_codes"])
+    for scope in SCOPES:
+        units = "1-247" if scope == "pdu" else "0,255"
+        for f in sorted(rmap.fields[scope], key=lambda f: f.address):
+            fcs = "3,4,6,16" if f.writable else "3,4"
+            w.writerow([units, f.point, f.address, f.kind, f.regs,
+                        "" if f.scale is None else f"{f.scale:g}", f.unit,
+                        "RW" if f.writable else "R", fcs])
+    return buf.getvalue()

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 TOPIC = "modbus"
 REGISTER_LIST = "modbus-registers.md"
+POINTS = "modbus_points.csv"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,14 +171,16 @@ class ModbusService:
 
     # ------------------------------------------------------------------ data files
     def _publish_docs(self) -> None:
-        """Put the register map (the CSV and its list, docs/modbus-registers.md) into the
-        file tree's /docs, byte for byte what the server answers from."""
-        from .regmap import load_map, render_markdown
+        """Put the register map (the CSV, its list docs/modbus-registers.md and the point
+        list, one row per address) into the file tree's /docs, byte for byte what the
+        server answers from."""
+        from .regmap import load_map, render_markdown, render_points
         docs = self.core.paths.root / "docs"
         try:
             docs.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(MAP_PATH, docs / MAP_PATH.name)
             (docs / REGISTER_LIST).write_text(render_markdown(load_map()), encoding="utf-8")
+            (docs / POINTS).write_text(render_points(load_map()), encoding="utf-8")
         except OSError as exc:
             log.warning("Modbus: cannot copy the register map into %s: %s", docs, exc)
 
