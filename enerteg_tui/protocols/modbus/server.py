@@ -270,6 +270,8 @@ class FaceServer(ModbusTcpServer):
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
+        for task in list(self.tasks):               # requests still waiting for the pacer
+            task.cancel()
         await self.shutdown()
         with contextlib.suppress(OSError):
             self._sock.close()
