@@ -75,6 +75,8 @@ class ControllerOptions:
     """SSH port; None = ``config/cli`` port; 0 = any free port (tests)."""
     snmp_port: int | None = None
     """SNMP agent's UDP port; None = ``config/snmp_agent`` agentPort (tests pass a free one)."""
+    modbus_port: int | None = None
+    """Modbus server's TCP port; None = ``config/modbus`` port (tests pass a free one)."""
     serial_device: str | None = None
     """Serial console device; None = ``config/cli`` serialDevice ("" = none)."""
     serial_baud: int | None = None
@@ -196,6 +198,8 @@ class Controller:
                                                enabled=opts.ssh_enabled)))
         from .protocols.snmp.service import SnmpAgentService
         out.append(SnmpAgentService(self.core, port=opts.snmp_port, address=opts.bind))
+        from .protocols.modbus.service import ModbusService
+        out.append(ModbusService(self.core, port=opts.modbus_port, address=opts.bind))
         cli = self.core.config.get("cli")
         device = opts.serial_device if opts.serial_device is not None else cli.serialDevice
         if device:

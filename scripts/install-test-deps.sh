@@ -18,6 +18,8 @@ declare -A PEERS=(
   [snmpd]=snmpd
   [smilint]=smitools
   [npm]=npm
+  # Modbus: mbpoll, a command-line Modbus master (the server's tests)
+  [mbpoll]=mbpoll
 )
 missing=()
 for cmd in "${!PEERS[@]}"; do

@@ -83,12 +83,14 @@ async def build_controller(data_dir: Path, *, pdus: int = 8, interval: float = 0
                            **options: Any) -> Controller:
     """A started controller on ``pdus`` simulated PDUs with the cheap hasher, once its
     first sweep is done. ``options`` go to ``ControllerOptions`` (SSH off unless asked; the
-SNMP agent, if a test enables it, on a free port unless asked)."""
+SNMP agent and the Modbus server, if a test enables them, on free ports unless asked)."""
     from enerteg_tui.controller import Controller, ControllerOptions
 
     options.setdefault("ssh_enabled", False)
     # a test that enables config/snmp_agent must never bind UDP 161 (we run as root)
     options.setdefault("snmp_port", free_port(socket.SOCK_DGRAM))
+    # nor TCP 502 for config/modbus
+    options.setdefault("modbus_port", free_port())
     opts = ControllerOptions(data_dir=data_dir, simulate=pdus, interval=interval, seed=seed,
                              bus_latency_ms=latency, **options)
     kw: dict[str, Any] = {"password_hasher": FAST_HASHER}

@@ -68,8 +68,9 @@ async def test_list_shows_every_topic_and_who_applies_it(frozen):
         cells = {r.key: str(r.cells["service"]) for r in rows}
         assert cells["syslog"] == "syslog"
         assert cells["snmp_agent"] == "snmp agent"
+        assert cells["modbus"] == "modbus server"
         assert cells["http_server"].startswith("none yet")
-        p.query_one("#topics").cursor_row = [r.key for r in rows].index("modbus")
+        p.query_one("#topics").cursor_row = [r.key for r in rows].index("http_server")
         await settle(pilot)
         assert "Not active in this build: no service applies" in str(
             p.query_one("#service").render())
@@ -313,3 +314,21 @@ async def test_letters_typed_in_the_device_form_never_fire_device_keys(frozen):
         await pilot.press("e", "x", "i", "t")
         await settle(pilot)
         assert fired == [] and name.value.endswith("exit")
+
+
+async def test_modbus_form_shows_the_servers_report_and_apply_waits_for_it(frozen):
+    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+        p = await open_topic(pilot, "modbus")
+        service = str(p.query_one("#service", Static).render())
+        assert "Applied by: modbus server." in service
+        assert "Now: disabled (config/modbus enabled=disabled)." in service
+        p.query_one("#f-enabled", Select).value = "enabled"
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: "Modbus server:" in message(p))
+        port = frozen.service("modbus").port
+        assert (f"Saved config/modbus: enabled. Modbus server: running on TCP 0.0.0.0:{port}"
+                in message(p))
+        await settle(pilot)
+        assert f"Now: running on TCP 0.0.0.0:{port}" in str(p.query_one("#service", Static).render())
+        await frozen.config.put(ADMIN, "modbus", {"enabled": "disabled"})

@@ -212,6 +212,7 @@ class ModbusSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "modbus"
     TITLE: ClassVar[str] = "Modbus server"
+    SERVICE: ClassVar[str | None] = "modbus server"
 
     enabled: Toggle = False
     """Run the Modbus TCP server (unencrypted, no access control: keep it on a
@@ -222,6 +223,10 @@ class ModbusSettings(TopicSettings):
     """Address the server listens on; empty = all interfaces."""
     allowWrite: Toggle = False
     """Allow Modbus clients to write registers (outlet control, naming)."""
+    maxConnections: int = Field(32, ge=1, le=256)
+    """Clients served at the same time; one more is closed at once."""
+    idleTimeoutSeconds: int = Field(120, ge=0, le=86400)
+    """Seconds without a request after which a client's connection is closed; 0 = never."""
 
 
 class SyslogSettings(TopicSettings):

@@ -114,3 +114,17 @@ async def test_default_password_user_gets_no_files(ssh_env: SSHEnv) -> None:
         with pytest.raises(asyncssh.SFTPPermissionDenied) as info:
             await sftp.listdir("/docs")
         assert "factory default" in str(info.value)
+
+
+async def test_modbus_register_map_downloads_from_docs(ssh_env: SSHEnv, tmp_path: Path) -> None:
+    """The CSV the Modbus server answers from, and its generated list, byte for byte."""
+    from enerteg_tui.protocols.modbus.regmap import MAP_PATH
+
+    batch = tmp_path / "batch"
+    batch.write_text(f"get /docs/modbus_map.csv {tmp_path}/map.csv\n"
+                     f"get /docs/modbus-registers.md {tmp_path}/list.md\n")
+    r = await ssh_env.tool(*_sftp_args(ssh_env, "oper", batch))
+    assert r.code == 0, r.err
+    assert (tmp_path / "map.csv").read_bytes() == MAP_PATH.read_bytes()
+    root = Path(__file__).resolve().parents[3]
+    assert (tmp_path / "list.md").read_bytes() == (root / "docs" / "modbus-registers.md").read_bytes()
