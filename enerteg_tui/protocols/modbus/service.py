@@ -12,18 +12,14 @@ The register map (CSV) and its generated list are put to the file tree's ``/docs
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import shutil
 import socket
-from dataclasses import dataclass
 from typing import Any
 
-from ...core.audit import Severity
-from ...core.permissions import SYSTEM
 from ...core.services import CoreServices
 from ...core.settings import ModbusSettings
+from ..settings_face import FaceStatus, SettingsDrivenFace, bind_problem
 from .regmap import MAP_PATH
 
 __all__ = ["ModbusService", "ServerStatus", "bind_tcp"]
@@ -35,23 +31,22 @@ REGISTER_LIST = "modbus-registers.md"
 POINTS = "modbus_points.csv"
 
 
-@dataclass(frozen=True, slots=True)
-class ServerStatus:
-    """Whether the server answers, and why not when it does not."""
-
-    running: bool
-    text: str
+ServerStatus = FaceStatus
+"""Whether the server answers, and why not (the shared ``FaceStatus``)."""
 
 
-class ModbusService:
+class ModbusService(SettingsDrivenFace):
     """Runs (or not) the Modbus TCP server as ``config/modbus`` says."""
 
     name = "modbus"
+    TOPIC = TOPIC
+    TITLE = "Modbus server"
+    APPLIER = "modbus server"
 
     def __init__(self, core: CoreServices, *, port: int | None = None,
                  address: str | None = None, arm_seconds: float = 10.0) -> None:
         """``port``/``address`` override the settings (tests and ``--bind``)."""
-        self.core = core
+        super().__init__(core)
         self._port_override = port
         self._address_override = address
         self.arm_seconds = arm_seconds
@@ -59,44 +54,11 @@ class ModbusService:
         self.face: Any = None
         self.port: int | None = None
         self.address = ""
-        self._status = ServerStatus(False, "disabled (config/modbus enabled=disabled)")
-        self._watch: asyncio.Task[None] | None = None
         self._applied: tuple[str, int, int, int] | None = None
-        self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ lifecycle
-    async def start(self) -> None:
-        self.core.config.appliers.register(TOPIC, "modbus server")
-        self._publish_docs()
-        await self._apply(self.core.config.get(TOPIC))
-        self._watch = asyncio.create_task(self._follow(), name="modbus-settings")
-
-    async def stop(self) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
-            self._watch = None
-        await self._close()
-
     def describe(self) -> str:
         return f"modbus={self.address}:{self.port}" if self.server else "modbus=off"
-
-    @property
-    def status(self) -> ServerStatus:
-        """Running on address:port, or why not."""
-        return self._status
-
-    async def _follow(self) -> None:
-        with self.core.events.subscribe(kinds={"settings"}) as sub:
-            while True:
-                batch = await sub.get()
-                for ev in batch.events:
-                    if ev.subject == TOPIC:
-                        try:
-                            await self._apply(ev.data)
-                        except Exception:
-                            log.exception("Modbus: applying config/modbus failed")
 
     def _allow_write(self) -> bool:
         return bool(self.core.config.get(TOPIC).allowWrite)
@@ -120,16 +82,9 @@ class ModbusService:
             try:
                 sock = bind_tcp(address, port)
             except OSError as exc:
-                why = f"cannot listen on TCP {address}:{port}: {exc.strerror or exc}"
-                if isinstance(exc, PermissionError) or exc.errno == 13:
-                    why += " (ports below 1024 need root; set config/modbus port)"
-                elif exc.errno == 98:
-                    why += " (another program holds the port)"
-                log.error("Modbus server not started: %s", why)
-                self._set_status(False, f"not running: {why}")
-                await self.core.audit.record(SYSTEM, "modbus.error", "config/modbus",
-                                             f"Modbus server not started: {why}",
-                                             severity=Severity.ERROR)
+                await self._not_started(
+                    bind_problem(exc, "TCP", address, port, "config/modbus port"),
+                    "modbus.error")
                 return
             try:
                 from .face import ModbusFace       # pymodbus only when enabled
@@ -165,10 +120,6 @@ class ModbusService:
                 log.exception("Modbus: stopping the server failed")
             self.port = None
             self.face = None
-
-    def _set_status(self, running: bool, text: str) -> None:
-        self._status = ServerStatus(running, text)
-        self.core.faces.report(TOPIC, text)
 
     # ------------------------------------------------------------------ data files
     def _publish_docs(self) -> None:

@@ -13,7 +13,6 @@ across restarts. ``status`` is what the shell and console show.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ipaddress
 import json
@@ -21,13 +20,11 @@ import logging
 import os
 import shutil
 import socket
-from dataclasses import dataclass
 from typing import Any
 
-from ...core.audit import Severity
-from ...core.permissions import SYSTEM
 from ...core.services import CoreServices
 from ...core.settings import SnmpAgentSettings
+from ..settings_face import FaceStatus, SettingsDrivenFace, bind_problem
 from .mib import MIB_TEXT
 
 __all__ = ["SnmpAgentService", "AgentStatus", "RESTART_KEYS"]
@@ -41,67 +38,33 @@ RESTART_KEYS = frozenset(SnmpAgentSettings.model_fields) - {
 GUIDE = "snmp.md"
 
 
-@dataclass(frozen=True, slots=True)
-class AgentStatus:
-    """Whether the agent answers, and why not when it does not."""
-
-    running: bool
-    text: str
+AgentStatus = FaceStatus
+"""Whether the agent answers, and why not (the shared ``FaceStatus``)."""
 
 
-class SnmpAgentService:
+class SnmpAgentService(SettingsDrivenFace):
     """Runs (or not) the SNMP agent as ``config/snmp_agent`` says."""
 
     name = "snmp"
+    TOPIC = "snmp_agent"
+    TITLE = "SNMP agent"
+    APPLIER = "snmp agent"
 
     def __init__(self, core: CoreServices, *, port: int | None = None,
                  address: str | None = None, unlock_seconds: float = 10.0) -> None:
         """``port``/``address`` override the settings (tests and ``--bind``)."""
-        self.core = core
+        super().__init__(core)
         self._port_override = port
         self._address_override = address
         self.unlock_seconds = unlock_seconds
         self.agent: Any = None
         self.port: int | None = None
         self.address = ""
-        self._status = AgentStatus(False, "disabled (config/snmp_agent enabled=disabled)")
-        self._watch: asyncio.Task[None] | None = None
         self._applied: dict[str, Any] | None = None
-        self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ lifecycle
-    async def start(self) -> None:
-        self.core.config.appliers.register("snmp_agent", "snmp agent")
-        self._publish_docs()
-        await self._apply(self.core.config.get("snmp_agent"))
-        self._watch = asyncio.create_task(self._follow(), name="snmp-settings")
-
-    async def stop(self) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
-            self._watch = None
-        await self._close()
-
     def describe(self) -> str:
         return f"snmp={self.address}:{self.port}" if self.agent else "snmp=off"
-
-    @property
-    def status(self) -> AgentStatus:
-        """Running on address:port, or why not."""
-        return self._status
-
-    async def _follow(self) -> None:
-        with self.core.events.subscribe(kinds={"settings"}) as sub:
-            while True:
-                batch = await sub.get()
-                for ev in batch.events:
-                    if ev.subject == "snmp_agent":
-                        try:
-                            await self._apply(ev.data)
-                        except Exception:
-                            log.exception("SNMP agent: applying config/snmp_agent failed")
 
     # ------------------------------------------------------------------ apply
     async def _apply(self, settings: SnmpAgentSettings) -> None:
@@ -120,16 +83,9 @@ class SnmpAgentService:
             try:
                 sock = _bind(address, port)
             except OSError as exc:
-                why = f"cannot listen on UDP {address}:{port}: {exc.strerror or exc}"
-                if isinstance(exc, PermissionError) or exc.errno == 13:
-                    why += " (ports below 1024 need root; set config/snmp_agent agentPort)"
-                elif exc.errno == 98:
-                    why += " (another program, such as snmpd, holds the port)"
-                log.error("SNMP agent not started: %s", why)
-                self._set_status(False, f"not running: {why}")
-                await self.core.audit.record(SYSTEM, "snmp.error", "config/snmp_agent",
-                                             f"SNMP agent not started: {why}",
-                                             severity=Severity.ERROR)
+                await self._not_started(
+                    bind_problem(exc, "UDP", address, port, "config/snmp_agent agentPort",
+                                 holder="another program, such as snmpd,"), "snmp.error")
                 return
             try:
                 from .agent import Agent      # pysnmp only when enabled
@@ -159,10 +115,6 @@ class SnmpAgentService:
             except Exception:
                 log.exception("SNMP agent: close failed")
             self.port = None
-
-    def _set_status(self, running: bool, text: str) -> None:
-        self._status = AgentStatus(running, text)
-        self.core.faces.report("snmp_agent", text)
 
     # ------------------------------------------------------------------ data files
     def _engine_identity(self) -> tuple[bytes, int]:

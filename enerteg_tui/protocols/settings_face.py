@@ -1,0 +1,120 @@
+"""What every face that a settings topic starts and stops has in common.
+
+The SNMP agent (``config/snmp_agent``) and the Modbus server (``config/modbus``), and the
+network faces to come, are always among the controller's services, running or not: at
+start and on every change of their topic they (re)start or stop without a restart of
+the controller. Each reports whether it runs, and why not, in ``core.faces`` (the shell's
+``cat``/``put`` and the console's Settings form show it), registers as the applier of
+its topic, and answers a port it cannot bind with one log line and one audit entry of
+severity error rather than a crash. A subclass says how to apply the settings
+(``_apply``), how to stop (``_close``) and which files it puts into ``/docs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..core.audit import Severity
+from ..core.permissions import SYSTEM
+from ..core.services import CoreServices
+
+__all__ = ["FaceStatus", "SettingsDrivenFace", "bind_problem"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FaceStatus:
+    """Whether a face answers, and why not when it does not."""
+
+    running: bool
+    text: str
+
+
+def bind_problem(exc: OSError, proto: str, address: str, port: int, port_key: str,
+                 holder: str = "another program") -> str:
+    """Why a face cannot listen, in words an operator can act on."""
+    why = f"cannot listen on {proto} {address}:{port}: {exc.strerror or exc}"
+    if isinstance(exc, PermissionError) or exc.errno == 13:
+        why += f" (ports below 1024 need root; set {port_key})"
+    elif exc.errno == 98:
+        why += f" ({holder} holds the port)"
+    return why
+
+
+class SettingsDrivenFace:
+    """Base of a face that its settings topic starts and stops live."""
+
+    TOPIC: ClassVar[str]
+    """The settings topic (``snmp_agent``, ``modbus``)."""
+    TITLE: ClassVar[str]
+    """The face in words (``SNMP agent``, ``Modbus server``)."""
+    APPLIER: ClassVar[str]
+    """The name the Settings page shows as applying the topic."""
+
+    def __init__(self, core: CoreServices) -> None:
+        self.core = core
+        self._status = FaceStatus(False, f"disabled (config/{self.TOPIC} enabled=disabled)")
+        self._watch: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Register as the topic's applier, publish the docs, apply the settings and
+        follow their changes."""
+        self.core.config.appliers.register(self.TOPIC, self.APPLIER)
+        self._publish_docs()
+        await self._apply(self.core.config.get(self.TOPIC))
+        self._watch = asyncio.create_task(self._follow(), name=f"{self.TOPIC}-settings")
+
+    async def stop(self) -> None:
+        """Stop following the settings and close the face."""
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
+        await self._close()
+
+    @property
+    def status(self) -> FaceStatus:
+        """Running on address:port, or why not."""
+        return self._status
+
+    async def _follow(self) -> None:
+        with self.core.events.subscribe(kinds={"settings"}) as sub:
+            while True:
+                batch = await sub.get()
+                for ev in batch.events:
+                    if ev.subject == self.TOPIC:
+                        try:
+                            await self._apply(ev.data)
+                        except Exception:
+                            log.exception("%s: applying config/%s failed", self.TITLE,
+                                          self.TOPIC)
+
+    def _set_status(self, running: bool, text: str) -> None:
+        self._status = FaceStatus(running, text)
+        self.core.faces.report(self.TOPIC, text)
+
+    async def _not_started(self, why: str, action: str) -> None:
+        """A face that cannot start: one log line, the status, one audit entry."""
+        log.error("%s not started: %s", self.TITLE, why)
+        self._set_status(False, f"not running: {why}")
+        await self.core.audit.record(SYSTEM, action, f"config/{self.TOPIC}",
+                                     f"{self.TITLE} not started: {why}",
+                                     severity=Severity.ERROR)
+
+    # ------------------------------------------------------------------ subclass
+    async def _apply(self, settings: Any) -> None:
+        raise NotImplementedError
+
+    async def _close(self) -> None:
+        raise NotImplementedError
+
+    def _publish_docs(self) -> None:
+        """Put the face's files into the file tree's ``/docs`` (default: none)."""
