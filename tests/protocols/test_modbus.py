@@ -12,7 +12,6 @@ import os
 import socket
 import struct
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -79,24 +78,6 @@ def mbap(unit: int, pdu: bytes, tid: int = 1) -> bytes:
 
 
 # ------------------------------------------------------------------ start, stop, status
-def test_controller_with_modbus_disabled_does_not_import_pymodbus(tmp_path: Path) -> None:
-    code = (
-        "import asyncio, sys\n"
-        "from pathlib import Path\n"
-        "from tests.helpers import build_controller\n"
-        "async def main():\n"
-        f"    c = await build_controller(Path({str(tmp_path / 'd')!r}), pdus=2)\n"
-        "    print(c.service('modbus').status.text)\n"
-        "    print('pymodbus' in sys.modules)\n"
-        "    await c.stop()\n"
-        "asyncio.run(main())\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[-2:] == [
-        "disabled (config/modbus enabled=disabled)", "False"]
-
-
 async def test_settings_start_and_stop_the_server_without_restart(make_controller: Any) -> None:
     c, port = await server(make_controller)
     cl = await client(port)

@@ -89,24 +89,6 @@ def v3(port: int, auth: str = "SHA-256", priv: str = "AES", user: str = "ops",
 
 
 # ------------------------------------------------------------------ start, stop, status
-def test_controller_with_agent_disabled_does_not_import_pysnmp(tmp_path: Path) -> None:
-    code = (
-        "import asyncio, sys\n"
-        "from pathlib import Path\n"
-        "from tests.helpers import build_controller\n"
-        "async def main():\n"
-        f"    c = await build_controller(Path({str(tmp_path / 'd')!r}), pdus=2)\n"
-        "    print(c.service('snmp').status.text)\n"
-        "    print('pysnmp' in sys.modules)\n"
-        "    await c.stop()\n"
-        "asyncio.run(main())\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[-2:] == [
-        "disabled (config/snmp_agent enabled=disabled)", "False"]
-
-
 async def test_settings_start_and_stop_the_agent_without_restart(
         make_controller: Any, snmp_env: dict[str, str]) -> None:
     c, port = await agent(make_controller, snmpName="rack-row-7", snmpLocation="DC1")
