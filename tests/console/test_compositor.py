@@ -66,8 +66,8 @@ async def _settled_pair(app: Any, t: PyteTransport,
                         label: str) -> tuple[list[str], list[str]] | None:
     """(emulator lines, full render lines) taken together at a moment nothing is pending
     (with sweeps every 0.1 s a change can land between two awaits, never inside this);
-    None if no such moment came within two seconds."""
-    for _ in range(200):
+    None if no such moment came within five seconds (a loaded machine paints late)."""
+    for _ in range(500):
         await asyncio.sleep(0.01)
         if _clean(app):
             return _emulated(t), _full_render(app)
