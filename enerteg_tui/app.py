@@ -24,6 +24,7 @@ from textual.command import Provider
 from textual.screen import Screen
 from textual.theme import Theme
 
+from .core.errors import EnertegError
 from .core.permissions import Principal, require
 from .screens.compositor import install_safe_compositor
 from .screens.context import ConsoleContext
@@ -61,6 +62,7 @@ class ConsoleApp(App[None]):
         clock: source of the time shown (the header clock); tests freeze it.
         on_open_shell: called (maybe awaited) when the operator asks for the topic
             shell; the SSH transport switches the session over. None hides the key.
+        start_place: the page to open first; None = the site dashboard.
     """
 
     TITLE = "EnerTEG"
@@ -84,11 +86,14 @@ class ConsoleApp(App[None]):
         hostname: str | None = None,
         clock: Callable[[], float] | None = None,
         on_open_shell: Callable[[], Awaitable[Any] | Any] | None = None,
+        start_place: Place | None = None,
     ) -> None:
         self.context = ConsoleContext(
             core=core, principal=principal,
             hostname=hostname or socket.gethostname(), clock=clock or time.time)
         self.on_open_shell = on_open_shell
+        self.start_place = start_place
+        """The page to open first (coming back from the topic shell: where it was left)."""
         self._theme_cache: tuple[str, Theme] | None = None
         super().__init__()
         # No animations: over SSH every animated frame is bytes on the wire and CPU on
@@ -118,7 +123,18 @@ class ConsoleApp(App[None]):
     async def on_mount(self) -> None:
         self.main = MainScreen()
         await self.push_screen(self.main)
-        await self.open_place(Place("site"))
+        place = self.start_place or Place("site")
+        try:
+            self.spec_for(place)          # the PDU or element may be gone meanwhile
+        except EnertegError:
+            place = Place("site")
+        await self.open_place(place)
+
+    @property
+    def place(self) -> Place | None:
+        """Where the operator is now (the current page's place), for coming back."""
+        current = self.main.current if self.main is not None else None
+        return current.place if current is not None else None
 
     def _load_screen_css(self, screen: Screen[Any]) -> None:
         """Every screen shown (pages, dialogs, Textual's command palette) paints through a

@@ -16,13 +16,14 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from .terminal_caps import apply_terminal_caps
 from .textual_driver import driver_for
 
-__all__ = ["ConsoleEnd", "INCIDENTS_PER_SESSION", "incident_text", "run_console_once"]
+__all__ = ["ConsoleEnd", "ConsoleRun", "INCIDENTS_PER_SESSION", "incident_text", "run_console_once"]
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +51,23 @@ def incident_text(incident: str, left: int) -> str:
             f"administrator); {then}.\r\n")
 
 
+@dataclass(frozen=True, slots=True)
+class ConsoleRun:
+    """How one run of the console ended."""
+
+    end: ConsoleEnd
+    incident: str | None = None
+    """The id logged with the traceback, for ``ConsoleEnd.INCIDENT``."""
+    place: Any = None
+    """Where the operator was (a ``screens.tree.Place``): the next run opens it."""
+
+
 async def run_console_once(core: Any, principal: Any, transport: Any, *,
                            pump: Callable[[Any], Awaitable[None]], term: str | None,
-                           env: Mapping[str, str] | None = None, mouse: bool = True
-                           ) -> tuple[ConsoleEnd, str | None]:
-    """Run the console until it ends; returns how, and the incident id of an error.
+                           env: Mapping[str, str] | None = None, mouse: bool = True,
+                           start_place: Any = None) -> ConsoleRun:
+    """Run the console until it ends; returns how, where the operator was, and the
+    incident id of an error. ``start_place``: the page to open first.
 
     Args:
         core: the core services.
@@ -69,7 +82,8 @@ async def run_console_once(core: Any, principal: Any, transport: Any, *,
 
     want_shell = asyncio.Event()
     app = ConsoleApp(core, principal, hostname=core.config.get("hostname").hostname,
-                     on_open_shell=lambda: (want_shell.set(), app.exit()))
+                     on_open_shell=lambda: (want_shell.set(), app.exit()),
+                     start_place=start_place)
     apply_terminal_caps(app, term, env or {})
     app.driver_class = driver_for(transport)
     pumping = asyncio.get_running_loop().create_task(pump(app))
@@ -84,5 +98,6 @@ async def run_console_once(core: Any, principal: Any, transport: Any, *,
             await pumping
         transport.close()
     if app.incident is not None:
-        return ConsoleEnd.INCIDENT, app.incident
-    return (ConsoleEnd.SHELL if want_shell.is_set() else ConsoleEnd.QUIT), None
+        return ConsoleRun(ConsoleEnd.INCIDENT, app.incident)
+    return ConsoleRun(ConsoleEnd.SHELL if want_shell.is_set() else ConsoleEnd.QUIT,
+                      place=app.place)

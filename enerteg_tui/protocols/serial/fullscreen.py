@@ -93,11 +93,14 @@ async def run_serial_console(term: Any, core: Any, principal: Any, session: Any,
                                    run_console_once)
 
     incidents = 0
+    place = None                 # where to come back to from the topic shell
     while not term.hung_up:
         transport = _LineTransport(term)
-        end, incident = await run_console_once(
+        run = await run_console_once(
             core, principal, transport,
-            pump=lambda app, t=transport: _pump(term, t, app), term=term_type, mouse=False)
+            pump=lambda app, t=transport: _pump(term, t, app), term=term_type, mouse=False,
+            start_place=place)
+        end, incident, place = run.end, run.incident, run.place
         if term.hung_up:
             return
         if end is ConsoleEnd.INCIDENT:

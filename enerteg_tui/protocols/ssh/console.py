@@ -116,12 +116,15 @@ async def run_console(service: Any, owner: Any, process: asyncssh.SSHServerProce
     session = owner.session
     touch = session.touch if session else None
     incidents = 0
+    place = None                 # where to come back to from the topic shell
     while True:
         transport = SSHConsoleTransport(process)
-        end, incident = await run_console_once(
+        run = await run_console_once(
             core, principal, transport,
             pump=lambda app, t=transport: _pump_input(process, t, app, touch),
-            term=process.get_terminal_type(), env=dict(process.env or {}))
+            term=process.get_terminal_type(), env=dict(process.env or {}),
+            start_place=place)
+        end, incident, place = run.end, run.incident, run.place
         if process.is_closing():
             return 0
         if end is ConsoleEnd.INCIDENT:

@@ -196,3 +196,22 @@ async def test_twenty_console_sessions(ssh_env: SSHEnv) -> None:
         for conn, _, _ in sessions:
             conn.close()
 
+
+
+async def test_back_from_the_shell_to_the_page_it_came_from(ssh_env: SSHEnv) -> None:
+    """Issue 18 item 9: ctrl+t then exit returns to the page it came from (here the
+    device list), not to the site dashboard."""
+    conn, process, screen = await _console(ssh_env, cols=130, rows=40)
+    try:
+        await screen.wait_for(r"Site dashboard")
+        name = ssh_env.controller.live.ordered()[0].info.display_name
+        process.stdin.write(b"\x1bOR")                     # F3: devices
+        await screen.wait_for(r"Filter: all")
+        await screen.wait_for(re.escape(name))
+        process.stdin.write(b"\x14")                       # ctrl+t
+        await screen.wait_for(r"oper@enerteg:> ")
+        process.stdin.write(b"exit\r")
+        await screen.wait_for(r"Filter: all")
+        assert "Site dashboard" not in screen.text
+    finally:
+        conn.close()
