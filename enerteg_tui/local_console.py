@@ -76,9 +76,34 @@ def console_main(args: argparse.Namespace) -> int:
         host = ssh.get("address") or "127.0.0.1"
         host = "127.0.0.1" if host in ("0.0.0.0", "") else host
         user = args.user or "admin"
-        os.execvp("ssh", ["ssh", "-p", str(ssh["port"]), f"{user}@{host}"])
+        known = _local_known_hosts(Path(args.data_dir), host, int(ssh["port"]))
+        pin = (["-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes"]
+               if known is not None else [])
+        os.execvp("ssh", ["ssh", *pin, "-p", str(ssh["port"]), f"{user}@{host}"])
     import asyncio
     return asyncio.run(_standalone(args))
+
+
+def _local_known_hosts(data_dir: Path, host: str, port: int) -> Path | None:
+    """A known-hosts file naming the controller's own host keys (read from its data
+    directory), so the console on the controller's machine checks the key it knows
+    instead of asking to trust it, and never mixes with the user's ~/.ssh/known_hosts
+    (a port reused by another controller there reads as "host identification has
+    changed"). None when no public key is there."""
+    keys = sorted((data_dir / "ssh").glob("ssh_host_*_key.pub"))
+    lines = []
+    for pub in keys:
+        parts = pub.read_text().split()
+        if len(parts) >= 2:
+            lines.append(f"[{host}]:{port} {parts[0]} {parts[1]}")
+    if not lines:
+        return None
+    path = data_dir / "ssh" / "known_hosts.local"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path
 
 
 def _ask(prompt: str) -> str:
