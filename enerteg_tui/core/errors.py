@@ -7,7 +7,8 @@ error-status, Modbus exception code, HTTP status); nothing else is caught by typ
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 __all__ = [
     "EnertegError",
@@ -20,6 +21,7 @@ __all__ = [
     "Unsupported",
     "SHOWN_CHARS",
     "shown",
+    "per_class",
 ]
 
 SHOWN_CHARS = 40
@@ -94,3 +96,12 @@ class DriverTimeout(DeviceUnavailable):
 
 class Unsupported(EnertegError):
     """The device or driver cannot do what was asked (e.g. switch a metered outlet)."""
+
+
+T = TypeVar("T")
+
+
+def per_class(table: Mapping[type[EnertegError], T], exc: EnertegError) -> T:
+    """What a face's error table says for ``exc``: the entry of its own class, else of
+    the nearest base class (every table has an ``EnertegError`` entry, so one is found)."""
+    return next(table[cls] for cls in type(exc).__mro__ if cls in table)  # type: ignore[index]

@@ -29,6 +29,7 @@ from ..core.errors import (
     NotFound,
     PermissionDenied,
     Unsupported,
+    per_class,
 )
 
 __all__ = ["CONSOLE_ERRORS", "severity_of", "notify_error", "show_error_line"]
@@ -50,7 +51,7 @@ CONSOLE_ERRORS: dict[type[EnertegError], Severity] = {
 
 def severity_of(exc: EnertegError) -> Severity:
     """The severity the table gives ``exc`` (its nearest listed class)."""
-    return next(CONSOLE_ERRORS[k] for k in type(exc).__mro__ if k in CONSOLE_ERRORS)
+    return per_class(CONSOLE_ERRORS, exc)
 
 
 def notify_error(node: Any, exc: EnertegError, title: str) -> None:

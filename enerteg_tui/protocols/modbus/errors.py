@@ -17,6 +17,7 @@ from ...core.errors import (
     NotFound,
     PermissionDenied,
     Unsupported,
+    per_class,
 )
 
 __all__ = ["EXCEPTION_CODE", "exception_code"]
@@ -36,7 +37,4 @@ EXCEPTION_CODE: dict[type[EnertegError], int] = {
 
 def exception_code(exc: EnertegError) -> int:
     """The exception code for ``exc`` (its own class, else the nearest base class)."""
-    for cls in type(exc).__mro__:
-        if cls in EXCEPTION_CODE:
-            return EXCEPTION_CODE[cls]  # type: ignore[index]
-    return 0x04
+    return per_class(EXCEPTION_CODE, exc)

@@ -31,6 +31,7 @@ from ...core.errors import (
     NotFound,
     PermissionDenied,
     Unsupported,
+    per_class,
     shown,
 )
 from ...core.safetext import escape_control
@@ -81,7 +82,7 @@ def outcome_of(exc: EnertegError | UsageError) -> ShellOutcome:
     if isinstance(exc, UsageError):
         shown = text if text.startswith(("Unknown command", "Usage")) else f"Error: {text}"
         return ShellOutcome(EXIT_USAGE, shown, {"error": text})
-    code = next(SHELL_ERRORS[k] for k in type(exc).__mro__ if k in SHELL_ERRORS)
+    code = per_class(SHELL_ERRORS, exc)
     doc = {"error": text, "type": type(exc).__name__, "thing": exc.thing,
            "value": _plain(exc.value), "allowed": exc.allowed}
     return ShellOutcome(code, f"Error: {text}", doc)

@@ -16,6 +16,7 @@ from ...core.errors import (
     NotFound,
     PermissionDenied,
     Unsupported,
+    per_class,
 )
 
 __all__ = ["ERROR_STATUS", "error_status"]
@@ -35,7 +36,4 @@ ERROR_STATUS: dict[type[EnertegError], str] = {
 
 def error_status(exc: EnertegError) -> str:
     """The error-status for ``exc`` (its own class, else the nearest base class)."""
-    for cls in type(exc).__mro__:
-        if cls in ERROR_STATUS:
-            return ERROR_STATUS[cls]  # type: ignore[index]
-    return "genErr"
+    return per_class(ERROR_STATUS, exc)
