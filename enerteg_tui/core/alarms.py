@@ -28,7 +28,7 @@ from typing import Any
 from .audit import AuditLog, Severity
 from .errors import Conflict, Invalid, NotFound
 from .safetext import refuse_control
-from .evaluation import RING, Change, Evaluator, Watch, fmt_num
+from .evaluation import RING, Change, Evaluator, Watch, channel_key, fmt_num
 from .events import Event, EventBus
 from .live import DeviceLive, LiveState
 from .model import Health
@@ -50,6 +50,9 @@ RECENT_CLOSED = 500
 """Closed (inactive and acknowledged) alarms kept in memory for ``alarms/<id>``."""
 COMMENT_MAX = 2000
 """Longest acknowledgement comment."""
+CONDITION_RULE = "controller check"
+"""Rule name of a condition alarm (``raise_condition``): raised by the controller itself,
+not by a threshold rule."""
 
 
 @dataclass(slots=True)
@@ -347,7 +350,9 @@ class AlarmService:
         """Restored active alarms that no rule watches any more are cleared at once."""
         for key, alarm in list(self.evaluator.restored.items()):
             del self.evaluator.restored[key]
-            self._clear(alarm, now, None, "no rule watches the channel any more")
+            self._clear(alarm, now, None, "the controller restarted; it is raised again while "
+                        "the condition persists" if alarm.rule_name == CONDITION_RULE
+                        else "no rule watches the channel any more")
 
     def _apply(self, change: Change, now: float) -> None:
         w, old, value = change
@@ -441,6 +446,65 @@ class AlarmService:
         for hx in changed:
             if hx != RING:
                 self._events.publish_device(hx)
+
+    # ------------------------------------------------------------------ conditions
+    def raise_condition(self, name: str, text: str, *, index: int = 0,
+                        severity: str = "Critical") -> Alarm:
+        """Raise an alarm about the controller itself rather than a measured value (a face
+        that cannot listen on its port, a Device ID two PDUs share), on channel
+        ``ring//<index>/<name>``. Idempotent: while it is active, a second call updates
+        its text and severity instead of raising another; ``clear_condition`` ends it.
+        Audited (``alarm.raise``) and announced like any alarm."""
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity {severity!r}: allowed are {', '.join(SEVERITIES)}")
+        now = self._clock()
+        channel = channel_key(RING, "", index, name)
+        alarm = self._active_on(channel)
+        if alarm is not None:
+            self.evaluator.restored.pop(channel, None)       # still true after a restart
+            if (alarm.text, alarm.severity) != (text, severity):
+                alarm.text, alarm.severity, alarm.updated = text, severity, now
+                self._dirty[alarm.id] = alarm
+                self._publish("escalated" if severity == "Critical" else "deescalated", alarm)
+                self._recount()
+                self._wake.set()
+            return alarm
+        alarm = Alarm(
+            id=self._next_id, channel=channel, device=RING, component="", index=index,
+            quantity=name, rule_id=None, rule_name=CONDITION_RULE, severity=severity,
+            peak_severity=severity, direction="above", active=True, start=now, end=None,
+            value=None, peak=None, threshold=None, text=text, updated=now,
+            device_name=self._name(RING))
+        self._next_id += 1
+        self._open[alarm.id] = alarm
+        self._dirty[alarm.id] = alarm
+        self._pending_audit.append(("alarm.raise", alarm, text, AUDIT_SEVERITY[severity]))
+        self._publish("raised", alarm)
+        self._recount()
+        self._wake.set()
+        return alarm
+
+    def clear_condition(self, name: str, why: str, *, index: int = 0) -> Alarm | None:
+        """Clear the condition alarm ``name`` (``why``: what ended it); None when none is
+        active."""
+        channel = channel_key(RING, "", index, name)
+        alarm = self._active_on(channel)
+        if alarm is None:
+            return None
+        self.evaluator.restored.pop(channel, None)
+        self._clear(alarm, self._clock(), None, why)
+        self._recount()
+        self._wake.set()
+        return alarm
+
+    def conditions(self, name: str) -> list[Alarm]:
+        """Active condition alarms called ``name`` (every index)."""
+        return [a for a in self._open.values()
+                if a.active and a.rule_name == CONDITION_RULE and a.quantity == name]
+
+    def _active_on(self, channel: str) -> Alarm | None:
+        return next((a for a in self._open.values() if a.active and a.channel == channel),
+                    None)
 
     # ------------------------------------------------------------------ texts
     def _name(self, hex_id: str) -> str:

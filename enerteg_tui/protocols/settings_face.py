@@ -6,8 +6,12 @@ start and on every change of their topic they (re)start or stop without a restar
 the controller. Each reports whether it runs, and why not, in ``core.faces`` (the shell's
 ``cat``/``put`` and the console's Settings form show it), registers as the applier of
 its topic, and answers a port it cannot bind with one log line and one audit entry of
-severity error rather than a crash. A subclass says how to apply the settings
-(``_apply``), how to stop (``_close``) and which files it puts into ``/docs``.
+severity error rather than a crash. While a face that is enabled does not run, an alarm
+says so (a condition alarm of the core's alarm service, ``modbusNotRunning``,
+``snmpAgentNotRunning``): raised with the reason, cleared when the face listens (after a
+settings change, or a retry every ``RETRY_SECONDS`` once the port is free) or is
+disabled. A subclass says how to apply the settings (``_apply``), how to stop
+(``_close``) and which files it puts into ``/docs``.
 """
 
 from __future__ import annotations
@@ -55,12 +59,16 @@ class SettingsDrivenFace:
     """The face in words (``SNMP agent``, ``Modbus server``)."""
     APPLIER: ClassVar[str]
     """The name the Settings page shows as applying the topic."""
+    RETRY_SECONDS: ClassVar[float] = 30.0
+    """How often a face that could not start tries again with the same settings."""
 
     def __init__(self, core: CoreServices) -> None:
         self.core = core
         self._status = FaceStatus(False, f"disabled (config/{self.TOPIC} enabled=disabled)")
         self._watch: asyncio.Task[None] | None = None
+        self._retry: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self.retry_seconds = self.RETRY_SECONDS
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -73,12 +81,20 @@ class SettingsDrivenFace:
 
     async def stop(self) -> None:
         """Stop following the settings and close the face."""
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
-            self._watch = None
+        for task in (self._watch, self._retry):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._watch = self._retry = None
         await self._close()
+
+    @property
+    def condition(self) -> str:
+        """Name of the alarm raised while the face is enabled but not running
+        (``snmp_agent`` → ``snmpAgentNotRunning``)."""
+        head, *rest = self.TOPIC.split("_")
+        return head + "".join(p.title() for p in rest) + "NotRunning"
 
     @property
     def status(self) -> FaceStatus:
@@ -98,16 +114,42 @@ class SettingsDrivenFace:
                                           self.TOPIC)
 
     def _set_status(self, running: bool, text: str) -> None:
+        """Report the face's state; raise or clear its alarm to match (running or
+        disabled: no alarm; enabled but not running: the alarm, with the reason)."""
         self._status = FaceStatus(running, text)
         self.core.faces.report(self.TOPIC, text)
+        alarms = self.core.alarms
+        if running:
+            alarms.clear_condition(self.condition, f"{self.TITLE} {text}")
+        elif text.startswith("disabled"):
+            alarms.clear_condition(self.condition, f"{self.TITLE} {text}")
+        else:
+            alarms.raise_condition(self.condition, f"{self.TITLE} {text}", severity="Warning")
 
     async def _not_started(self, why: str, action: str) -> None:
-        """A face that cannot start: one log line, the status, one audit entry."""
-        log.error("%s not started: %s", self.TITLE, why)
+        """A face that cannot start: one log line, the status, one audit entry, the
+        alarm; then a quiet retry every ``retry_seconds`` (the same reason again is
+        neither logged nor audited again)."""
+        again = self._status.text == f"not running: {why}"
         self._set_status(False, f"not running: {why}")
-        await self.core.audit.record(SYSTEM, action, f"config/{self.TOPIC}",
-                                     f"{self.TITLE} not started: {why}",
-                                     severity=Severity.ERROR)
+        if not again:
+            log.error("%s not started: %s", self.TITLE, why)
+            await self.core.audit.record(SYSTEM, action, f"config/{self.TOPIC}",
+                                         f"{self.TITLE} not started: {why}",
+                                         severity=Severity.ERROR)
+        if self._retry is None or self._retry.done():
+            self._retry = asyncio.create_task(self._retry_loop(), name=f"{self.TOPIC}-retry")
+
+    async def _retry_loop(self) -> None:
+        while not self._status.running and not self._status.text.startswith("disabled"):
+            await asyncio.sleep(self.retry_seconds)
+            if self._status.running or self._status.text.startswith("disabled"):
+                return
+            try:
+                await self._apply(self.core.config.get(self.TOPIC))
+            except Exception:
+                log.exception("%s: retrying config/%s failed", self.TITLE, self.TOPIC)
+                return
 
     # ------------------------------------------------------------------ subclass
     async def _apply(self, settings: Any) -> None:

@@ -26,7 +26,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
-from ..core.alarms import Alarm, AlarmFilter
+from ..core.alarms import CONDITION_RULE, Alarm, AlarmFilter
 from ..core.errors import EnertegError
 from ..core.events import Batch
 from ..core.permissions import Action
@@ -352,6 +352,10 @@ class AlarmsPage(Page):
             self.say("Select an alarm first")
             return
         alarm = self._alarms[int(str(row.key))]
+        if alarm.rule_name == CONDITION_RULE:
+            self.say("This alarm is about the controller itself (no PDU to open): "
+                     + alarm.text)
+            return
         if alarm.device == "ring":
             self.say("This alarm is about the databus ring, not one PDU: the header shows "
                       "the ring's state")

@@ -5,7 +5,8 @@ the settings topic it (re)starts the server when enabled, or stops it when disab
 without a restart. pymodbus is imported only when the server is enabled, so a controller
 with Modbus off (the default) does not pay its start-up time. A port already in use (or
 an address not on this host, or a privileged port without the right) is one log line,
-an audit entry of severity error, and ``status`` saying why; the controller runs on.
+an audit entry of severity error, ``status`` saying why and an alarm until it listens
+(``SettingsDrivenFace``); the controller runs on.
 ``status`` (also in ``core.faces`` under ``modbus``) is what the shell and console show.
 The register map (CSV) and its generated list are put to the file tree's ``/docs``.
 """
