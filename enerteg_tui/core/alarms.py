@@ -28,6 +28,7 @@ from typing import Any
 from .audit import AuditLog, Severity
 from .errors import Conflict, Invalid, NotFound
 from .safetext import refuse_control
+from .device_ids import CONDITION as DUPLICATE_ID, duplicate_text, duplicates
 from .evaluation import RING, Change, Evaluator, Watch, channel_key, fmt_num
 from .events import Event, EventBus
 from .live import DeviceLive, LiveState
@@ -207,6 +208,7 @@ class AlarmService:
         self._counts = {"critical": 0, "warning": 0}
         self._worst: dict[str, Health] = {}
         self._first = True
+        self._shared_ids: dict[int, str] = {}
         self.eval_ms: deque[float] = deque(maxlen=120)
         """Recent evaluation times per sweep, in ms."""
         self.last_eval_ms = 0.0
@@ -243,6 +245,7 @@ class AlarmService:
             self._next_id = 1
             self.evaluator.reset()
             self._first = True
+            self._shared_ids = {}
             self._recount()
 
     async def start(self) -> None:
@@ -326,6 +329,7 @@ class AlarmService:
     def on_sweep(self) -> None:
         """Evaluate every watched channel (the poller calls this at the end of a sweep)."""
         t0 = time.perf_counter()
+        self._check_device_ids()
         now = self._clock()
         changes, peaks = self.evaluator.evaluate(now)
         if self._first:
@@ -501,6 +505,20 @@ class AlarmService:
         """Active condition alarms called ``name`` (every index)."""
         return [a for a in self._open.values()
                 if a.active and a.rule_name == CONDITION_RULE and a.quantity == name]
+
+    def _check_device_ids(self) -> None:
+        """One ``duplicateDeviceId`` alarm per Device ID the ring reports for two or more
+        PDUs, cleared when the ID is unique again (``device_ids``)."""
+        shared = {i: duplicate_text(i, ds) for i, ds in duplicates(self._live).items()}
+        if not shared and not self._shared_ids:
+            return
+        for i, text in shared.items():
+            if self._shared_ids.get(i) != text:
+                self.raise_condition(DUPLICATE_ID, text, index=i)
+        for i in self._shared_ids.keys() - shared.keys():
+            self.clear_condition(DUPLICATE_ID, f"Device ID {i} is held by one PDU again",
+                                 index=i)
+        self._shared_ids = shared
 
     def _active_on(self, channel: str) -> Alarm | None:
         return next((a for a in self._open.values() if a.active and a.channel == channel),

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from .audit import AuditLog, Severity
+from .device_ids import check_unique
 from .documents import apply_changes, diff_keys
 from .safetext import refuse_control
 from .errors import DeviceUnavailable, Invalid, NotFound, Unsupported
@@ -214,6 +215,7 @@ class DeviceService:
 
         Raises:
             PermissionDenied, NotFound, Invalid, DeviceUnavailable, Unsupported.
+            Conflict: a Device ID another PDU already has (``device_ids``).
         """
         what = f"sensor/{hex_id}/config"
         require(principal, Action.DEVICE_SETUP, what)
@@ -226,6 +228,8 @@ class DeviceService:
         except ValidationError as exc:
             raise invalid_from_pydantic(what, exc, DeviceSettings) from None
         _check_counts(what, live.info.model, new, len(live.info.sensors))
+        if new.device_id != live.info.settings.device_id:
+            check_unique(self._live, hex_id, new.device_id, what)
         self._require_running(live)
         await self._driver.write_settings(hex_id, new)
         old_d, new_d = diff_keys(current, new.model_dump(mode="json", by_alias=True))

@@ -142,6 +142,26 @@ async def test_configuration_refuses_bad_value_in_schema_words(frozen):
     assert frozen.live.get(hex_id).info.settings == before
 
 
+async def test_configuration_refuses_a_device_id_another_pdu_has(frozen):
+    a, b = frozen.live.ordered()[:2]
+    before = frozen.live.get(b.hex_id).info.settings
+    taken = a.info.settings.device_id
+    app = make_app(frozen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await app.open_place(Place("device", b.hex_id))
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        form = page(app).query_one("#config-form")
+        form.query_one("#f-deviceId").value = str(taken)
+        await pilot.press("ctrl+s")
+        error = form.query_one("#config-error")
+        await wait_for(lambda: f"Device ID {taken} is already" in str(error.render()))
+        assert a.hex_id in str(error.render())
+    assert frozen.live.get(b.hex_id).info.settings == before
+
+
 async def test_configuration_disabled_for_readonly(frozen):
     hex_id = frozen.live.ordered()[0].hex_id
     app = make_app(frozen, "power")

@@ -353,21 +353,30 @@ async def test_exceptions_unknown_unit_stale_gap_and_count(make_controller: Any)
 
 
 async def test_a_device_id_two_pdus_share_answers_0x0b_until_fixed(make_controller: Any) -> None:
+    """The core refuses a duplicate Device ID, so only the ring can report one (a PDU set
+    up on its own display): an alarm per shared ID, 0x0B for it, cleared when fixed."""
     from tests.conftest import ADMIN
     c, port = await server(make_controller, pdus=3)
     cl = await client(port)
     a, b = list(c.live.devices.values())[:2]
     shared, own = a.info.settings.device_id, b.info.settings.device_id
-    await c.devices.update_settings(ADMIN, b.hex_id, {"deviceId": shared})
-    sweeps = c.live.bus.sweeps
-    await wait_for(lambda: c.live.bus.sweeps > sweeps)
+    sim = c.driver.device(b.hex_id)
+    sim.apply_settings(sim.settings.model_copy(update={"device_id": shared}))
+    await wait_for(lambda: b.info.settings.device_id == shared)
+    await wait_for(lambda: any(x.quantity == "duplicateDeviceId" for x in c.alarms.active()))
+    alarm = next(x for x in c.alarms.active() if x.quantity == "duplicateDeviceId")
+    assert alarm.index == shared and a.hex_id in alarm.text and b.hex_id in alarm.text
+    assert f"Device ID {shared} is reported by 2 PDUs" in alarm.text
     rr = await cl.read_holding_registers(0, count=6, device_id=shared)
     assert rr.exception_code == 0x0B         # which PDU would answer? neither
     rr = await cl.read_holding_registers(0, count=6, device_id=own)
     assert rr.exception_code == 0x0B
+    # the controller unit's presence bitmap leaves the shared ID out
+    rr = await cl.read_holding_registers(400 + shared // 16, count=1, device_id=0)
+    assert not rr.registers[0] & (1 << shared % 16)
     await c.devices.update_settings(ADMIN, b.hex_id, {"deviceId": own})
-    sweeps = c.live.bus.sweeps
-    await wait_for(lambda: c.live.bus.sweeps > sweeps)
+    await wait_for(lambda: not any(x.quantity == "duplicateDeviceId"
+                                   for x in c.alarms.active()))
     rr = await cl.read_holding_registers(0, count=6, device_id=own)
     assert rr.registers[5] == own
     # FC43 (read device identification) names the controller
