@@ -50,6 +50,8 @@ class CommandDriver(Protocol):
     async def write_settings(self, hex_id: str, settings: DeviceSettings) -> None: ...
     async def switch_outlet(self, hex_id: str, outlet: int, action: OutletAction) -> None: ...
     async def blink(self, hex_id: str, seconds: float = 10.0) -> None: ...
+    async def reset_peaks(self, hex_id: str, component: str | None = None,
+                          index: int | None = None) -> None: ...
 
 
 def info_to_json(info: DeviceInfo) -> dict[str, Any]:
@@ -292,6 +294,81 @@ class DeviceService:
             principal, "device.identify", f"sensor/{hex_id}",
             f'PDU "{live.info.display_name}" ({hex_id}) asked to blink for {seconds:g} s',
             severity=Severity.LOG, device=hex_id)
+
+
+    async def reset_peaks(self, principal: Principal, hex_id: str,
+                          component: str | None = None, index: int | None = None) -> str:
+        """Reset a PDU's peak values (the current peaks of totals, inputs, branches and
+        outlets): all of them, one component (``t``, ``i``, ``b``, ``o``) or one element
+        (``o``, 3). The live values show the reset at once (peak = present current).
+        Returns what was reset, in words (``outlet 3``, ``all peaks``).
+
+        Raises:
+            PermissionDenied: the principal may not ``device-setup``.
+            NotFound: no such PDU.  Invalid: no such component or element.
+            DeviceUnavailable, Unsupported: as the driver says.
+        """
+        what = f"sensor/{hex_id}" + (f"/{component}" if component else "") + (
+            f"/{index}" if component and component != "t" and index is not None else "")
+        require(principal, Action.DEVICE_SETUP, what)
+        live = self.get(hex_id)
+        target = _peak_target(what, live, component, index)
+        self._require_running(live)
+        await self._driver.reset_peaks(hex_id, component, None if component == "t" else index)
+        for key, group in list(live.groups.items()):
+            comp, n = key
+            if "currentPeak" not in group or "current" not in group:
+                continue
+            if component is None or (comp.value == component and (
+                    component == "t" or index is None or n == index)):
+                live.groups[key] = {**group, "currentPeak": group["current"]}
+        await self._audit.record(
+            principal, "device.reset-peaks", what,
+            f'Peak values of PDU "{live.info.display_name}" ({hex_id}) reset: {target}',
+            severity=Severity.INFO, new={"reset": target}, device=hex_id)
+        self._events.publish_device(hex_id)
+        return target
+
+
+_PEAK_COMPONENTS = {"t": ("totals", ""), "i": ("input", "phases"), "b": ("branch", "branches"),
+                    "o": ("outlet", "outlets")}
+
+
+def _peak_target(what: str, live: DeviceLive, component: str | None,
+                 index: int | None) -> str:
+    """What a peak reset covers, in words; ``Invalid`` for a component or element the PDU
+    lacks."""
+    if component is None:
+        if index is not None:
+            raise Invalid(f"{what}: element number {index} needs a component before it "
+                          "(t, i, b or o)", thing="index",
+                          value=index, allowed="a component t, i, b or o first")
+        return "all peaks"
+    if component not in _PEAK_COMPONENTS:
+        raise Invalid(f"{what}: component {component!r} has no peaks; allowed are t (totals), "
+                      "i (inputs), b (branches), o (outlets), or none for all", thing="component",
+                      value=component, allowed="t (totals), i (inputs), b (branches), "
+                      "o (outlets), or none for all")
+    word, plural = _PEAK_COMPONENTS[component]
+    if component == "t":
+        if index not in (None, 0):
+            raise Invalid(f"{what}: the totals have no element {index}; allowed is t alone",
+                          thing="index", value=index, allowed="t without a number")
+        return "totals"
+    m = live.info.model
+    count = {"i": m.phases, "b": m.branches, "o": m.outlets}[component]
+    if index is None:
+        if count == 0:
+            raise Invalid(f"{what}: this PDU has no {plural}; allowed are the components "
+                          "it has, or none for all", thing="component",
+                          value=component, allowed="a component the PDU has")
+        return f"all {plural}"
+    if not 1 <= index <= count:
+        allowed = f"{word} 1 to {count}" if count else f"none (no {plural})"
+        raise Invalid(f"{what}: {word} {index} does not exist; allowed is {allowed}",
+                      thing=word, value=index,
+                      allowed=allowed)
+    return f"{word} {index}"
 
 
 def _check_counts(what: str, model: PduModel, s: DeviceSettings, sensors: int) -> None:

@@ -119,6 +119,15 @@ class Driver(ABC):
             thing=hex_id, value="blink", allowed="no identify command",
         )
 
+    async def reset_peaks(self, hex_id: str, component: str | None = None,
+                          index: int | None = None) -> None:
+        """Reset the device's peak values: all (``component`` None), or one component
+        (``t``, ``i``, ``b``, ``o``) and, for the numbered ones, one index (None: all)."""
+        raise Unsupported(
+            f"driver {self.NAME} cannot reset the peaks of PDU {hex_id}",
+            thing=hex_id, value="reset-peaks", allowed="no peak reset command",
+        )
+
     def fault_injector(self) -> FaultInjector | None:
         """The runtime fault injection of a simulated ring, or None for real hardware."""
         return None

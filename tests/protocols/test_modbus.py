@@ -82,7 +82,7 @@ async def test_settings_start_and_stop_the_server_without_restart(make_controlle
     c, port = await server(make_controller)
     cl = await client(port)
     rr = await cl.read_holding_registers(0, count=4, device_id=0)
-    assert not rr.isError() and text_of(rr.registers[:2]) == "ETEG" and rr.registers[2:] == [1, 0]
+    assert not rr.isError() and text_of(rr.registers[:2]) == "ETEG" and rr.registers[2:] == [1, 1]
     cl.close()
     svc = c.service("modbus")
     await c.config.put(SYSTEM, "modbus", {"enabled": "disabled"})

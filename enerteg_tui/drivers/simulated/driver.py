@@ -305,6 +305,19 @@ class SimulatedDriver(Driver):
             pdu = await self._answer(hex_id, "blink")
             pdu.blink_until = self.clock() + float(seconds)
 
+    async def reset_peaks(self, hex_id: str, component: str | None = None,
+                          index: int | None = None) -> None:
+        """Reset the PDU's current peaks (all, or one component and index); the next
+        reading reports them from the present current on.
+
+        Raises:
+            NotFound, DeviceUnavailable, DriverTimeout: as ``poll``.
+        """
+        self._reach(hex_id)
+        async with self._bus:
+            pdu = await self._answer(hex_id, "reset-peaks")
+            pdu.physics.reset_peaks(component, index)
+
     # ------------------------------------------------------------------ helpers
     def _require_open(self) -> None:
         if self.state != "running":

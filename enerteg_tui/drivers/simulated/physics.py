@@ -149,6 +149,19 @@ class PduPhysics:
         self._last_t: float | None = None
 
     # ------------------------------------------------------------------ state
+    def reset_peaks(self, component: str | None = None, index: int | None = None) -> None:
+        """Forget the current peaks (all, or of one component ``t``/``i``/``b``/``o`` and,
+        for the numbered ones, one index; 1-based): the next reading starts them again
+        at the present current."""
+        trackers = {"i": self._ppeak, "b": self._bpeak, "o": self._opeak}
+        if component in (None, "t"):
+            self._tpeak = 0.0
+        for code, peaks in trackers.items():
+            if component is None or (component == code and index is None):
+                peaks[:] = [0.0] * len(peaks)
+            elif component == code and index is not None and 1 <= index <= len(peaks):
+                peaks[index - 1] = 0.0
+
     def restart(self) -> None:
         """Forget the previous poll's time (after a power loss: the gap adds no energy)."""
         self._last_t = None

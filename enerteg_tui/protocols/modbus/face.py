@@ -372,6 +372,8 @@ _GETTERS: dict[str, Callable[[_Context, Field], Any]] = {
     "power_up_mode": lambda c, f: _POWER_UP.get(c.dev.info.settings.power_up_mode, 0) if c.dev else 0,
     "outlet_delay": lambda c, f: c.dev.info.settings.outlet_delay_ms if c.dev else 0,
     "locate": lambda c, f: 0,
+    "reset_peaks": lambda c, f: 0,
+    "reset_peak": lambda c, f: 0 if c.dev is None or c._exists(f) else None,
     "arm": lambda c, f: c.face.writes.arm_left(c.dev.hex_id) if c.dev else 0,
     "command": lambda c, f: c.face.writes.unit_state(c.dev.hex_id).command if c.dev else 0,
     "status": lambda c, f: c.face.writes.unit_state(c.dev.hex_id).status if c.dev else 0,

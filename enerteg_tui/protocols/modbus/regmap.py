@@ -8,7 +8,7 @@ built from it here, and register 18-19 of every unit's header carry the CRC-32 o
 file, so an integrator can tell which map they read. No pymodbus import: the doc
 generator and the tests load this module without the server.
 
-Conventions (layout 1.0): wire addresses are 0-based; 32-bit values are big-endian words
+Conventions (layout 1.1): wire addresses are 0-based; 32-bit values are big-endian words
 (high word at the lower address, each word most significant byte first, "ABCD"); strings
 are UTF-8, two bytes per register, first byte high, NUL-padded; "not available" is NaN
 (0x7FC00000) for float32, 0xFFFFFFFF for uint32, 0xFFFF for uint16 and 0x8000 for int16.
@@ -29,7 +29,7 @@ __all__ = ["MAP_PATH", "Field", "RegisterMap", "load_map", "encode", "render_mar
            "render_points", "LAYOUT", "NAN_WORDS", "SCOPES"]
 
 MAP_PATH = Path(__file__).with_name("modbus_map.csv")
-LAYOUT = (1, 0)
+LAYOUT = (1, 1)
 """(major, minor) of the layout the CSV describes (header registers 2 and 3)."""
 SCOPES = ("pdu", "controller")
 NAN_WORDS = (0x7FC0, 0x0000)
@@ -220,7 +220,9 @@ def render_markdown(rmap: RegisterMap) -> str:
         "or starts outside every block answers exception 0x02.",
         "- Element address = base + index × stride + offset; the address column gives it "
         "for the first element of a repeated record (outlet 1, input 1…).", "",
-        "Changes: layout 1.0 is the first published map.", "",
+        "Changes: layout 1.0 is the first published map. Layout 1.1 adds the peak resets "
+        "(identification offset 127 `reset_peaks`, record offset 40 `reset_peak` of totals, "
+        "inputs, branches and outlets) in reserved space; nothing moved.", "",
     ]
     blocks: dict[tuple[str, str], list[dict[str, str]]] = {}
     for row in rmap.rows:

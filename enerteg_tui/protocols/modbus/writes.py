@@ -1,7 +1,8 @@
 """Modbus writes (FC06/FC16) through the core: the same calls and checks as the shell.
 
 A write names whole fields of the map (``modbus_map.csv`` access RW): a name string
-over all its registers, feed, power-up mode, outlet delay, locate, or the switching pair.
+over all its registers, feed, power-up mode, outlet delay, locate, peak resets (the PDU's
+or one element's, ``DeviceService.reset_peaks``), or the switching pair.
 Outlet delays are per outlet (offsets 38-39 of its record, 0.1 s). It runs as a Modbus principal (face ``modbus``, the client's address, roles READWRITE and
 POWER: device setup and switching, nothing else), so ``DeviceService`` checks the
 permission, validates, calls the driver and writes the audit entry with who and where.
@@ -139,6 +140,14 @@ class Writes:
             if value != 1:
                 return ILLEGAL_VALUE
             await devices.blink(who, hex_id, 10.0)
+        elif src in ("reset_peaks", "reset_peak"):
+            if value != 1:
+                return ILLEGAL_VALUE
+            if src == "reset_peaks":
+                await devices.reset_peaks(who, hex_id)
+            else:
+                await devices.reset_peaks(who, hex_id, f.element,
+                                          None if f.element == "t" else f.index)
         elif src == "arm":
             return await self._arm(dev, value, who)
         elif src == "command":
