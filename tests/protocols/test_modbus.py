@@ -345,6 +345,15 @@ async def test_exceptions_unknown_unit_stale_gap_and_count(make_controller: Any)
     assert (await raw(port, mbap(unit, b"\x41\x00")))[7:9] == bytes([0xC1, 0x01])
     rr = await cl.read_coils(0, count=1, device_id=unit)
     assert rr.exception_code == 0x01
+    # the brief's layout keeps no coils or discrete inputs (outlet states are the relay
+    # word, alarm bits the state words): FC02, FC05, FC15 answer 0x01 too, on every unit
+    for u in (unit, 0):
+        rr = await cl.read_discrete_inputs(0, count=8, device_id=u)
+        assert rr.exception_code == 0x01
+        rr = await cl.write_coil(0, True, device_id=u)
+        assert rr.exception_code == 0x01
+        rr = await cl.write_coils(0, [True, False], device_id=u)
+        assert rr.exception_code == 0x01
     # a PDU that stops answering: 0x0B, never old numbers
     dev.state = DeviceState.STALE
     rr = await cl.read_holding_registers(1000, count=10, device_id=unit)
@@ -411,6 +420,14 @@ async def test_mbpoll_reads_floats_big_endian_words(make_controller: Any) -> Non
         "127.0.0.1", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 20)
     assert "Target device failed to respond" in (out + err).decode()
+    # coils (-t 0) and discrete inputs (-t 1): not in the map, "Illegal function"
+    for table in ("0", "1"):
+        proc = await asyncio.create_subprocess_exec(
+            "mbpoll", "-m", "tcp", "-a", str(unit), "-0", "-t", table, "-r", "0", "-c", "8",
+            "-1", "-p", str(port), "127.0.0.1", stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 20)
+        assert "Illegal function" in (out + err).decode(), (out + err).decode()
 
 
 # ------------------------------------------------------------------ writes
