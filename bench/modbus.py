@@ -113,7 +113,7 @@ async def bare(port: int) -> None:
 
 # ---------------------------------------------------------------------- ours
 async def ours(args: argparse.Namespace) -> dict[str, float]:
-    from enerteg_tui.controller import Controller, ControllerOptions
+    from enerteg_tui.controller import Controller, ControllerOptions, tune_gc
     from enerteg_tui.core.permissions import SYSTEM
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
@@ -124,6 +124,7 @@ async def ours(args: argparse.Namespace) -> dict[str, float]:
         await c.start()
         try:
             await asyncio.wait_for(c.poller.first_sweep_done.wait(), 120)
+            tune_gc()                   # the collector's settings of `enerteg serve`
             await c.config.put(SYSTEM, "modbus", {"enabled": "enabled"})
             while not c.service("modbus").status.running:  # type: ignore[union-attr]
                 await asyncio.sleep(0.05)
