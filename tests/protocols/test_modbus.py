@@ -306,6 +306,49 @@ async def test_values_are_read_per_request_and_fc03_equals_fc04(make_controller:
     cl.close()
 
 
+async def test_requests_during_a_sweep_are_answered_in_order(make_controller: Any) -> None:
+    """While the poller sweeps, reads (the fast path) and writes (through pymodbus) wait in
+    the pacer's one queue and are answered, each client's in its own order, with the same
+    words and exception codes as between sweeps."""
+    c, port = await server(make_controller, pdus=2, allowWrite="enabled",
+                           controller={"interval": 600})
+    unit, dev = next(iter(by_unit(c).items()))
+    quiet = [await raw(port, mbap(unit, struct.pack(">BHH", fc, a, n), tid=9))
+             for fc, a, n in ((3, 1000, 64), (4, 0, 20), (3, 7000, 1), (3, 0, 126))]
+    pacer = c.service("modbus").server.pacer
+    c.poller.sweeping = True              # as in a sweep (none runs: interval 600 s)
+    try:
+        async def session(k: int) -> list[bytes]:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            out = []
+            for i, (fc, a, n) in enumerate(((3, 1000, 64), (4, 0, 20), (3, 7000, 1),
+                                            (3, 0, 126))):
+                writer.write(mbap(unit, struct.pack(">BHH", fc, a, n), tid=k * 100 + i))
+                await writer.drain()
+                head = await asyncio.wait_for(reader.readexactly(7), 5)
+                body = await reader.readexactly(struct.unpack(">H", head[4:6])[0] - 1)
+                assert struct.unpack(">H", head[:2])[0] == k * 100 + i
+                out.append(head[2:] + body)
+            # a write through pymodbus's path waits in the same queue
+            name = "paced".encode().ljust(32, b"\0")
+            writer.write(mbap(unit, struct.pack(">BHHB", 16, 50, 16, 32) + name, tid=7))
+            head = await asyncio.wait_for(reader.readexactly(7), 5)
+            body = await reader.readexactly(struct.unpack(">H", head[4:6])[0] - 1)
+            assert body[0] == 16, body
+            writer.close()
+            return out
+
+        answers = await asyncio.gather(*(session(k) for k in range(5)))
+        assert pacer.task is not None
+    finally:
+        c.poller.sweeping = False
+    for got in answers:
+        assert got == [q[2:] for q in quiet]    # same answer (the tid aside) as between sweeps
+    assert [q[7:9] for q in quiet[2:]] == [bytes([0x83, 0x02]), bytes([0x83, 0x03])]
+    assert dev.info.settings.name == "paced"
+    assert not pacer.queue
+
+
 async def test_controller_unit_has_ring_directory(make_controller: Any) -> None:
     c, port = await server(make_controller, pdus=5)
     cl = await client(port)
