@@ -556,3 +556,59 @@ async def test_values_equal_the_shells_cat_of_the_same_channel(
     assert rc == 0, err
     got = {k: int(v) for k, v in parse(out).items()}
     assert got == pairs
+
+
+# ------------------------------------------------------------------ the system group
+SYS_CONTACT, SYS_NAME, SYS_LOCATION = (".1.3.6.1.2.1.1.4.0", ".1.3.6.1.2.1.1.5.0",
+                                       ".1.3.6.1.2.1.1.6.0")
+
+
+async def test_sysname_falls_back_to_the_host_name(make_controller: Any,
+                                                   snmp_env: dict[str, str]) -> None:
+    c, port = await agent(make_controller, pdus=2)
+    assert c.config.get("snmp_agent").snmpName == ""
+    rc, out, err = await run(snmp_env, "snmpget", *v2c(port), SYS_NAME)
+    assert rc == 0 and parse(out)[SYS_NAME] == "enerteg", (out, err)
+    await c.config.put(SYSTEM, "hostname", {"hostname": "ring-b.example"})
+    rc, out, err = await run(snmp_env, "snmpget", *v2c(port), SYS_NAME)
+    assert parse(out)[SYS_NAME] == "ring-b.example"
+    await c.config.put(SYSTEM, "snmp_agent", {"snmpName": "pdu-row-3"})
+    rc, out, err = await run(snmp_env, "snmpget", *v2c(port), SYS_NAME)
+    assert parse(out)[SYS_NAME] == "pdu-row-3"
+
+
+async def test_system_group_set_goes_through_the_settings_and_is_audited(
+        make_controller: Any, snmp_env: dict[str, str]) -> None:
+    c, port = await agent(make_controller, pdus=2, v2cWriteCommunity="s3cret-w")
+    # SET not allowed: neither community changes anything
+    for community in ("public", "s3cret-w"):
+        rc, out, err = await run(snmp_env, "snmpset", *v2c(port, community), SYS_LOCATION,
+                                 "s", "Hall 9")
+        assert rc != 0 and "noAccess" in err, err
+    assert c.config.get("snmp_agent").snmpLocation == ""
+    await c.config.put(SYSTEM, "snmp_agent", {"enabledWrite": "enabled",
+                                              "genericMibEnabledSet": "enabled"})
+    await wait_for(lambda: c.service("snmp").agent.writes.writers)
+    rc, out, err = await run(snmp_env, "snmpset", *v2c(port, "public"), SYS_LOCATION, "s", "Hall 9")
+    assert rc != 0 and "noAccess" in err
+    rc, out, err = await run(snmp_env, "snmpset", *v2c(port, "s3cret-w"), SYS_LOCATION, "s",
+                             "Hall 9", SYS_CONTACT, "s", "noc@example.com", SYS_NAME, "s", "ring-c")
+    assert rc == 0, err
+    s = c.config.get("snmp_agent")
+    assert (s.snmpLocation, s.snmpContact, s.snmpName) == ("Hall 9", "noc@example.com", "ring-c")
+    rc, out, err = await run(snmp_env, "snmpget", *v2c(port), SYS_LOCATION, SYS_NAME)
+    assert parse(out) == {SYS_LOCATION: "Hall 9", SYS_NAME: "ring-c"}
+    rows = await c.store.fetchall("SELECT user, address, message FROM audit "
+                                  "WHERE action='settings.change' AND object='config/snmp_agent' "
+                                  "ORDER BY id")
+    assert [r[0] for r in rows[-3:]] == ["snmp:v2c write community"] * 3
+    assert rows[-3][1] == "127.0.0.1" and "snmpLocation" in rows[-3][2]
+    # a value the settings refuse (a control character) is wrongValue and changes nothing
+    rc, out, err = await run(snmp_env, "snmpset", *v2c(port, "s3cret-w"), SYS_LOCATION, "x",
+                             "1b5b326a")
+    assert rc != 0 and "wrongValue" in err, err
+    assert c.config.get("snmp_agent").snmpLocation == "Hall 9"
+    # sysDescr is not writable
+    rc, out, err = await run(snmp_env, "snmpset", *v2c(port, "s3cret-w"), ".1.3.6.1.2.1.1.1.0",
+                             "s", "x")
+    assert rc != 0 and ("noAccess" in err or "notWritable" in err), err

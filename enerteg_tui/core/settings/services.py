@@ -143,7 +143,8 @@ class SnmpAgentSettings(TopicSettings):
         choice("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")] = "MD5"
     """SNMPv3 authentication protocol."""
     snmpName: SnmpText = ""
-    """Content of the MIB-2 field 'Name' (sysName)."""
+    """Content of the MIB-2 field 'Name' (sysName); empty = the controller's host name
+    (``config/hostname``)."""
     enabled: Toggle = False
     """Run the SNMP agent."""
     genericMibEnabledSet: Toggle = False

@@ -9,7 +9,7 @@ then run as a task through the core (``writes``), so the loop is never blocked b
 bus command; the response is sent when the core call has finished.
 
 Views are explicit: ``etg-read`` (the whole tree we serve) for every principal and
-``etg-write`` (ENERTEG-PDU-MIB only) only when SET is allowed, given only to the write
+``etg-write`` (ENERTEG-PDU-MIB, sysContact, sysName and sysLocation) only when SET is allowed, given only to the write
 community and the v3 user; the others get ``etg-none`` (nothing included), so an empty
 write view can never mean "everything".
 """
@@ -39,7 +39,7 @@ from .mib import Mib
 from .tree import OID, Tree, build_tree
 from .security import AUTH, PRIV
 from .traps import TrapSender
-from .writes import READ_NAME, WRITE_NAME, Writes
+from .writes import READ_NAME, SYS_WRITABLE, WRITE_NAME, Writes
 
 __all__ = ["Agent", "AUTH", "PRIV", "READ_NAME", "WRITE_NAME"]
 
@@ -205,6 +205,7 @@ class Agent:
             mib, core.live, system=lambda: core.config.get("snmp_agent"),
             alarms_open=lambda: len(core.alarms.active()),
             unlocked=self.writes.unlocked, started=self.started,
+            host_name=lambda: core.config.get("hostname").hostname,
             engine=lambda: (self.engine_id, self.boots,
                             int(time.monotonic() - self.started)))
         family = sock.family
@@ -306,6 +307,8 @@ class Agent:
         config.add_vacm_view(eng, "etg-none", "excluded", EVERYTHING, b"")
         if set_allowed:
             config.add_vacm_view(eng, "etg-write", "included", mib.oid("etgPduMIB"), b"")
+            for sys_oid in SYS_WRITABLE:                 # sysContact, sysName, sysLocation
+                config.add_vacm_view(eng, "etg-write", "included", sys_oid, b"")
         write_view = "etg-write" if set_allowed else "etg-none"
 
         def grant(group: str, model: int, name: str, level: str, writer: bool) -> None:

@@ -293,11 +293,14 @@ def _name(names: Callable[[DeviceLive], list[Any]], attr: str | None = None) -> 
 
 def build_tree(mib: Mib, live: LiveState, *, system: Callable[[], Any], alarms_open: Callable[[], int],
                unlocked: Callable[[str, int], bool], started: float,
-               engine: Callable[[], tuple[bytes, int, int]]) -> tuple[Tree, RingRows]:
+               engine: Callable[[], tuple[bytes, int, int]],
+               host_name: Callable[[], str] = lambda: "") -> tuple[Tree, RingRows]:
     """The agent's tree over ``live``.
 
     Args:
         system: the current ``config/snmp_agent`` settings (sysContact, sysName, sysLocation).
+        host_name: the controller's host name (``config/hostname``), sysName while
+            ``snmpName`` is empty, so that a manager never sees an unnamed node.
         alarms_open: count of open alarms.
         unlocked: whether the switching window of (hex id, outlet) is open.
         started: monotonic time of the agent's start (sysUpTime).
@@ -317,7 +320,7 @@ def build_tree(mib: Mib, live: LiveState, *, system: Callable[[], Any], alarms_o
         ScalarNode(SYS + (2,), lambda: rfc1902.ObjectName(o("etgProductController"))),
         ScalarNode(SYS + (3,), uptime),
         ScalarNode(SYS + (4,), lambda: text(system().snmpContact)),
-        ScalarNode(SYS + (5,), lambda: text(system().snmpName)),
+        ScalarNode(SYS + (5,), lambda: text(system().snmpName or host_name())),
         ScalarNode(SYS + (6,), lambda: text(system().snmpLocation)),
         ScalarNode(SYS + (7,), lambda: i32(2)),          # sysServices: internet (IP host)
         ScalarNode(SYS + (8,), lambda: rfc1902.TimeTicks(0)),   # sysORLastChange: at start

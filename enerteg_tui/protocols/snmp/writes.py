@@ -8,6 +8,12 @@ community's *role* as the user name, never the community itself, and the manager
 address), so the audit log says who did it from where. Anything wrong raises pysnmp's
 SMI error for the varbind and nothing changes.
 
+The system group's sysContact, sysName and sysLocation are written through the settings
+service (``config/snmp_agent`` snmpContact/snmpName/snmpLocation), which checks
+``administer`` and audits the change: for that one call the writer's principal also
+holds the admin role, which an administrator granted by allowing SET (the keys are the
+only settings SNMP reaches).
+
 Outlet switching is unlock + command: ``etgOutletUnlock = unlocked(2)`` opens a window
 of ``unlock_seconds`` (10 s) for that outlet; one ``etgOutletCommand`` inside it is
 carried out and closes it; outside it the answer is ``inconsistentValue``.
@@ -15,6 +21,7 @@ carried out and closes it; outside it the answer is ``inconsistentValue``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,7 +36,7 @@ from ...core.services import CoreServices
 from ...core.settings import SnmpAgentSettings
 from .mib import Mib
 
-__all__ = ["Writes", "WRITER", "UNLOCK_SECONDS", "READ_NAME", "WRITE_NAME"]
+__all__ = ["Writes", "WRITER", "UNLOCK_SECONDS", "READ_NAME", "WRITE_NAME", "SYS_WRITABLE"]
 
 READ_NAME = "etg-read-community"
 """securityName of the read community (the community itself is never a name)."""
@@ -40,6 +47,11 @@ UNLOCK_SECONDS = 10.0
 WRITER = frozenset({Role.READWRITE, Role.POWER})
 """Roles of a principal allowed to SET: device settings and switching, nothing else
 (users, settings, the audit log stay with the shell)."""
+
+SYS = (1, 3, 6, 1, 2, 1, 1)
+SYS_WRITABLE: dict[tuple[int, ...], str] = {
+    SYS + (4,): "snmpContact", SYS + (5,): "snmpName", SYS + (6,): "snmpLocation"}
+"""sysContact, sysName, sysLocation → the ``config/snmp_agent`` key each is stored in."""
 
 _FEEDS = {1: Feed.NONE, 2: Feed.A, 3: Feed.B, 4: Feed.C, 5: Feed.D}
 _MODES = {1: PowerUpMode.NO_SWITCHING_ON_POWER_UP, 2: PowerUpMode.SYSTEM_DELAY,
@@ -134,6 +146,12 @@ class Writes:
     def _one(self, oid: tuple[int, ...], name: Any, value: Any, idx: int,
              who: Principal) -> Step:
         devices = self.core.devices
+        key = SYS_WRITABLE.get(oid[:-1]) if oid[-1:] == (0,) else None
+        if key is not None:
+            change = {key: _text(value, name, idx, limit=255)}
+            admin = dataclasses.replace(who, roles=who.roles | {Role.ADMIN})
+            config = self.core.config
+            return lambda: config.put(admin, "snmp_agent", change)
         n = len(self.bus_device_id)
         if oid[:n] == self.bus_device_id and len(oid) == n + 1:
             position = oid[n] - 1                  # etgBusPosition = ring position + 1
