@@ -162,7 +162,7 @@ def test_concatenated_certificate_and_key_are_split() -> None:
 def test_snmp_agent_has_the_manuals_keys_in_order_then_ours() -> None:
     keys = list(SnmpAgentSettings().public_dump())
     assert keys[:len(MANUAL_SNMP_EXAMPLE)] == list(MANUAL_SNMP_EXAMPLE)
-    assert keys[len(MANUAL_SNMP_EXAMPLE):] == ["v2cWriteCommunity", "notificationType"]
+    assert keys[len(MANUAL_SNMP_EXAMPLE):] == ["v2cWriteCommunity", "notificationType", "trapTargets"]
 
 
 def test_snmp_agent_defaults() -> None:

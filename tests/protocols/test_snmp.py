@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from enerteg_tui.core.model import DeviceState, OutletState
+from enerteg_tui.core.model import DeviceState, OutletAction, OutletState
 from enerteg_tui.core.permissions import SYSTEM
 from enerteg_tui.core.quantities import Component
 from enerteg_tui.protocols.snmp.mib import MIB_DIR, MIB_TEXT, load_mib
@@ -612,3 +612,140 @@ async def test_system_group_set_goes_through_the_settings_and_is_audited(
     rc, out, err = await run(snmp_env, "snmpset", *v2c(port, "s3cret-w"), ".1.3.6.1.2.1.1.1.0",
                              "s", "x")
     assert rc != 0 and ("noAccess" in err or "notWritable" in err), err
+
+
+# ------------------------------------------------------------------ more notifications
+def _after(log: Path, marker: str, start: int = 0) -> str:
+    """The trap log from the first ``marker`` at or after offset ``start`` (empty if none)."""
+    text = log.read_text()
+    i = text.find(marker, start)
+    return "" if i < 0 else text[i:]
+
+
+async def test_notifications_to_a_list_of_targets(
+        make_controller: Any, snmp_env: dict[str, str], tmp_path: Path) -> None:
+    """Two receivers with their own version, kind and credentials (v2c trap; v3 inform
+    from a user of its own), a dead one and one whose name does not resolve: the live
+    ones get controller start, outlet switched, device added/changed/removed; the core
+    sweeps on."""
+    if not (BASE_MIBS / "SNMPv2-SMI.mib").exists():
+        subprocess.run(["bash", str(ROOT / "scripts" / "build-mib.sh"), "--base-only"], check=True)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    trapd_a, port_a, log_a = await _trapd(tmp_path / "a", snmp_env,
+                                          "authCommunity log nms-a\n")
+    # an inform: snmptrapd is the authoritative engine, the sender discovers its engine id
+    trapd_b, port_b, log_b = await _trapd(
+        tmp_path / "b", snmp_env, "createUser informer SHA-512 inform-auth-1 AES inform-priv-1\n"
+                                  "authUser log informer priv\n")
+    dead = free_port(socket.SOCK_DGRAM)
+    data = tmp_path / "data"
+    try:
+        c = await make_controller(pdus=4, interval=0.1, data_dir=data,
+                                  snmp_port=free_port(socket.SOCK_DGRAM), bind="127.0.0.1")
+        await c.config.put(SYSTEM, "snmp_agent", {
+            "enabled": "enabled", "enabledTrap": "enabled",
+            "trapTargets.a.address": f"127.0.0.1:{port_a}", "trapTargets.a.v2cCommunity": "nms-a",
+            "trapTargets.b.address": f"127.0.0.1:{port_b}", "trapTargets.b.version": "v3",
+            "trapTargets.b.notificationType": "inform", "trapTargets.b.v3User": "informer",
+            "trapTargets.b.v3PasswordAuth": "inform-auth-1",
+            "trapTargets.b.v3PasswordPriv": "inform-priv-1",
+            "trapTargets.b.v3ProtocolAuth": "SHA512",
+            "trapTargets.dead.address": f"127.0.0.1:{dead}",
+            "trapTargets.dead.notificationType": "inform",
+            "trapTargets.nowhere.address": "nowhere.invalid"})
+        public = c.config.public("snmp_agent")["trapTargets"]
+        assert public["b"]["v3PasswordAuth"] == "set" and public["a"]["v2cCommunity"] == "set"
+        await c.stop()
+        # the controller starts with the targets configured: coldStart, then (after the
+        # first sweep) etgControllerStarted
+        c = await make_controller(pdus=4, interval=0.1, data_dir=data,
+                                  snmp_port=free_port(socket.SOCK_DGRAM), bind="127.0.0.1")
+        await wait_for(lambda: c.service("snmp").status.running)
+        for log in (log_a, log_b):
+            await wait_for(lambda log=log: "etgControllerStarted" in log.read_text(), timeout=20)
+        started = _after(log_a, "etgControllerStarted")
+        assert "etgCtlDeviceCount.0 = Gauge32: 4" in started and "coldStart" in log_a.read_text()
+        traps = c.service("snmp").agent.traps
+        # outlet switched (from the shell's core call; reported by the PDU's next poll)
+        dev = next(d for d in c.live.ordered() if d.info.model.switchable)
+        outlet = 1
+        action = OutletAction.OFF if dev.outlet_states.get(outlet) is OutletState.ON else OutletAction.ON
+        mark, mark_b = len(log_a.read_text()), len(log_b.read_text())
+        await c.devices.switch(SYSTEM, dev.hex_id, outlet, action)
+        await wait_for(lambda: _after(log_a, "etgOutletSwitched", mark), timeout=20)
+        await wait_for(lambda: _after(log_b, "etgOutletSwitched", mark_b), timeout=20)
+        switched = _after(log_a, "etgOutletSwitched", mark)
+        assert f"etgNotifyHexId.0 = STRING: {dev.hex_id}" in switched
+        assert "etgNotifyOutlet.0 = Gauge32: 1" in switched
+        want = "off(2)" if action is OutletAction.OFF else "on(1)"
+        assert f"etgNotifyOutletState.0 = INTEGER: {want}" in switched
+        # device changed: settings, then a PDU that stops answering
+        mark = len(log_a.read_text())
+        await c.devices.update_settings(SYSTEM, dev.hex_id, {"location": "Hall 5"})
+        await wait_for(lambda: "settings changed" in _after(log_a, "etgDeviceChanged", mark),
+                       timeout=20)
+        quiet = c.live.ordered()[-1]
+        mark = len(log_a.read_text())
+        await c.topics.put(SYSTEM, f"sim/{quiet.hex_id}", {"reachable": False})
+        await wait_for(lambda: "unreachable" in _after(log_a, "etgDeviceChanged", mark), timeout=20)
+        assert "etgNotifyDevState.0 = INTEGER: unreachable(3)" in _after(log_a, "etgDeviceChanged", mark)
+        # removed (forgotten), then added again when it answers
+        await c.devices.forget(SYSTEM, quiet.hex_id)
+        await wait_for(lambda: _after(log_a, "etgDeviceRemoved"), timeout=20)
+        await c.topics.put(SYSTEM, f"sim/{quiet.hex_id}", {"reachable": True})
+        await wait_for(lambda: _after(log_a, "etgDeviceAdded"), timeout=20)
+        assert f"etgNotifyHexId.0 = STRING: {quiet.hex_id}" in _after(log_a, "etgDeviceAdded")
+        for name in ("etgDeviceChanged", "etgDeviceRemoved", "etgDeviceAdded"):
+            await wait_for(lambda name=name: name in log_b.read_text(), timeout=20)
+        # the v3 informs were acknowledged; the dead receiver's were not (after retries),
+        # the unresolvable one is counted as failed; the poller kept its cadence
+        b, dead_t, nowhere = traps.targets["b"], traps.targets["dead"], traps.targets["nowhere"]
+        await wait_for(lambda: b.acknowledged >= 5 and dead_t.failed >= 1, timeout=30)
+        assert b.failed == 0 and traps.targets["a"].failed == 0
+        assert nowhere.failed >= 1 and "cannot resolve nowhere.invalid" in nowhere.last_error
+        sweeps = c.live.bus.sweeps
+        await wait_for(lambda: c.live.bus.sweeps >= sweeps + 5, timeout=10)
+    finally:
+        for proc in (trapd_a, trapd_b):
+            proc.terminate()
+            await proc.wait()
+
+
+async def test_trap_targets_refuse_bad_input_with_a_clear_message(make_controller: Any) -> None:
+    from enerteg_tui.protocols.shell.session import ShellSession
+    from tests.conftest import ADMIN
+
+    c = await make_controller(pdus=2)
+
+    async def shell(script: str) -> tuple[int, str, str]:
+        out: list[str] = []
+        err: list[str] = []
+        code = await ShellSession(c.core, ADMIN).run_script(script, out.append, err.append)
+        return code, "".join(out), "".join(err)
+
+    code, out, err = await shell("put config/snmp_agent trapTargets.nms.address=10.0.0.5:1162 "
+                                 "trapTargets.nms.version=v3 trapTargets.nms.v3User=t "
+                                 "trapTargets.nms.v3PasswordAuth=short-1")
+    assert code != 0 and "trapTargets.nms.v3PasswordAuth" in err and "short-1" not in err
+    assert "at least 8 characters" in err
+    assert c.config.get("snmp_agent").trapTargets == {}
+    code, out, err = await shell("put config/snmp_agent trapTargets.nms.address=10.0.0.5:1162 "
+                                 "trapTargets.nms.v2cCommunity=secret-c")
+    assert code == 0, err
+    t = c.config.get("snmp_agent").trapTargets["nms"]
+    assert (t.address, t.port, t.v2cCommunity) == ("10.0.0.5", 1162, "secret-c")
+    code, out, err = await shell("format json; cat config/snmp_agent")
+    assert '"v2cCommunity": "set"' in out and "secret-c" not in out
+    # "set" (what a read shows) keeps the stored value
+    code, out, err = await shell("put config/snmp_agent trapTargets.nms.v2cCommunity=set "
+                                 "trapTargets.nms.port=2162")
+    assert code == 0, err
+    assert c.config.get("snmp_agent").trapTargets["nms"].v2cCommunity == "secret-c"
+    dumped = json.dumps([list(r) for r in await c.store.fetchall("SELECT * FROM audit")])
+    assert "secret-c" not in dumped
+    code, out, err = await shell("put config/snmp_agent 'trapTargets.bad name.address=x'")
+    assert code != 0 and "bad name" in err
+    code, out, err = await shell("put config/snmp_agent trapTargets.nms=")
+    assert code == 0, err
+    assert c.config.get("snmp_agent").trapTargets == {}

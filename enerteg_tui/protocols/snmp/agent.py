@@ -38,7 +38,7 @@ from .errors import error_status
 from .mib import Mib
 from .tree import OID, Tree, build_tree
 from .security import AUTH, PRIV
-from .traps import TrapSender
+from .traps import TrapSender, targets
 from .writes import READ_NAME, SYS_WRITABLE, WRITE_NAME, Writes
 
 __all__ = ["Agent", "AUTH", "PRIV", "READ_NAME", "WRITE_NAME"]
@@ -235,7 +235,7 @@ class Agent:
                            SetResponder(self.engine, ctx, self)]
         self.engine.transport_dispatcher.job_started(1)
         self.traps: TrapSender | None = None
-        if settings.enabledTrap and settings.serverTrapAddress:
+        if targets(settings):
             self.traps = TrapSender(core, mib, settings, engine_id, self.started)
             self.traps.start()
 
