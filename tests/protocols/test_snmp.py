@@ -749,3 +749,64 @@ async def test_trap_targets_refuse_bad_input_with_a_clear_message(make_controlle
     code, out, err = await shell("put config/snmp_agent trapTargets.nms=")
     assert code == 0, err
     assert c.config.get("snmp_agent").trapTargets == {}
+
+
+# ------------------------------------------------------------------ the alarm table
+async def test_alarm_table_equals_the_shells_alarms_view(make_controller: Any,
+                                                         snmp_env: dict[str, str]) -> None:
+    import datetime
+
+    from enerteg_tui.protocols.shell.session import ShellSession
+    from tests.conftest import ADMIN
+
+    if not (BASE_MIBS / "SNMPv2-SMI.mib").exists():
+        subprocess.run(["bash", str(ROOT / "scripts" / "build-mib.sh"), "--base-only"], check=True)
+    c, port = await agent(make_controller, pdus=4)
+    devs = [d for d in c.live.ordered() if d.info.model.phases == 3][:2]
+    for dev in devs:
+        base = dev.value(Component.TOTAL, 0, "current")
+        await c.rules.create(SYSTEM, {
+            "name": f"hot-{dev.hex_id}", "scope": "pdu", "target": dev.hex_id,
+            "quantity": "current", "component": "t", "minDurationSeconds": 0,
+            "warningAbove": {"enabled": True, "value": round(base * 1.3, 2)}})
+        await c.topics.put(SYSTEM, f"sim/{dev.hex_id}", {"loadFactor": 1.8})
+    await wait_for(lambda: len(c.alarms.active()) == 2, timeout=15)
+    first, second = sorted(c.alarms.active(), key=lambda a: a.id)
+    await c.alarms.acknowledge(SYSTEM, first.id, "on it")
+    await c.topics.put(SYSTEM, f"sim/{second.device}", {"loadFactor": 0.5})
+    await wait_for(lambda: not c.alarms.get(second.id).active, timeout=15)
+    await c.poller.stop()                       # the same state on both faces
+
+    out: list[str] = []
+    code = await ShellSession(c.core, ADMIN).run_script("format json; cat alarms", out.append,
+                                                        lambda _: None)
+    assert code == 0
+    shell = {a["id"]: a for a in json.loads("".join(out))["alarms"]}
+    assert len(shell) == 2
+
+    env = {k: v for k, v in snmp_env.items() if k not in ("MIBS", "MIBDIRS")}
+    rc, table, err = await run(env, "snmptable", "-M", f"{BASE_MIBS}:{MIB_DIR}", "-m",
+                               "ENERTEG-PDU-MIB", "-Cf", "|", "-Ci", "-CH",
+                               *[a for a in v2c(port) if a != "-On"],
+                               "ENERTEG-PDU-MIB::etgAlarmTable")
+    assert rc == 0, err
+    rows = {int(r.split("|")[0]): r.split("|") for r in table.splitlines() if r.count("|") == 10}
+    assert len(rows) == 2, table
+    assert set(rows) == set(shell)
+    devices = {d.hex_id: d.info.settings.device_id for d in c.live.devices.values()}
+    for alarm_id, a in shell.items():
+        (_, severity, state, dev_id, hex_id, channel, value, threshold, text, raised,
+         acked) = rows[alarm_id]
+        assert severity == a["severity"].lower() and state == a["state"]
+        assert int(dev_id) == devices[a["device"]] and hex_id == a["device"]
+        assert channel == a["channel"] and text == a["text"]
+        assert round(float(value) * 100) == round(a["value"] * 100)
+        assert round(float(threshold) * 100) == round(a["threshold"] * 100)
+        assert acked == ("true" if a["acknowledged"] else "false")
+        start = datetime.datetime.fromtimestamp(a["start"] / 1000, datetime.timezone.utc)
+        assert raised.startswith(f"{start.year}-{start.month}-{start.day},{start.hour}:"
+                                 f"{start.minute}:{start.second}."), (raised, start)
+    assert rows[first.id][10] == "true" and rows[second.id][2] == "inactive"
+    # the active count beside it counts the active ones only
+    rc, out, _ = await run(snmp_env, "snmpget", *v2c(port), dotted(O("etgCtlAlarmActiveCount")) + ".0")
+    assert out.strip().endswith(": 1")

@@ -206,6 +206,7 @@ class Agent:
             alarms_open=lambda: len(core.alarms.active()),
             unlocked=self.writes.unlocked, started=self.started,
             host_name=lambda: core.config.get("hostname").hostname,
+            open_alarms=core.alarms.open_alarms,
             engine=lambda: (self.engine_id, self.boots,
                             int(time.monotonic() - self.started)))
         family = sock.family

@@ -17,6 +17,8 @@ as Integer32 hundredths built from pysnmp's base types, never through the MIB's
 from __future__ import annotations
 
 import bisect
+import datetime
+import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from ...core.model import DeviceState, OutletState, PowerUpMode, RingState, Sens
 from ...core.quantities import Component
 from .mib import Mib
 
-__all__ = ["Tree", "TableNode", "ScalarNode", "Row", "OID", "build_tree", "QUANTITY_COLUMNS",
+__all__ = ["Tree", "TableNode", "AlarmRows", "date_and_time", "ScalarNode", "Row", "OID", "build_tree", "QUANTITY_COLUMNS",
            "I32_MIN", "I32_MAX"]
 
 OID = tuple[int, ...]
@@ -259,6 +261,7 @@ class RingRows:
 
 # ---------------------------------------------------------------------- building
 _RING = {RingState.CLOSED: 1, RingState.OPEN: 2, RingState.BROKEN: 3}
+_ALARM_SEVERITY = {"Warning": 1, "Critical": 2}
 _DEV_STATE = {DeviceState.RUNNING: 1, DeviceState.STALE: 2, DeviceState.UNREACHABLE: 3}
 _FEED = {"None": 1, "A": 2, "B": 3, "C": 4, "D": 5}
 _POWER_UP = {PowerUpMode.NO_SWITCHING_ON_POWER_UP: 1, PowerUpMode.SYSTEM_DELAY: 2,
@@ -291,16 +294,44 @@ def _name(names: Callable[[DeviceLive], list[Any]], attr: str | None = None) -> 
     return get
 
 
+def date_and_time(ts: float) -> rfc1902.OctetString:
+    """SNMPv2-TC DateAndTime of a Unix time, in UTC (11 octets, offset +0:0)."""
+    t = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc)
+    return rfc1902.OctetString(struct.pack(">HBBBBBBcBB", t.year, t.month, t.day, t.hour,
+                                           t.minute, t.second, t.microsecond // 100_000,
+                                           b"+", 0, 0))
+
+
+class AlarmRows:
+    """Rows of etgAlarmTable: the open alarms by id, read once per request."""
+
+    def __init__(self, rows: RingRows, open_alarms: Callable[[], list[Any]]) -> None:
+        self.rows = rows
+        self.open_alarms = open_alarms
+        self._epoch = -1
+        self._table: tuple[list[OID], list[Any]] = ([], [])
+
+    def table(self) -> tuple[list[OID], list[Any]]:
+        if self._epoch != self.rows.epoch:
+            self._epoch = self.rows.epoch
+            alarms = sorted(self.open_alarms(), key=lambda a: a.id)
+            self._table = ([(a.id,) for a in alarms], alarms)
+        return self._table
+
+
 def build_tree(mib: Mib, live: LiveState, *, system: Callable[[], Any], alarms_open: Callable[[], int],
                unlocked: Callable[[str, int], bool], started: float,
                engine: Callable[[], tuple[bytes, int, int]],
-               host_name: Callable[[], str] = lambda: "") -> tuple[Tree, RingRows]:
+               host_name: Callable[[], str] = lambda: "",
+               open_alarms: Callable[[], list[Any]] = list) -> tuple[Tree, RingRows]:
     """The agent's tree over ``live``.
 
     Args:
         system: the current ``config/snmp_agent`` settings (sysContact, sysName, sysLocation).
         host_name: the controller's host name (``config/hostname``), sysName while
             ``snmpName`` is empty, so that a manager never sees an unnamed node.
+        open_alarms: the open alarms (active, or cleared and not acknowledged), the rows
+            of etgAlarmTable.
         alarms_open: count of open alarms.
         unlocked: whether the switching window of (hex id, outlet) is open.
         started: monotonic time of the agent's start (sysUpTime).
@@ -426,6 +457,26 @@ def build_tree(mib: Mib, live: LiveState, *, system: Callable[[], Any], alarms_o
         "etgSensorType": sensor_type,
         "etgSensorValue": sensor_value,
     }), lambda: rows.table("sensor")))
+
+    def alarm_dev_id(a: Any) -> Any:
+        dev = live.devices.get(a.device)
+        if dev is None or dev.hex_id in rows.duplicates:
+            return u32(0)
+        return u32(dev.info.settings.device_id)
+
+    alarm_rows = AlarmRows(rows, open_alarms)
+    nodes.append(TableNode(o("etgAlarmEntry"), cols("etgAlarmEntry", {
+        "etgAlarmSeverity": lambda a: i32(_ALARM_SEVERITY.get(a.severity, 1)),
+        "etgAlarmState": lambda a: i32(1 if a.active else 2),
+        "etgAlarmDevId": alarm_dev_id,
+        "etgAlarmHexId": lambda a: text(a.device),
+        "etgAlarmChannel": lambda a: text(a.channel),
+        "etgAlarmValue": lambda a: centi(a.value),
+        "etgAlarmThreshold": lambda a: centi(a.threshold),
+        "etgAlarmText": lambda a: text(a.text),
+        "etgAlarmRaisedTime": lambda a: date_and_time(a.start),
+        "etgAlarmAcknowledged": lambda a: i32(1 if a.acked else 2),
+    }), alarm_rows.table))
     return Tree(nodes), rows
 
 
