@@ -49,6 +49,7 @@ class CommandDriver(Protocol):
     async def write_settings(self, hex_id: str, settings: DeviceSettings) -> None: ...
     async def switch_outlet(self, hex_id: str, outlet: int, action: OutletAction) -> None: ...
     async def blink(self, hex_id: str, seconds: float = 10.0) -> None: ...
+    async def reset_peaks(self, hex_id: str) -> None: ...
 
 
 def info_to_json(info: DeviceInfo) -> dict[str, Any]:
@@ -288,6 +289,24 @@ class DeviceService:
             principal, "device.identify", f"sensor/{hex_id}",
             f'PDU "{live.info.display_name}" ({hex_id}) asked to blink for {seconds:g} s',
             severity=Severity.LOG, device=hex_id)
+
+    async def reset_peaks(self, principal: Principal, hex_id: str) -> None:
+        """Reset a PDU's current peaks (total, phases, branches, outlets); the shell's
+        ``put sensor/<hexid> resetPeaks=true`` and the SNMP/Modbus faces call this.
+
+        Raises:
+            PermissionDenied, NotFound, DeviceUnavailable, Unsupported.
+        """
+        what = f"sensor/{hex_id}"
+        require(principal, Action.DEVICE_SETUP, what)
+        live = self.get(hex_id)
+        self._require_running(live)
+        await self._driver.reset_peaks(hex_id)
+        await self._audit.record(
+            principal, "device.peaks.reset", what,
+            f'Current peaks of PDU "{live.info.display_name}" ({hex_id}) reset',
+            device=hex_id)
+        self._refresh()
 
 
 def _check_counts(what: str, model: PduModel, s: DeviceSettings, sensors: int) -> None:

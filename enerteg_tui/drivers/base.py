@@ -119,6 +119,13 @@ class Driver(ABC):
             thing=hex_id, value="blink", allowed="no identify command",
         )
 
+    async def reset_peaks(self, hex_id: str) -> None:
+        """Reset the device's current peaks (totals, phases, branches, outlets)."""
+        raise Unsupported(
+            f"driver {self.NAME} cannot reset the peaks of PDU {hex_id}",
+            thing=hex_id, value="reset peaks", allowed="no peak reset command",
+        )
+
     def fault_injector(self) -> FaultInjector | None:
         """The runtime fault injection of a simulated ring, or None for real hardware."""
         return None

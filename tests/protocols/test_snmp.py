@@ -810,3 +810,81 @@ async def test_alarm_table_equals_the_shells_alarms_view(make_controller: Any,
     # the active count beside it counts the active ones only
     rc, out, _ = await run(snmp_env, "snmpget", *v2c(port), dotted(O("etgCtlAlarmActiveCount")) + ".0")
     assert out.strip().endswith(": 1")
+
+
+# ------------------------------------------------------------------ delays and peak reset
+async def test_outlet_delays_and_peak_reset_over_snmp_and_the_shell(
+        make_controller: Any, snmp_env: dict[str, str]) -> None:
+    from enerteg_tui.protocols.shell.session import ShellSession
+    from tests.conftest import ADMIN
+
+    c, port = await agent(make_controller, pdus=6, enabledWrite="enabled",
+                          genericMibEnabledSet="enabled", v2cWriteCommunity="s3cret-w")
+    w = v2c(port, "s3cret-w")
+    dev = next(d for d in c.live.ordered() if d.info.model.switchable)
+    dev_id = dev.info.settings.device_id
+    on_delay = dotted(O("etgOutletSwitchOnDelay") + (dev_id, 2))
+    off_time = dotted(O("etgOutletCycleOffTime") + (dev_id, 2))
+    rc, out, err = await run(snmp_env, "snmpset", *w, on_delay, "u", "1500", off_time, "u", "8000")
+    assert rc == 0, err
+    outlet = c.live.get(dev.hex_id).info.settings.outlets[1]
+    assert (outlet.delay, outlet.power_cycle_delay) == (1.5, 8.0)
+    rc, out, err = await run(snmp_env, "snmpget", *v2c(port), on_delay, off_time)
+    assert parse(out) == {on_delay: "1500", off_time: "8000"}
+    rc, out, err = await run(snmp_env, "snmpset", *w, off_time, "u", "500")
+    assert rc != 0 and "wrongValue" in err
+    assert c.live.get(dev.hex_id).info.settings.outlets[1].power_cycle_delay == 8.0
+    plain = next((d for d in c.live.ordered() if not d.info.model.switchable), None)
+    if plain is not None:                                   # no delays on unswitched PDUs
+        oid = dotted(O("etgOutletSwitchOnDelay") + (plain.info.settings.device_id, 1))
+        rc, out, err = await run(snmp_env, "snmpset", *w, oid, "u", "1000")
+        assert rc != 0 and "notWritable" in err, err
+
+    # a load spike leaves the peak high; a reset brings it back to the present current
+    peak_oid = dotted(O("etgTotalCurrentPeak") + (dev_id,))
+
+    async def spike(hex_id: str) -> None:
+        await c.topics.put(SYSTEM, f"sim/{hex_id}", {"loadFactor": 2.5})
+        sweeps = c.live.bus.sweeps
+        await wait_for(lambda: c.live.bus.sweeps >= sweeps + 3)
+        await c.topics.put(SYSTEM, f"sim/{hex_id}", {"loadFactor": 0.5})
+        sweeps = c.live.bus.sweeps
+        await wait_for(lambda: c.live.bus.sweeps >= sweeps + 3)
+
+    def high(hex_id: str) -> bool:
+        d = c.live.get(hex_id)
+        return d.value(Component.TOTAL, 0, "currentPeak") > 2 * d.value(Component.TOTAL, 0, "current")
+
+    def back(hex_id: str) -> bool:
+        d = c.live.get(hex_id)
+        return d.value(Component.TOTAL, 0, "currentPeak") <= 1.1 * d.value(Component.TOTAL, 0, "current") + 0.05
+
+    await spike(dev.hex_id)
+    assert high(dev.hex_id)
+    rc, out, err = await run(snmp_env, "snmpset", *v2c(port, "public"), dotted(
+        O("etgDevResetPeaks") + (dev_id,)), "i", "2")
+    assert rc != 0 and "noAccess" in err and high(dev.hex_id)
+    rc, out, err = await run(snmp_env, "snmpset", *w, dotted(O("etgDevResetPeaks") + (dev_id,)),
+                             "i", "2")
+    assert rc == 0, err
+    await wait_for(lambda: back(dev.hex_id))
+    rc, out, err = await run(snmp_env, "snmpget", *v2c(port), peak_oid)
+    live_peak = c.live.get(dev.hex_id).value(Component.TOTAL, 0, "currentPeak")
+    assert abs(int(parse(out)[peak_oid]) - round(live_peak * 100)) <= max(50, live_peak * 20)
+    rows = await c.store.fetchall("SELECT user, address, object FROM audit "
+                                  "WHERE action='device.peaks.reset' ORDER BY id")
+    assert rows[-1] == ("snmp:v2c write community", "127.0.0.1", f"sensor/{dev.hex_id}")
+
+    # the shell's way to the same core call
+    other = next(d for d in c.live.ordered() if d.hex_id != dev.hex_id)
+    await spike(other.hex_id)
+    assert high(other.hex_id)
+    out: list[str] = []
+    err_out: list[str] = []
+    code = await ShellSession(c.core, ADMIN).run_script(
+        f"put sensor/{other.hex_id} resetPeaks=true", out.append, err_out.append)
+    assert code == 0, err_out
+    await wait_for(lambda: back(other.hex_id))
+    code = await ShellSession(c.core, ADMIN).run_script(
+        f"put sensor/{other.hex_id} resetPeak=true", out.append, err_out.append)
+    assert code != 0 and "resetPeak" in "".join(err_out)

@@ -305,6 +305,17 @@ class SimulatedDriver(Driver):
             pdu = await self._answer(hex_id, "blink")
             pdu.blink_until = self.clock() + float(seconds)
 
+    async def reset_peaks(self, hex_id: str) -> None:
+        """Reset the PDU's current peaks; the next poll reports the present currents.
+
+        Raises:
+            NotFound, DeviceUnavailable, DriverTimeout: as ``poll``.
+        """
+        self._reach(hex_id)
+        async with self._bus:
+            pdu = await self._answer(hex_id, "reset peaks")
+            pdu.physics.reset_peaks()
+
     # ------------------------------------------------------------------ helpers
     def _require_open(self) -> None:
         if self.state != "running":

@@ -149,6 +149,13 @@ class PduPhysics:
         self._last_t: float | None = None
 
     # ------------------------------------------------------------------ state
+    def reset_peaks(self) -> None:
+        """Forget the highest currents seen (the PDU's "reset peaks"): every current peak
+        starts again from the next poll's current."""
+        for peaks in (self._opeak, self._bpeak, self._ppeak):
+            peaks[:] = [0.0] * len(peaks)
+        self._tpeak = 0.0
+
     def restart(self) -> None:
         """Forget the previous poll's time (after a power loss: the gap adds no energy)."""
         self._last_t = None

@@ -414,6 +414,7 @@ def build_tree(mib: Mib, live: LiveState, *, system: Callable[[], Any], alarms_o
         "etgDevPowerUpMode": dev(lambda d: i32(_POWER_UP[d.info.settings.power_up_mode])),
         "etgDevFixedOutletDelay": dev(lambda d: u32(d.info.settings.outlet_delay_ms)),
         "etgDevLocate": dev(lambda d: i32(1)),
+        "etgDevResetPeaks": dev(lambda d: i32(1)),
     }), lambda: rows.table("dev")))
 
     for label, (component, table) in _COMPONENT_TABLES.items():
@@ -437,6 +438,8 @@ def build_tree(mib: Mib, live: LiveState, *, system: Callable[[], Any], alarms_o
                 else i32(2 if unlocked(r.dev.hex_id, r.index) else 1))
             getters["etgOutletCommand"] = lambda r: (
                 None if not r.dev.info.model.switchable else i32(1))
+            getters["etgOutletSwitchOnDelay"] = _outlet_delay("delay")
+            getters["etgOutletCycleOffTime"] = _outlet_delay("power_cycle_delay")
         nodes.append(TableNode(o(entry), cols(entry, getters),
                                (lambda t=table: rows.table(t))))
 
@@ -478,6 +481,16 @@ def build_tree(mib: Mib, live: LiveState, *, system: Callable[[], Any], alarms_o
         "etgAlarmAcknowledged": lambda a: i32(1 if a.acked else 2),
     }), alarm_rows.table))
     return Tree(nodes), rows
+
+
+def _outlet_delay(attr: str) -> Getter:
+    """An outlet's delay setting (seconds) in ms, on switched PDUs only."""
+    def get(r: Row) -> Any:
+        outlets = r.dev.info.settings.outlets
+        if not r.dev.info.model.switchable or r.index > len(outlets):
+            return None
+        return rfc1902.Unsigned32(round(getattr(outlets[r.index - 1], attr) * 1000))
+    return get
 
 
 def _outlet_state(r: Row) -> Any:

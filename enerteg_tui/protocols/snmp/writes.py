@@ -3,7 +3,7 @@
 ``Writes.plan`` runs synchronously inside pysnmp's SET handling: it resolves each
 varbind to a writable column and an existing row, checks the value's type and range,
 and returns the core calls to make (``DeviceService.update_settings``, ``switch``,
-``blink``), each under an SNMP principal (face ``snmp``, the v3 user or the
+``blink``, ``reset_peaks``), each under an SNMP principal (face ``snmp``, the v3 user or the
 community's *role* as the user name, never the community itself, and the manager's
 address), so the audit log says who did it from where. Anything wrong raises pysnmp's
 SMI error for the varbind and nothing changes.
@@ -174,6 +174,10 @@ class Writes:
                 if int(value) == 1:
                     return _nothing
                 return lambda: devices.blink(who, hex_id, 10.0)
+            if col == "etgDevResetPeaks":
+                if _int(value, name, idx, (1, 2)) == 1:
+                    return _nothing
+                return lambda: devices.reset_peaks(who, hex_id)
             change: dict[str, Any]
             if col in ("etgDevName", "etgDevLocation", "etgDevExtraInfo"):
                 key = {"etgDevName": "name", "etgDevLocation": "location",
@@ -199,16 +203,15 @@ class Writes:
                 raise smi_error.NoCreationError(name=name, idx=idx)
             hex_id = dev.hex_id
             if col == "etgOutletName":
-                label = _text(value, name, idx)
-
-                async def rename() -> None:
-                    current = self.core.devices.get(hex_id).info.settings
-                    outlets = [o.model_dump(mode="json", by_alias=True) for o in current.outlets]
-                    outlets[outlet - 1]["name"] = label
-                    await devices.update_settings(who, hex_id, {"outlets": outlets})
-                return rename
+                return self._outlet_setting(who, hex_id, outlet, "name", _text(value, name, idx))
             if not dev.info.model.switchable:
                 raise smi_error.NotWritableError(name=name, idx=idx)
+            if col == "etgOutletSwitchOnDelay":
+                ms = _int(value, name, idx, range(0, 3_600_001))
+                return self._outlet_setting(who, hex_id, outlet, "delay", ms / 1000)
+            if col == "etgOutletCycleOffTime":
+                ms = _int(value, name, idx, range(1000, 3_600_001))
+                return self._outlet_setting(who, hex_id, outlet, "powerCycleDelay", ms / 1000)
             if col == "etgOutletUnlock":
                 if _int(value, name, idx, (1, 2)) == 1:
                     self._windows.pop((hex_id, outlet), None)
@@ -229,6 +232,21 @@ class Writes:
                 return lambda: devices.switch(who, hex_id, outlet, action)
             raise smi_error.NotWritableError(name=name, idx=idx)
         raise smi_error.NotWritableError(name=name, idx=idx)
+
+
+    def _outlet_setting(self, who: Principal, hex_id: str, outlet: int, key: str,
+                        value: Any) -> Step:
+        """One key of one outlet's settings, through ``update_settings`` as the shell's
+        ``put sensor/<hexid>/o/<n>`` does (read when the SET runs, so two SETs in one
+        PDU do not undo each other)."""
+        devices = self.core.devices
+
+        async def change() -> None:
+            current = devices.get(hex_id).info.settings
+            outlets = [o.model_dump(mode="json", by_alias=True) for o in current.outlets]
+            outlets[outlet - 1][key] = value
+            await devices.update_settings(who, hex_id, {"outlets": outlets})
+        return change
 
 
 async def _nothing() -> None:
