@@ -48,7 +48,7 @@ from ...core.services import CoreServices
 from ...core.settings import SnmpAgentSettings
 from .mib import Mib
 from .security import AUTH, PRIV
-from .tree import centi, text
+from .tree import centi, text, to_pysnmp
 
 __all__ = ["TrapSender", "Target", "targets", "COLD_START"]
 
@@ -429,7 +429,8 @@ class TrapSender:
         try:
             self._originator.send_varbinds(
                 self.engine, f"etg-notify-{st.index}", None, b"",
-                [(rfc1902.ObjectName(oid), value) for oid, value in vbs], outcome)
+                [(rfc1902.ObjectName(oid), to_pysnmp(value) if type(value) is tuple else value)
+                 for oid, value in vbs], outcome)
             st.sent += 1
         except Exception as exc:
             st.failed += 1

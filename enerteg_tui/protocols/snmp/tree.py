@@ -31,7 +31,8 @@ from ...core.model import DeviceState, OutletState, PowerUpMode, RingState, Sens
 from ...core.quantities import Component
 from .mib import Mib
 
-__all__ = ["Tree", "TableNode", "AlarmRows", "date_and_time", "ScalarNode", "Row", "OID", "build_tree", "QUANTITY_COLUMNS",
+__all__ = ["Tree", "TableNode", "AlarmRows", "date_and_time", "Raw", "to_pysnmp", "centi",
+           "text", "COUNTER64", "ScalarNode", "Row", "OID", "build_tree", "QUANTITY_COLUMNS",
            "I32_MIN", "I32_MAX"]
 
 OID = tuple[int, ...]
@@ -41,28 +42,65 @@ Getter = Callable[[Any], Any]
 """Row (or None for scalars) → a pysnmp value, or None when absent."""
 
 
-def centi(value: float | None) -> rfc1902.Integer32 | None:
+Raw = tuple[int, Any]
+"""A value as the tree hands it out: (BER tag, Python value). Building pyasn1 objects
+per value was most of a walk's cost after pysnmp's own; the fast path (``fastpath``)
+encodes raw values directly, pysnmp's path converts them with ``to_pysnmp``."""
+INTEGER, OCTETS, OBJECT_ID, GAUGE, TICKS, COUNTER64 = 0x02, 0x04, 0x06, 0x42, 0x43, 0x46
+_PYSNMP: dict[int, Callable[[Any], Any]] = {
+    INTEGER: rfc1902.Integer32, OCTETS: rfc1902.OctetString, OBJECT_ID: rfc1902.ObjectName,
+    GAUGE: rfc1902.Unsigned32, TICKS: rfc1902.TimeTicks, COUNTER64: rfc1902.Counter64}
+
+
+def to_pysnmp(raw: Raw) -> Any:
+    """The pysnmp value of a raw one."""
+    return _PYSNMP[raw[0]](raw[1])
+
+
+def i32(value: int) -> Raw:
+    return (INTEGER, value)
+
+
+def u32(value: int) -> Raw:
+    return (GAUGE, value)
+
+
+def ticks(value: int) -> Raw:
+    return (TICKS, value)
+
+
+def object_id(value: tuple[int, ...]) -> Raw:
+    return (OBJECT_ID, value)
+
+
+def octets(value: bytes) -> Raw:
+    return (OCTETS, value)
+
+
+def centi(value: float | None) -> Raw | None:
     """Hundredths of the unit as an Integer32 (clamped), None when absent."""
     if value is None:
         return None
-    return rfc1902.Integer32(max(I32_MIN, min(I32_MAX, round(value * 100))))
+    n = round(value * 100)
+    return (INTEGER, I32_MAX if n > I32_MAX else I32_MIN if n < I32_MIN else n)
 
 
-def whole(value: float | None) -> rfc1902.Integer32 | None:
+def whole(value: float | None) -> Raw | None:
     if value is None:
         return None
-    return rfc1902.Integer32(max(I32_MIN, min(I32_MAX, round(value))))
+    n = round(value)
+    return (INTEGER, I32_MAX if n > I32_MAX else I32_MIN if n < I32_MIN else n)
 
 
-def watt_hours(kwh: float | None) -> rfc1902.Counter64 | None:
+def watt_hours(kwh: float | None) -> Raw | None:
     """An energy in kWh (kVAh) as a Counter64 in Wh (VAh)."""
     if kwh is None or kwh < 0:
         return None
-    return rfc1902.Counter64(round(kwh * 1000))
+    return (COUNTER64, round(kwh * 1000))
 
 
-def text(value: str) -> rfc1902.OctetString:
-    return rfc1902.OctetString(value.encode("utf-8")[:255])
+def text(value: str) -> Raw:
+    return (OCTETS, value.encode("utf-8")[:255])
 
 
 QUANTITY_COLUMNS: dict[str, tuple[str, Callable[[float | None], Any]]] = {
@@ -294,10 +332,10 @@ def _name(names: Callable[[DeviceLive], list[Any]], attr: str | None = None) -> 
     return get
 
 
-def date_and_time(ts: float) -> rfc1902.OctetString:
+def date_and_time(ts: float) -> Raw:
     """SNMPv2-TC DateAndTime of a Unix time, in UTC (11 octets, offset +0:0)."""
     t = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc)
-    return rfc1902.OctetString(struct.pack(">HBBBBBBcBB", t.year, t.month, t.day, t.hour,
+    return octets(struct.pack(">HBBBBBBcBB", t.year, t.month, t.day, t.hour,
                                            t.minute, t.second, t.microsecond // 100_000,
                                            b"+", 0, 0))
 
@@ -339,29 +377,27 @@ def build_tree(mib: Mib, live: LiveState, *, system: Callable[[], Any], alarms_o
     """
     rows = RingRows(live)
     o = mib.oid
-    u32 = rfc1902.Unsigned32
-    i32 = rfc1902.Integer32
 
     def uptime() -> Any:
-        return rfc1902.TimeTicks(int((time.monotonic() - started) * 100) % 2**32)
+        return ticks(int((time.monotonic() - started) * 100) % 2**32)
 
     nodes: list[Any] = [
         ScalarNode(SYS + (1,), lambda: text(
             "EnerTEG ring controller (rack PDUs on a databus ring)")),
-        ScalarNode(SYS + (2,), lambda: rfc1902.ObjectName(o("etgProductController"))),
+        ScalarNode(SYS + (2,), lambda: object_id(o("etgProductController"))),
         ScalarNode(SYS + (3,), uptime),
         ScalarNode(SYS + (4,), lambda: text(system().snmpContact)),
         ScalarNode(SYS + (5,), lambda: text(system().snmpName or host_name())),
         ScalarNode(SYS + (6,), lambda: text(system().snmpLocation)),
         ScalarNode(SYS + (7,), lambda: i32(2)),          # sysServices: internet (IP host)
-        ScalarNode(SYS + (8,), lambda: rfc1902.TimeTicks(0)),   # sysORLastChange: at start
+        ScalarNode(SYS + (8,), lambda: ticks(0)),   # sysORLastChange: at start
         # sysORTable: the one capability this agent registers, ENERTEG-PDU-MIB's compliance
         TableNode(SYS + (9, 1), {
-            2: lambda r: rfc1902.ObjectName(o("etgCompliance")),
+            2: lambda r: object_id(o("etgCompliance")),
             3: lambda r: text("ENERTEG-PDU-MIB: rack PDUs on the controller's databus ring"),
-            4: lambda r: rfc1902.TimeTicks(0),
+            4: lambda r: ticks(0),
         }, lambda: ([(1,)], [None])),
-        ScalarNode(SNMP_ENGINE + (1,), lambda: rfc1902.OctetString(engine()[0])),
+        ScalarNode(SNMP_ENGINE + (1,), lambda: octets(engine()[0])),
         ScalarNode(SNMP_ENGINE + (2,), lambda: i32(engine()[1])),
         ScalarNode(SNMP_ENGINE + (3,), lambda: i32(engine()[2])),
         ScalarNode(SNMP_ENGINE + (4,), lambda: i32(65507)),
@@ -489,7 +525,7 @@ def _outlet_delay(attr: str) -> Getter:
         outlets = r.dev.info.settings.outlets
         if not r.dev.info.model.switchable or r.index > len(outlets):
             return None
-        return rfc1902.Unsigned32(round(getattr(outlets[r.index - 1], attr) * 1000))
+        return u32(round(getattr(outlets[r.index - 1], attr) * 1000))
     return get
 
 
@@ -497,8 +533,8 @@ def _outlet_state(r: Row) -> Any:
     dev = r.dev
     pending = dev.pending_outlets.get(r.index)
     if pending is not None:
-        return rfc1902.Integer32(3 if pending is OutletState.ON else 4)
+        return i32(3 if pending is OutletState.ON else 4)
     state = dev.outlet_states.get(r.index)
     if state is None or dev.state is not DeviceState.RUNNING:
         return None
-    return rfc1902.Integer32(1 if state is OutletState.ON else 2)
+    return i32(1 if state is OutletState.ON else 2)
