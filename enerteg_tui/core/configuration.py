@@ -24,7 +24,7 @@ from .events import Event, EventBus
 from .masking import sensitive_fields
 from .permissions import Action, Principal, require
 from .settings import SETTINGS_TOPICS, settings_schema
-from .settings._base import SECRET_SHOWN_AS, SettingsModel
+from .settings._base import SECRET_SHOWN_AS, SettingsModel, keep_stored_secrets
 from .settings.appliers import Appliers
 from .store import Store
 from .validation import invalid_from_pydantic, validate_document
@@ -162,6 +162,7 @@ class Configuration:
             merged = changes
         else:
             merged = apply_changes(stored, changes, what)
+        merged = keep_stored_secrets(schema, merged, stored)   # nested "set" keeps them too
         try:
             new = schema.model_validate(merged)
         except ValidationError as exc:

@@ -295,7 +295,6 @@ class DeviceService:
             f'PDU "{live.info.display_name}" ({hex_id}) asked to blink for {seconds:g} s',
             severity=Severity.LOG, device=hex_id)
 
-
     async def reset_peaks(self, principal: Principal, hex_id: str,
                           component: str | None = None, index: int | None = None) -> str:
         """Reset a PDU's peak values (the current peaks of totals, inputs, branches and

@@ -51,9 +51,11 @@ def secret_keys() -> frozenset[str]:
     """Lower-cased names of every secret key: schema ``Secret`` fields and the extras."""
     from .settings import SETTINGS_TOPICS
 
+    from .settings._base import nested_secret_names
+
     names = set(EXTRA_SECRET_KEYS)
     for schema in SETTINGS_TOPICS.values():
-        names |= schema.secret_fields()
+        names |= schema.secret_fields() | nested_secret_names(schema)
     return frozenset(n.lower() for n in names)
 
 
@@ -61,6 +63,7 @@ def sensitive_fields(schema: type) -> frozenset[str]:
     """Fields of a settings schema whose values are never shown in audit or logs."""
     fields = getattr(schema, "model_fields", {})
     own = schema.secret_fields() if hasattr(schema, "secret_fields") else frozenset()
+    own |= schema.secret_holders() if hasattr(schema, "secret_holders") else frozenset()
     return frozenset(own | {f for f in fields if f.lower() in {k.lower() for k in
                                                               EXTRA_SECRET_KEYS}})
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .alarm_topics import RuleAlarmTopics
 from .audit import AuditLog, Severity
@@ -34,6 +34,7 @@ from .model import DeviceSettings, OutletAction
 from .permissions import Action, Principal, allowed, require
 from .quantities import BY_KEY, COMPONENT_BY_CODE, COMPONENT_CODES, Component
 from .settings import SETTINGS_TOPICS
+from .settings._base import Toggle
 from .structure import Structure
 from .validation import invalid_from_pydantic
 
@@ -44,6 +45,15 @@ DATA = "_data"
 
 _DEVICE_DIRS = (*COMPONENT_CODES, "status", "config", "misc")
 _INDEXED = tuple(c for c in COMPONENT_CODES if c != Component.TOTAL.value)
+
+
+class DeviceActions(BaseModel):
+    """What ``put`` accepts at ``sensor/<hexid>``: commands to the PDU, not settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resetPeaks: Toggle = False
+    """true: reset the PDU's current peaks (``DeviceService.reset_peaks``)."""
 """Component folders with numbered instances (all but the totals)."""
 
 
@@ -167,7 +177,7 @@ class Topics:
             return self._missing(path, "sensor", [*hexes, "driver_system"])
         dirs = self._device_dirs(live)
         if len(rest) == 1:
-            return TopicNode(path, dirs)
+            return TopicNode(path, dirs, writable=True, schema=DeviceActions)
         sub = rest[1]
         if sub not in dirs:
             return self._missing(path, f"sensor/{rest[0]}", dirs)
@@ -376,7 +386,8 @@ class Topics:
         if not node.writable:
             raise PermissionDenied(
                 f"topic {shown(path or '/')} is read-only", thing="topic", value=path,
-                allowed="config/<name>, sensor/<hexid>/config, sensor/<hexid>/o/<n>, rules/new, "
+                allowed="config/<name>, sensor/<hexid>, sensor/<hexid>/config, sensor/<hexid>/o/<n>, "
+                        "rules/new, "
                         "rules/<id>, alarms/<id>, sim/")
         if not changes:
             raise Invalid(f"{path}: nothing to change", thing="put", value="",
@@ -393,6 +404,8 @@ class Topics:
             await self._config.put(principal, parts[1], typed, replace=replace)
         elif parts[0] == "sim":
             await self._put_sim(principal, parts, typed, replace)
+        elif len(parts) == 2:
+            await self._put_device(principal, parts[1], typed)
         elif parts[2] == "config":
             await self._devices.update_settings(principal, parts[1], typed, replace=replace)
         else:
@@ -425,6 +438,16 @@ class Topics:
                                  f"Simulator {what} changed: {', '.join(new) or 'no change'}",
                                  severity=Severity.WARNING, old=old, new=new,
                                  device=parts[1] if len(parts) > 1 else None)
+
+    async def _put_device(self, principal: Principal, hex_id: str,
+                          changes: dict[str, Any]) -> None:
+        what = f"sensor/{hex_id}"
+        try:
+            doc = DeviceActions.model_validate(changes)
+        except ValidationError as exc:
+            raise invalid_from_pydantic(what, exc, DeviceActions) from None
+        if doc.resetPeaks:
+            await self._devices.reset_peaks(principal, hex_id)
 
     async def _put_outlet(self, principal: Principal, hex_id: str, n: int,
                           changes: dict[str, Any]) -> None:

@@ -116,7 +116,9 @@ async def test_a_backup_never_holds_its_own_passphrase_nor_the_community_in_clea
     from enerteg_tui.core.backup import decrypt
 
     await controller.config.put(ADMIN, "backup_settings", {"passphrase": "correct horse"})
-    await controller.config.put(ADMIN, "snmp_agent", {"v2cCommunity": "c0mmunity-x"})
+    await controller.config.put(ADMIN, "snmp_agent", {
+        "v2cCommunity": "c0mmunity-x", "trapTargets.nms.address": "10.0.0.5",
+        "trapTargets.nms.v2cCommunity": "t4rget-c0mm"})
     code, out, err = await run(controller, "backup create")
     assert code == 0, err
     path = controller.data_dir / out.strip().lstrip("/")
@@ -125,10 +127,14 @@ async def test_a_backup_never_holds_its_own_passphrase_nor_the_community_in_clea
         secrets = decrypt(tar.extractfile("secrets.enc").read(), "correct horse")
     assert b"c0mmunity-x" not in config and b"correct horse" not in config
     assert b"c0mmunity-x" in secrets and b"correct horse" not in secrets
-    await controller.config.put(ADMIN, "snmp_agent", {"v2cCommunity": "other"})
+    # a secret inside a nested target too (the list is kept whole with the secrets)
+    assert b"t4rget-c0mm" not in config and b"t4rget-c0mm" in secrets
+    await controller.config.put(ADMIN, "snmp_agent", {"v2cCommunity": "other",
+                                                      "trapTargets.nms": ""})
     code, out, err = await run(controller, f"restore /backups/{path.name}")
     assert code == 0, err
     assert controller.config.get("snmp_agent").v2cCommunity == "c0mmunity-x"
+    assert controller.config.get("snmp_agent").trapTargets["nms"].v2cCommunity == "t4rget-c0mm"
     assert controller.config.get("backup_settings").passphrase == "correct horse"
 
 

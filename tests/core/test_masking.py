@@ -56,7 +56,8 @@ def test_mask_words_and_sensitive_fields() -> None:
     assert mask_words(["user", "add", "x", "--password", "p", "dbPassword=q"]) == [
         "user", "add", "x", "--password", MASK, f"dbPassword={MASK}"]
     snmp = SETTINGS_TOPICS["snmp_agent"]
-    assert sensitive_fields(snmp) == snmp.secret_fields() | {"v2cCommunity"}
+    # trapTargets holds per-target credentials: kept whole with the secrets
+    assert sensitive_fields(snmp) == snmp.secret_fields() | {"v2cCommunity", "trapTargets"}
 
 
 def test_filter_masks_library_records_arguments_and_tracebacks() -> None:

@@ -75,7 +75,7 @@ def test_every_topic_builds_with_defaults_and_round_trips(name: str) -> None:
 SERVICES = {
     "auth": "users", "backup": "backup", "backup_settings": "backup",
     "cli": "ssh, serial console", "core": "poller, history", "devices": "driver", "email": "email",
-    "hostname": "console, shell, syslog", "http_server": None, "modbus": "modbus server",
+    "hostname": "console, shell, syslog, snmp agent", "http_server": None, "modbus": "modbus server",
     "network": None, "notifications": "audit", "snmp_agent": "snmp agent", "sppdu5": None,
     "sql_export": "export", "syslog": "syslog", "time": None,
 }
@@ -162,7 +162,7 @@ def test_concatenated_certificate_and_key_are_split() -> None:
 def test_snmp_agent_has_the_manuals_keys_in_order_then_ours() -> None:
     keys = list(SnmpAgentSettings().public_dump())
     assert keys[:len(MANUAL_SNMP_EXAMPLE)] == list(MANUAL_SNMP_EXAMPLE)
-    assert keys[len(MANUAL_SNMP_EXAMPLE):] == ["v2cWriteCommunity", "notificationType"]
+    assert keys[len(MANUAL_SNMP_EXAMPLE):] == ["v2cWriteCommunity", "notificationType", "trapTargets"]
 
 
 def test_snmp_agent_defaults() -> None:

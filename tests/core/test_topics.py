@@ -40,7 +40,8 @@ async def test_root_and_config_listing(controller) -> None:
 async def test_snmp_agent_document_as_in_the_manual(controller) -> None:
     doc = controller.topics.get(READONLY, "config/snmp_agent/_data")
     assert set(doc) == {"ts", "u", "new"} and doc["new"] is None
-    assert set(doc["u"]) == MANUAL_SNMP_KEYS | {"v2cWriteCommunity", "notificationType"}   # ours: docs/snmp.md
+    assert set(doc["u"]) == MANUAL_SNMP_KEYS | {"v2cWriteCommunity", "notificationType",
+                                                "trapTargets"}   # ours: docs/snmp.md
     await controller.topics.put(ADMIN, "config/snmp_agent", {"enabled": "enabled",
                                                              "v3PasswordAuth": "authpass123"})
     doc = controller.topics.get(READONLY, "config/snmp_agent")

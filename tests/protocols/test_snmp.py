@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from enerteg_tui.core.model import DeviceState, OutletState
+from enerteg_tui.core.model import DeviceState, OutletAction, OutletState
 from enerteg_tui.core.permissions import SYSTEM
 from enerteg_tui.core.quantities import Component
 from enerteg_tui.protocols.snmp.mib import MIB_DIR, MIB_TEXT, load_mib
@@ -556,3 +556,381 @@ async def test_values_equal_the_shells_cat_of_the_same_channel(
     assert rc == 0, err
     got = {k: int(v) for k, v in parse(out).items()}
     assert got == pairs
+
+
+# ------------------------------------------------------------------ the system group
+SYS_CONTACT, SYS_NAME, SYS_LOCATION = (".1.3.6.1.2.1.1.4.0", ".1.3.6.1.2.1.1.5.0",
+                                       ".1.3.6.1.2.1.1.6.0")
+
+
+async def test_sysname_falls_back_to_the_host_name(make_controller: Any,
+                                                   snmp_env: dict[str, str]) -> None:
+    c, port = await agent(make_controller, pdus=2)
+    assert c.config.get("snmp_agent").snmpName == ""
+    rc, out, err = await run(snmp_env, "snmpget", *v2c(port), SYS_NAME)
+    assert rc == 0 and parse(out)[SYS_NAME] == "enerteg", (out, err)
+    await c.config.put(SYSTEM, "hostname", {"hostname": "ring-b.example"})
+    rc, out, err = await run(snmp_env, "snmpget", *v2c(port), SYS_NAME)
+    assert parse(out)[SYS_NAME] == "ring-b.example"
+    await c.config.put(SYSTEM, "snmp_agent", {"snmpName": "pdu-row-3"})
+    rc, out, err = await run(snmp_env, "snmpget", *v2c(port), SYS_NAME)
+    assert parse(out)[SYS_NAME] == "pdu-row-3"
+
+
+async def test_system_group_set_goes_through_the_settings_and_is_audited(
+        make_controller: Any, snmp_env: dict[str, str]) -> None:
+    c, port = await agent(make_controller, pdus=2, v2cWriteCommunity="s3cret-w")
+    # SET not allowed: neither community changes anything
+    for community in ("public", "s3cret-w"):
+        rc, out, err = await run(snmp_env, "snmpset", *v2c(port, community), SYS_LOCATION,
+                                 "s", "Hall 9")
+        assert rc != 0 and "noAccess" in err, err
+    assert c.config.get("snmp_agent").snmpLocation == ""
+    await c.config.put(SYSTEM, "snmp_agent", {"enabledWrite": "enabled",
+                                              "genericMibEnabledSet": "enabled"})
+    await wait_for(lambda: c.service("snmp").agent.writes.writers)
+    rc, out, err = await run(snmp_env, "snmpset", *v2c(port, "public"), SYS_LOCATION, "s", "Hall 9")
+    assert rc != 0 and "noAccess" in err
+    rc, out, err = await run(snmp_env, "snmpset", *v2c(port, "s3cret-w"), SYS_LOCATION, "s",
+                             "Hall 9", SYS_CONTACT, "s", "noc@example.com", SYS_NAME, "s", "ring-c")
+    assert rc == 0, err
+    s = c.config.get("snmp_agent")
+    assert (s.snmpLocation, s.snmpContact, s.snmpName) == ("Hall 9", "noc@example.com", "ring-c")
+    rc, out, err = await run(snmp_env, "snmpget", *v2c(port), SYS_LOCATION, SYS_NAME)
+    assert parse(out) == {SYS_LOCATION: "Hall 9", SYS_NAME: "ring-c"}
+    rows = await c.store.fetchall("SELECT user, address, message FROM audit "
+                                  "WHERE action='settings.change' AND object='config/snmp_agent' "
+                                  "ORDER BY id")
+    assert [r[0] for r in rows[-3:]] == ["snmp:v2c write community"] * 3
+    assert rows[-3][1] == "127.0.0.1" and "snmpLocation" in rows[-3][2]
+    # a value the settings refuse (a control character) is wrongValue and changes nothing
+    rc, out, err = await run(snmp_env, "snmpset", *v2c(port, "s3cret-w"), SYS_LOCATION, "x",
+                             "1b5b326a")
+    assert rc != 0 and "wrongValue" in err, err
+    assert c.config.get("snmp_agent").snmpLocation == "Hall 9"
+    # sysDescr is not writable
+    rc, out, err = await run(snmp_env, "snmpset", *v2c(port, "s3cret-w"), ".1.3.6.1.2.1.1.1.0",
+                             "s", "x")
+    assert rc != 0 and ("noAccess" in err or "notWritable" in err), err
+
+
+# ------------------------------------------------------------------ more notifications
+def _after(log: Path, marker: str, start: int = 0) -> str:
+    """The trap log from the first ``marker`` at or after offset ``start`` (empty if none)."""
+    text = log.read_text()
+    i = text.find(marker, start)
+    return "" if i < 0 else text[i:]
+
+
+async def test_notifications_to_a_list_of_targets(
+        make_controller: Any, snmp_env: dict[str, str], tmp_path: Path) -> None:
+    """Two receivers with their own version, kind and credentials (v2c trap; v3 inform
+    from a user of its own), a dead one and one whose name does not resolve: the live
+    ones get controller start, outlet switched, device added/changed/removed; the core
+    sweeps on."""
+    if not (BASE_MIBS / "SNMPv2-SMI.mib").exists():
+        subprocess.run(["bash", str(ROOT / "scripts" / "build-mib.sh"), "--base-only"], check=True)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    trapd_a, port_a, log_a = await _trapd(tmp_path / "a", snmp_env,
+                                          "authCommunity log nms-a\n")
+    # an inform: snmptrapd is the authoritative engine, the sender discovers its engine id
+    trapd_b, port_b, log_b = await _trapd(
+        tmp_path / "b", snmp_env, "createUser informer SHA-512 inform-auth-1 AES inform-priv-1\n"
+                                  "authUser log informer priv\n")
+    dead = free_port(socket.SOCK_DGRAM)
+    data = tmp_path / "data"
+    try:
+        c = await make_controller(pdus=4, interval=0.1, data_dir=data,
+                                  snmp_port=free_port(socket.SOCK_DGRAM), bind="127.0.0.1")
+        await c.config.put(SYSTEM, "snmp_agent", {
+            "enabled": "enabled", "enabledTrap": "enabled",
+            "trapTargets.a.address": f"127.0.0.1:{port_a}", "trapTargets.a.v2cCommunity": "nms-a",
+            "trapTargets.b.address": f"127.0.0.1:{port_b}", "trapTargets.b.version": "v3",
+            "trapTargets.b.notificationType": "inform", "trapTargets.b.v3User": "informer",
+            "trapTargets.b.v3PasswordAuth": "inform-auth-1",
+            "trapTargets.b.v3PasswordPriv": "inform-priv-1",
+            "trapTargets.b.v3ProtocolAuth": "SHA512",
+            "trapTargets.dead.address": f"127.0.0.1:{dead}",
+            "trapTargets.dead.notificationType": "inform",
+            "trapTargets.nowhere.address": "nowhere.invalid"})
+        public = c.config.public("snmp_agent")["trapTargets"]
+        assert public["b"]["v3PasswordAuth"] == "set" and public["a"]["v2cCommunity"] == "set"
+        await c.stop()
+        # the controller starts with the targets configured: coldStart, then (after the
+        # first sweep) etgControllerStarted
+        c = await make_controller(pdus=4, interval=0.1, data_dir=data,
+                                  snmp_port=free_port(socket.SOCK_DGRAM), bind="127.0.0.1")
+        await wait_for(lambda: c.service("snmp").status.running)
+        for log in (log_a, log_b):
+            await wait_for(lambda log=log: "etgControllerStarted" in log.read_text(), timeout=20)
+        started = _after(log_a, "etgControllerStarted")
+        assert "etgCtlDeviceCount.0 = Gauge32: 4" in started and "coldStart" in log_a.read_text()
+        traps = c.service("snmp").agent.traps
+        # outlet switched (from the shell's core call; reported by the PDU's next poll)
+        dev = next(d for d in c.live.ordered() if d.info.model.switchable)
+        outlet = 1
+        action = OutletAction.OFF if dev.outlet_states.get(outlet) is OutletState.ON else OutletAction.ON
+        mark, mark_b = len(log_a.read_text()), len(log_b.read_text())
+        await c.devices.switch(SYSTEM, dev.hex_id, outlet, action)
+        await wait_for(lambda: _after(log_a, "etgOutletSwitched", mark), timeout=20)
+        await wait_for(lambda: _after(log_b, "etgOutletSwitched", mark_b), timeout=20)
+        switched = _after(log_a, "etgOutletSwitched", mark)
+        assert f"etgNotifyHexId.0 = STRING: {dev.hex_id}" in switched
+        assert "etgNotifyOutlet.0 = Gauge32: 1" in switched
+        want = "off(2)" if action is OutletAction.OFF else "on(1)"
+        assert f"etgNotifyOutletState.0 = INTEGER: {want}" in switched
+        # device changed: settings, then a PDU that stops answering
+        mark = len(log_a.read_text())
+        await c.devices.update_settings(SYSTEM, dev.hex_id, {"location": "Hall 5"})
+        await wait_for(lambda: "settings changed" in _after(log_a, "etgDeviceChanged", mark),
+                       timeout=20)
+        quiet = c.live.ordered()[-1]
+        mark = len(log_a.read_text())
+        await c.topics.put(SYSTEM, f"sim/{quiet.hex_id}", {"reachable": False})
+        await wait_for(lambda: "unreachable" in _after(log_a, "etgDeviceChanged", mark), timeout=20)
+        assert "etgNotifyDevState.0 = INTEGER: unreachable(3)" in _after(log_a, "etgDeviceChanged", mark)
+        # removed (forgotten), then added again when it answers
+        await c.devices.forget(SYSTEM, quiet.hex_id)
+        await wait_for(lambda: _after(log_a, "etgDeviceRemoved"), timeout=20)
+        await c.topics.put(SYSTEM, f"sim/{quiet.hex_id}", {"reachable": True})
+        await wait_for(lambda: _after(log_a, "etgDeviceAdded"), timeout=20)
+        assert f"etgNotifyHexId.0 = STRING: {quiet.hex_id}" in _after(log_a, "etgDeviceAdded")
+        for name in ("etgDeviceChanged", "etgDeviceRemoved", "etgDeviceAdded"):
+            await wait_for(lambda name=name: name in log_b.read_text(), timeout=20)
+        # the v3 informs were acknowledged; the dead receiver's were not (after retries),
+        # the unresolvable one is counted as failed; the poller kept its cadence
+        b, dead_t, nowhere = traps.targets["b"], traps.targets["dead"], traps.targets["nowhere"]
+        await wait_for(lambda: b.acknowledged >= 5 and dead_t.failed >= 1, timeout=30)
+        assert b.failed == 0 and traps.targets["a"].failed == 0
+        assert nowhere.failed >= 1 and "cannot resolve nowhere.invalid" in nowhere.last_error
+        sweeps = c.live.bus.sweeps
+        await wait_for(lambda: c.live.bus.sweeps >= sweeps + 5, timeout=10)
+    finally:
+        for proc in (trapd_a, trapd_b):
+            proc.terminate()
+            await proc.wait()
+
+
+async def test_trap_targets_refuse_bad_input_with_a_clear_message(make_controller: Any) -> None:
+    from enerteg_tui.protocols.shell.session import ShellSession
+    from tests.conftest import ADMIN
+
+    c = await make_controller(pdus=2)
+
+    async def shell(script: str) -> tuple[int, str, str]:
+        out: list[str] = []
+        err: list[str] = []
+        code = await ShellSession(c.core, ADMIN).run_script(script, out.append, err.append)
+        return code, "".join(out), "".join(err)
+
+    code, out, err = await shell("put config/snmp_agent trapTargets.nms.address=10.0.0.5:1162 "
+                                 "trapTargets.nms.version=v3 trapTargets.nms.v3User=t "
+                                 "trapTargets.nms.v3PasswordAuth=short-1")
+    assert code != 0 and "trapTargets.nms.v3PasswordAuth" in err and "short-1" not in err
+    assert "at least 8 characters" in err
+    assert c.config.get("snmp_agent").trapTargets == {}
+    code, out, err = await shell("put config/snmp_agent trapTargets.nms.address=10.0.0.5:1162 "
+                                 "trapTargets.nms.v2cCommunity=secret-c")
+    assert code == 0, err
+    t = c.config.get("snmp_agent").trapTargets["nms"]
+    assert (t.address, t.port, t.v2cCommunity) == ("10.0.0.5", 1162, "secret-c")
+    code, out, err = await shell("format json; cat config/snmp_agent")
+    assert '"v2cCommunity": "set"' in out and "secret-c" not in out
+    # "set" (what a read shows) keeps the stored value
+    code, out, err = await shell("put config/snmp_agent trapTargets.nms.v2cCommunity=set "
+                                 "trapTargets.nms.port=2162")
+    assert code == 0, err
+    assert c.config.get("snmp_agent").trapTargets["nms"].v2cCommunity == "secret-c"
+    dumped = json.dumps([list(r) for r in await c.store.fetchall("SELECT * FROM audit")])
+    assert "secret-c" not in dumped
+    code, out, err = await shell("put config/snmp_agent 'trapTargets.bad name.address=x'")
+    assert code != 0 and "bad name" in err
+    code, out, err = await shell("put config/snmp_agent trapTargets.nms=")
+    assert code == 0, err
+    assert c.config.get("snmp_agent").trapTargets == {}
+
+
+# ------------------------------------------------------------------ the alarm table
+async def test_alarm_table_equals_the_shells_alarms_view(make_controller: Any,
+                                                         snmp_env: dict[str, str]) -> None:
+    import datetime
+
+    from enerteg_tui.protocols.shell.session import ShellSession
+    from tests.conftest import ADMIN
+
+    if not (BASE_MIBS / "SNMPv2-SMI.mib").exists():
+        subprocess.run(["bash", str(ROOT / "scripts" / "build-mib.sh"), "--base-only"], check=True)
+    c, port = await agent(make_controller, pdus=4)
+    devs = [d for d in c.live.ordered() if d.info.model.phases == 3][:2]
+    for dev in devs:
+        base = dev.value(Component.TOTAL, 0, "current")
+        await c.rules.create(SYSTEM, {
+            "name": f"hot-{dev.hex_id}", "scope": "pdu", "target": dev.hex_id,
+            "quantity": "current", "component": "t", "minDurationSeconds": 0,
+            "warningAbove": {"enabled": True, "value": round(base * 1.3, 2)}})
+        await c.topics.put(SYSTEM, f"sim/{dev.hex_id}", {"loadFactor": 1.8})
+    await wait_for(lambda: len(c.alarms.active()) == 2, timeout=15)
+    first, second = sorted(c.alarms.active(), key=lambda a: a.id)
+    await c.alarms.acknowledge(SYSTEM, first.id, "on it")
+    await c.topics.put(SYSTEM, f"sim/{second.device}", {"loadFactor": 0.5})
+    await wait_for(lambda: not c.alarms.get(second.id).active, timeout=15)
+    await c.poller.stop()                       # the same state on both faces
+
+    out: list[str] = []
+    code = await ShellSession(c.core, ADMIN).run_script("format json; cat alarms", out.append,
+                                                        lambda _: None)
+    assert code == 0
+    shell = {a["id"]: a for a in json.loads("".join(out))["alarms"]}
+    assert len(shell) == 2
+
+    env = {k: v for k, v in snmp_env.items() if k not in ("MIBS", "MIBDIRS")}
+    rc, table, err = await run(env, "snmptable", "-M", f"{BASE_MIBS}:{MIB_DIR}", "-m",
+                               "ENERTEG-PDU-MIB", "-Cf", "|", "-Ci", "-CH",
+                               *[a for a in v2c(port) if a != "-On"],
+                               "ENERTEG-PDU-MIB::etgAlarmTable")
+    assert rc == 0, err
+    rows = {int(r.split("|")[0]): r.split("|") for r in table.splitlines() if r.count("|") == 10}
+    assert len(rows) == 2, table
+    assert set(rows) == set(shell)
+    devices = {d.hex_id: d.info.settings.device_id for d in c.live.devices.values()}
+    for alarm_id, a in shell.items():
+        (_, severity, state, dev_id, hex_id, channel, value, threshold, text, raised,
+         acked) = rows[alarm_id]
+        assert severity == a["severity"].lower() and state == a["state"]
+        assert int(dev_id) == devices[a["device"]] and hex_id == a["device"]
+        assert channel == a["channel"] and text == a["text"]
+        assert round(float(value) * 100) == round(a["value"] * 100)
+        assert round(float(threshold) * 100) == round(a["threshold"] * 100)
+        assert acked == ("true" if a["acknowledged"] else "false")
+        start = datetime.datetime.fromtimestamp(a["start"] / 1000, datetime.timezone.utc)
+        assert raised.startswith(f"{start.year}-{start.month}-{start.day},{start.hour}:"
+                                 f"{start.minute}:{start.second}."), (raised, start)
+    assert rows[first.id][10] == "true" and rows[second.id][2] == "inactive"
+    # the active count beside it counts the active ones only
+    rc, out, _ = await run(snmp_env, "snmpget", *v2c(port), dotted(O("etgCtlAlarmActiveCount")) + ".0")
+    assert out.strip().endswith(": 1")
+
+
+# ------------------------------------------------------------------ delays and peak reset
+async def test_outlet_delays_and_peak_reset_over_snmp_and_the_shell(
+        make_controller: Any, snmp_env: dict[str, str]) -> None:
+    from enerteg_tui.protocols.shell.session import ShellSession
+    from tests.conftest import ADMIN
+
+    c, port = await agent(make_controller, pdus=6, enabledWrite="enabled",
+                          genericMibEnabledSet="enabled", v2cWriteCommunity="s3cret-w")
+    w = v2c(port, "s3cret-w")
+    dev = next(d for d in c.live.ordered() if d.info.model.switchable)
+    dev_id = dev.info.settings.device_id
+    on_delay = dotted(O("etgOutletSwitchOnDelay") + (dev_id, 2))
+    off_time = dotted(O("etgOutletCycleOffTime") + (dev_id, 2))
+    rc, out, err = await run(snmp_env, "snmpset", *w, on_delay, "u", "1500", off_time, "u", "8000")
+    assert rc == 0, err
+    outlet = c.live.get(dev.hex_id).info.settings.outlets[1]
+    assert (outlet.delay, outlet.power_cycle_delay) == (1.5, 8.0)
+    rc, out, err = await run(snmp_env, "snmpget", *v2c(port), on_delay, off_time)
+    assert parse(out) == {on_delay: "1500", off_time: "8000"}
+    rc, out, err = await run(snmp_env, "snmpset", *w, off_time, "u", "500")
+    assert rc != 0 and "wrongValue" in err
+    assert c.live.get(dev.hex_id).info.settings.outlets[1].power_cycle_delay == 8.0
+    plain = next((d for d in c.live.ordered() if not d.info.model.switchable), None)
+    if plain is not None:                                   # no delays on unswitched PDUs
+        oid = dotted(O("etgOutletSwitchOnDelay") + (plain.info.settings.device_id, 1))
+        rc, out, err = await run(snmp_env, "snmpset", *w, oid, "u", "1000")
+        assert rc != 0 and "notWritable" in err, err
+
+    # a load spike leaves the peak high; a reset brings it back to the present current
+    peak_oid = dotted(O("etgTotalCurrentPeak") + (dev_id,))
+
+    async def spike(hex_id: str) -> None:
+        await c.topics.put(SYSTEM, f"sim/{hex_id}", {"loadFactor": 2.5})
+        sweeps = c.live.bus.sweeps
+        await wait_for(lambda: c.live.bus.sweeps >= sweeps + 3)
+        await c.topics.put(SYSTEM, f"sim/{hex_id}", {"loadFactor": 0.5})
+        sweeps = c.live.bus.sweeps
+        await wait_for(lambda: c.live.bus.sweeps >= sweeps + 3)
+
+    def high(hex_id: str) -> bool:
+        d = c.live.get(hex_id)
+        return d.value(Component.TOTAL, 0, "currentPeak") > 2 * d.value(Component.TOTAL, 0, "current")
+
+    def back(hex_id: str) -> bool:
+        d = c.live.get(hex_id)
+        return d.value(Component.TOTAL, 0, "currentPeak") <= 1.1 * d.value(Component.TOTAL, 0, "current") + 0.05
+
+    await spike(dev.hex_id)
+    assert high(dev.hex_id)
+    rc, out, err = await run(snmp_env, "snmpset", *v2c(port, "public"), dotted(
+        O("etgDevResetPeaks") + (dev_id,)), "i", "2")
+    assert rc != 0 and "noAccess" in err and high(dev.hex_id)
+    rc, out, err = await run(snmp_env, "snmpset", *w, dotted(O("etgDevResetPeaks") + (dev_id,)),
+                             "i", "2")
+    assert rc == 0, err
+    await wait_for(lambda: back(dev.hex_id))
+    rc, out, err = await run(snmp_env, "snmpget", *v2c(port), peak_oid)
+    live_peak = c.live.get(dev.hex_id).value(Component.TOTAL, 0, "currentPeak")
+    assert abs(int(parse(out)[peak_oid]) - round(live_peak * 100)) <= max(50, live_peak * 20)
+    rows = await c.store.fetchall("SELECT user, address, object FROM audit "
+                                  "WHERE action='device.reset-peaks' ORDER BY id")
+    assert rows[-1] == ("snmp:v2c write community", "127.0.0.1", f"sensor/{dev.hex_id}")
+
+    # the shell's way to the same core call
+    other = next(d for d in c.live.ordered() if d.hex_id != dev.hex_id)
+    await spike(other.hex_id)
+    assert high(other.hex_id)
+    out: list[str] = []
+    err_out: list[str] = []
+    code = await ShellSession(c.core, ADMIN).run_script(
+        f"put sensor/{other.hex_id} resetPeaks=true", out.append, err_out.append)
+    assert code == 0, err_out
+    await wait_for(lambda: back(other.hex_id))
+    code = await ShellSession(c.core, ADMIN).run_script(
+        f"put sensor/{other.hex_id} resetPeak=true", out.append, err_out.append)
+    assert code != 0 and "resetPeak" in "".join(err_out)
+
+
+# ------------------------------------------------------------------ the v2c fast path
+async def test_fast_path_answers_as_pysnmp_does(make_controller: Any,
+                                                snmp_env: dict[str, str]) -> None:
+    """v2c reads answered by ``fastpath`` equal pysnmp's answers to the same requests:
+    walks, bulk walks, GETs of present, absent and unknown objects, GETBULK with
+    non-repeaters, past the end of the MIB."""
+    c, port = await agent(make_controller, pdus=4)
+    await c.poller.stop()                      # the same values for both paths
+    dev = c.live.ordered()[0]
+    dev_id = dev.info.settings.device_id
+    gets = [".1.3.6.1.2.1.1.5.0", ".1.3.6.1.2.1.1.2.0", dotted(O("etgInputVoltage") + (dev_id, 1)),
+            dotted(O("etgInputVoltage") + (dev_id, 9)), ".1.3.6.1.4.1.99.1.0",
+            dotted(O("etgTotalEnergyWh") + (dev_id,)), ".1.3.6.1.6.3.10.2.1.1.0"]
+    commands = [
+        ("snmpwalk", ".1.3.6.1.2.1.1"),
+        ("snmpbulkwalk", "-Cr30", dotted(O("etgPduMIB"))),
+        ("snmpget", *gets),
+        ("snmpgetnext", *gets),
+        ("snmpbulkget", "-Cn2", "-Cr7", ".1.3.6.1.2.1.1.9", dotted(O("etgDevName")),
+         dotted(O("etgOutletState")), dotted(O("etgAlarmTable"))),
+        ("snmpbulkget", "-Cn0", "-Cr40", dotted(O("etgSensorValue")), ".1.3.6.1.6.3.10.2.1.3"),
+    ]
+    svc = c.service("snmp")
+    fast = svc.agent.fast
+    assert fast is not None
+    answers = {}
+    for path in ("fast", "pysnmp"):
+        svc.agent.fast = fast if path == "fast" else None
+        before = fast.answered
+        for cmd in commands:
+            rc, out, err = await run(snmp_env, cmd[0], *v2c(port), *cmd[1:])
+            answers[path, cmd] = (rc, out.replace(".1.3.6.1.2.1.1.3.0 = Timeticks", "uptime"), err)
+        assert (fast.answered > before) == (path == "fast")
+    for cmd in commands:
+        fast_rc, fast_out, fast_err = answers["fast", cmd]
+        py_rc, py_out, py_err = answers["pysnmp", cmd]
+        assert fast_rc == py_rc and fast_err == py_err, cmd
+        strip = lambda text: [ln for ln in text.splitlines() if not ln.startswith("uptime")
+                              and ".1.3.6.1.6.3.10.2.1.3.0" not in ln]   # clocks move on
+        assert strip(fast_out) == strip(py_out), cmd
+    assert len(answers["fast", commands[1]][1].splitlines()) > 500
+    # a wrong community and SNMPv1 still go through pysnmp (no answer / v1 rules)
+    rc, out, err = await run(snmp_env, "snmpget", *v2c(port, "nope"), ".1.3.6.1.2.1.1.5.0")
+    assert rc != 0 and "Timeout" in err

@@ -25,7 +25,8 @@ def test_every_writable_column_has_a_setter() -> None:
     names = set(MIB.writable())
     assert names == {"etgBusDeviceId", "etgDevName", "etgDevLocation", "etgDevExtraInfo", "etgDevFeed",
                      "etgDevPowerUpMode", "etgDevFixedOutletDelay", "etgDevLocate",
-                     "etgOutletName", "etgOutletUnlock", "etgOutletCommand"}
+                     "etgDevResetPeaks", "etgOutletName", "etgOutletUnlock", "etgOutletCommand",
+                     "etgOutletSwitchOnDelay", "etgOutletCycleOffTime"}
     source = Path(writes.__file__).read_text()
     assert all(f'"{n}"' in source for n in names)
 

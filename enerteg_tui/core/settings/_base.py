@@ -9,11 +9,13 @@ value.
 
 from __future__ import annotations
 
+import typing
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
-__all__ = ["SettingsModel", "Toggle", "Secret", "SECRET", "SECRET_SHOWN_AS", "Port", "PortOrZero"]
+__all__ = ["SettingsModel", "Toggle", "Secret", "SECRET", "SECRET_SHOWN_AS", "Port", "PortOrZero",
+           "secret_fields_of", "nested_secret_names", "mask_secrets", "keep_stored_secrets"]
 
 SECRET_SHOWN_AS = "set"
 """What a read-only view shows for a non-empty secret (as the manual's example does)."""
@@ -50,6 +52,84 @@ Toggle = Annotated[
 
 Secret = Annotated[str, SECRET]
 """A password or passphrase: stored, never shown (see module docstring)."""
+
+
+# --- secrets inside nested models (a list of SNMP trap targets, each with credentials)
+def secret_fields_of(cls: Any) -> frozenset[str]:
+    """Names of the ``SECRET`` fields of any pydantic model class (top level only)."""
+    return frozenset(name for name, info in getattr(cls, "model_fields", {}).items()
+                     if any(m is SECRET for m in info.metadata))
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The model classes an annotation holds (``Model``, ``dict[str, Model]``, ``list[Model]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def nested_secret_names(cls: Any) -> frozenset[str]:
+    """Names of the secret fields of the models nested in ``cls``, at any depth."""
+    out: set[str] = set()
+    for info in getattr(cls, "model_fields", {}).values():
+        for model in _models_in(info.annotation):
+            out |= secret_fields_of(model) | nested_secret_names(model)
+    return frozenset(out)
+
+
+def _children(value: Any, data: Any) -> list[tuple[BaseModel, Any]]:
+    """(nested model, its dumped form) pairs under one field's value."""
+    if isinstance(value, BaseModel):
+        return [(value, data)] if isinstance(data, dict) else []
+    if isinstance(value, dict) and isinstance(data, dict):
+        return [p for k, v in value.items() for p in _children(v, data.get(k))]
+    if isinstance(value, (list, tuple)) and isinstance(data, list):
+        return [p for v, d in zip(value, data) for p in _children(v, d)]
+    return []
+
+
+def mask_secrets(model: BaseModel, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (the model's JSON dump) with every secret, nested ones too, as "set" or ""."""
+    for name in secret_fields_of(type(model)):
+        data[name] = SECRET_SHOWN_AS if data.get(name) else ""
+    for name in type(model).model_fields:
+        for child, child_data in _children(getattr(model, name), data.get(name)):
+            mask_secrets(child, child_data)
+    return data
+
+
+def keep_stored_secrets(cls: Any, doc: Any, stored: Any) -> Any:
+    """``doc`` with every nested secret given as "set" replaced by the stored value at the
+    same place ("" where nothing is stored): what a read showed means "keep it"."""
+    if not isinstance(doc, dict):
+        return doc
+    stored = stored if isinstance(stored, dict) else {}
+    for name, info in getattr(cls, "model_fields", {}).items():
+        if name not in doc:
+            continue
+        for model in _models_in(info.annotation):
+            value, kept = doc[name], stored.get(name)
+            if isinstance(value, dict) and typing.get_origin(info.annotation) is dict:
+                for key, item in value.items():
+                    old = kept.get(key) if isinstance(kept, dict) else None
+                    value[key] = _keep_one(model, item, old)
+            elif isinstance(value, list):
+                doc[name] = [_keep_one(model, item, kept[i] if isinstance(kept, list)
+                                       and i < len(kept) else None)
+                             for i, item in enumerate(value)]
+            else:
+                doc[name] = _keep_one(model, value, kept)
+    return doc
+
+
+def _keep_one(model: type[BaseModel], item: Any, old: Any) -> Any:
+    if not isinstance(item, dict):
+        return item
+    old = old if isinstance(old, dict) else {}
+    for key in secret_fields_of(model):
+        if item.get(key) == SECRET_SHOWN_AS:
+            item[key] = old.get(key, "")
+    return keep_stored_secrets(model, item, old)
 
 from pydantic import Field  # noqa: E402  (kept below the markers it sits beside)
 
@@ -88,17 +168,19 @@ class SettingsModel(BaseModel):
     @classmethod
     def secret_fields(cls) -> frozenset[str]:
         """Names of the fields flagged ``SECRET``."""
-        return frozenset(
-            name for name, info in cls.model_fields.items()
-            if any(m is SECRET for m in info.metadata)
-        )
+        return secret_fields_of(cls)
+
+    @classmethod
+    def secret_holders(cls) -> frozenset[str]:
+        """Fields holding nested models with secrets (kept whole with the secrets in a
+        backup, shown as changed without values in the audit log)."""
+        return frozenset(name for name, info in cls.model_fields.items()
+                         if any(secret_fields_of(m) or nested_secret_names(m)
+                                for m in _models_in(info.annotation)))
 
     def public_dump(self) -> dict[str, Any]:
-        """JSON-ready values with secrets replaced by "set" or ""."""
-        data = self.model_dump(mode="json", by_alias=True)
-        for name in self.secret_fields():
-            data[name] = SECRET_SHOWN_AS if data.get(name) else ""
-        return data
+        """JSON-ready values with secrets (nested ones too) replaced by "set" or ""."""
+        return mask_secrets(self, self.model_dump(mode="json", by_alias=True))
 
     def stored_dump(self) -> dict[str, Any]:
         """JSON-ready values including secrets, for the settings store only."""

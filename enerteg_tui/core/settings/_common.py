@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
-from ._base import SettingsModel
+from ._base import SettingsModel, secret_fields_of
 
 __all__ = [
     "TopicSettings",
@@ -99,7 +99,7 @@ def _guarded(cls: type[BaseModel], data: Any, handler: Callable[[Any], Any]) -> 
     try:
         return handler(data)
     except ValidationError as exc:
-        secrets = cls.secret_fields() if issubclass(cls, SettingsModel) else frozenset()
+        secrets = secret_fields_of(cls)
         errors = exc.errors(include_url=False)
         if not any(e.get("loc") and e["loc"][0] in secrets for e in errors):
             raise

@@ -14,7 +14,7 @@ import ipaddress
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from ._base import Port, PortOrZero, Secret, Toggle
 from ._common import (
@@ -25,6 +25,7 @@ from ._common import (
     HostOrEmpty,
     LineText,
     LongText,
+    NestedSettings,
     TopicSettings,
     choice,
     empty_means,
@@ -34,7 +35,8 @@ from ._common import (
     is_hostname,
 )
 
-__all__ = ["SnmpAgentSettings", "ModbusSettings", "SyslogSettings", "EmailSettings"]
+__all__ = ["SnmpAgentSettings", "SnmpTrapTarget", "ModbusSettings", "SyslogSettings",
+           "EmailSettings"]
 
 SNMP_PASSPHRASE_MIN = 8
 """SNMPv3 (RFC 3414) needs passphrases of at least 8 characters."""
@@ -110,6 +112,70 @@ def _hostname_or_empty(value: str) -> str:
     return value
 
 
+V3_AUTH = ("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")
+V3_PRIV = ("DES", "AES", "AES192", "AES256")
+MAX_TRAP_TARGETS = 8
+_TARGET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+class SnmpTrapTarget(NestedSettings):
+    """One receiver of SNMP notifications, with its own version, kind and credentials."""
+
+    address: HostOrEmpty = ""
+    """Address of the receiver; 'IP:Port' is accepted and sets ``port`` too."""
+    port: Annotated[Port, empty_means(162)] = 162
+    """UDP port of the receiver (empty = 162)."""
+    version: Annotated[Literal["v2c", "v3"], choice("v2c", "v3")] = "v2c"
+    """SNMP version of the notifications sent to it."""
+    notificationType: Annotated[Literal["trap", "inform"], choice("trap", "inform")] = "trap"
+    """trap (fire and forget) or inform (acknowledged, retried 3 times 2 s apart)."""
+    v2cCommunity: Annotated[Secret, Field(max_length=64)] = ""
+    """v2c: the community sent; empty = the agent's ``v2cCommunity``."""
+    v3User: Annotated[str, Field(max_length=32)] = ""
+    """v3: the user the notifications come from; empty = the agent's v3 user and keys."""
+    v3PasswordAuth: Passphrase = ""
+    """v3 with its own user: authentication passphrase (at least 8 characters), or empty
+    for noAuthNoPriv."""
+    v3PasswordPriv: Passphrase = ""
+    """v3 with its own user: privacy passphrase (at least 8 characters; needs
+    ``v3PasswordAuth``), or empty."""
+    v3ProtocolAuth: Annotated[Literal[V3_AUTH], choice(*V3_AUTH)] = "SHA256"  # type: ignore[valid-type]
+    """v3 with its own user: authentication protocol."""
+    v3ProtocolPriv: Annotated[Literal[V3_PRIV], choice(*V3_PRIV)] = "AES"  # type: ignore[valid-type]
+    """v3 with its own user: privacy protocol."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ip_port(cls, data: Any) -> Any:
+        return _split_host_port(data, "address", "port")
+
+    @model_validator(mode="after")
+    def _target_rules(self) -> SnmpTrapTarget:
+        if not self.address:
+            raise fail("address", self.address, f"{ADDRESS_WORDS} of the receiver (required)")
+        for key in ("v3PasswordAuth", "v3PasswordPriv"):
+            if 0 < len(getattr(self, key)) < SNMP_PASSPHRASE_MIN:
+                raise fail(key, HIDDEN, f"a passphrase of at least {SNMP_PASSPHRASE_MIN} "
+                                        "characters (SNMPv3 requires it), or empty")
+        if self.v3PasswordPriv and not self.v3PasswordAuth:
+            raise fail("v3PasswordAuth", "", "an authentication passphrase of at least 8 "
+                                             "characters (required when v3PasswordPriv is set)")
+        if (self.v3PasswordAuth or self.v3PasswordPriv) and not self.v3User:
+            raise fail("v3User", "", "the user these passphrases belong to (1 to 32 characters), "
+                                     "or no passphrases to use the agent's v3 user")
+        return self
+
+
+def _targets(value: Any) -> Any:
+    """``trapTargets.NAME=`` (empty) removes the target ``NAME``; names are checked."""
+    if not isinstance(value, dict):
+        return value
+    for name in value:
+        if not isinstance(name, str) or not _TARGET_NAME.match(name):
+            raise fail(str(name), name, "a target name of 1 to 32 letters, digits, '-' or '_'")
+    return {k: v for k, v in value.items() if v not in ("", None)}
+
+
 class SnmpAgentSettings(TopicSettings):
     """The SNMP agent (§5.5); keys and order as the manual's example in §11.1.5."""
 
@@ -143,7 +209,8 @@ class SnmpAgentSettings(TopicSettings):
         choice("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")] = "MD5"
     """SNMPv3 authentication protocol."""
     snmpName: SnmpText = ""
-    """Content of the MIB-2 field 'Name' (sysName)."""
+    """Content of the MIB-2 field 'Name' (sysName); empty = the controller's host name
+    (``config/hostname``)."""
     enabled: Toggle = False
     """Run the SNMP agent."""
     genericMibEnabledSet: Toggle = False
@@ -168,6 +235,12 @@ class SnmpAgentSettings(TopicSettings):
     notificationType: Annotated[Literal["trap", "inform"], choice("trap", "inform")] = "trap"
     """Notifications as traps (fire and forget) or informs (acknowledged by the
     receiver, retried 3 times 2 s apart)."""
+    trapTargets: Annotated[dict[str, SnmpTrapTarget], Field(max_length=MAX_TRAP_TARGETS),
+                           BeforeValidator(_targets)] = Field(default_factory=dict)
+    """More notification receivers besides ``serverTrapAddress``, by name (at most 8),
+    each with its own address, version (v2c/v3), trap or inform and credentials; set one
+    key with a dotted path (trapTargets.nms.address=10.0.0.5:162), remove one with
+    trapTargets.nms= (empty)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -200,10 +273,29 @@ class SnmpAgentSettings(TopicSettings):
         if v2c and self.v2cWriteCommunity and self.v2cWriteCommunity == self.v2cCommunity:
             raise fail("v2cWriteCommunity", HIDDEN,
                        "a community other than v2cCommunity (which only reads), or empty")
-        if self.enabledTrap and not self.serverTrapAddress:
+        if self.enabledTrap and not self.serverTrapAddress and not self.trapTargets:
             raise fail("serverTrapAddress", self.serverTrapAddress,
-                       f"{ADDRESS_WORDS} of the trap receiver (required when enabledTrap "
-                       "is enabled and the agent is enabled)")
+                       f"{ADDRESS_WORDS} of the trap receiver, or an entry in trapTargets "
+                       "(required when enabledTrap is enabled and the agent is enabled)")
+        users: dict[str, tuple[str, ...]] = {}
+        if self.v3User:
+            users[self.v3User] = (self.v3PasswordAuth, self.v3PasswordPriv,
+                                  self.v3ProtocolAuth, self.v3ProtocolPriv)
+        for name, t in self.trapTargets.items():
+            if t.version == "v3" and not t.v3User and not self.v3User.strip():
+                raise fail(("trapTargets", name, "v3User"), "",
+                           "a v3 user for this target (1 to 32 characters), or a v3User "
+                           "of the agent for it to use")
+            if t.version == "v2c" and not (t.v2cCommunity or self.v2cCommunity):
+                raise fail(("trapTargets", name, "v2cCommunity"), "",
+                           "a community for this target, or a v2cCommunity of the agent")
+            if t.version == "v3" and t.v3User:
+                keys = (t.v3PasswordAuth, t.v3PasswordPriv, t.v3ProtocolAuth, t.v3ProtocolPriv)
+                if users.setdefault(t.v3User, keys) != keys:
+                    raise fail(("trapTargets", name, "v3User"), t.v3User,
+                               "a user name whose passphrases and protocols are the same "
+                               "wherever it is used (another target or the agent's v3User "
+                               "has other ones)")
         return self
 
 

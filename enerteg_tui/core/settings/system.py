@@ -78,7 +78,7 @@ class HostnameSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "hostname"
     TITLE: ClassVar[str] = "Host name"
-    SERVICE: ClassVar[str | None] = "console, shell, syslog"
+    SERVICE: ClassVar[str | None] = "console, shell, syslog, snmp agent"
 
     hostname: HostName = "enerteg"
     """Host name of the controller (RFC 1123 labels separated by dots)."""

@@ -4,13 +4,15 @@ Built from one ``config/snmp_agent`` snapshot (the service builds a new one when
 settings change). pysnmp does the message processing, USM (v3 authentication and
 privacy) and VACM; the MIB instrumentation is ours (``tree.LiveInstrum``): pysnmp's
 command responders ask it for each varbind, it checks the VACM view through pysnmp's
-access hook and reads the value from live state. SETs are validated synchronously and
+access hook and reads the value from live state. SNMPv2c reads with one of our
+communities (the bulk of monitoring traffic, with one view for every v2c principal)
+skip pysnmp: ``fastpath`` answers them from the same tree. SETs are validated synchronously and
 then run as a task through the core (``writes``), so the loop is never blocked by a
 bus command; the response is sent when the core call has finished.
 
 Views are explicit: ``etg-read`` (the whole tree we serve) for every principal and
-``etg-write`` (ENERTEG-PDU-MIB only) only when SET is allowed, given only to the write
-community and the v3 user; the others get ``etg-none`` (nothing included), so an empty
+``etg-write`` (ENERTEG-PDU-MIB, sysContact, sysName and sysLocation) only when SET is
+allowed, given only to the write community and the v3 user; the others get ``etg-none`` (nothing included), so an empty
 write view can never mean "everything".
 """
 
@@ -36,10 +38,11 @@ from ...core.services import CoreServices
 from ...core.settings import SnmpAgentSettings
 from .errors import error_status
 from .mib import Mib
-from .tree import OID, Tree, build_tree
+from .fastpath import FastReads
+from .tree import COUNTER64, OID, Tree, build_tree, to_pysnmp
 from .security import AUTH, PRIV
-from .traps import TrapSender
-from .writes import READ_NAME, WRITE_NAME, Writes
+from .traps import TrapSender, targets
+from .writes import READ_NAME, SYS_WRITABLE, WRITE_NAME, Writes
 
 __all__ = ["Agent", "AUTH", "PRIV", "READ_NAME", "WRITE_NAME"]
 
@@ -83,7 +86,8 @@ class LiveInstrum:
         out = []
         for idx, (name, _) in enumerate(varBinds):
             oid = tuple(name)
-            exists, value = self.tree.get(oid)
+            exists, raw = self.tree.get(oid)
+            value = None if raw is None else to_pysnmp(raw)
             if value is None:
                 value = rfc1905.noSuchInstance if exists else rfc1905.noSuchObject
                 if not self._visible(name, None, ctx, idx):
@@ -110,9 +114,10 @@ class LiveInstrum:
                 if found is None:
                     out.append((name, rfc1905.endOfMibView))
                     break
-                oid, value, node = found
+                oid, raw, node = found
                 oname = rfc1902.ObjectName(oid)
-                if isinstance(value, rfc1902.Counter64):
+                value = to_pysnmp(raw)
+                if raw[0] == COUNTER64:
                     visible = self._visible(oname, value, ctx, idx)
                 else:
                     visible = seen.get(node.prefix, False)
@@ -205,6 +210,8 @@ class Agent:
             mib, core.live, system=lambda: core.config.get("snmp_agent"),
             alarms_open=lambda: len(core.alarms.active()),
             unlocked=self.writes.unlocked, started=self.started,
+            host_name=lambda: core.config.get("hostname").hostname,
+            open_alarms=core.alarms.open_alarms,
             engine=lambda: (self.engine_id, self.boots,
                             int(time.monotonic() - self.started)))
         family = sock.family
@@ -223,8 +230,14 @@ class Agent:
         self.deferred_dropped = 0
         self._unlisten = core.poller.add_sweep_listener(
             lambda: asyncio.get_running_loop().call_soon(self._after_sweep))
-        transport._callback_function = self._guard(transport._callback_function)
         self._configure(settings, mib)
+        v2 = settings.snmpVersion in ("snmpV2C", "snmpV2CV3")
+        communities = frozenset(c.encode() for c in (settings.v2cCommunity,
+                                                      settings.v2cWriteCommunity) if c)
+        self.fast: FastReads | None = (FastReads(self.tree, lambda: communities, MAX_BULK)
+                                       if v2 and communities else None)
+        """v2c reads of our communities, answered without pysnmp (``fastpath``)."""
+        transport._callback_function = self._guard(transport._callback_function)
         ctx = context.SnmpContext(self.engine)
         ctx.unregister_context_name(b"")   # pysnmp's own instrumentation
         ctx.register_context_name(b"", LiveInstrum(self.tree, self.writes, self.rows))  # type: ignore[arg-type]
@@ -234,7 +247,7 @@ class Agent:
                            SetResponder(self.engine, ctx, self)]
         self.engine.transport_dispatcher.job_started(1)
         self.traps: TrapSender | None = None
-        if settings.enabledTrap and settings.serverTrapAddress:
+        if targets(settings):
             self.traps = TrapSender(core, mib, settings, engine_id, self.started)
             self.traps.start()
 
@@ -248,7 +261,12 @@ class Agent:
             rows.epoch += 1
             started = time.perf_counter()
             try:
-                receive(*args)
+                fast = self.fast
+                answer = fast.answer(args[2]) if fast is not None else None
+                if answer is not None:
+                    args[0].transport.sendto(answer, args[1])
+                else:
+                    receive(*args)
             except Exception as exc:
                 self.dropped += 1
                 now = time.monotonic()
@@ -306,6 +324,8 @@ class Agent:
         config.add_vacm_view(eng, "etg-none", "excluded", EVERYTHING, b"")
         if set_allowed:
             config.add_vacm_view(eng, "etg-write", "included", mib.oid("etgPduMIB"), b"")
+            for sys_oid in SYS_WRITABLE:                 # sysContact, sysName, sysLocation
+                config.add_vacm_view(eng, "etg-write", "included", sys_oid, b"")
         write_view = "etg-write" if set_allowed else "etg-none"
 
         def grant(group: str, model: int, name: str, level: str, writer: bool) -> None:

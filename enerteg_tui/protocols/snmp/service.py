@@ -63,6 +63,11 @@ class SnmpAgentService(SettingsDrivenFace):
         self._applied: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        # sysName is the host name while snmpName is empty (read per request)
+        self.core.config.appliers.register("hostname", self.APPLIER)
+        await super().start()
+
     def describe(self) -> str:
         return f"snmp={self.address}:{self.port}" if self.agent else "snmp=off"
 

@@ -17,6 +17,8 @@ as Integer32 hundredths built from pysnmp's base types, never through the MIB's
 from __future__ import annotations
 
 import bisect
+import datetime
+import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,7 +31,8 @@ from ...core.model import DeviceState, OutletState, PowerUpMode, RingState, Sens
 from ...core.quantities import Component
 from .mib import Mib
 
-__all__ = ["Tree", "TableNode", "ScalarNode", "Row", "OID", "build_tree", "QUANTITY_COLUMNS",
+__all__ = ["Tree", "TableNode", "AlarmRows", "date_and_time", "Raw", "to_pysnmp", "centi",
+           "text", "COUNTER64", "ScalarNode", "Row", "OID", "build_tree", "QUANTITY_COLUMNS",
            "I32_MIN", "I32_MAX"]
 
 OID = tuple[int, ...]
@@ -39,28 +42,65 @@ Getter = Callable[[Any], Any]
 """Row (or None for scalars) → a pysnmp value, or None when absent."""
 
 
-def centi(value: float | None) -> rfc1902.Integer32 | None:
+Raw = tuple[int, Any]
+"""A value as the tree hands it out: (BER tag, Python value). Building pyasn1 objects
+per value was most of a walk's cost after pysnmp's own; the fast path (``fastpath``)
+encodes raw values directly, pysnmp's path converts them with ``to_pysnmp``."""
+INTEGER, OCTETS, OBJECT_ID, GAUGE, TICKS, COUNTER64 = 0x02, 0x04, 0x06, 0x42, 0x43, 0x46
+_PYSNMP: dict[int, Callable[[Any], Any]] = {
+    INTEGER: rfc1902.Integer32, OCTETS: rfc1902.OctetString, OBJECT_ID: rfc1902.ObjectName,
+    GAUGE: rfc1902.Unsigned32, TICKS: rfc1902.TimeTicks, COUNTER64: rfc1902.Counter64}
+
+
+def to_pysnmp(raw: Raw) -> Any:
+    """The pysnmp value of a raw one."""
+    return _PYSNMP[raw[0]](raw[1])
+
+
+def i32(value: int) -> Raw:
+    return (INTEGER, value)
+
+
+def u32(value: int) -> Raw:
+    return (GAUGE, value)
+
+
+def ticks(value: int) -> Raw:
+    return (TICKS, value)
+
+
+def object_id(value: tuple[int, ...]) -> Raw:
+    return (OBJECT_ID, value)
+
+
+def octets(value: bytes) -> Raw:
+    return (OCTETS, value)
+
+
+def centi(value: float | None) -> Raw | None:
     """Hundredths of the unit as an Integer32 (clamped), None when absent."""
     if value is None:
         return None
-    return rfc1902.Integer32(max(I32_MIN, min(I32_MAX, round(value * 100))))
+    n = round(value * 100)
+    return (INTEGER, I32_MAX if n > I32_MAX else I32_MIN if n < I32_MIN else n)
 
 
-def whole(value: float | None) -> rfc1902.Integer32 | None:
+def whole(value: float | None) -> Raw | None:
     if value is None:
         return None
-    return rfc1902.Integer32(max(I32_MIN, min(I32_MAX, round(value))))
+    n = round(value)
+    return (INTEGER, I32_MAX if n > I32_MAX else I32_MIN if n < I32_MIN else n)
 
 
-def watt_hours(kwh: float | None) -> rfc1902.Counter64 | None:
+def watt_hours(kwh: float | None) -> Raw | None:
     """An energy in kWh (kVAh) as a Counter64 in Wh (VAh)."""
     if kwh is None or kwh < 0:
         return None
-    return rfc1902.Counter64(round(kwh * 1000))
+    return (COUNTER64, round(kwh * 1000))
 
 
-def text(value: str) -> rfc1902.OctetString:
-    return rfc1902.OctetString(value.encode("utf-8")[:255])
+def text(value: str) -> Raw:
+    return (OCTETS, value.encode("utf-8")[:255])
 
 
 QUANTITY_COLUMNS: dict[str, tuple[str, Callable[[float | None], Any]]] = {
@@ -259,6 +299,7 @@ class RingRows:
 
 # ---------------------------------------------------------------------- building
 _RING = {RingState.CLOSED: 1, RingState.OPEN: 2, RingState.BROKEN: 3}
+_ALARM_SEVERITY = {"Warning": 1, "Critical": 2}
 _DEV_STATE = {DeviceState.RUNNING: 1, DeviceState.STALE: 2, DeviceState.UNREACHABLE: 3}
 _FEED = {"None": 1, "A": 2, "B": 3, "C": 4, "D": 5}
 _POWER_UP = {PowerUpMode.NO_SWITCHING_ON_POWER_UP: 1, PowerUpMode.SYSTEM_DELAY: 2,
@@ -291,13 +332,44 @@ def _name(names: Callable[[DeviceLive], list[Any]], attr: str | None = None) -> 
     return get
 
 
+def date_and_time(ts: float) -> Raw:
+    """SNMPv2-TC DateAndTime of a Unix time, in UTC (11 octets, offset +0:0)."""
+    t = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc)
+    return octets(struct.pack(">HBBBBBBcBB", t.year, t.month, t.day, t.hour,
+                                           t.minute, t.second, t.microsecond // 100_000,
+                                           b"+", 0, 0))
+
+
+class AlarmRows:
+    """Rows of etgAlarmTable: the open alarms by id, read once per request."""
+
+    def __init__(self, rows: RingRows, open_alarms: Callable[[], list[Any]]) -> None:
+        self.rows = rows
+        self.open_alarms = open_alarms
+        self._epoch = -1
+        self._table: tuple[list[OID], list[Any]] = ([], [])
+
+    def table(self) -> tuple[list[OID], list[Any]]:
+        if self._epoch != self.rows.epoch:
+            self._epoch = self.rows.epoch
+            alarms = sorted(self.open_alarms(), key=lambda a: a.id)
+            self._table = ([(a.id,) for a in alarms], alarms)
+        return self._table
+
+
 def build_tree(mib: Mib, live: LiveState, *, system: Callable[[], Any], alarms_open: Callable[[], int],
                unlocked: Callable[[str, int], bool], started: float,
-               engine: Callable[[], tuple[bytes, int, int]]) -> tuple[Tree, RingRows]:
+               engine: Callable[[], tuple[bytes, int, int]],
+               host_name: Callable[[], str] = lambda: "",
+               open_alarms: Callable[[], list[Any]] = list) -> tuple[Tree, RingRows]:
     """The agent's tree over ``live``.
 
     Args:
         system: the current ``config/snmp_agent`` settings (sysContact, sysName, sysLocation).
+        host_name: the controller's host name (``config/hostname``), sysName while
+            ``snmpName`` is empty, so that a manager never sees an unnamed node.
+        open_alarms: the open alarms (active, or cleared and not acknowledged), the rows
+            of etgAlarmTable.
         alarms_open: count of open alarms.
         unlocked: whether the switching window of (hex id, outlet) is open.
         started: monotonic time of the agent's start (sysUpTime).
@@ -305,29 +377,27 @@ def build_tree(mib: Mib, live: LiveState, *, system: Callable[[], Any], alarms_o
     """
     rows = RingRows(live)
     o = mib.oid
-    u32 = rfc1902.Unsigned32
-    i32 = rfc1902.Integer32
 
     def uptime() -> Any:
-        return rfc1902.TimeTicks(int((time.monotonic() - started) * 100) % 2**32)
+        return ticks(int((time.monotonic() - started) * 100) % 2**32)
 
     nodes: list[Any] = [
         ScalarNode(SYS + (1,), lambda: text(
             "EnerTEG ring controller (rack PDUs on a databus ring)")),
-        ScalarNode(SYS + (2,), lambda: rfc1902.ObjectName(o("etgProductController"))),
+        ScalarNode(SYS + (2,), lambda: object_id(o("etgProductController"))),
         ScalarNode(SYS + (3,), uptime),
         ScalarNode(SYS + (4,), lambda: text(system().snmpContact)),
-        ScalarNode(SYS + (5,), lambda: text(system().snmpName)),
+        ScalarNode(SYS + (5,), lambda: text(system().snmpName or host_name())),
         ScalarNode(SYS + (6,), lambda: text(system().snmpLocation)),
         ScalarNode(SYS + (7,), lambda: i32(2)),          # sysServices: internet (IP host)
-        ScalarNode(SYS + (8,), lambda: rfc1902.TimeTicks(0)),   # sysORLastChange: at start
+        ScalarNode(SYS + (8,), lambda: ticks(0)),   # sysORLastChange: at start
         # sysORTable: the one capability this agent registers, ENERTEG-PDU-MIB's compliance
         TableNode(SYS + (9, 1), {
-            2: lambda r: rfc1902.ObjectName(o("etgCompliance")),
+            2: lambda r: object_id(o("etgCompliance")),
             3: lambda r: text("ENERTEG-PDU-MIB: rack PDUs on the controller's databus ring"),
-            4: lambda r: rfc1902.TimeTicks(0),
+            4: lambda r: ticks(0),
         }, lambda: ([(1,)], [None])),
-        ScalarNode(SNMP_ENGINE + (1,), lambda: rfc1902.OctetString(engine()[0])),
+        ScalarNode(SNMP_ENGINE + (1,), lambda: octets(engine()[0])),
         ScalarNode(SNMP_ENGINE + (2,), lambda: i32(engine()[1])),
         ScalarNode(SNMP_ENGINE + (3,), lambda: i32(engine()[2])),
         ScalarNode(SNMP_ENGINE + (4,), lambda: i32(65507)),
@@ -380,6 +450,7 @@ def build_tree(mib: Mib, live: LiveState, *, system: Callable[[], Any], alarms_o
         "etgDevPowerUpMode": dev(lambda d: i32(_POWER_UP[d.info.settings.power_up_mode])),
         "etgDevFixedOutletDelay": dev(lambda d: u32(d.info.settings.outlet_delay_ms)),
         "etgDevLocate": dev(lambda d: i32(1)),
+        "etgDevResetPeaks": dev(lambda d: i32(1)),
     }), lambda: rows.table("dev")))
 
     for label, (component, table) in _COMPONENT_TABLES.items():
@@ -403,6 +474,8 @@ def build_tree(mib: Mib, live: LiveState, *, system: Callable[[], Any], alarms_o
                 else i32(2 if unlocked(r.dev.hex_id, r.index) else 1))
             getters["etgOutletCommand"] = lambda r: (
                 None if not r.dev.info.model.switchable else i32(1))
+            getters["etgOutletSwitchOnDelay"] = _outlet_delay("delay")
+            getters["etgOutletCycleOffTime"] = _outlet_delay("power_cycle_delay")
         nodes.append(TableNode(o(entry), cols(entry, getters),
                                (lambda t=table: rows.table(t))))
 
@@ -423,15 +496,45 @@ def build_tree(mib: Mib, live: LiveState, *, system: Callable[[], Any], alarms_o
         "etgSensorType": sensor_type,
         "etgSensorValue": sensor_value,
     }), lambda: rows.table("sensor")))
+
+    def alarm_dev_id(a: Any) -> Any:
+        dev = live.devices.get(a.device)
+        if dev is None or dev.hex_id in rows.duplicates:
+            return u32(0)
+        return u32(dev.info.settings.device_id)
+
+    alarm_rows = AlarmRows(rows, open_alarms)
+    nodes.append(TableNode(o("etgAlarmEntry"), cols("etgAlarmEntry", {
+        "etgAlarmSeverity": lambda a: i32(_ALARM_SEVERITY.get(a.severity, 1)),
+        "etgAlarmState": lambda a: i32(1 if a.active else 2),
+        "etgAlarmDevId": alarm_dev_id,
+        "etgAlarmHexId": lambda a: text(a.device),
+        "etgAlarmChannel": lambda a: text(a.channel),
+        "etgAlarmValue": lambda a: centi(a.value),
+        "etgAlarmThreshold": lambda a: centi(a.threshold),
+        "etgAlarmText": lambda a: text(a.text),
+        "etgAlarmRaisedTime": lambda a: date_and_time(a.start),
+        "etgAlarmAcknowledged": lambda a: i32(1 if a.acked else 2),
+    }), alarm_rows.table))
     return Tree(nodes), rows
+
+
+def _outlet_delay(attr: str) -> Getter:
+    """An outlet's delay setting (seconds) in ms, on switched PDUs only."""
+    def get(r: Row) -> Any:
+        outlets = r.dev.info.settings.outlets
+        if not r.dev.info.model.switchable or r.index > len(outlets):
+            return None
+        return u32(round(getattr(outlets[r.index - 1], attr) * 1000))
+    return get
 
 
 def _outlet_state(r: Row) -> Any:
     dev = r.dev
     pending = dev.pending_outlets.get(r.index)
     if pending is not None:
-        return rfc1902.Integer32(3 if pending is OutletState.ON else 4)
+        return i32(3 if pending is OutletState.ON else 4)
     state = dev.outlet_states.get(r.index)
     if state is None or dev.state is not DeviceState.RUNNING:
         return None
-    return rfc1902.Integer32(1 if state is OutletState.ON else 2)
+    return i32(1 if state is OutletState.ON else 2)

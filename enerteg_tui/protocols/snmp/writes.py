@@ -3,10 +3,16 @@
 ``Writes.plan`` runs synchronously inside pysnmp's SET handling: it resolves each
 varbind to a writable column and an existing row, checks the value's type and range,
 and returns the core calls to make (``DeviceService.update_settings``, ``switch``,
-``blink``), each under an SNMP principal (face ``snmp``, the v3 user or the
+``blink``, ``reset_peaks``), each under an SNMP principal (face ``snmp``, the v3 user or the
 community's *role* as the user name, never the community itself, and the manager's
 address), so the audit log says who did it from where. Anything wrong raises pysnmp's
 SMI error for the varbind and nothing changes.
+
+The system group's sysContact, sysName and sysLocation are written through the settings
+service (``config/snmp_agent`` snmpContact/snmpName/snmpLocation), which checks
+``administer`` and audits the change: for that one call the writer's principal also
+holds the admin role, which an administrator granted by allowing SET (the keys are the
+only settings SNMP reaches).
 
 Outlet switching is unlock + command: ``etgOutletUnlock = unlocked(2)`` opens a window
 of ``unlock_seconds`` (10 s) for that outlet; one ``etgOutletCommand`` inside it is
@@ -15,6 +21,7 @@ carried out and closes it; outside it the answer is ``inconsistentValue``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,7 +36,7 @@ from ...core.services import CoreServices
 from ...core.settings import SnmpAgentSettings
 from .mib import Mib
 
-__all__ = ["Writes", "WRITER", "UNLOCK_SECONDS", "READ_NAME", "WRITE_NAME"]
+__all__ = ["Writes", "WRITER", "UNLOCK_SECONDS", "READ_NAME", "WRITE_NAME", "SYS_WRITABLE"]
 
 READ_NAME = "etg-read-community"
 """securityName of the read community (the community itself is never a name)."""
@@ -40,6 +47,11 @@ UNLOCK_SECONDS = 10.0
 WRITER = frozenset({Role.READWRITE, Role.POWER})
 """Roles of a principal allowed to SET: device settings and switching, nothing else
 (users, settings, the audit log stay with the shell)."""
+
+SYS = (1, 3, 6, 1, 2, 1, 1)
+SYS_WRITABLE: dict[tuple[int, ...], str] = {
+    SYS + (4,): "snmpContact", SYS + (5,): "snmpName", SYS + (6,): "snmpLocation"}
+"""sysContact, sysName, sysLocation → the ``config/snmp_agent`` key each is stored in."""
 
 _FEEDS = {1: Feed.NONE, 2: Feed.A, 3: Feed.B, 4: Feed.C, 5: Feed.D}
 _MODES = {1: PowerUpMode.NO_SWITCHING_ON_POWER_UP, 2: PowerUpMode.SYSTEM_DELAY,
@@ -134,6 +146,12 @@ class Writes:
     def _one(self, oid: tuple[int, ...], name: Any, value: Any, idx: int,
              who: Principal) -> Step:
         devices = self.core.devices
+        key = SYS_WRITABLE.get(oid[:-1]) if oid[-1:] == (0,) else None
+        if key is not None:
+            change = {key: _text(value, name, idx, limit=255)}
+            admin = dataclasses.replace(who, roles=who.roles | {Role.ADMIN})
+            config = self.core.config
+            return lambda: config.put(admin, "snmp_agent", change)
         n = len(self.bus_device_id)
         if oid[:n] == self.bus_device_id and len(oid) == n + 1:
             position = oid[n] - 1                  # etgBusPosition = ring position + 1
@@ -156,6 +174,10 @@ class Writes:
                 if int(value) == 1:
                     return _nothing
                 return lambda: devices.blink(who, hex_id, 10.0)
+            if col == "etgDevResetPeaks":
+                if _int(value, name, idx, (1, 2)) == 1:
+                    return _nothing
+                return lambda: devices.reset_peaks(who, hex_id)
             change: dict[str, Any]
             if col in ("etgDevName", "etgDevLocation", "etgDevExtraInfo"):
                 key = {"etgDevName": "name", "etgDevLocation": "location",
@@ -181,16 +203,15 @@ class Writes:
                 raise smi_error.NoCreationError(name=name, idx=idx)
             hex_id = dev.hex_id
             if col == "etgOutletName":
-                label = _text(value, name, idx)
-
-                async def rename() -> None:
-                    current = self.core.devices.get(hex_id).info.settings
-                    outlets = [o.model_dump(mode="json", by_alias=True) for o in current.outlets]
-                    outlets[outlet - 1]["name"] = label
-                    await devices.update_settings(who, hex_id, {"outlets": outlets})
-                return rename
+                return self._outlet_setting(who, hex_id, outlet, "name", _text(value, name, idx))
             if not dev.info.model.switchable:
                 raise smi_error.NotWritableError(name=name, idx=idx)
+            if col == "etgOutletSwitchOnDelay":
+                ms = _int(value, name, idx, range(0, 3_600_001))
+                return self._outlet_setting(who, hex_id, outlet, "delay", ms / 1000)
+            if col == "etgOutletCycleOffTime":
+                ms = _int(value, name, idx, range(1000, 3_600_001))
+                return self._outlet_setting(who, hex_id, outlet, "powerCycleDelay", ms / 1000)
             if col == "etgOutletUnlock":
                 if _int(value, name, idx, (1, 2)) == 1:
                     self._windows.pop((hex_id, outlet), None)
@@ -211,6 +232,21 @@ class Writes:
                 return lambda: devices.switch(who, hex_id, outlet, action)
             raise smi_error.NotWritableError(name=name, idx=idx)
         raise smi_error.NotWritableError(name=name, idx=idx)
+
+
+    def _outlet_setting(self, who: Principal, hex_id: str, outlet: int, key: str,
+                        value: Any) -> Step:
+        """One key of one outlet's settings, through ``update_settings`` as the shell's
+        ``put sensor/<hexid>/o/<n>`` does (read when the SET runs, so two SETs in one
+        PDU do not undo each other)."""
+        devices = self.core.devices
+
+        async def change() -> None:
+            current = devices.get(hex_id).info.settings
+            outlets = [o.model_dump(mode="json", by_alias=True) for o in current.outlets]
+            outlets[outlet - 1][key] = value
+            await devices.update_settings(who, hex_id, {"outlets": outlets})
+        return change
 
 
 async def _nothing() -> None:
