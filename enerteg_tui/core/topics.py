@@ -4,7 +4,7 @@ Every value an operator can read or set is a folder with one ``_data`` JSON docu
 ``config/<name>`` (settings), ``sensor/<hexid>/{t,i,b,o,s,status,config,misc}``
 (live values and device data, per-index subfolders below ``i``, ``b``, ``o``, ``s``),
 ``sensor/driver_system`` (bus health), ``rules/`` and ``alarms/`` (through
-``core.alarm_topics``) and, with the simulated driver only and for admins only,
+``core.alarm_topics``), ``dc/`` (the DC structure, through ``core.dc_topics``) and, with the simulated driver only and for admins only,
 ``sim/`` (fault injection). The shell, REST and restore use this
 service; each call names its principal, and ``put`` goes permission → merge →
 validate → apply atomically → audit → notify through the owning core service.
@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .alarm_topics import RuleAlarmTopics
+from .dc_topics import DcTopics
 from .audit import AuditLog, Severity
 from .configuration import Configuration
 from .devices import DeviceService
@@ -110,10 +111,11 @@ class Topics:
         self._clock = clock
         self._ra = (RuleAlarmTopics(rules, alarms, live, clock)
                     if rules is not None and alarms is not None else None)
+        self._dc = DcTopics(structure, devices, live, clock)
 
     def _roots(self, principal: Principal | None) -> list[str]:
-        kids = (["alarms", "config", "rules", "sensor"] if self._ra is not None
-                else ["config", "sensor"])
+        kids = (["alarms", "config", "dc", "rules", "sensor"] if self._ra is not None
+                else ["config", "dc", "sensor"])
         if self._faults is not None and (principal is None or allowed(principal, Action.SIMULATE)):
             kids.append("sim")
         return kids
@@ -129,6 +131,9 @@ class Topics:
         if head in ("rules", "alarms") and self._ra is not None:
             kids, has_data, writable, schema = self._ra.node(path, parts, self._missing)
             return TopicNode(path, kids, has_data=has_data, writable=writable, schema=schema)
+        if head == "dc":
+            kids, writable, schema = self._dc.node(path, parts)
+            return TopicNode(path, kids, writable=writable, schema=schema)
         if head == "config":
             if len(parts) == 1:
                 return TopicNode("config", list(SETTINGS_TOPICS), has_data=False)
@@ -230,6 +235,8 @@ class Topics:
         if parts[0] in ("rules", "alarms"):
             assert self._ra is not None
             return self._ra.get(principal, parts)
+        if parts[0] == "dc":
+            return self._dc.get(parts)
         if parts[0] == "sim":
             assert self._faults is not None
             doc = (self._faults.ring_document() if len(parts) == 1
@@ -377,7 +384,7 @@ class Topics:
             raise PermissionDenied(
                 f"topic {shown(path or '/')} is read-only", thing="topic", value=path,
                 allowed="config/<name>, sensor/<hexid>/config, sensor/<hexid>/o/<n>, rules/new, "
-                        "rules/<id>, alarms/<id>, sim/")
+                        "rules/<id>, alarms/<id>, dc/<room>[/<row>[/<rack>]], dc/…/new, sim/")
         if not changes:
             raise Invalid(f"{path}: nothing to change", thing="put", value="",
                           allowed='key=value pairs, e.g. put enabled="enabled"')
@@ -389,6 +396,8 @@ class Topics:
         if parts[0] in ("rules", "alarms") and self._ra is not None:
             result_path = await self._ra.put(principal, parts, typed, replace)
             return self.get(principal, "/".join(result_path))
+        if parts[0] == "dc":
+            return self.get(principal, "/".join(await self._dc.put(principal, parts, typed)))
         if parts[0] == "config":
             await self._config.put(principal, parts[1], typed, replace=replace)
         elif parts[0] == "sim":

@@ -267,7 +267,7 @@ def _unknown(word: str) -> str:
 
 
 def _build() -> dict[str, Command]:
-    from . import admincmds, exportcmds, netcmds, notifycmds, reportcmds, usercmds
+    from . import admincmds, dccmds, exportcmds, netcmds, notifycmds, reportcmds, usercmds
 
     nav, net, user, admin = "Navigation", "Network", "User", "Maintenance"
     table = {
@@ -277,6 +277,10 @@ def _build() -> dict[str, Command]:
         "cat": Command(cmd_cat, "cat [path | _data]", "Get JSON contents of a path or _data", nav, "path"),
         "edit": Command(cmd_edit, "edit [_data]", "Edit _data in a vim-like editor (:wq saves, :q! quits)", nav, "path"),
         "put": Command(cmd_put, 'put [path] key="value" [key2=true ...]', "Change keys of the _data here", nav, "key"),
+        "mkdir": Command(dccmds.cmd_mkdir, "mkdir dc/<room>[/<row>[/<rack>]]",
+                         "Create a room, row or rack (edit-structure)", nav, "path"),
+        "rmdir": Command(dccmds.cmd_rmdir, "rmdir dc/<room>[/<row>[/<rack>]]",
+                         "Delete an empty room, row or rack (edit-structure)", nav, "path"),
         "ping": Command(netcmds.cmd_ping, "ping <host> [-c COUNT] [-W TIMEOUT]", "Ping a host name or IP address", net),
         "network": Command(netcmds.cmd_network, "network status|list|config [if] [key=value ...]",
                            "Show or configure network interfaces", net, "network"),
