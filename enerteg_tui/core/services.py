@@ -35,6 +35,7 @@ from .layout import DataLayout
 from .reports import ReportService
 from .rules import RuleService
 from .store import Store
+from .retire import Retirement
 from .structure import Structure
 from .topics import Topics
 from .users import UserService
@@ -106,6 +107,8 @@ class CoreServices:
     """What the optional network faces (SNMP agent) report: running, or why not."""
     paths: DataLayout
     clock: Callable[[], float]
+    retire: Retirement
+    """Forget a PDU that left the ring (closes its alarms, keeps its history)."""
 
     async def start_polling(self, *, follow_interval: bool = True) -> None:
         """Start the sweeps (the last step of a start: every listener is in place) and
@@ -201,9 +204,10 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     await backup.start()
     reports = ReportService(live=live, structure=structure, history=history, alarms=alarms,
                             core_settings=lambda: config.get("core"), folder=paths.reports,
-                            clock=clock)
+                            clock=clock, forgotten=devices.forgotten)
     return CoreServices(config=config, users=users, devices=devices, structure=structure,
                         rules=rules, alarms=alarms, topics=topics, audit=audit, live=live,
                         events=events, poller=poller, history=history, backup=backup,
                         export=export, reports=reports, notifications=Notifications(),
-                        faces=FaceStatus(), paths=paths, clock=clock)
+                        faces=FaceStatus(), paths=paths, clock=clock,
+                        retire=Retirement(devices, alarms))

@@ -4,7 +4,7 @@ Information holds the live input, outlet, branch and sensor tables; on a live ba
 only the rows of component instances that changed are rebuilt, and each table
 repaints only rows that differ. Enter on a value opens its chart; ``u`` on an outlet
 starts switching (unlock → choose → confirm, see ``switching``); ``i`` makes the PDU
-blink. Every command goes through ``core.devices``; refusals show core's text.
+blink; ``f`` forgets a PDU that left the ring (after a confirmation; ``core.retire``). Every command goes through ``core.devices``; refusals show core's text.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ class DevicePage(Page):
         Binding("i", "identify", "Identify"),
         Binding("u", "unlock", "Switch"),
         Binding("c", "chart", "Chart"),
+        Binding("f", "forget", "Forget PDU (left the ring)", show=False),
         Binding("1", "tab('info')", "Info", show=False),
         Binding("2", "tab('ident')", "Ident", show=False),
         Binding("3", "tab('config')", "Config", show=False),
@@ -264,6 +265,39 @@ class DevicePage(Page):
             notify_error(self, exc, "Identify refused")
             return
         self.notify(f"PDU {self.hex_id} blinks for {BLINK_S:g} s", title="Identify")
+
+    def action_forget(self) -> None:
+        """Forget this PDU if it left the ring: refusal at once, else ask, then forget."""
+        from .dialogs import ConfirmDialog
+
+        core, principal = self.ctx.core, self.ctx.principal
+        try:
+            live = core.devices.check_forgettable(principal, self.hex_id)
+        except EnertegError as exc:
+            notify_error(self, exc, "Forget refused")
+            return
+        question = (f'Forget PDU "{live.info.display_name}" ({self.hex_id})?\n\nIt left the '
+                    "ring. Its open alarms are closed and it leaves the device list; its "
+                    "history stays reportable. If it comes back it is found as a new PDU.")
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._forget()
+
+        self.app.push_screen(ConfirmDialog(question, yes="Forget", no="Keep",
+                                           title="Forget PDU"), done)
+
+    @work(exclusive=True, group="forget")
+    async def _forget(self) -> None:
+        try:
+            done = await self.ctx.core.retire.forget_pdu(self.ctx.principal, self.hex_id)
+        except EnertegError as exc:
+            notify_error(self, exc, "Forget refused")
+            return
+        self.app.notify(f'PDU "{done.name}" ({done.hex_id}) forgotten; '
+                        f"{done.alarms_closed} alarm(s) closed", title="Forget PDU")
+        # not awaited here: showing the site removes this page, which waits for this worker
+        self.app.call_later(self.app.open_place, Place("site"))  # type: ignore[attr-defined]
 
     def action_unlock(self) -> None:
         if not self.live.info.model.outlets:

@@ -267,7 +267,7 @@ def _unknown(word: str) -> str:
 
 
 def _build() -> dict[str, Command]:
-    from . import admincmds, dccmds, exportcmds, netcmds, notifycmds, reportcmds, usercmds
+    from . import admincmds, dccmds, devicecmds, exportcmds, netcmds, notifycmds, reportcmds, usercmds
 
     nav, net, user, admin = "Navigation", "Network", "User", "Maintenance"
     table = {
@@ -281,6 +281,8 @@ def _build() -> dict[str, Command]:
                          "Create a room, row or rack (edit-structure)", nav, "path"),
         "rmdir": Command(dccmds.cmd_rmdir, "rmdir dc/<room>[/<row>[/<rack>]]",
                          "Delete an empty room, row or rack (edit-structure)", nav, "path"),
+        "forget": Command(devicecmds.cmd_forget, devicecmds.FORGET_USAGE,
+                          "Forget a PDU that left the ring (closes its alarms; admin)", admin),
         "ping": Command(netcmds.cmd_ping, "ping <host> [-c COUNT] [-W TIMEOUT]", "Ping a host name or IP address", net),
         "network": Command(netcmds.cmd_network, "network status|list|config [if] [key=value ...]",
                            "Show or configure network interfaces", net, "network"),
