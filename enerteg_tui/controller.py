@@ -67,6 +67,8 @@ class ControllerOptions:
     bind: str | None = None
     """Address the network services listen on; None = each service's settings."""
     bus_latency_ms: float | None = None
+    answer_error_rate: float = 0.001
+    """Simulated ring: share of garbled poll answers (a healthy RS-485 bus; tests use 0)."""
     equipment: str = "mixed"
     """Simulated ring equipment: "mixed" models, or "full" (largest model everywhere)."""
     ssh_enabled: bool | None = None
@@ -222,6 +224,7 @@ class Controller:
                                else float(devices.busLatencyMs)),
             "timeout": int(devices.pollTimeoutMs) / 1000,
             "equipment": opts.equipment,
+            "answer_error_rate": opts.answer_error_rate,
             "clock": self.clock,
         }
         if self._driver_factory is not None:

@@ -1,7 +1,7 @@
 """Topics: the one address space of the controller (manual §11.1).
 
 Every value an operator can read or set is a folder with one ``_data`` JSON document:
-``config/<name>`` (settings), ``sensor/<hexid>/{t,i,b,o,s,status,config,misc}``
+``config/<name>`` (settings), ``sensor/<hexid>/{t,i,b,o,s,status,config,misc,diag}``
 (live values and device data, per-index subfolders below ``i``, ``b``, ``o``, ``s``),
 ``sensor/driver_system`` (bus health), ``rules/`` and ``alarms/`` (through
 ``core.alarm_topics``), ``dc/`` (the DC structure, through ``core.dc_topics``) and, with the simulated driver only and for admins only,
@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from .alarm_topics import RuleAlarmTopics
 from .dc_topics import DcTopics
+from .diagnostics import diag_document
 from .audit import AuditLog, Severity
 from .configuration import Configuration
 from .devices import DeviceService
@@ -43,7 +44,7 @@ __all__ = ["Topics", "TopicNode", "normalize"]
 DATA = "_data"
 """The one file in each topic folder."""
 
-_DEVICE_DIRS = (*COMPONENT_CODES, "status", "config", "misc")
+_DEVICE_DIRS = (*COMPONENT_CODES, "status", "config", "misc", "diag")
 _INDEXED = tuple(c for c in COMPONENT_CODES if c != Component.TOTAL.value)
 """Component folders with numbered instances (all but the totals)."""
 
@@ -203,7 +204,8 @@ class Topics:
     def _device_dirs(self, live: DeviceLive) -> list[str]:
         m = live.info.model
         present = {"t": True, "i": True, "b": m.branches > 0, "o": m.outlets > 0,
-                   "s": bool(live.info.sensors), "status": True, "config": True, "misc": True}
+                   "s": bool(live.info.sensors), "status": True, "config": True, "misc": True,
+                   "diag": True}
         return [d for d in _DEVICE_DIRS if present[d]]
 
     def list(self, principal: Principal, path: str) -> list[str]:
@@ -260,6 +262,8 @@ class Topics:
             return self._status_doc(live)
         if sub == "misc":
             return self._misc_doc(live)
+        if sub == "diag":
+            return diag_document(live, self._clock())
         comp = COMPONENT_BY_CODE[sub]
         if sub == "t":
             return self._group_doc(live, comp, 0)

@@ -1,4 +1,5 @@
-"""The device view (manual §8.2–8.7): tabs Information, Identification, Configuration.
+"""The device view (manual §8.2–8.7): tabs Information, Identification, Configuration,
+Diagnostics (bus statistics, ``device_diag``).
 
 Information holds the live input, outlet, branch and sensor tables; on a live batch
 only the rows of component instances that changed are rebuilt, and each table
@@ -25,6 +26,7 @@ from ..core.live import DeviceLive
 from ..core.quantities import Channel, ChannelKey, Component
 from .cells import device_state_text
 from .device_config import ConfigForm
+from .device_diag import DIAG_COLUMNS, diag_rows
 from .device_tables import (
     BRANCH_COLUMNS,
     IDENT_COLUMNS,
@@ -79,6 +81,7 @@ class DevicePage(Page):
         Binding("1", "tab('info')", "Info", show=False),
         Binding("2", "tab('ident')", "Ident", show=False),
         Binding("3", "tab('config')", "Config", show=False),
+        Binding("4", "tab('diag')", "Diagnostics", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -122,6 +125,8 @@ class DevicePage(Page):
                 yield LiveTable(IDENT_COLUMNS, id="ident-table")
             with TabPane("Configuration", id="config"):
                 yield Label("")  # the form is built when the tab is first shown
+            with TabPane("Diagnostics", id="diag"):
+                yield LiveTable(DIAG_COLUMNS, id="diag-table")
 
     def title_text(self) -> Text:
         live = self.live
@@ -157,12 +162,21 @@ class DevicePage(Page):
             self.query_one("#sensors", LiveTable).set_rows(
                 [sensor_row(live, n, alarmed) for n in range(1, len(live.info.sensors) + 1)])
         self.query_one("#ident-table", LiveTable).set_rows(ident_rows(live))
+        self._fill_diag(live)
+
+    def _fill_diag(self, live: DeviceLive) -> None:
+        """The Diagnostics tab (only while it is shown: its figures change every poll)."""
+        if self.query_one(TabbedContent).active == "diag":
+            self.query_one("#diag-table", LiveTable).set_rows(
+                diag_rows(live, self.ctx.core.clock()))
 
     def on_live_batch(self, batch: Batch) -> None:
         live = self.ctx.core.live.get(self.hex_id)
         if live is None:
             return
         groups = batch.live.get(self.hex_id, set())
+        if self.hex_id in batch.live or self.hex_id in batch.devices:
+            self._fill_diag(live)
         state_changed = self.hex_id in batch.devices or any(
             ev.subject == self.hex_id or ev.kind == "alarm" for ev in batch.events)
         if state_changed:
@@ -236,6 +250,8 @@ class DevicePage(Page):
     async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "config":
             await self._config_form()
+        elif event.pane.id == "diag":
+            self._fill_diag(self.live)
 
     async def _config_form(self) -> ConfigForm:
         """The configuration form, built on first use (it has dozens of inputs)."""
@@ -255,7 +271,8 @@ class DevicePage(Page):
             form = await self._config_form()
             form.query_one("#f-name").focus(scroll_visible=False)
         else:
-            self.query_one("#inputs" if tab == "info" else "#ident-table").focus(scroll_visible=False)
+            table = {"info": "#inputs", "ident": "#ident-table", "diag": "#diag-table"}[tab]
+            self.query_one(table).focus(scroll_visible=False)
 
     @work(exclusive=True, group="identify")
     async def action_identify(self) -> None:
