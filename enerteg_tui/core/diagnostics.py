@@ -12,10 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .live import DeviceLive
+from typing import Any
 
 __all__ = ["BusStats", "WINDOW", "diag_document", "percentile"]
 
@@ -85,8 +82,13 @@ def _r(v: float | None) -> float | None:
     return None if v is None else round(v, 2)
 
 
-def diag_document(live: "DeviceLive", now: float) -> dict[str, Any]:
-    """The ``sensor/<hexid>/diag/_data`` document (times in ms since the epoch)."""
+def diag_document(live: Any, now: float) -> dict[str, Any]:
+    """The ``sensor/<hexid>/diag/_data`` document (times in ms since the epoch).
+
+    Args:
+        live: a ``core.live.DeviceLive`` (not imported: ``live`` imports this module).
+        now: wall-clock time for the uptime and ``ts``.
+    """
     s = live.diag
     ident = live.info.identification
     uptime = s.uptime(now) if not live.stale else None
