@@ -209,7 +209,8 @@ async def cmd_whoami(sh: Any, args: list[str]) -> None:
     p = sh.principal
     since = dt.datetime.fromtimestamp(p.since, dt.timezone.utc).isoformat(timespec="seconds")
     data = {"user": p.user, "roles": sorted(r.value for r in p.roles), "face": p.face,
-            "from": p.address or "-", "loginTime": since}
+            "from": p.address or "-", "loginTime": since,
+            "controller": sh.core.system.version()["controller"]}
     sh.emit(data, "\n".join(f"{k:<10} {', '.join(v) if isinstance(v, list) else v}"
                             for k, v in data.items()))
 
@@ -267,7 +268,8 @@ def _unknown(word: str) -> str:
 
 
 def _build() -> dict[str, Command]:
-    from . import admincmds, dccmds, devicecmds, exportcmds, netcmds, notifycmds, reportcmds, usercmds
+    from . import (admincmds, dccmds, devicecmds, exportcmds, netcmds, notifycmds, reportcmds,
+                   systemcmds, usercmds)
 
     nav, net, user, admin = "Navigation", "Network", "User", "Maintenance"
     table = {
@@ -307,6 +309,14 @@ def _build() -> dict[str, Command]:
                           "Make an energy/power report into /reports (prints its path)", admin),
         "logs": Command(exportcmds.cmd_logs, "logs archive",
                         "Make /logs/enerteg-logs.tar.gz (log files and audit log)", admin),
+        "version": Command(systemcmds.cmd_version, "version",
+                           "Controller, Python and library versions, data layout", admin),
+        "restart": Command(systemcmds.cmd_restart, "restart [--yes]",
+                           "Restart the controller (ends every session; admin)", admin),
+        "poweroff": Command(systemcmds.cmd_poweroff, "poweroff [--yes]",
+                            "Power off the host (needs serve --manage-host; admin)", admin),
+        "reboot": Command(systemcmds.cmd_reboot, "reboot [--yes]",
+                          "Reboot the host (needs serve --manage-host; admin)", admin),
         "format": Command(cmd_format, "format text|json", "Set output format", user, "format"),
         "help": Command(cmd_help, "help [command]", "List commands, or explain one", user, "command"),
         "exit": Command(cmd_exit, "exit", "Log out", user),
