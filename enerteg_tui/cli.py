@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .core.errors import EnertegError
@@ -101,6 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="simulated PDU models: mixed, or full (largest model everywhere)")
     serve.add_argument("--log-level", default="INFO",
                        choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    serve.add_argument("--manage-host", action="store_true",
+                       help="allow the poweroff and reboot commands to power off or reboot "
+                            "this host (systemctl poweroff/reboot); off by default")
+    unit = sub.add_parser("install-service",
+                          help="write a systemd unit file for `enerteg serve` (to PATH; "
+                               "enables nothing)")
+    unit.add_argument("path", type=Path, help="where to write the unit, e.g. "
+                      "/etc/systemd/system/enerteg.service")
+    unit.add_argument("--data-dir", type=Path, default=Path("./enerteg-data"))
+    unit.add_argument("--user", help="run the controller as this user (default: root)")
+    unit.add_argument("--manage-host", action="store_true",
+                      help="start the controller with --manage-host")
+    unit.epilog = "Further `enerteg serve` options follow a lone --, e.g. -- --simulate 20."
     from .usercli import add_user_parser
     add_user_parser(sub)
     from .local_console import add_console_parser
@@ -108,28 +122,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_WATCHDOG: list[Any] = []
+"""The running watchdog (``autoRestart`` decides a crash's exit status in ``main``)."""
+
+
 async def _serve(args: argparse.Namespace) -> int:
     from .controller import Controller, ControllerOptions, tune_gc
+    from .service_unit import Notifier, Watchdog
 
     controller = Controller(ControllerOptions(
         data_dir=args.data_dir, simulate=args.simulate, interval=args.interval, seed=args.seed,
         bind=args.bind, bus_latency_ms=args.bus_latency_ms, equipment=args.equipment,
         ssh_enabled=False if args.no_ssh else None, ssh_port=args.ssh_port,
         serial_device=args.serial, serial_baud=args.baud, log_file=True,
+        manage_host=args.manage_host,
     ))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    notifier = Notifier.from_env()
     await controller.start()
+    system = controller.core.system
+    watchdog: Watchdog | None = None
     try:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(controller.poller.first_sweep_done.wait(), 30)
         tune_gc()
         print(controller.ready_line(), file=sys.stderr, flush=True)
-        await stop.wait()
-        logging.getLogger("enerteg").info("shutting down")
+        notifier.send("READY=1\nSTATUS=" + controller.ready_line())
+        interval = Watchdog.interval_from_env()
+        if interval is not None:
+            watchdog = Watchdog(notifier, interval,
+                                lambda: bool(controller.config.get("core").autoRestart))
+            watchdog.start()
+            _WATCHDOG[:] = [watchdog]
+        waits = [asyncio.ensure_future(stop.wait()),
+                 asyncio.ensure_future(system.stop_requested.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
+        logging.getLogger("enerteg").info("shutting down%s", f" for a {system.requested}"
+                                          if system.requested else "")
     finally:
+        notifier.send("STOPPING=1")
+        if watchdog is not None:
+            await watchdog.stop()
         try:
             await asyncio.wait_for(controller.stop(), SHUTDOWN_LIMIT_S)
         except TimeoutError:
@@ -139,7 +177,35 @@ async def _serve(args: argparse.Namespace) -> int:
             # database worker threads of an interrupted stop would keep the process
             # alive forever; what was committed is safe (WAL), the rest is lost anyway
             os._exit(3)
+    if system.requested == "restart" and not stop.is_set():
+        _reexec()
+    if system.requested in ("poweroff", "reboot") and not stop.is_set():
+        return _host_command(system.requested)
     return 0
+
+
+def _reexec() -> None:
+    """Replace this process with a fresh ``enerteg serve`` (same PID, same arguments)."""
+    from .service_unit import reexec_argv
+
+    argv = reexec_argv()
+    logging.getLogger("enerteg").info("restarting: %s", " ".join(argv))
+    logging.shutdown()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
+
+
+def _host_command(action: str) -> int:
+    """``systemctl poweroff|reboot`` after the clean stop; its exit status is ours."""
+    import subprocess
+
+    logging.getLogger("enerteg").warning("host %s: running systemctl %s", action, action)
+    try:
+        done = subprocess.run(["systemctl", action], timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        print(f"enerteg: error: systemctl {action} failed: {exc}", file=sys.stderr)
+        return 1
+    return done.returncode
 
 
 SECRET_LOGGERS = ("aiosqlite",)
@@ -155,6 +221,11 @@ def quiet_secret_loggers() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``enerteg`` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    serve_args: list[str] = []
+    if argv[:1] == ["install-service"] and "--" in argv:  # serve's options, passed through
+        cut = argv.index("--")
+        argv, serve_args = argv[:cut], argv[cut + 1:]
     args = build_parser().parse_args(argv)
     if args.command == "console":
         # the terminal belongs to the console: logs go to <data-dir>/logs only
@@ -169,8 +240,25 @@ def main(argv: list[str] | None = None) -> int:
     for handler in logging.getLogger().handlers:
         install_secret_filter(handler)
     try:
+        if args.command == "install-service":
+            from .service_unit import install_service
+            path = install_service(args.path, data_dir=args.data_dir, python=sys.executable,
+                                   user=args.user, manage_host=args.manage_host,
+                                   serve_args=serve_args)
+            print(f"wrote {path}; install it with: systemctl daemon-reload && "
+                  f"systemctl enable --now {path.name}")
+            return 0
         if args.command == "serve":
-            return asyncio.run(_serve(args))
+            try:
+                return asyncio.run(_serve(args))
+            except (EnertegError, OSError, KeyboardInterrupt):
+                raise
+            except Exception:
+                logging.getLogger("enerteg").exception("the controller crashed")
+                from .service_unit import EXIT_NO_RESTART
+                if _WATCHDOG and not _WATCHDOG[0].auto_restart:
+                    return EXIT_NO_RESTART  # autoRestart disabled: systemd leaves it down
+                return 1
         if args.command == "user":
             from .usercli import run_user_command
             return asyncio.run(run_user_command(args))

@@ -67,6 +67,10 @@ class ControllerOptions:
     bind: str | None = None
     """Address the network services listen on; None = each service's settings."""
     bus_latency_ms: float | None = None
+    manage_host: bool = False
+    """``--manage-host``: the shell's and console's poweroff and reboot act on the host."""
+    answer_error_rate: float = 0.001
+    """Simulated ring: share of garbled poll answers (a healthy RS-485 bus; tests use 0)."""
     equipment: str = "mixed"
     """Simulated ring equipment: "mixed" models, or "full" (largest model everywhere)."""
     ssh_enabled: bool | None = None
@@ -159,7 +163,8 @@ class Controller:
         await self.driver.open()
         self.core = await build_core(self.store, self.driver, paths=self.layout,
                                      clock=self.clock, interval=opts.interval,
-                                     password_hasher=self._password_hasher)
+                                     password_hasher=self._password_hasher,
+                                     manage_host=opts.manage_host)
         core = self.core
         from .notify.syslog import SyslogClient
         self.syslog = SyslogClient(core.config, core.events,
@@ -222,6 +227,7 @@ class Controller:
                                else float(devices.busLatencyMs)),
             "timeout": int(devices.pollTimeoutMs) / 1000,
             "equipment": opts.equipment,
+            "answer_error_rate": opts.answer_error_rate,
             "clock": self.clock,
         }
         if self._driver_factory is not None:

@@ -705,6 +705,28 @@ class AlarmService:
         self._publish("acknowledged", alarm)
         return alarm
 
+    async def close_device(self, principal: Principal, hex_id: str, reason: str) -> list[Alarm]:
+        """Close every open alarm of a device that is gone for good (a forgotten PDU):
+        cleared if active, acknowledged by ``principal`` with ``reason`` as the comment,
+        each audited. The device's watches are dropped first, synchronously, so no sweep
+        in between raises them again. Returns the alarms closed."""
+        self.evaluator.drop_device(hex_id)
+        now = self._clock()
+        closed = [a for a in self._open.values() if a.device == hex_id]
+        for a in closed:
+            if a.active:
+                a.active, a.end = False, now
+            a.acked, a.ack_user, a.ack_ts, a.ack_comment = True, principal.user, now, reason
+            a.updated = now
+            self._dirty[a.id] = a
+            self._pending_audit.append(("alarm.close", a, f"Alarm {a.id} closed: {reason}. "
+                                        f"Was: {a.text}", Severity.INFO))
+            self._close(a)
+            self._publish("cleared", a)
+        self._recount()
+        await self.flush()
+        return closed
+
     # ------------------------------------------------------------------ report
     def report(self, principal: Principal, hex_id: str) -> dict[str, Any]:
         """The rule report of one PDU: every channel, its rule, thresholds and state."""

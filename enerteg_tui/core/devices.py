@@ -22,7 +22,7 @@ from .audit import AuditLog, Severity
 from .device_ids import check_unique
 from .documents import apply_changes, diff_keys
 from .safetext import refuse_control
-from .errors import DeviceUnavailable, Invalid, NotFound, Unsupported
+from .errors import Conflict, DeviceUnavailable, Invalid, NotFound, Unsupported
 from .events import Event, EventBus
 from .live import DeviceLive, LiveState
 from .model import (
@@ -42,6 +42,10 @@ from .validation import invalid_from_pydantic
 __all__ = ["DeviceService", "CommandDriver", "info_to_json", "info_from_json"]
 
 log = logging.getLogger(__name__)
+
+FORGOTTEN_PREFIX = "forgotten-device:"
+"""Key prefix in the store's ``meta`` table of a forgotten PDU's last record (name, info,
+who, when, why): what reports need to name it once it is gone from the registry."""
 
 
 class CommandDriver(Protocol):
@@ -104,10 +108,17 @@ class DeviceService:
         self._refresh = refresh
         self._clock = clock
         self._rack: dict[str, int | None] = {}
+        self._forgotten: dict[str, str] = {}
 
     # ------------------------------------------------------------------ registry
     async def load(self) -> None:
         """Load known devices into live state (as unreachable until seen) and rack links."""
+        for key, value in await self._store.fetchall(
+                "SELECT key, value FROM meta WHERE key LIKE ?", (FORGOTTEN_PREFIX + "%",)):
+            try:
+                self._forgotten[key.removeprefix(FORGOTTEN_PREFIX)] = str(json.loads(value)["name"])
+            except (ValueError, KeyError, TypeError):
+                self._forgotten[key.removeprefix(FORGOTTEN_PREFIX)] = key.removeprefix(FORGOTTEN_PREFIX)
         for hex_id, rack_id, info in await self._store.fetchall(
                 "SELECT hex_id, rack_id, info FROM device"):
             self._rack[hex_id] = rack_id
@@ -175,23 +186,56 @@ class DeviceService:
     def _set_rack(self, hex_id: str, rack_id: int | None) -> None:
         self._rack[hex_id] = rack_id
 
-    async def forget(self, principal: Principal, hex_id: str) -> None:
-        """Remove an unreachable device from the registry (it reappears if found again)."""
+    def check_forgettable(self, principal: Principal, hex_id: str) -> DeviceLive:
+        """The device if ``principal`` may forget it now; else the refusal.
+
+        Raises:
+            PermissionDenied: forgetting needs ``administer``.
+            NotFound: no such PDU.
+            Conflict: the PDU still answers (running, or stale: it answers discovery).
+        """
         require(principal, Action.ADMINISTER, f"sensor/{hex_id}")
         live = self.get(hex_id)
-        if live.state is DeviceState.RUNNING:
-            raise Invalid(f"PDU {hex_id} is running and cannot be forgotten",
-                          thing=hex_id, value=live.state.value, allowed="a stale or unreachable PDU")
+        if live.state is not DeviceState.UNREACHABLE:
+            raise Conflict(
+                f'PDU "{live.info.display_name}" ({hex_id}) is {live.state.value} and still '
+                "answers on the ring; only a PDU that left the ring (UNREACHABLE) can be "
+                "forgotten", thing=hex_id, value=live.state.value, allowed="UNREACHABLE")
+        return live
+
+    async def forget(self, principal: Principal, hex_id: str, reason: str = "") -> DeviceLive:
+        """Remove a PDU that left the ring from the registry and live state.
+
+        Its history stays (reports still find it by hex id or name, ``forgotten``); it
+        reappears as a new PDU if it is found on the ring again. Callers close its alarms
+        (``core.retire``). Returns the record it had.
+        """
+        live = self.check_forgettable(principal, hex_id)
+        reason = reason.strip()
+        refuse_control("forget reason", reason, key="reason")
+        name = live.info.display_name
+        kept = {"name": name, "forgottenAt": self._clock(), "user": principal.user,
+                "reason": reason, "info": info_to_json(live.info)}
         async with self._store.transaction() as tx:
             await tx.execute("DELETE FROM device WHERE hex_id=?", (hex_id,))
+            await tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                             (FORGOTTEN_PREFIX + hex_id, json.dumps(kept)))
             entry = await self._audit.insert(
                 tx, principal, "device.forget", f"sensor/{hex_id}",
-                f'PDU "{live.info.display_name}" ({hex_id}) removed from the device list',
-                severity=Severity.INFO, device=hex_id)
+                f'PDU "{name}" ({hex_id}) forgotten: removed from the device list; its history '
+                f"is kept" + (f". Reason: {reason}" if reason else ""),
+                severity=Severity.WARNING, device=hex_id, old={"state": live.state.value},
+                new={"reason": reason} if reason else None)
         self._audit.announce(entry)
         self._rack.pop(hex_id, None)
         self._live.devices.pop(hex_id, None)
+        self._forgotten[hex_id] = name
         self._events.publish(Event("device", hex_id, "forgotten"))
+        return live
+
+    def forgotten(self) -> dict[str, str]:
+        """PDUs forgotten and not seen since: hex id → last known name (for reports)."""
+        return {h: n for h, n in self._forgotten.items() if h not in self._live.devices}
 
     # ------------------------------------------------------------------ commands
     def get(self, hex_id: str) -> DeviceLive:

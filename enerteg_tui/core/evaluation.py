@@ -371,6 +371,11 @@ class Evaluator:
             w.peak = v
             peaks.append(w)
 
+    def drop_device(self, hex_id: str) -> None:
+        """Forget a device's watches without clearing anything (its alarms are closed by
+        ``AlarmService.close_device``); a device found again is compiled afresh."""
+        self._plans.pop(hex_id, None)
+
     def watched(self) -> int:
         """Number of channels currently watched."""
         return sum(len(p.values) + len(p.states) for p in self._plans.values())

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from .diagnostics import BusStats
 from .model import (
     DeviceInfo,
     DeviceSample,
@@ -48,6 +49,8 @@ class DeviceLive:
     latency_ms: float = 0.0
     """Duration of the last poll of this device."""
     polls: int = 0
+    diag: BusStats = field(default_factory=BusStats)
+    """Bus statistics the poller measures (``sensor/<hexid>/diag``)."""
 
     @property
     def stale(self) -> bool:

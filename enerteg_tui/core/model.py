@@ -226,6 +226,8 @@ class DeviceSample:
     outlet_states: dict[int, OutletState] = field(default_factory=dict)
     branch_tripped: dict[int, bool] = field(default_factory=dict)
     sensor_types: dict[int, SensorType] = field(default_factory=dict)
+    uptime_s: float | None = None
+    """Seconds since the PDU last started, if it reports it."""
 
     def channel_count(self) -> int:
         """Number of channel values in this sample."""

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from .errors import EnertegError
+from .errors import DriverTimeout, EnertegError, NotFound
 from .events import Event, EventBus
 from .live import DeviceLive, LiveState
 from .model import DeviceInfo, DeviceState, RingScan, RingState
@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 MIN_INTERVAL_S = 0.05
 """Lower bound for tests and benchmarks; the settings schema allows 1–60 s."""
+POLL_RETRIES = 1
+"""Queries repeated at once after a failed one in the same sweep: a garbled answer on a
+serial bus is common and the next try usually succeeds; more would stretch the sweep.
+A timeout is not repeated (it already cost the driver's whole timeout)."""
 
 
 class PollDriver(Protocol):
@@ -245,14 +249,29 @@ class Poller:
             self.events.publish(Event("ring", state.value, list(scan.breaks)))
 
     async def _poll_one(self, live: DeviceLive) -> None:
-        t0 = self._monotonic()
-        try:
-            sample = await self.driver.poll(live.hex_id)
-        except EnertegError as exc:
+        diag = live.diag
+        sample = None
+        for attempt in range(POLL_RETRIES + 1):
+            if attempt:
+                diag.retries += 1
+            t0 = self._monotonic()
+            try:
+                sample = await self.driver.poll(live.hex_id)
+            except EnertegError as exc:
+                live.latency_ms = (self._monotonic() - t0) * 1000
+                timeout = isinstance(exc, DriverTimeout)
+                diag.failed(str(exc), self._clock(), timeout=timeout)
+                if timeout or isinstance(exc, NotFound):
+                    break  # a timeout already cost the full wait; a PDU gone will not answer
+                continue
             live.latency_ms = (self._monotonic() - t0) * 1000
-            self._missed(live, str(exc), absent=False)
+            diag.answered(live.latency_ms)
+            break
+        if sample is None:
+            self._missed(live, diag.last_error, absent=False)
             return
-        live.latency_ms = (self._monotonic() - t0) * 1000
+        if sample.uptime_s is not None:
+            diag.uptime_s, diag.uptime_at = sample.uptime_s, sample.taken_at
         live.polls += 1
         changed = LiveState.apply_sample(live, sample)
         live.last_ok_at = sample.taken_at

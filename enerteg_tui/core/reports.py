@@ -174,8 +174,10 @@ def _check_period(start: float, end: float) -> None:
                       allowed=f"at most {days} days")
 
 
-def _resolve(live: LiveState, structure: Structure, scope: str, name: str) -> tuple[str, list[str]]:
-    """The target's name and the hex ids of its PDUs."""
+def _resolve(live: LiveState, structure: Structure, scope: str, name: str,
+             forgotten: dict[str, str] | None = None) -> tuple[str, list[str]]:
+    """The target's name and the hex ids of its PDUs (a site report also covers the
+    forgotten PDUs ``forgotten``, hex id → last name, and a device report finds them)."""
     if scope not in SCOPES:
         raise Invalid(f"report scope {scope!r} does not exist; choose one of {', '.join(SCOPES)}",
                       thing="scope", value=scope, allowed=", ".join(SCOPES))
@@ -183,7 +185,7 @@ def _resolve(live: LiveState, structure: Structure, scope: str, name: str) -> tu
         if name not in ("", "site"):
             raise Invalid(f"a site report takes no name, got {name!r}", thing="name", value=name,
                           allowed="nothing (the whole site)")
-        return "site", structure.devices_in(None)
+        return "site", structure.devices_in(None) + sorted(forgotten or {})
     if not name:
         raise Invalid(f"a {scope} report needs the {scope}'s name", thing="name", value=name,
                       allowed=("a PDU's name or hex id" if scope == "device"
@@ -192,6 +194,9 @@ def _resolve(live: LiveState, structure: Structure, scope: str, name: str) -> tu
         wanted = name.strip().lower()
         found = [d for d in live.ordered()
                  if d.hex_id.lower() == wanted or d.info.display_name.lower() == wanted]
+        gone = [h for h, n in (forgotten or {}).items() if wanted in (h.lower(), n.lower())]
+        if not found and len(gone) == 1:
+            return f"{forgotten[gone[0]]} ({gone[0]}, forgotten)", gone  # type: ignore[index]
         if len(found) != 1:
             hint = "no PDU has that name or hex id" if not found else "several PDUs have that name; use the hex id"
             raise Invalid(f"PDU {name!r}: {hint}", thing="device", value=name,
@@ -375,8 +380,11 @@ class ReportService:
 
     def __init__(self, *, live: LiveState, structure: Structure, history: HistoryService,
                  alarms: AlarmService, core_settings: Callable[[], Any], folder: Path,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float],
+                 forgotten: Callable[[], dict[str, str]] = dict) -> None:
         self._live = live
+        self._forgotten = forgotten
+        """Forgotten PDUs (hex id → last name): their history stays reportable."""
         self._structure = structure
         self._history = history
         self._alarms = alarms
@@ -408,7 +416,7 @@ class ReportService:
                     cur[2] += p.avg
             pw = [Point(tt, v[0], v[1], v[2]) for tt, v in sorted(acc.items())]
         live = self._live.get(hex_id)
-        name = live.info.display_name if live is not None else hex_id
+        name = live.info.display_name if live is not None else self._forgotten().get(hex_id, hex_id)
         row = DeviceRow(hex_id, name, self._structure.location_of(hex_id),
                         counter_kwh(data[energy]), _mean(pw), _peak(pw),
                         tuple(_peak(data[k]) for k in currents))  # type: ignore[arg-type]
@@ -436,12 +444,15 @@ class ReportService:
         """
         require(principal, Action.READ, "reports")
         _check_period(start, end)
-        target, devices = _resolve(self._live, self._structure, scope, name)
+        target, devices = _resolve(self._live, self._structure, scope, name, self._forgotten())
         now = self._clock()
         tier = _tier(self._core_settings(), now, start, end)
         report = Report(scope, target, start, end, now, TIERS[tier].block_s)
+        gone = self._forgotten()
         for hex_id in devices:
             row, outlets = await self._device_figures(hex_id, tier, start, end)
+            if scope == "site" and hex_id in gone and row.kwh is None and row.avg_w is None:
+                continue  # forgotten before the period: nothing to report
             report.devices.append(row)
             report.outlets += outlets
             await asyncio.sleep(0)

@@ -35,6 +35,8 @@ from .layout import DataLayout
 from .reports import ReportService
 from .rules import RuleService
 from .store import Store
+from .retire import Retirement
+from .system import SystemService
 from .structure import Structure
 from .topics import Topics
 from .users import UserService
@@ -106,6 +108,10 @@ class CoreServices:
     """What the optional network faces (SNMP agent) report: running, or why not."""
     paths: DataLayout
     clock: Callable[[], float]
+    retire: Retirement
+    """Forget a PDU that left the ring (closes its alarms, keeps its history)."""
+    system: SystemService
+    """Version information; restart of the controller, poweroff/reboot of the host."""
 
     async def start_polling(self, *, follow_interval: bool = True) -> None:
         """Start the sweeps (the last step of a start: every listener is in place) and
@@ -129,7 +135,8 @@ class CoreServices:
 
 async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                      clock: Callable[[], float], interval: float | None = None,
-                     password_hasher: PasswordHasher | None = None) -> CoreServices:
+                     password_hasher: PasswordHasher | None = None,
+                     manage_host: bool = False) -> CoreServices:
     """Build, load and start the core services over an open store and driver.
 
     Args:
@@ -140,6 +147,7 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
         interval: a sweep interval fixed by the command line; None = ``config/core``.
         password_hasher: argon2 parameters for passwords; None = full strength (tests
             pass a cheap one; production code has no switch that lowers it).
+        manage_host: started with ``--manage-host`` (poweroff and reboot allowed).
 
     The poller is built but not started: ``CoreServices.start_polling`` does that once
     the faces' listeners are in place.
@@ -162,6 +170,7 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     applies("devices", "driver")            # the controller chose the driver from it
     applies("core", "poller")               # interval, stale-after (Poller.follow_settings)
     applies("core", "history")              # retention per tier
+    applies("core", "watchdog")             # autoRestart (service_unit.Watchdog, under systemd)
     users = UserService(store, audit, policy=lambda: config.get("auth"), clock=clock,
                         password_hasher=password_hasher,
                         session_limit=lambda: int(config.get("cli").maxSessionsPerUser))
@@ -201,9 +210,11 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     await backup.start()
     reports = ReportService(live=live, structure=structure, history=history, alarms=alarms,
                             core_settings=lambda: config.get("core"), folder=paths.reports,
-                            clock=clock)
+                            clock=clock, forgotten=devices.forgotten)
     return CoreServices(config=config, users=users, devices=devices, structure=structure,
                         rules=rules, alarms=alarms, topics=topics, audit=audit, live=live,
                         events=events, poller=poller, history=history, backup=backup,
                         export=export, reports=reports, notifications=Notifications(),
-                        faces=FaceStatus(), paths=paths, clock=clock)
+                        faces=FaceStatus(), paths=paths, clock=clock,
+                        retire=Retirement(devices, alarms),
+                        system=SystemService(audit, users.sessions, manage_host=manage_host))

@@ -29,6 +29,8 @@ __all__ = ["Kind", "Element", "Aggregate", "Structure", "device_health"]
 
 NAME_MAX = 64
 """Longest element name accepted."""
+RESERVED_NAMES = frozenset({"new", "_data", ".", ".."})
+"""Words of the ``dc/`` topic paths that an element's name may not be (core.dc_topics)."""
 
 
 class Kind(str, Enum):
@@ -254,6 +256,12 @@ class Structure:
                           f"1 to {NAME_MAX} characters", thing="name", value=shown(name),
                           allowed=f"1 to {NAME_MAX} characters")
         refuse_control(f"{kind.value} name", name, key="name")
+        if "/" in name or name.lower() in RESERVED_NAMES:
+            raise Invalid(f"{kind.value} name {shown(name)} is not allowed: the name is a part of "
+                          f"its topic path dc/<room>/<row>/<rack>, so it may not contain / nor be "
+                          f"one of {', '.join(sorted(RESERVED_NAMES))}", thing="name",
+                          value=shown(name), allowed="a name without / that is not "
+                          + ", ".join(sorted(RESERVED_NAMES)))
         for e in self.children(parent_id):
             if e.kind is kind and e.name.lower() == name.lower() and e.id != exclude:
                 where = self.path(parent_id) if parent_id else "the data centre"

@@ -1,10 +1,10 @@
 """Topics: the one address space of the controller (manual §11.1).
 
 Every value an operator can read or set is a folder with one ``_data`` JSON document:
-``config/<name>`` (settings), ``sensor/<hexid>/{t,i,b,o,s,status,config,misc}``
+``config/<name>`` (settings), ``sensor/<hexid>/{t,i,b,o,s,status,config,misc,diag}``
 (live values and device data, per-index subfolders below ``i``, ``b``, ``o``, ``s``),
 ``sensor/driver_system`` (bus health), ``rules/`` and ``alarms/`` (through
-``core.alarm_topics``) and, with the simulated driver only and for admins only,
+``core.alarm_topics``), ``dc/`` (the DC structure, through ``core.dc_topics``) and, with the simulated driver only and for admins only,
 ``sim/`` (fault injection). The shell, REST and restore use this
 service; each call names its principal, and ``put`` goes permission → merge →
 validate → apply atomically → audit → notify through the owning core service.
@@ -22,6 +22,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .alarm_topics import RuleAlarmTopics
+from .dc_topics import DcTopics
+from .diagnostics import diag_document
 from .audit import AuditLog, Severity
 from .configuration import Configuration
 from .devices import DeviceService
@@ -43,8 +45,9 @@ __all__ = ["Topics", "TopicNode", "normalize"]
 DATA = "_data"
 """The one file in each topic folder."""
 
-_DEVICE_DIRS = (*COMPONENT_CODES, "status", "config", "misc")
+_DEVICE_DIRS = (*COMPONENT_CODES, "status", "config", "misc", "diag")
 _INDEXED = tuple(c for c in COMPONENT_CODES if c != Component.TOTAL.value)
+"""Component folders with numbered instances (all but the totals)."""
 
 
 class DeviceActions(BaseModel):
@@ -54,7 +57,6 @@ class DeviceActions(BaseModel):
 
     resetPeaks: Toggle = False
     """true: reset the PDU's current peaks (``DeviceService.reset_peaks``)."""
-"""Component folders with numbered instances (all but the totals)."""
 
 
 @dataclass(slots=True)
@@ -120,10 +122,11 @@ class Topics:
         self._clock = clock
         self._ra = (RuleAlarmTopics(rules, alarms, live, clock)
                     if rules is not None and alarms is not None else None)
+        self._dc = DcTopics(structure, devices, live, clock)
 
     def _roots(self, principal: Principal | None) -> list[str]:
-        kids = (["alarms", "config", "rules", "sensor"] if self._ra is not None
-                else ["config", "sensor"])
+        kids = (["alarms", "config", "dc", "rules", "sensor"] if self._ra is not None
+                else ["config", "dc", "sensor"])
         if self._faults is not None and (principal is None or allowed(principal, Action.SIMULATE)):
             kids.append("sim")
         return kids
@@ -139,6 +142,9 @@ class Topics:
         if head in ("rules", "alarms") and self._ra is not None:
             kids, has_data, writable, schema = self._ra.node(path, parts, self._missing)
             return TopicNode(path, kids, has_data=has_data, writable=writable, schema=schema)
+        if head == "dc":
+            kids, writable, schema = self._dc.node(path, parts)
+            return TopicNode(path, kids, writable=writable, schema=schema)
         if head == "config":
             if len(parts) == 1:
                 return TopicNode("config", list(SETTINGS_TOPICS), has_data=False)
@@ -208,7 +214,8 @@ class Topics:
     def _device_dirs(self, live: DeviceLive) -> list[str]:
         m = live.info.model
         present = {"t": True, "i": True, "b": m.branches > 0, "o": m.outlets > 0,
-                   "s": bool(live.info.sensors), "status": True, "config": True, "misc": True}
+                   "s": bool(live.info.sensors), "status": True, "config": True, "misc": True,
+                   "diag": True}
         return [d for d in _DEVICE_DIRS if present[d]]
 
     def list(self, principal: Principal, path: str) -> list[str]:
@@ -240,6 +247,8 @@ class Topics:
         if parts[0] in ("rules", "alarms"):
             assert self._ra is not None
             return self._ra.get(principal, parts)
+        if parts[0] == "dc":
+            return self._dc.get(parts)
         if parts[0] == "sim":
             assert self._faults is not None
             doc = (self._faults.ring_document() if len(parts) == 1
@@ -263,6 +272,8 @@ class Topics:
             return self._status_doc(live)
         if sub == "misc":
             return self._misc_doc(live)
+        if sub == "diag":
+            return diag_document(live, self._clock())
         comp = COMPONENT_BY_CODE[sub]
         if sub == "t":
             return self._group_doc(live, comp, 0)
@@ -387,8 +398,7 @@ class Topics:
             raise PermissionDenied(
                 f"topic {shown(path or '/')} is read-only", thing="topic", value=path,
                 allowed="config/<name>, sensor/<hexid>, sensor/<hexid>/config, sensor/<hexid>/o/<n>, "
-                        "rules/new, "
-                        "rules/<id>, alarms/<id>, sim/")
+                        "rules/new, rules/<id>, alarms/<id>, dc/<room>[/<row>[/<rack>]], dc/…/new, sim/")
         if not changes:
             raise Invalid(f"{path}: nothing to change", thing="put", value="",
                           allowed='key=value pairs, e.g. put enabled="enabled"')
@@ -400,6 +410,8 @@ class Topics:
         if parts[0] in ("rules", "alarms") and self._ra is not None:
             result_path = await self._ra.put(principal, parts, typed, replace)
             return self.get(principal, "/".join(result_path))
+        if parts[0] == "dc":
+            return self.get(principal, "/".join(await self._dc.put(principal, parts, typed)))
         if parts[0] == "config":
             await self._config.put(principal, parts[1], typed, replace=replace)
         elif parts[0] == "sim":

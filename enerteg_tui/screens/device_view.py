@@ -1,10 +1,11 @@
-"""The device view (manual §8.2–8.7): tabs Information, Identification, Configuration.
+"""The device view (manual §8.2–8.7): tabs Information, Identification, Configuration,
+Diagnostics (bus statistics, ``device_diag``).
 
 Information holds the live input, outlet, branch and sensor tables; on a live batch
 only the rows of component instances that changed are rebuilt, and each table
 repaints only rows that differ. Enter on a value opens its chart; ``u`` on an outlet
 starts switching (unlock → choose → confirm, see ``switching``); ``i`` makes the PDU
-blink. Every command goes through ``core.devices``; refusals show core's text.
+blink; ``f`` forgets a PDU that left the ring (after a confirmation; ``core.retire``). Every command goes through ``core.devices``; refusals show core's text.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..core.live import DeviceLive
 from ..core.quantities import Channel, ChannelKey, Component
 from .cells import device_state_text
 from .device_config import ConfigForm
+from .device_diag import DIAG_COLUMNS, diag_rows
 from .device_tables import (
     BRANCH_COLUMNS,
     IDENT_COLUMNS,
@@ -75,9 +77,11 @@ class DevicePage(Page):
         Binding("i", "identify", "Identify"),
         Binding("u", "unlock", "Switch"),
         Binding("c", "chart", "Chart"),
+        Binding("f", "forget", "Forget PDU (left the ring)", show=False),
         Binding("1", "tab('info')", "Info", show=False),
         Binding("2", "tab('ident')", "Ident", show=False),
         Binding("3", "tab('config')", "Config", show=False),
+        Binding("4", "tab('diag')", "Diagnostics", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -121,6 +125,8 @@ class DevicePage(Page):
                 yield LiveTable(IDENT_COLUMNS, id="ident-table")
             with TabPane("Configuration", id="config"):
                 yield Label("")  # the form is built when the tab is first shown
+            with TabPane("Diagnostics", id="diag"):
+                yield LiveTable(DIAG_COLUMNS, id="diag-table")
 
     def title_text(self) -> Text:
         live = self.live
@@ -156,12 +162,21 @@ class DevicePage(Page):
             self.query_one("#sensors", LiveTable).set_rows(
                 [sensor_row(live, n, alarmed) for n in range(1, len(live.info.sensors) + 1)])
         self.query_one("#ident-table", LiveTable).set_rows(ident_rows(live))
+        self._fill_diag(live)
+
+    def _fill_diag(self, live: DeviceLive) -> None:
+        """The Diagnostics tab (only while it is shown: its figures change every poll)."""
+        if self.query_one(TabbedContent).active == "diag":
+            self.query_one("#diag-table", LiveTable).set_rows(
+                diag_rows(live, self.ctx.core.clock()))
 
     def on_live_batch(self, batch: Batch) -> None:
         live = self.ctx.core.live.get(self.hex_id)
         if live is None:
             return
         groups = batch.live.get(self.hex_id, set())
+        if self.hex_id in batch.live or self.hex_id in batch.devices:
+            self._fill_diag(live)
         state_changed = self.hex_id in batch.devices or any(
             ev.subject == self.hex_id or ev.kind == "alarm" for ev in batch.events)
         if state_changed:
@@ -235,6 +250,8 @@ class DevicePage(Page):
     async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "config":
             await self._config_form()
+        elif event.pane.id == "diag":
+            self._fill_diag(self.live)
 
     async def _config_form(self) -> ConfigForm:
         """The configuration form, built on first use (it has dozens of inputs)."""
@@ -254,7 +271,8 @@ class DevicePage(Page):
             form = await self._config_form()
             form.query_one("#f-name").focus(scroll_visible=False)
         else:
-            self.query_one("#inputs" if tab == "info" else "#ident-table").focus(scroll_visible=False)
+            table = {"info": "#inputs", "ident": "#ident-table", "diag": "#diag-table"}[tab]
+            self.query_one(table).focus(scroll_visible=False)
 
     @work(exclusive=True, group="identify")
     async def action_identify(self) -> None:
@@ -264,6 +282,39 @@ class DevicePage(Page):
             notify_error(self, exc, "Identify refused")
             return
         self.notify(f"PDU {self.hex_id} blinks for {BLINK_S:g} s", title="Identify")
+
+    def action_forget(self) -> None:
+        """Forget this PDU if it left the ring: refusal at once, else ask, then forget."""
+        from .dialogs import ConfirmDialog
+
+        core, principal = self.ctx.core, self.ctx.principal
+        try:
+            live = core.devices.check_forgettable(principal, self.hex_id)
+        except EnertegError as exc:
+            notify_error(self, exc, "Forget refused")
+            return
+        question = (f'Forget PDU "{live.info.display_name}" ({self.hex_id})?\n\nIt left the '
+                    "ring. Its open alarms are closed and it leaves the device list; its "
+                    "history stays reportable. If it comes back it is found as a new PDU.")
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._forget()
+
+        self.app.push_screen(ConfirmDialog(question, yes="Forget", no="Keep",
+                                           title="Forget PDU"), done)
+
+    @work(exclusive=True, group="forget")
+    async def _forget(self) -> None:
+        try:
+            done = await self.ctx.core.retire.forget_pdu(self.ctx.principal, self.hex_id)
+        except EnertegError as exc:
+            notify_error(self, exc, "Forget refused")
+            return
+        self.app.notify(f'PDU "{done.name}" ({done.hex_id}) forgotten; '
+                        f"{done.alarms_closed} alarm(s) closed", title="Forget PDU")
+        # not awaited here: showing the site removes this page, which waits for this worker
+        self.app.call_later(self.app.open_place, Place("site"))  # type: ignore[attr-defined]
 
     def action_unlock(self) -> None:
         if not self.live.info.model.outlets:

@@ -1,6 +1,7 @@
 """The help screen (``?``): every key of the console, per screen, read from the bindings.
 
-The list is built from the same ``BINDINGS`` the key bar shows, so it cannot drift
+Its frame names the controller's version and data layout (``core.system``). The list
+is built from the same ``BINDINGS`` the key bar shows, so it cannot drift
 from what the keys really do. Sections the session's roles may not open are left
 out; a key inside a page that the role may not use is still listed (its control says
 why when pressed), because an operator asking a colleague needs the same map.
@@ -19,6 +20,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from ..core.system import version_info
 from .context import console_context
 from .sections import SECTIONS, page_class
 
@@ -99,6 +101,9 @@ class HelpScreen(ModalScreen[None]):
             table.add_row("", "")
         with Vertical() as box:
             box.border_title = "Help: keys"
+            info = version_info()
+            box.border_subtitle = (f"EnerTEG {info['controller']} · data layout "
+                                   f"{info['dataLayout']} · shell: version")
             with VerticalScroll():
                 yield Static(table, id="keys")
             yield Static("escape, q or ? closes · arrows or page keys scroll", id="hint")

@@ -182,7 +182,7 @@ async def test_fault_documents_reject_impossible_values(make: Make) -> None:
     faults = d.fault_injector()
     doc = faults.ring_document()
     assert doc.model_dump(by_alias=True) == {"pdus": 4, "ringBreaks": [], "busLatencyMs": 0.0,
-                                             "seed": 5}
+                                             "answerErrorRate": 0.0, "seed": 5}
     with pytest.raises(Invalid) as err:
         faults.apply_ring(doc.model_copy(update={"seed": 6}))
     assert err.value.thing == "seed"

@@ -44,9 +44,9 @@ class CoreSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "core"
     TITLE: ClassVar[str] = "General settings"
-    SERVICE: ClassVar[str | None] = "poller, history"
+    SERVICE: ClassVar[str | None] = "poller, history, watchdog"
     INACTIVE_KEYS: ClassVar[frozenset[str]] = frozenset(
-        {"language", "acceptAllCertificates", "remoteManagement", "autoRestart"})
+        {"language", "acceptAllCertificates", "remoteManagement"})
 
     pollIntervalSeconds: int = Field(5, ge=1, le=60)
     """Seconds between two sweeps of the databus ring."""
@@ -70,7 +70,9 @@ class CoreSettings(TopicSettings):
     remoteManagement: Toggle = False
     """Allow the manufacturer's secure remote management access for support (§5.1)."""
     autoRestart: Toggle = True
-    """Restart the application automatically on crashes or hangs (§5.1)."""
+    """Restart the application automatically on crashes or hangs (§5.1): under the systemd
+    unit of ``enerteg install-service``, the watchdog stops its pings when the event loop
+    hangs and a crash exits so that ``Restart=on-failure`` applies (``service_unit``)."""
 
 
 class HostnameSettings(TopicSettings):

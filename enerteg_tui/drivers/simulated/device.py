@@ -41,6 +41,10 @@ __all__ = ["SimPdu", "check_settings", "ENERGY_RESERVE_S"]
 ENERGY_RESERVE_S = 60.0
 """Seconds of an outlet's largest possible draw by which stored energy counters run ahead."""
 
+UPTIME_AT_START_S = (3 * 86400.0, 400 * 86400.0)
+"""Range of how long a PDU had been running when the simulation starts (seeded per PDU):
+PDUs in a rack run for months."""
+
 log = logging.getLogger(__name__)
 
 _STATE = {True: OutletState.ON, False: OutletState.OFF}
@@ -88,6 +92,10 @@ class SimPdu:
                                   hardware_rng(seed, serial, "noise"))
         self.reachable = True
         """Fault flag: False makes the PDU silent on the bus."""
+        self._up_before = hardware_rng(seed, serial, "uptime").uniform(*UPTIME_AT_START_S)
+        """Seconds the PDU had been running when the simulation first saw it."""
+        self._boot_at: float | None = None
+        """Wall-clock time of the PDU's last start (set by the first sample after it)."""
         self.powered = True
         """Fault flag: False is a power loss."""
         self.load_factor = 1.0
@@ -137,6 +145,7 @@ class SimPdu:
             return
         self.powered = powered
         if powered:
+            self._boot_at, self._up_before = None, 0.0  # a fresh start: uptime from 0
             self.physics.restart()
             self.outlets.power_restored(self.settings)
         else:
@@ -152,9 +161,12 @@ class SimPdu:
         if key != self._states_key:  # relays rarely move: build the state map only then
             self._states_key = key
             self._states = {n: _STATE[s] for n, s in enumerate(key, start=1)}
+        if self._boot_at is None:
+            self._boot_at = now - self._up_before
         return DeviceSample(hex_id=self.hex_id, taken_at=now, groups=groups,
                             outlet_states=dict(self._states), branch_tripped=dict(self._tripped),
-                            sensor_types=dict(self._sensor_types))
+                            sensor_types=dict(self._sensor_types),
+                            uptime_s=round(now - self._boot_at, 1))
 
     # ------------------------------------------------------------------ memory
     @property

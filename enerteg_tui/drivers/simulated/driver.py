@@ -12,6 +12,10 @@ loses an acknowledged setting nor shows a smaller counter than one already read)
 Invariants: a PDU cut off by ring breaks fails at once with ``DeviceUnavailable``, a
 silent or unpowered one after ``timeout`` with ``DriverTimeout``, an unknown id with
 ``NotFound``; same seed, same calls and same clock values give identical samples.
+Answer times vary as on a real bus (a log-normal spread around ``bus_latency_ms``, now
+and then a PDU busy for 2–4 times as long) and one poll answer in ``answer_error_rate``
+arrives garbled (``DeviceUnavailable`` at once; the poller repeats the query), both from
+a generator seeded by the ring's seed, so the poller's diagnostics have real figures.
 Called by the controller (built in ``Controller._build_driver``), the poller, the
 device service, and the topic service through ``fault_injector()``.
 """
@@ -22,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,6 +58,15 @@ def _bad(thing: str, value: Any, allowed: str) -> Invalid:
                    thing=thing, value=value, allowed=allowed)
 
 
+ANSWER_SPREAD = 0.15
+"""Sigma of the log-normal spread of answer times around ``bus_latency_ms``."""
+BUSY_SHARE = 0.01
+"""Share of answers from a PDU busy with something else (2–4 times as slow)."""
+ANSWER_ERROR_RATE = 0.001
+"""Share of garbled poll answers of a healthy RS-485 bus (one in a thousand): what
+``enerteg serve`` simulates; a driver built without the option has a perfect bus."""
+
+
 class SimulatedDriver(Driver):
     """A seeded, deterministic ring of simulated PDUs.
 
@@ -68,6 +82,7 @@ class SimulatedDriver(Driver):
         timeout: seconds a query waits for a silent PDU before ``DriverTimeout``.
         clock: wall-clock source (seconds since the epoch); inject a fake one in tests.
         equipment: ``"mixed"`` models, or ``"full"`` (largest model everywhere).
+        answer_error_rate: share of poll answers that arrive garbled (0 to 1).
         **ignored: unknown options are accepted and ignored.
 
     Raises:
@@ -80,7 +95,7 @@ class SimulatedDriver(Driver):
     def __init__(self, *, pdus: int = 8, seed: int = 0, state_path: Path | None = None,
                  bus_latency_ms: float = 2.0, timeout: float = 0.5,
                  clock: Callable[[], float] = time.time, equipment: Equipment = "mixed",
-                 **ignored: Any) -> None:
+                 answer_error_rate: float = 0.0, **ignored: Any) -> None:
         super().__init__(timeout=timeout)
         if equipment not in ("mixed", "full"):
             raise _bad("equipment", equipment, '"mixed" or "full"')
@@ -93,7 +108,13 @@ class SimulatedDriver(Driver):
         self.state_path = Path(state_path) if state_path is not None else None
         """The PDUs' memory file, or None."""
         self.bus_latency_ms = float(bus_latency_ms)
-        """Time one query occupies the bus, in milliseconds."""
+        """Time one query occupies the bus, in milliseconds (the median answer time)."""
+        if not (isinstance(answer_error_rate, int | float) and 0 <= answer_error_rate <= 1):
+            raise _bad("answer_error_rate", answer_error_rate, "0 to 1")
+        self.answer_error_rate = float(answer_error_rate)
+        """Share of poll answers that arrive garbled (fault ``sim/_data answerErrorRate``)."""
+        self._noise = random.Random(f"bus-{self.seed}")
+        """Answer-time spread and garbled answers: seeded, apart from the values' noise."""
         self.equipment: Equipment = equipment
         self.ring_breaks: list[int] = []
         """Broken links; link k joins positions k and k+1, the last one closes to 0."""
@@ -341,8 +362,16 @@ class SimulatedDriver(Driver):
         pdu = self._reach(hex_id)  # the ring may have changed while we waited for the bus
         if not pdu.answers:
             await self._bounded(hex_id, what, asyncio.Event().wait())
+        noise = self._noise
         if self.bus_latency_ms > 0:
-            await asyncio.sleep(self.bus_latency_ms / 1000.0)
+            factor = noise.lognormvariate(0.0, ANSWER_SPREAD)
+            if noise.random() < BUSY_SHARE:
+                factor *= noise.uniform(2.0, 4.0)
+            await asyncio.sleep(self.bus_latency_ms * factor / 1000.0)
+        if what == "poll" and self.answer_error_rate and noise.random() < self.answer_error_rate:
+            raise DeviceUnavailable(
+                f"PDU {hex_id}: garbled answer to {what} (checksum error)", thing=hex_id,
+                value="checksum", allowed="a clean answer (the poller asks again)")
         return pdu
 
     # ------------------------------------------------------------------ memory

@@ -33,6 +33,7 @@ class SimulatedRing(Protocol):
     ring_breaks: list[int]
     bus_latency_ms: float
     seed: int
+    answer_error_rate: float
     clock: Callable[[], float]
 
     def resize(self, pdus: int) -> None: ...
@@ -60,6 +61,8 @@ class RingDocument(_Doc):
     """Broken databus links; link k joins positions k and k+1, link pdus-1 closes to 0."""
     bus_latency_ms: float = Field(default=2.0, ge=0, le=1000)
     """Time one query occupies the serial databus, in milliseconds."""
+    answer_error_rate: float = Field(default=0.001, ge=0, le=1)
+    """Share of poll answers that arrive garbled (the poller repeats the query)."""
     seed: int = 0
     """Seed of the ring's hardware and noise (read-only)."""
 
@@ -132,7 +135,8 @@ class SimulatorFaults:
         """Current ``sim/_data``."""
         d = self._driver
         return RingDocument(pdus=d.pdus, ring_breaks=list(d.ring_breaks),
-                            bus_latency_ms=d.bus_latency_ms, seed=d.seed)
+                            bus_latency_ms=d.bus_latency_ms,
+                            answer_error_rate=d.answer_error_rate, seed=d.seed)
 
     def apply_ring(self, doc: BaseModel) -> None:
         """Grow or shrink the ring, break or mend links, change the bus latency.
@@ -146,6 +150,7 @@ class SimulatorFaults:
         d.resize(new.pdus)
         d.ring_breaks = list(new.ring_breaks)
         d.bus_latency_ms = new.bus_latency_ms
+        d.answer_error_rate = new.answer_error_rate
 
     def device_schema(self) -> type[BaseModel]:
         """Schema of ``sim/<hexid>/_data``: ``reachable``, ``loadFactor``, ``powered``, ..."""

@@ -209,7 +209,8 @@ async def cmd_whoami(sh: Any, args: list[str]) -> None:
     p = sh.principal
     since = dt.datetime.fromtimestamp(p.since, dt.timezone.utc).isoformat(timespec="seconds")
     data = {"user": p.user, "roles": sorted(r.value for r in p.roles), "face": p.face,
-            "from": p.address or "-", "loginTime": since}
+            "from": p.address or "-", "loginTime": since,
+            "controller": sh.core.system.version()["controller"]}
     sh.emit(data, "\n".join(f"{k:<10} {', '.join(v) if isinstance(v, list) else v}"
                             for k, v in data.items()))
 
@@ -267,7 +268,8 @@ def _unknown(word: str) -> str:
 
 
 def _build() -> dict[str, Command]:
-    from . import admincmds, devicecmds, exportcmds, netcmds, notifycmds, reportcmds, usercmds
+    from . import (admincmds, dccmds, devicecmds, exportcmds, netcmds, notifycmds, reportcmds,
+                   systemcmds, usercmds)
 
     nav, net, user, admin = "Navigation", "Network", "User", "Maintenance"
     table = {
@@ -279,6 +281,12 @@ def _build() -> dict[str, Command]:
         "put": Command(cmd_put, 'put [path] key="value" [key2=true ...]', "Change keys of the _data here", nav, "key"),
         "reset-peaks": Command(devicecmds.cmd_reset_peaks, devicecmds.USAGE.removeprefix("Usage: "),
                                "Reset a PDU's peak values (all, or one component/element)", "Devices"),
+        "mkdir": Command(dccmds.cmd_mkdir, "mkdir dc/<room>[/<row>[/<rack>]]",
+                         "Create a room, row or rack (edit-structure)", nav, "path"),
+        "rmdir": Command(dccmds.cmd_rmdir, "rmdir dc/<room>[/<row>[/<rack>]]",
+                         "Delete an empty room, row or rack (edit-structure)", nav, "path"),
+        "forget": Command(devicecmds.cmd_forget, devicecmds.FORGET_USAGE,
+                          "Forget a PDU that left the ring (closes its alarms; admin)", admin),
         "ping": Command(netcmds.cmd_ping, "ping <host> [-c COUNT] [-W TIMEOUT]", "Ping a host name or IP address", net),
         "network": Command(netcmds.cmd_network, "network status|list|config [if] [key=value ...]",
                            "Show or configure network interfaces", net, "network"),
@@ -303,6 +311,14 @@ def _build() -> dict[str, Command]:
                           "Make an energy/power report into /reports (prints its path)", admin),
         "logs": Command(exportcmds.cmd_logs, "logs archive",
                         "Make /logs/enerteg-logs.tar.gz (log files and audit log)", admin),
+        "version": Command(systemcmds.cmd_version, "version",
+                           "Controller, Python and library versions, data layout", admin),
+        "restart": Command(systemcmds.cmd_restart, "restart [--yes]",
+                           "Restart the controller (ends every session; admin)", admin),
+        "poweroff": Command(systemcmds.cmd_poweroff, "poweroff [--yes]",
+                            "Power off the host (needs serve --manage-host; admin)", admin),
+        "reboot": Command(systemcmds.cmd_reboot, "reboot [--yes]",
+                          "Reboot the host (needs serve --manage-host; admin)", admin),
         "format": Command(cmd_format, "format text|json", "Set output format", user, "format"),
         "help": Command(cmd_help, "help [command]", "List commands, or explain one", user, "command"),
         "exit": Command(cmd_exit, "exit", "Log out", user),

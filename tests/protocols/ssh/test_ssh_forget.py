@@ -1,0 +1,77 @@
+"""Forgetting a PDU that left the ring over OpenSSH (issue 19 item 4): refused while it
+answers, its alarms closed with the reason, its history still reportable, audited."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from enerteg_tui.core.model import DeviceState
+from enerteg_tui.core.permissions import SYSTEM
+from tests.helpers import wait_for
+
+from .conftest import SSHEnv
+
+pytestmark = pytest.mark.e2e
+"""Through a real peer (OpenSSH): see pyproject's markers."""
+
+
+async def test_forget_refused_while_answering_then_closes_alarms(ssh_env: SSHEnv) -> None:
+    c = ssh_env.controller
+    gone = c.live.ordered()[2].hex_id
+    name = c.live.get(gone).info.display_name
+    await wait_for(lambda: c.history.channels_of(gone), timeout=30)
+
+    running = await ssh_env.ssh("boss", f"forget {gone} --yes")
+    assert running.code == 1
+    assert "RUNNING" in running.err and "still answers" in running.err
+    assert c.live.get(gone) is not None
+
+    cut = await ssh_env.ssh("boss", f"put sim/{gone} reachable=false")
+    assert cut.code == 0, cut.err
+    await wait_for(lambda: c.live.get(gone).state is DeviceState.UNREACHABLE, timeout=30)
+    await wait_for(lambda: any(a.device == gone and a.active for a in c.alarms.open_alarms()),
+                   timeout=30)
+
+    readonly = await ssh_env.ssh("oper", f"forget {gone} --yes")
+    assert readonly.code == 1 and "administer" in readonly.err
+    unconfirmed = await ssh_env.ssh("boss", f"forget {gone}")
+    assert unconfirmed.code == 2 and f"forget {gone} --yes" in unconfirmed.err
+    assert c.live.get(gone) is not None
+
+    done = await ssh_env.ssh("boss", f"format json; forget {gone} --yes --reason 'sent for repair'")
+    assert done.code == 0, done.err
+    result = json.loads(done.out)
+    assert result["hexId"] == gone and result["alarmsClosed"] >= 1
+    assert c.live.get(gone) is None
+    assert not [a for a in c.alarms.open_alarms() if a.device == gone]
+    ls = await ssh_env.ssh("oper", "ls sensor")
+    assert gone not in ls.out
+
+    # a few sweeps later nothing came back: no new alarm, no device
+    sweeps = c.live.bus.sweeps
+    await wait_for(lambda: c.live.bus.sweeps >= sweeps + 5, timeout=30)
+    assert c.live.get(gone) is None
+    assert not [a for a in c.alarms.open_alarms() if a.device == gone]
+
+    # the history is still reportable, by hex id and by the last name
+    rep = await ssh_env.ssh("oper", f"report device {gone} --format csv")
+    assert rep.code == 0, rep.err
+    path = c.paths.root / rep.out.strip().lstrip("/")
+    text = path.read_text()
+    assert gone in text and "forgotten" in text
+    by_name = await ssh_env.ssh("oper", f"report device '{name}'")
+    assert by_name.code == 0, by_name.err
+
+    entries = await c.audit.query(SYSTEM, limit=200)
+    forget = [e for e in entries if e.action == "device.forget"]
+    assert len(forget) == 1 and forget[0].user == "boss" and "sent for repair" in forget[0].message
+    closes = [e for e in entries if e.action == "alarm.close"]
+    assert len(closes) == result["alarmsClosed"]
+    assert all("sent for repair" in e.message for e in closes)
+
+
+async def test_forget_unknown_pdu_names_it(ssh_env: SSHEnv) -> None:
+    r = await ssh_env.ssh("boss", "forget abcde --yes")
+    assert r.code == 1 and "'abcde'" in r.err
