@@ -27,6 +27,7 @@ from .events import EventBus
 from .export import ExportService
 from .faces import FaceStatus
 from .faults import FaultInjector
+from .group_switching import GroupSwitching
 from .history import HistoryService
 from .live import LiveState
 from .permissions import Principal
@@ -101,6 +102,8 @@ class CoreServices:
     backup: BackupService
     export: ExportService
     reports: ReportService
+    switching: GroupSwitching
+    """Switching a rack, row, room, PDUs or an outlet group in a staggered sequence."""
     notifications: Notifications
     faces: FaceStatus
     """What the optional network faces (SNMP agent) report: running, or why not."""
@@ -205,5 +208,7 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     return CoreServices(config=config, users=users, devices=devices, structure=structure,
                         rules=rules, alarms=alarms, topics=topics, audit=audit, live=live,
                         events=events, poller=poller, history=history, backup=backup,
-                        export=export, reports=reports, notifications=Notifications(),
+                        export=export, reports=reports,
+                        switching=GroupSwitching(devices, structure, audit, clock=clock),
+                        notifications=Notifications(),
                         faces=FaceStatus(), paths=paths, clock=clock)

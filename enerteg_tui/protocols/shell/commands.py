@@ -267,7 +267,7 @@ def _unknown(word: str) -> str:
 
 
 def _build() -> dict[str, Command]:
-    from . import admincmds, exportcmds, netcmds, notifycmds, reportcmds, usercmds
+    from . import admincmds, exportcmds, netcmds, notifycmds, reportcmds, switchcmds, usercmds
 
     nav, net, user, admin = "Navigation", "Network", "User", "Maintenance"
     table = {
@@ -277,6 +277,9 @@ def _build() -> dict[str, Command]:
         "cat": Command(cmd_cat, "cat [path | _data]", "Get JSON contents of a path or _data", nav, "path"),
         "edit": Command(cmd_edit, "edit [_data]", "Edit _data in a vim-like editor (:wq saves, :q! quits)", nav, "path"),
         "put": Command(cmd_put, 'put [path] key="value" [key2=true ...]', "Change keys of the _data here", nav, "key"),
+        "switch": Command(switchcmds.cmd_switch, switchcmds.USAGE.removeprefix("Usage: "),
+                          "Switch a rack, row, room, PDUs or an outlet group, outlet by outlet",
+                          "Power"),
         "ping": Command(netcmds.cmd_ping, "ping <host> [-c COUNT] [-W TIMEOUT]", "Ping a host name or IP address", net),
         "network": Command(netcmds.cmd_network, "network status|list|config [if] [key=value ...]",
                            "Show or configure network interfaces", net, "network"),
