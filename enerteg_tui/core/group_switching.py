@@ -119,7 +119,7 @@ class SwitchPlan:
         if self.unmetered:
             load += f" (+ {self.unmetered} outlet(s) without metering)"
         lines.append(load + ".")
-        if self.steps:
+        if self.steps and names > 0:
             shown_steps = [f"  {s.hex_id} o{s.outlet} {s.name}" + (
                 f" ({s.power_w:.0f} W)" if s.power_w is not None else "")
                 for s in self.steps[:names]]

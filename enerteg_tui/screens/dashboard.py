@@ -94,9 +94,11 @@ class DashboardPage(Page):
     LIVE_KINDS = ("device", "structure", "alarm")
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("a", "assign", "Assign"),
-                                              Binding("g", "dc_chart", "Chart")]
+                                              Binding("g", "dc_chart", "Chart"),
+                                              Binding("u", "switch", "Switch")]
     """``a`` on a rack's dashboard assigns a PDU to the rack (structure_dialogs); ``g``
-    opens the element's DC chart over 1–30 days (dc_chart)."""
+    opens the element's DC chart over 1–30 days (dc_chart); ``u`` switches the outlets of
+    a room, row or rack (group_switching)."""
 
     DEFAULT_CSS = """
     DashboardPage VerticalScroll { height: 1fr; }
@@ -242,7 +244,11 @@ class DashboardPage(Page):
 
     # ------------------------------------------------------------------ assign
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """``a`` only on a rack's dashboard, for roles that may edit the structure."""
+        """``a`` only on a rack's dashboard, for roles that may edit the structure; ``u``
+        only on an element's dashboard, for roles that may switch."""
+        if action == "switch":
+            return self.element_id is not None and (
+                self.ctx.may(Action.SWITCH_ON) or self.ctx.may(Action.SWITCH_OFF))
         if action != "assign":
             return True
         if self.element_id is None or not self.ctx.may(Action.EDIT_STRUCTURE):
@@ -260,6 +266,13 @@ class DashboardPage(Page):
             self.app.push_screen(DCChartScreen(self.element_id))
         except EnertegError as exc:
             notify_error(self, exc, "Chart")
+
+    def action_switch(self) -> None:
+        """Switch the outlets of this room, row or rack (impact, confirm, staggered run)."""
+        from .group_switching import start_group_switch
+
+        if self.element_id is not None:
+            start_group_switch(self, self.element_id)
 
     def action_assign(self) -> None:
         """Choose a PDU to put into this rack (the dialog calls ``Structure.assign``)."""
