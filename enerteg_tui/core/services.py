@@ -181,6 +181,7 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     alarms = AlarmService(store, audit, events, live, rules, structure, clock=clock)
     await alarms.load()
     structure.health = alarms.device_health
+    structure.own_health = alarms.element_own_health
     core = config.get("core")
     poller = Poller(driver, live, events,
                     interval=interval if interval is not None else float(core.pollIntervalSeconds),

@@ -107,6 +107,9 @@ class Structure:
         self._audit = audit
         self._events = events
         self.health = health
+        self.own_health: Callable[[int], Health] = lambda element_id: Health.OK
+        """Colour of an element's own alarms (rules on its totals); the alarm service
+        replaces this default."""
         self._clock = clock
         self._elements: dict[int, Element] = {}
 
@@ -198,6 +201,15 @@ class Structure:
             out += self.racks_under(child.id)
         return out
 
+    def subtree(self, element_id: int | None) -> list[int]:
+        """Ids of an element and every element under it (every element for None)."""
+        if element_id is None:
+            return list(self._elements)
+        out = [element_id]
+        for child in self.children(element_id):
+            out += self.subtree(child.id)
+        return out
+
     def devices_in(self, element_id: int | None) -> list[str]:
         """Hex ids of devices in an element (recursively), or all devices for None."""
         if element_id is None:
@@ -238,13 +250,16 @@ class Structure:
             if tot:
                 for k in TOTAL_KEYS:
                     agg.total[k] = agg.total.get(k, 0.0) + tot.get(k, 0.0)
-        agg.health = Health(worst)
+        own = max((self.own_health(e) for e in self.subtree(element_id)), default=Health.OK)
+        agg.health = Health(max(worst, own))
         return agg
 
     def element_health(self, element_id: int | None) -> Health:
         """Worst colour of the devices in an element (escalates upward by construction)."""
-        return max((self.health(self._live.devices[h]) for h in self.devices_in(element_id)
-                    if h in self._live.devices), default=Health.OK)
+        devices = max((self.health(self._live.devices[h]) for h in self.devices_in(element_id)
+                       if h in self._live.devices), default=Health.OK)
+        own = max((self.own_health(e) for e in self.subtree(element_id)), default=Health.OK)
+        return max(devices, own)
 
     # ------------------------------------------------------------------ changing
     def _check_name(self, name: str, kind: Kind, parent_id: int, exclude: int | None = None) -> str:
