@@ -397,8 +397,13 @@ class Evaluator:
             self._elements_version = version
             self._compile_elements(out)
         assert self._structure is not None
+        if not self._elements:
+            return
+        aggs = self._structure.aggregates(set(self._elements))
         for eid, watches in self._elements.items():
-            agg = self._structure.aggregate(eid)
+            agg = aggs.get(eid)
+            if agg is None:
+                continue
             for w in watches:
                 v = aggregate_value(agg, w.component, w.index, w.quantity)
                 old = w.level
@@ -542,8 +547,9 @@ class Evaluator:
             peaks.append(w)
 
     def watched(self) -> int:
-        """Number of channels currently watched."""
-        return sum(len(p.values) + len(p.states) for p in self._plans.values())
+        """Number of channels currently watched (PDUs' and elements' totals)."""
+        return sum(len(p.values) + len(p.states) for p in self._plans.values()) + sum(
+            len(ws) for ws in self._elements.values())
 
     def watches_of(self, hex_id: str) -> dict[str, Watch]:
         """The compiled watches of a device, by channel key."""

@@ -123,3 +123,23 @@ async def test_rule_report_governs_and_overridden(make_controller) -> None:
     # the topic and its place in the tree
     assert "report/" in c.topics.list(ADMIN, f"rules/{phase.id}")
     assert c.topics.get(ADMIN, f"rules/{phase.id}/report")["governed"] == phases
+
+
+async def test_aggregates_in_one_pass_equal_each_aggregate(make_controller) -> None:
+    c = await make_controller(pdus=8, interval=3600)
+    room, row, rack = await _tree(c)
+    rack2 = await c.structure.create(ADMIN, Kind.RACK, "Rack 2", row.id)
+    for d in c.live.ordered()[3:6]:
+        await c.structure.assign(ADMIN, d.hex_id, rack2.id)
+    ids = {room.id, row.id, rack.id, rack2.id}
+    many = c.structure.aggregates(ids | {999})
+    assert set(many) == ids
+    for eid in ids:
+        one = c.structure.aggregate(eid)
+        got = many[eid]
+        assert (got.devices, got.stale, got.health, got.rated_a) == (
+            one.devices, one.stale, one.health, one.rated_a)
+        assert got.total == pytest.approx(one.total)
+        assert set(got.phases) == set(one.phases)
+        for p in one.phases:
+            assert got.phases[p] == pytest.approx(one.phases[p])
