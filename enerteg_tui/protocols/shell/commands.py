@@ -40,7 +40,8 @@ class Command:
     summary: str
     group: str
     complete: str = ""
-    """What Tab completes for arguments: path, key, format, command, network, user."""
+    """What Tab completes for arguments: path, key, format, command, network, user,
+    switch."""
 
 
 def columns(items: list[str], width: int = 80) -> str:
@@ -279,7 +280,7 @@ def _build() -> dict[str, Command]:
         "put": Command(cmd_put, 'put [path] key="value" [key2=true ...]', "Change keys of the _data here", nav, "key"),
         "switch": Command(switchcmds.cmd_switch, switchcmds.USAGE.removeprefix("Usage: "),
                           "Switch a rack, row, room, PDUs or an outlet group, outlet by outlet",
-                          "Power"),
+                          "Power", "switch"),
         "ping": Command(netcmds.cmd_ping, "ping <host> [-c COUNT] [-W TIMEOUT]", "Ping a host name or IP address", net),
         "network": Command(netcmds.cmd_network, "network status|list|config [if] [key=value ...]",
                            "Show or configure network interfaces", net, "network"),
@@ -352,6 +353,9 @@ def complete(sh: Any, line: str, cursor: int) -> list[str]:
         return sorted(n for n in table if n.startswith(word))
     if kind == "network" and len(words) == 2:
         return [w for w in ("status", "list", "config") if w.startswith(word)]
+    if kind == "switch":
+        from .switchcmds import complete_switch
+        return complete_switch(sh, words)
     if kind == "user" and len(words) == 2:
         return [w for w in ("list", "add", "roles", "del", "passwd", "keys", "key-add", "key-del")
                 if w.startswith(word)]

@@ -18,7 +18,7 @@ from ...core.group_switching import ACTION_VERBS, StepResult, parse_outlet_group
 from ...core.model import OutletAction
 from .parse import UsageError
 
-__all__ = ["cmd_switch", "USAGE"]
+__all__ = ["cmd_switch", "complete_switch", "USAGE"]
 
 USAGE = ("Usage: switch on|off|cycle rack|row|room NAME | pdu HEXID... | outlets HEXID:LIST... "
          "[--gap SECONDS] [--yes] [--dry-run]")
@@ -121,3 +121,17 @@ async def cmd_switch(sh: Any, args: list[str]) -> None:
                         f"{result.failed.step.outlet}", value=err.value, allowed=err.allowed)
     sh.emit({"action": action.value, "what": plan.what, "switched": len(result.done),
              "outlets": [f"{s.hex_id}/o/{s.outlet}" for s in result.done]}, result.message())
+
+
+def complete_switch(sh: Any, words: list[str]) -> list[str]:
+    """Tab: the action, the selection kind, then PDU hex ids (``pdu``, ``outlets``)."""
+    word = words[-1]
+    if len(words) == 2:
+        return [w for w in ("on", "off", "cycle") if w.startswith(word)]
+    if len(words) == 3:
+        return [w for w in SELECTIONS if w.startswith(word)]
+    if words[2] in ("pdu", "outlets") and not word.startswith("-"):
+        suffix = "" if words[2] == "pdu" else ":"
+        return [d.hex_id + suffix for d in sh.core.live.ordered()
+                if d.info.model.switchable and d.hex_id.startswith(word.lower())]
+    return []
