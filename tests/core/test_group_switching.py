@@ -104,7 +104,7 @@ async def test_first_failure_stops_the_run_and_says_where(make_controller) -> No
     assert not result.ok and result.failed is not None and result.failed.number == 2
     assert result.not_attempted == 1
     msg = result.message()
-    assert f"Stopped at outlet 2 of 3, outlet 1" in msg and b.hex_id in msg
+    assert "Stopped at outlet 2 of 3, outlet 1" in msg and b.hex_id in msg
     assert "1 outlet(s) switched off before it; 1 not attempted" in msg
     assert 2 not in c.live.get(a.hex_id).pending_outlets
     entries = await c.audit.query(ADMIN, limit=10)

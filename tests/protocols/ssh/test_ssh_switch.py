@@ -67,10 +67,8 @@ async def test_switch_rack_off_with_progress_and_audit(env: SSHEnv) -> None:
     assert r.code == 0, r
     assert f"[1/{n}]" in r.err and f"[{n}/{n}]" in r.err and ": off" in r.err
     assert f"{n} outlet(s) of rack \"Hall A / Row 1 / Rack 1\" switched off." in r.out
-    actions = await _actions(env)
-    start = actions.index("outlet.group.start")
-    assert actions[start + 1:start + 1 + n] == ["outlet.off"] * n
-    assert actions[start + 1 + n] == "outlet.group.done"
+    actions = [a for a in await _actions(env) if a.startswith("outlet.")]
+    assert actions == ["outlet.group.start"] + ["outlet.off"] * n + ["outlet.group.done"]
     # again: every outlet is already off, nothing to do, said
     r = await env.ssh("boss", "switch off rack 'Rack 1' --yes")
     assert r.code == 1 and "already in that state" in r.err, r
@@ -101,7 +99,7 @@ async def test_failure_stops_and_names_the_outlet(env: SSHEnv) -> None:
     r = await env.ssh("boss", f"switch off outlets {a}:1 {b}:1 {a}:2 --gap 0 --yes")
     assert r.code == 1, r
     assert "[1/3]" in r.err and "[2/3]" in r.err and "FAILED" in r.err and "[3/3]" not in r.err
-    assert f"Stopped at outlet 2 of 3, outlet 1" in r.err and f"({b})" in r.err
+    assert "Stopped at outlet 2 of 3, outlet 1" in r.err and f"({b})" in r.err
     assert "1 not attempted" in r.err
     actions = [a for a in await _actions(env) if a.startswith("outlet.")]
     assert actions == ["outlet.group.start", "outlet.off", "outlet.group.failed"]
