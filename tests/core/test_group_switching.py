@@ -80,10 +80,9 @@ async def test_run_is_staggered_audited_and_permission_checked(make_controller) 
     assert result.ok and seen == [1, 2, 3] and gaps == [1.5, 1.5]
     assert set(c.live.get(hx).pending_outlets) == {1, 2, 3}
     entries = await c.audit.query(ADMIN, limit=20)
-    actions = [e.action for e in reversed(entries)]
-    start = actions.index("outlet.group.start")
-    assert actions[start:start + 5] == ["outlet.group.start", "outlet.off", "outlet.off",
-                                        "outlet.off", "outlet.group.done"]
+    actions = [e.action for e in reversed(entries) if e.action.startswith("outlet.")]
+    assert actions == ["outlet.group.start", "outlet.off", "outlet.off", "outlet.off",
+                       "outlet.group.done"]
 
 
 async def test_first_failure_stops_the_run_and_says_where(make_controller) -> None:
