@@ -3,7 +3,9 @@
 Owns the mapping of these paths onto ``RuleService`` and ``AlarmService`` (the tree is
 in docs/topics.md): ``rules/_data`` (every rule), ``rules/new`` (a template; a ``put``
 there creates a rule), ``rules/<id>`` (change with ``put``/``edit``, delete with
-``put delete=true``), ``rules/report/<hexid>`` (the rule report), ``alarms/_data``
+``put delete=true``), ``rules/<id>/report`` (what the rule governs and where a more
+specific rule overrides it), ``rules/report/<hexid>`` (a PDU's rule report),
+``rules/report/dc:<id>`` (a DC element's own totals), ``alarms/_data``
 (the open alarms page with counters), ``alarms/active``, ``alarms/inactive``
 (cleared, not acknowledged) and ``alarms/<id>`` (acknowledge with ``put ack=true
 comment="..."``). Invariant: every change goes through the services, so the schemas,
@@ -22,16 +24,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from .alarms import AlarmFilter, AlarmService
 from .documents import apply_changes, envelope
 from .errors import Invalid, shown
+from .element_rules import element_key
 from .live import LiveState
 from .permissions import Action, Principal, require
 from .rules import RuleDoc, RuleService
 from .settings._base import Toggle
+from .structure import Structure
 
 __all__ = ["AckDoc", "RuleAlarmTopics", "RULE_TEMPLATE"]
 
 RULE_TEMPLATE: dict[str, Any] = {
     "name": "", "enabled": "enabled", "scope": "all", "target": "", "quantity": "",
-    "component": "", "indexFrom": None, "indexTo": None, "unit": "",
+    "elementTotals": "disabled", "component": "", "indexFrom": None, "indexTo": None, "unit": "",
     "criticalAbove": {"enabled": "disabled", "value": 0.0},
     "warningAbove": {"enabled": "disabled", "value": 0.0},
     "warningBelow": {"enabled": "disabled", "value": 0.0},
@@ -64,13 +68,15 @@ class RuleAlarmTopics:
         rules: the rule set.
         alarms: the alarm service.
         live: for the list of PDUs under ``rules/report``.
+        structure: for the DC elements under ``rules/report`` (``dc:<id>``: their totals).
     """
 
     def __init__(self, rules: RuleService, alarms: AlarmService, live: LiveState,
-                 clock: Callable[[], float] = time.time) -> None:
+                 structure: Structure, clock: Callable[[], float] = time.time) -> None:
         self._rules = rules
         self._alarms = alarms
         self._live = live
+        self._structure = structure
         self._clock = clock
 
     # ------------------------------------------------------------------ tree
@@ -83,10 +89,17 @@ class RuleAlarmTopics:
             if len(parts) == 1:
                 return ["new", "report", *ids], True, False, None
             sub = parts[1]
-            if len(parts) == 2 and (sub == "new" or sub in ids):
+            if len(parts) == 2 and sub == "new":
                 return [], True, True, RuleDoc
+            if len(parts) == 2 and sub in ids:
+                return ["report"], True, True, RuleDoc
+            if len(parts) == 3 and sub in ids and parts[2] == "report":
+                return [], True, False, None
+            if sub in ids:
+                return missing(path, f"rules/{sub}", ["report"])
             if sub == "report":
-                hexes = [d.hex_id for d in self._live.ordered()]
+                hexes = [d.hex_id for d in self._live.ordered()] + [
+                    element_key(e.id) for e in self._structure.elements()]
                 if len(parts) == 2:
                     return hexes, True, False, None
                 if len(parts) == 3 and parts[2] in hexes:
@@ -121,8 +134,16 @@ class RuleAlarmTopics:
                         {"hexId": d.hex_id, "name": d.info.display_name,
                          "health": self._alarms.device_health(d).name.lower(),
                          "watched": len(self._alarms.evaluator.watches_of(d.hex_id))}
-                        for d in self._live.ordered()]}
+                        for d in self._live.ordered()],
+                        "elements": [
+                        {"element": element_key(e.id), "kind": e.kind.value,
+                         "name": self._structure.path(e),
+                         "health": self._alarms.element_own_health(e.id).name.lower(),
+                         "watched": len(self._alarms.evaluator.element_watches(e.id))}
+                        for e in self._structure.elements()]}
                 return self._alarms.report(principal, parts[2])
+            if len(parts) == 3:
+                return self._alarms.rule_report(principal, int(parts[1]))
             return self._rules.get(int(parts[1])).to_json()
         if len(parts) == 1:
             return {"ts": now_ms, "counts": dict(self._alarms.counts()),

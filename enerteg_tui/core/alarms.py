@@ -29,6 +29,7 @@ from .audit import AuditLog, Severity
 from .errors import Conflict, Invalid, NotFound
 from .safetext import refuse_control
 from .device_ids import CONDITION as DUPLICATE_ID, duplicate_text, duplicates
+from .element_rules import element_key, element_of
 from .evaluation import RING, Change, Evaluator, Watch, channel_key, fmt_num
 from .events import Event, EventBus
 from .live import DeviceLive, LiveState
@@ -165,6 +166,11 @@ def _from_row(r: tuple[Any, ...]) -> Alarm:
                  ack_ts=r[20], ack_comment=r[21], updated=r[22])
 
 
+def _audit_device(device: str) -> str | None:
+    """The audit entry's device: a PDU's hex id, none for the ring or a DC element."""
+    return None if device == RING or element_of(device) is not None else device
+
+
 def _level(alarm: Alarm) -> int:
     mag = 2 if alarm.severity == "Critical" else 1
     return mag if alarm.direction == "above" else -mag
@@ -195,7 +201,7 @@ class AlarmService:
         self._rules = rules
         self._structure = structure
         self._clock = clock
-        self.evaluator = Evaluator(rules, live, level_of=_level)
+        self.evaluator = Evaluator(rules, live, level_of=_level, structure=structure)
         self._open: dict[int, Alarm] = {}
         self._recent: deque[Alarm] = deque(maxlen=RECENT_CLOSED)
         self._next_id = 1
@@ -313,7 +319,7 @@ class AlarmService:
                 for action, alarm, message, severity in audits:
                     entries.append(await self._audit.insert(
                         tx, SYSTEM, action, f"alarms/{alarm.id}", message, severity=severity,
-                        device=None if alarm.device == RING else alarm.device,
+                        device=_audit_device(alarm.device),
                         new={"alarm": alarm.id, "severity": alarm.severity,
                              "channel": alarm.channel, "value": alarm.value,
                              "rule": alarm.rule_name}))
@@ -448,7 +454,7 @@ class AlarmService:
                    if worst.get(d) != self._worst.get(d)}
         self._worst = worst
         for hx in changed:
-            if hx != RING:
+            if hx != RING and element_of(hx) is None:
                 self._events.publish_device(hx)
 
     # ------------------------------------------------------------------ conditions
@@ -526,8 +532,16 @@ class AlarmService:
 
     # ------------------------------------------------------------------ texts
     def _name(self, hex_id: str) -> str:
+        eid = element_of(hex_id)
+        if eid is not None:
+            return self._element_name(eid)
         live = self._live.get(hex_id)
         return live.info.display_name if live is not None else hex_id
+
+    def _element_name(self, eid: int) -> str:
+        """``rack "Hall A / Row 1 / Rack 1"`` (or ``DC element 7`` once it is deleted)."""
+        kind = self._structure.kind_of(eid)
+        return f'{kind} "{self._structure.path(eid)}"' if kind else f"DC element {eid}"
 
     def _text(self, w: Watch, level: int, value: float | None) -> str:
         """The manual's alarm sentence for a watch at a level."""
@@ -541,7 +555,8 @@ class AlarmService:
                 return (f"Ring is broken at links {links}: the PDUs between the breaks are cut "
                         f'off ({sev}) via rule "{rule}"')
             return f'Ring is open at link {links} ({sev}) via rule "{rule}"'
-        pdu = f'PDU "{self._name(w.device)}"'
+        eid = element_of(w.device)
+        pdu = self._name(w.device) if eid is not None else f'PDU "{self._name(w.device)}"'
         if q == "deviceUnreachable":
             return f'{pdu} is unreachable ({sev}) via rule "{rule}"'
         if q == "deviceStale":
@@ -562,6 +577,10 @@ class AlarmService:
     def counts(self) -> dict[str, int]:
         """Active alarms by severity: ``{"critical": n, "warning": m}`` (the header's counters)."""
         return self._counts
+
+    def element_own_health(self, element_id: int) -> Health:
+        """The worst active alarm on an element's own totals (``Structure.own_health``)."""
+        return self._worst.get(element_key(element_id), Health.OK)
 
     def device_health(self, live: DeviceLive) -> Health:
         """A device's colour: its own state and its worst active alarm (``Structure.health``)."""
@@ -608,13 +627,18 @@ class AlarmService:
             return False
         if f.device and a.device != f.device:
             return False
-        if f.element is not None and a.device not in set(self._structure.devices_in(f.element)):
+        if f.element is not None and a.device not in self._element_subjects(f.element):
             return False
         if f.since is not None and a.start < f.since:
             return False
         if f.until is not None and a.start >= f.until:
             return False
         return f.rule_id is None or a.rule_id == f.rule_id
+
+    def _element_subjects(self, element_id: int) -> set[str]:
+        """What an element filter takes in: its PDUs, itself and the elements under it."""
+        return set(self._structure.devices_in(element_id)) | {
+            element_key(e) for e in self._structure.subtree(element_id)}
 
     async def query(self, principal: Principal, flt: AlarmFilter | None = None, *,
                     limit: int = 100, offset: int = 0) -> list[Alarm]:
@@ -639,7 +663,7 @@ class AlarmService:
             params += sorted(f.severities)
         devices: list[str] | None = None
         if f.element is not None:
-            devices = self._structure.devices_in(f.element)
+            devices = sorted(self._element_subjects(f.element))
         if f.device:
             devices = [f.device] if devices is None or f.device in devices else []
         if devices is not None:
@@ -697,7 +721,7 @@ class AlarmService:
                 tx, principal, "alarm.ack", f"alarms/{alarm_id}",
                 f"Alarm {alarm_id} acknowledged" + (f": {comment}" if comment else "")
                 + f" ({alarm.text})", severity=Severity.INFO,
-                device=None if alarm.device == RING else alarm.device,
+                device=_audit_device(alarm.device),
                 new={"acknowledged": True, "comment": comment})
         if not alarm.active:
             self._close(alarm)
@@ -729,8 +753,12 @@ class AlarmService:
 
     # ------------------------------------------------------------------ report
     def report(self, principal: Principal, hex_id: str) -> dict[str, Any]:
-        """The rule report of one PDU: every channel, its rule, thresholds and state."""
+        """The rule report of one PDU (every channel, its rule, thresholds and state), or
+        of a DC element's own totals for ``dc:<id>``."""
         require(principal, Action.READ, f"rules/report/{hex_id}")
+        eid = element_of(hex_id)
+        if eid is not None:
+            return self._element_report(eid)
         live = self._live.get(hex_id)
         if live is None:
             known = ", ".join(d.hex_id for d in self._live.ordered()[:8])
@@ -741,3 +769,28 @@ class AlarmService:
                 "state": live.state.value, "health": self.device_health(live).name.lower(),
                 "watched": sum(1 for c in channels if c.get("thresholds")),
                 "channels": channels}
+
+    def _element_report(self, eid: int) -> dict[str, Any]:
+        el = self._structure.get(eid)                      # NotFound names it
+        rules = self._rules.element_rules().get(eid, [])
+        channels = self.evaluator.element_report(eid)
+        return {"ts": int(self._clock() * 1000), "element": eid, "kind": el.kind.value,
+                "name": self._structure.path(el),
+                "health": self.element_own_health(eid).name.lower(),
+                "rules": [{"id": r.id, "name": r.name} for r in rules],
+                "explanation": (
+                    f"These are the {el.kind.value}'s own totals (the sum over its "
+                    f"{len(self._structure.devices_in(eid))} PDU(s)). Only rules with "
+                    f"elementTotals on scope {el.kind.value}, target {eid} govern them, the most "
+                    "specific first (a component restriction, then the narrower phase range, "
+                    "then the lower id); rules on each PDU in it never do, and these rules "
+                    "never govern a PDU's channels."),
+                "watched": sum(1 for c in channels if c.get("thresholds")),
+                "channels": channels}
+
+    def rule_report(self, principal: Principal, rule_id: int) -> dict[str, Any]:
+        """One rule's report: the channels it governs and those where a more specific rule
+        overrides it (``rules/<id>/report``)."""
+        require(principal, Action.READ, f"rules/{rule_id}/report")
+        return {"ts": int(self._clock() * 1000),
+                **self.evaluator.rule_report(self._rules.get(rule_id))}

@@ -15,8 +15,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .element_rules import (
+    aggregate_channel_name,
+    aggregate_channels,
+    aggregate_label,
+    aggregate_rating,
+    aggregate_value,
+    element_key,
+)
 from .live import DeviceLive, LiveState
 from .model import DeviceInfo, DeviceState, SensorType
 from .quantities import (
@@ -28,6 +36,9 @@ from .quantities import (
     channel_text,
 )
 from .rules import PERCENT, STATE_QUANTITIES, Rule, RuleService
+
+if TYPE_CHECKING:
+    from .structure import Structure
 
 __all__ = ["Watch", "Evaluator", "Change", "LEVEL_WORDS", "channel_key", "device_channels",
            "fmt_num"]
@@ -208,6 +219,11 @@ class Watch:
         return False
 
 
+def _rounded(value: float | None, quantity: str) -> float | None:
+    """A sum at its quantity's precision (float sums leave 7.960000000000001)."""
+    return None if value is None else round(value, BY_KEY[quantity].precision + 2)
+
+
 @dataclass(slots=True)
 class _Plan:
     version: int
@@ -230,13 +246,20 @@ class Evaluator:
             for such a channel resumes at the alarm's level, so a restart continues
             alarms instead of raising duplicates.
         level_of: signed level of a restored alarm.
+        structure: the DC structure, for rules on an element's own totals (None: no such
+            rules are evaluated).
     """
 
     def __init__(self, rules: RuleService, live: LiveState,
-                 level_of: Callable[[Any], int] = lambda a: 0) -> None:
+                 level_of: Callable[[Any], int] = lambda a: 0,
+                 structure: Structure | None = None) -> None:
         self._rules = rules
         self._live = live
+        self._structure = structure
         self._plans: dict[str, _Plan] = {}
+        self._elements: dict[int, list[Watch]] = {}
+        """Watches on elements' own totals, by element id."""
+        self._elements_version = -1
         self._ring: Watch | None = None
         self._ring_version = -1
         self.restored: dict[str, Any] = {}
@@ -245,6 +268,8 @@ class Evaluator:
     def reset(self) -> None:
         """Forget every compiled plan, watch state and restored alarm (factory reset)."""
         self._plans.clear()
+        self._elements.clear()
+        self._elements_version = -1
         self._ring = None
         self._ring_version = -1
         self.restored.clear()
@@ -338,7 +363,157 @@ class Evaluator:
             for hx in [h for h in plans if h not in self._live.devices]:
                 self._compile_gone(plans.pop(hx), changes)
         self._ring_step(now, version, changes, peaks)
+        if self._structure is not None:
+            self._element_step(now, version, changes, peaks)
         return changes, peaks
+
+    # ------------------------------------------------------------------ element totals
+    def _compile_elements(self, out: list[Change]) -> None:
+        assert self._structure is not None
+        old = {w.key: w for ws in self._elements.values() for w in ws}
+        plans: dict[int, list[Watch]] = {}
+        for eid, rules in self._rules.element_rules().items():
+            agg = self._structure.aggregate(eid)
+            key = element_key(eid)
+            for comp, idx, q in aggregate_channels(agg):
+                rule = RuleService.governing(rules, comp, idx, q)
+                if rule is None or not rule.doc.thresholds_on():
+                    continue
+                rating = aggregate_rating(agg, comp, idx)
+                if rule.doc.unit == PERCENT and not rating:
+                    continue
+                w = Watch(channel_key(key, comp, idx, q), key, comp, idx, q, rule, rating,
+                          aggregate_label(comp, idx, q))
+                plans.setdefault(eid, []).append(self._resume(w, old))
+        for w in old.values():          # element or rule gone: its alarm clears
+            if w.level:
+                level, w.level = w.level, 0
+                out.append((w, level, None))
+        self._elements = plans
+
+    def _element_step(self, now: float, version: int, out: list[Change],
+                      peaks: list[Watch]) -> None:
+        if self._elements_version != version:
+            self._elements_version = version
+            self._compile_elements(out)
+        assert self._structure is not None
+        if not self._elements:
+            return
+        aggs = self._structure.aggregates(set(self._elements))
+        for eid, watches in self._elements.items():
+            agg = aggs.get(eid)
+            if agg is None:
+                continue
+            for w in watches:
+                v = aggregate_value(agg, w.component, w.index, w.quantity)
+                old = w.level
+                if w.step(v, now):
+                    out.append((w, old, v))
+                elif old and v is not None and (v > w.peak if old > 0 else v < w.peak):
+                    w.peak = v
+                    peaks.append(w)
+
+    def element_report(self, element_id: int) -> list[dict[str, Any]]:
+        """Every aggregate channel of an element with the rule on its totals that governs
+        it (rules on each PDU in it never do), thresholds, value and state."""
+        assert self._structure is not None
+        agg = self._structure.aggregate(element_id)
+        rules = self._rules.element_rules().get(element_id, [])
+        watches = {w.key: w for w in self._elements.get(element_id, [])}
+        key = element_key(element_id)
+        rows = []
+        for comp, idx, q in aggregate_channels(agg):
+            rule = RuleService.governing(rules, comp, idx, q)
+            row = {"channel": aggregate_channel_name(comp, idx, q), "component": comp,
+                   "index": idx, "quantity": q, "value": _rounded(aggregate_value(agg, comp, idx, q), q),
+                   "unit": BY_KEY[q].unit}
+            self._report_rule(row, rule, watches.get(channel_key(key, comp, idx, q)))
+            rows.append(row)
+        return rows
+
+    def rule_report(self, rule: Rule) -> dict[str, Any]:
+        """For one rule: every channel it governs and every channel it covers where a more
+        specific rule governs instead (manual §7.1.2), grouped by PDU (or by element for a
+        rule on an element's totals, or the ring). A switched-off rule is reported as if
+        it were on (what it would govern) with ``enabled`` false."""
+        d = rule.doc
+        subjects: list[dict[str, Any]] = []
+
+        def add(subject: str, name: str, chans: list[tuple[str, str, int, str]],
+                cands: list[Rule]) -> None:
+            if not rule.doc.enabled:
+                cands = sorted([*cands, rule], key=Rule.specificity)
+            governs: list[str] = []
+            over: list[dict[str, Any]] = []
+            for label, comp, idx, q in chans:
+                if not rule.matches_channel(comp, idx, q):
+                    continue
+                winner = RuleService.governing(cands, comp, idx, q)
+                if winner is None:
+                    continue
+                if winner.id == rule.id:
+                    governs.append(label)
+                else:
+                    over.append({"channel": label, "rule": {
+                        "id": winner.id, "name": winner.name, "scope": winner.doc.scope,
+                        "target": winner.doc.target, "elementTotals": winner.doc.elementTotals}})
+            if governs or over:
+                subjects.append({"device": subject, "name": name, "governs": governs,
+                                 "overriddenBy": over})
+
+        if d.quantity == "ringBreaks":
+            ring = self._rules.ring_rule()
+            add(RING, "databus ring", [("ring.breaks", "", 0, "ringBreaks")],
+                [ring] if ring is not None else [])
+        elif d.elementTotals:
+            eid = int(d.target) if d.target.isdigit() else None
+            st = self._structure
+            if st is not None and eid is not None and st.kind_of(eid) == d.scope:
+                agg = st.aggregate(eid)
+                chans = [(aggregate_channel_name(c, i, q), c, i, q)
+                         for c, i, q in aggregate_channels(agg)]
+                add(element_key(eid), f'{d.scope} "{st.path(eid)}"', chans,
+                    self._rules.element_rules().get(eid, []))
+        else:
+            for live in self._live.ordered():
+                if not self._rules.covers(rule, live):
+                    continue
+                chans = [(channel_name(ChannelKey(COMPONENT_BY_CODE[c], i, q)), c, i, q)
+                         for c, i, qs in device_channels(live.info) for q in qs
+                         if q == d.quantity]
+                if d.quantity in ("deviceUnreachable", "deviceStale"):
+                    chans = [(f"device.{d.quantity[6:].lower()}", "", 0, d.quantity)]
+                add(live.hex_id, live.info.display_name, chans, self._rules.candidates(live))
+        governed = sum(len(x["governs"]) for x in subjects)
+        overridden = sum(len(x["overriddenBy"]) for x in subjects)
+        return {"id": rule.id, "name": rule.name, "enabled": d.enabled, "scope": d.scope,
+                "target": d.target, "elementTotals": d.elementTotals, "quantity": d.quantity,
+                "governed": governed, "overridden": overridden, "subjects": subjects}
+
+    @staticmethod
+    def _report_rule(row: dict[str, Any], rule: Rule | None, w: Watch | None) -> None:
+        """The rule, thresholds and state columns of a report row."""
+        if rule is None:
+            row.update(rule=None, thresholds=None, state="no rule")
+            return
+        row["rule"] = {"id": rule.id, "name": rule.name, "scope": rule.doc.scope,
+                       "target": rule.doc.target}
+        if w is None:
+            row["thresholds"] = None
+            row["state"] = ("off" if not rule.doc.thresholds_on() or not rule.doc.enabled
+                            else "no rating")
+            return
+        row["thresholds"] = {
+            k: (None if not math.isfinite(x) else round(x, 6))
+            for k, x in (("criticalAbove", w.ca), ("warningAbove", w.wa),
+                         ("warningBelow", w.wb), ("criticalBelow", w.cb))}
+        row["hysteresis"] = round(w.h, 6)
+        row["minDurationSeconds"] = w.dur
+        state = LEVEL_WORDS[abs(w.level)]
+        if w.level == 0 and w.pend:
+            state = "pending"
+        row["state"] = state
+        row["alarm"] = w.alarm.id if w.alarm is not None else None
 
     def _compile_gone(self, plan: _Plan, out: list[Change]) -> None:
         for w in plan.values + plan.states:
@@ -377,13 +552,18 @@ class Evaluator:
         self._plans.pop(hex_id, None)
 
     def watched(self) -> int:
-        """Number of channels currently watched."""
-        return sum(len(p.values) + len(p.states) for p in self._plans.values())
+        """Number of channels currently watched (PDUs' and elements' totals)."""
+        return sum(len(p.values) + len(p.states) for p in self._plans.values()) + sum(
+            len(ws) for ws in self._elements.values())
 
     def watches_of(self, hex_id: str) -> dict[str, Watch]:
         """The compiled watches of a device, by channel key."""
         plan = self._plans.get(hex_id)
         return {w.key: w for w in (plan.values + plan.states)} if plan else {}
+
+    def element_watches(self, element_id: int) -> list[Watch]:
+        """The compiled watches on an element's own totals."""
+        return list(self._elements.get(element_id, []))
 
     # ------------------------------------------------------------------ report
     def report(self, live: DeviceLive) -> list[dict[str, Any]]:
@@ -409,26 +589,6 @@ class Evaluator:
             row: dict[str, Any] = {"channel": name, "component": comp, "index": idx,
                                    "quantity": q, "value": value,
                                    "unit": BY_KEY[q].unit if q in BY_KEY else ""}
-            if rule is None:
-                row.update(rule=None, thresholds=None, state="no rule")
-            else:
-                row["rule"] = {"id": rule.id, "name": rule.name, "scope": rule.doc.scope,
-                               "target": rule.doc.target}
-                if w is None:
-                    row["thresholds"] = None
-                    row["state"] = ("off" if not rule.doc.thresholds_on() or not rule.doc.enabled
-                                    else "no rating")
-                else:
-                    row["thresholds"] = {
-                        k: (None if not math.isfinite(x) else round(x, 6))
-                        for k, x in (("criticalAbove", w.ca), ("warningAbove", w.wa),
-                                     ("warningBelow", w.wb), ("criticalBelow", w.cb))}
-                    row["hysteresis"] = round(w.h, 6)
-                    row["minDurationSeconds"] = w.dur
-                    state = LEVEL_WORDS[abs(w.level)]
-                    if w.level == 0 and w.pend:
-                        state = "pending"
-                    row["state"] = state
-                    row["alarm"] = w.alarm.id if w.alarm is not None else None
+            self._report_rule(row, rule, w)
             rows.append(row)
         return rows

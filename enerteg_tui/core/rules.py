@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from .audit import AuditLog, Severity
 from .documents import apply_changes, diff_keys
+from .element_rules import AGGREGATE_QUANTITIES
 from .safetext import refuse_control
 from .errors import Invalid, NotFound, shown
 from .events import Event, EventBus
@@ -110,6 +111,10 @@ class RuleDoc(BaseModel):
     quantity: str
     """Catalogue key (``current``, ``voltage``, ...) or a state (``deviceUnreachable``,
     ``deviceStale``, ``ringBreaks``)."""
+    elementTotals: Toggle = False
+    """Scope room/row/rack only: watch the element's own totals (per phase and total
+    current and power, residual and neutral current) instead of each PDU in it; one
+    alarm for the element."""
     component: Literal["", "t", "i", "b", "o", "s"] = ""
     """Restrict to totals, input phases, branches, outlets or sensors; empty = any."""
     indexFrom: Annotated[int, Field(ge=1, le=1000)] | None = None
@@ -143,11 +148,16 @@ class RuleDoc(BaseModel):
                            f"no component or index restriction for the state {q}")
             if q == "ringBreaks" and self.scope != "all":
                 raise fail("scope", self.scope, "all (the ring is one for all PDUs)")
+        elif self.elementTotals:
+            _check_element_totals(self, fail)
         elif self.component and q not in component_quantities(self.component):
             comp = COMPONENT_BY_CODE[self.component]
             raise fail("component", comp.value,
                        f"a component that measures {q}; {comp.label.lower()} ({comp.value}) measure "
                        + ", ".join(comp.quantities))
+        if self.elementTotals and q in STATE_QUANTITIES:
+            raise fail("elementTotals", "enabled",
+                       f"disabled for the state {q} (an element has no state of its own)")
         if (self.indexFrom is not None or self.indexTo is not None) and self.component in ("", "t"):
             raise fail("indexFrom", self.indexFrom,
                        "an index range only with component i, b, o or s")
@@ -189,6 +199,23 @@ class RuleDoc(BaseModel):
         """Whether any threshold is switched on."""
         return any(t.enabled for t in (self.criticalAbove, self.warningAbove,
                                        self.warningBelow, self.criticalBelow))
+
+
+def _check_element_totals(doc: RuleDoc, fail: Callable[..., Exception]) -> None:
+    """What a rule on an element's totals may say: a DC scope, an aggregate quantity."""
+    if doc.scope not in ("room", "row", "rack"):
+        raise fail("elementTotals", "enabled",
+                   f"disabled for scope {doc.scope}; a room, row or rack has totals")
+    comps = [doc.component] if doc.component else list(AGGREGATE_QUANTITIES)
+    if doc.component not in ("", *AGGREGATE_QUANTITIES):
+        raise fail("component", doc.component,
+                   "i (per phase), t (totals) or empty (both) for an element's totals")
+    if not any(doc.quantity in AGGREGATE_QUANTITIES[c] for c in comps):
+        have = sorted({q for c in comps for q in AGGREGATE_QUANTITIES[c]})
+        raise fail("quantity", doc.quantity,
+                   "a quantity an element's totals have: " + ", ".join(have))
+    if doc.indexTo is not None and doc.indexTo > 3:
+        raise fail("indexTo", doc.indexTo, "a phase number from 1 to 3")
 
 
 @dataclass(slots=True)
@@ -348,7 +375,7 @@ class RuleService:
         out = []
         for rule in self._rules.values():
             d = rule.doc
-            if not d.enabled:
+            if not d.enabled or d.elementTotals:
                 continue
             s = d.scope
             if s == "all" or (s == "pdu" and d.target == live.hex_id) or (
@@ -357,6 +384,30 @@ class RuleService:
                 out.append(rule)
         out.sort(key=Rule.specificity)
         return out
+
+    def element_rules(self) -> dict[int, list[Rule]]:
+        """Enabled rules on elements' own totals, by element id, most specific first
+        (a rule whose element is gone or of another kind matches nothing)."""
+        out: dict[int, list[Rule]] = {}
+        for rule in self._rules.values():
+            d = rule.doc
+            eid = _int(d.target)
+            if d.enabled and d.elementTotals and eid is not None and \
+                    self._element_kind(eid) == d.scope:
+                out.setdefault(eid, []).append(rule)
+        for rules in out.values():
+            rules.sort(key=Rule.specificity)
+        return out
+
+    def covers(self, rule: Rule, live: DeviceLive) -> bool:
+        """Whether a rule's scope takes in a PDU (enabled or not; never for element totals)."""
+        d = rule.doc
+        if d.elementTotals:
+            return False
+        s = d.scope
+        return s == "all" or (s == "pdu" and d.target == live.hex_id) or (
+            s == "type" and d.target == live.info.model.type_name) or (
+            s in ("rack", "row", "room") and self._device_places(live.hex_id).get(s) == _int(d.target))
 
     def ring_rule(self) -> Rule | None:
         """The enabled rule governing the ring's break count, if any."""

@@ -27,6 +27,7 @@ from .events import EventBus
 from .export import ExportService
 from .faces import FaceStatus
 from .faults import FaultInjector
+from .group_switching import GroupSwitching
 from .history import HistoryService
 from .live import LiveState
 from .permissions import Principal
@@ -103,6 +104,8 @@ class CoreServices:
     backup: BackupService
     export: ExportService
     reports: ReportService
+    switching: GroupSwitching
+    """Switching a rack, row, room, PDUs or an outlet group in a staggered sequence."""
     notifications: Notifications
     faces: FaceStatus
     """What the optional network faces (SNMP agent) report: running, or why not."""
@@ -187,6 +190,7 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     alarms = AlarmService(store, audit, events, live, rules, structure, clock=clock)
     await alarms.load()
     structure.health = alarms.device_health
+    structure.own_health = alarms.element_own_health
     core = config.get("core")
     poller = Poller(driver, live, events,
                     interval=interval if interval is not None else float(core.pollIntervalSeconds),
@@ -217,4 +221,5 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                         export=export, reports=reports, notifications=Notifications(),
                         faces=FaceStatus(), paths=paths, clock=clock,
                         retire=Retirement(devices, alarms),
-                        system=SystemService(audit, users.sessions, manage_host=manage_host))
+                        system=SystemService(audit, users.sessions, manage_host=manage_host),
+                        switching=GroupSwitching(devices, structure, audit, clock=clock))

@@ -86,6 +86,21 @@ def device_health(live: DeviceLive) -> Health:
     return Health.OK
 
 
+def _merge(into: Aggregate, part: Aggregate) -> None:
+    """Add the sums of a child element into its parent's."""
+    into.devices += part.devices
+    into.stale += part.stale
+    into.health = Health(max(into.health, part.health))
+    for phase, rated in part.rated_a.items():
+        into.rated_a[phase] = into.rated_a.get(phase, 0.0) + rated
+    for phase, vals in part.phases.items():
+        acc = into.phases.setdefault(phase, dict.fromkeys(PHASE_KEYS, 0.0))
+        for k, v in vals.items():
+            acc[k] += v
+    for k, v in part.total.items():
+        into.total[k] = into.total.get(k, 0.0) + v
+
+
 class Structure:
     """The DC tree and device placement.
 
@@ -109,6 +124,9 @@ class Structure:
         self._audit = audit
         self._events = events
         self.health = health
+        self.own_health: Callable[[int], Health] = lambda element_id: Health.OK
+        """Colour of an element's own alarms (rules on its totals); the alarm service
+        replaces this default."""
         self._clock = clock
         self._elements: dict[int, Element] = {}
 
@@ -200,6 +218,15 @@ class Structure:
             out += self.racks_under(child.id)
         return out
 
+    def subtree(self, element_id: int | None) -> list[int]:
+        """Ids of an element and every element under it (every element for None)."""
+        if element_id is None:
+            return list(self._elements)
+        out = [element_id]
+        for child in self.children(element_id):
+            out += self.subtree(child.id)
+        return out
+
     def devices_in(self, element_id: int | None) -> list[str]:
         """Hex ids of devices in an element (recursively), or all devices for None."""
         if element_id is None:
@@ -219,34 +246,67 @@ class Structure:
     def aggregate(self, element_id: int | None = None) -> Aggregate:
         """Sums per phase and total over the devices in an element (site for None)."""
         agg = Aggregate()
-        worst = Health.OK
         for hex_id in self.devices_in(element_id):
             live = self._live.devices.get(hex_id)
-            if live is None:
-                continue
-            agg.devices += 1
-            worst = max(worst, self.health(live))
-            if live.state is not DeviceState.RUNNING:
-                agg.stale += 1
-            model = live.info.model
-            for phase in range(1, model.phases + 1):
-                agg.rated_a[phase] = agg.rated_a.get(phase, 0.0) + model.rating_a
-                vals = live.groups.get((Component.INPUT, phase))
-                if vals:
-                    acc = agg.phases.setdefault(phase, dict.fromkeys(PHASE_KEYS, 0.0))
-                    for k in PHASE_KEYS:
-                        acc[k] += vals.get(k, 0.0)
-            tot = live.groups.get((Component.TOTAL, 0))
-            if tot:
-                for k in TOTAL_KEYS:
-                    agg.total[k] = agg.total.get(k, 0.0) + tot.get(k, 0.0)
-        agg.health = Health(worst)
+            if live is not None:
+                self._add_device(agg, live)
+        own = max((self.own_health(e) for e in self.subtree(element_id)), default=Health.OK)
+        agg.health = Health(max(agg.health, own))
         return agg
+
+    def aggregates(self, element_ids: set[int]) -> dict[int, Aggregate]:
+        """``aggregate`` of several elements in one pass (what rule evaluation needs every
+        sweep): each PDU is added to its rack once, racks are summed into rows and rows
+        into rooms. Unknown ids are left out."""
+        need: set[int] = set()
+        for eid, el in self._elements.items():     # itself or an ancestor is asked for
+            up: Element | None = el
+            while up is not None:
+                if up.id in element_ids:
+                    need.add(eid)
+                    break
+                up = self._elements.get(up.parent_id)
+        per = {eid: Aggregate() for eid in need}
+        for live in self._live.ordered():
+            agg = per.get(self._devices.rack_of(live.hex_id) or 0)
+            if agg is not None:
+                self._add_device(agg, live)
+        for kind in (Kind.RACK, Kind.ROW, Kind.ROOM):         # leaves first, then upward
+            for eid in need:
+                el = self._elements[eid]
+                if el.kind is not kind:
+                    continue
+                agg = per[eid]
+                agg.health = Health(max(agg.health, self.own_health(eid)))
+                parent = per.get(el.parent_id)
+                if parent is not None:
+                    _merge(parent, agg)
+        return {eid: per[eid] for eid in element_ids if eid in per}
+
+    def _add_device(self, agg: Aggregate, live: DeviceLive) -> None:
+        agg.devices += 1
+        agg.health = Health(max(agg.health, self.health(live)))
+        if live.state is not DeviceState.RUNNING:
+            agg.stale += 1
+        model = live.info.model
+        for phase in range(1, model.phases + 1):
+            agg.rated_a[phase] = agg.rated_a.get(phase, 0.0) + model.rating_a
+            vals = live.groups.get((Component.INPUT, phase))
+            if vals:
+                acc = agg.phases.setdefault(phase, dict.fromkeys(PHASE_KEYS, 0.0))
+                for k in PHASE_KEYS:
+                    acc[k] += vals.get(k, 0.0)
+        tot = live.groups.get((Component.TOTAL, 0))
+        if tot:
+            for k in TOTAL_KEYS:
+                agg.total[k] = agg.total.get(k, 0.0) + tot.get(k, 0.0)
 
     def element_health(self, element_id: int | None) -> Health:
         """Worst colour of the devices in an element (escalates upward by construction)."""
-        return max((self.health(self._live.devices[h]) for h in self.devices_in(element_id)
-                    if h in self._live.devices), default=Health.OK)
+        devices = max((self.health(self._live.devices[h]) for h in self.devices_in(element_id)
+                       if h in self._live.devices), default=Health.OK)
+        own = max((self.own_health(e) for e in self.subtree(element_id)), default=Health.OK)
+        return max(devices, own)
 
     # ------------------------------------------------------------------ changing
     def _check_name(self, name: str, kind: Kind, parent_id: int, exclude: int | None = None) -> str:

@@ -120,7 +120,7 @@ class Topics:
         self._audit = audit
         self._faults = faults
         self._clock = clock
-        self._ra = (RuleAlarmTopics(rules, alarms, live, clock)
+        self._ra = (RuleAlarmTopics(rules, alarms, live, structure, clock)
                     if rules is not None and alarms is not None else None)
         self._dc = DcTopics(structure, devices, live, clock)
 

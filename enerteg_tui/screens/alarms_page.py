@@ -27,6 +27,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from ..core.alarms import CONDITION_RULE, Alarm, AlarmFilter
+from ..core.element_rules import element_of
 from ..core.errors import EnertegError
 from ..core.events import Batch
 from ..core.permissions import Action
@@ -160,6 +161,8 @@ class AlarmsPage(Page):
     def _location(self, alarm: Alarm) -> str:
         if alarm.device == "ring":
             return "databus ring"
+        if element_of(alarm.device) is not None:
+            return f"{alarm.device_name or alarm.device} · its own totals"
         name = alarm.device_name or alarm.device
         where = self.ctx.core.structure.location_of(alarm.device)
         return f"{name} · {where}" if where else name
@@ -364,6 +367,10 @@ class AlarmsPage(Page):
 
     async def _goto(self, alarm: Alarm) -> None:
         app = self.app
+        eid = element_of(alarm.device)
+        if eid is not None:           # an alarm on an element's totals: its dashboard
+            await app.open_place(Place("element", eid))  # type: ignore[attr-defined]
+            return
         await app.open_place(Place("device", alarm.device))  # type: ignore[attr-defined]
         page = self.ctx_page(app)
         if page is not None and alarm.component:

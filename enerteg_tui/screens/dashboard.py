@@ -3,8 +3,8 @@
 Aggregates per phase and total (current, kW, kVA, kvar, energy, residual and neutral
 current) from ``Structure.aggregate``, a load bar per phase against the rated
 capacity (sum of the PDUs' ratings), the devices in the element with their state
-and per-phase currents, and the element's active alarms (none until the alarm
-service exists). All tables are ``LiveTable``s; a batch repaints only what changed.
+and per-phase currents, the active alarms of its PDUs and of its own totals (and of
+the elements under it), and the thresholds that rules on its own totals set. All tables are ``LiveTable``s; a batch repaints only what changed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
+from ..core.element_rules import element_key
 from ..core.errors import EnertegError
+from ..core.evaluation import fmt_num
 from ..core.events import Batch
 from ..core.live import DeviceLive
 from ..core.permissions import Action
@@ -36,6 +38,10 @@ __all__ = ["DashboardPage"]
 AGG_ROWS = ("current", "activePower", "apparentPower", "reactivePower", "energy",
             "neutralCurrent", "residualCurrent")
 """Aggregate rows; the last two exist only as totals."""
+
+TOTAL_LIMITS = (("criticalBelow", "crit <"), ("warningBelow", "warn <"),
+                ("warningAbove", "warn >"), ("criticalAbove", "crit >"))
+"""Threshold words of the element-totals section, lowest first."""
 
 ALARMS_SHOWN = 10
 """Active alarms listed on a dashboard; the alarms page lists them all."""
@@ -94,14 +100,17 @@ class DashboardPage(Page):
     LIVE_KINDS = ("device", "structure", "alarm")
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("a", "assign", "Assign"),
-                                              Binding("g", "dc_chart", "Chart")]
+                                              Binding("g", "dc_chart", "Chart"),
+                                              Binding("u", "switch", "Switch")]
     """``a`` on a rack's dashboard assigns a PDU to the rack (structure_dialogs); ``g``
-    opens the element's DC chart over 1–30 days (dc_chart)."""
+    opens the element's DC chart over 1–30 days (dc_chart); ``u`` switches the outlets of
+    a room, row or rack (group_switching)."""
 
     DEFAULT_CSS = """
     DashboardPage VerticalScroll { height: 1fr; }
     DashboardPage .section { text-style: bold; color: $accent; margin-top: 1; padding: 0 1; }
     DashboardPage #alarms { padding: 0 1; }
+    DashboardPage #totals-rules { padding: 0 1; }
     """
 
     def __init__(self, element_id: int | None = None) -> None:
@@ -120,6 +129,10 @@ class DashboardPage(Page):
             yield LiveTable(DEVICE_COLUMNS, id="devices")
             yield Label("Active alarms", classes="section")
             yield Static("No active alarms", id="alarms")
+            if self.element_id is not None:
+                yield Label("Thresholds on this element's totals", classes="section",
+                            id="totals-label")
+                yield Static("", id="totals-rules")
 
     def title_text(self) -> Text:
         s = self.ctx.core.structure
@@ -171,10 +184,42 @@ class DashboardPage(Page):
             el = c.structure.get(self.element_id)
             self.query_one("#devices-label", Label).update(f"Devices in this {el.kind.value}")
         self.query_one("#alarms", Static).update(self._alarms_text())
+        if self.element_id is not None:
+            if full:
+                kind = c.structure.get(self.element_id).kind.value
+                self.query_one("#totals-label", Label).update(
+                    f"Thresholds on this {kind}'s totals")
+            self.query_one("#totals-rules", Static).update(self._totals_text())
+
+    def _totals_text(self) -> Text:
+        """Each aggregate channel a rule on this element's totals watches: value, state,
+        rule and thresholds (the full story is the rule report of ``dc:<id>``)."""
+        assert self.element_id is not None
+        c = self.ctx.core
+        rows = [ch for ch in c.alarms.evaluator.element_report(self.element_id)
+                if ch.get("thresholds")]
+        if not rows:
+            return Text("None. A rule on a room, row or rack with elementTotals on watches its "
+                        "own totals (one alarm for the element).", style="dim")
+        text = Text()
+        for ch in rows:
+            state = str(ch["state"])
+            style = {"critical": "bold red", "warning": "yellow", "pending": "yellow"}.get(
+                state, "green")
+            limits = " ".join(f"{label} {fmt_num(v)}" for key, label in TOTAL_LIMITS
+                              if (v := ch["thresholds"].get(key)) is not None)
+            text.append(f"{ch['channel']} {value(ch['quantity'], ch['value'])} ")
+            text.append(state, style=style)
+            text.append(f' · rule {ch["rule"]["id"]} "{ch["rule"]["name"]}" {limits} '
+                        f'{ch["unit"]}\n')
+        text.rstrip()
+        return text
 
     def _alarms_text(self) -> Text:
         c = self.ctx.core
-        alarms = active_alarms(c, set(c.structure.devices_in(self.element_id)))
+        subjects = set(c.structure.devices_in(self.element_id)) | {
+            element_key(e) for e in c.structure.subtree(self.element_id)}
+        alarms = active_alarms(c, subjects)
         if not alarms:
             return Text("No active alarms")
         text = Text()
@@ -242,7 +287,11 @@ class DashboardPage(Page):
 
     # ------------------------------------------------------------------ assign
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """``a`` only on a rack's dashboard, for roles that may edit the structure."""
+        """``a`` only on a rack's dashboard, for roles that may edit the structure; ``u``
+        only on an element's dashboard, for roles that may switch."""
+        if action == "switch":
+            return self.element_id is not None and (
+                self.ctx.may(Action.SWITCH_ON) or self.ctx.may(Action.SWITCH_OFF))
         if action != "assign":
             return True
         if self.element_id is None or not self.ctx.may(Action.EDIT_STRUCTURE):
@@ -260,6 +309,13 @@ class DashboardPage(Page):
             self.app.push_screen(DCChartScreen(self.element_id))
         except EnertegError as exc:
             notify_error(self, exc, "Chart")
+
+    def action_switch(self) -> None:
+        """Switch the outlets of this room, row or rack (impact, confirm, staggered run)."""
+        from .group_switching import start_group_switch
+
+        if self.element_id is not None:
+            start_group_switch(self, self.element_id)
 
     def action_assign(self) -> None:
         """Choose a PDU to put into this rack (the dialog calls ``Structure.assign``)."""

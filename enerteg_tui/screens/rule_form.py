@@ -88,6 +88,13 @@ DEFAULT_QUANTITY = "current"
 
 
 # ---------------------------------------------------------------------- words
+DC_SCOPES = ("room", "row", "rack")
+"""Scopes whose rules may watch the element's own totals instead of each PDU in it."""
+
+WATCH_WORDS = {"each PDU in it": "pdus", "its own totals (one alarm)": "totals"}
+"""The 'Watch' choice of a room/row/rack rule (``elementTotals``)."""
+
+
 def quantity_text(quantity: str) -> str:
     """``Current``, ``Residual current``, ``PDU unreachable (1/0)``."""
     q = BY_KEY.get(quantity)
@@ -119,10 +126,11 @@ def scope_text(core: CoreServices, doc: RuleDoc) -> str:
     if s == "pdu":
         live = core.live.get(t)
         return f"PDU {live.info.display_name} ({t})" if live else f"PDU {t} (unknown)"
+    own = " (its own totals)" if doc.elementTotals else ""
     try:
-        return f"{s} {core.structure.path(int(t))}"
+        return f"{s} {core.structure.path(int(t))}{own}"
     except (EnertegError, ValueError):
-        return f"{s} {t} (deleted)"
+        return f"{s} {t} (deleted){own}"
 
 
 def threshold_text(doc: RuleDoc, key: str) -> str:
@@ -304,12 +312,13 @@ class RuleForm(ModalScreen[int | None]):
             # on/off keys dump as the manual's words ("enabled"/"disabled"), and
             # bool("disabled") is True: the switches take the model's own booleans
             doc["enabled"] = rule.enabled
+            doc["elementTotals"] = rule.elementTotals
             for key, _ in THRESHOLDS:
                 doc[key] = {"enabled": getattr(rule, key).enabled,
                             "value": getattr(rule, key).value}
             return doc
         doc: dict[str, Any] = {
-            "name": "", "enabled": True, "scope": "all", "target": "",
+            "name": "", "enabled": True, "scope": "all", "target": "", "elementTotals": False,
             "quantity": DEFAULT_QUANTITY, "component": "", "indexFrom": None, "indexTo": None,
             "unit": rule_unit(DEFAULT_QUANTITY), "hysteresis": None, "minDurationSeconds": 5.0,
             **{k: {"enabled": False, "value": 0.0} for k, _ in THRESHOLDS},
@@ -340,6 +349,12 @@ class RuleForm(ModalScreen[int | None]):
                     yield Select(target_choices(c, d["scope"], d["target"]), value=d["target"],
                                  allow_blank=False, compact=True, id="f-target",
                                  disabled=d["scope"] == "all")
+                with FormLine():
+                    yield Label("  Watch")
+                    yield Select(list(WATCH_WORDS.items()),
+                                 value="totals" if d.get("elementTotals") else "pdus",
+                                 allow_blank=False, compact=True, id="f-watch",
+                                 disabled=d["scope"] not in DC_SCOPES)
                 with FormLine():
                     yield Label("3 Measurement")
                     yield Select(quantity_choices(), value=q, allow_blank=False, compact=True,
@@ -426,6 +441,7 @@ class RuleForm(ModalScreen[int | None]):
         if name == "scope":
             scope = self._sel("scope")
             self._reoption("target", target_choices(c, scope), disabled=scope == "all")
+            self.query_one("#f-watch", Select).disabled = scope not in DC_SCOPES
         elif name == "quantity":
             q = self._sel("quantity")
             self._reoption("component", component_choices(q), disabled=q in STATE_QUANTITIES)
@@ -452,6 +468,7 @@ class RuleForm(ModalScreen[int | None]):
             "enabled": on("enabled"),
             "scope": self._sel("scope"),
             "target": self._sel("target"),
+            "elementTotals": self._sel("scope") in DC_SCOPES and self._sel("watch") == "totals",
             "quantity": self._sel("quantity"),
             "component": self._sel("component"),
             "indexFrom": (text("index-from") or None) if ranged else None,

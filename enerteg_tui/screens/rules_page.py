@@ -4,7 +4,9 @@ Without a ref it lists every rule: on/off, scope and target (resolved to names),
 measurement and restriction, the four thresholds, hysteresis and minimum duration,
 with the highlighted rule spelled out below. ``n`` creates a rule in the manual's
 order (``rule_form.RuleForm``), ``e``/enter edits, ``t`` switches a rule on or off,
-``d`` deletes after a confirmation, ``r`` opens the rule report of a PDU. Built with a
+``d`` deletes after a confirmation, ``r`` opens the rule report of a PDU (or of a
+room's, row's or rack's own totals, ``dc:<id>``), ``g`` the report of the highlighted
+rule (``rule_report``: what it governs, where a more specific rule overrides it). Built with a
 PDU's hex id (``Place("rules", hex_id)``) it shows that PDU's rule report instead:
 every channel with its value, state, the one rule that governs it (``RuleService``'s
 resolution, computed by ``core.evaluation``) and the absolute thresholds; ``n`` there
@@ -24,6 +26,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
+from ..core.element_rules import element_key, element_of
 from ..core.errors import EnertegError
 from ..core.evaluation import fmt_num
 from ..core.events import Batch
@@ -109,6 +112,7 @@ class RulesPage(Page):
         Binding("t", "toggle", "On/off"),
         Binding("d,delete", "delete", "Delete"),
         Binding("r", "report", "Report"),
+        Binding("g", "governs", "Governs"),
         Binding("f", "filter", "Filter"),
         Binding("l", "rule_list", "Rules"),
     ]
@@ -132,7 +136,12 @@ class RulesPage(Page):
         """Rule id to put the cursor on at the next fill (a rule just saved)."""
         self._channels: dict[Any, dict[str, Any]] = {}
         """Report rows by key: the core's channel entries (rule, thresholds, state)."""
-        if self.hex_id is not None:
+        self.element_id = element_of(self.hex_id) if self.hex_id is not None else None
+        """Set when the report is of a DC element's own totals (``dc:<id>``)."""
+        if self.element_id is not None:
+            self.ctx.core.structure.get(self.element_id)  # NotFound, core's words
+            self.place = Place("rules", self.hex_id)
+        elif self.hex_id is not None:
             self.ctx.core.devices.get(self.hex_id)  # NotFound: "Cannot open", core's words
             self.place = Place("rules", self.hex_id)
         else:
@@ -140,6 +149,8 @@ class RulesPage(Page):
 
     def live_devices(self) -> list[str]:
         """The report follows its PDU's values; the list needs none."""
+        if self.element_id is not None:
+            return self.ctx.core.structure.devices_in(self.element_id)
         return [self.hex_id] if self.hex_id else []
 
     def compose(self) -> ComposeResult:
@@ -251,13 +262,20 @@ class RulesPage(Page):
         channels = report["channels"]
         governed = sum(1 for ch in channels if ch.get("rule"))
         title = Text("Rule report: ", style="bold")
-        title.append(f'{report["name"]} ({report["hexId"]}) ')
         health = Health[str(report.get("health", "ok")).upper()]
-        title.append(f"{HEALTH_MARK[health]} {report['state'].lower()}", style=HEALTH_STYLE[health])
+        if self.element_id is not None:
+            title.append(f'{report["kind"]} {report["name"]}, its own totals ')
+            title.append(HEALTH_MARK[health], style=HEALTH_STYLE[health])
+        else:
+            title.append(f'{report["name"]} ({report["hexId"]}) ')
+            title.append(f"{HEALTH_MARK[health]} {report['state'].lower()}",
+                         style=HEALTH_STYLE[health])
         self.query_one("#title", PageTitle).update(title)
-        self.query_one("#summary", Static).update(
-            f"{governed} of {len(channels)} governed · {report['watched']} watched"
-            f" · filter: {self.report_filter}")
+        summary = (f"{governed} of {len(channels)} governed · {report['watched']} watched"
+                   f" · filter: {self.report_filter}")
+        if self.element_id is not None:
+            summary += " · only rules on this element's totals (elementTotals) govern these"
+        self.query_one("#summary", Static).update(summary)
         self._describe()
 
     # ------------------------------------------------------------------ detail
@@ -335,7 +353,7 @@ class RulesPage(Page):
         if action in _CHANGING and not self.ctx.may(Action.EDIT_RULES):
             return False
         report = self.hex_id is not None
-        if action in ("toggle", "delete"):
+        if action in ("toggle", "delete", "governs"):
             return not report
         if action in ("filter", "rule_list"):
             return report
@@ -374,11 +392,17 @@ class RulesPage(Page):
         row = self.table.current if self.hex_id is not None else None
         if row is not None:
             ch = self._channels[row.key]
-            live = self.ctx.core.live.get(self.hex_id or "")
-            preset = {"scope": "pdu", "target": self.hex_id, "quantity": ch["quantity"],
-                      "component": ch["component"],
-                      "name": f"{live.info.display_name if live else self.hex_id} "
-                              f"{ch['channel']}"[:64]}
+            if self.element_id is not None:
+                el = self.ctx.core.structure.get(self.element_id)
+                preset = {"scope": el.kind.value, "target": str(el.id), "elementTotals": True,
+                          "quantity": ch["quantity"], "component": ch["component"],
+                          "name": f"{el.name} {ch['channel']}"[:64]}
+            else:
+                live = self.ctx.core.live.get(self.hex_id or "")
+                preset = {"scope": "pdu", "target": self.hex_id, "quantity": ch["quantity"],
+                          "component": ch["component"],
+                          "name": f"{live.info.display_name if live else self.hex_id} "
+                                  f"{ch['channel']}"[:64]}
             if ch["component"] in ("i", "b", "o", "s"):
                 preset["indexFrom"] = preset["indexTo"] = ch["index"]
         self._open_form(RuleForm(preset=preset))
@@ -444,6 +468,13 @@ class RulesPage(Page):
                               "where": c.structure.location_of(d.hex_id)},
                    " ".join((d.info.display_name, d.hex_id, c.structure.location_of(d.hex_id))))
             for d in c.live.ordered()]
+        choices += [
+            Choice(element_key(e.id), {"name": f"{e.kind.value} {e.name} totals",
+                                       "hex": element_key(e.id),
+                                       "watched": str(len(evaluator.element_watches(e.id))),
+                                       "where": c.structure.path(e)},
+                   " ".join((e.kind.value, e.name, "totals", c.structure.path(e))))
+            for e in c.structure.elements()]
         columns = (Column("name", "Name", 20, "left"), Column("hex", "Hex id", 6, "left"),
                    Column("watched", "Watched", 7), Column("where", "Location", 30, "left"))
 
@@ -452,9 +483,20 @@ class RulesPage(Page):
                 self.app.call_later(self.app.open_place,  # type: ignore[attr-defined]
                                     Place("rules", hex_id))
 
-        self.app.push_screen(ChoiceDialog("Rule report", "Which PDU's rule report? It shows, "
-                                          "for each channel, the one rule that governs it.",
+        self.app.push_screen(ChoiceDialog("Rule report", "Which PDU's (or room's, row's, rack's "
+                                          "own totals') rule report? It shows, for each "
+                                          "channel, the one rule that governs it.",
                                           columns, choices), chosen)
+
+    def action_governs(self) -> None:
+        """The highlighted rule's report: what it governs, where it is overridden."""
+        from .rule_report import RuleReportScreen
+
+        rule = self._current_rule()
+        if rule is None:
+            self.say("Select a rule first")
+            return
+        self.app.push_screen(RuleReportScreen(rule.id))
 
     def action_filter(self) -> None:
         """Cycle the report's filter: governed, watched, every channel."""

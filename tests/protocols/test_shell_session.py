@@ -205,3 +205,13 @@ def test_completion(controller) -> None:
     sh.cwd = "config/snmp_agent"
     assert "enabled=" in complete(sh, "put en", 6)
     assert complete(sh, "format j", 8) == ["json"]
+
+
+def test_switch_completion(controller) -> None:
+    sh = ShellSession(controller.core, ADMIN)
+    assert complete(sh, "sw", 2) == ["switch"]
+    assert complete(sh, "switch o", 8) == ["on", "off"]
+    assert complete(sh, "switch off r", 12) == ["rack", "row", "room"]
+    switched = [d.hex_id for d in controller.live.ordered() if d.info.model.switchable]
+    assert complete(sh, "switch off pdu ", 15) == switched
+    assert complete(sh, "switch off outlets ", 19) == [h + ":" for h in switched]

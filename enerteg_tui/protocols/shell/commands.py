@@ -40,7 +40,8 @@ class Command:
     summary: str
     group: str
     complete: str = ""
-    """What Tab completes for arguments: path, key, format, command, network, user."""
+    """What Tab completes for arguments: path, key, format, command, network, user,
+    switch."""
 
 
 def columns(items: list[str], width: int = 80) -> str:
@@ -269,7 +270,7 @@ def _unknown(word: str) -> str:
 
 def _build() -> dict[str, Command]:
     from . import (admincmds, dccmds, devicecmds, exportcmds, netcmds, notifycmds, reportcmds,
-                   systemcmds, usercmds)
+                   switchcmds, systemcmds, usercmds)
 
     nav, net, user, admin = "Navigation", "Network", "User", "Maintenance"
     table = {
@@ -287,6 +288,9 @@ def _build() -> dict[str, Command]:
                          "Delete an empty room, row or rack (edit-structure)", nav, "path"),
         "forget": Command(devicecmds.cmd_forget, devicecmds.FORGET_USAGE,
                           "Forget a PDU that left the ring (closes its alarms; admin)", admin),
+        "switch": Command(switchcmds.cmd_switch, switchcmds.USAGE.removeprefix("Usage: "),
+                          "Switch a rack, row, room, PDUs or an outlet group, outlet by outlet",
+                          "Power", "switch"),
         "ping": Command(netcmds.cmd_ping, "ping <host> [-c COUNT] [-W TIMEOUT]", "Ping a host name or IP address", net),
         "network": Command(netcmds.cmd_network, "network status|list|config [if] [key=value ...]",
                            "Show or configure network interfaces", net, "network"),
@@ -367,6 +371,9 @@ def complete(sh: Any, line: str, cursor: int) -> list[str]:
         return sorted(n for n in table if n.startswith(word))
     if kind == "network" and len(words) == 2:
         return [w for w in ("status", "list", "config") if w.startswith(word)]
+    if kind == "switch":
+        from .switchcmds import complete_switch
+        return complete_switch(sh, words)
     if kind == "user" and len(words) == 2:
         return [w for w in ("list", "add", "roles", "del", "passwd", "keys", "key-add", "key-del")
                 if w.startswith(word)]
