@@ -137,13 +137,15 @@ class Exposition:
         """The exposition, one metric family (all its samples) per chunk."""
         devices = self.core.live.ordered()
         labels = {d.hex_id: self._device_labels(d) for d in devices}
-        running = [d for d in devices if d.state is DeviceState.RUNNING]
+        running_state = DeviceState.RUNNING
         yield from self._device_families(devices, labels)
         for comp, q, name, help_, kind, scale, digits in _FAMILIES:
             lines = [f"# HELP {name} {help_}\n# TYPE {name} {kind}\n"]
             word = _COMPONENT_WORD[comp]
             tail = f'",quantity="{q}"}} '
-            for d in running:
+            for d in devices:
+                if d.state is not running_state:     # checked per family: the route
+                    continue                         # yields to the poller in between
                 head = f'{name}{{{labels[d.hex_id]},component="{word}",index="'
                 for (c, idx), group in d.groups.items():
                     if c is not comp:
