@@ -81,6 +81,10 @@ class ControllerOptions:
     """SNMP agent's UDP port; None = ``config/snmp_agent`` agentPort (tests pass a free one)."""
     modbus_port: int | None = None
     """Modbus server's TCP port; None = ``config/modbus`` port (tests pass a free one)."""
+    http_port: int | None = None
+    """Web server's plain HTTP port; None = ``config/http_server`` port (tests pass a free one)."""
+    https_port: int | None = None
+    """Web server's HTTPS port; None = ``config/http_server`` httpsPort (tests pass a free one)."""
     serial_device: str | None = None
     """Serial console device; None = ``config/cli`` serialDevice ("" = none)."""
     serial_baud: int | None = None
@@ -205,6 +209,9 @@ class Controller:
         out.append(SnmpAgentService(self.core, port=opts.snmp_port, address=opts.bind))
         from .protocols.modbus.service import ModbusService
         out.append(ModbusService(self.core, port=opts.modbus_port, address=opts.bind))
+        from .protocols.http.service import HttpService
+        out.append(HttpService(self.core, port=opts.http_port, https_port=opts.https_port,
+                               address=opts.bind))
         cli = self.core.config.get("cli")
         device = opts.serial_device if opts.serial_device is not None else cli.serialDevice
         if device:

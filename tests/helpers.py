@@ -92,6 +92,10 @@ SNMP agent and the Modbus server, if a test enables them, on free ports unless a
     options.setdefault("snmp_port", free_port(socket.SOCK_DGRAM))
     # nor TCP 502 for config/modbus
     options.setdefault("modbus_port", free_port())
+    # nor TCP 80/443 for config/http_server
+    options.setdefault("http_port", free_port())
+    while options.get("https_port") in (None, options["http_port"]):
+        options["https_port"] = free_port()
     opts = ControllerOptions(data_dir=data_dir, simulate=pdus, interval=interval, seed=seed,
                              bus_latency_ms=latency, **options)
     kw: dict[str, Any] = {"password_hasher": FAST_HASHER}

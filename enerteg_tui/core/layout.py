@@ -59,6 +59,17 @@ class DataLayout:
         return self.root / "snmp-engine.json"
 
     @property
+    def https_certificate(self) -> Path:
+        """The web server's self-signed certificate (PEM), made once when HTTPS first runs
+        without a configured one (``config/http_server`` certificatePem)."""
+        return self.root / "https-selfsigned.crt"
+
+    @property
+    def https_key(self) -> Path:
+        """The private key of ``https_certificate`` (PEM, unencrypted, mode 0600)."""
+        return self.root / "https-selfsigned.key"
+
+    @property
     def simulator_memory(self) -> Path:
         """The simulated PDUs' own memory (counters, settings), as a real PDU's flash."""
         return self.root / "sim-ring.json"

@@ -69,8 +69,9 @@ async def test_list_shows_every_topic_and_who_applies_it(frozen):
         assert cells["syslog"] == "syslog"
         assert cells["snmp_agent"] == "snmp agent"
         assert cells["modbus"] == "modbus server"
-        assert cells["http_server"].startswith("none yet")
-        p.query_one("#topics").cursor_row = [r.key for r in rows].index("http_server")
+        assert cells["http_server"] == "web server (see note)"
+        assert cells["time"].startswith("none yet")
+        p.query_one("#topics").cursor_row = [r.key for r in rows].index("time")
         await settle(pilot)
         assert "Not active in this build: no service applies" in str(
             p.query_one("#service").render())

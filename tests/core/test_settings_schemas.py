@@ -45,7 +45,7 @@ SECRET_VALUES: dict[str, dict[str, Any]] = {
     "backup_settings": {"passphrase": "long enough phrase"},
     "email": {"password": "mail-pw-1"},
     "http_server": {"certificatePem": CERT, "privateKeyPem": KEY,
-                    "privateKeyPassword": "key-pw-1"},
+                    "privateKeyPassword": "key-pw-1", "metricsToken": "scrape-tok-1"},
     "snmp_agent": {"v3PasswordAuth": "auth-pass-1", "v3PasswordPriv": "priv-pass-1",
                    "v2cWriteCommunity": "write-comm-1"},
     "sql_export": {"dbPassword": "db-pw-1"},
@@ -75,7 +75,7 @@ def test_every_topic_builds_with_defaults_and_round_trips(name: str) -> None:
 SERVICES = {
     "auth": "users", "backup": "backup", "backup_settings": "backup",
     "cli": "ssh, serial console", "core": "poller, history, watchdog", "devices": "driver", "email": "email",
-    "hostname": "console, shell, syslog, snmp agent", "http_server": None, "modbus": "modbus server",
+    "hostname": "console, shell, syslog, snmp agent", "http_server": "web server", "modbus": "modbus server",
     "network": None, "notifications": "audit", "snmp_agent": "snmp agent", "sppdu5": None,
     "sql_export": "export", "syslog": "syslog", "time": None,
 }
@@ -130,7 +130,7 @@ def test_the_expected_keys_are_secrets() -> None:
         "auth": {"ldapBindPassword"},
         "backup_settings": {"passphrase"},
         "email": {"password"},
-        "http_server": {"privateKeyPem", "privateKeyPassword"},
+        "http_server": {"privateKeyPem", "privateKeyPassword", "metricsToken"},
         "snmp_agent": {"v3PasswordAuth", "v3PasswordPriv", "v2cWriteCommunity"},
         "sql_export": {"dbPassword"},
     }
@@ -289,7 +289,7 @@ BAD = [
     ("http_server", {"httpsPort": 0}, ["httpsPort", "0", "1 to 65535"]),
     ("http_server", {"certificatePem": "not pem"}, ["certificatePem", "not pem", "-----BEGIN CERTIFICATE-----"]),
     ("http_server", {"certificatePem": CERT}, ["privateKeyPem", "required when certificatePem is set"]),
-    ("http_server", {"insecureEnabled": "disabled", "httpsEnabled": "disabled"}, ["insecureEnabled", "disabled", "httpsEnabled"]),
+    ("http_server", {"enabled": "enabled", "insecureEnabled": "disabled", "httpsEnabled": "disabled"}, ["insecureEnabled", "disabled", "httpsEnabled"]),
     ("modbus", {"port": 0}, ["port", "0", "1 to 65535"]),
     ("modbus", {"listenAddress": "10.0.0.999.1"}, ["listenAddress", "10.0.0.999.1", "IPv4/IPv6 address or host name"]),
     ("network", {"interfaces": {"eth0": {"dhcp": "disabled"}}}, ["interfaces.eth0.ipv4Address", "required when dhcp is disabled"]),

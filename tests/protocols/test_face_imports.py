@@ -20,16 +20,18 @@ def test_disabled_faces_do_not_import_their_libraries(tmp_path: Path) -> None:
         "from tests.helpers import build_controller\n"
         "async def main():\n"
         f"    c = await build_controller(Path({str(tmp_path / 'd')!r}), pdus=2)\n"
-        "    for face, lib in (('snmp', 'pysnmp'), ('modbus', 'pymodbus')):\n"
+        "    for face, lib in (('snmp', 'pysnmp'), ('modbus', 'pymodbus'), ('http', 'fastapi'), ('http', 'uvicorn')):\n"
         "        print(face, c.service(face).status.text, lib in sys.modules)\n"
         "    await c.stop()\n"
         "asyncio.run(main())\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[-2:] == [
+    assert out.stdout.splitlines()[-4:] == [
         "snmp disabled (config/snmp_agent enabled=disabled) False",
-        "modbus disabled (config/modbus enabled=disabled) False"]
+        "modbus disabled (config/modbus enabled=disabled) False",
+        "http disabled (config/http_server enabled=disabled) False",
+        "http disabled (config/http_server enabled=disabled) False"]
 
 
 pytestmark = pytest.mark.e2e

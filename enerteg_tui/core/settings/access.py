@@ -193,9 +193,14 @@ class HttpServerSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "http_server"
     TITLE: ClassVar[str] = "Web access"
+    SERVICE: ClassVar[str | None] = "web server"
+    SERVICE_NOTE: ClassVar[str] = ("Every key applies at once: the web server restarts its "
+                                   "listeners for ports, address and certificate; HSTS and "
+                                   "the metrics token apply to the next request.")
 
-    enabled: Toggle = True
-    """Run the web server."""
+    enabled: Toggle = False
+    """Run the web server (Prometheus ``/metrics``); off by default, as every network face
+    that serves machines."""
     port: Port = 80
     """TCP port for plain HTTP."""
     httpsEnabled: Toggle = True
@@ -213,6 +218,12 @@ class HttpServerSettings(TopicSettings):
     """Password of the private key, if it is encrypted."""
     listenAddress: HostOrEmpty = ""
     """Address or host name the web server listens on; empty = all interfaces."""
+    hsts: Toggle = True
+    """Send Strict-Transport-Security (one year) with every HTTPS answer, so browsers
+    refuse plain HTTP to this host afterwards."""
+    metricsToken: Annotated[Secret, Field(max_length=256)] = ""
+    """Bearer token a Prometheus scrape of ``/metrics`` must send
+    (``Authorization: Bearer <token>``); empty = ``/metrics`` is open."""
 
     @model_validator(mode="before")
     @classmethod

@@ -1,0 +1,237 @@
+"""The web server as a controller service, following ``config/http_server`` live.
+
+Always among the controller's services, running or not. At start and on every change
+of the topic it (re)starts its listeners, without a restart of the controller: HTTPS
+on ``httpsPort`` (when ``httpsEnabled``) with the configured certificate or the
+self-signed one (``tls``), and plain HTTP on ``port`` serving the app while
+``insecureEnabled`` is on, or redirecting to HTTPS while it is off. Each listener is a
+``uvicorn.Server`` whose ``serve`` runs as a task on the controller's own loop (no
+thread, no second process; uvicorn's signal capture is turned off so the controller
+keeps its own). FastAPI and uvicorn are imported only when the server is enabled.
+
+Sockets are bound here before uvicorn gets them, so a port in use (or a privileged
+port, or an address not on this host) is one log line, an audit entry of severity
+error and ``status`` saying why, as for the other faces; a certificate that cannot be
+used likewise. ``status`` (also ``core.faces`` under ``http_server``) is what the shell
+and the console show. The Grafana dashboard is put into the file tree's ``/docs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ...core.services import CoreServices
+from ...core.settings import HttpServerSettings
+from ..modbus.service import bind_tcp
+from ..settings_face import SettingsDrivenFace, bind_problem
+from .tls import TlsProblem, certificate_summary, self_signed, server_context
+
+__all__ = ["HttpService", "DASHBOARD_PATH"]
+
+log = logging.getLogger(__name__)
+
+TOPIC = "http_server"
+DASHBOARD_PATH = Path(__file__).with_name("grafana-dashboard.json")
+"""The Grafana dashboard (site, rack and PDU views), shipped in /docs."""
+DASHBOARD_NAME = "enerteg-grafana-dashboard.json"
+"""Its name in the file tree's ``/docs``."""
+STOP_SECONDS = 3.0
+"""How long a listener may take to finish open requests when it stops."""
+
+
+class HttpService(SettingsDrivenFace):
+    """Runs (or not) the HTTP and HTTPS listeners as ``config/http_server`` says."""
+
+    name = "http"
+    TOPIC = TOPIC
+    TITLE = "Web server"
+    APPLIER = "web server"
+
+    def __init__(self, core: CoreServices, *, port: int | None = None,
+                 https_port: int | None = None, address: str | None = None) -> None:
+        """``port``/``https_port``/``address`` override the settings (tests, ``--bind``)."""
+        super().__init__(core)
+        self._port_override = port
+        self._https_override = https_port
+        self._address_override = address
+        self._servers: list[tuple[Any, asyncio.Task[None]]] = []
+        self._applied: tuple[Any, ...] | None = None
+        self.address = ""
+        self.port: int | None = None
+        """The plain HTTP port while it listens."""
+        self.https_port: int | None = None
+        """The HTTPS port while it listens."""
+        self.certificate = ""
+        """The PEM served over HTTPS now (tests pass it to curl as --cacert)."""
+        self.started_at = _process_start()
+
+    def describe(self) -> str:
+        ports = [f"http={self.address}:{self.port}" if self.port else "",
+                 f"https={self.address}:{self.https_port}" if self.https_port else ""]
+        return " ".join(p for p in ports if p) or "http=off"
+
+    # ------------------------------------------------------------------ apply
+    async def _apply(self, settings: HttpServerSettings) -> None:
+        address = self._address_override or settings.listenAddress or "0.0.0.0"
+        port = self._port_override if self._port_override is not None else settings.port
+        https_port = (self._https_override if self._https_override is not None
+                      else settings.httpsPort)
+        tls_id = hashlib.sha256("\0".join((settings.certificatePem, settings.privateKeyPem,
+                                           settings.privateKeyPassword)).encode()).hexdigest()
+        wanted = ((address, port, settings.insecureEnabled, settings.httpsEnabled and https_port,
+                   settings.httpsEnabled and tls_id) if settings.enabled else None)
+        async with self._lock:
+            if wanted == self._applied and (self._servers or wanted is None):
+                self._set_status(self._status.running, self._running_text(settings)
+                                 if self._servers else self._status.text)   # answer the put
+                return
+            self._applied = wanted
+            await self._close()
+            if not settings.enabled:
+                self._set_status(False, f"disabled (config/{TOPIC} enabled=disabled)")
+                return
+            await self._open(settings, address, port, https_port)
+
+    async def _open(self, settings: HttpServerSettings, address: str, port: int,
+                    https_port: int) -> None:
+        ctx = None
+        if settings.httpsEnabled:
+            try:
+                ctx = self._tls_context(settings)
+            except (TlsProblem, OSError) as exc:
+                await self._not_started(f"HTTPS: {exc}", "http.error")
+                return
+        socks: list[Any] = []
+        plan = [("HTTP", port, "config/http_server port")]
+        if settings.httpsEnabled:
+            plan.append(("HTTPS", https_port, "config/http_server httpsPort"))
+        for proto, p, key in plan:
+            try:
+                socks.append(bind_tcp(address, p))
+            except OSError as exc:
+                for s in socks:
+                    s.close()
+                await self._not_started(bind_problem(exc, f"TCP ({proto})", address, p, key),
+                                        "http.error")
+                return
+        try:
+            from .app import RedirectToHttps, SecurityHeaders, build_app   # FastAPI when enabled
+            app = SecurityHeaders(build_app(self.core, self.started_at),
+                                  lambda: bool(self.core.config.get(TOPIC).hsts))
+            https_sock = socks[1] if ctx is not None else None
+            plain = app if settings.insecureEnabled else RedirectToHttps(
+                https_sock.getsockname()[1] if https_sock is not None else https_port)
+            await self._serve(plain, socks[0], None)
+            if https_sock is not None:
+                await self._serve(app, https_sock, ctx)
+        except Exception as exc:
+            log.exception("Web server not started")
+            for s in socks:
+                s.close()
+            await self._close()
+            self._set_status(False, f"not running: {type(exc).__name__}: {exc}")
+            return
+        self.address = address
+        self.port = socks[0].getsockname()[1]
+        self.https_port = socks[1].getsockname()[1] if len(socks) > 1 else None
+        self._set_status(True, self._running_text(settings))
+        log.info("Web server %s", self._status.text)
+
+    def _tls_context(self, settings: HttpServerSettings) -> Any:
+        scratch = self.core.paths.root
+        if settings.certificatePem:
+            ctx = server_context(settings.certificatePem, settings.privateKeyPem,
+                                 settings.privateKeyPassword, scratch=scratch)
+            self.certificate = settings.certificatePem
+            self._cert_source = "configured certificate"
+            return ctx
+        paths = self.core.paths
+        extra = [settings.listenAddress] if settings.listenAddress else []
+        cert, key, made = self_signed(paths.https_certificate, paths.https_key,
+                                      self.core.config.get("hostname").hostname, extra)
+        if made:
+            log.info("Web server: made a self-signed certificate (%s) in %s",
+                     certificate_summary(cert), paths.https_certificate)
+        self.certificate = cert
+        self._cert_source = "self-signed certificate"
+        return server_context(cert, key, scratch=scratch)
+
+    async def _serve(self, app: Any, sock: Any, ctx: Any) -> None:
+        """Start one uvicorn server on ``sock`` as a task and wait until it listens."""
+        import uvicorn
+
+        class _Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield                       # the controller handles its own signals
+
+        config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False,
+                                ws="none", proxy_headers=False, server_header=False,
+                                timeout_graceful_shutdown=int(STOP_SECONDS))
+        config.load()
+        config.ssl = ctx
+        server = _Server(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]), name="http-listener")
+        self._servers.append((server, task))
+        for _ in range(500):
+            if server.started or task.done():
+                break
+            await asyncio.sleep(0.01)
+        if task.done():
+            task.result()                   # raises what stopped it
+            raise RuntimeError("the listener stopped at once")
+        if not server.started:
+            raise RuntimeError("the listener did not start within 5 s")
+
+    def _running_text(self, settings: HttpServerSettings) -> str:
+        parts = []
+        if self.https_port:
+            parts.append(f"HTTPS {self.address}:{self.https_port} "
+                         f"({getattr(self, '_cert_source', 'certificate')}, TLS 1.2+)")
+        if self.port:
+            parts.append(f"HTTP {self.address}:{self.port} " + (
+                "(redirects to HTTPS)" if not settings.insecureEnabled else "(plain)"))
+        auth = "needs the metrics token" if settings.metricsToken else "open"
+        return f"running on {', '.join(parts)}; /metrics {auth}"
+
+    async def _close(self) -> None:
+        servers, self._servers = self._servers, []
+        for server, _task in servers:
+            server.should_exit = True
+        for server, task in servers:
+            try:
+                await asyncio.wait_for(asyncio.shield(task), STOP_SECONDS + 2)
+            except asyncio.TimeoutError:
+                server.force_exit = True
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            except Exception:
+                log.exception("Web server: stopping a listener failed")
+        self.port = self.https_port = None
+
+    # ------------------------------------------------------------------ data files
+    def _publish_docs(self) -> None:
+        """Put the Grafana dashboard into the file tree's /docs."""
+        docs = self.core.paths.root / "docs"
+        try:
+            docs.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(DASHBOARD_PATH, docs / DASHBOARD_NAME)
+        except OSError as exc:
+            log.warning("Web server: cannot copy the Grafana dashboard into %s: %s", docs, exc)
+
+
+def _process_start() -> float | None:
+    """When this process started (Unix time), for ``process_start_time_seconds``."""
+    try:
+        import psutil
+        return float(psutil.Process().create_time())
+    except Exception:
+        return None
