@@ -216,3 +216,21 @@ async def test_new_alarms_appear_live_and_cleared_turn_inactive(ticking):
         await wait_for(lambda: "inactive" in detail(p), timeout=10)
         [alarm] = ticking.alarms.open_alarms(AlarmFilter(active=False))
         assert p.table.rows[0].key == alarm.id
+
+
+async def test_a_condition_alarm_is_listed_and_enter_says_it_is_the_controllers(frozen):
+    """A condition alarm (here: the Modbus server cannot listen) is on the page like any
+    alarm; enter explains it belongs to no PDU instead of opening one."""
+    alarm = frozen.alarms.raise_condition(
+        "modbusNotRunning", "Modbus server not running: cannot listen on TCP 0.0.0.0:502: "
+        "Address already in use (another program holds the port)", severity="Warning")
+    await frozen.alarms.flush()
+    async with make_app(frozen).run_test(size=(120, 40)) as pilot:
+        p = await open_alarms(pilot)
+        assert alarm.id in [r.key for r in p.table.rows]
+        p.table.cursor_row = [r.key for r in p.table.rows].index(alarm.id)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert page(pilot.app) is p
+        message = str(p.query_one("#message", Static).render())
+        assert "about the controller itself" in message and "0.0.0.0:502" in message

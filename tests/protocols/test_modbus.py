@@ -349,6 +349,45 @@ async def test_requests_during_a_sweep_are_answered_in_order(make_controller: An
     assert not pacer.queue
 
 
+async def test_pipelined_and_split_requests_are_all_answered_in_order(
+        make_controller: Any) -> None:
+    """Four requests in one segment (reads and a write; pymodbus alone answered the first
+    and dropped the rest), then one request split over three segments."""
+    c, port = await server(make_controller, pdus=2, allowWrite="enabled",
+                           controller={"interval": 600})
+    unit, dev = next(iter(by_unit(c).items()))
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        name = "piped".encode().ljust(32, b"\0")
+        writer.write(mbap(unit, struct.pack(">BHH", 3, 0, 2), tid=1)
+                     + mbap(unit, struct.pack(">BHHB", 16, 50, 16, 32) + name, tid=2)
+                     + mbap(unit, struct.pack(">BHH", 4, 50, 3), tid=3)
+                     + mbap(unit, b"\x41\x00", tid=4))
+        await writer.drain()
+        got = []
+        for _ in range(4):
+            head = await asyncio.wait_for(reader.readexactly(7), 5)
+            body = await reader.readexactly(struct.unpack(">H", head[4:6])[0] - 1)
+            got.append((struct.unpack(">H", head[:2])[0], body))
+        assert [t for t, _ in got] == [1, 2, 3, 4]
+        assert got[0][1] == b"\x03\x04" + b"ETEG"
+        assert got[1][1][0] == 16
+        assert got[2][1] == b"\x04\x06" + b"piped\0"     # the write came first
+        assert got[3][1] == bytes([0xC1, 0x01])
+        frame = mbap(unit, struct.pack(">BHH", 3, 5, 1), tid=5)
+        for part in (frame[:3], frame[3:9], frame[9:]):
+            writer.write(part)
+            await writer.drain()
+            await asyncio.sleep(0.05)
+        head = await asyncio.wait_for(reader.readexactly(7), 5)
+        body = await reader.readexactly(struct.unpack(">H", head[4:6])[0] - 1)
+        assert struct.unpack(">H", head[:2])[0] == 5 and body == b"\x03\x02" + struct.pack(
+            ">H", unit)
+    finally:
+        writer.close()
+    assert dev.info.settings.name == "piped"
+
+
 async def test_controller_unit_has_ring_directory(make_controller: Any) -> None:
     c, port = await server(make_controller, pdus=5)
     cl = await client(port)

@@ -13,10 +13,12 @@ What we add to pymodbus (its internals are listed in docs/architecture.md):
 - ``_ReadRequest``/``_ReadInputRequest``: FC03/FC04 whose decode accepts any count, so a
   count of 0 or over 125 answers 0x03 (pymodbus's own answers function 0x80, code 1),
   and whose answers are packed in one call.
-- ``_Handler.data_received`` answers a lone FC03/FC04 frame itself (the common case: one
-  12-byte request, nothing buffered): parsed with one ``struct`` call, read from the face,
-  packed and written, with no pymodbus framer, PDU objects or task on the way. Anything
-  else (writes, FC43, malformed or split frames) goes to pymodbus as before.
+- ``_Handler.data_received`` cuts the stream into MBAP frames itself and answers an
+  FC03/FC04 frame (the common case) directly: parsed with one ``struct`` call, read
+  from the face, packed and written, with no pymodbus framer, PDU objects or task on the
+  way. Any other frame (writes, FC43, unknown codes) goes to pymodbus, one at a time, so
+  requests pipelined in one segment are all answered, in order; bytes with no valid
+  MBAP header go to pymodbus as they are.
 - ``_Handler.handle_later`` starts the request as a task (pymodbus wakes its own loop
   through the self-pipe for every request).
 - ``_Pacer``: while the poller sweeps, requests are answered in arrival order, one per
@@ -159,6 +161,10 @@ class _Handler(ServerRequestHandler):
         peer = transport.get_extra_info("peername") or ("", 0)
         self.peer = str(peer[0])
         self.last_active = time.monotonic()
+        self._frames = b""
+        """Received bytes not yet taken as frames (a frame split over segments)."""
+        self._in_pymodbus = False
+        """A frame is with pymodbus (decoded, not answered yet): the next ones wait."""
         if len(server.active_connections) > server.max_connections:
             server.refused += 1
             if server.refused == 1 or server.refused % 100 == 0:
@@ -169,16 +175,39 @@ class _Handler(ServerRequestHandler):
 
     def data_received(self, data: bytes) -> None:
         self.last_active = time.monotonic()
-        if (len(data) == 12 and data[7] in (3, 4) and data[2:6] == _READ_MBAP
-                and not self.recv_buffer and self.transport is not None):
-            tid, unit, fc, address, count = _READ_FRAME.unpack(data)
-            pacer: _Pacer = self.server.pacer
-            if pacer.busy():
-                pacer.submit(partial(self._answer_read, tid, unit, fc, address, count))
-            else:
-                self._answer_read(tid, unit, fc, address, count)
-            return
-        super().data_received(data)
+        self._frames = self._frames + data if self._frames else data
+        self._next_frames()
+
+    def _next_frames(self) -> None:
+        """Take the complete frames received so far, in order: a read (FC03/FC04, 12
+        bytes) is answered here; anything else goes to pymodbus one frame at a time, and
+        the frames after it wait until it is answered (pymodbus keeps one request per
+        connection: a second frame in the same segment was dropped). Bytes that are no
+        Modbus TCP header (protocol id not 0, length out of range) go to pymodbus as
+        they are, which answers or drops them as before."""
+        buf = self._frames
+        while buf and not self._in_pymodbus and self.transport is not None:
+            if len(buf) < 6:
+                break
+            length = int.from_bytes(buf[4:6], "big")
+            if buf[2:4] != b"\0\0" or not 2 <= length <= 254:
+                self._frames = b""
+                super().data_received(buf)
+                return
+            if len(buf) < 6 + length:
+                break
+            frame, buf = buf[:6 + length], buf[6 + length:]
+            if length == 6 and frame[7] in (3, 4):
+                tid, unit, fc, address, count = _READ_FRAME.unpack(frame)
+                pacer: _Pacer = self.server.pacer
+                if pacer.busy():
+                    pacer.submit(partial(self._answer_read, tid, unit, fc, address, count))
+                else:
+                    self._answer_read(tid, unit, fc, address, count)
+                continue
+            super().data_received(frame)
+            self._in_pymodbus = self.last_pdu is not None   # handle_later is on its way
+        self._frames = buf
 
     def _answer_read(self, tid: int, unit: int, fc: int, address: int, count: int) -> None:
         """FC03/FC04 answered straight from the face: the same registers and exception
@@ -221,7 +250,12 @@ class _Handler(ServerRequestHandler):
 
     async def handle_request(self) -> None:
         CLIENT.set(getattr(self, "peer", ""))
-        await super().handle_request()
+        try:
+            await super().handle_request()
+        finally:
+            self._in_pymodbus = False
+            if self._frames:
+                self._next_frames()             # frames that came meanwhile
 
 
 _READ_FRAME = struct.Struct(">H4xBBHH")
