@@ -48,6 +48,9 @@ async def test_dashboard_and_alarms_page_show_the_racks_own_alarm(frozen) -> Non
         totals = str(page.query_one("#totals-rules", Static).render())
         assert "total.current" in totals and "warning" in totals
         assert f'rule {rule.id} "Rack total" warn > 10 crit > 40 A' in totals
+        agg = {r.key: r for r in page.query_one("#aggregate").rows}
+        assert str(agg["current"].cells["total"]).startswith("▲")     # the total in alarm
+        assert not str(agg["current"].cells["L1"]).startswith(("▲", "◆"))  # not watched
         # the row above shows it too (alarms of the elements under it)
         row = frozen.structure.get(rack.parent_id)
         await app.open_place(Place("element", row.id))
