@@ -26,9 +26,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .audit import AuditLog, Severity
+from .element_rules import element_key, element_of
 from .errors import Conflict, Invalid, NotFound
 from .safetext import refuse_control
-from .element_rules import element_key, element_of
 from .evaluation import RING, Change, Evaluator, Watch, fmt_num
 from .events import Event, EventBus
 from .live import DeviceLive, LiveState
