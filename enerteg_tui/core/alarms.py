@@ -26,10 +26,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .audit import AuditLog, Severity
+from .element_rules import element_key, element_of
 from .errors import Conflict, Invalid, NotFound
 from .safetext import refuse_control
 from .device_ids import CONDITION as DUPLICATE_ID, duplicate_text, duplicates
-from .element_rules import element_key, element_of
 from .evaluation import RING, Change, Evaluator, Watch, channel_key, fmt_num
 from .events import Event, EventBus
 from .live import DeviceLive, LiveState

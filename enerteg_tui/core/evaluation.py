@@ -6,8 +6,11 @@ per-channel state machine: strict thresholds to enter a level, a hysteresis band
 leave it, a minimum duration before a level is raised. Invariant: a plan is rebuilt
 only when the rule set, the structure or the device's info changed (``RuleService.
 version``, the ``DeviceInfo`` object), so a sweep costs one comparison per watched
-channel in the common case. Called by ``core.alarms`` at the end of every sweep; it
-turns the level changes returned here into alarms. Also builds the rule report.
+channel in the common case. Rooms', rows' and racks' own totals are watched the same
+way (``core.element_rules``; their sums come from ``Structure.aggregates`` in one pass per
+sweep). Called by ``core.alarms`` at the end of every sweep; it turns the level changes
+returned here into alarms. Also builds the rule reports: per PDU, per element's totals,
+and per rule (what it governs, where a more specific rule overrides it).
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ audited and permission-checked changes, and the resolution of the one rule that
 governs a channel. Invariant: for every channel at most one enabled rule governs it,
 chosen by ``specificity`` (PDU > rack > row > room > type > all; ties: a rule
 restricted to a component beats an unrestricted one, a narrower index range beats a
-wider one, then the lower id). Called by ``core.evaluation`` (compiling what to watch),
+wider one, then the lower id). A rule with ``elementTotals`` (scope room/row/rack)
+governs only its element's own totals (``core.element_rules``), never a PDU's channel,
+and a PDU's rules never govern those totals. Called by ``core.evaluation`` (compiling what to watch),
 ``core.topics`` (``rules/``) and the console. Documented in docs/rules.md.
 """
 

@@ -28,7 +28,8 @@ from ..core.structure import Aggregate, Kind
 from .cells import device_state_text, health_text, load_bar, value
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
-from .queries import active_alarms, device_health, device_load
+from .device_tables import ALARM_STYLE
+from .queries import THRESHOLD, active_alarms, device_health, device_load
 from .structure_dialogs import assign_to_rack_dialog
 from .tree import Place
 from .errors import notify_error
@@ -231,14 +232,37 @@ class DashboardPage(Page):
             text.append(f"… and {len(alarms) - ALARMS_SHOWN} more")
         return text
 
+    def _totals_marks(self) -> dict[tuple[str, int, str], str]:
+        """(component, index, quantity) of this element's totals → ``Critical``/``Warning``
+        while in alarm, ``THRESHOLD`` while a rule on its totals watches it."""
+        if self.element_id is None:
+            return {}
+        out: dict[tuple[str, int, str], str] = {}
+        for w in self.ctx.core.alarms.evaluator.element_watches(self.element_id):
+            level = abs(w.level)
+            out[(w.component, w.index, w.quantity)] = (
+                "Critical" if level == 2 else "Warning" if level == 1 else THRESHOLD)
+        return out
+
     def _agg_rows(self, agg: Aggregate) -> list[Row]:
         rows = []
+        marks = self._totals_marks()
+
+        def cell(text: str, mark: str | None) -> str | Text:
+            if mark is None or not text:
+                return text
+            if mark == THRESHOLD:                 # watched by a rule on the totals
+                return Text.assemble(("◆", "dim"), text)
+            return Text(("✖" if mark == "Critical" else "▲") + text,
+                        style=ALARM_STYLE.get(mark, "bold"))
+
         for key in AGG_ROWS:
             cells: dict[str, str | Text] = {"param": AGG_LABELS[key]}
             for p in PHASES:
                 ph = agg.phases.get(p)
-                cells[f"L{p}"] = _kilo(key, ph.get(key)) if ph and key in ph else ""
-            cells["total"] = _kilo(key, agg.total.get(key))
+                cells[f"L{p}"] = cell(_kilo(key, ph.get(key)) if ph and key in ph else "",
+                                      marks.get(("i", p, key)))
+            cells["total"] = cell(_kilo(key, agg.total.get(key)), marks.get(("t", 0, key)))
             rows.append(Row(key=key, cells=cells))
         return rows
 

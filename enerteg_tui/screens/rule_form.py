@@ -117,7 +117,8 @@ def restriction_text(doc: RuleDoc) -> str:
 
 
 def scope_text(core: CoreServices, doc: RuleDoc) -> str:
-    """The scope and its target, resolved to names: ``rack Hall A / Row 1 / Rack 1``."""
+    """The scope and its target, resolved to names: ``rack Hall A / Row 1 / Rack 1``
+    (``totals of rack …`` for a rule on the element's own totals)."""
     s, t = doc.scope, doc.target
     if s == "all":
         return "all PDUs"
@@ -126,11 +127,11 @@ def scope_text(core: CoreServices, doc: RuleDoc) -> str:
     if s == "pdu":
         live = core.live.get(t)
         return f"PDU {live.info.display_name} ({t})" if live else f"PDU {t} (unknown)"
-    own = " (its own totals)" if doc.elementTotals else ""
+    own = "totals of " if doc.elementTotals else ""
     try:
-        return f"{s} {core.structure.path(int(t))}{own}"
+        return f"{own}{s} {core.structure.path(int(t))}"
     except (EnertegError, ValueError):
-        return f"{s} {t} (deleted){own}"
+        return f"{own}{s} {t} (deleted)"
 
 
 def threshold_text(doc: RuleDoc, key: str) -> str:

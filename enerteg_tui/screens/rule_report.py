@@ -26,8 +26,8 @@ from .livetable import Column, LiveTable, Row
 __all__ = ["RuleReportScreen", "COLUMNS"]
 
 COLUMNS = (
-    Column("subject", "PDU / element", 24, "left"),
-    Column("channel", "Channel", 24, "left"),
+    Column("subject", "PDU / element", 27, "left"),
+    Column("channel", "Channel", 20, "left"),
     Column("by", "Governed by", 40, "left"),
 )
 """One row per channel the rule takes in."""
@@ -86,9 +86,10 @@ class RuleReportScreen(ModalScreen[None]):
                         style="yellow")
         subjects = report["subjects"]
         governing = sum(1 for s in subjects if s["governs"])
-        text.append(f'\nGoverns {report["governed"]} channel(s) on {governing} '
-                    f"PDU(s)/element(s); a more specific rule overrides it on "
-                    f'{report["overridden"]} channel(s).')
+        where = ("the ring" if report["quantity"] == "ringBreaks" else
+                 "its element's totals" if report["elementTotals"] else f"{governing} PDU(s)")
+        text.append(f'\nGoverns {report["governed"]} channel(s) on {where}; a more specific '
+                    f'rule overrides it on {report["overridden"]} channel(s).')
         if not subjects:
             text.append("\nIts scope and restriction take in no channel now.", style="dim")
         return text

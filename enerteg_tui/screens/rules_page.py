@@ -264,7 +264,7 @@ class RulesPage(Page):
         title = Text("Rule report: ", style="bold")
         health = Health[str(report.get("health", "ok")).upper()]
         if self.element_id is not None:
-            title.append(f'{report["kind"]} {report["name"]}, its own totals ')
+            title.append(f'totals of {report["kind"]} {report["name"]} ')
             title.append(HEALTH_MARK[health], style=HEALTH_STYLE[health])
         else:
             title.append(f'{report["name"]} ({report["hexId"]}) ')
@@ -273,8 +273,6 @@ class RulesPage(Page):
         self.query_one("#title", PageTitle).update(title)
         summary = (f"{governed} of {len(channels)} governed · {report['watched']} watched"
                    f" · filter: {self.report_filter}")
-        if self.element_id is not None:
-            summary += " · only rules on this element's totals (elementTotals) govern these"
         self.query_one("#summary", Static).update(summary)
         self._describe()
 
@@ -304,6 +302,12 @@ class RulesPage(Page):
         text.append(" · ")
         text.append(state, style=STATE_STYLE.get(state, ""))
         rule = ch.get("rule")
+        if rule is None and self.element_id is not None:
+            text.append("\nNo enabled rule on this element's own totals (elementTotals) covers "
+                        "it; rules on its PDUs never govern a total")
+            if self.ctx.may(Action.EDIT_RULES):
+                text.append(": press n to create one for it")
+            return text
         if rule is None:
             text.append("\nNo enabled rule covers this channel")
             if self.ctx.may(Action.EDIT_RULES):

@@ -48,6 +48,9 @@ async def test_dashboard_and_alarms_page_show_the_racks_own_alarm(frozen) -> Non
         totals = str(page.query_one("#totals-rules", Static).render())
         assert "total.current" in totals and "warning" in totals
         assert f'rule {rule.id} "Rack total" warn > 10 crit > 40 A' in totals
+        agg = {r.key: r for r in page.query_one("#aggregate").rows}
+        assert str(agg["current"].cells["total"]).startswith("▲")     # the total in alarm
+        assert not str(agg["current"].cells["L1"]).startswith(("▲", "◆"))  # not watched
         # the row above shows it too (alarms of the elements under it)
         row = frozen.structure.get(rack.parent_id)
         await app.open_place(Place("element", row.id))
@@ -79,7 +82,7 @@ async def test_element_report_and_rule_report(frozen) -> None:
         page = _page(app)
         assert isinstance(page, RulesPage) and page.element_id == rack.id
         title = str(page.query_one("#title").render())
-        assert "rack Hall A / Row 1 / Rack 1, its own totals" in title
+        assert "totals of rack Hall A / Row 1 / Rack 1" in title
         rows = {r.cells["channel"]: r for r in page.table.rows}
         assert list(rows) == ["total.current"]            # governed only (filter)
         assert rows["total.current"].cells["rule"] == f"{rule.id} Rack total"
@@ -113,7 +116,7 @@ async def test_form_keeps_and_sets_element_totals(frozen) -> None:
         page = _page(app)
         page.table.cursor_row = [r.key for r in page.table.rows].index(rule.id)
         await settle(pilot)
-        assert "(its own totals)" in str(page.table.current.cells["scope"])
+        assert str(page.table.current.cells["scope"]).startswith("totals of rack")
         await pilot.press("e")
         await settle(pilot)
         form = app.screen
