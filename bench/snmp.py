@@ -10,7 +10,7 @@ port with a padded ``hrSWRunTable`` (P extra sleeping processes: a table it buil
 live /proc data per request, as ours comes from live state) and walks it the same way
 until at least as many OIDs were read, for a ratio measured on the same machine, now.
 
-Usage: python bench/snmp.py [--pdus 100] [--interval 1] [--walks 2] [--repetitions 50]
+Usage: python bench/snmp.py [--pdus 100] [--interval 1] [--walks 10] [--repetitions 50]
 Prints figures, last line JSON (pdus, oids, oids_per_s, snmpd_oids_per_s, ratio,
 sweep_ms_p99_base, sweep_ms_p99_walk). Goals: >= 10,000 OIDs/s, >= 1/3 of snmpd, the
 sweep p99 within 10 % of the baseline.
@@ -134,7 +134,8 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pdus", type=int, default=100)
     ap.add_argument("--interval", type=float, default=1.0)
-    ap.add_argument("--walks", type=int, default=2)
+    ap.add_argument("--walks", type=int, default=10,
+                    help="walks of the subtree (10 hold about ten sweeps for the p99)")
     ap.add_argument("--repetitions", type=int, default=50)
     ap.add_argument("--baseline", type=float, default=20.0, help="seconds without SNMP traffic")
     ap.add_argument("--padding", type=int, default=400,

@@ -742,6 +742,12 @@ async def test_trap_targets_refuse_bad_input_with_a_clear_message(make_controlle
                                  "trapTargets.nms.port=2162")
     assert code == 0, err
     assert c.config.get("snmp_agent").trapTargets["nms"].v2cCommunity == "secret-c"
+    # the whole list as a read shows it (the console's Settings form sends it so) keeps it too
+    shown_doc = c.config.public("snmp_agent")["trapTargets"]
+    shown_doc["nms"]["port"] = 3162
+    await c.config.put(SYSTEM, "snmp_agent", {"trapTargets": shown_doc})
+    t = c.config.get("snmp_agent").trapTargets["nms"]
+    assert (t.port, t.v2cCommunity) == (3162, "secret-c")
     dumped = json.dumps([list(r) for r in await c.store.fetchall("SELECT * FROM audit")])
     assert "secret-c" not in dumped
     code, out, err = await shell("put config/snmp_agent 'trapTargets.bad name.address=x'")

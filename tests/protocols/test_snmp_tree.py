@@ -51,3 +51,23 @@ def test_getnext_order_across_sparse_rows_and_from_any_oid() -> None:
     assert tree.next((1, 3, 0)) is None
     assert tree.get((1, 2, 1, 2, 1, 2)) == (True, None)               # noSuchInstance
     assert tree.get((1, 9, 0)) == (False, None)                       # noSuchObject
+
+
+def test_walk_finds_what_repeated_getnext_finds() -> None:
+    from enerteg_tui.protocols.snmp.tree import ScalarNode, TableNode, Tree
+    keys = [(1, 1), (1, 2), (3, 1), (4, 7)]
+    rows = ["a", "b", "c", "d"]
+    cols = {2: lambda r: None if r == "b" else r, 5: lambda r: r.upper() if r in "cd" else None}
+    tree = Tree([ScalarNode((1, 1), lambda: "s"), TableNode((1, 2, 1), cols, lambda: (keys, rows)),
+                 ScalarNode((1, 3), lambda: "z"), ScalarNode((1, 4), lambda: None)])
+    for start in [(1,), (1, 1, 0), (1, 2), (1, 2, 1, 2, 1, 1), (1, 2, 1, 2, 1, 2), (1, 2, 1, 3),
+                  (1, 2, 1, 5, 3, 1, 0), (1, 3, 0), (2,)]:
+        by_next, oid = [], start
+        while (found := tree.next(oid)) is not None:
+            by_next.append(found[:2])
+            oid = found[0]
+        walked = [(oid, value) for oid, value, split in tree.walk(start)]
+        assert walked == by_next, start
+        # the index starts where the column ends
+        for oid, _value, split in tree.walk(start):
+            assert oid[:split] in {(1, 1), (1, 3), (1, 2, 1, 2), (1, 2, 1, 5)}

@@ -228,8 +228,12 @@ class Agent:
         self._timer: asyncio.TimerHandle | None = None
         self._not_before = 0.0
         self.deferred_dropped = 0
-        self._unlisten = core.poller.add_sweep_listener(
-            lambda: asyncio.get_running_loop().call_soon(self._after_sweep))
+        self._unlisten = core.poller.add_sweep_listener(self._on_sweep)
+        # the row indexes are checked again after a sweep (PDUs found, lost, moved) or
+        # a device event (settings such as the Device ID, forgotten), not per request
+        self._shape_news = core.events.subscribe(kinds={"device", "structure"}, live=False)
+        self._swept = True
+        self.rows.maybe_changed = self._maybe_changed
         self._configure(settings, mib)
         v2 = settings.snmpVersion in ("snmpV2C", "snmpV2CV3")
         communities = frozenset(c.encode() for c in (settings.v2cCommunity,
@@ -307,6 +311,15 @@ class Agent:
 
         self._timer = loop.call_later(delay, run)
 
+    def _maybe_changed(self) -> bool:
+        news = bool(self._shape_news.take()) or self._swept
+        self._swept = False
+        return news
+
+    def _on_sweep(self) -> None:
+        self._swept = True
+        asyncio.get_running_loop().call_soon(self._after_sweep)
+
     def _after_sweep(self) -> None:
         """The sweep is over: answer what waited, without pacing."""
         if self._timer is not None:
@@ -356,6 +369,7 @@ class Agent:
     async def close(self) -> None:
         """Stop answering: close the socket, finish nothing more."""
         self._unlisten()
+        self._shape_news.close()
         if self.traps is not None:
             await self.traps.stop()
         if self._timer is not None:

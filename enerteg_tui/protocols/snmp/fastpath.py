@@ -151,9 +151,37 @@ def _arc(arc: int) -> bytes:
     return out
 
 
+def _body(oid: OID) -> bytes:
+    if len(oid) < 2:
+        raise ValueError("an OID has at least two arcs")
+    return bytes((oid[0] * 40 + oid[1],)) + b"".join([_arc(a) for a in oid[2:]])
+
+
 def encode_oid(oid: OID) -> bytes:
     """The BER TLV of an OBJECT IDENTIFIER."""
-    body = bytes((oid[0] * 40 + oid[1],)) + b"".join([_arc(a) for a in oid[2:]])
+    body = _body(oid)
+    return b"\x06" + _len(len(body)) + body
+
+
+_HEADS: dict[OID, bytes] = {}
+_TAILS: dict[OID, bytes] = {}
+
+
+def encode_instance(oid: OID, split: int) -> bytes:
+    """``encode_oid`` of a tree instance: its column (``oid[:split]``) and its index
+    are each encoded once and remembered (a tree has few columns; indexes are small)."""
+    head_oid, tail_oid = oid[:split], oid[split:]
+    head = _HEADS.get(head_oid)
+    if head is None:
+        head = _body(head_oid)
+        if len(_HEADS) < 4096:
+            _HEADS[head_oid] = head
+    tail = _TAILS.get(tail_oid)
+    if tail is None:
+        tail = b"".join([_arc(a) for a in tail_oid])
+        if len(_TAILS) < 65536:
+            _TAILS[tail_oid] = tail
+    body = head + tail
     return b"\x06" + _len(len(body)) + body
 
 
@@ -210,7 +238,7 @@ class FastReads:
         if pdu == _GET:
             vbs = [self._get(oid) for oid in oids]
         elif pdu == _GETNEXT:
-            vbs = [self._next(oid)[0] for oid in oids]
+            vbs = [self._chain(oid, 1)[0] for oid in oids]
         else:
             vbs = self._bulk(oids, max(a, 0), max(b, 0))
             if not vbs:
@@ -227,23 +255,31 @@ class FastReads:
             return _varbind(encode_oid(oid), _NO_SUCH_INSTANCE if exists else _NO_SUCH_OBJECT)
         return _varbind(encode_oid(oid), encode_value(raw))
 
-    def _next(self, oid: OID) -> tuple[bytes, OID, bool]:
-        """(encoded varbind, its OID, end of the MIB view)."""
-        found = self.tree.next(oid)
-        if found is None:
-            return _varbind(encode_oid(oid), _END_OF_MIB), oid, True
-        nxt, raw, _node = found
-        return _varbind(encode_oid(nxt), encode_value(raw)), nxt, False
+    def _chain(self, oid: OID, count: int) -> list[bytes]:
+        """``count`` successive GETNEXT answers from ``oid`` (each from the previous one),
+        read in one pass over the tree; past the end, endOfMibView at the last name."""
+        out = []
+        last = oid
+        if count > 0:
+            for nxt, raw, split in self.tree.walk(oid):
+                out.append(_varbind(encode_instance(nxt, split), encode_value(raw)))
+                last = nxt
+                if len(out) == count:
+                    return out
+        if len(out) < count:
+            end = _varbind(encode_oid(last), _END_OF_MIB)
+            out.extend([end] * (count - len(out)))
+        return out
 
     def _bulk(self, oids: list[OID], non_repeaters: int, repetitions: int) -> list[bytes]:
         n = min(non_repeaters, len(oids))
         r = max(len(oids) - n, 0)
         m = min(repetitions, self.max_varbinds // r) if r else repetitions
-        out = [self._next(oid)[0] for oid in oids[:n]]
-        current = oids[n:]
-        while m and r:
-            step = [self._next(oid) for oid in current]
-            out.extend(vb for vb, _, _ in step)
-            current = [nxt for _, nxt, _ in step]
-            m -= 1
+        out = [self._chain(oid, 1)[0] for oid in oids[:n]]
+        if m and r:
+            # repetition i of a varbind is GETNEXT of its repetition i-1: each varbind is
+            # its own chain, and the response takes them round-robin
+            chains = [self._chain(oid, m) for oid in oids[n:]]
+            for i in range(m):
+                out.extend(chain[i] for chain in chains)
         return out
