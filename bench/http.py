@@ -2,16 +2,17 @@
 against a bare endpoint (``/healthz``) on the same stack in the same run as the floor.
 
 Starts a controller in this process (N full simulated PDUs sweeping every I seconds, the
-web server on free loopback ports), times the exposition built in-process (from live
-state, and with the channel families kept since the sweep), measures the poller's sweep
-durations for a baseline window without HTTP traffic, then runs a client process (one
-kept-alive connection, TCP_NODELAY as Prometheus's Go client) for S seconds per phase:
-``/metrics`` at R scrapes per second (default 1: Prometheus's most eager interval),
-``/healthz`` at the same rate (the floor: uvicorn + FastAPI + the loop, nothing of
-ours), then both back to back (a stress far beyond any scraper). Each phase gives time
-per request (p50/p99, whole body received) and the sweep durations meanwhile.
+web server on free loopback ports) and times the exposition built in-process (from live
+state, and with the channel families kept since the sweep). Then, for R rounds, three
+windows of S seconds each: no HTTP (the baseline), ``/metrics`` at Q scrapes a second
+(default 1: Prometheus's most eager interval) and ``/healthz`` at the same rate (the
+floor: uvicorn + FastAPI + the loop, nothing of ours); the rounds alternate so that the
+machine's other load drifts over all three alike. Last, one window each of ``/metrics``
+and ``/healthz`` back to back (a stress far beyond any scraper). The client is another
+process (one kept-alive connection, TCP_NODELAY as Prometheus's Go client); each phase
+gives time per request (p50/p99, whole body received) and the sweep durations meanwhile.
 
-Usage: python bench/http.py [--pdus 100] [--interval 1] [--seconds 20] [--baseline 20]
+Usage: python bench/http.py [--pdus 100] [--interval 1] [--seconds 10] [--rounds 3]
        [--rate 1] [--https]
 Prints figures, last line JSON (pdus, bytes, samples, build_ms, kept_ms_median,
 sweep_ms_p99_base, and per phase paced/floor_paced/stress/floor_stress: _ms_p50,
@@ -86,7 +87,8 @@ def client(url: str, seconds: float, cafile: str, rate: float = 0.0) -> dict[str
         if resp.status != 200:
             raise SystemExit(f"{url}: HTTP {resp.status}")
     conn.close()
-    return {"requests": len(lat), "p50_ms": pct(lat, 0.5) * 1000,
+    return {"requests": len(lat), "lat_ms": [x * 1000 for x in lat],
+            "p50_ms": pct(lat, 0.5) * 1000,
             "p99_ms": pct(lat, 0.99) * 1000, "max_ms": max(lat) * 1000,
             "bytes": sum(sizes) / len(sizes)}
 
@@ -141,20 +143,29 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
             samples = sum(1 for line in text.splitlines() if line and line[0] != "#")
             await asyncio.sleep(args.interval * 2)
             bus = c.live.bus
-            bus.recent_sweep_ms.clear()
-            await asyncio.sleep(args.baseline)
-            base = list(bus.recent_sweep_ms)
             loop = asyncio.get_running_loop()
-            phases: dict[str, Any] = {}
-            for phase, path, rate in (("paced", "/metrics", args.rate),
-                                      ("floor_paced", "/healthz", args.rate),
-                                      ("stress", "/metrics", 0.0),
-                                      ("floor_stress", "/healthz", 0.0)):
+            # the paced phases alternate with windows without HTTP, round after round, so
+            # that the machine's other load drifts over all of them alike
+            pooled: dict[str, dict[str, Any]] = {
+                name: {"lat_ms": [], "sweeps": [], "bytes": 0.0}
+                for name in ("base", "paced", "floor_paced", "stress", "floor_stress")}
+            plan = [("base", "", 0.0), ("paced", "/metrics", args.rate),
+                    ("floor_paced", "/healthz", args.rate)] * args.rounds
+            plan += [("stress", "/metrics", 0.0), ("floor_stress", "/healthz", 0.0)]
+            for phase, path, rate in plan:
                 bus.recent_sweep_ms.clear()
-                got = await loop.run_in_executor(None, run_client, base_url + path,
-                                                 args.seconds, cafile, rate)
-                got["sweeps"] = list(bus.recent_sweep_ms)
-                phases[phase] = got
+                if not path:
+                    await asyncio.sleep(args.seconds)
+                else:
+                    got = await loop.run_in_executor(None, run_client, base_url + path,
+                                                     args.seconds, cafile, rate)
+                    pooled[phase]["lat_ms"] += got["lat_ms"]
+                    pooled[phase]["bytes"] = got["bytes"]
+                pooled[phase]["sweeps"] += list(bus.recent_sweep_ms)
+            base = pooled.pop("base")["sweeps"]
+            phases = {name: {"requests": len(v["lat_ms"]), "p50_ms": pct(v["lat_ms"], 0.5),
+                             "p99_ms": pct(v["lat_ms"], 0.99), "sweeps": v["sweeps"],
+                             "bytes": v["bytes"]} for name, v in pooled.items()}
             out: dict[str, Any] = {
                 "samples": samples, "bytes": phases["paced"]["bytes"],
                 "build_ms": min(builds), "build_ms_median": sorted(builds)[2],
@@ -178,8 +189,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pdus", type=int, default=100)
     ap.add_argument("--interval", type=float, default=1.0)
-    ap.add_argument("--seconds", type=float, default=20.0)
-    ap.add_argument("--baseline", type=float, default=20.0, help="seconds without HTTP traffic")
+    ap.add_argument("--seconds", type=float, default=10.0, help="seconds per window")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of (no HTTP, /metrics paced, /healthz paced) windows")
     ap.add_argument("--https", action="store_true", help="scrape over HTTPS (TLS 1.2+)")
     ap.add_argument("--rate", type=float, default=1.0,
                     help="scrapes per second of the paced phases (Prometheus: 1/15 to 1)")

@@ -182,6 +182,9 @@ class HttpService(SettingsDrivenFace):
             def capture_signals(self) -> Iterator[None]:
                 yield                       # the controller handles its own signals
 
+        # uvicorn's own lines ("Started server process", "Uvicorn running on") repeat
+        # what our status line says at every restart of a listener: warnings only
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
         config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False,
                                 ws="none", proxy_headers=False, server_header=False,
                                 timeout_graceful_shutdown=int(STOP_SECONDS))
