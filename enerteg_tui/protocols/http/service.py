@@ -74,6 +74,8 @@ class HttpService(SettingsDrivenFace):
         """The HTTPS port while it listens."""
         self.certificate = ""
         """The PEM served over HTTPS now (tests pass it to curl as --cacert)."""
+        self._cert_source = "self-signed certificate"
+        """Which certificate HTTPS serves, for the status line."""
         self.started_at = _process_start()
         self.exposition: Exposition | None = None
         """What ``/metrics`` answers from, while the server runs."""
@@ -207,7 +209,7 @@ class HttpService(SettingsDrivenFace):
         parts = []
         if self.https_port:
             parts.append(f"HTTPS {self.address}:{self.https_port} "
-                         f"({getattr(self, '_cert_source', 'certificate')}, TLS 1.2+)")
+                         f"({self._cert_source}, TLS 1.2+)")
         if self.port:
             parts.append(f"HTTP {self.address}:{self.port} " + (
                 "(redirects to HTTPS)" if not settings.insecureEnabled else "(plain)"))
