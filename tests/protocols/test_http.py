@@ -272,6 +272,10 @@ async def test_plain_http_serves_without_hsts_while_insecure_is_on(make_controll
     code, out, err = await curl("-D", "-", f"http://127.0.0.1:{svc.port}/healthz")
     assert code == 0, err
     assert out.startswith("HTTP/1.1 200") and "strict-transport-security" not in out.lower()
+    code, out, _ = await curl(f"http://127.0.0.1:{svc.port}/")
+    assert "/metrics" in out and "/healthz" in out
+    code, out, _ = await curl(f"http://127.0.0.1:{svc.port}/openapi.json")
+    assert set(json.loads(out)["paths"]) == {"/", "/healthz", "/metrics"}
 
 
 # ------------------------------------------------------------------ docs
