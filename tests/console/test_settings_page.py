@@ -333,3 +333,25 @@ async def test_modbus_form_shows_the_servers_report_and_apply_waits_for_it(froze
         await settle(pilot)
         assert f"Now: running on TCP 0.0.0.0:{port}" in str(p.query_one("#service", Static).render())
         await frozen.config.put(ADMIN, "modbus", {"enabled": "disabled"})
+
+
+async def test_web_server_form_shows_the_servers_report_and_apply_waits_for_it(frozen):
+    """Issue 20: config/http_server is applied by the web server, whose report the form
+    shows as for SNMP and Modbus (ports are free ones: build_controller passes them)."""
+    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+        p = await open_topic(pilot, "http_server")
+        service = str(p.query_one("#service", Static).render())
+        assert "Applied by: web server." in service
+        assert "Now: disabled (config/http_server enabled=disabled)." in service
+        p.query_one("#f-enabled", Select).value = "enabled"
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: "Web access:" in message(p), timeout=15)
+        svc = frozen.service("http")
+        assert (f"Saved config/http_server: enabled. Web access: running on HTTPS "
+                f"0.0.0.0:{svc.https_port} (self-signed certificate, TLS 1.2+)" in message(p))
+        await settle(pilot)
+        assert f"Now: running on HTTPS 0.0.0.0:{svc.https_port}" in str(
+            p.query_one("#service", Static).render())
+        await frozen.config.put(ADMIN, "http_server", {"enabled": "disabled"})
+        await wait_for(lambda: not svc.status.running, timeout=15)

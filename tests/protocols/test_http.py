@@ -272,6 +272,10 @@ async def test_plain_http_serves_without_hsts_while_insecure_is_on(make_controll
     code, out, err = await curl("-D", "-", f"http://127.0.0.1:{svc.port}/healthz")
     assert code == 0, err
     assert out.startswith("HTTP/1.1 200") and "strict-transport-security" not in out.lower()
+    code, out, _ = await curl(f"http://127.0.0.1:{svc.port}/")
+    assert "/metrics" in out and "/healthz" in out
+    code, out, _ = await curl(f"http://127.0.0.1:{svc.port}/openapi.json")
+    assert set(json.loads(out)["paths"]) == {"/", "/healthz", "/metrics"}
 
 
 # ------------------------------------------------------------------ docs
@@ -283,3 +287,22 @@ async def test_grafana_dashboard_is_in_docs_and_sftp_docs(make_controller) -> No
     exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
     assert any("enerteg_total_active_power_watts" in e for e in exprs)
     assert {v["name"] for v in dash["templating"]["list"]} >= {"room", "row", "rack", "device"}
+
+
+async def test_kept_alive_connections_have_no_nagle_delay(make_controller) -> None:
+    """Headers and body are two writes: without TCP_NODELAY on the server's side every
+    answer after the first on a kept-alive connection waited ~40 ms for a delayed ACK."""
+    c, svc = await web(make_controller, httpsEnabled="disabled")
+    reader, writer = await asyncio.open_connection("127.0.0.1", svc.port)
+    try:
+        for _ in range(2):
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            assert head.startswith(b"HTTP/1.1 200")
+            assert await asyncio.wait_for(reader.readexactly(3), 10) == b"ok\n"
+        server = svc._servers[0][0]
+        socks = [conn.transport.get_extra_info("socket")
+                 for conn in server.server_state.connections]
+        assert socks and all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in socks)
+    finally:
+        writer.close()

@@ -199,3 +199,30 @@ def test_label_values_are_escaped() -> None:
     fam = next(iter(text_string_to_metric_families(text)))
     assert fam.samples[0].labels["name"] == 'a\nb\\"'
     assert not math.isnan(fam.samples[0].value)
+
+
+async def test_kept_channel_families_follow_sweeps_and_renames(make_controller: Any) -> None:
+    """The channel families kept between scrapes are rebuilt when a sweep ends (as the
+    poller does it: new values, the count, the sweep-end signal) and when a PDU's labels
+    change without a sweep (a rename)."""
+    from enerteg_tui.core.quantities import Component as C
+    from tests.conftest import ADMIN
+
+    c, svc = await web(make_controller, pdus=2, interval=600)     # no sweep of its own
+    dev = c.live.ordered()[0]
+
+    def outlet1(fams: dict[str, list[Any]]) -> Any:
+        return next(s for s in fams["enerteg_outlet_current_amperes"]
+                    if s.labels["device"] == dev.hex_id and s.labels["index"] == "1")
+
+    first = outlet1(samples((await scrape(svc)).text))
+    assert first.value == dev.groups[(C.OUTLET, 1)]["current"]
+    expo = svc.exposition
+    assert not expo.prepare()                 # kept from the scrape: nothing to build
+    dev.groups[(C.OUTLET, 1)]["current"] = 12.34
+    c.live.bus.sweeps += 1
+    c.events.sweep_done()
+    await wait_for(lambda: expo._cache is not None and expo._cache[0][0] == c.live.bus.sweeps)
+    assert outlet1(samples((await scrape(svc)).text)).value == 12.34
+    await c.devices.update_settings(ADMIN, dev.hex_id, {"name": "Renamed PDU"})
+    assert outlet1(samples((await scrape(svc)).text)).labels["name"] == "Renamed PDU"

@@ -51,11 +51,10 @@ async def _stream(expo: Exposition) -> AsyncIterator[bytes]:
         await asyncio.sleep(0)
 
 
-def build_app(core: CoreServices, started_at: float | None = None) -> FastAPI:
-    """The FastAPI application of the web server."""
+def build_app(core: CoreServices, expo: Exposition) -> FastAPI:
+    """The FastAPI application of the web server (``expo`` writes ``/metrics``)."""
     app = FastAPI(title="EnerTEG controller", version=__version__, docs_url=None,
                   redoc_url=None)
-    expo = Exposition(core, started_at)
 
     @app.get("/", response_class=PlainTextResponse, summary="What this server offers")
     async def index() -> str:

@@ -117,16 +117,26 @@ def _fmt(value: float) -> str:
 
 
 class Exposition:
-    """One scrape's text, written from the core's live state.
+    """One controller's exposition text, written from the core's live state.
+
+    Channel values change only when the poller polls, so the channel families (nearly
+    all of the text) are kept from one scrape to the next while the sweep count, every
+    PDU's state and its labels are unchanged; ``prepare`` builds them right after a
+    sweep ends, while the bus is idle (the web server calls it while someone scrapes),
+    so a scrape then only sends them. Devices' states, relays, the bus, alarms and the
+    process are written fresh on every scrape.
 
     Args:
         core: the ``CoreServices`` (live, structure, devices, alarms).
-        started_at: the controller's start time (``process_start_time_seconds``).
+        started_at: the process's start time (``process_start_time_seconds``).
     """
 
     def __init__(self, core: Any, started_at: float | None = None) -> None:
         self.core = core
         self.started_at = started_at
+        self.last_scrape = 0.0
+        """``time.monotonic()`` of the last scrape (0: never)."""
+        self._cache: tuple[tuple[Any, ...], list[str]] | None = None
 
     # ------------------------------------------------------------------ public
     def text(self) -> str:
@@ -135,17 +145,53 @@ class Exposition:
 
     def chunks(self) -> Iterator[str]:
         """The exposition, one metric family (all its samples) per chunk."""
+        self.last_scrape = time.monotonic()
         devices = self.core.live.ordered()
         labels = {d.hex_id: self._device_labels(d) for d in devices}
-        running_state = DeviceState.RUNNING
         yield from self._device_families(devices, labels)
+        key = self._key(devices, labels)
+        cached = self._cache
+        if cached is not None and cached[0] == key:
+            yield from cached[1]
+        else:
+            built: list[str] = []
+            for chunk in self._channel_families(devices, labels):
+                built.append(chunk)
+                yield chunk
+            if self._key(devices, labels) == key:       # no sweep ended in between
+                self._cache = (key, built)
+        yield self._bus()
+        yield self._alarms()
+        yield self._process()
+
+    def prepare(self) -> bool:
+        """Build the channel families now (after a sweep); False if they were current."""
+        devices = self.core.live.ordered()
+        labels = {d.hex_id: self._device_labels(d) for d in devices}
+        key = self._key(devices, labels)
+        if self._cache is not None and self._cache[0] == key:
+            return False
+        self._cache = (key, list(self._channel_families(devices, labels)))
+        return True
+
+    def forget(self) -> None:
+        """Drop the kept channel families (nobody scrapes: free their memory)."""
+        self._cache = None
+
+    def _key(self, devices: list[Any], labels: dict[str, str]) -> tuple[Any, ...]:
+        return (self.core.live.bus.sweeps,
+                tuple((d.hex_id, d.state, labels[d.hex_id]) for d in devices))
+
+    def _channel_families(self, devices: list[Any], labels: dict[str, str]) -> Iterator[str]:
+        """Every channel family of the PDUs that answer, one family per chunk."""
+        running_state = DeviceState.RUNNING
         for comp, q, name, help_, kind, scale, digits in _FAMILIES:
             lines = [f"# HELP {name} {help_}\n# TYPE {name} {kind}\n"]
             word = _COMPONENT_WORD[comp]
             tail = f'",quantity="{q}"}} '
             for d in devices:
-                if d.state is not running_state:     # checked per family: the route
-                    continue                         # yields to the poller in between
+                if d.state is not running_state:
+                    continue
                 head = f'{name}{{{labels[d.hex_id]},component="{word}",index="'
                 for (c, idx), group in d.groups.items():
                     if c is not comp:
@@ -158,9 +204,6 @@ class Exposition:
                     else:
                         lines.append(f"{head}{idx}{tail}{_fmt(v)}\n")
             yield "".join(lines)
-        yield self._bus()
-        yield self._alarms()
-        yield self._process()
 
     # ------------------------------------------------------------------ labels
     def _device_labels(self, d: Any) -> str:

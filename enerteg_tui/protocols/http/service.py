@@ -23,14 +23,16 @@ import contextlib
 import hashlib
 import logging
 import shutil
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ...core.services import CoreServices
 from ...core.settings import HttpServerSettings
-from ..modbus.service import bind_tcp
 from ..settings_face import SettingsDrivenFace, bind_problem
+from .metrics import Exposition
 from .tls import TlsProblem, certificate_summary, self_signed, server_context
 
 __all__ = ["HttpService", "DASHBOARD_PATH"]
@@ -42,6 +44,8 @@ DASHBOARD_PATH = Path(__file__).with_name("grafana-dashboard.json")
 """The Grafana dashboard (site, rack and PDU views), shipped in /docs."""
 DASHBOARD_NAME = "enerteg-grafana-dashboard.json"
 """Its name in the file tree's ``/docs``."""
+WARM_SECONDS = 120.0
+"""After a scrape, how long the channel families are built at each sweep's end."""
 STOP_SECONDS = 3.0
 """How long a listener may take to finish open requests when it stops."""
 
@@ -70,7 +74,12 @@ class HttpService(SettingsDrivenFace):
         """The HTTPS port while it listens."""
         self.certificate = ""
         """The PEM served over HTTPS now (tests pass it to curl as --cacert)."""
+        self._cert_source = "self-signed certificate"
+        """Which certificate HTTPS serves, for the status line."""
         self.started_at = _process_start()
+        self.exposition: Exposition | None = None
+        """What ``/metrics`` answers from, while the server runs."""
+        self._prebuild: asyncio.Task[None] | None = None
 
     def describe(self) -> str:
         ports = [f"http={self.address}:{self.port}" if self.port else "",
@@ -114,7 +123,7 @@ class HttpService(SettingsDrivenFace):
             plan.append(("HTTPS", https_port, "config/http_server httpsPort"))
         for proto, p, key in plan:
             try:
-                socks.append(bind_tcp(address, p))
+                socks.append(_bind(address, p))
             except OSError as exc:
                 for s in socks:
                     s.close()
@@ -123,7 +132,10 @@ class HttpService(SettingsDrivenFace):
                 return
         try:
             from .app import RedirectToHttps, SecurityHeaders, build_app   # FastAPI when enabled
-            app = SecurityHeaders(build_app(self.core, self.started_at),
+            self.exposition = Exposition(self.core, self.started_at)
+            self._prebuild = asyncio.create_task(self._prebuild_after_sweeps(self.exposition),
+                                                 name="http-metrics-prebuild")
+            app = SecurityHeaders(build_app(self.core, self.exposition),
                                   lambda: bool(self.core.config.get(TOPIC).hsts))
             https_sock = socks[1] if ctx is not None else None
             plain = app if settings.insecureEnabled else RedirectToHttps(
@@ -172,6 +184,9 @@ class HttpService(SettingsDrivenFace):
             def capture_signals(self) -> Iterator[None]:
                 yield                       # the controller handles its own signals
 
+        # uvicorn's own lines ("Started server process", "Uvicorn running on") repeat
+        # what our status line says at every restart of a listener: warnings only
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
         config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False,
                                 ws="none", proxy_headers=False, server_header=False,
                                 timeout_graceful_shutdown=int(STOP_SECONDS))
@@ -194,14 +209,30 @@ class HttpService(SettingsDrivenFace):
         parts = []
         if self.https_port:
             parts.append(f"HTTPS {self.address}:{self.https_port} "
-                         f"({getattr(self, '_cert_source', 'certificate')}, TLS 1.2+)")
+                         f"({self._cert_source}, TLS 1.2+)")
         if self.port:
             parts.append(f"HTTP {self.address}:{self.port} " + (
                 "(redirects to HTTPS)" if not settings.insecureEnabled else "(plain)"))
         auth = "needs the metrics token" if settings.metricsToken else "open"
         return f"running on {', '.join(parts)}; /metrics {auth}"
 
+    async def _prebuild_after_sweeps(self, expo: Exposition) -> None:
+        """While someone scrapes, build the channel families when a sweep ends (the bus
+        is idle then), so a scrape only sends them; forget them when nobody scrapes."""
+        with self.core.events.subscribe(kinds={"sweep"}, live=False, paced=True) as sub:
+            while True:
+                await sub.get()
+                if time.monotonic() - expo.last_scrape < WARM_SECONDS:
+                    expo.prepare()
+                else:
+                    expo.forget()
+
     async def _close(self) -> None:
+        if self._prebuild is not None:
+            self._prebuild.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prebuild
+            self._prebuild = None
         servers, self._servers = self._servers, []
         for server, _task in servers:
             server.should_exit = True
@@ -235,3 +266,23 @@ def _process_start() -> float | None:
         return float(psutil.Process().create_time())
     except Exception:
         return None
+
+
+def _bind(address: str, port: int) -> socket.socket:
+    """A bound, listening, non-blocking TCP socket (IPv6 when the address is one).
+
+    Made with ``IPPROTO_TCP`` spelled out: asyncio sets TCP_NODELAY only on connections
+    of sockets whose protocol says TCP, and without it every answer on a kept-alive
+    connection waited some 40 ms for the client's delayed ACK (headers and body are two
+    writes)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
