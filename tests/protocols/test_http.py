@@ -113,9 +113,13 @@ async def test_port_in_use_is_reported_and_audited(make_controller) -> None:
         await wait_for(lambda: "not running" in svc.status.text, timeout=15)
         assert (f"cannot listen on TCP (HTTP) 127.0.0.1:{port}" in svc.status.text
                 and "holds the port" in svc.status.text), svc.status.text
-        entries = await c.audit.query(SYSTEM, limit=20)
-        assert any(e.action == "http.error" and "Web server not started" in e.message
-                   for e in entries)
+
+        async def audited() -> bool:                     # written after the status changes
+            entries = await c.audit.query(SYSTEM, limit=20)
+            return any(e.action == "http.error" and "Web server not started" in e.message
+                       for e in entries)
+
+        await wait_for(audited, timeout=15)
     finally:
         blocker.close()
 
