@@ -105,8 +105,7 @@ class AuthSettings(TopicSettings):
          "ldapSearchBase", "ldapGroupSearchBase", "ldapGroupClass", "ldapUserObjectClass",
          "ldapBindDn", "ldapBindPassword", "ldapRoleMap"})
     INACTIVE_NOTE: ClassVar[str] = "the ldap keys (LDAP login is not built yet)"
-    SERVICE_NOTE: ClassVar[str] = ("The password policy applies to the next password set; "
-                                   "expiry and lockout apply at once.")
+    SERVICE_NOTE: ClassVar[str] = "Password policy and lockout apply at once."
 
     minPasswordLength: int = Field(8, ge=4, le=128)
     """Shortest password accepted for a local user ("Password too short", §5.9)."""
