@@ -75,3 +75,35 @@ async def test_forget_refused_while_answering_then_closes_alarms(ssh_env: SSHEnv
 async def test_forget_unknown_pdu_names_it(ssh_env: SSHEnv) -> None:
     r = await ssh_env.ssh("boss", "forget abcde --yes")
     assert r.code == 1 and "'abcde'" in r.err
+
+
+async def test_interactive_forget_and_restart_ask_first(ssh_env: SSHEnv) -> None:
+    from .conftest import PASSWORD, expect
+
+    c = ssh_env.controller
+    gone = c.live.ordered()[1].hex_id
+    await c.topics.put(SYSTEM, f"sim/{gone}", {"reachable": False})
+    await wait_for(lambda: c.live.get(gone).state is DeviceState.UNREACHABLE, timeout=30)
+    child = ssh_env.terminal("boss", "shell")
+    try:
+        await expect(child, "assword:")
+        child.sendline(PASSWORD)
+        await expect(child, r"> ")
+        child.sendline(f"forget {gone}")
+        await expect(child, r"\[y/N\] ")
+        child.sendline("n")
+        await expect(child, "Nothing changed.")
+        assert c.live.get(gone) is not None
+        child.sendline("restart")
+        await expect(child, r"Restart the controller now\? Every session is ended. \[y/N\] ")
+        child.sendline("")
+        await expect(child, "Nothing changed.")
+        assert c.core.system.requested is None
+        child.sendline(f"forget {gone} --reason 'moved to hall B'")
+        await expect(child, r"\[y/N\] ")
+        child.sendline("y")
+        await expect(child, "forgotten; ")
+        child.sendcontrol("d")
+    finally:
+        child.close(force=True)
+    assert c.live.get(gone) is None
