@@ -729,14 +729,22 @@ class AlarmService:
         self._publish("acknowledged", alarm)
         return alarm
 
-    async def close_device(self, principal: Principal, hex_id: str, reason: str) -> list[Alarm]:
-        """Close every open alarm of a device that is gone for good (a forgotten PDU):
-        cleared if active, acknowledged by ``principal`` with ``reason`` as the comment,
-        each audited. The device's watches are dropped first, synchronously, so no sweep
-        in between raises them again. Returns the alarms closed."""
-        self.evaluator.drop_device(hex_id)
+    async def close_channels(self, principal: Principal, hex_id: str, component: str,
+                             index: int, reason: str) -> list[Alarm]:
+        """Close the open alarms of one component instance that is gone for good (a
+        removed sensor): its watches are reset so no later sweep clears them again, each
+        alarm cleared if active and acknowledged with ``reason``, audited."""
+        for w in self.evaluator.watches_of(hex_id).values():
+            if w.component == component and w.index == index:
+                w.level, w.pend, w.alarm = 0, 0, None
+        return await self._close_where(
+            principal, lambda a: a.device == hex_id and a.component == component
+            and a.index == index, reason)
+
+    async def _close_where(self, principal: Principal, match: Callable[[Alarm], bool],
+                           reason: str) -> list[Alarm]:
         now = self._clock()
-        closed = [a for a in self._open.values() if a.device == hex_id]
+        closed = [a for a in self._open.values() if match(a)]
         for a in closed:
             if a.active:
                 a.active, a.end = False, now
@@ -750,6 +758,14 @@ class AlarmService:
         self._recount()
         await self.flush()
         return closed
+
+    async def close_device(self, principal: Principal, hex_id: str, reason: str) -> list[Alarm]:
+        """Close every open alarm of a device that is gone for good (a forgotten PDU):
+        cleared if active, acknowledged by ``principal`` with ``reason`` as the comment,
+        each audited. The device's watches are dropped first, synchronously, so no sweep
+        in between raises them again. Returns the alarms closed."""
+        self.evaluator.drop_device(hex_id)
+        return await self._close_where(principal, lambda a: a.device == hex_id, reason)
 
     # ------------------------------------------------------------------ report
     def report(self, principal: Principal, hex_id: str) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from .model import (
     SensorType,
 )
 from .permissions import SYSTEM, Action, Principal, require, require_switch
+from .quantities import Component
 from .store import Store
 from .validation import invalid_from_pydantic
 
@@ -56,6 +57,7 @@ class CommandDriver(Protocol):
     async def blink(self, hex_id: str, seconds: float = 10.0) -> None: ...
     async def reset_peaks(self, hex_id: str, component: str | None = None,
                           index: int | None = None) -> None: ...
+    async def remove_sensor(self, hex_id: str, index: int) -> None: ...
 
 
 def info_to_json(info: DeviceInfo) -> dict[str, Any]:
@@ -236,6 +238,58 @@ class DeviceService:
     def forgotten(self) -> dict[str, str]:
         """PDUs forgotten and not seen since: hex id → last known name (for reports)."""
         return {h: n for h, n in self._forgotten.items() if h not in self._live.devices}
+
+    def disconnected_sensors(self, hex_id: str) -> list[int]:
+        """Numbers of a running PDU's known sensors that report no value (unplugged)."""
+        live = self.get(hex_id)
+        if live.state is not DeviceState.RUNNING:
+            return []
+        return [n for n, t in enumerate(live.info.sensors, start=1)
+                if t is not SensorType.REMOVED and not live.groups.get((Component.SENSOR, n))]
+
+    def check_sensor_removable(self, principal: Principal, hex_id: str, index: int) -> str:
+        """The sensor's name if ``principal`` may remove it now; else the refusal.
+
+        Raises:
+            PermissionDenied: needs ``device-setup``.
+            NotFound: no such PDU. DeviceUnavailable: the PDU is not running.
+            Invalid: no such sensor (or already removed).
+            Conflict: the sensor is connected: it answers with a value.
+        """
+        require(principal, Action.DEVICE_SETUP, f"sensor/{hex_id}/s/{index}")
+        live = self.get(hex_id)
+        self._require_running(live)
+        sensors = live.info.sensors
+        names = live.info.settings.sensor_names
+        if not 1 <= index <= len(sensors) or sensors[index - 1] is SensorType.REMOVED:
+            known = [n for n, t in enumerate(sensors, start=1) if t is not SensorType.REMOVED]
+            raise Invalid(f'PDU "{live.info.display_name}" ({hex_id}) has no sensor {index}; '
+                          f"its sensors are {', '.join(map(str, known)) or 'none'}",
+                          thing="sensor", value=index,
+                          allowed=", ".join(map(str, known)) or "none")
+        name = names[index - 1] if index <= len(names) else f"Sensor {index}"
+        values = live.groups.get((Component.SENSOR, index))
+        if values:
+            key, value = next(iter(values.items()))
+            raise Conflict(f'sensor {index} "{name}" of PDU {hex_id} is connected and measures '
+                           f"{value:g} ({key}); only a disconnected sensor can be removed",
+                           thing="sensor", value=index, allowed="a disconnected sensor "
+                           f"({', '.join(map(str, self.disconnected_sensors(hex_id))) or 'none now'})")
+        return name
+
+    async def remove_sensor(self, principal: Principal, hex_id: str, index: int) -> str:
+        """Make the PDU forget a disconnected sensor (manual §8.4); returns its name. The
+        number stays taken (type ``removed``), so every other sensor and every history
+        keeps its number. Callers close its alarms (``core.retire``)."""
+        name = self.check_sensor_removable(principal, hex_id, index)
+        live = self.get(hex_id)
+        await self._driver.remove_sensor(hex_id, index)
+        await self._audit.record(
+            principal, "device.sensor.remove", f"sensor/{hex_id}/s/{index}",
+            f'Sensor {index} "{name}" of PDU "{live.info.display_name}" ({hex_id}) removed '
+            "(disconnected); its history is kept", severity=Severity.INFO, device=hex_id)
+        self._refresh()
+        return name
 
     # ------------------------------------------------------------------ commands
     def get(self, hex_id: str) -> DeviceLive:

@@ -81,6 +81,9 @@ class SensorType(str, Enum):
     TEMPERATURE = "temperature"
     HUMIDITY = "humidity"
     UNKNOWN = "unknown"
+    REMOVED = "removed"
+    """A sensor that was disconnected and then removed (manual §8.4): its number stays
+    taken, so the other sensors keep theirs and every history stays with its sensor."""
 
 
 class Health(int, Enum):

@@ -2,8 +2,10 @@
 
 Operators bill tenants and plan capacity from these figures: for the site, a room, a
 row, a rack or one PDU over a period, the energy each PDU (and each metered outlet)
-used, its average and peak active power, its peak current per input phase, and the
-alarms raised in the period. ``ReportService.build`` queries the history service and the
+used, its average and peak active power, its peak current per input phase, the
+alarms raised in the period, and the lowest, mean and highest of every other measured
+value (voltage, current, power factor, residual current, temperature, humidity:
+``core.report_measures``). ``ReportService.build`` queries the history service and the
 alarm history on the loop (one PDU at a time, so the loop keeps turning);
 ``write_csv`` and ``write_xlsx`` are plain functions that ``ReportService.generate`` runs in a
 worker thread and writes atomically (temporary file, then rename) into
@@ -31,6 +33,7 @@ from .layout import REPORTS_DIR
 from .live import LiveState
 from .permissions import Action, Principal, require
 from .quantities import Component
+from .report_measures import MeasureRow, measure_csv_rows, measure_rows, write_measure_sheets
 from .structure import Kind, Structure
 
 __all__ = ["SCOPES", "FORMATS", "DeviceRow", "OutletRow", "AlarmRow", "Report",
@@ -109,6 +112,8 @@ class Report:
     devices: list[DeviceRow] = field(default_factory=list)
     outlets: list[OutletRow] = field(default_factory=list)
     alarms: list[AlarmRow] = field(default_factory=list)
+    measurements: list[MeasureRow] = field(default_factory=list)
+    """Min/avg/max of every measured channel (``core.report_measures``)."""
 
     @property
     def total_kwh(self) -> float:
@@ -298,7 +303,9 @@ def _safe(value: Any) -> Any:
 
 def write_csv(report: Report, path: Path) -> None:
     """Write the report as one CSV file: the summary, then the PDU, outlet and alarm
-    tables, each after a blank line and its header row (empty cell: no history)."""
+    tables, each after a blank line and its header row (empty cell: no history), then
+    the measured values in long format (kind, PDU, part, quantity, unit, statistic,
+    value: one row per channel and statistic)."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         rows: list[list[Any]] = [[label, value] for label, value in report.summary()]
@@ -306,13 +313,16 @@ def write_csv(report: Report, path: Path) -> None:
         rows += [[], list(OUTLET_HEADER)]
         rows += [[o.hex_id, o.device_name, o.outlet, o.kwh] for o in report.outlets]
         rows += [[], list(ALARM_HEADER)] + [_alarm_cells(a) for a in report.alarms]
+        rows += [[], *measure_csv_rows(report.measurements)]
         writer.writerows([_safe(v) for v in row] for row in rows)
 
 
 def write_xlsx(report: Report, path: Path) -> None:
     """Write the report as an Excel workbook with sheets Summary, Devices, Outlets and
-    Alarms; the Summary sheet carries two native charts whose series reference the
-    Devices sheet: energy per PDU (column D) and average/peak power (columns E, F)."""
+    Alarms, then one sheet per measured kind that has data (Voltage, Current, Power
+    factor, Residual current, Temperature, Humidity), each with its own line chart; the
+    Summary sheet carries two native charts whose series reference the Devices sheet:
+    energy per PDU (column D) and average/peak power (columns E, F)."""
     import xlsxwriter
 
     wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False,
@@ -341,6 +351,7 @@ def write_xlsx(report: Report, path: Path) -> None:
         alarms.set_column(7, 7, 50)
         for r, a in enumerate(report.alarms, start=1):
             alarms.write_row(r, 0, _alarm_cells(a))
+        write_measure_sheets(wb, report.measurements, bold)
         n = len(report.devices)
         if n:
             names = ["Devices", 1, 1, n, 1]
@@ -455,6 +466,9 @@ class ReportService:
                 continue  # forgotten before the period: nothing to report
             report.devices.append(row)
             report.outlets += outlets
+            report.measurements += await measure_rows(
+                self._history.channels_of(hex_id), hex_id, row.name,
+                lambda keys: _read_in_windows(self._history, keys, tier, start, end))
             await asyncio.sleep(0)
         alarms = await self._alarms.query(principal, AlarmFilter(since=start, until=end),
                                           limit=_ALARM_LIMIT)

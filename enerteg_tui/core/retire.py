@@ -5,7 +5,8 @@ operator says it is gone. ``Retirement.forget_pdu`` is that one call for every f
 refused while the PDU answers (``DeviceService.check_forgettable``), then the registry
 entry goes (the history stays and reports still find the PDU by hex id or name), and
 every open alarm of the PDU is closed with the reason, each step audited. Called by the
-shell's ``forget`` and the console's device page.
+shell's ``forget`` and the console's device page. ``remove_sensor`` does the same for a
+disconnected sensor of a running PDU (manual §8.4).
 """
 
 from __future__ import annotations
@@ -59,4 +60,21 @@ class Retirement:
             f": {reason.strip()}" if reason.strip() else ": it left the ring")
         # no await between forget (gone from live state) and close_device (watches dropped)
         closed = await self._alarms.close_device(principal, hex_id, why)
+        return Forgotten(hex_id, name, len(closed), reason.strip())
+
+    async def remove_sensor(self, principal: Principal, hex_id: str, index: int,
+                            reason: str = "") -> Forgotten:
+        """Remove a disconnected sensor of a running PDU and close its alarms.
+
+        Raises:
+            PermissionDenied: needs ``device-setup``.
+            NotFound, DeviceUnavailable: no such PDU, or it is not running.
+            Invalid: no such sensor. Conflict: the sensor is connected (it has a value).
+        """
+        hex_id = hex_id.strip().lower()
+        refuse_control("remove reason", reason, key="reason")
+        name = await self._devices.remove_sensor(principal, hex_id, index)
+        why = f'sensor {index} "{name}" of PDU {hex_id} removed by {principal.user}' + (
+            f": {reason.strip()}" if reason.strip() else ": it was disconnected")
+        closed = await self._alarms.close_channels(principal, hex_id, "s", index, why)
         return Forgotten(hex_id, name, len(closed), reason.strip())

@@ -136,6 +136,18 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX alarm_start ON alarm(start)
         """,
     ),
+    (
+        4,
+        """
+        CREATE TABLE password_history (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            ts REAL NOT NULL
+        );
+        CREATE INDEX password_history_name ON password_history(name, id)
+        """,
+    ),
 ]
 """Numbered schema migrations; ``PRAGMA user_version`` records the last applied."""
 

@@ -30,6 +30,7 @@ from .admission import VerifyBudget
 from .audit import AuditLog, Severity
 from .errors import Conflict, Invalid, NotFound, PermissionDenied, shown
 from .lockout import META_KEY, LockoutBook
+from .password_policy import PasswordPolicy, check_text
 from .permissions import Action, Principal, Role, parse_roles, require
 from .store import Store
 
@@ -46,6 +47,8 @@ NAME_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 NAME_RULE = ("1 to 32 characters: lowercase letters a-z, digits 0-9, _ . and -, starting with "
              "a lowercase letter or _ (e.g. admin, ops_2)")
 """``NAME_RE`` in words, for every refusal of a login name."""
+HISTORY_MAX = 24
+"""Password hashes kept per user: the largest ``passwordHistory`` allowed."""
 MAX_PASSWORD = 128
 
 def production_hasher() -> PasswordHasher:
@@ -214,6 +217,7 @@ class UserService:
         existing = {n: h for n, h in await (await tx.execute(
             "SELECT name, hash FROM user")).fetchall()}
         await tx.execute("DELETE FROM user")
+        await tx.execute("DELETE FROM password_history")  # not in backups: starts afresh
         now = self._clock()
         for u in users:
             h = hashes.get(u["name"]) or existing.get(u["name"]) or "!"
@@ -227,6 +231,7 @@ class UserService:
         failure count and lock forgotten, then admin/admin with the forced change."""
         async with self._store.transaction() as tx:
             await tx.execute("DELETE FROM user")
+            await tx.execute("DELETE FROM password_history")
             await tx.execute("DELETE FROM shell_history")
             await tx.execute("DELETE FROM meta WHERE key=?", (META_KEY,))
         self.lockout.clear()
@@ -277,9 +282,9 @@ class UserService:
         return [self._info(r) for r in rows]
 
     async def must_change(self, name: str) -> bool:
-        """Whether the user must set a new password before anything else."""
-        row = await self._row(name)
-        return bool(row and row[3])
+        """Whether the user must set a new password before anything else: the factory
+        default, one set by an admin, or one older than ``passwordMaxAgeDays``."""
+        return await self.change_reason(name) is not None
 
     # ------------------------------------------------------------------ authentication
     def login_delay(self, name: str, address: str) -> float:
@@ -441,13 +446,14 @@ class UserService:
                                  severity=Severity.LOG)
 
     # ------------------------------------------------------------------ changes
+    @property
+    def password_policy(self) -> PasswordPolicy:
+        """The password policy of ``config/auth`` now (faces show ``describe()``)."""
+        return PasswordPolicy.of(self._policy())
+
     def check_password(self, name: str, password: str) -> None:
-        """Apply the password policy; ``Invalid`` in the manual's words."""
-        minimum = int(getattr(self._policy(), "minPasswordLength", 8))
-        if len(password) < minimum:
-            raise Invalid(f"Password too short (at least {minimum} characters)",
-                          thing="password", value=f"{len(password)} characters",
-                          allowed=f"at least {minimum} characters")
+        """Apply the password policy's rules on the text; ``Invalid`` names the rule."""
+        check_text(self.password_policy, password)
         if len(password) > MAX_PASSWORD:
             raise Invalid(f"Password too long (at most {MAX_PASSWORD} characters)",
                           thing="password", value=f"{len(password)} characters",
@@ -458,6 +464,65 @@ class UserService:
         if password == DEFAULT_PASSWORD:
             raise Invalid("Password must not be the factory default", thing="password",
                           value="(the default)", allowed="a password of your own")
+
+    async def _check_reuse(self, name: str, new: str) -> None:
+        """Refuse a password among the user's last ``passwordHistory`` (rule named)."""
+        keep = self.password_policy.history
+        if not keep:
+            return
+        hashes = [h for (h,) in await self._store.fetchall(
+            "SELECT hash FROM password_history WHERE name=? ORDER BY id DESC LIMIT ?",
+            (name, keep))]
+        if not hashes:  # set before the history existed: the current one counts
+            row = await self._row(name)
+            hashes = [row[1]] if row else []
+        for h in hashes:
+            try:
+                if await _hashing(self._hasher.verify, h, new):
+                    raise Invalid(
+                        f"Password refused by rule passwordHistory: it is one of the last "
+                        f"{keep} passwords of {name!r}; choose one not used before",
+                        thing="passwordHistory", value="(a recent password)",
+                        allowed=f"a password not among the last {keep}")
+            except (VerificationError, InvalidHashError):
+                continue
+
+    async def _remember_password(self, tx: Any, name: str, pw_hash: str, now: float) -> None:
+        """Keep the new hash (and at most ``HISTORY_MAX`` per user) for the reuse rule and
+        the expiry; hashes only, never the password."""
+        await tx.execute("INSERT INTO password_history (name, hash, ts) VALUES (?,?,?)",
+                         (name, pw_hash, now))
+        await tx.execute("DELETE FROM password_history WHERE name=? AND id NOT IN (SELECT id "
+                         "FROM password_history WHERE name=? ORDER BY id DESC LIMIT ?)",
+                         (name, name, HISTORY_MAX))
+
+    async def password_age_days(self, name: str) -> float | None:
+        """Days since the user's password was last set (None: unknown user)."""
+        row = await self._store.fetchone(
+            "SELECT MAX(ts) FROM password_history WHERE name=?", (name,))
+        since = row[0] if row and row[0] is not None else None
+        if since is None:
+            user = await self._row(name)
+            if user is None:
+                return None
+            since = user[6]
+        return max(0.0, (self._clock() - since) / 86400)
+
+    async def change_reason(self, name: str) -> str | None:
+        """Why the user must set a new password before anything else, or None."""
+        row = await self._row(name)
+        if row is None:
+            return None
+        if row[3]:
+            return ("is the factory default" if name == DEFAULT_USER
+                    else "was set by an administrator")
+        max_age = self.password_policy.max_age_days
+        if max_age:
+            age = await self.password_age_days(name)
+            if age is not None and age > max_age:
+                return (f"has expired (rule passwordMaxAgeDays: it is {int(age)} days old, "
+                        f"at most {max_age} are allowed)")
+        return None
 
     @staticmethod
     def check_name(name: str) -> str:
@@ -490,11 +555,14 @@ class UserService:
                 raise Invalid("Current password is wrong", thing="current password",
                               value="(hidden)", allowed="the password you logged in with") from None
         self.check_password(name, new)
+        await self._check_reuse(name, new)
         pw_hash = await _hashing(self._hasher.hash, new)
         async with self._store.transaction() as tx:
             by_other = principal.user != name and principal.face != "cli"
+            now = self._clock()
             await tx.execute("UPDATE user SET hash=?, must_change=?, updated=? WHERE name=?",
-                             (pw_hash, int(by_other), self._clock(), name))
+                             (pw_hash, int(by_other), now, name))
+            await self._remember_password(tx, name, pw_hash, now)
             entry = await self._audit.insert(
                 tx, principal, "user.password", f"user/{name}",
                 f"Password of user {name!r} changed"
@@ -520,6 +588,7 @@ class UserService:
         async with self._store.transaction() as tx:
             await tx.execute("INSERT INTO user (name, hash, roles, created, updated) VALUES (?,?,?,?,?)",
                              (name, pw_hash, roles_text, now, now))
+            await self._remember_password(tx, name, pw_hash, now)
             entry = await self._audit.insert(tx, principal, "user.add", f"user/{name}",
                                              f"User {name!r} added with roles {roles_text}",
                                              new={"roles": roles_text})
@@ -561,6 +630,7 @@ class UserService:
                            thing="user", value=name, allowed="a user other than the last admin")
         async with self._store.transaction() as tx:
             await tx.execute("DELETE FROM user WHERE name=?", (name,))
+            await tx.execute("DELETE FROM password_history WHERE name=?", (name,))
             await tx.execute("DELETE FROM shell_history WHERE user=?", (name,))
             entry = await self._audit.insert(tx, principal, "user.delete", f"user/{name}",
                                              f"User {name!r} deleted", severity=Severity.WARNING)

@@ -128,6 +128,19 @@ class Driver(ABC):
             thing=hex_id, value="reset-peaks", allowed="no peak reset command",
         )
 
+    async def remove_sensor(self, hex_id: str, index: int) -> None:
+        """Make the PDU forget a disconnected sensor (manual §8.4); its number stays
+        taken (type ``removed``).
+
+        Raises:
+            Unsupported: the driver cannot.
+            Conflict: the sensor is connected (it answers).
+        """
+        raise Unsupported(
+            f"driver {self.NAME} cannot remove sensors of PDU {hex_id}",
+            thing=f"{hex_id} sensor {index}", value="remove", allowed="no sensor removal",
+        )
+
     def fault_injector(self) -> FaultInjector | None:
         """The runtime fault injection of a simulated ring, or None for real hardware."""
         return None

@@ -77,7 +77,7 @@ class DevicePage(Page):
         Binding("i", "identify", "Identify"),
         Binding("u", "unlock", "Switch"),
         Binding("c", "chart", "Chart"),
-        Binding("f", "forget", "Forget PDU (left the ring)", show=False),
+        Binding("f", "forget", "Forget PDU (left the ring) / remove sensor", show=False),
         Binding("1", "tab('info')", "Info", show=False),
         Binding("2", "tab('ident')", "Ident", show=False),
         Binding("3", "tab('config')", "Config", show=False),
@@ -284,10 +284,29 @@ class DevicePage(Page):
         self.notify(f"PDU {self.hex_id} blinks for {BLINK_S:g} s", title="Identify")
 
     def action_forget(self) -> None:
-        """Forget this PDU if it left the ring: refusal at once, else ask, then forget."""
+        """Forget this PDU if it left the ring, or (on the sensor table) remove the selected
+        disconnected sensor: refusal at once, else ask, then do it."""
         from .dialogs import ConfirmDialog
 
         core, principal = self.ctx.core, self.ctx.principal
+        focused = self.app.focused
+        if isinstance(focused, LiveTable) and focused.id == "sensors" and focused.current:
+            index = int(focused.current.key)  # type: ignore[arg-type]
+            try:
+                name = core.devices.check_sensor_removable(principal, self.hex_id, index)
+            except EnertegError as exc:
+                notify_error(self, exc, "Remove sensor refused")
+                return
+
+            def remove(yes: bool | None) -> None:
+                if yes:
+                    self._remove_sensor(index)
+
+            self.app.push_screen(ConfirmDialog(
+                f'Remove disconnected sensor {index} "{name}" of PDU {self.hex_id}?\n\nIts '
+                "open alarms are closed; its history is kept; its number stays taken.",
+                yes="Remove", no="Keep", title="Remove sensor"), remove)
+            return
         try:
             live = core.devices.check_forgettable(principal, self.hex_id)
         except EnertegError as exc:
@@ -303,6 +322,16 @@ class DevicePage(Page):
 
         self.app.push_screen(ConfirmDialog(question, yes="Forget", no="Keep",
                                            title="Forget PDU"), done)
+
+    @work(exclusive=True, group="forget")
+    async def _remove_sensor(self, index: int) -> None:
+        try:
+            done = await self.ctx.core.retire.remove_sensor(self.ctx.principal, self.hex_id, index)
+        except EnertegError as exc:
+            notify_error(self, exc, "Remove sensor refused")
+            return
+        self.notify(f'Sensor {index} "{done.name}" removed; {done.alarms_closed} alarm(s) '
+                    "closed", title="Remove sensor")
 
     @work(exclusive=True, group="forget")
     async def _forget(self) -> None:

@@ -50,3 +50,38 @@ async def test_forget_from_device_page(ticking):
         await wait_for(lambda: not isinstance(page(app), DevicePage), timeout=10)
         assert not [a for a in c.alarms.open_alarms() if a.device == gone]
         assert any("forgotten" in str(n.message) for n in app._notifications)
+
+
+async def test_remove_disconnected_sensor_from_device_page(ticking):
+    from enerteg_tui.core.quantities import Component
+    from enerteg_tui.screens.livetable import LiveTable
+
+    c = ticking
+    dev = next(d for d in c.live.ordered() if d.info.sensors)
+    app = make_app(c)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await app.open_place(Place("device", dev.hex_id))
+        await settle(pilot)
+        table = page(app).query_one("#sensors", LiveTable)
+        table.focus()
+        table.cursor_row = 0
+        await settle(pilot)
+        await pilot.press("f")                       # connected: refused, no dialog
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert any("is connected" in str(n.message) for n in app._notifications)
+
+        inj = c.driver.fault_injector()
+        inj.apply_device(dev.hex_id, inj.device_document(dev.hex_id).model_copy(
+            update={"sensors_disconnected": [1]}))
+        await wait_for(lambda: not c.live.get(dev.hex_id).groups.get((Component.SENSOR, 1)),
+                       timeout=30)
+        table.focus()
+        await pilot.press("f")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), timeout=10)
+        assert "sensor 1" in str(app.screen.question)
+        await pilot.press("y")
+        await wait_for(lambda: c.live.get(dev.hex_id).info.sensors[0].value == "removed",
+                       timeout=30)
+        assert isinstance(page(app), DevicePage)

@@ -276,7 +276,10 @@ async def test_csv_and_excel_files_are_written(with_history) -> None:
         xlsx = list(folder.glob(f"enerteg-report-device-{hex_id}-*.xlsx"))
         assert len(xlsx) == 1 and f"/reports/{xlsx[0].name}" in status(p)
         wb = openpyxl.load_workbook(xlsx[0])
-        assert wb.sheetnames == ["Summary", "Devices", "Outlets", "Alarms"]
+        assert wb.sheetnames[:4] == ["Summary", "Devices", "Outlets", "Alarms"]
+        # issue 19 item 5: one sheet per measured kind after them
+        assert {"Voltage", "Current", "Power factor"} <= set(wb.sheetnames[4:])
+        assert wb["Voltage"].cell(2, 1).value == hex_id
         assert wb["Devices"].cell(2, 1).value == hex_id
         assert not list(folder.glob(".*.tmp"))
 

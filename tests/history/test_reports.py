@@ -34,12 +34,17 @@ def _readings(t: float, n: int) -> dict:
     cur = [3 + n + math.sin(t / 900 + p) + p / 2 for p in range(3)]
     power = sum(230 * c for c in cur)
     groups: dict = {
-        (Component.TOTAL, 0): {"energy": 100 * n + t / 3600 * (1 + n), "activePower": power},
+        (Component.TOTAL, 0): {"energy": 100 * n + t / 3600 * (1 + n), "activePower": power,
+                               "residualCurrent": 2 + n + math.cos(t / 600)},
     }
     for p in range(3):
-        groups[(Component.INPUT, p + 1)] = {"current": cur[p], "activePower": 230 * cur[p]}
+        groups[(Component.INPUT, p + 1)] = {"current": cur[p], "activePower": 230 * cur[p],
+                                            "voltage": 230 + p + 2 * math.sin(t / 700 + n),
+                                            "powerFactor": 0.9 + 0.05 * math.sin(t / 500)}
     for o in range(1, OUTLETS + 1):
-        groups[(Component.OUTLET, o)] = {"energy": 10 * o + t / 3600 * 0.1 * o}
+        groups[(Component.OUTLET, o)] = {"energy": 10 * o + t / 3600 * 0.1 * o,
+                                         "current": 0.5 * o + 0.1 * math.sin(t / 300)}
+    groups[(Component.SENSOR, 1)] = {"temperature": 24 + n + math.sin(t / 1200)}
     return groups
 
 
@@ -136,7 +141,8 @@ async def test_csv_and_xlsx_files(site, tmp_path: Path) -> None:
     xlsx = tmp_path / "r.xlsx"
     write_xlsx(rep, xlsx)
     wb = openpyxl.load_workbook(xlsx)
-    assert wb.sheetnames == ["Summary", "Devices", "Outlets", "Alarms"]
+    assert wb.sheetnames == ["Summary", "Devices", "Outlets", "Alarms", "Voltage", "Current",
+                             "Power factor", "Residual current", "Temperature"]
     ws = wb["Devices"]
     for i, d in enumerate(rep.devices, start=2):
         assert ws.cell(i, 1).value == d.hex_id and ws.cell(i, 4).value == d.kwh
@@ -148,7 +154,7 @@ async def test_csv_and_xlsx_files(site, tmp_path: Path) -> None:
     with zipfile.ZipFile(xlsx) as z:
         charts = sorted(n for n in z.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", n))
         refs = [re.findall(r"<c:f>([^<]+)</c:f>", z.read(n).decode()) for n in charts]
-    assert len(charts) == 2
+    assert len(charts) == 2 + 5          # Summary's two, one per measured kind
     cats = f"Devices!$B$2:$B${last}"
     assert refs[0] == ["Devices!$D$1", cats, f"Devices!$D$2:$D${last}"]
     assert refs[1] == ["Devices!$E$1", cats, f"Devices!$E$2:$E${last}",
@@ -247,3 +253,58 @@ def test_xlsx_without_pdus_has_no_charts(tmp_path: Path) -> None:
     assert wb["Summary"]["B8"].value == 0 and wb["Devices"].max_row == 1
     with zipfile.ZipFile(path) as z:
         assert not [n for n in z.namelist() if n.startswith("xl/charts/")]
+
+
+async def test_measured_values_per_kind_equal_the_history(site, tmp_path: Path) -> None:
+    """Issue 19 item 5: min/avg/max of every measured channel, one sheet per kind with a
+    native chart, and the CSV's long-format table; figures equal the history's blocks."""
+    c, devs, t0, _ = site
+    rep = await c.reports.build(ADMIN, "rack", "Rack A", t0, t0 + SPAN)
+    kinds = {m.kind for m in rep.measurements}
+    assert kinds == {"Voltage", "Current", "Power factor", "Residual current", "Temperature"}
+    volt = [m for m in rep.measurements if m.kind == "Voltage"]
+    assert [(m.hex_id, m.part) for m in volt] == [(h, f"L{p}") for h in devs[:2] for p in (1, 2, 3)]
+    outlets = [m for m in rep.measurements if m.kind == "Current" and m.component == "o"]
+    assert len(outlets) == 2 * OUTLETS and outlets[0].unit == "A"
+    from enerteg_tui.core.history.tiers import TIERS
+    level = next(i for i, t in enumerate(TIERS) if t.block_s == rep.resolution_s)
+    for m in volt[:2] + outlets[:1]:
+        points = await c.history.read((m.hex_id, m.component, m.index, m.quantity), level,
+                                      t0, t0 + SPAN)
+        assert m.minimum == round(min(p.min for p in points), 1)
+        assert m.maximum == round(max(p.max for p in points), 1)
+        assert abs(m.average - sum(p.avg for p in points) / len(points)) < 0.06
+        assert m.blocks == len(points)
+        assert m.minimum <= m.average <= m.maximum
+
+    path = tmp_path / "m.csv"
+    write_csv(rep, path)
+    rows = list(csv.reader(path.open(newline="", encoding="utf-8")))
+    head = rows.index(["Kind", "Hex ID", "PDU", "Part", "Quantity", "Unit", "Statistic", "Value"])
+    long = rows[head + 1:]
+    assert len(long) == 3 * len(rep.measurements)
+    first = rep.measurements[0]
+    assert long[:3] == [[first.kind, first.hex_id, first.device_name, first.part,
+                         first.quantity, first.unit, stat, str(value)]
+                        for stat, value in (("minimum", first.minimum),
+                                            ("average", first.average),
+                                            ("maximum", first.maximum))]
+
+    xlsx = tmp_path / "m.xlsx"
+    write_xlsx(rep, xlsx)
+    wb = openpyxl.load_workbook(xlsx)
+    ws = wb["Temperature"]
+    temps = [m for m in rep.measurements if m.kind == "Temperature"]
+    assert [ws.cell(1, k).value for k in range(1, 10)] == ["Hex ID", "PDU", "Part", "Label",
+                                                          "Unit", "Minimum", "Average",
+                                                          "Maximum", "Blocks"]
+    for i, m in enumerate(temps, start=2):
+        assert ws.cell(i, 3).value == "Sensor 1" and ws.cell(i, 5).value == "°C"
+        assert [ws.cell(i, k).value for k in (6, 7, 8)] == [m.minimum, m.average, m.maximum]
+    with zipfile.ZipFile(xlsx) as z:
+        xml = "".join(z.read(n).decode() for n in z.namelist()
+                      if re.fullmatch(r"xl/charts/chart\d+\.xml", n))
+    n = len(temps)
+    for col in "FGH":
+        assert f"'Temperature'!${col}$2:${col}${1 + n}" in xml or \
+            f"Temperature!${col}$2:${col}${1 + n}" in xml

@@ -105,10 +105,24 @@ class AuthSettings(TopicSettings):
          "ldapSearchBase", "ldapGroupSearchBase", "ldapGroupClass", "ldapUserObjectClass",
          "ldapBindDn", "ldapBindPassword", "ldapRoleMap"})
     INACTIVE_NOTE: ClassVar[str] = "the ldap keys (LDAP login is not built yet)"
-    SERVICE_NOTE: ClassVar[str] = "Minimum length and lockout apply at once."
+    SERVICE_NOTE: ClassVar[str] = "Password policy and lockout apply at once."
 
     minPasswordLength: int = Field(8, ge=4, le=128)
     """Shortest password accepted for a local user ("Password too short", §5.9)."""
+    passwordNeedsLowercase: Toggle = False
+    """A new password must hold a lowercase letter (a-z)."""
+    passwordNeedsUppercase: Toggle = False
+    """A new password must hold an uppercase letter (A-Z)."""
+    passwordNeedsDigit: Toggle = False
+    """A new password must hold a digit (0-9)."""
+    passwordNeedsSpecial: Toggle = False
+    """A new password must hold a character that is neither a letter nor a digit."""
+    passwordHistory: int = Field(0, ge=0, le=24)
+    """A new password may not repeat any of the user's last N (the current one included;
+    only their hashes are kept); 0 = no check."""
+    passwordMaxAgeDays: int = Field(0, ge=0, le=3650)
+    """Days after which a password expires: the user must set a new one at the next
+    interactive login, and scripts are refused until then; 0 = never."""
     lockoutFailures: int = Field(5, ge=1, le=100)
     """Failed logins in a row of one account from one address after which that account is
     locked from that address (``core.lockout``)."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ...core.errors import Invalid
+from ...core.errors import Conflict, Invalid
 from ...core.model import (
     DeviceInfo,
     DeviceSample,
@@ -33,6 +33,7 @@ from .catalogue import (
     hardware_rng,
     make_identification,
 )
+from ...core.quantities import Component
 from .physics import PduPhysics, SiteGrid
 from .switching import OutletBank
 
@@ -96,6 +97,8 @@ class SimPdu:
         """Seconds the PDU had been running when the simulation first saw it."""
         self._boot_at: float | None = None
         """Wall-clock time of the PDU's last start (set by the first sample after it)."""
+        self.disconnected: set[int] = set()
+        """Fault: numbers of sensors unplugged (known to the PDU, no value any more)."""
         self.powered = True
         """Fault flag: False is a power loss."""
         self.load_factor = 1.0
@@ -163,10 +166,31 @@ class SimPdu:
             self._states = {n: _STATE[s] for n, s in enumerate(key, start=1)}
         if self._boot_at is None:
             self._boot_at = now - self._up_before
+        for n, kind in self._sensor_types.items():
+            if n in self.disconnected or kind is SensorType.REMOVED:
+                groups.pop((Component.SENSOR, n), None)
         return DeviceSample(hex_id=self.hex_id, taken_at=now, groups=groups,
                             outlet_states=dict(self._states), branch_tripped=dict(self._tripped),
                             sensor_types=dict(self._sensor_types),
                             uptime_s=round(now - self._boot_at, 1))
+
+    def remove_sensor(self, index: int) -> None:
+        """Forget a disconnected sensor: its number stays, as type ``removed``.
+
+        Raises:
+            Invalid: no such sensor, or already removed. Conflict: it is connected.
+        """
+        if not 1 <= index <= len(self.sensors) or self.sensors[index - 1] is SensorType.REMOVED:
+            raise Invalid(f"PDU {self.hex_id} has no sensor {index} to remove", thing="sensor",
+                          value=index, allowed=f"1 to {len(self.sensors)}, not removed")
+        if index not in self.disconnected:
+            raise Conflict(f"sensor {index} of PDU {self.hex_id} is connected; only a "
+                           "disconnected sensor can be removed", thing="sensor", value=index,
+                           allowed="a disconnected sensor")
+        self.sensors[index - 1] = SensorType.REMOVED
+        self._sensor_types[index] = SensorType.REMOVED
+        self.disconnected.discard(index)
+        self._info = None
 
     # ------------------------------------------------------------------ memory
     @property

@@ -339,6 +339,18 @@ class SimulatedDriver(Driver):
             pdu = await self._answer(hex_id, "reset-peaks")
             pdu.physics.reset_peaks(component, index)
 
+    async def remove_sensor(self, hex_id: str, index: int) -> None:
+        """Forget a disconnected sensor; the next discovery lists it as ``removed``.
+
+        Raises:
+            Invalid: no such sensor. Conflict: it is connected.
+            NotFound, DeviceUnavailable, DriverTimeout: as ``poll``.
+        """
+        self._reach(hex_id)
+        async with self._bus:
+            pdu = await self._answer(hex_id, "remove sensor")
+            pdu.remove_sensor(index)
+
     # ------------------------------------------------------------------ helpers
     def _require_open(self) -> None:
         if self.state != "running":

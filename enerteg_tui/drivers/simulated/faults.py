@@ -90,6 +90,8 @@ class DeviceDocument(_Doc):
     """Degrees Celsius added to the PDU's temperature sensors."""
     residual_current_ma: float | None = Field(default=None, ge=0, le=1000)
     """Forced residual current in mA, or null for the natural few mA."""
+    sensors_disconnected: list[int] = Field(default_factory=list, max_length=64)
+    """Numbers of sensors unplugged from the PDU: known, no value (manual §8.4)."""
     blinking: bool = False
     """Whether the display is blinking after an identify command (read-only status)."""
     position: int = 0
@@ -170,6 +172,7 @@ class SimulatorFaults:
         return DeviceDocument(
             reachable=pdu.reachable, load_factor=pdu.load_factor, powered=pdu.powered,
             temperature_offset=pdu.temperature_offset, residual_current_ma=pdu.residual_ma,
+            sensors_disconnected=sorted(pdu.disconnected),
             blinking=pdu.blinking(self._driver.clock()), position=pdu.position,
             model=pdu.model.type_name)
 
@@ -185,9 +188,16 @@ class SimulatorFaults:
         new = _revalidate(DeviceDocument, doc, what)
         _read_only(what, "position", pdu.position, new.position)
         _read_only(what, "model", pdu.model.type_name, new.model)
+        known = [n for n, t in enumerate(pdu.sensors, start=1) if t.value != "removed"]
+        bad = [n for n in new.sensors_disconnected if n not in known]
+        if bad:
+            raise Invalid(f"{what}: sensorsDisconnected = {bad} is not allowed: the PDU's "
+                          f"sensors are {known or 'none'}", thing="sensorsDisconnected",
+                          value=bad, allowed=", ".join(map(str, known)) or "none")
         pdu.reachable = new.reachable
         pdu.load_factor = new.load_factor
         pdu.temperature_offset = new.temperature_offset
         pdu.residual_ma = new.residual_current_ma
+        pdu.disconnected = set(new.sensors_disconnected)
         pdu.set_powered(new.powered)
         self._driver.memory_changed()  # relay states kept over a power cut

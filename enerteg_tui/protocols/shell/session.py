@@ -273,11 +273,14 @@ class ShellSession:
 
 
 async def change_password_prompt(io: TermIO, core: Any, principal: Principal) -> bool:
-    """Forced change of the default password: asks the new one twice, checks the policy.
+    """Forced change of the password (the default, set by an admin, or expired): asks the
+    new one twice; the user service checks the policy and names a broken rule.
 
     Returns True when changed; three refused attempts or EOF return False.
     """
-    io.write("You are using the default password; you must set a new one now.\r\n")
+    reason = await core.users.change_reason(principal.user) or "must be replaced"
+    io.write(f"Your password {reason}; you must set a new one now.\r\n"
+             f"{core.users.password_policy.describe()}\r\n")
     for _ in range(3):
         first = await read_secret(io, "New password: ")
         if first is None:

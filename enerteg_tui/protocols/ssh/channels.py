@@ -109,9 +109,9 @@ async def _serve(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -
         return await _console(service, owner, process)
     if has_pty and command.strip() == "shell":
         return await _interactive(service, owner, process)
-    must_change = await core.users.must_change(principal.user)
-    if must_change:
-        err(f"Error: the password of {principal.user!r} is the factory default and must be "
+    reason = await core.users.change_reason(principal.user)
+    if reason is not None:
+        err(f"Error: the password of {principal.user!r} {reason} and must be "
             "changed before commands can be run. Log in interactively (ssh -t "
             f"{principal.user}@host) to set a new one, or run `enerteg user passwd "
             f"{principal.user} --data-dir DIR` on the controller.\n")
