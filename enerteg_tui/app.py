@@ -41,6 +41,7 @@ from .screens.sections import page_class, section
 from .screens.strip_caches import install as install_lazy_strip_caches
 from .screens.tree import Place
 from .screens.errors import notify_error
+from .screens.typing import field_keeps_key
 
 if TYPE_CHECKING:
     from .core.services import CoreServices
@@ -156,7 +157,8 @@ class ConsoleApp(App[None]):
         return cached[1]
 
     async def on_event(self, event: events.Event) -> None:
-        """Run a key's binding at once when a live table has the focus.
+        """Keep typed letters in form fields; run a key's binding at once when a live
+        table has the focus.
 
         Textual hands a key to the focused widget and lets it bubble through every
         ancestor (one message queue each, ten deep on the device view) before the
@@ -168,6 +170,13 @@ class ConsoleApp(App[None]):
         Textual's normal path.
         """
         focused = self.focused if isinstance(event, events.Key) and self._screen_stack else None
+        if (isinstance(event, events.Key) and not event.is_forwarded and focused is not None
+                and field_keeps_key(focused, self.screen, event)):
+            # a letter typed in a form is for the field only (screens/typing.py): it
+            # reaches the field and bubbles no further, so no page or App key runs
+            event.stop()
+            focused._forward_event(event)
+            return
         if (isinstance(event, events.Key) and not event.is_forwarded
                 and isinstance(focused, LiveTable)):
             self.app_focus = True

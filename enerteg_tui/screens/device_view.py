@@ -2,7 +2,8 @@
 
 Information holds the live input, outlet, branch and sensor tables; on a live batch
 only the rows of component instances that changed are rebuilt, and each table
-repaints only rows that differ. Enter on a value opens its chart; ``u`` on an outlet
+repaints only rows that differ. Tab / shift+tab move between the tables. Enter on a
+value opens its chart (on an outlet's name or state: its current); ``u`` on an outlet
 starts switching (unlock → choose → confirm, see ``switching``); ``i`` makes the PDU
 blink. Every command goes through ``core.devices``; refusals show core's text.
 """
@@ -194,15 +195,18 @@ class DevicePage(Page):
 
     # ------------------------------------------------------------------ events
     def on_live_table_selected(self, event: LiveTable.Selected) -> None:
+        # enter means one thing in every table, as the outlet table's hint says: the
+        # chart of the value (of the row's first value on a name or state cell);
+        # switching stays behind its own key, u, and its confirmation
         event.stop()
-        if event.table.id == "outlets" and event.column in (None, "state", "name", "n"):
-            self._switch(int(event.row.key))  # type: ignore[arg-type]
-            return
         key = event.row.channels.get(event.column) if event.column else None
         if key is None and event.row.channels:
             key = next(iter(event.row.channels.values()))
-        if key is not None:
-            self._chart(Channel(self.hex_id, key.component, key.index, key.quantity))
+        if key is None:
+            hint = " (u switches it)" if event.table.id == "outlets" else ""
+            self.notify(f"This row has no measured value to chart{hint}", title="Chart")
+            return
+        self._chart(Channel(self.hex_id, key.component, key.index, key.quantity))
 
     def focus_channel(self, component: str, index: int, quantity: str) -> bool:
         """Select the cell of a channel (an alarm's) in the Information tab; False if absent."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
-from textual import events, on
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -22,21 +22,14 @@ __all__ = ["FormDialog", "FormField", "FormFields", "Submit", "TypingStaysInForm
 
 
 class TypingStaysInForm:
-    """Mixin for a container of form fields on a page: a printable key that the focused
-    field did not take (a letter on a select, a checkbox or a button) stops here, so the
-    page's single-key actions never fire while someone fills in a form. Typing "exit"
-    with a select focused made the PDU blink ("i"); on the Settings page "x" opened the
-    factory reset. Space and Enter still reach the field; ctrl keys still reach the page.
-    """
-
-    def on_key(self, event: events.Key) -> None:
-        char = event.character
-        if char and len(char) == 1 and char.isprintable() and not char.isspace():
-            event.stop()
+    """Mixin naming a container of form fields on a page. The rule that a letter typed
+    in a field never runs a page key ("exit" with a select focused made the PDU blink)
+    holds for every field of every form and dialog, in one place: ``screens/typing.py``,
+    applied by the App to each key."""
 
 
 class FormFields(TypingStaysInForm, VerticalScroll):
-    """A scrolling column of form fields whose typing never triggers page keys."""
+    """A scrolling column of form fields."""
 
 
 class FormField:

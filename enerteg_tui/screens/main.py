@@ -44,7 +44,8 @@ class MainScreen(Screen[None]):
         Binding("f3", "open('devices')", "Devices"),
         *(Binding(s.key, f"open('{s.kind}')", s.short) for s in SECTIONS),
         Binding("ctrl+b", "toggle_tree", "Tree"),
-        Binding("tab", "focus_next", "Next", show=False),
+        # tab / shift+tab: the Screen defaults (app.focus_next / app.focus_previous); a
+        # "focus_next" here named no action of the screen and made Tab do nothing
     ]
 
     DEFAULT_CSS = """
