@@ -8,7 +8,9 @@ the App asks ``field_keeps_key`` for every key: when it says yes, the key goes t
 focused field only and no binding of a page, the frame or the App runs.
 
 A dialog's own keys still work (``y``/``n`` of a confirmation, ``1``/``0``/``r`` of the
-switch dialog): a key the current modal screen binds itself is left to it. Space and
+switch dialog): a key the current modal screen binds itself is left to it, and so is a
+key a form declares its own (``FORM_KEYS``: the reports form's run, CSV and Excel keys,
+printed on its buttons), except inside a text field. ``?`` always opens the help. Space and
 enter are never kept (they press buttons and tick boxes), nor are ctrl, alt or function
 keys (ctrl+s saves a form, F-keys open sections).
 """
@@ -31,7 +33,11 @@ from textual.widgets import (
     TextArea,
 )
 
-__all__ = ["FIELD_TYPES", "field_keeps_key", "is_field"]
+__all__ = ["ALWAYS", "FIELD_TYPES", "field_keeps_key", "is_field"]
+
+ALWAYS = frozenset({"question_mark"})
+"""Keys that pass even from a field: help only shows a list (a text field still takes
+``?`` as text, as it consumes it)."""
 
 FIELD_TYPES: tuple[type[Widget], ...] = (
     Input, TextArea, Select, Checkbox, Switch, RadioButton, RadioSet, SelectionList, Button,
@@ -55,12 +61,22 @@ def _bound_by_dialog(screen: Screen[object], key: str) -> bool:
     return bool(screen._bindings.key_to_bindings.get(key))
 
 
+def _form_key(focused: Widget, key: str) -> bool:
+    """Whether a container of ``focused`` declares ``key`` one of its form's own keys
+    (``FORM_KEYS``: the reports form's ``r`` run, ``c`` CSV, ``x`` Excel, shown on its
+    buttons). Text fields still take such letters as text (they consume them)."""
+    if isinstance(focused, (Input, TextArea)):
+        return False
+    return any(key in getattr(node, "FORM_KEYS", ()) for node in focused.ancestors)
+
+
 def field_keeps_key(focused: Widget | None, screen: Screen[object], event: events.Key) -> bool:
     """True when ``event`` is a printable key (not space) typed while a form field has
-    the focus and the current dialog does not bind it: only the field may act on it."""
+    the focus and neither the current dialog nor the form binds it: only the field may
+    act on it. ``?`` (help, which changes nothing) always passes."""
     char = event.character
     if not char or len(char) != 1 or not char.isprintable() or char.isspace():
         return False
-    if not is_field(focused):
+    if event.key in ALWAYS or focused is None or not is_field(focused):
         return False
-    return not _bound_by_dialog(screen, event.key)
+    return not (_bound_by_dialog(screen, event.key) or _form_key(focused, event.key))

@@ -12,29 +12,36 @@ from typing import Any
 
 from textual.keys import key_to_character
 from textual.widget import Widget
+from textual.widgets import Button, Input, Select, TextArea
 
 from enerteg_tui.core.quantities import Component
 from enerteg_tui.screens.chart import ChartScreen
 from enerteg_tui.screens.device_view import DevicePage
 from enerteg_tui.screens.forms import FormDialog
+from enerteg_tui.screens.help import HelpScreen
 from enerteg_tui.screens.livetable import LiveTable
 from enerteg_tui.screens.rule_form import RuleForm
 from enerteg_tui.screens.structure_dialogs import NameDialog
 from enerteg_tui.screens.switching import SwitchDialog
 from enerteg_tui.screens.tree import Place
-from enerteg_tui.screens.typing import is_field
+from enerteg_tui.screens.typing import ALWAYS, is_field
 from tests.helpers import wait_for
 
 from .conftest import make_app, settle
 
 def bound_single_keys(widget: Widget) -> list[str]:
-    """Every printable key bound by the widget, its page, the frame or the App."""
+    """Every printable key bound by the widget, its page, the frame or the App, but ``?``
+    (help) and a form's declared own keys (``FORM_KEYS``) on a non-text field."""
     keys = {"e", "x", "i", "t"}
     for node in widget.ancestors_with_self:
         for key in node._bindings.key_to_bindings:
             char = key_to_character(key)
             if char and len(char) == 1 and char.isprintable() and not char.isspace():
                 keys.add(key)
+    keys -= ALWAYS
+    if not isinstance(widget, (Input, TextArea)):
+        for node in widget.ancestors:
+            keys -= set(getattr(node, "FORM_KEYS", ()))
     return sorted(keys)
 
 
@@ -179,7 +186,16 @@ async def test_typing_in_the_reports_form_runs_no_key(frozen):
         await settle(pilot)
         await pilot.press("f8")
         await settle(pilot)
-        assert await type_into_every_field(pilot, page(pilot.app)) >= 2
+        p = page(pilot.app)
+        assert await type_into_every_field(pilot, p) >= 2
+        # its own keys, printed on its buttons, work from its select and buttons
+        ran = record_actions(pilot.app)
+        p.query_one("#scope", Select).focus()
+        await pilot.press("r")
+        p.query_one("#run", Button).focus()
+        await pilot.press("q", "question_mark")
+        await wait_for(lambda: isinstance(pilot.app.screen, HelpScreen))
+        assert ran == ["run", "help"], ran
 
 
 async def test_typing_in_the_rule_form_runs_no_key(frozen):
