@@ -141,6 +141,11 @@ class DevicePage(Page):
     def focus_first(self) -> None:
         self.query_one("#inputs", LiveTable).focus(scroll_visible=False)
 
+    def unsaved_edits(self) -> tuple[str, int]:
+        """Edited, unsaved fields of the Configuration tab (escape asks before leaving)."""
+        changed = len(self._form.edits.changed()) if self._form is not None else 0
+        return f"Configuration of PDU {self.hex_id}", changed
+
     # ------------------------------------------------------------------ filling
     def _fill(self) -> None:
         live = self.live

@@ -18,6 +18,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from .unsaved import EditTracker, ask_to_discard
+
 __all__ = ["FormDialog", "FormField", "FormFields", "Submit", "TypingStaysInForm"]
 
 
@@ -74,6 +76,7 @@ class FormDialog(ModalScreen[bool]):
         self.fields = fields
         self.submit = submit
         self.ok = ok
+        self._edits = EditTracker(self)
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
@@ -88,6 +91,9 @@ class FormDialog(ModalScreen[bool]):
             with Horizontal():
                 yield Button(f"{self.ok} (enter)", id="ok", variant="primary", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._edits.mark_clean)
 
     def values(self) -> dict[str, str]:
         """The current values by field key."""
@@ -118,5 +124,6 @@ class FormDialog(ModalScreen[bool]):
             self.dismiss(False)
 
     def action_cancel(self) -> None:
-        """Close without changes."""
-        self.dismiss(False)
+        """Close without changes (escape): asks first when a field was edited."""
+        ask_to_discard(self, self.form_title, len(self._edits.changed()),
+                       lambda: self.dismiss(False))

@@ -25,6 +25,7 @@ from .context import console_context
 from .sections import SECTIONS, section
 from .tree import Place, StructureTree
 from .errors import notify_error
+from .unsaved import HasUnsavedEdits, ask_to_discard
 
 __all__ = ["MIN_SIZE", "MainScreen"]
 
@@ -126,7 +127,16 @@ class MainScreen(Screen[None]):
         return True
 
     # ------------------------------------------------------------------ actions
-    async def action_back(self) -> None:
+    def action_back(self) -> None:
+        """The previous page; a page with unsaved form edits asks first."""
+        if not self.history:
+            return
+        host = self.query_one("#page", Container)
+        page = host.children[0] if host.children else None
+        what, changed = page.unsaved_edits() if isinstance(page, HasUnsavedEdits) else ("", 0)
+        ask_to_discard(self, what, changed, lambda: self.app.call_later(self._go_back))
+
+    async def _go_back(self) -> None:
         if self.history:
             spec = self.history.pop()
             await self.show(spec, remember=False)
