@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from textual.widget import Widget
-from textual.widgets import Checkbox, Input, RadioSet, Select, Switch, TextArea
+from textual.widgets import Checkbox, Input, RadioSet, Select, SelectionList, Switch, TextArea
 
 from .dialogs import ConfirmDialog
 
@@ -24,12 +24,15 @@ __all__ = ["EditTracker", "HasUnsavedEdits", "ask_to_discard", "field_values"]
 def field_values(root: Widget) -> dict[str, object]:
     """The value of every editable field under ``root`` (and ``root`` itself), by field."""
     out: dict[str, object] = {}
-    for n, w in enumerate(root.query("Input, TextArea, Select, Checkbox, Switch, RadioSet")):
+    for n, w in enumerate(root.query("Input, TextArea, Select, Checkbox, Switch, RadioSet, "
+                                     "SelectionList")):
         key = w.id or f"#{n}"
         if isinstance(w, TextArea):
             out[key] = w.text
         elif isinstance(w, RadioSet):
             out[key] = w.pressed_index
+        elif isinstance(w, SelectionList):
+            out[key] = sorted(map(str, w.selected))
         elif isinstance(w, (Input, Select, Checkbox, Switch)):
             out[key] = w.value
     return out
