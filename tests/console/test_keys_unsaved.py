@@ -1,6 +1,6 @@
 """Issue 18 item 9: Escape on a form with unsaved changes asks before discarding them.
 
-Every form is tried twice with the real keys: untouched, escape leaves at once; after
+Every form (and the audit comment) is tried twice with the real keys: untouched, escape leaves at once; after
 typing, escape asks ("Unsaved changes"), ``n`` keeps the form and the typed text, and
 escape then ``y`` discards.
 """
@@ -140,3 +140,56 @@ async def test_name_dialog_asks_before_escape_discards(frozen):
         await pilot.press(*"Hall B")
         await asks_then_discards(pilot, lambda: dialog.is_attached, name, "Hall B")
         assert "Hall B" not in [e.name for e in frozen.structure.elements()]
+
+
+async def test_audit_comment_asks_before_escape_discards(frozen):
+    from enerteg_tui.screens.audit_page import AuditDetail
+
+    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+        app = pilot.app
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, AuditDetail))
+        await settle(pilot)
+        await pilot.press("escape")                       # nothing typed: closes at once
+        await wait_for(lambda: app.screen is app.main)
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, AuditDetail))
+        detail = app.screen
+        await pilot.press("c")                            # the comment field
+        comment = detail.query_one("#comment", Input)
+        assert app.focused is comment
+        await pilot.press(*"checked")
+        await asks_then_discards(pilot, lambda: detail.is_attached, comment, "checked")
+
+
+async def test_tab_moves_through_the_dialog_fields(frozen):
+    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+        app = pilot.app
+        await settle(pilot)
+        await pilot.press("f10")
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(lambda: isinstance(app.screen, FormDialog))
+        await settle(pilot)
+        ids = [app.focused.id]
+        for _ in range(4):
+            await pilot.press("tab")
+            ids.append(app.focused.id)
+        assert ids == ["f-name", "f-password", "f-again", "f-roles", "ok"]
+        await pilot.press("shift+tab")
+        assert app.focused.id == "f-roles"
+        app.screen.dismiss(False)
+        await settle(pilot)
+        await pilot.press("f6")
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(lambda: isinstance(app.screen, RuleForm))
+        await settle(pilot)
+        seen = [app.focused.id]
+        for _ in range(3):
+            await pilot.press("tab")
+            seen.append(app.focused.id)
+        assert seen[0] == "f-scope" and len(set(seen)) == 4, seen
