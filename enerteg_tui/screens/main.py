@@ -127,13 +127,17 @@ class MainScreen(Screen[None]):
         return True
 
     # ------------------------------------------------------------------ actions
+    def unsaved_edits(self) -> tuple[str, int]:
+        """The current page's form with unsaved edits: (its name, fields changed)."""
+        host = self.query_one("#page", Container)
+        page = host.children[0] if host.children else None
+        return page.unsaved_edits() if isinstance(page, HasUnsavedEdits) else ("", 0)
+
     def action_back(self) -> None:
         """The previous page; a page with unsaved form edits asks first."""
         if not self.history:
             return
-        host = self.query_one("#page", Container)
-        page = host.children[0] if host.children else None
-        what, changed = page.unsaved_edits() if isinstance(page, HasUnsavedEdits) else ("", 0)
+        what, changed = self.unsaved_edits()
         ask_to_discard(self, what, changed, lambda: self.app.call_later(self._go_back))
 
     async def _go_back(self) -> None:

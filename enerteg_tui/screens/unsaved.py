@@ -3,7 +3,8 @@
 Every form of the console (the device Configuration tab, a Settings topic, the rule
 form, the small dialogs of the users and structure pages) remembers the values of its
 fields when it is filled (``EditTracker.mark_clean``: on mount, after a save or a
-revert). Escape, or going back to the previous page, first asks ``ask_to_discard``:
+revert). Escape, going back to the previous page, or opening another page (a function
+key, the palette, the tree: ``ConsoleApp.open_place``) first asks ``ask_to_discard``:
 with nothing changed it goes on at once, otherwise a confirmation names the form and
 how many fields changed, and only "Discard" goes on.
 """

@@ -193,3 +193,25 @@ async def test_tab_moves_through_the_dialog_fields(frozen):
             await pilot.press("tab")
             seen.append(app.focused.id)
         assert seen[0] == "f-scope" and len(set(seen)) == 4, seen
+
+
+async def test_a_section_key_asks_too_before_leaving_unsaved_edits(frozen):
+    hex_id = frozen.live.ordered()[1].hex_id
+    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+        app = pilot.app
+        await settle(pilot)
+        await app.open_place(Place("device", hex_id))
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press("end", *"zz")
+        await pilot.press("f3")                           # the device list
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("n")
+        await wait_for(lambda: app.screen is app.main)
+        assert app.main.current.name == f"Device {hex_id}"
+        assert page(app).query_one("#f-name", Input).value.endswith("zz")
+        await pilot.press("f3")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_for(lambda: app.main.current.name == "Devices")
