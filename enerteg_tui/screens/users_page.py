@@ -43,9 +43,6 @@ COLUMNS = (
 )
 """User table columns."""
 
-ROLE_HINT = ", ".join(r.value for r in Role)
-"""The roles a user may have, for form hints."""
-
 ROLE_CHOICES = [r.value for r in Role]
 """The roles offered in the user forms: chosen from this list, never typed."""
 
