@@ -41,6 +41,8 @@ from .screens.sections import page_class, section
 from .screens.strip_caches import install as install_lazy_strip_caches
 from .screens.tree import Place
 from .screens.errors import notify_error
+from .screens.typing import field_keeps_key
+from .screens.unsaved import ask_to_discard
 
 if TYPE_CHECKING:
     from .core.services import CoreServices
@@ -156,7 +158,8 @@ class ConsoleApp(App[None]):
         return cached[1]
 
     async def on_event(self, event: events.Event) -> None:
-        """Run a key's binding at once when a live table has the focus.
+        """Keep typed letters in form fields; run a key's binding at once when a live
+        table has the focus.
 
         Textual hands a key to the focused widget and lets it bubble through every
         ancestor (one message queue each, ten deep on the device view) before the
@@ -168,6 +171,13 @@ class ConsoleApp(App[None]):
         Textual's normal path.
         """
         focused = self.focused if isinstance(event, events.Key) and self._screen_stack else None
+        if (isinstance(event, events.Key) and not event.is_forwarded and focused is not None
+                and field_keeps_key(focused, self.screen, event)):
+            # a letter typed in a form is for the field only (screens/typing.py): it
+            # reaches the field and bubbles no further, so no page or App key runs
+            event.stop()
+            focused._forward_event(event)
+            return
         if (isinstance(event, events.Key) and not event.is_forwarded
                 and isinstance(focused, LiveTable)):
             self.app_focus = True
@@ -219,13 +229,19 @@ class ConsoleApp(App[None]):
         c.devices.get(hex_id)  # NotFound early, with the core's words
         return PageSpec(f"Device {hex_id}", lambda: DevicePage(hex_id), place)
 
-    async def open_place(self, place: Place) -> None:
-        """Show the page of ``place`` (dashboard, device list or device view)."""
+    async def open_place(self, place: Place, *, discard_edits: bool = False) -> None:
+        """Show the page of ``place`` (dashboard, device list or device view); leaving a
+        form with unsaved edits for another place asks first (``screens/unsaved.py``)."""
         assert self.main is not None
         if self.screen is not self.main:
             # from the palette or a dialog: return to the frame first
             while self.screen is not self.main and len(self.screen_stack) > 1:
                 self.pop_screen()
+        what, changed = self.main.unsaved_edits()
+        if changed and not discard_edits and place != self.place:
+            ask_to_discard(self.main, what, changed,
+                           lambda: self.call_later(self.open_place, place, discard_edits=True))
+            return
         from .core.errors import EnertegError
         try:
             spec = self.spec_for(place)

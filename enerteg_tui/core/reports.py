@@ -38,7 +38,7 @@ from .structure import Kind, Structure
 
 __all__ = ["SCOPES", "FORMATS", "DeviceRow", "OutletRow", "AlarmRow", "Report",
            "parse_time", "ReportService", "write_csv", "write_xlsx",
-           "report_filename", "REPORTS_DIR"]
+           "report_filename", "file_label", "REPORTS_DIR"]
 
 SCOPES: tuple[str, ...] = ("site", "room", "row", "rack", "device")
 """What a report can cover."""
@@ -373,14 +373,44 @@ def write_xlsx(report: Report, path: Path) -> None:
         wb.close()
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "unnamed"
+def _slug(text: str, limit: int = 64) -> str:
+    """Letters, digits, ``.``, ``_`` and ``-`` only; no leading or trailing dot; at most
+    ``limit`` characters."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_.")[:limit].strip("_.") or "unnamed"
 
 
-def report_filename(scope: str, name: str, start: float, end: float, fmt: str) -> str:
-    """``enerteg-report-<scope>-<name>-<from>-<to>.<ext>`` with compact UTC times."""
-    stamp = (lambda t: dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
-    return f"enerteg-report-{scope}-{_slug(name or scope)}-{stamp(start)}-{stamp(end)}.{fmt}"
+def _stamp(t: float) -> str:
+    """A compact UTC time for a file name: the date alone at midnight, minutes when the
+    seconds are zero, else seconds (``20250615``, ``20250615T1506Z``, ``20250615T150640Z``)."""
+    d = dt.datetime.fromtimestamp(t, dt.timezone.utc)
+    if (d.hour, d.minute, d.second) == (0, 0, 0):
+        return d.strftime("%Y%m%d")
+    return d.strftime("%Y%m%dT%H%MZ" if d.second == 0 else "%Y%m%dT%H%M%SZ")
+
+
+FILE_SCOPE = {"device": "pdu"}
+"""The word a file name starts with, where it differs from the scope's."""
+
+
+def report_filename(scope: str, label: str, start: float, end: float, fmt: str) -> str:
+    """What the file holds, in its name: ``<scope>-<label>-<from>-<to>.<ext>``
+    (``rack-Hall_A.Row_1.Rack_1-20250614-20250615.xlsx``, ``pdu-web-01-4ec27-….csv``,
+    ``site-….csv``); ``label`` is the element's path (parts joined by dots) or the PDU's
+    name and hex id, in safe characters only."""
+    word = FILE_SCOPE.get(scope, scope)
+    parts = [word] if scope == "site" else [word, label]
+    return f"{'-'.join(parts)}-{_stamp(start)}-{_stamp(end)}.{fmt}"
+
+
+def file_label(scope: str, target: str, hex_ids: list[str], live: LiveState) -> str:
+    """The safe label of a report's target for its file name (see ``report_filename``)."""
+    if scope == "site":
+        return ""
+    if scope == "device" and hex_ids:
+        d = live.get(hex_ids[0])
+        name = d.info.display_name if d is not None else ""
+        return f"{_slug(name, 40)}-{hex_ids[0]}" if name else hex_ids[0]
+    return ".".join(_slug(part, 40) for part in target.split(" / "))
 
 
 class ReportService:
@@ -492,7 +522,9 @@ class ReportService:
         report = await self.build(principal, scope, name, start, end)
         folder = self.folder
         folder.mkdir(parents=True, exist_ok=True)
-        final = folder / report_filename(scope, name, start, end, fmt)
+        target, ids = _resolve(self._live, self._structure, scope, name)
+        final = folder / report_filename(scope, file_label(scope, target, ids, self._live),
+                                         start, end, fmt)
         tmp = folder / f".{final.name}.{os.getpid()}.{id(report)}.tmp"
         writer = write_csv if fmt == "csv" else write_xlsx
         try:

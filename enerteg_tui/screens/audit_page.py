@@ -52,6 +52,7 @@ from .forms import FormDialog, FormField
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
 from .tree import Place
+from .unsaved import ask_to_discard
 
 __all__ = [
     "COLUMNS", "PAGE_SIZE", "SEVERITY_STYLE", "AuditDetail", "AuditPage", "FilterText",
@@ -420,8 +421,10 @@ class AuditDetail(ModalScreen[None]):
             await self.action_state(AuditState[bid.removeprefix("state-")].value)
 
     def action_close(self) -> None:
-        """Close the detail."""
-        self.dismiss(None)
+        """Close the detail (escape); a typed comment not yet added is asked about first."""
+        typed = self.query_one("#comment", Input).value.strip()
+        ask_to_discard(self, f"Comment on audit entry #{self.entry.id}", 1 if typed else 0,
+                       lambda: self.dismiss(None))
 
     def action_goto(self) -> None:
         """Open the entry's PDU in the device view."""

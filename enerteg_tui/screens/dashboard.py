@@ -4,7 +4,9 @@ Aggregates per phase and total (current, kW, kVA, kvar, energy, residual and neu
 current) from ``Structure.aggregate``, a load bar per phase against the rated
 capacity (sum of the PDUs' ratings), the devices in the element with their state
 and per-phase currents, the active alarms of its PDUs and of its own totals (and of
-the elements under it), and the thresholds that rules on its own totals set. All tables are ``LiveTable``s; a batch repaints only what changed.
+the elements under it), and the thresholds that rules on its own totals set. All tables
+are ``LiveTable``s; a batch repaints only what changed. A rack's dashboard also shows
+its feeds A and B side by side per phase (``feeds.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ..core.errors import EnertegError
 from ..core.evaluation import fmt_num
 from ..core.events import Batch
 from ..core.live import DeviceLive
+from ..core.model import Feed
 from ..core.permissions import Action
 from ..core.quantities import BY_KEY, POWER_QUANTITIES, Component
 from ..core.structure import Aggregate, Kind
@@ -33,6 +36,7 @@ from .queries import THRESHOLD, active_alarms, device_health, device_load
 from .structure_dialogs import assign_to_rack_dialog
 from .tree import Place
 from .errors import notify_error
+from .feeds import feed_columns, feed_rows, feeds_of
 
 __all__ = ["DashboardPage"]
 
@@ -118,12 +122,26 @@ class DashboardPage(Page):
         super().__init__()
         self.element_id = element_id
         self.place = Place("site") if element_id is None else Place("element", element_id)
+        self._feeds: list[Feed] | None = None
+        """A rack's feeds shown side by side (``screens/feeds.py``); None elsewhere."""
+
+    def _is_rack(self) -> bool:
+        if self.element_id is None:
+            return False
+        try:
+            return self.ctx.core.structure.get(self.element_id).kind is Kind.RACK
+        except EnertegError:
+            return False
 
     def compose(self) -> ComposeResult:
+        self._feeds = feeds_of(self._devices()) if self._is_rack() else None
         yield PageTitle(self.title_text(), id="title")
         with VerticalScroll():
             yield Label("Current & power", classes="section")
             yield LiveTable(AGG_COLUMNS, id="aggregate")
+            if self._feeds is not None:
+                yield Label("Feeds side by side: current and power per phase", classes="section")
+                yield LiveTable(feed_columns(self._feeds), id="feeds")
             yield Label("Load against rated capacity", classes="section")
             yield LiveTable(LOAD_COLUMNS, id="load")
             yield Label("Devices in this element", classes="section", id="devices-label")
@@ -171,9 +189,12 @@ class DashboardPage(Page):
         agg_rows = self._agg_rows(agg)
         load_rows = self._load_rows(agg)
         dev_rows = [self._device_row(d) for d in self._devices()]
-        tables = ((self.query_one("#aggregate", LiveTable), agg_rows),
+        tables = [(self.query_one("#aggregate", LiveTable), agg_rows),
                   (self.query_one("#load", LiveTable), load_rows),
-                  (self.query_one("#devices", LiveTable), dev_rows))
+                  (self.query_one("#devices", LiveTable), dev_rows)]
+        if self._feeds is not None:
+            tables.append((self.query_one("#feeds", LiveTable),
+                           feed_rows(self._devices(), self._feeds)))
         for table, rows in tables:
             if full or [r.key for r in rows] != [r.key for r in table.rows]:
                 table.set_rows(rows)

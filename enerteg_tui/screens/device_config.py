@@ -24,6 +24,7 @@ from ..core.permissions import Action, require
 from .context import console_context
 from .errors import notify_error, show_error_line
 from .forms import TypingStaysInForm
+from .unsaved import EditTracker
 
 __all__ = ["POWER_UP_LABELS", "ConfigForm"]
 
@@ -66,6 +67,8 @@ class ConfigForm(TypingStaysInForm, VerticalScroll):
     def __init__(self, hex_id: str) -> None:
         super().__init__(id="config-form")
         self.hex_id = hex_id
+        self.edits = EditTracker(self)
+        """What the fields held when last filled, saved or reverted (screens/unsaved.py)."""
 
     def compose(self) -> ComposeResult:
         ctx = console_context(self)
@@ -119,6 +122,7 @@ class ConfigForm(TypingStaysInForm, VerticalScroll):
             yield Button("Revert (ctrl+r)", id="revert", compact=True)
 
     def on_mount(self) -> None:
+        self.call_after_refresh(self.edits.mark_clean)
         note = self.query_one("#config-note", Static)
         note.display = bool(str(note.render()))
         self.query_one("#config-error", Static).display = False
@@ -176,6 +180,7 @@ class ConfigForm(TypingStaysInForm, VerticalScroll):
             return
         error.update("")
         error.display = False
+        self.edits.mark_clean()
         self.notify("Settings saved to the PDU", title="Configuration")
 
     async def action_revert(self) -> None:

@@ -3,7 +3,8 @@ Diagnostics (bus statistics, ``device_diag``).
 
 Information holds the live input, outlet, branch and sensor tables; on a live batch
 only the rows of component instances that changed are rebuilt, and each table
-repaints only rows that differ. Enter on a value opens its chart; ``u`` on an outlet
+repaints only rows that differ. Tab / shift+tab move between the tables. Enter on a
+value opens its chart (on an outlet's name or state: its current); ``u`` on an outlet
 starts switching (unlock → choose → confirm, see ``switching``); ``i`` makes the PDU
 blink; ``f`` forgets a PDU that left the ring (after a confirmation; ``core.retire``). Every command goes through ``core.devices``; refusals show core's text.
 """
@@ -146,6 +147,11 @@ class DevicePage(Page):
     def focus_first(self) -> None:
         self.query_one("#inputs", LiveTable).focus(scroll_visible=False)
 
+    def unsaved_edits(self) -> tuple[str, int]:
+        """Edited, unsaved fields of the Configuration tab (escape asks before leaving)."""
+        changed = len(self._form.edits.changed()) if self._form is not None else 0
+        return f"Configuration of PDU {self.hex_id}", changed
+
     # ------------------------------------------------------------------ filling
     def _fill(self) -> None:
         live = self.live
@@ -209,15 +215,18 @@ class DevicePage(Page):
 
     # ------------------------------------------------------------------ events
     def on_live_table_selected(self, event: LiveTable.Selected) -> None:
+        # enter means one thing in every table, as the outlet table's hint says: the
+        # chart of the value (of the row's first value on a name or state cell);
+        # switching stays behind its own key, u, and its confirmation
         event.stop()
-        if event.table.id == "outlets" and event.column in (None, "state", "name", "n"):
-            self._switch(int(event.row.key))  # type: ignore[arg-type]
-            return
         key = event.row.channels.get(event.column) if event.column else None
         if key is None and event.row.channels:
             key = next(iter(event.row.channels.values()))
-        if key is not None:
-            self._chart(Channel(self.hex_id, key.component, key.index, key.quantity))
+        if key is None:
+            hint = " (u switches it)" if event.table.id == "outlets" else ""
+            self.notify(f"This row has no measured value to chart{hint}", title="Chart")
+            return
+        self._chart(Channel(self.hex_id, key.component, key.index, key.quantity))
 
     def focus_channel(self, component: str, index: int, quantity: str) -> bool:
         """Select the cell of a channel (an alarm's) in the Information tab; False if absent."""

@@ -1,4 +1,5 @@
-"""The help screen (``?``): every key of the console, per screen, read from the bindings.
+"""The help screen (``?``): the keys of the page shown now first, then those that work
+everywhere, then every other page's, read from the bindings.
 
 Its frame names the controller's version and data layout (``core.system``). The list
 is built from the same ``BINDINGS`` the key bar shows, so it cannot drift
@@ -24,7 +25,7 @@ from ..core.system import version_info
 from .context import console_context
 from .sections import SECTIONS, page_class
 
-__all__ = ["HelpScreen", "help_groups"]
+__all__ = ["HelpScreen", "current_page", "help_groups"]
 
 
 def _bindings(bindings: Iterable[BindingType]) -> Iterator[tuple[str, str]]:
@@ -40,8 +41,41 @@ def _key_label(app: Any, key: str) -> str:
     return str(app.get_key_display(Binding(key, "", "")))
 
 
+def current_page(app: Any) -> Any:
+    """The page shown in the session's frame, or None (before the first page)."""
+    main = getattr(app, "main", None)
+    if main is None:
+        return None
+    try:
+        host = main.query_one("#page")
+    except Exception:   # the frame is not composed yet
+        return None
+    return host.children[0] if host.children else None
+
+
+def _page_keys(app: Any, page: Any) -> list[tuple[str, str]]:
+    """The keys of the page itself, then those of the control focused in it (a table's
+    cursor and page keys), each key once."""
+    keys = list(_bindings(type(page).BINDINGS))
+    focused = app.main.focused if app.main is not None else None
+    if focused is not None and page in focused.ancestors:
+        for node in focused.ancestors_with_self:
+            if node is page:
+                break
+            keys.extend(_bindings(getattr(type(node), "BINDINGS", [])))
+    seen: set[str] = set()
+    unique = []
+    for key, what in keys:
+        if key not in seen:
+            seen.add(key)
+            unique.append((key, what))
+    return unique
+
+
 def help_groups(app: Any) -> list[tuple[str, list[tuple[str, str]]]]:
-    """(screen title, [(key, what it does)]) for every screen the session can reach."""
+    """(screen title, [(key, what it does)]) for every screen the session can reach: the
+    page shown now first (its own keys and those of its focused table), then the keys
+    that work everywhere, then every other page."""
     from .dashboard import DashboardPage
     from .device_list import DeviceListPage
     from .device_view import DevicePage
@@ -56,18 +90,25 @@ def help_groups(app: Any) -> list[tuple[str, list[tuple[str, str]]]]:
     everywhere = [(k, d) for k, d in everywhere if d not in sections]
     everywhere.append((app.COMMAND_PALETTE_BINDING, "Command palette: any page or device"))
     everywhere.append(("question_mark", "This help"))
-    groups.append(("Everywhere", everywhere))
-    for title, cls in (("Dashboard", DashboardPage), ("Devices", DeviceListPage),
-                       ("Device view", DevicePage)):
-        groups.append((title, list(_bindings(getattr(cls, "BINDINGS", [])))))
+    pages: list[tuple[str, type]] = [("Dashboard", DashboardPage), ("Devices", DeviceListPage),
+                                     ("Device view", DevicePage)]
     for sec in SECTIONS:
         if not ctx.may(sec.needs):
             continue
         try:
-            cls = page_class(sec)
+            pages.append((sec.title, page_class(sec)))
         except ImportError:
             continue
-        groups.append((sec.title, list(_bindings(getattr(cls, "BINDINGS", [])))))
+    page = current_page(app)
+    here = next(((title, cls) for title, cls in pages if page is not None and type(page) is cls),
+                None)
+    if page is not None:
+        title = here[0] if here is not None else type(page).__name__
+        groups.append((title, _page_keys(app, page)))
+    groups.append(("Everywhere", everywhere))
+    for title, cls in pages:
+        if (title, cls) != here:
+            groups.append((title, list(_bindings(getattr(cls, "BINDINGS", [])))))
     return groups
 
 
@@ -92,9 +133,12 @@ class HelpScreen(ModalScreen[None]):
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
-        for title, keys in help_groups(self.app):
+        here = current_page(self.app) is not None
+        for n, (title, keys) in enumerate(help_groups(self.app)):
             if not keys:
                 continue
+            if n == 0 and here:
+                title = f"{title}: this page"
             table.add_row(Text(title, style="bold underline"), "")
             for key, what in keys:
                 table.add_row(_key_label(self.app, key), what)

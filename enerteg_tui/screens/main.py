@@ -25,6 +25,7 @@ from .context import console_context
 from .sections import SECTIONS, section
 from .tree import Place, StructureTree
 from .errors import notify_error
+from .unsaved import HasUnsavedEdits, ask_to_discard
 
 __all__ = ["MIN_SIZE", "MainScreen"]
 
@@ -44,7 +45,8 @@ class MainScreen(Screen[None]):
         Binding("f3", "open('devices')", "Devices"),
         *(Binding(s.key, f"open('{s.kind}')", s.short) for s in SECTIONS),
         Binding("ctrl+b", "toggle_tree", "Tree"),
-        Binding("tab", "focus_next", "Next", show=False),
+        # tab / shift+tab: the Screen defaults (app.focus_next / app.focus_previous); a
+        # "focus_next" here named no action of the screen and made Tab do nothing
     ]
 
     DEFAULT_CSS = """
@@ -125,7 +127,20 @@ class MainScreen(Screen[None]):
         return True
 
     # ------------------------------------------------------------------ actions
-    async def action_back(self) -> None:
+    def unsaved_edits(self) -> tuple[str, int]:
+        """The current page's form with unsaved edits: (its name, fields changed)."""
+        host = self.query_one("#page", Container)
+        page = host.children[0] if host.children else None
+        return page.unsaved_edits() if isinstance(page, HasUnsavedEdits) else ("", 0)
+
+    def action_back(self) -> None:
+        """The previous page; a page with unsaved form edits asks first."""
+        if not self.history:
+            return
+        what, changed = self.unsaved_edits()
+        ask_to_discard(self, what, changed, lambda: self.app.call_later(self._go_back))
+
+    async def _go_back(self) -> None:
         if self.history:
             spec = self.history.pop()
             await self.show(spec, remember=False)

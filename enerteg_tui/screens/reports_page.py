@@ -152,6 +152,10 @@ class ReportsPage(Page):
     ]
     """Keys (inside a field the letters and digits are typed; enter there runs)."""
 
+    FORM_KEYS: ClassVar[frozenset[str]] = frozenset({"r", "c", "x", "1", "7", "3"})
+    """The form's own keys, printed on its buttons: they work on its select and buttons
+    too (``screens/typing.py``); page-frame and App letters do not."""
+
     DEFAULT_CSS = """
     ReportsPage #form { height: auto; padding: 0 1; }
     ReportsPage .line { height: 1; }

@@ -32,6 +32,7 @@ from ..core.rules import STATE_QUANTITIES, Rule, RuleDoc, rule_unit
 from ..core.structure import Kind
 from .context import console_context
 from .errors import show_error_line
+from .unsaved import EditTracker, ask_to_discard
 
 if TYPE_CHECKING:
     from ..core.services import CoreServices
@@ -303,6 +304,7 @@ class RuleForm(ModalScreen[int | None]):
         super().__init__()
         self.rule_id = rule_id
         self.preset = preset or {}
+        self._edits = EditTracker(self)
 
     def _start(self) -> dict[str, Any]:
         """The document the form starts from."""
@@ -408,6 +410,7 @@ class RuleForm(ModalScreen[int | None]):
         self._sync_units()
         self._sync_index()
         self.query_one("#f-scope", Select).focus()
+        self.call_after_refresh(self._edits.mark_clean)
 
     # ------------------------------------------------------------------ cascade
     def _sel(self, name: str) -> str:
@@ -511,4 +514,6 @@ class RuleForm(ModalScreen[int | None]):
         self.dismiss(rule.id)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        """Close without saving (escape, Cancel): asks first when a field was edited."""
+        what = "New rule" if self.rule_id is None else f"Rule {self.rule_id}"
+        ask_to_discard(self, what, len(self._edits.changed()), lambda: self.dismiss(None))

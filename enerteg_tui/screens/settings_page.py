@@ -402,6 +402,12 @@ class SettingsPage(Page):
         self._load()
         self.say(saved)
 
+    def unsaved_edits(self) -> tuple[str, int]:
+        """Edited, unapplied fields of the topic's form (escape asks before leaving)."""
+        if self.topic is None:
+            return "", 0
+        return f"config/{self.topic}", len(self.edits())
+
     def action_discard(self) -> None:
         """Put the stored values back into the form."""
         if self.topic is None:

@@ -32,6 +32,7 @@ from ..core.structure import Kind
 from .context import console_context
 from .livetable import Column, LiveTable, Row
 from .errors import show_error_line
+from .unsaved import EditTracker, ask_to_discard
 
 __all__ = [
     "Choice",
@@ -198,6 +199,7 @@ class NameDialog(ModalScreen[str | None]):
         self.question = question
         self.apply = apply
         self.initial = initial
+        self._edits = EditTracker(self)
 
     def compose(self) -> ComposeResult:
         with _DialogBox() as box:
@@ -211,6 +213,7 @@ class NameDialog(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self.query_one("#error", Static).display = False
         self.query_one("#name", Input).focus()
+        self.call_after_refresh(self._edits.mark_clean)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -227,7 +230,8 @@ class NameDialog(ModalScreen[str | None]):
         self.dismiss(name)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        ask_to_discard(self, self.title_text, len(self._edits.changed()),
+                       lambda: self.dismiss(None))
 
 
 FEED_KEYS: dict[Feed, str] = {Feed.NONE: "0", Feed.A: "a", Feed.B: "b", Feed.C: "c", Feed.D: "d"}

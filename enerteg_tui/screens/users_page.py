@@ -43,8 +43,11 @@ COLUMNS = (
 )
 """User table columns."""
 
-ROLE_HINT = ", ".join(r.value for r in Role)
-"""The roles a user may have, for form hints."""
+ROLE_CHOICES = [r.value for r in Role]
+"""The roles offered in the user forms: chosen from this list, never typed."""
+
+ROLE_LABEL = "Roles (space ticks, tab moves on)"
+"""Label of the roles list in the user forms."""
 
 
 def _roles(info: UserInfo) -> str:
@@ -196,7 +199,7 @@ class UsersPage(Page):
             FormField("name", "Login name"),
             FormField("password", "Password", secret=True),
             FormField("again", "Password again", secret=True),
-            FormField("roles", f"Roles (comma list of {ROLE_HINT})", value="readonly"),
+            FormField("roles", ROLE_LABEL, value="readonly", choices=ROLE_CHOICES, multiple=True),
         ], submit, ok="Add")
 
     def action_roles(self) -> None:
@@ -212,7 +215,8 @@ class UsersPage(Page):
                                     f"Roles of {info.name} changed")
 
         self._form(f"Roles of {info.name}", [
-            FormField("roles", f"Roles (comma list of {ROLE_HINT})", value=_roles(info))], submit)
+            FormField("roles", ROLE_LABEL, value=_roles(info), choices=ROLE_CHOICES,
+                      multiple=True)], submit)
 
     def action_reset(self) -> None:
         """Set the highlighted user's password (admin)."""

@@ -264,7 +264,7 @@ async def test_csv_and_excel_files_are_written(with_history) -> None:
         await pilot.press("c")
         await wait_idle(pilot, p)
         folder = Path(c.data_dir) / "reports"
-        csv_files = list(folder.glob(f"enerteg-report-device-{hex_id}-*.csv"))
+        csv_files = list(folder.glob(f"pdu-*-{hex_id}-*.csv"))
         assert len(csv_files) == 1
         assert f"/reports/{csv_files[0].name}" in status(p)
         rows = list(csv.reader(csv_files[0].open(newline="", encoding="utf-8")))
@@ -273,7 +273,7 @@ async def test_csv_and_excel_files_are_written(with_history) -> None:
         assert float(dev[3]) == shown.devices[0].kwh
         await pilot.press("x")
         await wait_idle(pilot, p)
-        xlsx = list(folder.glob(f"enerteg-report-device-{hex_id}-*.xlsx"))
+        xlsx = list(folder.glob(f"pdu-*-{hex_id}-*.xlsx"))
         assert len(xlsx) == 1 and f"/reports/{xlsx[0].name}" in status(p)
         wb = openpyxl.load_workbook(xlsx[0])
         assert wb.sheetnames[:4] == ["Summary", "Devices", "Outlets", "Alarms"]

@@ -49,8 +49,8 @@ async def test_users_add_dialog_error(frozen, snap, size):
         await settle(pilot)
         form = pilot.app.screen
         for key, text in {"name": "Bad Name", "password": "Some-pass-1",
-                          "again": "Some-pass-1", "roles": "readonly"}.items():
-            form.query_one(f"#f-{key}", Input).value = text
+                          "again": "Some-pass-1"}.items():
+            form.query_one(f"#f-{key}", Input).value = text   # roles: readonly, ticked
         form.query_one("#f-name", Input).focus()
         await pilot.press("enter")
         await settle(pilot)

@@ -129,7 +129,10 @@ async def test_add_rename_and_delete_elements(frozen):
         assert isinstance(app.screen, NameDialog)
         assert str(app.screen.query_one("#error").render()) == (
             'a rack named "rack 70" already exists in Hall B / Row 7')
-        await pilot.press("escape")
+        await pilot.press("escape")             # the typed name is unsaved: asked first
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog) and app.screen.title_text == "Unsaved changes"
+        await pilot.press("y")
         await settle(pilot)
         # rename
         await pilot.press("r")

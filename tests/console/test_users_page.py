@@ -9,7 +9,7 @@ row, no admin keys, and changes their own password.
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Input, Static
+from textual.widgets import Input, SelectionList, Static
 
 from enerteg_tui.core.errors import Conflict, Invalid
 from enerteg_tui.screens.dialogs import ConfirmDialog
@@ -39,8 +39,15 @@ async def fill(pilot, values: dict[str, str]) -> UserForm:
     form = pilot.app.screen
     assert isinstance(form, UserForm)
     for key, text in values.items():
-        form.query_one(f"#f-{key}", Input).value = text
-    form.query_one(Input).focus()
+        field = form.query_one(f"#f-{key}")
+        if isinstance(field, SelectionList):        # roles: ticked in a list, not typed
+            field.deselect_all()
+            for role in text.split(","):
+                field.select(role)
+        else:
+            field.value = text
+    inputs = form.query(Input)
+    (inputs.first() if inputs else form.query_one("#ok")).focus()
     await pilot.press("enter")
     for _ in range(50):  # argon2 runs in a thread
         await settle(pilot)

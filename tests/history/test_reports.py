@@ -5,6 +5,7 @@ shell ``report`` command, its errors and exit codes, and a readonly user."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import math
 import re
 import zipfile
@@ -165,8 +166,10 @@ async def test_generate_writes_into_reports_atomically(site) -> None:
     c, _, t0, _ = site
     path = await c.reports.generate(READONLY, "row", "Hall 1 / Row 1", t0, t0 + 3600, "xlsx")
     assert path.parent == Path(c.data_dir) / "reports"
-    assert path.name == (f"enerteg-report-row-Hall_1_Row_1-{iso(t0).replace('-', '').replace(':', '')}"
-                         f"-{iso(t0 + 3600).replace('-', '').replace(':', '')}.xlsx")
+    stamp = (lambda t: dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime(  # noqa: E731
+        "%Y%m%d" if t % 86400 == 0 else "%Y%m%dT%H%MZ"))
+    # what the file holds, in its name: the scope, the row's path, the period
+    assert path.name == f"row-Hall_1.Row_1-{stamp(t0)}-{stamp(t0 + 3600)}.xlsx"
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left
     assert openpyxl.load_workbook(path)["Devices"].max_row == 3
 
@@ -206,7 +209,8 @@ async def test_shell_report_command(site) -> None:
                                 READONLY)
     assert code == 0, err
     shown = out.strip()
-    assert shown.startswith("/reports/enerteg-report-rack-Rack_A-") and shown.endswith(".xlsx")
+    assert re.fullmatch(r"/reports/rack-([A-Za-z0-9_]+\.)*Rack_A-\d{8}(T\d{4}Z)?-"
+                        r"\d{8}(T\d{4}Z)?\.xlsx", shown), shown
     assert (Path(c.data_dir) / shown.lstrip("/")).is_file()
     code, out, err = await _run(c, f"report device {devs[2]} --from={frm} --to={to}")
     assert code == 0 and out.strip().endswith(".csv"), err
