@@ -24,6 +24,7 @@ from ..core.permissions import Action
 from ..core.quantities import BY_KEY, POWER_QUANTITIES, Component
 from ..core.structure import Aggregate, Kind
 from .cells import device_state_text, health_text, load_bar, value
+from .listtable import ListTable
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
 from .queries import active_alarms, device_health, device_load
@@ -117,7 +118,7 @@ class DashboardPage(Page):
             yield Label("Load against rated capacity", classes="section")
             yield LiveTable(LOAD_COLUMNS, id="load")
             yield Label("Devices in this element", classes="section", id="devices-label")
-            yield LiveTable(DEVICE_COLUMNS, id="devices")
+            yield ListTable(DEVICE_COLUMNS, id="devices", descending=("load", "state"))
             yield Label("Active alarms", classes="section")
             yield Static("No active alarms", id="alarms")
 
@@ -161,11 +162,10 @@ class DashboardPage(Page):
                   (self.query_one("#load", LiveTable), load_rows),
                   (self.query_one("#devices", LiveTable), dev_rows))
         for table, rows in tables:
-            if full or [r.key for r in rows] != [r.key for r in table.rows]:
+            if full:
                 table.set_rows(rows)
             else:
-                for row in rows:
-                    table.update_row(row)
+                table.sync(rows)
         self.query_one("#title", PageTitle).update(self.title_text())
         if full and self.element_id is not None:
             el = c.structure.get(self.element_id)

@@ -66,6 +66,9 @@ def help_groups(app: Any) -> list[tuple[str, list[tuple[str, str]]]]:
         except ImportError:
             continue
         groups.append((sec.title, list(_bindings(getattr(cls, "BINDINGS", [])))))
+        terms = getattr(cls, "TERMS", ())     # what the page's words mean (audit states)
+        if terms:
+            groups.append((f"{sec.title}: words", [(t, m) for t, m in terms]))
     return groups
 
 
@@ -95,7 +98,8 @@ class HelpScreen(ModalScreen[None]):
                 continue
             table.add_row(Text(title, style="bold underline"), "")
             for key, what in keys:
-                table.add_row(_key_label(self.app, key), what)
+                table.add_row(key if title.endswith(": words") else _key_label(self.app, key),
+                              what)
             table.add_row("", "")
         with Vertical() as box:
             box.border_title = "Help: keys"
