@@ -38,6 +38,7 @@ from ..core.errors import Invalid
 from ..core.events import EventBus
 from ..core.permissions import SYSTEM, Action, Principal, require
 from ..core.settings import EmailSettings
+from ..core.vocabulary import severity_word
 
 __all__ = ["EmailNotifier"]
 
@@ -196,7 +197,8 @@ class EmailNotifier:
             self._batch_since = None
             return
         s = self._settings()
-        lines = [f"{n['ts']} UTC  {n['severity']:<7}  {n['text']}" for n in self._batch]
+        lines = [f"{n['ts']} UTC  {severity_word(n['severity']):<8}  {n['text']}"
+                 for n in self._batch]          # the words of core.vocabulary, as on screen
         body = f"{s.textStart}\n\n" + "\n".join(lines) + f"\n\n{s.textEnd}\n"
         mail = {"id": make_msgid(domain="enerteg"), "subject": s.subject, "body": body,
                 "count": len(self._batch), "created": self._clock()}

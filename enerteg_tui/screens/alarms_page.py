@@ -3,7 +3,7 @@
 The table lists the open alarms (active, or inactive but not yet acknowledged) with
 the manual's columns: time, state, severity, device & location, acknowledged, and the
 description spelled out below the highlighted row. ``s`` cycles the severity filter
-(all, warnings, alerts), ``f`` the state filter (the manual's four combinations of
+(every severity, Warning, Critical), ``f`` the state filter (the manual's four combinations of
 active/inactive and acknowledged/unacknowledged; "inactive, acknowledged" alarms are
 closed, so that view reads the alarm history), ``o`` the sort order. ``space`` marks
 rows, ``a`` acknowledges the marked rows (or the highlighted one) with one comment,
@@ -31,8 +31,10 @@ from ..core.element_rules import element_of
 from ..core.errors import EnertegError
 from ..core.events import Batch
 from ..core.permissions import Action
-from .cells import table_time
+from ..core.vocabulary import LEVELS
+from .cells import severity_rank, severity_text, table_time
 from .forms import FormDialog, FormField
+from .listtable import ListTable
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
 from .tree import Place
@@ -55,11 +57,12 @@ COLUMNS = (
 full under the table, so at 80 columns nothing essential is cut off)."""
 
 SEVERITY_FILTERS: dict[str, tuple[str, set[str] | None]] = {
-    "all": ("all alarms", None),
-    "warnings": ("warnings", {"Warning"}),
-    "alerts": ("alerts", {"Critical"}),
+    "all": ("every severity", None),
+    "warnings": ("Warning only", {"Warning"}),
+    "alerts": ("Critical only", {"Critical"}),
 }
-"""``s`` cycles these: the manual's selection box (all, only warnings, only alerts)."""
+"""``s`` cycles these: the manual's selection box (all, only warnings, only alerts),
+named with the severity words of ``core.vocabulary``."""
 
 STATE_FILTERS: dict[str, tuple[str, bool | None, bool | None]] = {
     "open": ("open", None, None),
@@ -71,15 +74,13 @@ STATE_FILTERS: dict[str, tuple[str, bool | None, bool | None]] = {
 """``f`` cycles these: every open alarm, then the manual's four combinations of
 (active, acknowledged)."""
 
-SORTS: dict[str, str] = {"time": "newest first", "severity": "alerts first",
+SORTS: dict[str, str] = {"time": "newest first", "severity": "Critical first",
                          "device": "by device"}
 """``o`` cycles these sort orders."""
 
 HISTORY_ROWS = 500
 """Closed alarms read from the history for the "inactive, acknowledged" view."""
 
-_SEVERITY_STYLE = {"Critical": "bold red", "Warning": "yellow"}
-_SEVERITY_WORD = {"Critical": "Alert", "Warning": "Warning"}
 
 
 class AlarmsPage(Page):
@@ -88,6 +89,10 @@ class AlarmsPage(Page):
     LIVE_KINDS = ("alarm", "structure")
     LIVE_VALUES = False
     """Alarm events carry every change of an alarm (raised, peak, cleared, acked)."""
+
+    TERMS: ClassVar[tuple[tuple[str, str], ...]] = tuple(
+        (f"Severity {lv.word}", lv.meaning) for lv in LEVELS if lv.alarm)
+    """What the Severity column says, for the help screen."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "acknowledge", "Acknowledge"),
@@ -124,7 +129,7 @@ class AlarmsPage(Page):
     def compose(self) -> ComposeResult:
         yield PageTitle("", id="title")
         yield Static("", id="filters")
-        yield LiveTable(COLUMNS, id="alarms")
+        yield ListTable(COLUMNS, id="alarms", descending=("time",))
         yield Static("", id="detail")
         yield Static("", id="message")
 
@@ -168,17 +173,17 @@ class AlarmsPage(Page):
         return f"{name} · {where}" if where else name
 
     def _row(self, alarm: Alarm) -> Row:
-        sev_style = _SEVERITY_STYLE.get(alarm.severity, "")
         return Row(key=alarm.id, cells={
             "mark": "✓" if alarm.id in self.marked else "",
             "time": table_time(alarm.start),
             "state": Text("Active" if alarm.active else "Inactive",
                           style="bold" if alarm.active else "dim"),
-            "severity": Text(_SEVERITY_WORD.get(alarm.severity, alarm.severity), style=sev_style),
+            "severity": severity_text(alarm.severity),
             "ack": "yes" if alarm.acked else "no",
             "device": self._location(alarm),
             "text": alarm.text,
-        }, style="" if alarm.active else "dim")
+        }, style="" if alarm.active else "dim",
+            sort={"time": alarm.start, "severity": severity_rank(alarm.severity)})
 
     def _fill(self) -> None:
         alarms = self.alarms()
@@ -186,22 +191,14 @@ class AlarmsPage(Page):
         self.marked &= self._alarms.keys()
         rows = [self._row(a) for a in alarms]
         table = self.table
-        if [r.key for r in rows] != [r.key for r in table.rows]:
-            current = table.current.key if table.current is not None else None
-            table.set_rows(rows)
-            keys = [r.key for r in rows]
-            if current in keys:
-                table.cursor_row = keys.index(current)
-        else:
-            for row in rows:
-                table.update_row(row, flash=False)
+        table.sync(rows, flash=False)           # keeps the cursor on its alarm
         counts = self.ctx.core.alarms.counts()
         title = Text("Alarms", style="bold")
         title.append(" · active: ")
-        title.append(f"{counts.get('critical', 0)} alert{'' if counts.get('critical') == 1 else 's'}",
+        title.append(f"{counts.get('critical', 0)} Critical",
                      style="bold red" if counts.get("critical") else "")
         title.append(", ")
-        title.append(f"{counts.get('warning', 0)} warning{'' if counts.get('warning') == 1 else 's'}",
+        title.append(f"{counts.get('warning', 0)} Warning",
                      style="yellow" if counts.get("warning") else "")
         if not self.ctx.may(Action.ACK_ALARM):
             title.append(" · read only", style="yellow")
@@ -222,7 +219,7 @@ class AlarmsPage(Page):
         a = self._alarms[int(str(row.key))]
         text = Text()
         text.append(f"#{a.id} ", style="bold")
-        text.append(_SEVERITY_WORD.get(a.severity, a.severity), style=_SEVERITY_STYLE.get(a.severity, ""))
+        text.append_text(severity_text(a.severity))
         text.append(f" · {'active' if a.active else 'inactive'} since {table_time(a.start)}")
         if a.end is not None:
             text.append(f" until {table_time(a.end)}")
@@ -259,7 +256,7 @@ class AlarmsPage(Page):
 
     # ------------------------------------------------------------------ actions
     def action_severity(self) -> None:
-        """Cycle the severity filter: all, warnings, alerts."""
+        """Cycle the severity filter: every severity, Warning only, Critical only."""
         order = list(SEVERITY_FILTERS)
         self.severity = order[(order.index(self.severity) + 1) % len(order)]
         self._fill()
@@ -288,7 +285,7 @@ class AlarmsPage(Page):
             self._fill()
 
     def action_sort(self) -> None:
-        """Cycle the sort order: newest first, alerts first, by device."""
+        """Cycle the sort order: newest first, Critical first, by device."""
         order = list(SORTS)
         self.sort = order[(order.index(self.sort) + 1) % len(order)]
         self._fill()

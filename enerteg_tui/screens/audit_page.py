@@ -42,13 +42,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from ..core.audit import MASK, AuditEntry, AuditFilter, AuditState, Severity
+from ..core.vocabulary import AUDIT_STATE_MEANING, LEVELS, SEVERITY_WORDS, level, severity_word
 from ..core.errors import EnertegError, Invalid
 from ..core.events import Batch
 from ..core.permissions import Action
 from ..core.reports import iso, parse_time
 from .context import console_context
-from .cells import table_time
+from .cells import SEVERITY_STYLE as _WORD_STYLE, table_time
 from .forms import FormDialog, FormField
+from .listtable import ListTable
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
 from .tree import Place
@@ -75,15 +77,10 @@ COLUMNS = (
 fit side by side from 160 columns); the message is also spelled out in full under the
 list and the device in the detail, so at 80 columns nothing is lost."""
 
-SEVERITY_STYLE: dict[Severity, str] = {
-    Severity.DEBUG: "dim",
-    Severity.LOG: "dim",
-    Severity.INFO: "",
-    Severity.WARNING: "yellow",
-    Severity.ERROR: "bold red",
-    Severity.ALWAYS: "bold magenta",
-}
-"""Row colour per severity (the manual: "the entry color will depend on the severity")."""
+SEVERITY_STYLE: dict[Severity, str] = {sev: _WORD_STYLE.get(severity_word(sev), "")
+                                       for sev in Severity}
+"""Row colour per severity (the manual: "the entry color will depend on the severity"),
+the one colour per word of ``cells.SEVERITY_STYLE``."""
 
 _STATE_SHORT = {AuditState.OPEN: "Open", AuditState.INVESTIGATING: "Invest.",
                 AuditState.DONE: "Done"}
@@ -91,7 +88,7 @@ _STATE_STYLE = {AuditState.OPEN: "bold", AuditState.INVESTIGATING: "cyan",
                 AuditState.DONE: "green"}
 _STATE_KEY = {AuditState.OPEN: "o", AuditState.INVESTIGATING: "i", AuditState.DONE: "d"}
 
-SEVERITY_HELP = ", ".join(s.value for s in Severity)
+SEVERITY_HELP = ", ".join(SEVERITY_WORDS)
 STATE_HELP = ", ".join(s.value for s in AuditState)
 _RELATIVE = re.compile(r"^(\d{1,5})\s*([mhd])$", re.IGNORECASE)
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400}
@@ -101,6 +98,10 @@ WHEN_FORMS = ("an ISO 8601 time such as 2026-01-31T18:00:00Z or 2026-01-31 (UTC 
 _HEX_ID = re.compile(r"^[0-9a-f]{5}$")
 
 
+STATE_LEGEND = "State: " + " · ".join(
+    f"{state.value} = {AUDIT_STATE_MEANING[state].split(',')[0]}" for state in AuditState)
+"""The line under the filters that says what the State column means (issue 18, item 7)."""
+
 # ---------------------------------------------------------------------- filter input
 def parse_severities(text: str) -> set[Severity] | None:
     """Severities from ``Warning, Error`` or ``Warning+`` (that one and above); None when empty.
@@ -108,12 +109,14 @@ def parse_severities(text: str) -> set[Severity] | None:
     Raises ``Invalid`` naming the field, the value and the severities.
     """
     out: set[Severity] = set()
-    by_name = {s.value.lower(): s for s in Severity}
     for word in re.split(r"[,\s]+", text.strip()):
         if not word:
             continue
         name, plus = (word[:-1], True) if word.endswith("+") else (word, False)
-        sev = by_name.get(name.lower())
+        try:
+            sev: Severity | None = level(name).audit      # "Critical" and the stored "Error"
+        except Invalid:
+            sev = None
         if sev is None:
             raise Invalid(
                 f"Severity {word!r} does not exist; use one or more of {SEVERITY_HELP}, "
@@ -193,8 +196,8 @@ def _severity_words(sevs: set[Severity]) -> str:
     ranks = sorted(s.rank for s in sevs)
     lowest = min(sevs, key=lambda s: s.rank)
     if len(sevs) > 1 and ranks == list(range(lowest.rank, len(Severity))):
-        return f"{lowest.value}+"
-    return ",".join(s.value for s in sorted(sevs, key=lambda s: s.rank))
+        return f"{severity_word(lowest)}+"
+    return ",".join(severity_word(s) for s in sorted(sevs, key=lambda s: s.rank))
 
 
 def describe_filter(flt: AuditFilter, device_label: str = "") -> str:
@@ -327,7 +330,7 @@ class AuditDetail(ModalScreen[None]):
     def _body(self) -> Text:
         e = self.entry
         text = Text()
-        text.append(e.severity.value, style=SEVERITY_STYLE[e.severity] or "bold")
+        text.append(severity_word(e.severity), style=SEVERITY_STYLE[e.severity] or "bold")
         text.append(" · ")
         text.append(e.state.value, style=_STATE_STYLE[e.state])
         text.append(f" · {iso(e.ts)}\n")
@@ -446,6 +449,12 @@ class AuditPage(Page):
     LIVE_VALUES = False
     """New entries and changes of state or comments; live values do not matter here."""
 
+    TERMS: ClassVar[tuple[tuple[str, str], ...]] = (
+        *((f"State {s.value}", AUDIT_STATE_MEANING[s]) for s in AuditState),
+        *((f"Severity {lv.word}", lv.meaning) for lv in LEVELS),
+    )
+    """What the State and Severity columns say, for the help screen."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("v", "view", "Details"),
         Binding("f", "filter", "Filter"),
@@ -461,7 +470,7 @@ class AuditPage(Page):
 
     DEFAULT_CSS = """
     AuditPage LiveTable { height: 1fr; }
-    AuditPage #filters { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
+    AuditPage #filters { height: auto; max-height: 3; padding: 0 1; color: $text-muted; }
     AuditPage #detail { height: auto; max-height: 4; padding: 0 1;
                         border-top: hkey $panel-lighten-2; }
     AuditPage #message { height: auto; padding: 0 1; }
@@ -484,7 +493,8 @@ class AuditPage(Page):
     def compose(self) -> ComposeResult:
         yield PageTitle("Audit log", id="title")
         yield Static("", id="filters")
-        yield LiveTable(COLUMNS, id="entries")
+        yield ListTable(COLUMNS, id="entries", descending=("time",),
+                        placeholder="words to find in this page's entries (f: filter the whole log)")
         yield Static("", id="detail")
         yield Static("", id="message")
 
@@ -535,7 +545,7 @@ class AuditPage(Page):
         style = SEVERITY_STYLE[e.severity]
         return Row(key=e.id, cells={
             "time": table_time(e.ts),
-            "severity": Text(e.severity.value, style=style or "bold"),
+            "severity": Text(severity_word(e.severity), style=style or "bold"),
             "state": Text(_STATE_SHORT[e.state], style=_STATE_STYLE[e.state]),
             "user": e.user,
             "message": e.message,
@@ -563,8 +573,8 @@ class AuditPage(Page):
         self.query_one("#title", PageTitle).update(title)
         active = describe_filter(self.filter, self.device_label(self.filter.device))
         self.query_one("#filters", Static).update(
-            f"Filters: {active} (f change, x clear)" if active
-            else "All entries, newest first · f filters · enter details")
+            (f"Filters: {active} (f change, x clear)" if active
+             else "All entries, newest first · f filters · enter details") + "\n" + STATE_LEGEND)
         self._describe()
 
     def _describe(self) -> None:
@@ -576,7 +586,7 @@ class AuditPage(Page):
             return
         text = Text()
         text.append(f"#{e.id} ", style="bold")
-        text.append(e.severity.value, style=SEVERITY_STYLE[e.severity] or "bold")
+        text.append(severity_word(e.severity), style=SEVERITY_STYLE[e.severity] or "bold")
         text.append(f" · {e.state.value} · {e.user} via {e.face}")
         if e.device:
             text.append(f" · {self.device_label(e.device)}")
@@ -703,7 +713,7 @@ class AuditPage(Page):
             return None
 
         self.app.push_screen(FormDialog("Filter the audit log", [
-            FormField("severity", "Severity (Debug Log Info Warning Error Always, or Warning+)",
+            FormField("severity", f"Severity ({' '.join(SEVERITY_WORDS)}, or Warning+)",
                       value=v["severity"]),
             FormField("state", f"State ({STATE_HELP})", value=v["state"]),
             FormField("user", "User (login name, exact)", value=v["user"]),

@@ -13,12 +13,22 @@ from rich.text import Text
 
 from ..core.live import DeviceLive
 from ..core.model import DeviceState, Health, OutletState
+from ..core.audit import Severity
 from ..core.quantities import format_value
+from ..core.vocabulary import level, severity_word
 from .queries import HEALTH_MARK, HEALTH_STYLE
 
 __all__ = [
-    "device_state_text", "health_text", "load_bar", "outlet_state_text", "table_time", "value",
+    "SEVERITY_STYLE", "device_state_text", "health_text", "load_bar", "outlet_state_text",
+    "severity_text", "table_time", "value",
 ]
+
+SEVERITY_STYLE: dict[str, str] = {
+    "Debug": "dim", "Log": "dim", "Info": "", "Warning": "yellow", "Critical": "bold red",
+    "Always": "bold magenta",
+}
+"""Colour of each severity word (``core.vocabulary``): the health colours for Warning
+and Critical, so an alarm, its audit entry and the tree read alike."""
 
 BAR_WARN = 0.8
 """Share of the rated current from which a load bar turns yellow (display only)."""
@@ -46,6 +56,20 @@ def load_bar(current: float | None, rated: float, width: int = 10) -> Text:
 def health_text(health: Health, word: str = "") -> Text:
     """A shape (and word) in the health colour."""
     return Text(f"{HEALTH_MARK[health]} {word}".rstrip(), style=HEALTH_STYLE[health])
+
+
+def severity_text(value: str | Severity) -> Text:
+    """A stored severity ("Error", "Critical", ``Severity.WARNING``) as its one word, coloured."""
+    word = severity_word(value)
+    return Text(word, style=SEVERITY_STYLE.get(word, ""))
+
+
+def severity_rank(value: str | Severity) -> int:
+    """A stored severity's rank, for sorting (unknown codes lowest)."""
+    try:
+        return level(value).rank
+    except Exception:
+        return -1
 
 
 def device_state_text(live: DeviceLive) -> Text:

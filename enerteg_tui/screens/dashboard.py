@@ -29,6 +29,7 @@ from ..core.permissions import Action
 from ..core.quantities import BY_KEY, POWER_QUANTITIES, Component
 from ..core.structure import Aggregate, Kind
 from .cells import device_state_text, health_text, load_bar, value
+from .listtable import ListTable
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
 from .device_tables import ALARM_STYLE
@@ -145,7 +146,7 @@ class DashboardPage(Page):
             yield Label("Load against rated capacity", classes="section")
             yield LiveTable(LOAD_COLUMNS, id="load")
             yield Label("Devices in this element", classes="section", id="devices-label")
-            yield LiveTable(DEVICE_COLUMNS, id="devices")
+            yield ListTable(DEVICE_COLUMNS, id="devices", descending=("load", "state"))
             yield Label("Active alarms", classes="section")
             yield Static("No active alarms", id="alarms")
             if self.element_id is not None:
@@ -196,11 +197,10 @@ class DashboardPage(Page):
             tables.append((self.query_one("#feeds", LiveTable),
                            feed_rows(self._devices(), self._feeds)))
         for table, rows in tables:
-            if full or [r.key for r in rows] != [r.key for r in table.rows]:
+            if full:
                 table.set_rows(rows)
             else:
-                for row in rows:
-                    table.update_row(row)
+                table.sync(rows)
         self.query_one("#title", PageTitle).update(self.title_text())
         if full and self.element_id is not None:
             el = c.structure.get(self.element_id)

@@ -1,10 +1,13 @@
 """The device list (manual chapter 8): every PDU, alarmed first, searchable and sortable.
 
-Filters all / assigned / unassigned, incremental search over name, hex id, serial and
-location, sort by alarm state, name, type and chain position; per device a load bar
-(highest phase current against the rating), state and stale markers. The list is a
-``LiveTable``: on live changes only the rows of devices that changed are repainted;
-a device's state change re-sorts (alarmed devices move to the top).
+Filters all / assigned / unassigned; ``/`` finds devices by name, hex id, serial,
+location and the names of their outlets, inputs, branches and sensors (manual §8:
+"search devices, ports and chain names"); ``>`` sorts by load (% of the rating) and
+power first, then any column, or a click on a header. Per device a load bar (highest
+phase current against the rating), power, state and stale markers. The list is a
+``ListTable``: on live changes only the rows of devices that changed are repainted; a
+device's state change re-sorts (alarmed devices move to the top). The columns operators
+sort by (load, power) come right after the name, so they stay visible at 80 columns.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import Input, Label
+from textual.widgets import Label
 
 from ..core.errors import EnertegError
 from ..core.events import Batch
@@ -23,6 +26,7 @@ from ..core.live import DeviceLive
 from ..core.permissions import Action
 from ..core.quantities import Component
 from .cells import device_state_text, health_text, load_bar, value
+from .listtable import ListTable
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
 from .queries import DeviceFilter, DeviceSort, device_health, device_load, list_devices
@@ -34,18 +38,26 @@ __all__ = ["DeviceListPage"]
 
 COLUMNS = (
     Column("state", "St", 2, "left"),
-    Column("name", "Name", 18, "left"),
+    Column("name", "Name", 18, "left", cut="middle"),
+    Column("load", "Load", 12, "left"),
+    Column("power", "Power", 9),
+    Column("current", "Current", 8),
     Column("hex", "Hex id", 6, "left"),
-    Column("type", "Type", 18, "left"),
+    Column("type", "Type", 18, "left", cut="middle"),
     Column("outlets", "Out", 3),
     Column("feed", "Feed", 4, "left"),
-    Column("current", "Current", 8),
-    Column("load", "Load", 17, "left"),
     Column("run", "State", 8, "left"),
     Column("pos", "Pos", 3),
-    Column("where", "Location", 24, "left"),
+    Column("where", "Location", 24, "left", cut="middle"),
 )
-"""Device list columns; the first ones matter most at 80 columns."""
+"""Device list columns; the first ones matter most at 80 columns (name, load, power)."""
+
+SORT_ORDER = ("load", "power", "current", "state", "name", "type", "hex", "outlets", "feed",
+              "run", "pos", "where")
+"""What ``>`` steps through after the alarmed-first order: load and power first."""
+
+LOAD_BAR = 5
+"""Cells of the load bar (``[###  ] 62%`` fits the 12-cell column)."""
 
 
 class DeviceListPage(Page):
@@ -54,16 +66,13 @@ class DeviceListPage(Page):
     LIVE_KINDS = ("device", "structure")
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f", "cycle_filter", "Filter"),
-        Binding("s", "cycle_sort", "Sort"),
-        Binding("slash", "search", "Search"),
+        Binding("f", "cycle_filter", "Show"),
         Binding("a", "assign", "Rack"),
     ]
 
     DEFAULT_CSS = """
     DeviceListPage #controls { height: 1; padding: 0 1; }
     DeviceListPage #controls Label { width: auto; margin-right: 2; }
-    DeviceListPage #search { height: 1; border: none; width: 1fr; padding: 0; }
     DeviceListPage LiveTable { height: 1fr; }
     """
 
@@ -72,15 +81,15 @@ class DeviceListPage(Page):
         super().__init__()
         self.filter = filter
         self.sort = sort
-        self.search = ""
         self.place = Place("unassigned") if filter is DeviceFilter.UNASSIGNED else None
 
     def compose(self) -> ComposeResult:
         yield PageTitle(self.title_text())
         with Horizontal(id="controls"):
             yield Label("", id="mode")
-            yield Input(placeholder="/ search name, hex id, serial, location", id="search")
-        yield LiveTable(COLUMNS, id="devices")
+        yield ListTable(COLUMNS, id="devices", sort_order=SORT_ORDER, descending=("load", "state"),
+                        detail=True,
+                        placeholder="name, hex id, serial, location, outlet or port name")
 
     def title_text(self) -> str:
         return "Devices"
@@ -97,18 +106,18 @@ class DeviceListPage(Page):
         if batch.devices or batch.events:
             self._fill()
             return
-        table = self.query_one(LiveTable)
+        table = self.query_one(ListTable)
         for hex_id in batch.live:
             live = self.ctx.core.live.get(hex_id)
-            if live is not None and hex_id in table._index:
-                table.update_row(self._row(live))
+            if live is not None:
+                table.update_row(self._row(live))     # rows filtered out are kept current too
 
     def _fill(self) -> None:
         c = self.ctx.core
-        devices = list_devices(c, filter=self.filter, search=self.search, sort=self.sort)
-        self.query_one(LiveTable).set_rows([self._row(d) for d in devices])
+        devices = list_devices(c, filter=self.filter, sort=self.sort)
+        self.query_one(ListTable).set_rows([self._row(d) for d in devices])
         self.query_one("#mode", Label).update(
-            f"Filter: {self.filter.value} · Sort: {self.sort.value} · {len(devices)} PDUs")
+            f"Show: {self.filter.value} (f) · {len(devices)} PDUs · / search · > sort")
 
     def _row(self, live: DeviceLive) -> Row:
         c = self.ctx.core
@@ -118,6 +127,10 @@ class DeviceListPage(Page):
         name = Text(info.display_name)
         if live.stale:
             name.stylize("dim")
+        power = live.value(Component.TOTAL, 0, "activePower")
+        total = live.value(Component.TOTAL, 0, "current")
+        s = info.settings
+        ports = [o.name for o in s.outlets] + s.input_names + s.branch_names + s.sensor_names
         return Row(
             key=live.hex_id,
             cells={
@@ -127,22 +140,20 @@ class DeviceListPage(Page):
                 "type": info.model.type_name,
                 "outlets": str(info.model.outlets),
                 "feed": info.settings.feed.value,
-                "current": value("current", live.value(Component.TOTAL, 0, "current")),
-                "load": load_bar(current, rated, 10),
+                "current": value("current", total),
+                "power": value("activePower", power),
+                "load": load_bar(current, rated, LOAD_BAR),
                 "run": device_state_text(live),
                 "pos": str(info.position),
                 "where": c.structure.location_of(live.hex_id),
             },
+            sort={"state": int(health),
+                  "load": None if current is None or rated <= 0 else current / rated,
+                  "power": power, "current": total, "pos": info.position},
+            search=" ".join([info.identification.serial, s.location, s.extra_info, *ports]),
         )
 
     # ------------------------------------------------------------------ events
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.search = event.value
-        self._fill()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.query_one(LiveTable).focus()
-
     def on_live_table_selected(self, event: LiveTable.Selected) -> None:
         event.stop()
         from .device_view import open_device
@@ -153,14 +164,6 @@ class DeviceListPage(Page):
         order = list(DeviceFilter)
         self.filter = order[(order.index(self.filter) + 1) % len(order)]
         self._fill()
-
-    def action_cycle_sort(self) -> None:
-        order = list(DeviceSort)
-        self.sort = order[(order.index(self.sort) + 1) % len(order)]
-        self._fill()
-
-    def action_search(self) -> None:
-        self.query_one("#search", Input).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """``a`` (rack of the PDU) only for roles that may edit the structure."""

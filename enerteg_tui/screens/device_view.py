@@ -40,6 +40,7 @@ from .device_tables import (
     outlet_row,
     sensor_row,
 )
+from .listtable import ListTable
 from .livetable import LiveTable
 from .page import Page, PageTitle
 from .queries import alarmed_channels
@@ -114,14 +115,14 @@ class DevicePage(Page):
                 yield LiveTable(input_columns(live), cell_cursor=True, id="inputs")
                 if model.outlets:
                     yield SectionLabel("Outlets  (u: switch · enter: chart)")
-                    yield LiveTable(OUTLET_COLUMNS, cell_cursor=model.metered_outlets,
+                    yield ListTable(OUTLET_COLUMNS, cell_cursor=model.metered_outlets,
                                     id="outlets")
                 if model.branches:
                     yield SectionLabel("Branches")
-                    yield LiveTable(BRANCH_COLUMNS, cell_cursor=True, id="branches")
+                    yield ListTable(BRANCH_COLUMNS, cell_cursor=True, id="branches")
                 if live.info.sensors:
                     yield SectionLabel("Environment sensors")
-                    yield LiveTable(SENSOR_COLUMNS, cell_cursor=True, id="sensors")
+                    yield ListTable(SENSOR_COLUMNS, cell_cursor=True, id="sensors")
             with TabPane("Identification", id="ident"):
                 yield LiveTable(IDENT_COLUMNS, id="ident-table")
             with TabPane("Configuration", id="config"):

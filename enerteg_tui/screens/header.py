@@ -106,7 +106,7 @@ class StatusHeader(LiveListener, Widget):
         right.append(f"✖{red}", style="bold red" if red else "")
         right.append(" ")
         right.append(f"▲{yellow}", style="bold yellow" if yellow else "")
-        right.append("  Ring ")
+        right.append("  ")
         right.append(ring, style=ring_style)
         right.append(f"  {clock}Z ")
         return right

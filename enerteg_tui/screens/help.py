@@ -105,11 +105,19 @@ def help_groups(app: Any) -> list[tuple[str, list[tuple[str, str]]]]:
     if page is not None:
         title = here[0] if here is not None else type(page).__name__
         groups.append((title, _page_keys(app, page)))
+        groups.extend(_terms(title, type(page)))
     groups.append(("Everywhere", everywhere))
     for title, cls in pages:
         if (title, cls) != here:
             groups.append((title, list(_bindings(getattr(cls, "BINDINGS", [])))))
+            groups.extend(_terms(title, cls))
     return groups
+
+
+def _terms(title: str, cls: type) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The group explaining a page's words (the audit log's states), if it has any."""
+    terms = getattr(cls, "TERMS", ())
+    return [(f"{title}: words", [(t, m) for t, m in terms])] if terms else []
 
 
 class HelpScreen(ModalScreen[None]):
@@ -141,7 +149,8 @@ class HelpScreen(ModalScreen[None]):
                 title = f"{title}: this page"
             table.add_row(Text(title, style="bold underline"), "")
             for key, what in keys:
-                table.add_row(_key_label(self.app, key), what)
+                table.add_row(key if title.endswith(": words") else _key_label(self.app, key),
+                              what)
             table.add_row("", "")
         with Vertical() as box:
             box.border_title = "Help: keys"

@@ -1,10 +1,11 @@
-"""The key bar at the bottom of the console: the keys of what has the focus, in one line.
+"""The key bar at the bottom of the console: the keys of what has the focus, in one or two lines.
 
 Textual's ``Footer`` rebuilds a widget per key every time the focus or the bindings
 change (mount, styles, layout): with twenty sessions on one loop that was the largest
 cost of switching a tab. ``KeyBar`` is a single widget that renders the same
-information as one line of text and repaints only when that text changes. A click on a
-key presses it, like the footer.
+information as text and repaints only when that text changes. When the keys do not
+fit one line (80 columns), they wrap to a second, so every section's key stays visible.
+A click on a key presses it, like the footer.
 """
 
 from __future__ import annotations
@@ -17,9 +18,13 @@ from textual.widget import Widget
 
 __all__ = ["KeyBar"]
 
+SECTION_ACTION = "open("
+"""Bindings whose action starts so open a section (``MainScreen``): they get the second
+row when the keys need two (issue 18, item 3: every section visible at 80 columns)."""
+
 
 class KeyBar(Widget):
-    """One line: ``key Description`` for every shown binding; help and palette keys on the right."""
+    """``key Description`` for every shown binding; help and palette keys on the right."""
 
     DEFAULT_CSS = """
     KeyBar {
@@ -31,8 +36,10 @@ class KeyBar(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._text = Text()
-        self._spans: list[tuple[int, int, str]] = []
-        """(start column, end column, key) of each key shown, for clicks."""
+        self._spans: list[tuple[int, int, int, str]] = []
+        """(row, start column, end column, key) of each key shown, for clicks."""
+        self._rows = 1
+        """Rows the bar takes: 1, or 2 when the keys do not fit one."""
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -49,8 +56,8 @@ class KeyBar(Widget):
         app = self.app
         key_style = "bold " + ("reverse" if app.no_color else "")
         dim = "dim"
-        text = Text(no_wrap=True, overflow="ellipsis")
-        spans: list[tuple[int, int, str]] = []
+        entries: list[tuple[tuple[Text, str], bool]] = []
+        """((`` key Description``, key), opens a section) of each shown binding."""
         seen: set[str] = set()
         right: list[tuple[str, str, str]] = []
         """(key shown, key, word) pinned to the right: help and the palette."""
@@ -64,25 +71,45 @@ class KeyBar(Widget):
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)
-            start = text.cell_len
-            text.append(" ")
-            text.append(app.get_key_display(binding), style=key_style if enabled else dim)
-            text.append(" ")
-            text.append(binding.description, style="" if enabled else dim)
-            spans.append((start, text.cell_len, binding.key))
-            text.append(" ")
-        width = self.size.width
-        if right and width:
-            labels = [f" {shown} {word} " for shown, _key, word in right]
-            room = width - sum(len(label) for label in labels)
-            if text.cell_len > room:
-                text.truncate(max(0, room), overflow="ellipsis")
-                spans = [sp for sp in spans if sp[1] <= room]
-            text.append(" " * max(0, room - text.cell_len))
-            for label, (_shown, key, _word) in zip(labels, right):
-                start = text.cell_len
-                text.append(label, style=key_style)
-                spans.append((start, text.cell_len, key))
+            entry = Text(" ")
+            entry.append(app.get_key_display(binding), style=key_style if enabled else dim)
+            entry.append(" ")
+            entry.append(binding.description, style="" if enabled else dim)
+            entries.append(((entry, binding.key), binding.action.startswith(SECTION_ACTION)))
+        width = self.size.width or 10_000
+        labels = [f" {shown} {word} " for shown, _key, word in right]
+        room = max(0, width - sum(len(label) for label in labels))
+        # one row when everything fits; else the page's keys on the first row (beside
+        # help and the palette) and the sections on the second, so that every section
+        # stays visible whatever the page adds (the page's keys are all in ``?`` too)
+        rows: list[list[tuple[Text, str]]] = [[e for e, _s in entries]]
+        if sum(e.cell_len for e, _k in rows[0]) > room:
+            rows = [[e for e, section in entries if not section],
+                    [e for e, section in entries if section]]
+        text = Text(no_wrap=True, overflow="ellipsis")
+        spans: list[tuple[int, int, int, str]] = []
+        for y, row in enumerate(rows):
+            line = Text(no_wrap=True, overflow="ellipsis")
+            limit = room if y == 0 else width
+            for entry, key in row:
+                start = line.cell_len
+                line.append_text(entry)
+                if line.cell_len <= limit:
+                    spans.append((y, start, line.cell_len, key))
+            if line.cell_len > limit:
+                line.truncate(max(0, limit), overflow="ellipsis")
+            if y == 0 and right:
+                line.append(" " * max(0, room - line.cell_len))
+                for label, (_shown, key, _word) in zip(labels, right):
+                    start = line.cell_len
+                    line.append(label, style=key_style)
+                    spans.append((0, start, line.cell_len, key))
+            if y:
+                text.append("\n")
+            text.append_text(line)
+        if len(rows) != self._rows:
+            self._rows = len(rows)
+            self.styles.height = len(rows)
         if force or text.plain != self._text.plain or text.spans != self._text.spans:
             self._text, self._spans = text, spans
             self.refresh()
@@ -91,7 +118,7 @@ class KeyBar(Widget):
         return self._text
 
     async def on_click(self, event: events.Click) -> None:
-        for start, end, key in self._spans:
-            if start <= event.x < end:
+        for y, start, end, key in self._spans:
+            if y == event.y and start <= event.x < end:
                 self.app.simulate_key(key)   # not a coroutine (awaiting it ended the session)
                 return

@@ -27,6 +27,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from .names import shorten
+
 __all__ = ["Column", "LiveTable", "Row"]
 
 FLASH_S = 0.8
@@ -55,6 +57,9 @@ class Column:
     width: int
     align: str = "right"
     """"left" or "right"."""
+    cut: str = "end"
+    """How a too-long cell is cut: "end" (sentences) or "middle" (names, which often
+    share a prefix and differ at the end: ``names.shorten``)."""
 
 
 @dataclass(slots=True)
@@ -67,6 +72,11 @@ class Row:
     """Column key → whatever identifies the value's channel (for charts)."""
     style: str = ""
     """Rich style for the whole row (e.g. the alarm colour)."""
+    sort: dict[str, Any] = field(default_factory=dict)
+    """Column key → the value a ``ListTable`` sorts that column by, where the cell's
+    text would sort wrongly (a load bar, a value with its unit)."""
+    search: str = ""
+    """More text the ``/`` filter matches besides the cells (serial, outlet names)."""
 
 
 class LiveTable(ScrollView, can_focus=True):
@@ -187,6 +197,19 @@ class LiveTable(ScrollView, can_focus=True):
             self.cursor_row = min(self.cursor_row, max(0, len(self._rows) - 1))
         self.refresh()
 
+    def sync(self, rows: Sequence[Row], *, flash: bool = True) -> None:
+        """Show ``rows``: ``set_rows`` when their keys changed, else ``update_row`` each
+        (only the rows that changed repaint)."""
+        if [r.key for r in rows] != self._source_keys():
+            self.set_rows(rows)
+        else:
+            for row in rows:
+                self.update_row(row, flash=flash)
+
+    def _source_keys(self) -> list[Hashable]:
+        """Keys of the rows as the page gave them (a ``ListTable`` shows them sorted)."""
+        return [r.key for r in self._rows]
+
     def update_row(self, row: Row, *, flash: bool = True) -> bool:
         """Replace one row's cells; repaints its line only if something changed.
 
@@ -263,6 +286,8 @@ class LiveTable(ScrollView, can_focus=True):
     @staticmethod
     def _fit(plain: str, col: Column) -> str:
         """``plain`` cut or padded to exactly the column's width in terminal cells."""
+        if col.cut == "middle" and cell_len(plain) > col.width:
+            plain = shorten(plain, col.width)
         if not plain.isascii() and cell_len(plain) != len(plain):
             fitted = plain if cell_len(plain) <= col.width else set_cell_size(plain, col.width - 1) + "…"
             pad = " " * (col.width - cell_len(fitted))

@@ -23,7 +23,7 @@ from .page import Page, PageSpec
 from .compositor import CullingCompositor
 from .context import console_context
 from .sections import SECTIONS, section
-from .tree import Place, StructureTree
+from .tree import Place, StructureTree, tree_width
 from .errors import notify_error
 from .unsaved import HasUnsavedEdits, ask_to_discard
 
@@ -41,8 +41,8 @@ class MainScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
-        Binding("f2", "open('site')", "Dashboard"),
-        Binding("f3", "open('devices')", "Devices"),
+        Binding("f2", "open('site')", "Site"),
+        Binding("f3", "open('devices')", "PDUs"),
         *(Binding(s.key, f"open('{s.kind}')", s.short) for s in SECTIONS),
         Binding("ctrl+b", "toggle_tree", "Tree"),
         # tab / shift+tab: the Screen defaults (app.focus_next / app.focus_previous); a
@@ -88,6 +88,7 @@ class MainScreen(Screen[None]):
         w, h = self.app.size
         small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
         self.set_class(small, "-too-small")
+        self.query_one(StructureTree).styles.width = tree_width(w)
         if small:
             self.query_one("#too-small", Static).update(
                 f"Terminal too small: {w}×{h}\n"

@@ -79,8 +79,31 @@ class Page(LiveListener, Vertical):
         msg = self.query_one("#message", Static)
         msg.update(text)
         msg.set_class(error, "-error")
+        self._status_shown = False
+        self._outcome_shown = bool(str(text).strip())
         if error and self.NOTIFY_TITLE:
             self.notify(str(text), title=self.NOTIFY_TITLE, severity="error")
+
+    _status_shown = False
+    """Whether ``#message`` holds a status line (``show_status``)."""
+    _outcome_shown = False
+    """Whether ``#message`` holds an action's outcome (``say``)."""
+
+    def show_status(self, text: str | Text) -> None:
+        """A line about the current state ("No rooms yet"), not an action's outcome.
+
+        Pages call it on every rebuild with what is true now ("" when nothing needs
+        saying), so such a line never outlives its truth (issue 18, item 7: the DC
+        structure page kept saying "No rooms yet" after a room was added). An outcome
+        shown by ``say`` stays until the next one; a status never replaces it.
+        """
+        if self._outcome_shown:
+            return                           # an outcome is on show: it stays
+        if text or self._status_shown:
+            msg = self.query_one("#message", Static)
+            msg.update(text)
+            msg.set_class(False, "-error")
+            self._status_shown = bool(str(text))
 
     def say_error(self, exc: EnertegError) -> None:
         """A refusal of the core in the outcome line (the console's error table,

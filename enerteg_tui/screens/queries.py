@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.live import DeviceLive
 from ..core.model import Health, RingState
 from ..core.quantities import COMPONENT_BY_CODE, ChannelKey, Component
+from ..core.vocabulary import ring_health
 
 if TYPE_CHECKING:
     from ..core.services import CoreServices
@@ -88,14 +89,11 @@ def alarmed_channels(core: CoreServices, hex_id: str) -> dict[ChannelKey, str]:
 
 
 def ring_text(core: CoreServices) -> tuple[str, str]:
-    """The ring state word and its style for the header."""
+    """The ring's health ("Ring OK", "Ring open at PDU 7–8": ``core.vocabulary``) and its style."""
     bus = core.live.bus
     state = bus.ring_state
     style = {RingState.CLOSED: "green", RingState.OPEN: "yellow", RingState.BROKEN: "bold red"}
-    word = state.value
-    if bus.breaks:
-        word += " @" + ",".join(str(b) for b in bus.breaks)
-    return word, style[state]
+    return ring_health(state, bus.breaks, len(core.live.devices)), style[state]
 
 
 def device_health(core: CoreServices, live: DeviceLive) -> Health:

@@ -43,6 +43,8 @@ from ..core.reports import (
     iso,
     parse_time,
 )
+from .listtable import ListTable
+from .cells import severity_text
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
 from .tree import Place, StructureTree
@@ -58,7 +60,7 @@ DEFAULT_DAYS = 1
 """The period the form starts with: the last 24 hours (as the shell's default)."""
 
 DEVICE_COLUMNS = (
-    Column("name", "PDU", 14, "left"),
+    Column("name", "PDU", 14, "left", cut="middle"),
     Column("kwh", "kWh", 7),
     Column("avg", "Avg W", 6),
     Column("peak", "Peak W", 6),
@@ -74,7 +76,7 @@ ALARM_COLUMNS = (
     Column("start", "Start UTC", 11, "left"),
     Column("text", "Alarm", 56, "left"),
     Column("severity", "Severity", 8, "left"),
-    Column("pdu", "PDU", 14, "left"),
+    Column("pdu", "PDU", 14, "left", cut="middle"),
     Column("end", "End UTC", 11, "left"),
     Column("state", "State", 12, "left"),
 )
@@ -106,18 +108,9 @@ def _kwh(v: float | None) -> str:
     return f"{v:.3f}" if abs(v) < 100 else f"{v:.1f}" if abs(v) < 10000 else f"{v:.0f}"
 
 
-def _fit_name(name: str, width: int) -> str:
-    """A name cut in the middle to ``width`` cells: PDU names often differ at the end
-    ("Daisy-Chain PDU #3"), so the end is kept."""
-    if len(name) <= width:
-        return name
-    tail = (width - 1) // 2
-    return name[:width - 1 - tail] + "…" + name[-tail:]
-
-
 def _device_row(d: DeviceRow) -> Row:
     cells: dict[str, str | Text] = {
-        "name": _fit_name(d.name, DEVICE_COLUMNS[0].width), "kwh": _kwh(d.kwh), "avg": _num(d.avg_w, 0), "peak": _num(d.peak_w, 0),
+        "name": d.name, "kwh": _kwh(d.kwh), "avg": _num(d.avg_w, 0), "peak": _num(d.peak_w, 0),
         "hex": d.hex_id, "location": d.location or "unassigned"}
     for p, amps in enumerate(d.peak_a, start=1):
         cells[f"L{p}"] = _num(amps, 2)
@@ -125,12 +118,12 @@ def _device_row(d: DeviceRow) -> Row:
 
 
 def _alarm_row(a: AlarmRow) -> Row:
-    style = "red" if a.severity == "Critical" else ("yellow" if a.severity == "Warning" else "")
+    sev = severity_text(a.severity)
     return Row(key=a.id, cells={
-        "start": _short_time(a.start), "severity": a.severity,
-        "pdu": _fit_name(a.device_name or a.device, ALARM_COLUMNS[3].width),
+        "start": _short_time(a.start), "severity": sev,
+        "pdu": a.device_name or a.device,
         "text": a.text, "end": _short_time(a.end) if a.end is not None else "active",
-        "state": a.state}, style=style)
+        "state": a.state}, style={"Critical": "red", "Warning": "yellow"}.get(sev.plain, ""))
 
 
 class ReportsPage(Page):
@@ -225,9 +218,9 @@ class ReportsPage(Page):
         yield Static(self._intro(), id="summary")
         with Vertical(id="result", classes="result"):
             yield Label("PDUs", classes="section", id="devices-label")
-            yield LiveTable(DEVICE_COLUMNS, id="devices")
+            yield ListTable(DEVICE_COLUMNS, id="devices", detail=True)
             yield Label("Alarms raised in the period", classes="section", id="alarms-label")
-            yield LiveTable(ALARM_COLUMNS, id="alarms")
+            yield ListTable(ALARM_COLUMNS, id="alarms")
 
     @staticmethod
     def _intro() -> Text:

@@ -35,6 +35,7 @@ from ..core.permissions import Action
 from ..core.quantities import BY_KEY, format_value
 from ..core.rules import STATE_QUANTITIES, Rule
 from .dialogs import ConfirmDialog
+from .listtable import ListTable
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
 from .queries import HEALTH_MARK, HEALTH_STYLE
@@ -156,10 +157,10 @@ class RulesPage(Page):
     def compose(self) -> ComposeResult:
         yield PageTitle("", id="title")
         if self.hex_id is None:
-            yield LiveTable(LIST_COLUMNS, id="rules")
+            yield ListTable(LIST_COLUMNS, id="rules")
         else:
             yield Static("", id="summary")
-            yield LiveTable(REPORT_COLUMNS, id="report")
+            yield ListTable(REPORT_COLUMNS, id="report")
         yield Static("", id="detail")
         yield Static("", id="message")
 
@@ -254,11 +255,7 @@ class RulesPage(Page):
         self._channels = {}
         rows = self._report_rows(report)
         table = self.table
-        if [r.key for r in rows] != [r.key for r in table.rows]:
-            table.set_rows(rows)
-        else:
-            for row in rows:
-                table.update_row(row)
+        table.sync(rows)
         channels = report["channels"]
         governed = sum(1 for ch in channels if ch.get("rule"))
         title = Text("Rule report: ", style="bold")

@@ -48,8 +48,10 @@ class Section:
 
     @property
     def short(self) -> str:
-        """The one word the key bar shows."""
-        return {"Audit log": "Audit", "DC structure": "Structure"}.get(self.title, self.title)
+        """The one word the key bar shows (short: at 80 columns every section's key
+        has to fit one row of the key bar)."""
+        return {"Audit log": "Audit", "DC structure": "DC", "Settings": "Setup"}.get(
+            self.title, self.title)
 
 
 _P = "enerteg_tui.screens."

@@ -45,6 +45,8 @@ from ..core.settings import SETTINGS_TOPICS, SettingsModel, settings_schema
 from ..core.settings._base import SECRET_SHOWN_AS
 from ..core.settings.appliers import Appliers
 from .forms import FormDialog, FormField, FormFields
+from ..core.vocabulary import severity_word
+from .listtable import ListTable
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
 from .structure_dialogs import Choice, ChoiceDialog
@@ -73,6 +75,12 @@ TOGGLE_CHOICES = ("enabled", "disabled")
 MULTILINE_OVER = 8192
 """Text keys allowed to be longer than this (PEM certificates and keys) get a text area:
 their line breaks matter and a one-line field would lose them."""
+
+
+def _choice_label(key: str, choice: str) -> str:
+    """A select box's label: a severity reads as its one word (``core.vocabulary``: the
+    stored "Error" shows as "Critical"); other choices as they are stored."""
+    return severity_word(choice) if key.lower().endswith("severity") else choice
 
 
 class FieldSpec:
@@ -188,7 +196,7 @@ class SettingsPage(Page):
     def compose(self) -> ComposeResult:
         yield PageTitle("", id="title")
         if self.topic is None:
-            yield LiveTable(TOPIC_COLUMNS, id="topics")
+            yield ListTable(TOPIC_COLUMNS, id="topics")
             yield Static("", id="service")
         else:
             assert self.schema is not None
@@ -207,7 +215,8 @@ class SettingsPage(Page):
         with Horizontal(classes="field", id=f"row-{spec.key}"):
             yield Label(spec.key)
             if spec.choices:
-                yield Select([(c, c) for c in spec.choices], allow_blank=False,
+                yield Select([(_choice_label(spec.key, c), c) for c in spec.choices],
+                             allow_blank=False,
                              value=spec.choices[0], id=f"f-{spec.key}", compact=True)
             elif spec.multiline:
                 yield TextArea("", id=f"f-{spec.key}", soft_wrap=False, compact=True,
@@ -241,11 +250,7 @@ class SettingsPage(Page):
                 "title": schema.TITLE, "path": f"config/{name}",
                 "service": _service_text(schema, config.appliers), "changed": _changed(config.ts_ms(name))}))
         table = self.query_one("#topics", LiveTable)
-        if [r.key for r in table.rows] != [r.key for r in rows]:
-            table.set_rows(rows)
-        else:
-            for row in rows:
-                table.update_row(row, flash=False)
+        table.sync(rows, flash=False)
         self.query_one("#title", PageTitle).update(Text.assemble(
             ("Settings", "bold"), f" · {len(rows)} topics · enter: edit · b: back up now · "
             "r: restore · x: factory reset"))

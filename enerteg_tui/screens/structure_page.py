@@ -173,9 +173,9 @@ class StructurePage(Page):
             self.call_after_refresh(self._move_to, target)
         self.query_one("#title", PageTitle).update(self.title_text())
         self._describe(keep if target is not None else DCNode("site"))
-        if not s.children(0):
-            self.say("No rooms yet" + (": press n to add the first room of the data centre"
-                                        if self.ctx.may(Action.EDIT_STRUCTURE) else ""))
+        self.show_status("" if s.children(0) else "No rooms yet" + (
+            ": press n to add the first room of the data centre"
+            if self.ctx.may(Action.EDIT_STRUCTURE) else ""))
 
     def _add(self, parent: TreeNode[DCNode], el: Element,
              nodes: dict[DCNode, TreeNode[DCNode]]) -> TreeNode[DCNode]:

@@ -4,6 +4,11 @@ Each node shows its worst state as a shape and colour (manual §6, escalating up
 the structure service computes an element's health over every device below it). The
 tree is rebuilt when the structure changes and only relabelled when device states
 change. Selecting a node asks the main screen to open its dashboard or device view.
+
+Its width follows the terminal (``tree_width``: a quarter of the columns, 20 to 32) and
+``ctrl+b`` hides it; names that do not fit are cut in the middle, and PDUs whose cut
+names would read alike get their hex id (``names.distinct``), so "Daisy-Chain PDU #3"
+and "#7" stay apart in 20 columns (issue 18, item 4).
 """
 
 from __future__ import annotations
@@ -18,9 +23,19 @@ from ..core.events import Batch
 from ..core.model import Health
 from ..core.structure import Kind
 from .context import LiveListener, console_context
+from .names import distinct, shorten
 from .queries import HEALTH_MARK, HEALTH_STYLE, device_health
 
-__all__ = ["Place", "StructureTree"]
+__all__ = ["Place", "StructureTree", "tree_width"]
+
+TREE_MIN, TREE_MAX = 20, 32
+"""Narrowest and widest tree, in columns (borders included)."""
+
+
+def tree_width(columns: int) -> int:
+    """The tree's width for a terminal ``columns`` wide: a quarter, within 20 to 32, so
+    at 80 columns the device list keeps its name, load and power columns in view."""
+    return max(TREE_MIN, min(TREE_MAX, columns // 4))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +56,7 @@ class StructureTree(LiveListener, Tree[Place]):
 
     DEFAULT_CSS = """
     StructureTree {
-        width: 22;
+        width: 22;  /* set by the main screen from the terminal width: tree_width() */
         height: 1fr;
         border-right: vkey $panel-lighten-2;
         background: $surface;
@@ -55,6 +70,14 @@ class StructureTree(LiveListener, Tree[Place]):
         self.guide_depth = 2
         self._labels: dict[Place, str] = {}
         self._health: dict[Place, Health] = {}
+        self._shown: dict[Place, str] = {}
+        """The (possibly shortened) name each node shows."""
+        self._fitted_to = 0
+        """Width the names were last shortened for."""
+
+    def on_resize(self) -> None:
+        if self.size.width != self._fitted_to:
+            self.relabel(force=True)
 
     def on_mount(self) -> None:
         self.rebuild()
@@ -97,13 +120,16 @@ class StructureTree(LiveListener, Tree[Place]):
         c = console_context(self).core
         s = c.structure
 
+        if force:
+            self._shown = self._fit_names()
+
         def visit(node: TreeNode[Place]) -> None:
             place = node.data
             if place is not None:
                 health = self._health_of(place)
                 if force or self._health.get(place) != health:
                     self._health[place] = health
-                    name = self._labels.get(place, str(node.label))
+                    name = self._shown.get(place) or self._labels.get(place, str(node.label))
                     node.set_label(Text(f"{HEALTH_MARK[health]} {name}", style=HEALTH_STYLE[health]))
             for child in node.children:
                 visit(child)
@@ -133,6 +159,38 @@ class StructureTree(LiveListener, Tree[Place]):
         return True
 
     # ------------------------------------------------------------------ helpers
+    def _fit_names(self) -> dict[Place, str]:
+        """Every node's name cut to the room its depth leaves; PDUs under one parent
+        that would read alike get their hex id."""
+        width = self.size.width or (TREE_MAX - 1)
+        self._fitted_to = self.size.width
+        out: dict[Place, str] = {}
+
+        def visit(node: TreeNode[Place], depth: int) -> None:
+            devices: dict[str, str] = {}
+            room = width - self.guide_depth * depth - 2      # guides, expander, the mark
+            for child in node.children:
+                place = child.data
+                if place is None:
+                    continue
+                leaf = not child.allow_expand
+                child_room = room - self.guide_depth - (0 if leaf else 2)
+                if place.kind == "device":
+                    devices[str(place.ref)] = self._labels.get(place, str(place.ref))
+                else:
+                    out[place] = shorten(self._labels.get(place, ""), max(3, child_room))
+                visit(child, depth + 1)
+            if devices:
+                leaf_room = max(3, room - self.guide_depth)
+                for hex_id, text in distinct(devices, leaf_room).items():
+                    out[Place("device", hex_id)] = text
+
+        root = self.root
+        if root.data is not None:
+            out[root.data] = shorten(self._labels.get(root.data, "Site"), max(3, width - 4))
+        visit(root, 0)
+        return out
+
     def _add(self, parent: TreeNode[Place], place: Place, name: str, *, expand: bool = False,
              leaf: bool = False) -> TreeNode[Place]:
         self._labels[place] = name

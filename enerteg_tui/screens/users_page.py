@@ -26,6 +26,7 @@ from ..core.permissions import Action, Role
 from ..core.users import UserInfo, public_key_fingerprint
 from .dialogs import ConfirmDialog
 from .forms import FormDialog, FormField, Submit
+from .listtable import ListTable
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
 from .tree import Place
@@ -92,7 +93,7 @@ class UsersPage(Page):
 
     def compose(self) -> ComposeResult:
         yield PageTitle("Users", id="title")
-        yield LiveTable(COLUMNS, id="users")
+        yield ListTable(COLUMNS, id="users")
         yield Static("", id="detail")
         yield Static("", id="message")
 

@@ -74,7 +74,7 @@ async def test_lists_open_alarms_like_the_core(frozen):
         header = str(pilot.app.screen.query_one(StatusHeader).render())
         counts = frozen.alarms.counts()
         assert f"✖{counts['critical']}" in header and f"▲{counts['warning']}" in header
-        assert f"{counts['warning']} warnings" in str(p.query_one("#title").render())
+        assert f"{counts['warning']} Warning" in str(p.query_one("#title").render())
         # the highlighted alarm is spelled out in the manual's words
         assert frozen.alarms.get(ids[0]).text in detail(p).replace("\n", " ")
 
@@ -88,7 +88,7 @@ async def test_severity_state_filters_and_sort(frozen):
         await pilot.press("s")                                # warnings
         assert len(p.table.rows) == total - 1
         assert all(frozen.alarms.get(int(r.key)).severity == "Warning" for r in p.table.rows)
-        await pilot.press("s")                                # alerts
+        await pilot.press("s")                                # Critical only
         assert [frozen.alarms.get(int(r.key)).severity for r in p.table.rows] == ["Critical"]
         await pilot.press("s")                                # all again
         await pilot.press("f")                                # active, unacknowledged
@@ -99,10 +99,10 @@ async def test_severity_state_filters_and_sort(frozen):
         await pilot.press("f", "f", "f")                      # back to open
         await settle(pilot)
         assert len(p.table.rows) == total
-        await pilot.press("o")                                # alerts first
+        await pilot.press("o")                                # Critical first
         first = frozen.alarms.get(int(p.table.rows[0].key))
         assert first.severity == "Critical"
-        assert "alerts first" in str(p.query_one("#filters").render())
+        assert "Critical first" in str(p.query_one("#filters").render())
 
 
 @pytest.mark.asyncio

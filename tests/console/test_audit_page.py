@@ -221,7 +221,7 @@ async def test_bad_time_filter_is_refused_and_changes_nothing(frozen):
         await pilot.press("enter")
         await settle(pilot)
         assert "Severity 'Fatal' does not exist" in form_error(form)
-        assert "Debug, Log, Info, Warning, Error, Always" in form_error(form)
+        assert "Debug, Log, Info, Warning, Critical, Always" in form_error(form)
         form.query_one("#f-severity", Input).value = ""
         form.query_one("#f-since", Input).value = "2025-06-15T12:00:00Z"
         form.query_one("#f-until", Input).value = "2025-06-15T11:00:00Z"
@@ -249,7 +249,7 @@ def test_filter_parsers_name_field_value_and_forms():
         parse_device("rack 7", devices)
     assert "rack 7" in str(exc.value) and "hex id" in str(exc.value)
     assert describe_filter(AuditFilter(severities={Severity.ERROR, Severity.ALWAYS},
-                                       text="psu")) == "severity Error+ · text “psu”"
+                                       text="psu")) == "severity Critical+ · text “psu”"
     assert change_lines({"delay": 0, "password": "***"}, {"delay": 5, "password": "***"}) == [
         "delay: 0 → 5", "password: *** (secret, not shown)"]
     assert change_lines(None, {"name": "Rack 2"}) == ["name: Rack 2"]

@@ -24,7 +24,7 @@ async def test_header_shows_host_user_role_alarms_ring_clock(frozen):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         text = str(app.screen.query_one(StatusHeader).render())
-        for part in ("ctl-test", "power(power)", "✖0", "▲0", "Ring closed", "15:06:40Z"):
+        for part in ("ctl-test", "power(power)", "✖0", "▲0", "Ring OK", "15:06:40Z"):
             assert part in text, (part, text)
 
 
@@ -57,7 +57,7 @@ async def test_ring_break_shows_in_header_and_cut_off_pdu_turns_tree_red(ticking
         ring = inj.ring_document()
         inj.apply_ring(ring.model_copy(update={"ring_breaks": [1, 4]}))
         header = app.screen.query_one(StatusHeader)
-        await wait_for(lambda: "broken" in str(header.render()), timeout=5)
+        await wait_for(lambda: "Ring broken at PDU 1–2, 4–5" in str(header.render()), timeout=5)
         tree = app.screen.query_one(StructureTree)
         await wait_for(lambda: tree._health.get(Place("site")) is Health.CRITICAL, timeout=5)
         # escalates upward: a cut-off PDU in Rack 2 colours Rack 2, Row 1, Hall A red
