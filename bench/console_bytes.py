@@ -47,8 +47,8 @@ async def _measure(port: int, term: str, cols: int, rows: int, page: str, settle
             if counting[0]:
                 counted[0] += len(data)
             else:
-                got.extend(data[-4096:])
-                del got[:-65536]
+                got.extend(data)
+                del got[:-262144]
 
     reader = asyncio.get_running_loop().create_task(read())
 
