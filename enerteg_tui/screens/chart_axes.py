@@ -133,12 +133,16 @@ def _decimals(step: float) -> int:
     return d
 
 
-def y_axis(values: Sequence[float], quantity: str, ticks: int = 5) -> YAxis:
+def y_axis(values: Sequence[float], quantity: str, ticks: int = 5,
+           precision: int | None = None) -> YAxis:
     """The y axis for ``values`` of ``quantity``: at least ``MIN_REL_SPAN`` of the value and
     ``MIN_STEPS`` display steps tall, 0 included for ``ZERO_BASED`` quantities, limits
-    on round ticks. No values: the axis of 0 alone."""
+    on round ticks. No values: the axis of 0 alone. ``precision``: decimals of the
+    values as drawn when not the catalogue's (a sum drawn in kW: 3)."""
     q = BY_KEY.get(quantity)
-    floor_span = MIN_STEPS * 10.0 ** -(q.precision if q else 2)
+    if precision is None:
+        precision = q.precision if q else 2
+    floor_span = MIN_STEPS * 10.0 ** -precision
     zero = quantity in ZERO_BASED
     vmin, vmax = (min(values), max(values)) if values else (0.0, 0.0)
     if zero:
