@@ -25,7 +25,7 @@ from ..core.quantities import BY_KEY, POWER_QUANTITIES, Component
 from ..core.structure import Aggregate, Kind
 from .cells import device_state_text, health_text, load_bar, value
 from .livetable import Column, LiveTable, Row
-from .page import Page, PageTitle
+from .page import Page, PageTitle, SteadyStatic
 from .queries import active_alarms, device_health, device_load
 from .structure_dialogs import assign_to_rack_dialog
 from .tree import Place
@@ -119,7 +119,7 @@ class DashboardPage(Page):
             yield Label("Devices in this element", classes="section", id="devices-label")
             yield LiveTable(DEVICE_COLUMNS, id="devices")
             yield Label("Active alarms", classes="section")
-            yield Static("No active alarms", id="alarms")
+            yield SteadyStatic("No active alarms", id="alarms")
 
     def title_text(self) -> Text:
         s = self.ctx.core.structure
