@@ -241,8 +241,10 @@ class ChannelPlot(LiveListener, PlotextPlot):
         ts = self.data()[0]
         if ts:
             left, width = self.area
-            self.cursor_t = ts[nearest(ts, time_at(column, left, width, self.view()))]
-            self._moved()
+            t = ts[nearest(ts, time_at(column, left, width, self.view()))]
+            if t != self.cursor_t:          # a mouse move within one point draws nothing
+                self.cursor_t = t
+                self._moved()
 
     def zoom(self, factor: float) -> None:
         """Zoom the time axis by ``factor`` around the cursor (or the window's middle)."""
