@@ -203,7 +203,9 @@ class ChannelPlot(LiveListener, PlotextPlot):
         plt.xticks([t - w.start for t, _ in ticks], [label for _, label in ticks])
         self.drawn = (axis, ticks)
         plt.xlabel("UTC")
-        if ts[i0:i1]:
+        if not ts[i0:i1]:                   # plotext draws no ticks without data:
+            plt.plot([0.0], [axis.lo], marker=" ")  # the empty range still shows its times
+        else:
             xs = [t - w.start for t in ts[i0:i1]]
             if band:
                 bx, by = band_path(xs, lo[i0:i1], hi[i0:i1])
