@@ -32,6 +32,7 @@ from .screens.dashboard import DashboardPage
 from .screens.device_list import DeviceListPage
 from .screens.device_view import DevicePage
 from .screens.dialogs import ConfirmDialog
+from .screens.display import load_display_prefs
 from .screens.livetable import LiveTable
 from .screens.main import MainScreen
 from .screens.page import PageSpec
@@ -102,6 +103,8 @@ class ConsoleApp(App[None]):
         # the controller's one loop (a tab underline slide was ~18 frames per switch).
         self.animation_level = "none"
         self.main: MainScreen | None = None
+        self.change_marks = "subtle"
+        """How live tables mark changed values (the user's ``changeMarks``, screens.display)."""
         self.incident: str | None = None
         """Set when an unexpected error ended this App: the id logged with its traceback."""
 
@@ -123,6 +126,7 @@ class ConsoleApp(App[None]):
 
     # ------------------------------------------------------------------ lifecycle
     async def on_mount(self) -> None:
+        await load_display_prefs(self)
         self.main = MainScreen()
         await self.push_screen(self.main)
         place = self.start_place or Place("site")
@@ -260,6 +264,13 @@ class ConsoleApp(App[None]):
             return
         self.push_screen(ConfirmDialog("Leave the EnerTEG console?", yes="Quit", no="Stay",
                                        title="Quit"), done)
+
+    def action_display_prefs(self) -> None:
+        """The user's display preferences (changed-value marks, colours)."""
+        from .screens.display import DisplayDialog
+
+        if not isinstance(self.screen, DisplayDialog):
+            self.push_screen(DisplayDialog())
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen

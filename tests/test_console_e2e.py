@@ -49,8 +49,8 @@ def served(tmp_path: Path):
 
 
 def _ssh(port: int, made: list[Tmux], *, cols: int, rows: int, env: dict[str, str] | None = None,
-         term: str = "xterm-256color") -> Tmux:
-    opts = " ".join(SSH_OPTS)
+         term: str = "xterm-256color", ssh_opts: list[str] | None = None) -> Tmux:
+    opts = " ".join([*SSH_OPTS, *(ssh_opts or [])])
     t = Tmux(f"ssh -tt -p {port} {opts} ops@127.0.0.1", cols=cols, rows=rows, term=term,
              env={**askpass_env(PASSWORD), **(env or {})})
     made.append(t)

@@ -32,6 +32,7 @@ from .errors import Conflict, Invalid, NotFound, PermissionDenied, shown
 from .lockout import META_KEY, LockoutBook
 from .password_policy import PasswordPolicy, check_text
 from .permissions import Action, Principal, Role, parse_roles, require
+from .preferences import PreferenceBook
 from .store import Store
 
 __all__ = ["UserService", "UserInfo", "AuthFailed", "LockedOut", "Session", "SessionRegistry",
@@ -198,6 +199,8 @@ class UserService:
         """Password checks per second for the whole controller (argon2 CPU bound)."""
         self._dummy_hash = ""
         self.sessions = SessionRegistry()
+        self.prefs = PreferenceBook(store, audit, self.get)
+        """Each user's display preferences (``core.preferences``), deleted with the user."""
 
     async def backup_state(self) -> tuple[list[dict[str, Any]], dict[str, str]]:
         """(accounts without secrets, password hash per account) for a backup."""
@@ -234,6 +237,7 @@ class UserService:
             await tx.execute("DELETE FROM password_history")
             await tx.execute("DELETE FROM shell_history")
             await tx.execute("DELETE FROM meta WHERE key=?", (META_KEY,))
+            await self.prefs.forget(tx)
         self.lockout.clear()
         await self.load()
 
@@ -632,6 +636,7 @@ class UserService:
             await tx.execute("DELETE FROM user WHERE name=?", (name,))
             await tx.execute("DELETE FROM password_history WHERE name=?", (name,))
             await tx.execute("DELETE FROM shell_history WHERE user=?", (name,))
+            await self.prefs.forget(tx, name)
             entry = await self._audit.insert(tx, principal, "user.delete", f"user/{name}",
                                              f"User {name!r} deleted", severity=Severity.WARNING)
         self._audit.announce(entry)

@@ -31,6 +31,8 @@ from textual.driver import Driver
 from textual.geometry import Size
 from textual.message import Message
 
+from .sgr import squeeze_sgr
+
 # Textual redirects the process's stdout/stderr while an app runs; with many sessions
 # in one process they would fight over sys.stdout (and the controller's log).
 textual.app.redirect_stdout = textual.app.redirect_stderr = contextlib.nullcontext  # type: ignore[assignment]
@@ -82,8 +84,9 @@ class StreamDriver(Driver):
 
     # ------------------------------------------------------------------ output
     def write(self, data: str) -> None:
-        """Send a frame to the transport."""
-        self.transport.write(data)
+        """Send a frame to the transport, without style codes that change nothing
+        (``protocols.sgr``: about a quarter of a live table's bytes)."""
+        self.transport.write(squeeze_sgr(data))
 
     def flush(self) -> None:
         """Nothing to flush: the transport sends at once."""

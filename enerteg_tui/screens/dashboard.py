@@ -31,7 +31,7 @@ from ..core.structure import Aggregate, Kind
 from .cells import device_state_text, health_text, load_bar, value
 from .listtable import ListTable
 from .livetable import Column, LiveTable, Row
-from .page import Page, PageTitle
+from .page import Page, PageTitle, SteadyStatic
 from .device_tables import ALARM_STYLE
 from .queries import THRESHOLD, active_alarms, device_health, device_load
 from .structure_dialogs import assign_to_rack_dialog
@@ -148,7 +148,7 @@ class DashboardPage(Page):
             yield Label("Devices in this element", classes="section", id="devices-label")
             yield ListTable(DEVICE_COLUMNS, id="devices", descending=("load", "state"))
             yield Label("Active alarms", classes="section")
-            yield Static("No active alarms", id="alarms")
+            yield SteadyStatic("No active alarms", id="alarms")
             if self.element_id is not None:
                 yield Label("Thresholds on this element's totals", classes="section",
                             id="totals-label")

@@ -25,6 +25,7 @@ from textual_plotext import PlotextPlot
 from ..core.errors import EnertegError
 from ..core.quantities import DC_PER_PHASE, DC_QUANTITIES, POWER_QUANTITIES
 from ..core.quantities import BY_KEY
+from .chart_axes import band_path, time_ticks, y_axis
 from .context import console_context
 
 __all__ = ["DAYS", "LABELS", "PHASES", "DCChartScreen", "DCPlot"]
@@ -72,22 +73,34 @@ class DCPlot(PlotextPlot):
         self.show_minmax = False
 
     def redraw(self, now: float) -> None:
-        """Draw the loaded series, times as hours (1 day) or days before ``now``."""
+        """Draw the loaded series on clock time (UTC) up to ``now``; the y axis as the
+        channel chart's (``chart_axes.y_axis``: 0 shown, noise kept flat)."""
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         unit, div = unit_of(self.quantity)
-        plt.title(f"{self.chart_title} [{unit or '-'}]")
+        plt.title(f"{self.chart_title} ({unit})" if unit else self.chart_title)
         series = self.series
         if series is not None and series.t:
-            step, label = (3600, "hours") if self.days == 1 else (86400, "days")
-            xs = [(t - now) / step for t in series.t]
-            plt.plot(xs, [v / div for v in series.avg], marker="braille", label="avg")
+            end = max(now, series.t[-1])
+            start = end - self.days * 86400
+            avg = [v / div for v in series.avg]
+            lo = [v / div for v in series.lo]
+            hi = [v / div for v in series.hi]
+            axis = y_axis(avg + (lo + hi if self.show_minmax else []), self.quantity,
+                          precision=BY_KEY[self.quantity].precision + (3 if div > 1 else 0))
+            left = max(len(label) for label in axis.labels) + 1
+            ticks = time_ticks(start, end, max(2, self.size.width - left - 1))
+            xs = [t - start for t in series.t]
+            plt.xlim(0, end - start)
+            plt.ylim(axis.lo, axis.hi)
+            plt.yticks(axis.ticks, axis.labels)
+            plt.xticks([t - start for t, _ in ticks], [label for _, label in ticks])
             if self.show_minmax:
-                plt.plot(xs, [v / div for v in series.lo], marker="dot", label="min")
-                plt.plot(xs, [v / div for v in series.hi], marker="dot", label="max")
-            plt.xlabel(f"{label} before now")
-            plt.xlim(-self.days * 86400 / step, 0)
+                bx, by = band_path(xs, lo, hi)
+                plt.plot(bx, by, marker="braille", color="gray")
+            plt.plot(xs, avg, marker="braille")
+            plt.xlabel("UTC")
         self.refresh()
 
 

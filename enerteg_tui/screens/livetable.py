@@ -3,15 +3,19 @@
 ``DataTable.update_cell`` repaints the whole widget; with 20 sessions each watching a
 24-outlet PDU that is too costly. ``LiveTable`` keeps its rows keyed by a stable id,
 caches each rendered row as a ``Strip``, and on ``update_row`` invalidates and
-refreshes only that row's line. Cells that changed are shown highlighted ("flash")
-for ``FLASH_S`` seconds. A cell may carry a channel key, so that pressing enter on it
+refreshes only that row's line. Cells that changed are marked for ``FLASH_S`` seconds
+the way the user chose (``core.preferences`` ``changeMarks``, held by the App as
+``change_marks``): ``subtle`` bold, ``flash`` bold and underlined with an arrow telling
+the direction, ``off`` not at all; never a solid (reverse) block, which blinks a whole
+table at every sweep. A cell may carry a channel key, so that pressing enter on it
 asks for that channel's chart. Used by the device view, device list and dashboards.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -29,10 +33,10 @@ from textual.strip import Strip
 
 from .names import shorten
 
-__all__ = ["Column", "LiveTable", "Row"]
+__all__ = ["Column", "LiveTable", "Row", "change_direction"]
 
 FLASH_S = 0.8
-"""How long a changed cell stays highlighted (at least; see ``FLASH_GRACE_S``)."""
+"""How long a changed cell stays marked (at least; see ``FLASH_GRACE_S``)."""
 FLASH_GRACE_S = 0.6
 """Extra time before a timer ends a flash. With a sweep every second the next update
 arrives first and ends expired flashes in the same frame, so a session repaints once
@@ -41,11 +45,25 @@ per sweep, not twice; the timer only serves tables that stopped changing."""
 Cell = str | Text
 """What a cell shows: plain text or styled text."""
 
+
+def change_direction(old: Cell | None, new: Cell) -> int:
+    """+1 if the first number of ``new`` is above that of ``old``, -1 below, else 0."""
+    a = _NUMBER.search(old.plain if isinstance(old, Text) else str(old or ""))
+    b = _NUMBER.search(new.plain if isinstance(new, Text) else str(new))
+    if a is None or b is None:
+        return 0
+    x, y = float(a.group()), float(b.group())
+    return (y > x) - (y < x)
+
 _HEADER = Style(bold=True, underline=True)
-_FLASH = Style(bold=True, reverse=True)
+_MARK: dict[str, Style] = {"subtle": Style(bold=True), "flash": Style(bold=True, underline=True)}
+"""How a changed cell is drawn, by ``change_marks`` mode (``off`` has none)."""
+_ARROW = {1: "↑", -1: "↓"}
+"""Shown after a changed value in ``flash`` mode: rising or falling."""
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _CURSOR = Style(reverse=True)
 _CURSOR_ROW = Style(underline=True)
-_NONE: frozenset[str] = frozenset()
+_NO_MARKS: dict[str, int] = {}
 
 
 @dataclass(slots=True)
@@ -156,7 +174,8 @@ class LiveTable(ScrollView, can_focus=True):
         self._rows: list[Row] = []
         self._index: dict[Hashable, int] = {}
         self._cache: dict[int, Strip] = {}
-        self._flash: dict[Hashable, tuple[float, set[str]]] = {}
+        self._flash: dict[Hashable, tuple[float, dict[str, int]]] = {}
+        """Row key → (end of its marks, changed column → direction +1/-1/0)."""
         self._flash_timer: Any = None
         self._flash_due = float("inf")
         """Earliest end of a flash."""
@@ -225,16 +244,29 @@ class LiveTable(ScrollView, can_focus=True):
         now = self._monotonic()
         if self._flash and now >= self._flash_due:
             self._end_flashes(timer=False)      # in this frame, not one of their own
-        if flash:
-            changed = {k for k, v in row.cells.items() if old.cells.get(k) != v}
+        marked = self._flash.pop(row.key, (0.0, _NO_MARKS))[1]    # repainted unmarked
+        if flash and self.change_marks != "off":
+            changed = {k: change_direction(old.cells.get(k), v)
+                       for k, v in row.cells.items() if old.cells.get(k) != v}
             self._flash[row.key] = (now + FLASH_S, changed)
             self._flash_due = min(self._flash_due, now + FLASH_S)
             if self._flash_timer is None:           # one timer per table, not per row
                 self._flash_timer = self.set_timer(FLASH_S + FLASH_GRACE_S, self._end_flashes)
+        whole = old.style != row.style or (i == self.cursor_row and self.has_focus)
         self._rows[i] = row
         self._cache.pop(i, None)
-        self.refresh_line(i + 1)
+        if whole:
+            self.refresh_line(i + 1)
+        else:
+            self._refresh_cells(i, {k for k, v in row.cells.items() if old.cells.get(k) != v}
+                                | marked.keys())
         return True
+
+    @property
+    def change_marks(self) -> str:
+        """How changed values are marked: the App's ``change_marks`` (off/subtle/flash);
+        ``subtle`` under an App that has none (tests, stand-alone use)."""
+        return getattr(self.app, "change_marks", "subtle")
 
     # ------------------------------------------------------------------ rendering
     @property
@@ -251,6 +283,19 @@ class LiveTable(ScrollView, can_focus=True):
         wider than its window that reaches into the scrollbars, which then repaint
         (a scrollbar is a widget of its own, ~1 ms) on every live update."""
         self.refresh(Region(0, y - self.scroll_offset.y, self.size.width, 1))
+
+    def _refresh_cells(self, i: int, keys: Collection[str]) -> None:
+        """Repaint only the cells ``keys`` of row ``i`` (each with the gap after it, where
+        a change arrow goes): the rest of the line goes out again on no terminal. On a
+        160-column table a changed value is a tenth of its row's bytes, which is what a
+        slow line (115200-baud serial) notices."""
+        y = i + 1 - self.scroll_offset.y
+        sx = self.scroll_offset.x
+        x = 0
+        for col in self.columns:
+            if col.key in keys:
+                self.refresh(Region(x - sx, y, col.width + 1, 1))
+            x += col.width + 1
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -304,8 +349,10 @@ class LiveTable(ScrollView, can_focus=True):
             base = base + Style.parse(row.style)
         cursor_row = i == self.cursor_row and self.has_focus
         cursor_col = self.cursor_col
-        until, changed = self._flash.get(row.key, (0.0, _NONE))
-        flashing = changed if until > self._monotonic() else _NONE
+        until, changed = self._flash.get(row.key, (0.0, _NO_MARKS))
+        flashing = changed if until > self._monotonic() else _NO_MARKS
+        mode = self.change_marks if flashing else "off"
+        mark = _MARK.get(mode)
         cells = row.cells
         fit = self._fit
         segs: list[Segment] = []
@@ -319,12 +366,16 @@ class LiveTable(ScrollView, can_focus=True):
             else:
                 plain = cell if isinstance(cell, str) else str(cell)
                 style = base
-            if col.key in flashing:
-                style = style + _FLASH
+            direction = flashing.get(col.key) if mark is not None else None
+            if direction is not None:
+                style = style + mark
             if cursor_row:
                 style = style + (_CURSOR if cursor_col < 0 or cursor_col == ci else _CURSOR_ROW)
             segs.append(Segment(fit(plain, col), style))
-            segs.append(gap)
+            if direction and mode == "flash":
+                segs.append(Segment(_ARROW[direction], base + mark))
+            else:
+                segs.append(gap)
         return Strip(segs, self._width)  # every cell is fitted to its width: no measuring
 
     # ------------------------------------------------------------------ helpers
@@ -332,13 +383,13 @@ class LiveTable(ScrollView, can_focus=True):
         if timer:
             self._flash_timer = None
         now = self._monotonic()
-        for key, (until, _) in list(self._flash.items()):
+        for key, (until, changed) in list(self._flash.items()):
             if until <= now:
                 del self._flash[key]
                 i = self._index.get(key)
                 if i is not None:
                     self._cache.pop(i, None)
-                    self.refresh_line(i + 1)
+                    self._refresh_cells(i, list(changed))
         self._flash_due = min((until for until, _ in self._flash.values()), default=float("inf"))
         if self._flash and self._flash_timer is None:
             wait = self._flash_due - now

@@ -1,4 +1,5 @@
-"""Command palette (ctrl+p): open any page by name and any device by name or hex id.
+"""Command palette (ctrl+p): open any page by name and any device by name or hex id,
+and the user's display preferences.
 
 One Textual ``Provider``; its entries come from the structure and the live device
 list at the moment the palette opens, so new PDUs and renamed racks are found at
@@ -15,6 +16,7 @@ from typing import Any
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from .context import console_context
+from .display import display_summary
 from .sections import SECTIONS
 from .tree import Place
 
@@ -46,8 +48,13 @@ class ConsoleCommands(Provider):
 
     def _entries(self) -> list[tuple[str, str, Callable[[], None]]]:
         app: Any = self.app
-        return [(text, help, partial(app.open_place, place))
-                for text, help, place in palette_entries(app)]
+        entries = [(text, help, partial(app.open_place, place))
+                   for text, help, place in palette_entries(app)]
+        prefs = getattr(app, "display_prefs", None)
+        if prefs is not None:
+            entries.insert(2, ("Display preferences", f"Yours: {display_summary(prefs)}",
+                               app.action_display_prefs))
+        return entries
 
     async def discover(self) -> Hits:
         for text, help, command in self._entries()[:10]:
