@@ -4,14 +4,17 @@
 The walk opens every page an admin can reach (dashboards, device list, a device view,
 every management section, a settings form), reads the key bar as drawn, presses ``?``
 and reads the help as drawn, and compares both with the page's ``BINDINGS`` and the
-active binding chain.
+active binding chain. A key named on a button ("Save (ctrl+s)", "Quit (y)", "r Run") is
+bound, on every page and in the dialogs.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from textual.binding import Binding
+from textual.widgets import Button
 
 from enerteg_tui.screens.help import HelpScreen, current_page, help_groups
 from enerteg_tui.screens.keybar import KeyBar
@@ -41,6 +44,39 @@ def described(bindings: Any) -> list[Binding]:
             out.extend(Binding(k.strip(), b.action, b.description, show=b.show)
                        for k in b.key.split(","))
     return out
+
+
+KEY_WORDS = {"esc": "escape", "enter": "enter"}
+"""Key names as button labels write them, as Textual names them."""
+
+
+def hinted_key(label: str) -> str | None:
+    """The key a button names in its label: ``Save (ctrl+s)``, ``Apply (^s)``,
+    ``Quit (y)``, or a leading single key ``r Run``; None when it names none."""
+    m = re.search(r"\(([^()]+)\)$", label)
+    if m:
+        key = m.group(1).strip()
+        key = KEY_WORDS.get(key, key)
+        return "ctrl+" + key[1:] if key.startswith("^") else key
+    m = re.match(r"^(\w) \S", label)
+    return m.group(1) if m and not label[0].isdigit() else None
+
+
+async def check_button_hints(pilot: Any, where: object) -> int:
+    """Every button that names a key in its label: with the button focused, that key is
+    bound in the active chain (or is enter, which presses the button itself)."""
+    app = pilot.app
+    checked = 0
+    for button in app.screen.query(Button):
+        key = hinted_key(str(button.label))
+        if key is None or not button.display or button.disabled or not button.focusable:
+            continue
+        button.focus()
+        await pilot.pause()
+        if key != "enter":
+            assert key in app.screen.active_bindings, (where, str(button.label), key)
+        checked += 1
+    return checked
 
 
 async def check_page(pilot: Any, place: Place) -> None:
@@ -90,6 +126,8 @@ async def check_page(pilot: Any, place: Place) -> None:
         assert first_keys.get(key) == b.description or everywhere.get(key) == b.description, (
             place, key, b.description)
 
+    await check_button_hints(pilot, place)
+
     # and the help screen as drawn starts with this page
     await pilot.press("question_mark")
     await wait_for(lambda: isinstance(app.screen, HelpScreen))
@@ -123,3 +161,42 @@ async def test_help_shows_the_device_page_keys_first(frozen):
         words = [what for _k, what in groups[0][1]]
         assert words[:3] == ["Identify", "Switch", "Chart"]
         assert "Page down" in words          # the focused table's keys come with the page
+
+
+async def test_keys_named_on_dialog_buttons_are_bound(frozen):
+    """The key in a button's label works: the quit confirmation, the user form, the rule
+    form, the structure name dialog, the switch dialog, an audit entry."""
+    from enerteg_tui.screens.audit_page import AuditDetail
+    from enerteg_tui.screens.dialogs import ConfirmDialog
+    from enerteg_tui.screens.forms import FormDialog
+    from enerteg_tui.screens.rule_form import RuleForm
+    from enerteg_tui.screens.structure_dialogs import NameDialog
+    from enerteg_tui.screens.switching import SwitchDialog
+
+    hex_id = next(d.hex_id for d in frozen.live.ordered()
+                  if d.info.model.outlets and d.info.model.switchable)
+    opened = [
+        (None, "q", ConfirmDialog), ("users", "n", FormDialog), ("rules", "n", RuleForm),
+        ("structure", "n", NameDialog), ("audit", "enter", AuditDetail),
+    ]
+    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+        app = pilot.app
+        await settle(pilot)
+        total = 0
+        for kind, key, cls in opened:
+            if kind is not None:
+                await app.open_place(Place(kind))
+                await settle(pilot)
+            await pilot.press(key)
+            await wait_for(lambda: isinstance(app.screen, cls))
+            await settle(pilot)
+            total += await check_button_hints(pilot, cls.__name__)
+            app.screen.dismiss(None)
+            await wait_for(lambda: app.screen is app.main)
+        await app.open_place(Place("device", hex_id))
+        await settle(pilot)
+        await pilot.press("tab", "u")
+        await wait_for(lambda: isinstance(app.screen, SwitchDialog))
+        await settle(pilot)
+        total += await check_button_hints(pilot, "SwitchDialog")
+        assert total >= 12
