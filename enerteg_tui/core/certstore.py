@@ -538,22 +538,36 @@ class CertStore:
             self._contexts[use] = ctx
         return ctx
 
+    def serving_id(self, usage: CertUsage | str = CertUsage.WEB_SERVER) -> str:
+        """Fingerprint of the certificate ``server_pem`` would give now ('' for none): a
+        server compares it to know when to load another."""
+        info = self._serving(usage)
+        return info.fingerprint if info is not None else ""
+
+    def _serving(self, usage: CertUsage | str) -> CertInfo | None:
+        use = usage if isinstance(usage, CertUsage) else CertUsage.parse(usage)
+        now = self._clock()
+        for info in sorted(self._certs.values(), key=lambda c: c.created, reverse=True):
+            if info.usage == use and info.has_key and info.state(now) in ("valid", "expiring"):
+                return info
+        return None
+
     def server_pem(self, usage: CertUsage | str = CertUsage.WEB_SERVER) -> tuple[str, str] | None:
         """(chain PEM, unencrypted key PEM) of the newest currently valid certificate with
         a key stored for ``usage``; None when there is none. The key stays in memory."""
         from cryptography.hazmat.primitives import serialization
 
-        use = usage if isinstance(usage, CertUsage) else CertUsage.parse(usage)
-        now = self._clock()
-        for info in sorted(self._certs.values(), key=lambda c: c.created, reverse=True):
-            if info.usage != use or not info.has_key or info.state(now) not in ("valid",
-                                                                                 "expiring"):
-                continue
+        info = self._serving(usage)
+        if info is None:
+            return None
+        try:
             key = self._private_key(info)
-            pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode()
-            return info.chain_pem, pem
-        return None
+        except Invalid as exc:
+            log.error("certificate %s (%s) cannot be served: %s", info.id, info.name, exc)
+            return None
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+        return info.chain_pem, pem
 
     def _private_key(self, info: CertInfo) -> Any:
         from cryptography.hazmat.primitives import serialization
