@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from .alarms import AlarmService
 from .audit import AuditLog
 from .backup import BackupService
+from .cert_topics import CertTopics
 from .certstore import CertStore
 from .configuration import Configuration
 from .devices import CommandDriver, DeviceService
@@ -206,12 +207,13 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     history = HistoryService(paths.root, live, lambda: config.get("core"), clock=clock)
     await history.start()
     poller.add_device_listener(history.on_device)
-    topics = Topics(config, devices, live, structure, audit, faults=driver.fault_injector(),
-                    clock=clock, rules=rules, alarms=alarms)
-    await audit.start()
-    await alarms.start()
     certs = CertStore(store, audit, events, SecretBox(paths.secret_key), alarms, clock=clock)
     await certs.load()
+    topics = Topics(config, devices, live, structure, audit, faults=driver.fault_injector(),
+                    clock=clock, rules=rules, alarms=alarms,
+                    certs=CertTopics(certs, paths.upload, clock=clock))
+    await audit.start()
+    await alarms.start()
     await certs.start()
     export = ExportService(config, history, live, store, audit, events, paths.root, clock=clock)
     await export.start()
