@@ -80,3 +80,24 @@ def pkcs12_bytes(made: Made, passphrase: str, chain: tuple[Made, ...] = ()) -> b
            else serialization.NoEncryption())
     return pkcs12.serialize_key_and_certificates(b"test", made.key, made.cert,
                                                  [c.cert for c in chain] or None, enc)
+
+
+def fixed_cert(cn: str, seed: int, not_before: float, not_after: float,
+               issuer: Made | None = None, ca: bool = False,
+               names: tuple[str, ...] = ()) -> Made:
+    """A certificate that is the same on every run (Ed25519 signatures are deterministic;
+    key, serial and dates are fixed): for snapshots, whose fingerprints must not move."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.from_private_bytes(bytes([seed]) * 32)
+    signer = issuer.key if issuer is not None else key
+    builder = (x509.CertificateBuilder().subject_name(_name(cn))
+               .issuer_name(issuer.cert.subject if issuer is not None else _name(cn))
+               .public_key(key.public_key()).serial_number(1000 + seed)
+               .not_valid_before(dt.datetime.fromtimestamp(not_before, dt.timezone.utc))
+               .not_valid_after(dt.datetime.fromtimestamp(not_after, dt.timezone.utc))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if names:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+    return Made(builder.sign(signer, None), key)
