@@ -526,16 +526,24 @@ class CertStore:
 
     def ssl_context(self, usage: CertUsage | str) -> ssl.SSLContext:
         """A TLS client context for ``usage``: the system's CAs plus the store's
-        (``trusted_pem``), host names checked, TLS 1.2 at least. Rebuilt after a change."""
+        (``trusted_pem``), host names checked, TLS 1.2 at least. Kept until the store
+        changes (a caller must not modify it; ``client_context`` makes a new one)."""
         use = usage if isinstance(usage, CertUsage) else CertUsage.parse(usage)
         ctx = self._contexts.get(use)
         if ctx is None:
-            ctx = ssl.create_default_context()
-            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-            cadata = self.trusted_pem(use)
-            if cadata:
-                ctx.load_verify_locations(cadata=cadata)
-            self._contexts[use] = ctx
+            ctx = self._contexts[use] = self.client_context(use)
+        return ctx
+
+    def client_context(self, usage: CertUsage | str, *,
+                       check_hostname: bool = True) -> ssl.SSLContext:
+        """A new context as ``ssl_context`` gives; ``check_hostname`` False still
+        verifies the chain (PostgreSQL's ``verify-ca``)."""
+        ctx = ssl.create_default_context()
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.check_hostname = check_hostname
+        cadata = self.trusted_pem(usage)
+        if cadata:
+            ctx.load_verify_locations(cadata=cadata)
         return ctx
 
     def serving_id(self, usage: CertUsage | str = CertUsage.WEB_SERVER) -> str:

@@ -215,7 +215,9 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     await audit.start()
     await alarms.start()
     await certs.start()
-    export = ExportService(config, history, live, store, audit, events, paths.root, clock=clock)
+    export = ExportService(config, history, live, store, audit, events, paths.root, clock=clock,
+                           trust=lambda names: certs.client_context("unrestricted",
+                                                                     check_hostname=names))
     await export.start()
     backup = BackupService(store=store, config=config, users=users, devices=devices,
                            structure=structure, rules=rules, alarms=alarms, audit=audit,
