@@ -102,9 +102,7 @@ class CertTopics:
                 rows.append(doc)
             return envelope(ts, {"certificates": rows})
         if parts[1] == NEW:
-            tmpl = CertImport().model_dump()
-            tmpl["usage"] = f"{CertUsage.UNRESTRICTED.value}  ({_USAGES})"
-            return envelope(ts, tmpl)
+            return envelope(ts, CertImport().model_dump())
         return envelope(ts, self._certs.get(principal, int(parts[1])).document(now))
 
     async def put(self, principal: Principal, parts: list[str],

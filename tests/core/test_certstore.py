@@ -189,3 +189,23 @@ async def test_backup_restore_keeps_certificates_and_keys(controller, ca, leaf, 
     assert "PRIVATE KEY" in key
     await controller.core.backup.factory_reset(ADMIN, "factory-reset")
     assert certs.all(ADMIN) == []
+
+
+async def test_store_and_expiry_alarm_survive_a_restart_key_file_outside_the_db(
+        make_controller, ca, tmp_path):
+    c = await make_controller(pdus=2)
+    leaf = make_leaf(ca, "soon", days=5)
+    await c.core.certs.import_data(ADMIN, pkcs12_bytes(leaf, "x"), passphrase="x",
+                                   usage="web-server")
+    assert len(c.core.alarms.conditions(EXPIRY_CONDITION)) == 1
+    await c.stop()
+    c2 = await make_controller(pdus=2)
+    [info] = c2.core.certs.all(ADMIN)
+    assert info.has_key and c2.core.certs.server_pem("web-server") is not None
+    assert len(c2.core.alarms.conditions(EXPIRY_CONDITION)) == 1     # not raised twice
+    await c2.stop()
+    # the database without its key file: the certificate is listed, its key unusable
+    (tmp_path / "data" / "secrets.key").unlink()
+    c3 = await make_controller(pdus=2)
+    assert c3.core.certs.all(ADMIN)[0].has_key
+    assert c3.core.certs.server_pem("web-server") is None
