@@ -209,3 +209,24 @@ async def test_store_and_expiry_alarm_survive_a_restart_key_file_outside_the_db(
     c3 = await make_controller(pdus=2)
     assert c3.core.certs.all(ADMIN)[0].has_key
     assert c3.core.certs.server_pem("web-server") is None
+
+
+async def test_backup_without_passphrase_holds_no_key(controller, ca, leaf):
+    from tests.core.test_backup import run
+    certs = controller.core.certs
+    await certs.import_data(ADMIN, pkcs12_bytes(leaf, "x"), passphrase="x", usage="web-server")
+    code, out, err = await run(controller, "backup create")
+    assert code == 0, err
+    path = controller.data_dir / out.strip().lstrip("/")
+    (controller.data_dir / "upload").mkdir(exist_ok=True)
+    shutil.copy(path, controller.data_dir / "upload" / path.name)
+    # restored over the same certificate: its current key is kept
+    code, out, err = await run(controller, f"restore /upload/{path.name}")
+    assert code == 0, err
+    assert certs.all(ADMIN)[0].has_key and certs.server_pem("web-server") is not None
+    # restored after the certificate was deleted: back without a key
+    await certs.delete(ADMIN, certs.all(ADMIN)[0].id)
+    code, out, err = await run(controller, f"restore /upload/{path.name}")
+    assert code == 0, err
+    [info] = certs.all(ADMIN)
+    assert not info.has_key and info.fingerprint == _fp_hex(leaf)
