@@ -38,9 +38,10 @@ class CertImport(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    pem: str = Field(default="", max_length=MAX_IMPORT_BYTES)
-    """Certificate(s) in PEM, optionally followed by the private key."""
-    key: Secret = Field(default="", max_length=MAX_IMPORT_BYTES)
+    pem: str = ""
+    """Certificate(s) in PEM, optionally followed by the private key (its size is
+    checked by the store, whose refusal never repeats key material)."""
+    key: Secret = ""
     """A separate PEM private key (never shown)."""
     file: str = ""
     """``/upload/NAME``: a PEM, CRT/CER, DER or PKCS#12 file uploaded over SFTP."""

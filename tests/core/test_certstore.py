@@ -230,3 +230,19 @@ async def test_backup_without_passphrase_holds_no_key(controller, ca, leaf):
     assert code == 0, err
     [info] = certs.all(ADMIN)
     assert not info.has_key and info.fingerprint == _fp_hex(leaf)
+
+
+async def test_topic_refusals_never_repeat_key_material(controller, leaf):
+    planted = key_pem(leaf)
+    big = planted + "A" * (300 * 1024)
+    with pytest.raises(Invalid) as err:
+        await controller.topics.put(ADMIN, "certs/new", {"pem": leaf.pem, "key": big})
+    assert "larger than 256 KiB" in str(err.value)
+    assert planted.split("\n")[1][:12] not in str(err.value) and "BEGIN" not in str(err.value)
+    with pytest.raises(Invalid, match="unknown key 'colour'"):
+        await controller.topics.put(ADMIN, "certs/new", {"pem": leaf.pem, "colour": "red"})
+    with pytest.raises(Invalid, match="usage 'printer' is not known"):
+        await controller.topics.put(ADMIN, "certs/new", {"pem": leaf.pem, "usage": "printer"})
+    with pytest.raises(Invalid, match="/upload/NAME"):
+        await controller.topics.put(ADMIN, "certs/new", {"file": "/etc/passwd"})
+    assert controller.core.certs.ids() == []
