@@ -504,10 +504,11 @@ class CertStore:
                     EXPIRY_CONDITION, f"Certificate {info.id} ({info.name}) expired on {day}",
                     index=info.id, severity="Critical")
             elif state == "expiring":
-                days = max(0, int((info.not_after - now) // 86400))
+                # the text names the day, not the days left: a daily check that changed
+                # it would announce the alarm again every day
                 self._alarms.raise_condition(
-                    EXPIRY_CONDITION, f"Certificate {info.id} ({info.name}) expires on {day} "
-                    f"({days} days left)", index=info.id, severity="Warning")
+                    EXPIRY_CONDITION, f"Certificate {info.id} ({info.name}) expires on {day}, "
+                    f"within {EXPIRY_WARNING_DAYS} days", index=info.id, severity="Warning")
             else:
                 self._alarms.clear_condition(EXPIRY_CONDITION, f"Certificate {info.id} is "
                                              f"{state}", index=info.id)

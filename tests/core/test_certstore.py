@@ -143,7 +143,12 @@ async def test_expiry_alarm_warning_then_critical_and_cleared_on_delete(controll
     soon = make_leaf(ca, "soon", days=10)
     info = await certs.import_data(ADMIN, soon.pem)
     [alarm] = alarms.conditions(EXPIRY_CONDITION)
-    assert alarm.index == info.id and alarm.severity == "Warning" and "days left" in alarm.text
+    assert alarm.index == info.id and alarm.severity == "Warning" and "expires on" in alarm.text
+    updated = alarm.updated
+    certs._clock = lambda: time.time() + 86400              # the next daily check
+    certs.check_expiry()
+    [same] = alarms.conditions(EXPIRY_CONDITION)
+    assert same.id == alarm.id and same.updated == updated   # not announced again
     certs._clock = lambda: time.time() + 11 * 86400        # eleven days on
     certs.check_expiry()
     [alarm] = alarms.conditions(EXPIRY_CONDITION)
