@@ -223,6 +223,11 @@ class ConsoleApp(App[None]):
         if place.kind == "unassigned":
             return PageSpec("Unassigned", lambda: DeviceListPage(filter=DeviceFilter.UNASSIGNED),
                             place)
+        if place.kind == "certs":                # opened from the Settings page (c)
+            from .core.permissions import Action
+            from .screens.certs_page import CertsPage
+            require(self.context.principal, Action.ADMINISTER, "Certificates")
+            return PageSpec("Certificates", CertsPage, place)
         sec = section(place.kind)
         if sec is not None:
             require(self.context.principal, sec.needs, sec.title)

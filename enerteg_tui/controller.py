@@ -176,6 +176,7 @@ class Controller:
         await self.syslog.start()
         from .notify.email import EmailNotifier
         self.email = EmailNotifier(core.config, core.events, core.audit, core.paths.mail,
+                                   trust=lambda: core.certs.ssl_context("smtp"),
                                    **self.options.email_options)
         await self.email.start()
         core.notifications.register("email", self.email)

@@ -57,6 +57,7 @@ from .events import Event, EventBus
 from .export import ExportService
 from .history import HistoryService
 from .layout import DataLayout
+from .certstore import CertStore
 from .masking import sensitive_fields
 from .permissions import Action, Principal, require
 from .rules import RuleService
@@ -132,8 +133,9 @@ class BackupService:
                  devices: DeviceService, structure: Structure, rules: RuleService,
                  alarms: AlarmService, audit: AuditLog, events: EventBus,
                  history: HistoryService, export: ExportService, paths: DataLayout,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, certs: CertStore | None = None) -> None:
         self._store = store
+        self._certs = certs
         self._config = config
         self._users = users
         self._devices = devices
@@ -208,7 +210,10 @@ class BackupService:
         rules = await self._rules.backup_state()
         public = {"settings": settings, "users": users, "structure": elements,
                   "devices": devices, "rules": rules}
-        return public, {"settings": secret_settings, "userHashes": hashes}
+        secret: dict[str, Any] = {"settings": secret_settings, "userHashes": hashes}
+        if self._certs is not None:     # certificates public, their keys only in secrets.enc
+            public["certs"], secret["certKeys"] = await self._certs.backup_state()
+        return public, secret
 
     async def create(self, principal: Principal) -> Path:
         """Write a backup file; returns its path (``ADMINISTER`` needed)."""
@@ -288,6 +293,9 @@ class BackupService:
             await self._structure.restore_state(tx, public["structure"])
             await self._devices.restore_state(tx, public["devices"])
             await self._rules.restore_state(tx, public["rules"])
+            if self._certs is not None and "certs" in public:  # older backups have none
+                await self._certs.restore_state(tx, public["certs"],
+                                                (secrets or {}).get("certKeys"))
             entry = await self._audit.insert(
                 tx, principal, "backup.restore", "backup", f"Configuration restored from {path.name}",
                 severity=Severity.WARNING)
@@ -351,6 +359,11 @@ class BackupService:
                 raise _bad(path, f"rule id {rid!r} is not a positive whole number or is repeated")
             if rid is not None:
                 rule_ids.add(rid)
+        if self._certs is not None and "certs" in public:
+            try:
+                self._certs.validate_backup(public["certs"])
+            except Invalid as exc:
+                raise _bad(path, f"a certificate does not validate ({exc})") from None
         return {"settings": settings}
 
     async def _reload(self) -> None:
@@ -361,6 +374,8 @@ class BackupService:
         await self._devices.reload_places()
         await self._structure.load()
         await self._rules.load()
+        if self._certs is not None:
+            await self._certs.reload()
         self._events.publish(Event("structure", "", "restored"))
 
     # ------------------------------------------------------------------ factory reset
@@ -386,8 +401,11 @@ class BackupService:
         await self._audit.reset()
         await self._history.clear()
         await self._export.reset()
+        if self._certs is not None:
+            await self._certs.reset()
         await self._audit.record(principal, "factory-reset", "controller",
                                  "Factory reset: configuration, users, structure, rules, alarms, "
+                                 "certificates, "
                                  f"audit log and history deleted; {ended} session(s) ended",
                                  severity=Severity.WARNING)
 

@@ -70,6 +70,12 @@ class DataLayout:
         return self.root / "https-selfsigned.key"
 
     @property
+    def secret_key(self) -> Path:
+        """The key that encrypts secrets kept in the database (certificates' private
+        keys; ``core.secretbox``): 32 random bytes, mode 0600, outside the database."""
+        return self.root / "secrets.key"
+
+    @property
     def simulator_memory(self) -> Path:
         """The simulated PDUs' own memory (counters, settings), as a real PDU's flash."""
         return self.root / "sim-ring.json"

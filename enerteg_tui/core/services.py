@@ -20,6 +20,8 @@ from argon2 import PasswordHasher
 from .alarms import AlarmService
 from .audit import AuditLog
 from .backup import BackupService
+from .cert_topics import CertTopics
+from .certstore import CertStore
 from .configuration import Configuration
 from .devices import CommandDriver, DeviceService
 from .errors import Unsupported
@@ -35,6 +37,7 @@ from .poller import PollDriver, Poller
 from .layout import DataLayout
 from .reports import ReportService
 from .rules import RuleService
+from .secretbox import SecretBox
 from .store import Store
 from .retire import Retirement
 from .system import SystemService
@@ -115,6 +118,8 @@ class CoreServices:
     """Forget a PDU that left the ring (closes its alarms, keeps its history)."""
     system: SystemService
     """Version information; restart of the controller, poweroff/reboot of the host."""
+    certs: CertStore
+    """The certificate store: TLS certificates served and trusted (``ssl_context``)."""
 
     async def start_polling(self, *, follow_interval: bool = True) -> None:
         """Start the sweeps (the last step of a start: every listener is in place) and
@@ -127,6 +132,7 @@ class CoreServices:
         owner closes it after writing the last audit entry)."""
         await self.poller.stop()
         await self.backup.stop()
+        await self.certs.stop()
         await self.export.stop()
         await self.history.stop()
         try:
@@ -201,16 +207,22 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     history = HistoryService(paths.root, live, lambda: config.get("core"), clock=clock)
     await history.start()
     poller.add_device_listener(history.on_device)
+    certs = CertStore(store, audit, events, SecretBox(paths.secret_key), alarms, clock=clock)
+    await certs.load()
     topics = Topics(config, devices, live, structure, audit, faults=driver.fault_injector(),
-                    clock=clock, rules=rules, alarms=alarms)
+                    clock=clock, rules=rules, alarms=alarms,
+                    certs=CertTopics(certs, paths.upload, clock=clock))
     await audit.start()
     await alarms.start()
-    export = ExportService(config, history, live, store, audit, events, paths.root, clock=clock)
+    await certs.start()
+    export = ExportService(config, history, live, store, audit, events, paths.root, clock=clock,
+                           trust=lambda names: certs.client_context("unrestricted",
+                                                                     check_hostname=names))
     await export.start()
     backup = BackupService(store=store, config=config, users=users, devices=devices,
                            structure=structure, rules=rules, alarms=alarms, audit=audit,
                            events=events, history=history, export=export, paths=paths,
-                           clock=clock)
+                           clock=clock, certs=certs)
     await backup.start()
     reports = ReportService(live=live, structure=structure, history=history, alarms=alarms,
                             core_settings=lambda: config.get("core"), folder=paths.reports,
@@ -222,4 +234,5 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                         faces=FaceStatus(), paths=paths, clock=clock,
                         retire=Retirement(devices, alarms),
                         system=SystemService(audit, users.sessions, manage_host=manage_host),
-                        switching=GroupSwitching(devices, structure, audit, clock=clock))
+                        switching=GroupSwitching(devices, structure, audit, clock=clock),
+                        certs=certs)

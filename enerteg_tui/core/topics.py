@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .alarm_topics import RuleAlarmTopics
+from .cert_topics import CertTopics
 from .dc_topics import DcTopics
 from .diagnostics import diag_document
 from .audit import AuditLog, Severity
@@ -112,6 +113,7 @@ class Topics:
         self, config: Configuration, devices: DeviceService, live: LiveState,
         structure: Structure, audit: AuditLog, faults: FaultInjector | None = None,
         clock: Callable[[], float] = time.time, rules: Any = None, alarms: Any = None,
+        certs: CertTopics | None = None,
     ) -> None:
         self._config = config
         self._devices = devices
@@ -123,12 +125,16 @@ class Topics:
         self._ra = (RuleAlarmTopics(rules, alarms, live, structure, clock)
                     if rules is not None and alarms is not None else None)
         self._dc = DcTopics(structure, devices, live, clock)
+        self._certs = certs
 
     def _roots(self, principal: Principal | None) -> list[str]:
         kids = (["alarms", "config", "dc", "rules", "sensor"] if self._ra is not None
                 else ["config", "dc", "sensor"])
         if self._faults is not None and (principal is None or allowed(principal, Action.SIMULATE)):
             kids.append("sim")
+        if self._certs is not None and (principal is None or allowed(principal,
+                                                                     Action.ADMINISTER)):
+            kids.insert(kids.index("config"), "certs")
         return kids
 
     # ------------------------------------------------------------------ tree
@@ -144,6 +150,9 @@ class Topics:
             return TopicNode(path, kids, has_data=has_data, writable=writable, schema=schema)
         if head == "dc":
             kids, writable, schema = self._dc.node(path, parts)
+            return TopicNode(path, kids, writable=writable, schema=schema)
+        if head == "certs" and self._certs is not None:
+            kids, writable, schema = self._certs.node(principal, path, parts, self._missing)
             return TopicNode(path, kids, writable=writable, schema=schema)
         if head == "config":
             if len(parts) == 1:
@@ -249,6 +258,9 @@ class Topics:
             return self._ra.get(principal, parts)
         if parts[0] == "dc":
             return self._dc.get(parts)
+        if parts[0] == "certs":
+            assert self._certs is not None
+            return self._certs.get(principal, parts)
         if parts[0] == "sim":
             assert self._faults is not None
             doc = (self._faults.ring_document() if len(parts) == 1
@@ -398,7 +410,8 @@ class Topics:
             raise PermissionDenied(
                 f"topic {shown(path or '/')} is read-only", thing="topic", value=path,
                 allowed="config/<name>, sensor/<hexid>, sensor/<hexid>/config, sensor/<hexid>/o/<n>, "
-                        "rules/new, rules/<id>, alarms/<id>, dc/<room>[/<row>[/<rack>]], dc/…/new, sim/")
+                        "rules/new, rules/<id>, alarms/<id>, dc/<room>[/<row>[/<rack>]], dc/…/new, sim/, "
+                        "certs/new, certs/<id>")
         if not changes:
             raise Invalid(f"{path}: nothing to change", thing="put", value="",
                           allowed='key=value pairs, e.g. put enabled="enabled"')
@@ -412,6 +425,9 @@ class Topics:
             return self.get(principal, "/".join(result_path))
         if parts[0] == "dc":
             return self.get(principal, "/".join(await self._dc.put(principal, parts, typed)))
+        if parts[0] == "certs":
+            assert self._certs is not None
+            return self.get(principal, "/".join(await self._certs.put(principal, parts, typed)))
         if parts[0] == "config":
             await self._config.put(principal, parts[1], typed, replace=replace)
         elif parts[0] == "sim":

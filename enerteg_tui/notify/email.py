@@ -72,7 +72,10 @@ class EmailNotifier:
         delay: seconds of the delay timer; None = ``delayTimer`` from the settings
             (tests shorten it; the schema allows 1 min – 1 h).
         retry: first back-off after a failed delivery (doubles up to 5 min).
-        tls_context: SSL context for STARTTLS/TLS; None = the system's trust store.
+        tls_context: SSL context for STARTTLS/TLS (tests); None = ``trust``.
+        trust: builds the context otherwise: the certificate store's for usage SMTP
+            (system CAs plus the store's, ``CertStore.ssl_context``); None = the
+            system's trust store.
     """
 
     name = "email"
@@ -80,6 +83,7 @@ class EmailNotifier:
     def __init__(self, config: Configuration, events: EventBus, audit: AuditLog, spool: Path,
                  *, delay: float | None = None, retry: float = RETRY_MIN_S,
                  tls_context: ssl.SSLContext | None = None,
+                 trust: Callable[[], ssl.SSLContext] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self._config = config
         self._events = events
@@ -92,6 +96,7 @@ class EmailNotifier:
         self._delay = delay
         self._retry = retry
         self._tls = tls_context
+        self._trust = trust
         self._clock = clock
         self._batch: list[dict[str, Any]] = []
         self._batch_since: float | None = None
@@ -229,8 +234,10 @@ class EmailNotifier:
             kwargs["start_tls"] = True
         else:
             kwargs["start_tls"] = False
-        if s.tls != "none" and self._tls is not None:
-            kwargs["tls_context"] = self._tls
+        ctx = self._tls if self._tls is not None else (
+            self._trust() if self._trust is not None else None)
+        if s.tls != "none" and ctx is not None:
+            kwargs["tls_context"] = ctx
         if s.username:
             kwargs["username"], kwargs["password"] = s.username, s.password
         await aiosmtplib.send(msg, **kwargs)

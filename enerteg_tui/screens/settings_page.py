@@ -155,6 +155,7 @@ class SettingsPage(Page):
         Binding("b", "backup", "Back up now"),
         Binding("r", "restore", "Restore"),
         Binding("x", "factory_reset", "Factory reset"),
+        Binding("c", "certificates", "Certificates"),
     ]
     """Form keys (apply, discard, the topic's action) and list keys (maintenance)."""
 
@@ -253,7 +254,7 @@ class SettingsPage(Page):
         table.sync(rows, flash=False)
         self.query_one("#title", PageTitle).update(Text.assemble(
             ("Settings", "bold"), f" · {len(rows)} topics · enter: edit · b: back up now · "
-            "r: restore · x: factory reset"))
+            "r: restore · x: factory reset · c: certificates"))
         self._describe_topic()
 
     def _describe_topic(self) -> None:
@@ -441,9 +442,13 @@ class SettingsPage(Page):
             return self.topic is not None
         if action == "topic_action":
             return self.topic in ACTIONS
-        if action in ("backup", "restore", "factory_reset"):
+        if action in ("backup", "restore", "factory_reset", "certificates"):
             return self.topic is None
         return True
+
+    def action_certificates(self) -> None:
+        """Open the certificate store's page (``screens/certs_page.py``)."""
+        self.app.call_later(self.app.open_place, Place("certs"))  # type: ignore[attr-defined]
 
 
     def action_topic_action(self) -> None:

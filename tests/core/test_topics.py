@@ -28,7 +28,7 @@ def test_normalize() -> None:
 
 
 async def test_root_and_config_listing(controller) -> None:
-    assert controller.topics.list(ADMIN, "/") == ["alarms/", "config/", "dc/", "rules/", "sensor/", "sim/"]
+    assert controller.topics.list(ADMIN, "/") == ["alarms/", "certs/", "config/", "dc/", "rules/", "sensor/", "sim/"]
     assert controller.topics.list(READONLY, "/") == ["alarms/", "config/", "dc/", "rules/", "sensor/"]
     names = [n.rstrip("/") for n in controller.topics.list(ADMIN, "config")]
     assert names == ["auth", "backup", "backup_settings", "cli", "core", "devices", "email",

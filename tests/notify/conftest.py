@@ -117,6 +117,7 @@ class SmtpServer:
 
         root.mkdir(parents=True, exist_ok=True)
         key, cert = _self_signed(root)
+        self.cert_path = cert
         self.server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.server_ctx.load_cert_chain(cert, key)
         self.client_ctx = ssl.create_default_context(cafile=str(cert))

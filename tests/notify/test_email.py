@@ -113,3 +113,22 @@ async def test_email_test_from_the_shell(make_controller, smtp_server) -> None:
     assert refused == 1
     usage = await ShellSession(c.core, ADMIN).run_script("email", out.append, err.append)
     assert usage == 2
+
+
+async def test_starttls_trusts_a_ca_imported_into_the_certificate_store(make_controller,
+                                                                        smtp_server) -> None:
+    """No test context: the notifier verifies the server against the store (usage SMTP)."""
+    c = await make_controller()
+    await c.topics.put(ADMIN, "config/email", {
+        "enabled": "enabled", "serverAddress": "localhost", "serverPort": smtp_server.port,
+        "username": SMTP_USER, "password": SMTP_PASSWORD, "tls": "starttls",
+        "sender": "pdu@example.com", "recipients": "ops@example.com"})
+    with pytest.raises(Invalid, match="(?i)certificate"):
+        await c.email.send_test(ADMIN)           # the server's CA is not trusted yet
+    ca = smtp_server.cert_path.read_text()
+    info = await c.core.certs.import_data(ADMIN, ca, usage="ldap")
+    with pytest.raises(Invalid, match="(?i)certificate"):
+        await c.email.send_test(ADMIN)           # trusted for LDAP only, not for SMTP
+    await c.core.certs.set_usage(ADMIN, info.id, "smtp")
+    assert "ops@example.com" in await c.email.send_test(ADMIN)
+    assert any("Subject: " in m and "(test)" in m for m in smtp_server.messages)

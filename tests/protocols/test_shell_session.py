@@ -43,7 +43,7 @@ async def test_navigation(controller) -> None:
     code, out, _ = await run(controller, "cd sensor; pwd; cd ..; pwd; cd /config/core; cd ../syslog; pwd")
     assert code == 0 and out.split() == ["/sensor", "/", "/config/syslog"]
     code, out, _ = await run(controller, "ls")
-    assert code == 0 and out.split() == ["alarms/", "config/", "dc/", "rules/", "sensor/", "sim/"]
+    assert code == 0 and out.split() == ["alarms/", "certs/", "config/", "dc/", "rules/", "sensor/", "sim/"]
     h = controller.live.ordered()[0].hex_id
     code, out, _ = await run(controller, f"cat /sensor/{h}/t/_data")
     assert code == 0 and "current" in json.loads(out)

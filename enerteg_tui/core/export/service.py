@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,13 +122,17 @@ class ExportService:
         clock: wall clock (tests inject a simulated one).
         retry_min_s, retry_max_s: back-off bounds after a failure.
         batch_rows: rows aimed at per batch.
+        trust: TLS client context for PostgreSQL ``verify-ca``/``verify-full`` (the
+            certificate store's, given whether host names are checked), or None.
     """
 
     def __init__(self, config: Configuration, history: HistoryService, live: LiveState,
                  store: Store, audit: AuditLog, events: EventBus, data_dir: Path, *,
                  clock: Callable[[], float] = time.time, retry_min_s: float = RETRY_MIN_S,
-                 retry_max_s: float = RETRY_MAX_S, batch_rows: int = BATCH_ROWS) -> None:
+                 retry_max_s: float = RETRY_MAX_S, batch_rows: int = BATCH_ROWS,
+                 trust: Callable[[bool], ssl.SSLContext] | None = None) -> None:
         self._config = config
+        self._trust = trust
         config.appliers.register("sql_export", "export")
         self._history = history
         self._live = live
@@ -212,7 +217,7 @@ class ExportService:
         require(principal, Action.READ, f"config/{_TOPIC}")
         self._sync()
         s = self._settings
-        sink = self._sink or make_sink(s, self._data_dir, self._store)
+        sink = self._sink or make_sink(s, self._data_dir, self._store, self._trust)
         until = sink.until if self._sink is not None else None
         retry = (max(0.0, self._retry_at - time.monotonic())
                  if self._state == "retrying" and self._retry_at is not None else None)
@@ -283,7 +288,7 @@ class ExportService:
                 await self._wake.wait()
                 self._wake.clear()
                 continue
-            sink = make_sink(settings, self._data_dir, self._store)
+            sink = make_sink(settings, self._data_dir, self._store, self._trust)
             self._sink, self._open, self._state = sink, False, "starting"
             delay = self._retry_min
             try:

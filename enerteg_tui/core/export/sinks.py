@@ -23,6 +23,8 @@ import asyncio
 import io
 import json
 import os
+import ssl
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -208,12 +210,18 @@ class PostgresSink:
 
     Args:
         settings: ``config/sql_export`` (server, credentials, table, TLS mode).
+        trust: for ``verify-ca``/``verify-full``, a TLS client context (the
+            certificate store's: system CAs plus the store's unrestricted ones), given
+            whether host names are checked; None = asyncpg's own (system CAs and
+            ``~/.postgresql/root.crt``).
     """
 
     format = "csv"
 
-    def __init__(self, settings: SqlExportSettings) -> None:
+    def __init__(self, settings: SqlExportSettings,
+                 trust: Callable[[bool], ssl.SSLContext] | None = None) -> None:
         self._s = settings
+        self._trust = trust
         self.table_key = settings.dbTable.lower()
         self._target, self._wm = _names(settings.dbTable)
         self._conn: Any = None
@@ -234,9 +242,12 @@ class PostgresSink:
         import asyncpg  # loaded only by controllers that export to PostgreSQL
 
         s = self._s
+        tls: Any = s.dbSslMode
+        if self._trust is not None and s.dbSslMode in ("verify-ca", "verify-full"):
+            tls = self._trust(s.dbSslMode == "verify-full")
         conn = await asyncpg.connect(
             host=s.dbHost, port=s.dbPort, user=s.dbUser or None,
-            password=s.dbPassword or None, database=s.dbName, ssl=s.dbSslMode,
+            password=s.dbPassword or None, database=s.dbName, ssl=tls,
             timeout=CONNECT_TIMEOUT_S, command_timeout=COMMAND_TIMEOUT_S)
         try:
             for name, ddl in table_ddl(s.dbTable):
@@ -309,9 +320,10 @@ def _when(t: int | None) -> str:
     return "not set" if t is None else datetime.fromtimestamp(t, UTC).isoformat()
 
 
-def make_sink(settings: SqlExportSettings, data_dir: Path, store: Store) -> Sink:
-    """The sink of ``config/sql_export``'s target."""
+def make_sink(settings: SqlExportSettings, data_dir: Path, store: Store,
+              trust: Callable[[bool], ssl.SSLContext] | None = None) -> Sink:
+    """The sink of ``config/sql_export``'s target (``trust``: see ``PostgresSink``)."""
     if settings.target == "postgresql":
-        return PostgresSink(settings)
+        return PostgresSink(settings, trust)
     directory = Path(settings.directory) if settings.directory else data_dir / EXPORT_FOLDER
     return FileSink("csv" if settings.target == "csv" else "jsonl", directory, store)

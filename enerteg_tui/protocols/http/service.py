@@ -93,7 +93,9 @@ class HttpService(SettingsDrivenFace):
         https_port = (self._https_override if self._https_override is not None
                       else settings.httpsPort)
         tls_id = hashlib.sha256("\0".join((settings.certificatePem, settings.privateKeyPem,
-                                           settings.privateKeyPassword)).encode()).hexdigest()
+                                           settings.privateKeyPassword,
+                                           self.core.certs.serving_id("web-server"))
+                                          ).encode()).hexdigest()
         wanted = ((address, port, settings.insecureEnabled, settings.httpsEnabled and https_port,
                    settings.httpsEnabled and tls_id) if settings.enabled else None)
         async with self._lock:
@@ -164,6 +166,10 @@ class HttpService(SettingsDrivenFace):
             self.certificate = settings.certificatePem
             self._cert_source = "configured certificate"
             return ctx
+        stored = self.core.certs.server_pem("web-server")    # docs/certificates.md
+        if stored is not None:
+            self.certificate, self._cert_source = stored[0], "certificate store"
+            return server_context(stored[0], stored[1], scratch=scratch)
         paths = self.core.paths
         extra = [settings.listenAddress] if settings.listenAddress else []
         cert, key, made = self_signed(paths.https_certificate, paths.https_key,

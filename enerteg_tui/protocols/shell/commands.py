@@ -269,7 +269,7 @@ def _unknown(word: str) -> str:
 
 
 def _build() -> dict[str, Command]:
-    from . import (admincmds, dccmds, devicecmds, exportcmds, netcmds, notifycmds, reportcmds,
+    from . import (admincmds, certcmds, dccmds, devicecmds, exportcmds, netcmds, notifycmds, reportcmds,
                    switchcmds, systemcmds, usercmds)
 
     nav, net, user, admin = "Navigation", "Network", "User", "Maintenance"
@@ -286,6 +286,8 @@ def _build() -> dict[str, Command]:
                          "Create a room, row or rack (edit-structure)", nav, "path"),
         "rmdir": Command(dccmds.cmd_rmdir, "rmdir dc/<room>[/<row>[/<rack>]]",
                          "Delete an empty room, row or rack (edit-structure)", nav, "path"),
+        "rm": Command(certcmds.cmd_rm, certcmds.RM_USAGE,
+                      "Delete a stored certificate (put certs/new imports)", admin, "path"),
         "forget": Command(devicecmds.cmd_forget, devicecmds.FORGET_USAGE,
                           "Forget a PDU that left the ring (closes its alarms; admin)", admin),
         "switch": Command(switchcmds.cmd_switch, switchcmds.USAGE.removeprefix("Usage: "),

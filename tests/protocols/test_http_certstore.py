@@ -1,0 +1,41 @@
+"""HTTPS serves a certificate from the certificate store (usage "web server"), verified
+by curl against the CA that signed it; the store's key never reaches the disk in clear."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from enerteg_tui.core.permissions import SYSTEM
+from tests.certgen import make_ca, make_leaf, pkcs12_bytes
+from tests.conftest import ADMIN
+from tests.helpers import wait_for
+from tests.protocols.test_http import curl
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_https_serves_the_store_web_server_certificate(make_controller: Any,
+                                                             tmp_path: Path) -> None:
+    ca = make_ca("Store test CA")
+    leaf = make_leaf(ca, "localhost")
+    c = await make_controller(pdus=2, bind="127.0.0.1", interval=0.2)
+    info = await c.core.certs.import_data(ADMIN, pkcs12_bytes(leaf, "pfx-pass"),
+                                          passphrase="pfx-pass", usage="web-server")
+    svc = c.service("http")
+    await c.config.put(SYSTEM, "http_server", {"enabled": "enabled"})
+    await wait_for(lambda: svc.status.running, timeout=15)
+    assert "certificate store" in svc.status.text, svc.status.text
+    assert svc.certificate.startswith(leaf.pem.strip().split("\n")[0])
+    ca_path = tmp_path / "ca.pem"
+    ca_path.write_text(ca.pem)
+    code, out, err = await curl("--cacert", str(ca_path),
+                                f"https://localhost:{svc.https_port}/healthz")
+    assert (code, out) == (0, "ok\n"), err
+    assert not list(c.core.paths.root.glob("enerteg-tls-*"))
+    # deleted from the store: the next apply serves the self-signed certificate again
+    await c.core.certs.delete(ADMIN, info.id)
+    await c.config.put(SYSTEM, "http_server", {"hsts": "disabled"})
+    await wait_for(lambda: "self-signed" in svc.status.text, timeout=15)
