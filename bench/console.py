@@ -37,9 +37,12 @@ import psutil
 from benchlib import PASSWORD, percentile, start_serve
 import pyte
 
+from enerteg_tui.screens.tree import tree_width
+
 COLS, ROWS = 100, 30
-TABLE_X = 24
-"""First column of the page's tables at this size (right of the DC tree)."""
+TABLE_X = tree_width(COLS) + 2
+"""A column inside the page's tables at this size: right of the DC tree, whose width
+follows the terminal (``tree_width``)."""
 MARKERS = {b"2": "Part number", b"1": "Peak voltage"}
 
 

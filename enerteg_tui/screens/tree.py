@@ -76,8 +76,12 @@ class StructureTree(LiveListener, Tree[Place]):
         """Width the names were last shortened for."""
 
     def on_resize(self) -> None:
-        if self.size.width != self._fitted_to:
+        if self.scrollable_content_region.width != self._fitted_to:
             self.relabel(force=True)
+
+    def watch_show_vertical_scrollbar(self) -> None:
+        """A scrollbar that comes or goes changes the room for names (no Resize event)."""
+        self.call_after_refresh(self.on_resize)
 
     def on_mount(self) -> None:
         self.rebuild()
@@ -162,8 +166,10 @@ class StructureTree(LiveListener, Tree[Place]):
     def _fit_names(self) -> dict[Place, str]:
         """Every node's name cut to the room its depth leaves; PDUs under one parent
         that would read alike get their hex id."""
-        width = self.size.width or (TREE_MAX - 1)
-        self._fitted_to = self.size.width
+        # the room beside the vertical scrollbar, when a long list has one: a label
+        # wider than that would be cut at its end by the Tree itself
+        width = self.scrollable_content_region.width or (TREE_MAX - 1)
+        self._fitted_to = width
         out: dict[Place, str] = {}
 
         def visit(node: TreeNode[Place], depth: int) -> None:

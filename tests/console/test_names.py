@@ -56,6 +56,9 @@ async def test_tree_follows_the_width_and_keeps_pdus_apart(frozen):
         assert labels[a] != labels[b]
         assert all(len(v) <= 20 for v in labels.values())
         assert labels[a].endswith("left") and labels[b].endswith("right")
+        # "● " and the guides of an unassigned PDU (depth 2) fit beside a scrollbar
+        room = tree.scrollable_content_region.width - 2 * tree.guide_depth
+        assert len(labels[a]) <= room and len(labels[b]) <= room
         await pilot.resize_terminal(160, 48)
         await settle(pilot)
         assert tree.outer_size.width == 32
@@ -87,3 +90,27 @@ async def test_device_list_cuts_names_in_the_middle_and_spells_them_out(frozen):
         await settle(pilot)
         detail = app.screen.query_one(RowDetail)
         assert LEFT in str(detail.render())
+
+
+async def test_tree_names_fit_beside_the_scrollbar_of_a_long_ring(tmp_path):
+    """30 PDUs "Daisy-Chain PDU #10" … under Unassigned: the tree scrolls, the names are
+    cut to the room left beside the scrollbar, and none reads like another."""
+    from tests.helpers import build_controller
+    c = await build_controller(tmp_path / "data", pdus=30, interval=3600.0, seed=1,
+                               serial_device="")
+    try:
+        app = make_app(c)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            tree = app.screen.query_one(StructureTree)
+            unassigned = next(n for n in tree.root.children if n.data.kind == "unassigned")
+            unassigned.expand()
+            await settle(pilot)
+            await pilot.pause()
+            assert tree.show_vertical_scrollbar
+            room = tree.scrollable_content_region.width - 2 * tree.guide_depth
+            labels = _tree_labels(tree)
+            assert len(labels) == 30 and len(set(labels.values())) == 30
+            assert all(len(v) <= room for v in labels.values()), (room, labels)
+    finally:
+        await c.stop()
