@@ -402,13 +402,15 @@ def report_filename(scope: str, label: str, start: float, end: float, fmt: str) 
     return f"{'-'.join(parts)}-{_stamp(start)}-{_stamp(end)}.{fmt}"
 
 
-def file_label(scope: str, target: str, hex_ids: list[str], live: LiveState) -> str:
-    """The safe label of a report's target for its file name (see ``report_filename``)."""
+def file_label(scope: str, target: str, hex_ids: list[str], live: LiveState,
+               forgotten: dict[str, str] | None = None) -> str:
+    """The safe label of a report's target for its file name (see ``report_filename``);
+    ``forgotten`` names PDUs that left the ring (hex id → last name)."""
     if scope == "site":
         return ""
     if scope == "device" and hex_ids:
         d = live.get(hex_ids[0])
-        name = d.info.display_name if d is not None else ""
+        name = d.info.display_name if d is not None else (forgotten or {}).get(hex_ids[0], "")
         return f"{_slug(name, 40)}-{hex_ids[0]}" if name else hex_ids[0]
     return ".".join(_slug(part, 40) for part in target.split(" / "))
 
@@ -522,8 +524,9 @@ class ReportService:
         report = await self.build(principal, scope, name, start, end)
         folder = self.folder
         folder.mkdir(parents=True, exist_ok=True)
-        target, ids = _resolve(self._live, self._structure, scope, name)
-        final = folder / report_filename(scope, file_label(scope, target, ids, self._live),
+        gone = self._forgotten()
+        target, ids = _resolve(self._live, self._structure, scope, name, gone)
+        final = folder / report_filename(scope, file_label(scope, target, ids, self._live, gone),
                                          start, end, fmt)
         tmp = folder / f".{final.name}.{os.getpid()}.{id(report)}.tmp"
         writer = write_csv if fmt == "csv" else write_xlsx

@@ -89,18 +89,19 @@ async def check_page(pilot: Any, place: Place) -> None:
     await wait_for(lambda: bar._text.plain.strip() != "")
     text = bar._text.plain
     assert "…" not in text, f"key bar cut at {WIDE}: {text!r}"
+    lines = text.split("\n")                   # one row, or two (the sections below)
     active = app.screen.active_bindings
 
     # every key drawn on the bar is bound now, with the words the bar shows
-    for start, end, key in bar._spans:
+    for row, start, end, key in bar._spans:
         assert key in active, (place, key)
         binding = active[key].binding
-        drawn = text[start:end].strip()
+        drawn = lines[row][start:end].strip()
         assert drawn.startswith(app.get_key_display(binding)), (place, drawn)
         if binding.action not in ("help",) and binding.key != app.COMMAND_PALETTE_BINDING:
             assert drawn.endswith(binding.description), (place, drawn, binding)
     # every shown, enabled binding of the page is on the bar
-    shown_actions = {active[k].binding.action for _s, _e, k in bar._spans}
+    shown_actions = {active[k].binding.action for _r, _s, _e, k in bar._spans}
     for b in described(type(page).BINDINGS):
         if b.show and any(ab.binding.action == b.action and ab.enabled
                           for ab in active.values()):
@@ -109,7 +110,8 @@ async def check_page(pilot: Any, place: Place) -> None:
     # help: the page first, with exactly its bindings' words; then "Everywhere"
     groups = help_groups(app)
     first_keys = dict(groups[0][1])
-    assert groups[1][0] == "Everywhere", (place, [g[0] for g in groups[:3]])
+    after = [g for g in groups[1:] if not g[0].endswith(": words")]   # a page's terms
+    assert after[0][0] == "Everywhere", (place, [g[0] for g in groups[:3]])
     for b in described(type(page).BINDINGS):
         assert first_keys.get(b.key) == b.description, (place, b, first_keys)
     chain = {k: bm.binding for k, bm in active.items()}
@@ -118,8 +120,8 @@ async def check_page(pilot: Any, place: Place) -> None:
                  for b in described(getattr(type(node), "BINDINGS", []))] if app.main.focused else []
         assert any(b.key == key and b.description == what for b in
                    [*bound, *described(type(page).BINDINGS)]), (place, key, what)
-    everywhere = dict(groups[1][1])
-    for _s, _e, key in bar._spans:
+    everywhere = dict(after[0][1])
+    for _r, _s, _e, key in bar._spans:
         b = chain[key]
         if b.action == "help" or key == app.COMMAND_PALETTE_BINDING:
             continue

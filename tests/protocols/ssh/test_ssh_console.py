@@ -206,12 +206,12 @@ async def test_back_from_the_shell_to_the_page_it_came_from(ssh_env: SSHEnv) -> 
         await screen.wait_for(r"Site dashboard")
         name = ssh_env.controller.live.ordered()[0].info.display_name
         process.stdin.write(b"\x1bOR")                     # F3: devices
-        await screen.wait_for(r"Filter: all")
+        await screen.wait_for(r"Show: all")
         await screen.wait_for(re.escape(name))
         process.stdin.write(b"\x14")                       # ctrl+t
         await screen.wait_for(r"oper@enerteg:> ")
         process.stdin.write(b"exit\r")
-        await screen.wait_for(r"Filter: all")
+        await screen.wait_for(r"Show: all")
         assert "Site dashboard" not in screen.text
     finally:
         conn.close()
