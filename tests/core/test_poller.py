@@ -110,10 +110,22 @@ async def test_sweeps_keep_their_cadence(make_controller) -> None:
 async def test_overrun_skips_slots_instead_of_bunching(make_controller) -> None:
     c = await make_controller(pdus=20, interval=0.05, latency=5.0)  # a sweep takes ~100 ms
     loop = asyncio.get_running_loop()
-    sweeps, overruns, t0 = c.live.bus.sweeps, c.live.bus.overruns, loop.time()
+    bus = c.live.bus
+
+    async def sweep_ends() -> float:
+        """The time the next sweep ended (its skipped slots are counted with it)."""
+        done = bus.sweeps
+        await wait_for(lambda: bus.sweeps > done, timeout=10, step=0.002)
+        return loop.time()
+
+    # the window runs from the end of one sweep to the end of another, so no sweep is
+    # half inside it (under load one sweep spans several slots)
+    t0 = await sweep_ends()
+    sweeps, overruns = bus.sweeps, bus.overruns
     await asyncio.sleep(0.6)
-    swept, skipped = c.live.bus.sweeps - sweeps, c.live.bus.overruns - overruns
-    slots = (loop.time() - t0) / 0.05
+    t1 = await sweep_ends()
+    swept, skipped = bus.sweeps - sweeps, bus.overruns - overruns
+    slots = (t1 - t0) / 0.05
     assert skipped >= 3
     # every slot of the window was either swept or skipped (counted), none bunched up:
     # this holds however slow the machine makes a sweep (a count of sweeps would not)
