@@ -14,7 +14,7 @@ two outlets. Every check and audit entry is the core's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -326,7 +326,7 @@ class GroupSwitchDialog(ModalScreen[RunResult | None]):
 
 def start_group_switch(node: Any, element_id: int | None = None, *,
                        devices: Sequence[str] = (), outlets: Sequence[tuple[str, int]] = (),
-                       done: Any = None) -> None:
+                       done: Callable[[RunResult | None], object] | None = None) -> None:
     """Open the switch dialog of a room, row or rack, of PDUs or of outlets, or say why
     not. ``done`` hears the dialog's result when it closes (the pages clear their marks)."""
     ctx = console_context(node)
