@@ -74,17 +74,12 @@ class SystemService:
         """``version_info()`` plus whether this controller may manage its host."""
         return {**version_info(), "manageHost": self.manage_host}
 
-    async def request(self, principal: Principal, action: str) -> str:
-        """Ask for a restart of the controller, or a poweroff or reboot of the host.
-
-        Returns:
-            The warning every session was sent.
+    def check(self, principal: Principal, action: str) -> None:
+        """Refuse ``action`` now, as ``request`` would, without doing anything: a face
+        calls it before asking for confirmation (the console's system commands).
 
         Raises:
-            PermissionDenied: needs ``administer``.
-            Invalid: an unknown action.
-            Unsupported: poweroff/reboot without ``--manage-host``, or a request already
-                under way.
+            PermissionDenied, Invalid, Unsupported: as ``request``.
         """
         if action not in ("restart", "poweroff", "reboot"):
             raise Invalid(f"system action {action!r} does not exist; allowed are restart, "
@@ -100,6 +95,20 @@ class SystemService:
         if self.requested is not None:
             raise Unsupported(f"a {self.requested} is already under way", thing=action,
                               value=self.requested, allowed="one request at a time")
+
+    async def request(self, principal: Principal, action: str) -> str:
+        """Ask for a restart of the controller, or a poweroff or reboot of the host.
+
+        Returns:
+            The warning every session was sent.
+
+        Raises:
+            PermissionDenied: needs ``administer``.
+            Invalid: an unknown action.
+            Unsupported: poweroff/reboot without ``--manage-host``, or a request already
+                under way.
+        """
+        self.check(principal, action)
         what = {"restart": "The controller restarts now",
                 "poweroff": "The host powers off now",
                 "reboot": "The host reboots now"}[action]

@@ -8,6 +8,9 @@ phase current against the rating), power, state and stale markers. The list is a
 ``ListTable``: on live changes only the rows of devices that changed are repainted; a
 device's state change re-sorts (alarmed devices move to the top). The columns operators
 sort by (load, power) come right after the name, so they stay visible at 80 columns.
+Space marks PDUs; ``u`` switches the marked ones (or the highlighted one when none is
+marked) through the group switching dialog (``group_switching``: impact, confirm,
+staggered run).
 """
 
 from __future__ import annotations
@@ -68,6 +71,8 @@ class DeviceListPage(Page):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "cycle_filter", "Show"),
         Binding("a", "assign", "Rack"),
+        Binding("u", "switch", "Switch"),
+        Binding("space", "mark", "Mark PDU (u switches the marked)", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -88,7 +93,7 @@ class DeviceListPage(Page):
         with Horizontal(id="controls"):
             yield Label("", id="mode")
         yield ListTable(COLUMNS, id="devices", sort_order=SORT_ORDER, descending=("load", "state"),
-                        detail=True,
+                        detail=True, markable=True,
                         placeholder="name, hex id, serial, location, outlet or port name")
 
     def title_text(self) -> str:
@@ -116,8 +121,15 @@ class DeviceListPage(Page):
         c = self.ctx.core
         devices = list_devices(c, filter=self.filter, sort=self.sort)
         self.query_one(ListTable).set_rows([self._row(d) for d in devices])
+        self._show_mode(len(devices))
+
+    def _show_mode(self, count: int | None = None) -> None:
+        table = self.query_one(ListTable)
+        count = table.total if count is None else count
+        marked = len(table.marked_keys())
         self.query_one("#mode", Label).update(
-            f"Show: {self.filter.value} (f) · {len(devices)} PDUs · / search · > sort")
+            f"Show: {self.filter.value} (f) · {count} PDUs · / search · > sort"
+            + (f" · {marked} marked (u switches)" if marked else ""))
 
     def _row(self, live: DeviceLive) -> Row:
         c = self.ctx.core
@@ -166,8 +178,38 @@ class DeviceListPage(Page):
         self._fill()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """``a`` (rack of the PDU) only for roles that may edit the structure."""
+        """``a`` (rack of the PDU) only for roles that may edit the structure; ``u`` and
+        space (switch PDUs) only for roles that may switch."""
+        if action in ("switch", "mark"):
+            return self.ctx.may(Action.SWITCH_ON) or self.ctx.may(Action.SWITCH_OFF)
         return action != "assign" or self.ctx.may(Action.EDIT_STRUCTURE)
+
+    def action_mark(self) -> None:
+        """Mark the highlighted PDU for switching, or unmark it."""
+        self.query_one(ListTable).toggle_mark()
+
+    def on_live_table_marked(self, event: LiveTable.Marked) -> None:
+        event.stop()
+        self._show_mode()
+
+    def action_switch(self) -> None:
+        """Switch the marked PDUs (the highlighted one when none is marked) as a group:
+        the dialog shows the impact, asks, then switches outlet after outlet."""
+        from .group_switching import start_group_switch
+
+        table = self.query_one(ListTable)
+        hexes = [str(k) for k in table.marked_keys()]
+        if not hexes and table.current is not None:
+            hexes = [str(table.current.key)]
+        if not hexes:
+            self.notify("No PDU selected", title="Switch", severity="warning")
+            return
+
+        def closed(result: object) -> None:
+            if result is not None:          # a run happened: the marks did their job
+                table.set_marked(())
+
+        start_group_switch(self, devices=hexes, done=closed)
 
     def action_assign(self) -> None:
         """Put the highlighted PDU into a rack or take it out (the dialog calls the core)."""

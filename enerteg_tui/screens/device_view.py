@@ -5,7 +5,9 @@ Information holds the live input, outlet, branch and sensor tables; on a live ba
 only the rows of component instances that changed are rebuilt, and each table
 repaints only rows that differ. Tab / shift+tab move between the tables. Enter on a
 value opens its chart (on an outlet's name or state: its current); ``u`` on an outlet
-starts switching (unlock → choose → confirm, see ``switching``); ``i`` makes the PDU
+starts switching (unlock → choose → confirm, see ``switching``); space marks outlets,
+and ``u`` with several marked switches them as an outlet group (``group_switching``:
+impact, confirm, staggered run); ``i`` makes the PDU
 blink; ``f`` forgets a PDU that left the ring (after a confirmation; ``core.retire``). Every command goes through ``core.devices``; refusals show core's text.
 """
 
@@ -79,6 +81,7 @@ class DevicePage(Page):
         Binding("i", "identify", "Identify"),
         Binding("u", "unlock", "Switch"),
         Binding("c", "chart", "Chart"),
+        Binding("space", "mark", "Mark outlet (u switches the marked)", show=False),
         Binding("f", "forget", "Forget PDU (left the ring) / remove sensor", show=False),
         Binding("1", "tab('info')", "Info", show=False),
         Binding("2", "tab('ident')", "Ident", show=False),
@@ -116,7 +119,7 @@ class DevicePage(Page):
                 if model.outlets:
                     yield SectionLabel("Outlets  (u: switch · enter: chart)")
                     yield ListTable(OUTLET_COLUMNS, cell_cursor=model.metered_outlets,
-                                    id="outlets")
+                                    id="outlets", markable=model.switchable)
                 if model.branches:
                     yield SectionLabel("Branches")
                     yield ListTable(BRANCH_COLUMNS, cell_cursor=True, id="branches")
@@ -355,11 +358,35 @@ class DevicePage(Page):
         # not awaited here: showing the site removes this page, which waits for this worker
         self.app.call_later(self.app.open_place, Place("site"))  # type: ignore[attr-defined]
 
+    def action_mark(self) -> None:
+        """Mark the outlet under the cursor of the outlet table for group switching."""
+        focused = self.app.focused
+        if isinstance(focused, LiveTable) and focused.id == "outlets" and focused.markable:
+            focused.toggle_mark()
+            marked = len(focused.marked_keys())
+            if marked:
+                self.notify(f"{marked} outlet(s) marked; u switches them", title="Switch")
+        elif self.live.info.model.switchable and self.live.info.model.outlets:
+            self.notify("Space marks outlets in the outlet table", title="Switch")
+
     def action_unlock(self) -> None:
         if not self.live.info.model.outlets:
             self.notify("This PDU has no outlets", severity="warning")
             return
         table = self.query_one("#outlets", LiveTable)
+        marked = [int(k) for k in table.marked_keys()]  # type: ignore[call-overload]
+        if len(marked) > 1:
+            from .group_switching import start_group_switch
+
+            def closed(result: object) -> None:
+                if result is not None:      # a run happened: the marks did their job
+                    table.set_marked(())
+
+            start_group_switch(self, outlets=[(self.hex_id, n) for n in marked], done=closed)
+            return
+        if marked:
+            self._switch(marked[0])
+            return
         row = table.current
         if not table.has_focus or row is None:
             table.focus()

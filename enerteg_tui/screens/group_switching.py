@@ -1,6 +1,8 @@
-"""Switching a whole room, row or rack from its dashboard (manual §6.1).
+"""Switching a whole room, row or rack, a set of PDUs or an outlet group (manual §6.1).
 
-``u`` (Switch) on an element's dashboard opens ``GroupSwitchDialog``: unlocked, it
+``u`` (Switch) on an element's dashboard, on the device list with PDUs marked (space),
+or in the device view's outlet table with several outlets marked opens
+``GroupSwitchDialog`` for that selection: unlocked, it
 offers on, off and cycle as the session's roles allow (the refused ones say why, in the
 core's words, as the single-outlet dialog does); choosing one shows the impact the core
 computed (``GroupSwitching.plan``: outlets, names, load that will drop, outlets already
@@ -12,6 +14,7 @@ two outlets. Every check and audit entry is the core's.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -70,9 +73,14 @@ class GroupSwitchDialog(ModalScreen[RunResult | None]):
     GroupSwitchDialog #outcome { text-style: bold; margin-top: 1; }
     """
 
-    def __init__(self, element_id: int) -> None:
+    def __init__(self, element_id: int | None = None, *, devices: Sequence[str] = (),
+                 outlets: Sequence[tuple[str, int]] = ()) -> None:
+        """Exactly one selection: a room, row or rack id, PDUs (hex ids) or outlets
+        ((hex id, outlet) pairs), as ``GroupSwitching.plan`` takes them."""
         super().__init__()
         self.element_id = element_id
+        self.devices = tuple(devices)
+        self.outlets = tuple(outlets)
         self.stage = "choose"
         """choose → confirm → running → done."""
         self.plan: SwitchPlan | None = None
@@ -83,21 +91,54 @@ class GroupSwitchDialog(ModalScreen[RunResult | None]):
         self._worker: Worker[RunResult] | None = None
 
     # ------------------------------------------------------------------ layout
-    def compose(self) -> ComposeResult:
-        ctx = console_context(self)
-        core = ctx.core
-        el = core.structure.get(self.element_id)
-        what = f"dc/{el.id}"
-        lives = [d for h in core.structure.devices_in(el.id) if (d := core.live.get(h))]
+    def _selection(self) -> dict[str, Any]:
+        """The keyword arguments of ``GroupSwitching.plan`` naming this selection."""
+        return {"element": self.element_id, "devices": self.devices, "outlets": self.outlets}
+
+    def _describe(self) -> tuple[str, str, str, int]:
+        """(dialog title, the selection in a sentence, the audit object for refusals,
+        switched outlets in the selection)."""
+        core = console_context(self).core
+        live = core.live.get
+
+        def off(d: Any, n: int) -> bool:
+            return (d.pending_outlets.get(n) or d.outlet_states.get(n)) is OutletState.OFF
+
+        if self.outlets:
+            pairs = [(d, n) for h, n in self.outlets
+                     if (d := live(h)) is not None and d.info.model.switchable]
+            pdus = {d.hex_id: d for d, _ in pairs}
+            where = (f'PDU "{pairs[0][0].info.display_name}" ({pairs[0][0].hex_id})'
+                     if len(pdus) == 1 else f"{len(pdus)} PDUs")
+            names = ", ".join(f"o{n}" for _, n in pairs[:12]) + (" …" if len(pairs) > 12 else "")
+            return ("Switch outlets", f"{len(pairs)} marked outlet(s) of {where}: {names}; "
+                    f"{sum(off(d, n) for d, n in pairs)} off now.",
+                    ",".join(sorted(f"sensor/{h}" for h in pdus)), len(pairs))
+        if self.devices:
+            lives = [d for h in self.devices if (d := live(h)) is not None]
+            head = f"{len(lives)} marked PDU(s)"
+            target = ",".join(f"sensor/{h}" for h in self.devices)
+            title = "Switch PDUs"
+        else:
+            assert self.element_id is not None
+            el = core.structure.get(self.element_id)
+            lives = [d for h in core.structure.devices_in(el.id) if (d := live(h))]
+            head = (f'{el.kind.value.capitalize()} "{core.structure.path(el)}": '
+                    f"{len(lives)} PDU(s)")
+            target, title = f"dc/{el.id}", f"Switch {el.kind.value}"
         switchable = [d for d in lives if d.info.model.switchable]
         outlets = sum(d.info.model.outlets for d in switchable)
-        off = sum(1 for d in switchable for n in range(1, d.info.model.outlets + 1)
-                  if (d.pending_outlets.get(n) or d.outlet_states.get(n)) is OutletState.OFF)
+        n_off = sum(1 for d in switchable for n in range(1, d.info.model.outlets + 1) if off(d, n))
+        return (title, f"{head}, {outlets} switched outlet(s), {n_off} off now.", target,
+                outlets)
+
+    def compose(self) -> ComposeResult:
+        ctx = console_context(self)
+        title, sentence, what, outlets = self._describe()
         reasons = []
         with Vertical() as box:
-            box.border_title = f"Switch {el.kind.value} (unlocked)"
-            yield Static(f'{el.kind.value.capitalize()} "{core.structure.path(el)}": '
-                         f"{len(lives)} PDU(s), {outlets} switched outlet(s), {off} off now.", id="what")
+            box.border_title = f"{title} (unlocked)"
+            yield Static(sentence, id="what")
             with Horizontal(id="choose", classes="row"):
                 for action in OutletAction:
                     why = switch_refusal(ctx.principal, action, what)
@@ -151,7 +192,7 @@ class GroupSwitchDialog(ModalScreen[RunResult | None]):
         ctx = console_context(self)
         try:
             plan = ctx.core.switching.plan(ctx.principal, OutletAction(action),
-                                           element=self.element_id)
+                                           **self._selection())
         except EnertegError as exc:
             notify_error(self, exc, "Switch refused")
             return
@@ -189,7 +230,7 @@ class GroupSwitchDialog(ModalScreen[RunResult | None]):
             return None
         try:
             plan = ctx.core.switching.plan(ctx.principal, self.plan.action,
-                                           element=self.element_id,
+                                           **self._selection(),
                                            gap_s=None if gap == self._default_gap else gap)
         except EnertegError as exc:
             show_error_line(error, exc)
@@ -283,11 +324,17 @@ class GroupSwitchDialog(ModalScreen[RunResult | None]):
         self.dismiss(self.result)
 
 
-def start_group_switch(node: Any, element_id: int) -> None:
-    """Open the switch dialog of a room, row or rack, or say why not."""
+def start_group_switch(node: Any, element_id: int | None = None, *,
+                       devices: Sequence[str] = (), outlets: Sequence[tuple[str, int]] = (),
+                       done: Callable[[RunResult | None], object] | None = None) -> None:
+    """Open the switch dialog of a room, row or rack, of PDUs or of outlets, or say why
+    not. ``done`` hears the dialog's result when it closes (the pages clear their marks)."""
     ctx = console_context(node)
     if all(switch_refusal(ctx.principal, a, "") for a in OutletAction):
-        why = switch_refusal(ctx.principal, OutletAction.ON, f"dc/{element_id}")
+        target = (f"dc/{element_id}" if element_id is not None
+                  else ",".join(sorted({f"sensor/{h}" for h in devices}
+                                       | {f"sensor/{h}" for h, _ in outlets})))
+        why = switch_refusal(ctx.principal, OutletAction.ON, target)
         node.app.notify(why or "", title="Switch refused", severity="error")
         return
-    node.app.push_screen(GroupSwitchDialog(element_id))
+    node.app.push_screen(GroupSwitchDialog(element_id, devices=devices, outlets=outlets), done)

@@ -8,7 +8,11 @@ the way the user chose (``core.preferences`` ``changeMarks``, held by the App as
 ``change_marks``): ``subtle`` bold, ``flash`` bold and underlined with an arrow telling
 the direction, ``off`` not at all; never a solid (reverse) block, which blinks a whole
 table at every sweep. A cell may carry a channel key, so that pressing enter on it
-asks for that channel's chart. Used by the device view, device list and dashboards.
+asks for that channel's chart. A table made ``markable`` lets its page mark and unmark
+rows (``toggle_mark``: space on the device list and the outlet table), drawn on a blue
+background and read back with ``marked_keys``, for commands on several rows at once
+(switching the marked PDUs or outlets). Used by the device view, device list and
+dashboards.
 """
 
 from __future__ import annotations
@@ -64,6 +68,8 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _CURSOR = Style(reverse=True)
 _CURSOR_ROW = Style(underline=True)
 _NO_MARKS: dict[str, int] = {}
+_MARKED = Style(bgcolor="blue", color="bright_white", bold=True)
+"""A row marked with space (``markable`` tables)."""
 
 
 @dataclass(slots=True)
@@ -152,6 +158,17 @@ class LiveTable(ScrollView, can_focus=True):
             yield "row", self.row.key
             yield "column", self.column
 
+    class Marked(Message):
+        """Space marked or unmarked a row; ``table.marked_keys()`` has them all."""
+
+        def __init__(self, table: LiveTable) -> None:
+            super().__init__()
+            self.table = table
+
+        @property
+        def control(self) -> LiveTable:
+            return self.table
+
     class Highlighted(Message):
         """The cursor moved to another row; handled by ``on_live_table_highlighted``."""
 
@@ -166,9 +183,13 @@ class LiveTable(ScrollView, can_focus=True):
 
     def __init__(self, columns: Sequence[Column], *, cell_cursor: bool = False,
                  name: str | None = None, id: str | None = None, classes: str | None = None,
-                 monotonic: Any = time.monotonic) -> None:
+                 monotonic: Any = time.monotonic, markable: bool = False) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.columns = list(columns)
+        self.markable = markable
+        """Whether space marks rows (``marked_keys``)."""
+        self._marked: dict[Hashable, None] = {}
+        """Marked row keys in the order they were marked."""
         self.cell_cursor = cell_cursor
         """Whether left/right move a cell cursor (for tables whose values open charts)."""
         self._rows: list[Row] = []
@@ -202,6 +223,18 @@ class LiveTable(ScrollView, can_focus=True):
     def current(self) -> Row | None:
         """The row under the cursor, or None."""
         return self._rows[self.cursor_row] if 0 <= self.cursor_row < len(self._rows) else None
+
+    def marked_keys(self) -> list[Hashable]:
+        """Keys of the marked rows that still exist, in the order they were marked."""
+        present = set(self._source_keys())
+        return [k for k in self._marked if k in present]
+
+    def set_marked(self, keys: Collection[Hashable]) -> None:
+        """Mark exactly ``keys`` (an empty collection clears every mark)."""
+        self._marked = dict.fromkeys(keys)
+        self._cache.clear()
+        self.refresh()
+        self.post_message(self.Marked(self))
 
     def set_rows(self, rows: Sequence[Row]) -> None:
         """Replace every row (order may change); repaints the whole table."""
@@ -347,6 +380,8 @@ class LiveTable(ScrollView, can_focus=True):
         base = self.base_style
         if row.style:
             base = base + Style.parse(row.style)
+        if row.key in self._marked:
+            base = base + _MARKED
         cursor_row = i == self.cursor_row and self.has_focus
         cursor_col = self.cursor_col
         until, changed = self._flash.get(row.key, (0.0, _NO_MARKS))
@@ -477,6 +512,20 @@ class LiveTable(ScrollView, can_focus=True):
                                   animate=False, immediate=True, y_axis=False)
         else:
             self.scroll_right(animate=False)
+
+    def toggle_mark(self) -> bool:
+        """Mark the row under the cursor, or unmark it (the pages bind space to it);
+        False when this table is not ``markable`` or has no row."""
+        row = self.current
+        if not self.markable or row is None:
+            return False
+        if row.key in self._marked:
+            del self._marked[row.key]
+        else:
+            self._marked[row.key] = None
+        self._repaint_row(self.cursor_row)
+        self.post_message(self.Marked(self))
+        return True
 
     def action_select(self) -> None:
         row = self.current

@@ -1,5 +1,6 @@
 """Command palette (ctrl+p): open any page by name and any device by name or hex id,
-and the user's display preferences.
+the user's display preferences, and for admins the system commands (restart the
+controller, power off or reboot the host: ``system_commands``).
 
 One Textual ``Provider``; its entries come from the structure and the live device
 list at the moment the palette opens, so new PDUs and renamed racks are found at
@@ -18,6 +19,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from .context import console_context
 from .display import display_summary
 from .sections import SECTIONS
+from .system_commands import start_system_command, system_entries
 from .tree import Place
 
 __all__ = ["ConsoleCommands", "palette_entries"]
@@ -54,6 +56,8 @@ class ConsoleCommands(Provider):
         if prefs is not None:
             entries.insert(2, ("Display preferences", f"Yours: {display_summary(prefs)}",
                                app.action_display_prefs))
+        entries += [(text, help, partial(start_system_command, app, action))
+                    for text, help, action in system_entries(app)]
         return entries
 
     async def discover(self) -> Hits:
