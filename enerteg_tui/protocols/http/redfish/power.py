@@ -331,7 +331,7 @@ async def chassis(ctx: Ctx) -> dict[str, Any]:
             "PartNumber": info.identification.part_number, "Status": _status(live),
             "Sensors": {"@odata.id": f"{V1}/Chassis/{live.hex_id}/Sensors"},
             "Links": {"ManagedBy": [{"@odata.id": MANAGER}],
-                      "PowerDistribution": [{"@odata.id": f"{PDUS}/{live.hex_id}"}]}}
+                      "PowerDistribution": {"@odata.id": f"{PDUS}/{live.hex_id}"}}}
 
 
 def _sensors(live: DeviceLive) -> dict[str, tuple[Component, int, str, str, str]]:

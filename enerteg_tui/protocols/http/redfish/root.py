@@ -268,7 +268,8 @@ def _account_doc(info: Any, locked: bool) -> dict[str, Any]:
             "AccountTypes": ["Redfish", "ManagerConsole"],
             "Links": {"Role": {"@odata.id": f"{V1}/AccountService/Roles/"
                                             f"{redfish_role(info.roles)}"}},
-            "Oem": {"EnerTEG": {"Roles": sorted(r.value for r in info.roles)}}}
+            "Description": "EnerTEG roles: " + (", ".join(sorted(r.value for r in info.roles))
+                                                or "none")}
 
 
 @route(f"{V1}/AccountService/Accounts")
