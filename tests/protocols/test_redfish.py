@@ -16,6 +16,7 @@ import pytest
 
 from enerteg_tui.core.model import OutletState
 from enerteg_tui.core.permissions import SYSTEM
+from enerteg_tui.core.structure import Kind
 from enerteg_tui.protocols.http.redfish.root import CSDL_DIR, SCHEMAS
 from tests.helpers import wait_for
 
@@ -161,8 +162,15 @@ async def test_pdu_tree_from_live_state(make_controller, tmp_path) -> None:
                                  auth=("viewer", PW))).json()
         assert [m["@odata.id"] for m in pdus["Members"]] == [
             f"/redfish/v1/PowerEquipment/RackPDUs/{d.hex_id}" for d in c.core.live.ordered()]
+        room = await c.structure.create(SYSTEM, Kind.ROOM, "Hall")
+        row = await c.structure.create(SYSTEM, Kind.ROW, "North", room.id)
+        rack = await c.structure.create(SYSTEM, Kind.RACK, "R7", row.id)
+        await c.structure.assign(SYSTEM, hex_id, rack.id)
         pdu = (await client.get(base, auth=("viewer", PW))).json()
         assert pdu["EquipmentType"] == "RackPDU" and pdu["Status"]["State"] == "Enabled"
+        assert pdu["Location"]["Placement"] == {"Rack": "R7", "Row": "North"}
+        chassis = (await client.get(f"/redfish/v1/Chassis/{hex_id}", auth=("viewer", PW))).json()
+        assert chassis["UUID"] == pdu["UUID"] and chassis["PowerState"] == "On"
         assert pdu["SerialNumber"] == live.info.identification.serial
         mains = (await client.get(f"{base}/Mains/Mains", auth=("viewer", PW))).json()
         assert mains["CircuitType"] == "Mains"
@@ -172,11 +180,15 @@ async def test_pdu_tree_from_live_state(make_controller, tmp_path) -> None:
         assert outlets["Members@odata.count"] == live.info.model.outlets
         o1 = (await client.get(f"{base}/Outlets/1", auth=("viewer", PW))).json()
         assert o1["PowerState"] in ("On", "Off")
+        assert o1["ElectricalContext"] == f"Line{live.info.model.outlet_phase[0]}ToNeutral"
+        assert o1["PowerRestorePolicy"] in ("AlwaysOff", "LastState")
         sensors = (await client.get(f"/redfish/v1/Chassis/{hex_id}/Sensors",
                                     auth=("viewer", PW))).json()
         first = sensors["Members"][0]["@odata.id"]
         s = (await client.get(first, auth=("viewer", PW))).json()
         assert s["ReadingUnits"] == "W" and isinstance(s["Reading"], float)
+        assert s["ElectricalContext"] == "Total" and s["SensingInterval"] == "PT0.2S"
+        assert s["ReadingTime"].endswith("+00:00")
         r = await client.get(f"{base}/Outlets/999", auth=("viewer", PW))
         assert r.status_code == 404 and "1 to" in r.json()["error"]["message"]
         mgr = (await client.get("/redfish/v1/Managers/Controller", auth=("viewer", PW))).json()

@@ -57,3 +57,38 @@ async def test_service_validator_finds_no_failure(make_controller, tmp_path) -> 
     for uri in ("/redfish/v1/PowerEquipment/RackPDUs/", "/Outlets/1", "/Branches/1",
                 "/Mains/Mains", "/Metrics", "/Sensors/Power", "/Managers/Controller"):
         assert uri in out, uri
+
+
+KNOWN_INTEROP_GAPS = {
+    # not built yet (issue 21 items 4-5, the Manager's network protocol, update/certificates
+    # over Redfish, logs): docs/redfish.md lists them
+    "/EventService", "/CertificateService", "/UpdateService", "/NetworkProtocol",
+    "/EthernetInterfaces", "/LogServices", "/Actions/#Manager.Reset",
+    "/Actions/#PowerDistributionMetrics.ResetMetrics",
+    # facts the ring does not report: outlet types and ratings, when a peak happened
+    "/OutletType", "/RatedCurrentAmps", "/PeakReadingTime", "/PeakReading",
+    # a simulated ring in no rack, with no names and no branches on some PDUs
+    "/Location", "/UserLabel", "/Branches", "/Links",
+}
+"""What the OCP RackPDU profile (and its OCPServiceBaseline) still finds missing."""
+
+
+@pytest.mark.skipif(shutil.which("rf_interop_validator") is None or not SHARED.is_dir(),
+                    reason="needs redfish-interop-validator and the OCP profiles")
+async def test_interop_validator_with_the_ocp_rack_pdu_profile(make_controller,
+                                                               tmp_path) -> None:
+    url = await _serve(make_controller)
+    profile = tmp_path / "profiles"
+    shutil.copytree(SHARED / "profiles", profile)
+    out = await _run("rf_interop_validator", "--rhost", url, "--user", "validator",
+                     "--password", PW, "--authtype", "Session", "--logdir",
+                     str(tmp_path / "logs"), str(profile / "OCPRackPDU.v1_0_0.json"))
+    m = re.search(r"FAIL\s*\|\s*NOT TESTED\s*\|\s*\n[+-]+\n\|\D*(\d+)\D*\|\D*(\d+)\D*\|"
+                  r"\D*(\d+)\D*\|", re.sub(r"\x1b\[[0-9;]*m", "", out))
+    assert m, out[-4000:]
+    passed, warned, failed = map(int, m.groups())
+    print(f"rf_interop_validator (OCPRackPDU): PASS {passed}, WARN {warned}, FAIL {failed}")
+    log = "\n".join(p.read_text() for p in (tmp_path / "logs").rglob("*.log"))
+    missing = set(re.findall(r"FAIL - (/\S+) \(", log))
+    assert missing or not failed, "the failures were not found in the log"
+    assert missing <= KNOWN_INTEROP_GAPS, missing - KNOWN_INTEROP_GAPS

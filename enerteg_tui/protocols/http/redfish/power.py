@@ -12,6 +12,8 @@ Ids: a PDU is its hex id (RackPDUs/{hex} and Chassis/{hex}); the Mains circuit i
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 from ....core.live import DeviceLive
@@ -19,7 +21,7 @@ from ....core.model import OutletAction, OutletState
 from ....core.permissions import Action, require
 from ....core.quantities import Component
 from .errors import RedfishError
-from .root import MANAGER, V1
+from .root import MANAGER, V1, iso
 from .tree import Ctx, collection, route
 
 __all__ = ["CONFIRM_FIELD"]
@@ -43,6 +45,47 @@ def _pdu(ctx: Ctx) -> DeviceLive:
                            f"There is no PDU {hex_id!r} on the ring; RackPDUs lists them",
                            args=["PowerDistribution", hex_id])
     return live
+
+
+def _uuid(live: DeviceLive) -> str:
+    """A UUID stable for this PDU (its hex id)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, f"enerteg-pdu-{live.hex_id}"))
+
+
+def _location(ctx: Ctx, live: DeviceLive) -> dict[str, Any] | None:
+    """Location.Placement from our structure (room, row, rack) and the PDU's location."""
+    placement: dict[str, str] = {}
+    for kind, key in (("rack", "Rack"), ("row", "Row")):
+        el_id = ctx.core.structure.places_of(live.hex_id).get(kind)
+        if el_id:
+            placement[key] = ctx.core.structure.get(el_id).name
+    if live.info.settings.location:
+        placement["AdditionalInfo"] = live.info.settings.location
+    return {"Placement": placement} if placement else None
+
+
+def _nominal(live: DeviceLive, line_to_line: bool = False) -> str | None:
+    """NominalVoltage from the PDU's voltage rating ("230/400V"): ``AC230V``, ``AC400V``."""
+    numbers = re.findall(r"\d+", live.info.identification.voltage_rating)
+    if not numbers:
+        return None
+    volts = numbers[-1] if line_to_line else numbers[0]
+    value = f"AC{volts}V"
+    return value if value in _NOMINAL else None
+
+
+_NOMINAL = {"AC120V", "AC208V", "AC230V", "AC240V", "AC277V", "AC400V", "AC480V"}
+"""The NominalVoltageType members a single figure can name (Circuit_v1.xml)."""
+_RESTORE = {"noSwitchingOnPowerUp": "AlwaysOff", "systemWideDelay": "LastState",
+            "individualDelay": "LastState"}
+"""Our power-up mode (manual §8.7) as Redfish's PowerRestorePolicy: outlets stay off, or
+come back as they were (after the system-wide or their own delay)."""
+
+
+def _phase_context(phases: tuple[int, ...], n: int) -> str | None:
+    if n <= len(phases) and 1 <= phases[n - 1] <= 3:
+        return _TO_N[phases[n - 1] - 1]
+    return None
 
 
 def _status(live: DeviceLive) -> dict[str, str]:
@@ -117,7 +160,7 @@ async def rack_pdu(ctx: Ctx) -> dict[str, Any]:
         "Manufacturer": "EnerTEG", "Model": model.type_name,
         "SerialNumber": ident.serial, "PartNumber": ident.part_number,
         "FirmwareVersion": ident.firmware_version, "Version": ident.hardware_version,
-        "Status": _status(live),
+        "Status": _status(live), "UUID": _uuid(live), "UserLabel": info.settings.name,
         "Mains": {"@odata.id": f"{base}/Mains"},
         "Outlets": {"@odata.id": f"{base}/Outlets"},
         "Metrics": {"@odata.id": f"{base}/Metrics"},
@@ -126,8 +169,7 @@ async def rack_pdu(ctx: Ctx) -> dict[str, Any]:
     }
     if model.branches:
         doc["Branches"] = {"@odata.id": f"{base}/Branches"}
-    if info.settings.location:
-        doc["Location"] = {"Placement": {"AdditionalInfo": info.settings.location}}
+    _put(doc, "Location", _location(ctx, live))
     return doc
 
 
@@ -140,6 +182,12 @@ async def pdu_metrics(ctx: Ctx) -> dict[str, Any]:
         "Id": "Metrics", "Name": f"Metrics of {live.info.display_name}"}
     _put(doc, "PowerWatts", _excerpt(live, Component.TOTAL, 0, "activePower", _POWER_EXTRA))
     _put(doc, "EnergykWh", _excerpt(live, Component.TOTAL, 0, "energy"))
+    currents = [_v(live, Component.INPUT, p, "current")
+                for p in range(1, live.info.model.phases + 1)]
+    if currents and None not in currents and live.info.model.rating_a:
+        # the most loaded phase against the rated input current
+        load = max(c for c in currents if c is not None) / live.info.model.rating_a * 100
+        doc["PowerLoadPercent"] = {"Reading": round(load, 1)}
     return doc
 
 
@@ -164,7 +212,13 @@ async def mains_circuit(ctx: Ctx) -> dict[str, Any]:
         "@odata.type": "#Circuit.v1_9_0.Circuit", "Id": "Mains", "Name": "Mains input",
         "CircuitType": "Mains", "VoltageType": "AC",
         "PhaseWiringType": "ThreePhase5Wire" if model.phases == 3 else "OnePhase3Wire",
-        "RatedCurrentAmps": model.rating_a, "Status": _status(live)}
+        "RatedCurrentAmps": model.rating_a, "Status": _status(live),
+        "ElectricalContext": "Total"}
+    _put(doc, "NominalVoltage", _nominal(live, line_to_line=model.phases == 3))
+    if not live.stale:
+        volts = [_v(live, Component.INPUT, p, "voltage") for p in range(1, model.phases + 1)]
+        if None not in volts:
+            doc["PowerState"] = "On" if any(v and v > 0 for v in volts) else "Off"
     if model.phases == 1:
         _readings(doc, live, Component.INPUT, 1)
     else:
@@ -216,8 +270,8 @@ async def branch(ctx: Ctx) -> dict[str, Any]:
         tripped = live.branch_tripped.get(n)
         if tripped is not None:
             doc["BreakerState"] = "Tripped" if tripped else "Normal"
-    if n <= len(model.branch_phase):
-        doc["PhaseWiringType"] = "OnePhase3Wire"
+    _put(doc, "ElectricalContext", _phase_context(model.branch_phase, n))
+    _put(doc, "NominalVoltage", _nominal(live))
     _readings(doc, live, Component.BRANCH, n)
     outlets = [{"@odata.id": f"{PDUS}/{live.hex_id}/Outlets/{i + 1}"}
                for i, b in enumerate(model.outlet_branch) if b == n]
@@ -255,7 +309,10 @@ async def outlet(ctx: Ctx) -> dict[str, Any]:
         "@odata.id": base, "@odata.type": "#Outlet.v1_4_4.Outlet", "Id": str(n),
         "Name": names[n - 1].name if n <= len(names) and names[n - 1].name else f"Outlet {n}",
         "VoltageType": "AC", "PhaseWiringType": "OnePhase3Wire", "Status": _status(live),
-        "PowerEnabled": model.switchable}
+        "PowerEnabled": model.switchable,
+        "PowerRestorePolicy": _RESTORE[live.info.settings.power_up_mode.value]}
+    _put(doc, "ElectricalContext", _phase_context(model.outlet_phase, n))
+    _put(doc, "NominalVoltage", _nominal(live))
     if n <= len(names):
         doc["PowerOnDelaySeconds"] = names[n - 1].delay
         doc["PowerCycleDelaySeconds"] = names[n - 1].power_cycle_delay
@@ -323,30 +380,39 @@ async def chassis_list(ctx: Ctx) -> dict[str, Any]:
 async def chassis(ctx: Ctx) -> dict[str, Any]:
     live = _pdu(ctx)
     info = live.info
-    return {"@odata.id": f"{V1}/Chassis/{live.hex_id}",
+    doc: dict[str, Any] = {"@odata.id": f"{V1}/Chassis/{live.hex_id}",
             "@odata.type": "#Chassis.v1_28_0.Chassis", "Id": live.hex_id,
             "Name": info.display_name, "ChassisType": "RackMount",
             "Manufacturer": "EnerTEG", "Model": info.model.type_name,
             "SerialNumber": info.identification.serial,
             "PartNumber": info.identification.part_number, "Status": _status(live),
+            "UUID": _uuid(live),
             "Sensors": {"@odata.id": f"{V1}/Chassis/{live.hex_id}/Sensors"},
             "Links": {"ManagedBy": [{"@odata.id": MANAGER}],
                       "PowerDistribution": {"@odata.id": f"{PDUS}/{live.hex_id}"}}}
+    _put(doc, "Location", _location(ctx, live))
+    if not live.stale:
+        doc["PowerState"] = "On"                # it answers the ring: it has power
+    return doc
 
 
-def _sensors(live: DeviceLive) -> dict[str, tuple[Component, int, str, str, str]]:
-    """Sensor id → (component, index, quantity, ReadingType, unit)."""
-    out: dict[str, tuple[Component, int, str, str, str]] = {
-        "Power": (Component.TOTAL, 0, "activePower", "Power", "W"),
-        "Energy": (Component.TOTAL, 0, "energy", "EnergykWh", "kW.h")}
+_SensorDef = tuple[Component, int, str, str, str, str | None]
+
+
+def _sensors(live: DeviceLive) -> dict[str, _SensorDef]:
+    """Sensor id → (component, index, quantity, ReadingType, unit, ElectricalContext)."""
+    out: dict[str, _SensorDef] = {
+        "Power": (Component.TOTAL, 0, "activePower", "Power", "W", "Total"),
+        "Energy": (Component.TOTAL, 0, "energy", "EnergykWh", "kW.h", "Total")}
     for p in range(1, live.info.model.phases + 1):
-        out[f"VoltageL{p}"] = (Component.INPUT, p, "voltage", "Voltage", "V")
-        out[f"CurrentL{p}"] = (Component.INPUT, p, "current", "Current", "A")
+        out[f"VoltageL{p}"] = (Component.INPUT, p, "voltage", "Voltage", "V", _TO_N[p - 1])
+        out[f"CurrentL{p}"] = (Component.INPUT, p, "current", "Current", "A", _LINES[p - 1])
     for i, kind in enumerate(live.info.sensors, start=1):
         if kind.value == "temperature":
-            out[f"Temperature{i}"] = (Component.SENSOR, i, "temperature", "Temperature", "Cel")
+            out[f"Temperature{i}"] = (Component.SENSOR, i, "temperature", "Temperature",
+                                      "Cel", None)
         elif kind.value == "humidity":
-            out[f"Humidity{i}"] = (Component.SENSOR, i, "humidity", "Humidity", "%")
+            out[f"Humidity{i}"] = (Component.SENSOR, i, "humidity", "Humidity", "%", None)
     return out
 
 
@@ -366,7 +432,7 @@ async def sensor(ctx: Ctx) -> dict[str, Any]:
     if sid not in known:
         raise RedfishError(404, "ResourceNotFound", f"There is no sensor {sid!r} on PDU "
                            f"{live.hex_id}; Sensors lists them", args=["Sensor", sid])
-    comp, idx, q, rtype, unit = known[sid]
+    comp, idx, q, rtype, unit, context = known[sid]
     doc: dict[str, Any] = {
         "@odata.id": f"{V1}/Chassis/{live.hex_id}/Sensors/{sid}",
         "@odata.type": "#Sensor.v1_12_0.Sensor", "Id": sid, "Name": sid,
@@ -374,4 +440,11 @@ async def sensor(ctx: Ctx) -> dict[str, Any]:
         "PhysicalContext": "PowerSupply" if comp is not Component.SENSOR else "Room"}
     value = _v(live, comp, idx, q)
     doc["Reading"] = value
+    _put(doc, "ElectricalContext", context)
+    doc["SensingInterval"] = f"PT{ctx.core.live.bus.interval_s:g}S"
+    taken = live.group_ts.get((comp, idx))
+    if value is not None and taken is not None:
+        doc["ReadingTime"] = iso(taken)
+    if q == "current":
+        _put(doc, "PeakReading", _v(live, comp, idx, "currentPeak"))
     return doc

@@ -130,7 +130,7 @@ async def service_root(ctx: Ctx) -> dict[str, Any]:
             "ExpandQuery": {"ExpandAll": False, "Levels": False, "Links": False,
                             "NoLinks": False},
             "SelectQuery": False, "FilterQuery": False, "OnlyMemberQuery": False,
-            "ExcerptQuery": False},
+            "ExcerptQuery": False, "MultipleHTTPRequests": True},
         "PowerEquipment": {"@odata.id": f"{V1}/PowerEquipment"},
         "Chassis": {"@odata.id": f"{V1}/Chassis"},
         "Managers": {"@odata.id": f"{V1}/Managers"},
@@ -253,6 +253,7 @@ async def account_service(ctx: Ctx) -> dict[str, Any]:
         "Id": "AccountService", "Name": "Account Service",
         "Status": {"State": "Enabled", "Health": "OK"}, "ServiceEnabled": True,
         "LocalAccountAuth": "Enabled",
+        "SupportedAccountTypes": ["Redfish", "ManagerConsole"],
         "Accounts": {"@odata.id": f"{V1}/AccountService/Accounts"},
         "Roles": {"@odata.id": f"{V1}/AccountService/Roles"}}
     doc["AccountLockoutThreshold"] = int(policy.lockoutFailures)
