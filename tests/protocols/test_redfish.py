@@ -234,3 +234,40 @@ async def test_power_control_through_the_core_and_readonly_refused(make_controll
         await wait_for(audited, timeout=15)
         r = await client.get(target.rsplit("/Actions", 1)[0], auth=("ops", PW))
         assert r.json()["PowerState"] == "Off"
+
+
+async def test_sessions_outlive_a_listener_restart_and_end_when_idle(make_controller,
+                                                                     tmp_path) -> None:
+    from enerteg_tui.protocols.http.redfish.auth import store_for
+
+    c, client = await redfish(make_controller, tmp_path)
+    svc = c.service("http")
+    async with client:
+        r = await client.post("/redfish/v1/SessionService/Sessions",
+                              json={"UserName": "ops", "Password": PW})
+        token = r.headers["x-auth-token"]
+        # plain HTTP on: credentials over it are refused, the token session lives on
+        await c.config.put(SYSTEM, "http_server", {"insecureEnabled": "enabled"})
+        await wait_for(lambda: svc.status.running and "(plain)" in svc.status.text,
+                       timeout=15)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{svc.port}") as plain:
+            r = await plain.get("/redfish/v1/Chassis", auth=("ops", PW))
+            assert r.status_code == 403 and "HTTPS" in r.json()["error"]["message"]
+            r = await plain.post("/redfish/v1/SessionService/Sessions",
+                                 json={"UserName": "ops", "Password": PW})
+            assert r.status_code == 403
+        https = f"https://localhost:{svc.https_port}"
+        r = await client.get(f"{https}/redfish/v1/Chassis", headers={"X-Auth-Token": token})
+        assert r.status_code == 200
+        # idle past the timeout: ended at the next request, audited, gone from the core
+        store = store_for(c.core.users)
+        store.timeout = 0.0
+        r = await client.get(f"{https}/redfish/v1/Chassis", headers={"X-Auth-Token": token})
+        assert r.status_code == 401
+        assert not store.sessions
+        assert not any(s.principal.face == "redfish" for s in c.core.users.sessions.list())
+
+        async def audited() -> bool:
+            return any(e.action == "session.timeout" and e.face == "redfish"
+                       for e in await c.audit.query(SYSTEM, limit=100))
+        await wait_for(audited, timeout=15)

@@ -6,8 +6,11 @@ per-user session limit of ``config/cli``) with face ``redfish``; the end is
 ``end_session`` (audited ``logout``). A Basic request is a session of one request. A
 token session (``POST /redfish/v1/SessionService/Sessions``) lives until DELETE, until
 ``SESSION_TIMEOUT`` seconds without a request, or until the core ends it (factory
-reset). Tokens are random 256-bit values kept only as their SHA-256 here, in memory:
-a restart ends every Redfish session. This store is ours alone for now; it is to be
+reset). Idle sessions are ended at the next Redfish request of anyone (``expire``), so
+none lingers in the core's session list. There is one store per core (``store_for``):
+a restart of the web server's listeners (a new certificate, port) keeps the sessions.
+Tokens are random 256-bit values kept only as their SHA-256 here, in memory: a restart
+of the controller ends every Redfish session. This store is ours alone for now; it is to be
 unified with the REST API's token service (issue 20) when both are merged.
 """
 
@@ -18,12 +21,14 @@ import binascii
 import hashlib
 import secrets
 import time
+import weakref
 from dataclasses import dataclass
 
 from ....core.permissions import Principal
 from ....core.users import Session, UserService
 
-__all__ = ["RedfishSession", "TokenStore", "parse_basic", "SESSION_TIMEOUT", "FACE"]
+__all__ = ["RedfishSession", "TokenStore", "store_for", "parse_basic", "SESSION_TIMEOUT",
+           "FACE"]
 
 FACE = "redfish"
 """The face name in audit entries and the session list."""
@@ -53,10 +58,24 @@ def _hash(token: str) -> bytes:
 class TokenStore:
     """The token sessions open now, by Redfish id."""
 
+    @property
+    def _users(self) -> UserService:
+        users = self._users_ref()
+        assert users is not None, "the core of this token store is gone"
+        return users
+
     def __init__(self, users: UserService) -> None:
-        self._users = users
+        self._users_ref = weakref.ref(users)       # the store lives as long as the core
         self.sessions: dict[str, RedfishSession] = {}
-        self._ended: set[str] = set()
+        self.timeout: float = SESSION_TIMEOUT
+        """Seconds without a request after which a session ends."""
+
+    async def expire(self) -> None:
+        """End every session idle longer than ``timeout`` (audited ``session.timeout``)."""
+        now = time.monotonic()
+        for s in list(self.sessions.values()):
+            if now - s.last_used > self.timeout:
+                await self.close(s, timed_out_after=round(now - s.last_used))
 
     async def open(self, principal: Principal) -> tuple[RedfishSession, str]:
         """Admit ``principal`` as a token session; returns it and the token (shown once)."""
@@ -74,14 +93,11 @@ class TokenStore:
 
     async def lookup(self, token: str) -> RedfishSession | None:
         """The live session of ``token`` (touched), or None; ends it when idle too long."""
+        await self.expire()
         want = _hash(token)
         for s in list(self.sessions.values()):
             if secrets.compare_digest(s.token_hash, want):
-                now = time.monotonic()
-                if now - s.last_used > SESSION_TIMEOUT:
-                    await self.close(s, timed_out_after=now - s.last_used)
-                    return None
-                s.last_used = now
+                s.last_used = time.monotonic()
                 s.core.touch()
                 return s
         return None
@@ -107,3 +123,14 @@ def parse_basic(header: str) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError):
         return None
     return (user, password) if sep else None
+
+
+_STORES: weakref.WeakKeyDictionary[UserService, TokenStore] = weakref.WeakKeyDictionary()
+
+
+def store_for(users: UserService) -> TokenStore:
+    """The token store of a core (one per ``UserService``, kept across listener restarts)."""
+    store = _STORES.get(users)
+    if store is None:
+        store = _STORES[users] = TokenStore(users)
+    return store

@@ -19,7 +19,6 @@ from fastapi.responses import Response
 
 from .... import __version__
 from ....core.permissions import MATRIX, Action, Role, require
-from .auth import SESSION_TIMEOUT
 from .errors import RedfishError
 from .tree import ROUTES, Ctx, collection, route
 
@@ -176,7 +175,7 @@ async def session_service(ctx: Ctx) -> dict[str, Any]:
             "@odata.type": "#SessionService.v1_2_0.SessionService",
             "Id": "SessionService", "Name": "Session Service",
             "Status": {"State": "Enabled", "Health": "OK"}, "ServiceEnabled": True,
-            "SessionTimeout": SESSION_TIMEOUT,
+            "SessionTimeout": int(ctx.face.tokens.timeout),
             "Sessions": {"@odata.id": f"{V1}/SessionService/Sessions"}}
 
 

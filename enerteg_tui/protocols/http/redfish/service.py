@@ -21,7 +21,7 @@ from ....core.errors import (Conflict, DeviceUnavailable, Invalid, NotFound,
 from ....core.permissions import Principal
 from ....core.services import CoreServices
 from ....core.users import AuthFailed, LockedOut
-from .auth import FACE, TokenStore, parse_basic
+from .auth import FACE, parse_basic, store_for
 from .errors import RedfishError, error_body
 from . import power, root  # noqa: F401  (they register their routes)
 from .tree import Ctx, Route, match_route
@@ -51,7 +51,7 @@ class RedfishFace:
 
     def __init__(self, core: CoreServices) -> None:
         self.core = core
-        self.tokens = TokenStore(core.users)
+        self.tokens = store_for(core.users)
 
     # ------------------------------------------------------------------ answers
     @staticmethod
@@ -129,6 +129,7 @@ class RedfishFace:
     async def handle(self, request: Request, path: str) -> Response:
         method = request.method.upper()
         try:
+            await self.tokens.expire()
             found = match_route(path)
             if found is None:
                 raise RedfishError(404, "ResourceNotFound",
