@@ -271,3 +271,22 @@ async def test_sessions_outlive_a_listener_restart_and_end_when_idle(make_contro
             return any(e.action == "session.timeout" and e.face == "redfish"
                        for e in await c.audit.query(SYSTEM, limit=100))
         await wait_for(audited, timeout=15)
+
+
+async def test_bad_bodies_and_internal_failures_are_redfish_errors(make_controller, tmp_path,
+                                                                   monkeypatch) -> None:
+    c, client = await redfish(make_controller, tmp_path)
+    async with client:
+        r = await client.post("/redfish/v1/SessionService/Sessions", content=b"{not json",
+                              headers={"Content-Type": "application/json"})
+        assert r.status_code == 400 and r.json()["error"]["code"].endswith("MalformedJSON")
+        r = await client.post("/redfish/v1/SessionService/Sessions", json=["a"])
+        assert r.status_code == 400 and "JSON object" in r.json()["error"]["message"]
+
+        def boom() -> None:
+            raise RuntimeError("secret internals")
+        monkeypatch.setattr(c.core.live, "ordered", boom)
+        r = await client.get("/redfish/v1/Chassis", auth=("viewer", PW))
+        assert r.status_code == 500
+        assert r.json()["error"]["code"] == "Base.1.19.InternalError"
+        assert "secret internals" not in r.text and "Traceback" not in r.text

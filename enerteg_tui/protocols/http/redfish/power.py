@@ -16,6 +16,8 @@ import re
 import uuid
 from typing import Any
 
+from fastapi.responses import Response
+
 from ....core.live import DeviceLive
 from ....core.model import OutletAction, OutletState
 from ....core.permissions import Action, require
@@ -364,7 +366,6 @@ async def power_control(ctx: Ctx) -> Any:
                            f"{ctx.body.get(CONFIRM_FIELD)!r})",
                            args=["Outlet.PowerControl", CONFIRM_FIELD])
     await ctx.core.devices.switch(ctx.who, live.hex_id, n, action)
-    from fastapi.responses import Response
     return Response(status_code=204, headers={"OData-Version": "4.0"})
 
 

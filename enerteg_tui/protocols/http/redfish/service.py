@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -27,6 +28,8 @@ from . import power, root  # noqa: F401  (they register their routes)
 from .tree import Ctx, Route, match_route
 
 __all__ = ["build_router", "RedfishFace"]
+
+log = logging.getLogger(__name__)
 
 JSON = "application/json; charset=utf-8"
 _METHODS = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"]
@@ -176,6 +179,11 @@ class RedfishFace:
             return self.error(RedfishError(400, "ActionParameterValueError", str(exc)))
         except (DeviceUnavailable, Conflict) as exc:
             return self.error(RedfishError(409, "ResourceInUse", str(exc)))
+        except Exception as exc:                        # no traceback reaches a client
+            log.exception("Redfish: %s %s failed", method, path)
+            return self.error(RedfishError(500, "InternalError",
+                                           f"The request failed inside the controller "
+                                           f"({type(exc).__name__}); the log has the details"))
 
 
 def _challenge() -> dict[str, str]:
