@@ -16,6 +16,7 @@ unified with the REST API's token service (issue 20) when both are merged.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from ....core.permissions import Principal
 from ....core.users import Session, UserService
 
-__all__ = ["RedfishSession", "TokenStore", "store_for", "parse_basic", "SESSION_TIMEOUT",
+__all__ = ["RedfishSession", "TokenStore", "store_for", "authenticate", "parse_basic", "SESSION_TIMEOUT",
            "FACE"]
 
 FACE = "redfish"
@@ -111,6 +112,17 @@ class TokenStore:
         """End every session (the web server stops)."""
         for s in list(self.sessions.values()):
             await self.close(s)
+
+
+async def authenticate(users: UserService, name: str, password: str, address: str) -> Principal:
+    """The core's password check for this face, after the same back-off as SSH's (the
+    delay ``config/auth addressBackoffSeconds`` doubles with each failure from the address).
+
+    Raises ``LockedOut``/``AuthFailed`` as ``UserService.authenticate`` does."""
+    delay = users.login_delay(name, address)
+    if delay:
+        await asyncio.sleep(delay)
+    return await users.authenticate(name, password, FACE, address)
 
 
 def parse_basic(header: str) -> tuple[str, str] | None:

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 
 from .... import __version__
 from ....core.permissions import MATRIX, Action, Role, require
+from .auth import authenticate
 from .errors import RedfishError
 from .tree import ROUTES, Ctx, collection, route
 
@@ -213,7 +214,7 @@ async def login(ctx: Ctx) -> Any:
     from ....core.users import AuthFailed
     address = ctx.request.client.host if ctx.request.client else ""
     try:
-        principal = await ctx.core.users.authenticate(user, password, "redfish", address)
+        principal = await authenticate(ctx.core.users, user, password, address)
     except AuthFailed as exc:
         raise RedfishError(401, "NoValidSession", str(exc)) from None
     s, token = await ctx.face.tokens.open(principal)

@@ -22,7 +22,7 @@ from ....core.errors import (Conflict, DeviceUnavailable, Invalid, NotFound,
 from ....core.permissions import Principal
 from ....core.services import CoreServices
 from ....core.users import AuthFailed, LockedOut
-from .auth import FACE, parse_basic, store_for
+from .auth import authenticate, parse_basic, store_for
 from .errors import RedfishError, error_body
 from . import power, root  # noqa: F401  (they register their routes)
 from .tree import Ctx, Route, match_route
@@ -105,7 +105,7 @@ class RedfishFace:
             return None, None
         self.require_https(request)
         try:
-            principal = await self.core.users.authenticate(basic[0], basic[1], FACE, address)
+            principal = await authenticate(self.core.users, basic[0], basic[1], address)
         except LockedOut as exc:
             raise RedfishError(401, "InsufficientPrivilege", str(exc),
                                headers=_challenge()) from None
