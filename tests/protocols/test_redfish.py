@@ -291,3 +291,37 @@ async def test_bad_bodies_and_internal_failures_are_redfish_errors(make_controll
         assert r.status_code == 500
         assert r.json()["error"]["code"] == "Base.1.19.InternalError"
         assert "secret internals" not in r.text and "Traceback" not in r.text
+
+
+async def test_patch_user_label_with_if_match(make_controller, tmp_path) -> None:
+    c, client = await redfish(make_controller, tmp_path)
+    live = c.core.live.ordered()[0]
+    url = f"/redfish/v1/PowerEquipment/RackPDUs/{live.hex_id}"
+    async with client:
+        r = await client.get(url, auth=("boss", PW))
+        assert r.headers["allow"] == "GET, HEAD, PATCH"
+        tag = r.headers["etag"]
+        # readonly: 403, nothing changed
+        r = await client.patch(url, json={"UserLabel": "Rack 7 A"}, auth=("viewer", PW),
+                               headers={"If-Match": tag})
+        assert r.status_code == 403 and live.info.settings.name != "Rack 7 A"
+        # a stale ETag: 412, nothing changed
+        r = await client.patch(url, json={"UserLabel": "Rack 7 A"}, auth=("boss", PW),
+                               headers={"If-Match": 'W/"0000000000000000"'})
+        assert r.status_code == 412 and r.json()["error"]["code"].endswith("PreconditionFailed")
+        assert live.info.settings.name != "Rack 7 A"
+        # read-only, unknown, wrong type: 400 naming it
+        for body, word in (({"Model": "x"}, "Model"), ({"Colour": "x"}, "Colour"),
+                           ({"UserLabel": 5}, "string")):
+            r = await client.patch(url, json=body, auth=("boss", PW))
+            assert r.status_code == 400 and word in r.json()["error"]["message"], r.text
+        r = await client.patch(url, json={"UserLabel": "Rack 7 A"}, auth=("boss", PW),
+                               headers={"If-Match": tag})
+        assert r.status_code == 200, r.text
+        assert r.json()["UserLabel"] == "Rack 7 A" == live.info.settings.name
+        assert r.json()["Name"] == "Rack 7 A"
+
+        async def audited() -> bool:
+            return any(e.action == "device.settings" and e.face == "redfish"
+                       for e in await c.audit.query(SYSTEM, limit=50))
+        await wait_for(audited, timeout=15)

@@ -24,7 +24,7 @@ from ....core.permissions import Action, require
 from ....core.quantities import Component
 from .errors import RedfishError
 from .root import MANAGER, V1, iso
-from .tree import Ctx, collection, route
+from .tree import Ctx, collection, etag, route
 
 __all__ = ["CONFIRM_FIELD"]
 
@@ -173,6 +173,46 @@ async def rack_pdu(ctx: Ctx) -> dict[str, Any]:
         doc["Branches"] = {"@odata.id": f"{base}/Branches"}
     _put(doc, "Location", _location(ctx, live))
     return doc
+
+
+WRITABLE = {"UserLabel": "name"}
+"""The PowerDistribution properties PATCH may change → the DeviceSettings key."""
+
+
+@route(f"{PDUS}/{{pdu}}", "PATCH")
+async def rack_pdu_patch(ctx: Ctx) -> Any:
+    """Change the PDU's name (UserLabel) through ``DeviceService.update_settings``: its
+    permission check (device-setup) and audit. ``If-Match`` with an ETag that is not the
+    current one is 412 and changes nothing."""
+    current = await rack_pdu(ctx)
+    wanted = ctx.request.headers.get("if-match")
+    if wanted and wanted.strip() != "*" and wanted.strip() != etag(current):
+        raise RedfishError(412, "PreconditionFailed",
+                           f"If-Match {wanted} is not the current ETag of {current['@odata.id']}"
+                           " (it changed since it was read); nothing was changed",
+                           resolution="GET the resource again and retry with its ETag")
+    if not ctx.body:
+        raise RedfishError(400, "EmptyJSON", "The PATCH body has no property; writable: "
+                           + ", ".join(WRITABLE))
+    changes: dict[str, Any] = {}
+    for key, value in ctx.body.items():
+        if key not in WRITABLE:
+            status_id = "PropertyNotWritable" if key in current else "PropertyUnknown"
+            raise RedfishError(400, status_id, f"{key} cannot be changed here; writable: "
+                               + ", ".join(WRITABLE) + "; nothing was changed", args=[key])
+        if not isinstance(value, str):
+            raise RedfishError(400, "PropertyValueTypeError",
+                               f"{key} must be a string, not {json_type(value)}; nothing was "
+                               "changed", args=[str(value), key])
+        changes[WRITABLE[key]] = value
+    await ctx.core.devices.update_settings(ctx.who, ctx.params["pdu"], changes)
+    return await rack_pdu(ctx)
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a value's type, for messages."""
+    return {bool: "a boolean", int: "a number", float: "a number", list: "an array",
+            dict: "an object", type(None): "null"}.get(type(value), "a string")
 
 
 @route(f"{PDUS}/{{pdu}}/Metrics")

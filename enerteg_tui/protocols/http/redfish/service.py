@@ -9,7 +9,6 @@ app includes with one line; everything else is the table of ``tree.ROUTES``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from typing import Any
@@ -25,7 +24,7 @@ from ....core.users import AuthFailed, LockedOut
 from .auth import authenticate, parse_basic, store_for
 from .errors import RedfishError, error_body
 from . import power, root  # noqa: F401  (they register their routes)
-from .tree import Ctx, Route, match_route
+from .tree import Ctx, Route, etag, match_route
 
 __all__ = ["build_router", "RedfishFace"]
 
@@ -33,11 +32,6 @@ log = logging.getLogger(__name__)
 
 JSON = "application/json; charset=utf-8"
 _METHODS = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"]
-
-
-def _etag(doc: dict[str, Any]) -> str:
-    blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
-    return f'W/"{hashlib.sha256(blob).hexdigest()[:16]}"'
 
 
 def _link(doc: dict[str, Any]) -> str | None:
@@ -72,8 +66,7 @@ class RedfishFace:
                  head: bool = False, extra: dict[str, str] | None = None) -> Response:
         if "@odata.id" in doc and status == 200:
             doc = {**doc}
-            doc.pop("@odata.etag", None)
-            doc["@odata.etag"] = _etag(doc)
+            doc["@odata.etag"] = etag(doc)
         headers = self._headers({"Allow": ", ".join(route.allow), **(extra or {})})
         if "@odata.etag" in doc:
             headers["ETag"] = doc["@odata.etag"]

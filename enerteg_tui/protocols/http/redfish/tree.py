@@ -8,6 +8,8 @@ Handlers return a document (200), ``(status, document, headers)``, or a ``Respon
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +18,7 @@ from fastapi import Request
 
 from ....core.permissions import Principal
 
-__all__ = ["Ctx", "Route", "ROUTES", "route", "match_route"]
+__all__ = ["Ctx", "Route", "ROUTES", "route", "match_route", "collection", "etag"]
 
 
 @dataclass
@@ -96,6 +98,14 @@ def match_route(path: str) -> tuple[Route, dict[str, str]] | None:
         else:
             return r, params
     return None
+
+
+def etag(doc: dict[str, Any]) -> str:
+    """The weak ETag of a document: a hash of its JSON without ``@odata.etag`` (the
+    ``ETag`` header and ``@odata.etag`` of a GET; what PATCH's ``If-Match`` must name)."""
+    blob = json.dumps({k: v for k, v in doc.items() if k != "@odata.etag"}, sort_keys=True,
+                      separators=(",", ":")).encode()
+    return f'W/"{hashlib.sha256(blob).hexdigest()[:16]}"'
 
 
 def collection(odata_id: str, odata_type: str, name: str, members: list[str]) -> dict[str, Any]:
