@@ -325,3 +325,20 @@ async def test_patch_user_label_with_if_match(make_controller, tmp_path) -> None
             return any(e.action == "device.settings" and e.face == "redfish"
                        for e in await c.audit.query(SYSTEM, limit=50))
         await wait_for(audited, timeout=15)
+
+
+async def test_protocol_details(make_controller, tmp_path) -> None:
+    c, client = await redfish(make_controller, tmp_path)
+    async with client:
+        r = await client.get("/redfish/v1/", headers={"OData-Version": "4.1"})
+        assert r.status_code == 412 and "4.1" in r.json()["error"]["message"]
+        assert (await client.get("/redfish/v1/", headers={"OData-Version": "4.0"})
+                ).status_code == 200
+        r = await client.get("/redfish/v1/Chassis?$expand=*", auth=("viewer", PW))
+        assert r.status_code == 501 and "$expand" in r.json()["error"]["message"]
+        r = await client.post("/redfish/v1/SessionService/Sessions/Members",
+                              json={"UserName": "viewer", "Password": PW})
+        assert r.status_code == 201 and "x-auth-token" in r.headers
+        r = await client.get("/redfish/v1/SessionService/Sessions/Members",
+                             headers={"X-Auth-Token": r.headers["x-auth-token"]})
+        assert r.status_code == 405 and r.headers["allow"] == "POST"

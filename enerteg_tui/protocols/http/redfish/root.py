@@ -201,8 +201,10 @@ def _session_doc(s: Any) -> dict[str, Any]:
             "ClientOriginIPAddress": s.principal.address}
 
 
+@route(f"{V1}/SessionService/Sessions/Members", "POST", public=True)
 @route(f"{V1}/SessionService/Sessions", "POST", public=True)
 async def login(ctx: Ctx) -> Any:
+    """A login (also at the collection's ``Members`` URI, as DSP0266 allows)."""
     ctx.face.require_https(ctx.request)
     user, password = ctx.body.get("UserName"), ctx.body.get("Password")
     for key, value in (("UserName", user), ("Password", password)):

@@ -132,6 +132,7 @@ class RedfishFace:
                                    f"There is no resource at {path}",
                                    args=["Resource", path])
             route, params = found
+            _check_request(request)
             verb = "GET" if method == "HEAD" else method
             handler = route.methods.get(verb)
             if handler is None:
@@ -177,6 +178,22 @@ class RedfishFace:
             return self.error(RedfishError(500, "InternalError",
                                            f"The request failed inside the controller "
                                            f"({type(exc).__name__}); the log has the details"))
+
+
+def _check_request(request: Request) -> None:
+    """What DSP0266 asks be refused before anything else: an OData version other than
+    4.0 (412), query options (this service supports none: 501)."""
+    version = request.headers.get("odata-version")
+    if version is not None and version.strip() != "4.0":
+        raise RedfishError(412, "PreconditionFailed",
+                           f"OData-Version {version} is not supported; this service speaks 4.0",
+                           resolution="Send OData-Version: 4.0 or no OData-Version header")
+    for key in request.query_params:
+        if key.startswith("$") or key in ("only", "excerpt"):
+            raise RedfishError(501, "QueryNotSupported",
+                               f"The query option {key} is not supported; this service "
+                               "supports no query options (ProtocolFeaturesSupported)",
+                               args=[key])
 
 
 def _challenge() -> dict[str, str]:

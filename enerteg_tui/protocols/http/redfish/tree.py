@@ -84,8 +84,11 @@ def route(path: str, method: str = "GET", *, public: bool = False) -> Callable[[
 
 
 def match_route(path: str) -> tuple[Route, dict[str, str]] | None:
-    """The route of ``path`` (a trailing slash is the same resource) and its parameters."""
+    """The route of ``path`` (a trailing slash is the same resource) and its parameters;
+    of several that match, the one with the fewest parameters (``Sessions/Members``
+    before ``Sessions/{id}``)."""
     parts = tuple(p for p in path.split("/") if p)
+    best: tuple[int, Route, dict[str, str]] | None = None
     for r in ROUTES:
         if len(r.pattern) != len(parts):
             continue
@@ -96,8 +99,9 @@ def match_route(path: str) -> tuple[Route, dict[str, str]] | None:
             elif want != got:
                 break
         else:
-            return r, params
-    return None
+            if best is None or len(params) < best[0]:     # a literal segment wins
+                best = (len(params), r, params)
+    return None if best is None else (best[1], best[2])
 
 
 def etag(doc: dict[str, Any]) -> str:
