@@ -60,7 +60,8 @@ def build_app(core: CoreServices, expo: Exposition) -> FastAPI:
     async def index() -> str:
         return ("EnerTEG controller\n"
                 "/metrics  Prometheus text format (docs/http.md)\n"
-                "/healthz  liveness\n")
+                "/healthz  liveness\n"
+                "/redfish  Redfish (docs/redfish.md)\n")
 
     @app.get("/healthz", response_class=PlainTextResponse, summary="Liveness")
     async def healthz() -> str:
@@ -84,6 +85,8 @@ def build_app(core: CoreServices, expo: Exposition) -> FastAPI:
                     headers={"WWW-Authenticate": 'Bearer realm="enerteg metrics"'})
         return StreamingResponse(_stream(expo), media_type=CONTENT_TYPE)
 
+    from .redfish import build_router          # Redfish: /redfish (docs/redfish.md)
+    app.include_router(build_router(core))
     return app
 
 
