@@ -1,0 +1,5 @@
+"""The REST API v1 (docs/rest.md), mounted by ``protocols/http/app.py`` at ``/api/v1``."""
+
+from .app import build_api
+
+__all__ = ["build_api"]
