@@ -32,6 +32,7 @@ from ....core.services import CoreServices
 from ....core.settings import SETTINGS_TOPICS
 from ....core.topics import normalize
 from ...shell.tokencmds import token_doc
+from .more import add_more
 from .auth import FACE, RestSessions, client_address
 from .problems import PROBLEM_RESPONSES, ProblemError, install_handlers
 
@@ -398,6 +399,7 @@ def build_api(core: CoreServices, clock: Callable[[], float] = time.time) -> Fas
                 for u in await core.users.list(principal)]
         return _page(rows[offset:offset + limit], len(rows), limit, offset)
 
+    add_more(api, core, who, clock)
     return api
 
 

@@ -66,6 +66,7 @@ class RestSessions:
 
     async def login(self, user: str, password: str, address: str) -> tuple[str, Session]:
         """Password login and a new session; returns its token (shown once)."""
+        await self.reap()
         principal = await self.core.users.authenticate(user, password, FACE, address)
         token = "ses_" + secrets.token_urlsafe(32)
         digest = _digest(token)
@@ -79,7 +80,13 @@ class RestSessions:
         return token, session
 
     async def reap(self) -> None:
-        """End the sessions idle longer than the limit."""
+        """End the sessions idle longer than the limit, and REST sessions of an earlier
+        start of the web server (their tokens died with it; they must not count toward
+        ``maxSessionsPerUser``)."""
+        mine = {rs.session.id for rs in self._by_digest.values()}
+        for s in self.core.users.sessions.list():
+            if s.principal.face == FACE and s.id not in mine:
+                await self.core.users.end_session(s)
         limit = self.idle_limit()
         if limit <= 0:
             return
