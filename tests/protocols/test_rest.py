@@ -192,6 +192,16 @@ async def test_errors_are_problem_documents_naming_field_value_allowed(
         doc = is_problem(await cl.get("/alarms?limit=0", headers=auth), 422)
         assert doc["field"] == "limit" and doc["value"] in (0, "0")
         doc = is_problem(await cl.post("/audit/1/state", headers=auth, json={}), 405)
+        # a refused credential is never repeated back
+        long_pw = "P" * 300
+        doc = is_problem(await cl.post("/session", json={"user": "boss",
+                                                         "password": long_pw}), 422)
+        assert doc["field"] == "password" and doc["value"] == "***"
+        assert long_pw[:40] not in str(doc)
+        doc = is_problem(await cl.post(f"/devices/{c.live.ordered()[0].hex_id}/outlets/1/"
+                                       "switch", headers=auth,
+                                       json={"action": "on", "confirm": "x" * 200}), 422)
+        assert doc["field"] == "confirm" and doc["value"] == "***"
 
 
 async def test_etag_and_if_match(make_controller: Any) -> None:

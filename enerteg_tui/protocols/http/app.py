@@ -84,8 +84,9 @@ def build_app(core: CoreServices, expo: Exposition) -> FastAPI:
                     headers={"WWW-Authenticate": 'Bearer realm="enerteg metrics"'})
         return StreamingResponse(_stream(expo), media_type=CONTENT_TYPE)
 
-    from .api import build_api                  # the REST API v1 (docs/rest.md)
+    from .api import build_api, install_outer   # the REST API v1 (docs/rest.md)
     app.mount("/api/v1", build_api(core))
+    install_outer(app)
     return app
 
 

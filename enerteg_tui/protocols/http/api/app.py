@@ -36,7 +36,7 @@ from .more import add_more
 from .auth import FACE, RestSessions, client_address
 from .problems import PROBLEM_RESPONSES, ProblemError, install_handlers
 
-__all__ = ["build_api", "CONFIRM_SECONDS"]
+__all__ = ["build_api", "openapi_document", "CONFIRM_SECONDS"]
 
 CONFIRM_SECONDS = 10.0
 """How long the confirm token of an outlet unlock is valid."""
@@ -407,3 +407,10 @@ class _NoHeaders:
     """A request stand-in without ``If-Match`` (the switch step checks its token)."""
 
     headers: dict[str, str] = {}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of the API as served under ``/api/v1`` (without a running
+    controller: the routes do not touch ``core`` until a request comes)."""
+    doc = build_api(None).openapi()     # type: ignore[arg-type]
+    return {**doc, "servers": [{"url": "/api/v1"}]}

@@ -34,7 +34,7 @@ from ....core.users import AuthFailed, LockedOut
 from ....core.validation import invalid_from_pydantic
 
 __all__ = ["REST_ERRORS", "PROBLEM_TYPE", "Problem", "ProblemError", "problem_response",
-           "install_handlers", "PROBLEM_RESPONSES"]
+           "install_handlers", "install_outer", "PROBLEM_RESPONSES"]
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,18 @@ class ProblemError(Exception):
         self.headers = headers or {}
 
 
+_REST_SECRETS = ("password", "token", "authorization", "confirm")
+"""Request fields that hold a credential besides the settings' secrets (``newPassword``,
+API and session tokens, confirm tokens): a problem document never repeats them."""
+
+
+def _secret(field: str) -> bool:
+    last = field.rsplit(".", 1)[-1]
+    return is_secret_key(last) or last.lower().endswith(_REST_SECRETS)
+
+
 def _plain(field: str | None, value: Any) -> Any:
-    if field and is_secret_key(field.rsplit(".", 1)[-1]) and value not in (None, ""):
+    if field and _secret(field) and value not in (None, ""):
         return MASK
     if value is None or isinstance(value, (bool, int, float)):
         return value
@@ -132,6 +142,10 @@ def install_handlers(app: FastAPI) -> None:
         errors = list(exc.errors())
         where = _where(tuple(errors[0].get("loc", ()))) if errors else "request"
         trimmed = [{**e, "loc": tuple(e.get("loc", ()))[1:]} for e in errors]
+        for e in trimmed:                       # a credential is never quoted back
+            names = [str(p) for p in e["loc"] if isinstance(p, str)]
+            if names and _secret(names[-1]):
+                e["input"] = MASK
         try:
             invalid = invalid_from_pydantic(where, ValidationError.from_exception_data(
                 "request", [{"type": e["type"], "loc": e["loc"], "input": e.get("input"),
@@ -163,12 +177,31 @@ def install_handlers(app: FastAPI) -> None:
                                      "the details)")
 
 
+def install_outer(app: FastAPI, prefix: str = "/api/") -> None:
+    """Errors the outer application answers for the API's paths (a path its mount does
+    not match, e.g. one holding a newline) as problem documents too."""
+    from fastapi.exception_handlers import http_exception_handler
+
+    @app.exception_handler(StarletteHTTPException)
+    async def outer_http_error(request: Request, exc: StarletteHTTPException) -> Any:
+        if not request.url.path.startswith(prefix):
+            return await http_exception_handler(request, exc)
+        detail = (f"no resource at {shown(request.url.path)}; the resources are listed in "
+                  "/api/v1/openapi.json") if exc.status_code == 404 else str(exc.detail)
+        return problem_response(exc.status_code, detail, field="path",
+                                value=request.url.path)
+
+
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "description": what,
            "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     for code, what in ((401, "no or wrong credentials"),
                        (403, "the user's roles do not allow it"),
                        (404, "no such resource"),
-                       (422, "a value is not allowed (field, value and what is allowed)"))
+                       (409, "clashes with the current state (a used or expired confirm "
+                             "token, a duplicate name)"),
+                       (412, "If-Match does not match the resource's ETag: nothing changed"),
+                       (422, "a value is not allowed (field, value and what is allowed)"),
+                       (503, "a PDU did not answer on the bus"))
 }
 """The error answers every resource may give, for the OpenAPI document."""
