@@ -249,3 +249,32 @@ async def test_outlet_switch_needs_the_unlock_token(make_controller: Any) -> Non
         is_problem(await cl.post(f"/devices/{hx}/outlets/1/unlock", headers=ro,
                                  json={"action": "on"}), 403)
     assert dev.outlet_states[1].value == "off"             # the readonly try changed nothing
+
+
+async def test_users_through_the_core_rules(make_controller: Any) -> None:
+    c, base, _ = await rest_env(make_controller)
+    async with client(c, base) as cl:
+        auth = await login(cl, "boss")
+        r = await cl.post("/users", headers=auth,
+                          json={"name": "ansible", "password": PASSWORD, "roles": ["power"]})
+        assert r.status_code == 201 and r.json()["roles"] == ["power"], r.text
+        doc = is_problem(await cl.post("/users", headers=auth, json={
+            "name": "Bad Name", "password": PASSWORD, "roles": ["power"]}), 422)
+        assert doc["field"] == "login name" and "lowercase" in doc["allowed"]
+        is_problem(await cl.post("/users", headers=auth, json={
+            "name": "ansible", "password": PASSWORD, "roles": ["power"]}), 409)
+        r = await cl.put("/users/ansible/roles", headers=auth, json={"roles": ["readonly"]})
+        assert r.json()["roles"] == ["readonly"]
+        ro = await login(cl, "oper")
+        is_problem(await cl.delete("/users/ansible", headers=ro), 403)
+        is_problem(await cl.get("/users/boss", headers=ro), 403)
+        assert (await cl.get("/users/oper", headers=ro)).json()["name"] == "oper"
+        # one's own password needs the old one
+        doc = is_problem(await cl.put("/users/oper/password", headers=ro,
+                                      json={"password": "Other-pass-2026!"}), 422)
+        assert doc["field"] == "oldPassword"
+        r = await cl.put("/users/oper/password", headers=ro,
+                         json={"password": "Other-pass-2026!", "oldPassword": PASSWORD})
+        assert r.status_code == 204, r.text
+        assert (await cl.delete("/users/ansible", headers=auth)).status_code == 204
+    assert {"user.add", "user.delete"} <= set(await audit_actions(c))

@@ -33,6 +33,7 @@ from ....core.settings import SETTINGS_TOPICS
 from ....core.topics import normalize
 from ...shell.tokencmds import token_doc
 from .more import add_more
+from .users import add_users
 from .auth import FACE, RestSessions, client_address
 from .problems import PROBLEM_RESPONSES, ProblemError, install_handlers
 
@@ -391,14 +392,7 @@ def build_api(core: CoreServices, clock: Callable[[], float] = time.time) -> Fas
         return (await core.audit.set_state(principal, entry_id, body.state,
                                            body.comment)).to_json()
 
-    # ------------------------------------------------------------ users
-    @api.get("/users", response_model=Page, tags=["users"], summary="Users (admin)")
-    async def users(principal: Who, limit: Limit = 100, offset: Offset = 0) -> Doc:
-        rows = [{"name": u.name, "roles": sorted(r.value for r in u.roles),
-                 "keys": len(u.keys), "mustChangePassword": u.must_change}
-                for u in await core.users.list(principal)]
-        return _page(rows[offset:offset + limit], len(rows), limit, offset)
-
+    add_users(api, core, who)
     add_more(api, core, who, clock)
     return api
 
