@@ -278,3 +278,18 @@ async def test_users_through_the_core_rules(make_controller: Any) -> None:
         assert r.status_code == 204, r.text
         assert (await cl.delete("/users/ansible", headers=auth)).status_code == 204
     assert {"user.add", "user.delete"} <= set(await audit_actions(c))
+
+
+async def test_factory_password_must_be_changed_at_the_first_login(make_controller: Any) -> None:
+    c, base, _ = await rest_env(make_controller)
+    async with client(c, base) as cl:
+        doc = is_problem(await cl.post("/session", json={"user": "admin",
+                                                         "password": "admin"}), 403)
+        assert doc["field"] == "newPassword" and "factory default" in doc["detail"]
+        assert not any(s.principal.face == "rest" for s in c.users.sessions.list())
+        doc = is_problem(await cl.post("/session", json={
+            "user": "admin", "password": "admin", "newPassword": "short"}), 422)
+        r = await cl.post("/session", json={"user": "admin", "password": "admin",
+                                            "newPassword": "New-admin-2026!"})
+        assert r.status_code == 200, r.text
+        assert not await c.users.must_change("admin")

@@ -174,17 +174,17 @@ def build_api(core: CoreServices, clock: Callable[[], float] = time.time) -> Fas
     @api.post("/session", response_model=LoginAnswer, tags=["session"],
               summary="Log in with a user name and password; returns a session token")
     async def login(body: LoginRequest, request: Request) -> Doc:
-        address = client_address(request)
-        if await core.users.must_change(body.user):
-            principal = await core.users.authenticate(body.user, body.password, FACE, address)
+        principal = await core.users.authenticate(body.user, body.password, FACE,
+                                                  client_address(request))
+        if await core.users.must_change(principal.user):
             if not body.newPassword:
+                reason = await core.users.change_reason(principal.user)
                 raise ProblemError(
-                    403, f"user {body.user!r} must change the password before anything else: "
-                         "send newPassword with this request", field="newPassword",
-                    allowed=core.users.password_policy.describe())
-            await core.users.change_password(principal, body.user, body.newPassword)
-            body = LoginRequest(user=body.user, password=body.newPassword)
-        token, session = await sessions.login(body.user, body.password, address)
+                    403, f"the password of {body.user!r} {reason}: it must be changed before "
+                         "anything else; send newPassword with this request",
+                    field="newPassword", allowed=core.users.password_policy.describe())
+            await core.users.change_password(principal, principal.user, body.newPassword)
+        token, session = await sessions.login(principal)
         return {"token": token, "user": session.principal.user,
                 "roles": sorted(r.value for r in session.principal.roles),
                 "idleTimeoutSeconds": sessions.idle_limit()}

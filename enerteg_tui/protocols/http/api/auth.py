@@ -64,10 +64,10 @@ class RestSessions:
         """Seconds without a request after which a session ends (0 = never)."""
         return float(self.core.config.get("cli").idleTimeoutMinutes) * 60
 
-    async def login(self, user: str, password: str, address: str) -> tuple[str, Session]:
-        """Password login and a new session; returns its token (shown once)."""
+    async def login(self, principal: Principal) -> tuple[str, Session]:
+        """A new session for a principal ``UserService.authenticate`` returned; returns
+        its token (shown once)."""
         await self.reap()
-        principal = await self.core.users.authenticate(user, password, FACE, address)
         token = "ses_" + secrets.token_urlsafe(32)
         digest = _digest(token)
 

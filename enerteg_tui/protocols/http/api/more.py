@@ -24,7 +24,6 @@ from ....core.history.tiers import RANGES
 from ....core.model import OutletAction
 from ....core.permissions import Action, Principal, require, require_switch
 from ....core.quantities import Component
-from ....core.reports import FORMATS
 from ....core.services import CoreServices
 from .problems import ProblemError
 
