@@ -293,3 +293,16 @@ async def test_factory_password_must_be_changed_at_the_first_login(make_controll
                                             "newPassword": "New-admin-2026!"})
         assert r.status_code == 200, r.text
         assert not await c.users.must_change("admin")
+
+
+async def test_sessions_end_when_the_server_stops(make_controller: Any) -> None:
+    c, base, _ = await rest_env(make_controller)
+    async with client(c, base) as cl:
+        await login(cl, "oper")
+    assert any(s.principal.face == "rest" for s in c.users.sessions.list())
+    svc = c.service("http")
+    await c.config.put(SYSTEM, "http_server", {"enabled": "disabled"})
+    await wait_for(lambda: not svc.status.running, timeout=15)
+    await wait_for(lambda: not any(s.principal.face == "rest"
+                                   for s in c.users.sessions.list()), timeout=15)
+    assert "logout" in await audit_actions(c)

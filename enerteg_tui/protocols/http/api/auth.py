@@ -29,7 +29,7 @@ from ....core.services import CoreServices
 from ....core.users import AuthFailed, Session
 from .problems import ProblemError
 
-__all__ = ["FACE", "RestSessions", "RestSession", "client_address"]
+__all__ = ["FACE", "RestSessions", "RestSession", "client_address", "end_rest_sessions"]
 
 FACE = "rest"
 """The face name in principals, audit entries and ``users``."""
@@ -38,6 +38,17 @@ FACE = "rest"
 def client_address(request: Request) -> str:
     """The peer's address as audit entries name it."""
     return request.client.host if request.client else ""
+
+
+async def end_rest_sessions(core: CoreServices) -> int:
+    """End (and audit) every REST session: the web server stopped, its tokens died with
+    it. Returns how many."""
+    ended = 0
+    for s in core.users.sessions.list():
+        if s.principal.face == FACE:
+            await core.users.end_session(s)
+            ended += 1
+    return ended
 
 
 def _digest(token: str) -> str:
