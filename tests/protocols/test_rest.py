@@ -219,10 +219,22 @@ async def test_etag_and_if_match(make_controller: Any) -> None:
                                         json={"serverPort": 6514}), 412)
         assert doc["field"] == "If-Match" and doc["allowed"] == ok.headers["etag"]
         assert c.config.get("syslog").serverPort == 5514
+        # PUT takes back the document GET gave (its "u"), changed, with its ETag
+        got = await cl.get("/settings/syslog", headers=auth)
+        whole = got.json()
+        whole["u"]["serverPort"] = 7514
+        put = await cl.put("/settings/syslog", headers={**auth, "If-Match": got.headers["etag"]},
+                           json=whole)
+        assert put.status_code == 200, put.text
+        assert c.config.get("syslog").serverPort == 7514
         # secrets read as "set"
         await c.config.put(SYSTEM, "http_server", {"metricsToken": "s3cret-token"})
         doc = (await cl.get("/settings/http_server", headers=auth)).json()
         assert doc["u"]["metricsToken"] == "set"
+        # a document put back whole keeps the secret it read as "set" (as the shell's edit)
+        r = await cl.put("/settings/http_server", headers=auth, json=doc)
+        assert r.status_code == 200, r.text
+        assert c.config.get("http_server").metricsToken == "s3cret-token"
 
 
 async def test_outlet_switch_needs_the_unlock_token(make_controller: Any) -> None:
