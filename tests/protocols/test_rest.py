@@ -318,3 +318,19 @@ async def test_sessions_end_when_the_server_stops(make_controller: Any) -> None:
     await wait_for(lambda: not any(s.principal.face == "rest"
                                    for s in c.users.sessions.list()), timeout=15)
     assert "logout" in await audit_actions(c)
+
+
+async def test_a_source_rotating_user_names_is_held_off(make_controller: Any) -> None:
+    c, base, _ = await rest_env(make_controller)
+    async with client(c, base) as cl:
+        codes = [(await cl.post("/session", json={"user": f"guess{i}", "password": "x"}))
+                 for i in range(12)]
+        assert [r.status_code for r in codes[:7]] == [401] * 7
+        held = codes[-1]
+        doc = is_problem(held, 429)
+        assert "too many failed logins from 127.0.0.1" in doc["detail"]
+        assert int(held.headers["retry-after"]) >= 1
+        # the right password is not even checked meanwhile
+        is_problem(await cl.post("/session", json={"user": "boss", "password": PASSWORD}), 429)
+    failed = [a for a in await audit_actions(c) if a == "login.failed"]
+    assert len(failed) < 12                       # the held-off tries cost no password check

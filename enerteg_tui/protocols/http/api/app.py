@@ -174,7 +174,7 @@ def build_api(core: CoreServices, clock: Callable[[], float] = time.time) -> Fas
     @api.post("/session", response_model=LoginAnswer, tags=["session"],
               summary="Log in with a user name and password; returns a session token")
     async def login(body: LoginRequest, request: Request) -> Doc:
-        principal = await core.users.authenticate(body.user, body.password, FACE,
+        principal = await sessions.check_password(body.user, body.password,
                                                   client_address(request))
         if await core.users.must_change(principal.user):
             if not body.newPassword:

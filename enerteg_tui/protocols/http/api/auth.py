@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from ....core.admission import Admission
 from ....core.permissions import Principal
 from ....core.services import CoreServices
 from ....core.users import AuthFailed, Session
@@ -70,6 +71,30 @@ class RestSessions:
         self.core = core
         self._clock = clock
         self._by_digest: dict[str, RestSession] = {}
+        self.admission = Admission()
+        """Per-source penalties for failed logins, as the SSH server's (only the penalty:
+        HTTP requests are not connections, so no per-connection rate applies)."""
+
+    async def check_password(self, user: str, password: str, address: str) -> Principal:
+        """``UserService.authenticate``, refused early (429) while ``address`` holds the
+        penalty of too many failed logins (a source rotating user names would otherwise
+        spend a password check per try)."""
+        self.refuse_penalised(address)
+        try:
+            return await self.core.users.authenticate(user, password, FACE, address)
+        except AuthFailed:
+            self.admission.auth_failed(address)
+            raise
+
+    def refuse_penalised(self, address: str) -> None:
+        """429 while ``address`` holds too much failed-login penalty."""
+        held = self.admission.penalty(address)
+        if held >= self.admission.penalty_min:
+            wait = int(held - self.admission.penalty_min) + 1
+            raise ProblemError(
+                429, f"too many failed logins from {address}: credentials from it are not "
+                     f"checked for another {wait} s", field="address", value=address,
+                allowed="a login after the wait", headers={"Retry-After": str(wait)})
 
     def idle_limit(self) -> float:
         """Seconds without a request after which a session ends (0 = never)."""
@@ -145,7 +170,12 @@ class RestSessions:
                                          "is open")
             return session.principal
         if scheme == "bearer" and value:
-            return await self.core.tokens.authenticate(value, FACE, address)
+            self.refuse_penalised(address)
+            try:
+                return await self.core.tokens.authenticate(value, FACE, address)
+            except AuthFailed:
+                self.admission.auth_failed(address)
+                raise
         if scheme == "basic":
             if request.url.scheme != "https":
                 raise ProblemError(
@@ -160,7 +190,7 @@ class RestSessions:
                 raise AuthFailed("the Basic credentials are not base64 of user:password",
                                  thing="authorization", value="Basic",
                                  allowed="Basic base64(user:password)") from None
-            return await self.core.users.authenticate(user, password, FACE, address)
+            return await self.check_password(user, password, address)
         raise AuthFailed("this resource needs credentials: Authorization: Bearer <token> "
                          "(POST /api/v1/session or an API token) or Basic over HTTPS",
                          thing="authorization", value=scheme or "(none)",

@@ -202,6 +202,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
                              "token, a duplicate name)"),
                        (412, "If-Match does not match the resource's ETag: nothing changed"),
                        (422, "a value is not allowed (field, value and what is allowed)"),
+                       (429, "too many failed logins from this address (Retry-After)"),
                        (503, "a PDU did not answer on the bus"))
 }
 """The error answers every resource may give, for the OpenAPI document."""
