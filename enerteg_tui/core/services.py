@@ -18,6 +18,7 @@ from typing import Protocol
 from argon2 import PasswordHasher
 
 from .alarms import AlarmService
+from .api_tokens import ApiTokens
 from .audit import AuditLog
 from .backup import BackupService
 from .cert_topics import CertTopics
@@ -120,6 +121,8 @@ class CoreServices:
     """Version information; restart of the controller, poweroff/reboot of the host."""
     certs: CertStore
     """The certificate store: TLS certificates served and trusted (``ssl_context``)."""
+    tokens: ApiTokens
+    """API tokens of users, for the machine faces (REST, Redfish)."""
 
     async def start_polling(self, *, follow_interval: bool = True) -> None:
         """Start the sweeps (the last step of a start: every listener is in place) and
@@ -184,6 +187,8 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                         password_hasher=password_hasher,
                         session_limit=lambda: int(config.get("cli").maxSessionsPerUser))
     await users.load()
+    tokens = ApiTokens(store, users, audit, clock=clock)
+    await tokens.load()
     poller_ref: list[Poller] = []
     devices = DeviceService(store, driver, live, audit, events,
                             refresh=lambda: poller_ref[0].request_refresh(), clock=clock)
@@ -235,4 +240,4 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                         retire=Retirement(devices, alarms),
                         system=SystemService(audit, users.sessions, manage_host=manage_host),
                         switching=GroupSwitching(devices, structure, audit, clock=clock),
-                        certs=certs)
+                        certs=certs, tokens=tokens)

@@ -396,6 +396,23 @@ class UserService:
                              allowed="a key added with `user key-add`")
         return await self._succeed(await self.get(name), face, address, "public key")
 
+    async def failed_credential(self, name: str, face: str, address: str, why: str) -> None:
+        """A credential other than a password or key (an API token) failed for ``name``:
+        counted toward the same lockout and audited as ``login.failed``."""
+        await self._fail(name, Principal(user=name or "?", roles=frozenset(), face=face,
+                                         address=address), why)
+
+    async def principal_for(self, name: str, face: str, address: str) -> Principal:
+        """The principal of ``name`` for a verified credential (an API token), with the
+        lockout of ``name`` at ``address`` applied; not audited (a token is presented with
+        every request; its creation and revocation are audited)."""
+        left = self.is_locked(name, address, face)
+        if left:
+            raise LockedOut(self.locked_message(name, address, left), thing="user", value=name,
+                            allowed="a login after the lockout ends, or from elsewhere")
+        info = await self.get(name)
+        return Principal(user=info.name, roles=info.roles, face=face, address=address)
+
     # ------------------------------------------------------------------ sessions
     async def start_session(self, principal: Principal, *,
                             end: Callable[[str], None] | None = None) -> Session:

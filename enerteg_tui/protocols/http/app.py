@@ -87,6 +87,9 @@ def build_app(core: CoreServices, expo: Exposition) -> FastAPI:
 
     from .redfish import build_router          # Redfish: /redfish (docs/redfish.md)
     app.include_router(build_router(core))
+    from .api import build_api, install_outer   # the REST API v1 (docs/rest.md)
+    app.mount("/api/v1", build_api(core))
+    install_outer(app)
     return app
 
 

@@ -252,6 +252,9 @@ class HttpService(SettingsDrivenFace):
                     await task
             except Exception:
                 log.exception("Web server: stopping a listener failed")
+        if servers:
+            from .api.auth import end_rest_sessions     # their tokens die with the app
+            await end_rest_sessions(self.core)
         self.port = self.https_port = None
 
     # ------------------------------------------------------------------ data files

@@ -270,7 +270,7 @@ def _unknown(word: str) -> str:
 
 def _build() -> dict[str, Command]:
     from . import (admincmds, certcmds, dccmds, devicecmds, exportcmds, netcmds, notifycmds, reportcmds,
-                   switchcmds, systemcmds, usercmds)
+                   switchcmds, systemcmds, tokencmds, usercmds)
 
     nav, net, user, admin = "Navigation", "Network", "User", "Maintenance"
     table = {
@@ -305,6 +305,8 @@ def _build() -> dict[str, Command]:
                           "Clear a user's failed-login lockout (admin)", user),
         "user": Command(usercmds.cmd_user, "user list|add|roles|del|passwd|unlock|keys|key-add|key-del ...",
                         "Manage users and their roles and keys (admin)", user, "user"),
+        "token": Command(tokencmds.cmd_token, "token create NAME [--days N] | list | revoke ID",
+                         "Make, list or revoke your API tokens (REST API)", user),
         "backup": Command(admincmds.cmd_backup, "backup create|list",
                           "Make a backup into /backups (prints its path), or list them", admin),
         "restore": Command(admincmds.cmd_restore, "restore PATH",
