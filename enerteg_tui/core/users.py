@@ -399,6 +399,53 @@ class UserService:
                                    f"directory {user.dn}, role {user.role.value} from {via}",
                                    source=DIRECTORY)
 
+    async def test_directory(self, principal: Principal, name: str) -> dict[str, Any]:
+        """Ask the directory about ``name`` as a login would, without logging them in and
+        without their password (admin only; ``ldap test`` and the console): the DN found,
+        the groups, the mapped ones and the role. Audited as ``ldap.test``.
+
+        Returns a report whose ``result`` is ``admitted`` (a password login would get
+        ``role``), ``refused`` or ``unreachable`` with the ``reason``.
+
+        Raises:
+            Conflict: directory logins are off.
+        """
+        require(principal, Action.ADMINISTER, "config/auth")
+        if not self.directory.enabled:
+            raise Conflict("Directory logins are off: config/auth ldapEnabled is disabled "
+                           "(or ldapUrl is empty)", thing="ldapEnabled", value="disabled",
+                           allowed="enabled, with ldapUrl set (put config/auth ldapEnabled="
+                           "true ldapUrl=ldaps://…)")
+        report: dict[str, Any] = {"url": self.directory.url, "user": name,
+                                  "localAccount": await self._row(name) is not None,
+                                  "dn": None, "groups": [], "mapped": [], "role": None}
+        try:
+            user = await self.directory.lookup(name)
+        except DirectoryRefused as exc:
+            report.update(result="refused", reason=str(exc))
+        except DirectoryDown as exc:
+            report.update(result="unreachable", reason=str(exc))
+        else:
+            report.update(dn=user.dn, groups=user.groups,
+                          mapped=[{"group": g, "role": r.value} for g, r in user.mapped],
+                          role=user.role.value if user.role else None)
+            if user.role is None:
+                report.update(result="refused", reason=(
+                    f"none of the groups of {user.dn} is mapped to a role in config/auth "
+                    "ldapRoleMap"))
+            else:
+                report.update(result="admitted", reason=None)
+        if report["localAccount"]:
+            report["note"] = (f"{name!r} has a local account: a login uses it and does not "
+                              "ask the directory")
+        await self._audit.record(principal, "ldap.test", f"user/{name}",
+                                 f"Directory test of {name!r} on {report['url']}: "
+                                 f"{report['result']}"
+                                 + (f", role {report['role']}" if report["role"] else "")
+                                 + (f" ({report['reason']})" if report["reason"] else ""),
+                                 severity=Severity.LOG)
+        return report
+
     async def unlock(self, principal: Principal, name: str) -> int:
         """Clear ``name``'s failure streaks and lockouts from every address (admin only).
 
