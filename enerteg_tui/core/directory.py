@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 from .permissions import MATRIX, Role
 
 __all__ = ["DirectoryUser", "DirectoryRefused", "DirectoryDown", "Directory", "ROLE_RANK",
-           "highest_role", "SOURCE"]
+           "highest_role", "SOURCE", "report_text"]
 
 log = logging.getLogger(__name__)
 
@@ -336,6 +336,22 @@ class Directory:
         if cls:
             flt = f"(&(objectClass={escape_filter_chars(cls)}){flt})"
         return {g for g, _ in self._search(conn, base, flt, [])}
+
+
+def report_text(r: dict[str, Any]) -> str:
+    """A ``UserService.test_directory`` report as aligned lines (shell and console)."""
+    lines = [f"Directory  {r['url']}", f"User       {r['user']}",
+             f"DN         {r['dn'] or '-'}"]
+    groups = r["groups"] or ["(none)"]
+    lines.append(f"Groups     {groups[0]}")
+    lines += [f"           {g}" for g in groups[1:]]
+    mapped = ", ".join(f"{m['group']} → {m['role']}" for m in r["mapped"]) or "(none)"
+    lines.append(f"Mapped     {mapped}")
+    lines.append(f"Role       {r['role'] or '-'}")
+    lines.append(f"Result     {r['result']}" + (f": {r['reason']}" if r["reason"] else ""))
+    if r.get("note"):
+        lines.append(f"Note       {r['note']}")
+    return "\n".join(lines)
 
 
 def _tls_reason(url: str, exc: BaseException) -> str:

@@ -645,6 +645,10 @@ class UserService:
         is the owner's own recovery and clears that mark."""
         if principal.user != name:
             require(principal, Action.ADMINISTER, f"user/{name}")
+        elif principal.source != "local":
+            raise Conflict(f"{name!r} logs in through the directory ({principal.source}): "
+                           "the password is changed there, not on this controller",
+                           thing="user", value=name, allowed="a local account")
         await self.get(name)
         if principal.user == name and old is not None:
             row = await self._row(name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...core.directory import report_text
 from ...core.errors import EnertegError
 from .parse import UsageError
 
@@ -19,27 +20,12 @@ __all__ = ["cmd_ldap", "USAGE"]
 USAGE = "ldap test USER"
 
 
-def _text(r: dict[str, Any]) -> str:
-    lines = [f"Directory  {r['url']}", f"User       {r['user']}",
-             f"DN         {r['dn'] or '-'}"]
-    groups = r["groups"] or ["(none)"]
-    lines.append(f"Groups     {groups[0]}")
-    lines += [f"           {g}" for g in groups[1:]]
-    mapped = ", ".join(f"{m['group']} → {m['role']}" for m in r["mapped"]) or "(none)"
-    lines.append(f"Mapped     {mapped}")
-    lines.append(f"Role       {r['role'] or '-'}")
-    lines.append(f"Result     {r['result']}" + (f": {r['reason']}" if r["reason"] else ""))
-    if r.get("note"):
-        lines.append(f"Note       {r['note']}")
-    return "\n".join(lines)
-
-
 async def cmd_ldap(sh: Any, args: list[str]) -> None:
     """ldap test USER: the DN, groups and role a directory login of USER would get."""
     if len(args) != 2 or args[0] != "test" or not args[1]:
         raise UsageError(f"Usage: {USAGE}")
     report = await sh.core.users.test_directory(sh.principal, args[1])
-    sh.emit(report, _text(report))
+    sh.emit(report, report_text(report))
     if report["result"] != "admitted":
         raise EnertegError(f"ldap test: {args[1]!r} would not be admitted: {report['reason']}",
                            thing="user", value=args[1],
