@@ -192,7 +192,8 @@ class Directory:
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         return ctx
 
-    def _bind(self, server: Any, dn: str | None, password: str | None, who: str) -> Any:
+    def _bind(self, server: Any, dn: str | None, password: str | None, who: str,
+              service: bool = False) -> Any:
         """An open connection bound as ``dn`` (None: anonymous), StartTLS first when
         configured. ``DirectoryRefused`` when the credentials are refused."""
         import ldap3
@@ -224,8 +225,11 @@ class Directory:
             raise DirectoryDown(f"directory {self.url} unreachable: {text}") from None
         except (OSError, ValueError, TypeError) as exc:
             raise DirectoryDown(f"directory {self.url} unreachable: {exc}") from None
-        if result.get("result") == 49:  # invalidCredentials
+        if result.get("result") == 49 and not service:  # invalidCredentials
             raise DirectoryRefused(f"the directory refused the password of {who}")
+        if result.get("result") == 49:   # the search account: a setting, not the user
+            raise DirectoryDown(f"the directory refused the password of {who} (config/auth "
+                                "ldapBindDn, ldapBindPassword)")
         raise DirectoryDown(f"directory {self.url} refused the bind of {who}: "
                             f"{result.get('description', '')} {result.get('message', '')}".strip())
 
@@ -241,7 +245,8 @@ class Directory:
         bind_dn = str(getattr(p, "ldapBindDn", "")) or None
         server = self._server()
         reader = self._bind(server, bind_dn, str(getattr(p, "ldapBindPassword", "")) or None,
-                            f"the search account {bind_dn}" if bind_dn else "anonymous")
+                            f"the search account {bind_dn}" if bind_dn else "anonymous",
+                            service=True)
         try:
             if template and not template.startswith("("):
                 dn = template.replace("{0}", escape_rdn(name))
@@ -256,7 +261,7 @@ class Directory:
                 if cls:
                     flt = f"(&(objectClass={escape_filter_chars(cls)}){flt})"
                 base = str(getattr(p, "ldapSearchBase", ""))
-                entries = self._search(reader, base, flt, ["memberOf"])
+                entries = self._search(reader, base, flt, ["memberOf"], limit=2)
                 if not entries:
                     raise DirectoryRefused(f"no user matches {flt} under {base or 'the root'}")
                 if len(entries) > 1:
@@ -298,15 +303,16 @@ class Directory:
         return {k: [str(v) for v in vs] for k, vs in conn.response[0].get("attributes", {}).items()
                 if isinstance(vs, list)} if conn.response else None
 
-    def _search(self, conn: Any, base: str, flt: str,
-                attrs: list[str]) -> list[tuple[str, dict[str, list[str]]]]:
+    def _search(self, conn: Any, base: str, flt: str, attrs: list[str],
+                limit: int = 1000) -> list[tuple[str, dict[str, list[str]]]]:
         import ldap3
 
         ok = conn.search(base, flt, search_scope=ldap3.SUBTREE, attributes=attrs,
-                         size_limit=50, time_limit=int(self.timeout) or 1)
+                         size_limit=limit, time_limit=int(self.timeout) or 1)
         if not ok:
-            self._check(conn, (0, 32))
-            return []
+            self._check(conn, (0, 4, 32))   # success, sizeLimitExceeded, noSuchObject
+            if (conn.result or {}).get("result") != 4:
+                return []
         out = []
         for r in conn.response or []:
             if r.get("type") != "searchResEntry":

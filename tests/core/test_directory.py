@@ -211,3 +211,24 @@ async def test_lookup_without_password_never_binds_as_the_user(controller, slapd
     with pytest.raises(DirectoryRefused):
         await controller.users.directory.lookup("nosuch")
     assert not await _audit_texts(controller, "login")
+
+
+async def test_wrong_search_account_password_is_a_setting_not_a_user_failure(controller,
+                                                                            slapd) -> None:
+    await _setup(controller, slapd, ldapBindPassword="not-the-reader-password")
+    with pytest.raises(DirectoryDown) as err:
+        await controller.users.directory.lookup("alice")
+    assert "refused the password of the search account cn=reader" in str(err.value)
+    assert "ldapBindPassword" in str(err.value)
+    for _ in range(6):
+        with pytest.raises(AuthFailed):
+            await controller.users.authenticate("alice", PASSWORD, "test", "10.0.0.9")
+    assert not controller.users.is_locked("alice", "10.0.0.9", "test")
+
+
+async def test_name_matching_several_users_is_refused(controller, slapd) -> None:
+    await _setup(controller, slapd, ldapBindDnTemplate="(|(uid={0})(uid=bob))",
+                 ldapUserObjectClass="")
+    with pytest.raises(DirectoryRefused) as err:
+        await controller.users.directory.lookup("alice")
+    assert "2 users match" in str(err.value) and "a login needs exactly one" in str(err.value)
