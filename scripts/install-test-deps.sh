@@ -20,6 +20,10 @@ declare -A PEERS=(
   [npm]=npm
   # Modbus: mbpoll, a command-line Modbus master (the server's tests)
   [mbpoll]=mbpoll
+  # LDAP: OpenLDAP's server (started by the directory-login tests' fixture, never as a
+  # system service) and its clients
+  [slapd]=slapd
+  [ldapsearch]=ldap-utils
 )
 missing=()
 for cmd in "${!PEERS[@]}"; do

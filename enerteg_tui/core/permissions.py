@@ -88,6 +88,9 @@ class Principal:
     """Source address (IP, serial device), empty for internal work."""
     session: int = field(default_factory=lambda: next(_session_ids))
     since: float = field(default_factory=time.time)
+    source: str = "local"
+    """Where the account lives: ``local`` (the user table) or ``ldap`` (the directory of
+    config/auth, ``core.directory``)."""
 
     @property
     def actions(self) -> frozenset[Action]:

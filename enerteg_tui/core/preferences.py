@@ -106,7 +106,8 @@ class PreferenceBook:
         """
         if principal.user != name:
             require(principal, Action.ADMINISTER, f"user/{name}")
-        await self._exists(name)
+        if not (principal.user == name and principal.source != "local"):
+            await self._exists(name)    # a directory user (no local account) keeps their own
         old = await self.get(name)
         data = old.model_dump()
         for key, value in changes.items():

@@ -23,6 +23,7 @@ from .audit import AuditLog
 from .backup import BackupService
 from .cert_topics import CertTopics
 from .certstore import CertStore
+from .directory import Directory
 from .configuration import Configuration
 from .devices import CommandDriver, DeviceService
 from .errors import Unsupported
@@ -183,9 +184,12 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     applies("core", "poller")               # interval, stale-after (Poller.follow_settings)
     applies("core", "history")              # retention per tier
     applies("core", "watchdog")             # autoRestart (service_unit.Watchdog, under systemd)
+    certs_ref: list[CertStore] = []         # directory TLS trusts the store (made below)
     users = UserService(store, audit, policy=lambda: config.get("auth"), clock=clock,
                         password_hasher=password_hasher,
-                        session_limit=lambda: int(config.get("cli").maxSessionsPerUser))
+                        session_limit=lambda: int(config.get("cli").maxSessionsPerUser),
+                        directory=Directory(lambda: config.get("auth"),
+                                            trust=lambda: certs_ref[0].ssl_context("ldap")))
     await users.load()
     tokens = ApiTokens(store, users, audit, clock=clock)
     await tokens.load()
@@ -214,6 +218,7 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     poller.add_device_listener(history.on_device)
     certs = CertStore(store, audit, events, SecretBox(paths.secret_key), alarms, clock=clock)
     await certs.load()
+    certs_ref.append(certs)
     topics = Topics(config, devices, live, structure, audit, faults=driver.fault_injector(),
                     clock=clock, rules=rules, alarms=alarms,
                     certs=CertTopics(certs, paths.upload, clock=clock))

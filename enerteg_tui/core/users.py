@@ -28,6 +28,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from .admission import VerifyBudget
 from .audit import AuditLog, Severity
+from .directory import SOURCE as DIRECTORY, Directory, DirectoryDown, DirectoryRefused
 from .errors import Conflict, Invalid, NotFound, PermissionDenied, shown
 from .lockout import META_KEY, LockoutBook
 from .password_policy import PasswordPolicy, check_text
@@ -187,8 +188,11 @@ class UserService:
     def __init__(self, store: Store, audit: AuditLog, policy: Callable[[], object],
                  clock: Callable[[], float] = time.time,
                  password_hasher: PasswordHasher | None = None,
-                 session_limit: Callable[[], int] = lambda: 5) -> None:
+                 session_limit: Callable[[], int] = lambda: 5,
+                 directory: Directory | None = None) -> None:
         self._session_limit = session_limit
+        self.directory = directory or Directory(policy)
+        """Directory logins (``core.directory``) for names with no local account."""
         self._hasher = password_hasher or production_hasher()
         self._store = store
         self._audit = audit
@@ -309,6 +313,8 @@ class UserService:
 
     async def _fail(self, name: str, principal: Principal, why: str) -> None:
         minutes = self.lockout.failed(name, principal.address, principal.face)
+        if principal.source != "local":
+            why = f"{why} ({principal.source})"
         if minutes:
             await self._save_lockout()
         await self._audit.record(principal, "login.failed", f"user/{name}",
@@ -345,6 +351,8 @@ class UserService:
             raise LockedOut(self.locked_message(name, address, left), thing="user", value=name,
                             allowed="a login after the lockout ends, or from elsewhere")
         row = await self._row(name)
+        if row is None and self.directory.enabled:
+            return await self._authenticate_directory(name, password, probe)
         # a missing user costs the same verification as a wrong password (timing)
         ok = await self._verify(row[1] if row is not None else self._dummy_hash,
                                 password[:MAX_PASSWORD])
@@ -354,12 +362,97 @@ class UserService:
                              allowed="a valid user name and password")
         return await self._succeed(self._info(row), face, address, "password")
 
+    async def _authenticate_directory(self, name: str, password: str,
+                                      probe: Principal) -> Principal:
+        """A name with no local account, LDAP enabled: the directory decides.
+
+        Local accounts never come here, so a directory that is down or slow (bounded by
+        ``ldapTimeoutSeconds``) never keeps the local admin out. A refusal counts towards
+        the lockout like a wrong local password; a directory that cannot be asked is
+        audited with its reason but does not count (it is not the user's failure)."""
+        import dataclasses
+
+        probe = dataclasses.replace(probe, source=DIRECTORY)
+        try:
+            user = await self.directory.authenticate(name, password)
+        except DirectoryRefused as exc:
+            await self._fail(name, probe, str(exc))
+            raise AuthFailed("wrong user name or password", thing="login", value=name,
+                             allowed="a valid user name and password") from None
+        except DirectoryDown as exc:
+            await self._audit.record(probe, "login.failed", f"user/{name}",
+                                     f"Login failed for {name!r} from {probe.address or '-'} via "
+                                     f"{probe.face}: {exc}", severity=Severity.WARNING)
+            raise AuthFailed("wrong user name or password (the directory cannot be asked "
+                             "now; local accounts still log in)", thing="login", value=name,
+                             allowed="a valid user name and password") from None
+        if user.role is None:
+            groups = ", ".join(user.groups) or "none"
+            await self._fail(name, probe, f"the directory knows {user.dn} but none of its "
+                                          f"groups ({groups}) is mapped to a role in "
+                                          "config/auth ldapRoleMap")
+            raise AuthFailed("wrong user name or password", thing="login", value=name,
+                             allowed="a valid user name and password")
+        info = UserInfo(name, frozenset({user.role}), False, [], 0.0, 0.0)
+        via = next(g for g, r in user.mapped if r is user.role)
+        return await self._succeed(info, probe.face, probe.address,
+                                   f"directory {user.dn}, role {user.role.value} from {via}",
+                                   source=DIRECTORY)
+
+    async def test_directory(self, principal: Principal, name: str) -> dict[str, Any]:
+        """Ask the directory about ``name`` as a login would, without logging them in and
+        without their password (admin only; ``ldap test`` and the console): the DN found,
+        the groups, the mapped ones and the role. Audited as ``ldap.test``.
+
+        Returns a report whose ``result`` is ``admitted`` (a password login would get
+        ``role``), ``refused`` or ``unreachable`` with the ``reason``.
+
+        Raises:
+            Conflict: directory logins are off.
+        """
+        require(principal, Action.ADMINISTER, "config/auth")
+        if not self.directory.enabled:
+            raise Conflict("Directory logins are off: config/auth ldapEnabled is disabled "
+                           "(or ldapUrl is empty)", thing="ldapEnabled", value="disabled",
+                           allowed="enabled, with ldapUrl set (put config/auth ldapEnabled="
+                           "true ldapUrl=ldaps://…)")
+        report: dict[str, Any] = {"url": self.directory.url, "user": name,
+                                  "localAccount": await self._row(name) is not None,
+                                  "dn": None, "groups": [], "mapped": [], "role": None}
+        try:
+            user = await self.directory.lookup(name)
+        except DirectoryRefused as exc:
+            report.update(result="refused", reason=str(exc))
+        except DirectoryDown as exc:
+            report.update(result="unreachable", reason=str(exc))
+        else:
+            report.update(dn=user.dn, groups=user.groups,
+                          mapped=[{"group": g, "role": r.value} for g, r in user.mapped],
+                          role=user.role.value if user.role else None)
+            if user.role is None:
+                report.update(result="refused", reason=(
+                    f"none of the groups of {user.dn} is mapped to a role in config/auth "
+                    "ldapRoleMap"))
+            else:
+                report.update(result="admitted", reason=None)
+        if report["localAccount"]:
+            report["note"] = (f"{name!r} has a local account: a login uses it and does not "
+                              "ask the directory")
+        await self._audit.record(principal, "ldap.test", f"user/{name}",
+                                 f"Directory test of {name!r} on {report['url']}: "
+                                 f"{report['result']}"
+                                 + (f", role {report['role']}" if report["role"] else "")
+                                 + (f" ({report['reason']})" if report["reason"] else ""),
+                                 severity=Severity.LOG)
+        return report
+
     async def unlock(self, principal: Principal, name: str) -> int:
         """Clear ``name``'s failure streaks and lockouts from every address (admin only).
 
         Returns the number of addresses it was locked from."""
         require(principal, Action.ADMINISTER, f"user/{name}")
-        await self.get(name)
+        if not self.directory.enabled:      # a directory user has no local account
+            await self.get(name)
         locked = self.lockout.unlock(name)
         await self._save_lockout()
         await self._audit.record(principal, "user.unlock", f"user/{name}",
@@ -368,10 +461,12 @@ class UserService:
                                  severity=Severity.INFO)
         return locked
 
-    async def _succeed(self, info: UserInfo, face: str, address: str, how: str) -> Principal:
+    async def _succeed(self, info: UserInfo, face: str, address: str, how: str,
+                       source: str = "local") -> Principal:
         if self.lockout.succeeded(info.name, address):
             await self._save_lockout()
-        principal = Principal(user=info.name, roles=info.roles, face=face, address=address)
+        principal = Principal(user=info.name, roles=info.roles, face=face, address=address,
+                              source=source)
         await self._audit.record(principal, "login", f"user/{info.name}",
                                  f"User {info.name!r} logged in from {address or '-'} via {face} "
                                  f"({how})", severity=Severity.INFO)
@@ -567,6 +662,10 @@ class UserService:
         is the owner's own recovery and clears that mark."""
         if principal.user != name:
             require(principal, Action.ADMINISTER, f"user/{name}")
+        elif principal.source != "local":
+            raise Conflict(f"{name!r} logs in through the directory ({principal.source}): "
+                           "the password is changed there, not on this controller",
+                           thing="user", value=name, allowed="a local account")
         await self.get(name)
         if principal.user == name and old is not None:
             row = await self._row(name)

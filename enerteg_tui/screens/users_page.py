@@ -3,7 +3,10 @@
 Admins see every user in a table (name, roles, must-change flag, SSH keys) and manage
 them: ``n`` adds a user, ``e`` edits roles, ``p`` resets a password, ``d`` deletes after
 a confirmation, ``k``/``K`` add or remove an SSH public key, ``u`` clears a user's
-failed-login lockout (the detail line says from which addresses it is locked). Every role sees its own row
+failed-login lockout (the detail line says from which addresses it is locked), ``t``
+(while LDAP is on) asks the directory about a login name as a login would and shows its
+DN, groups and role below the table (``UserService.test_directory``, as the shell's
+``ldap test``). Every role sees its own row (a directory user: from their session)
 and ``w`` changes its own password (current one first). Every change goes through the
 core ``UserService`` with the session's principal, exactly as the shell's ``user`` and
 ``passwd`` commands do: the core checks ``administer``, the name and password rules and
@@ -21,6 +24,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
+from ..core.directory import report_text
 from ..core.errors import EnertegError
 from ..core.permissions import Action, Role
 from ..core.users import UserInfo, public_key_fingerprint
@@ -74,8 +78,9 @@ class UsersPage(Page):
         Binding("k", "key_add", "Add key"),
         Binding("K", "key_del", "Remove key"),
         Binding("u", "unlock", "Unlock"),
+        Binding("t", "ldap_test", "LDAP test"),
     ]
-    """Keys; the admin ones are hidden for other roles."""
+    """Keys; the admin ones are hidden for other roles, ``t`` while LDAP is off."""
 
     DEFAULT_CSS = """
     UsersPage LiveTable { height: 1fr; }
@@ -117,9 +122,14 @@ class UsersPage(Page):
         """Read the users from the core (all as admin, one's own otherwise)."""
         ctx = self.ctx
         users = ctx.core.users
+        me = ctx.principal
         try:
-            infos = await users.list(ctx.principal) if self.admin else [
-                await users.get(ctx.principal.user)]
+            if self.admin:
+                infos = await users.list(me)
+            elif me.source != "local":     # a directory user: no local account to read
+                infos = [UserInfo(me.user, me.roles, False, [], me.since, me.since)]
+            else:
+                infos = [await users.get(me.user)]
         except EnertegError as exc:
             self.say_error(exc)
             infos = []
@@ -133,7 +143,9 @@ class UsersPage(Page):
             self.table.cursor_row = keys.index(keep)
         title = Text("Users", style="bold")
         title.append(f" · {len(infos)} user{'' if len(infos) == 1 else 's'}" if self.admin
-                     else " · your account (w changes your password)")
+                     else " · your account (w changes your password)" if me.source == "local"
+                     else f" · your account, from the directory ({me.source}): its password "
+                          "and role are managed there")
         self.query_one("#title", PageTitle).update(title)
         self._describe()
 
@@ -165,6 +177,8 @@ class UsersPage(Page):
         """Hide the admin keys for roles without ``administer``."""
         if action in self._ADMIN and not self.admin:
             return False
+        if action == "ldap_test":
+            return self.admin and self.ctx.core.users.directory.enabled
         return True
 
     def _form(self, title: str, fields: list[FormField], submit: Submit, ok: str = "Save") -> None:
@@ -292,6 +306,24 @@ class UsersPage(Page):
             return
         self.say(f"User {info.name} unlocked ({n} locked address{'' if n == 1 else 'es'} cleared)")
         self._describe()
+
+    def action_ldap_test(self) -> None:
+        """Ask the directory about a login name (no password, nobody logged in)."""
+        ctx = self.ctx
+
+        async def submit(v: dict[str, str]) -> str | None:
+            try:
+                report = await ctx.core.users.test_directory(ctx.principal, v["name"].strip())
+            except EnertegError as exc:
+                return str(exc)
+            self.query_one("#detail", Static).update(report_text(report))
+            self.say(f"Directory test of {report['user']}: {report['result']}",
+                     error=report["result"] != "admitted")
+            return None
+
+        self.app.push_screen(UserForm("LDAP test", [
+            FormField("name", "Directory login name", placeholder="e.g. alice")],
+            submit, ok="Test"))
 
     def action_key_add(self) -> None:
         """Add an SSH public key (one OpenSSH line) to the highlighted user."""

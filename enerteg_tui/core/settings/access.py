@@ -71,9 +71,10 @@ def _dn(value: str) -> str:
 
 def _dn_template(value: str) -> str:
     value = value.strip()
-    if value and "{0}" not in value:
-        raise ValueError("a query template containing {0} for the user name, such as "
-                         "(uid={0}), or empty")
+    if value and ("{0}" not in value or (not value.startswith("(") and "=" not in value)):
+        raise ValueError("a search filter containing {0} for the user name, such as "
+                         "(uid={0}), or a DN template such as uid={0},ou=people,dc=example,"
+                         "dc=com, or empty")
     return value
 
 
@@ -100,12 +101,8 @@ class AuthSettings(TopicSettings):
     TOPIC: ClassVar[str] = "auth"
     TITLE: ClassVar[str] = "Authentication"
     SERVICE: ClassVar[str | None] = "users"
-    INACTIVE_KEYS: ClassVar[frozenset[str]] = frozenset(
-        {"ldapEnabled", "ldapUrl", "ldapBindDnTemplate", "ldapUsernameAttribute",
-         "ldapSearchBase", "ldapGroupSearchBase", "ldapGroupClass", "ldapUserObjectClass",
-         "ldapBindDn", "ldapBindPassword", "ldapRoleMap"})
-    INACTIVE_NOTE: ClassVar[str] = "the ldap keys (LDAP login is not built yet)"
-    SERVICE_NOTE: ClassVar[str] = "Password policy and lockout apply at once."
+    SERVICE_NOTE: ClassVar[str] = ("Password policy, lockout and the ldap keys apply at once "
+                                   "(the next login asks the directory as configured).")
 
     minPasswordLength: int = Field(8, ge=4, le=128)
     """Shortest password accepted for a local user ("Password too short", §5.9)."""
@@ -137,8 +134,10 @@ class AuthSettings(TopicSettings):
     """LDAP server, ldap://IP or ldaps://IP (encrypted); for Active Directory port 3269
     is advised for encrypted LDAP. Needed while ``ldapEnabled``."""
     ldapBindDnTemplate: Annotated[str, Field(max_length=1024), AfterValidator(_dn_template)] = ""
-    """Optional query that looks up the bind DN from the login name, {0} standing for
-    it, e.g. (uid={0}); typically needed for LDAP, not for Active Directory."""
+    """How the login name becomes the user's DN, {0} standing for it (escaped): a search
+    filter such as (uid={0}) run under ``ldapSearchBase``, or a DN template such as
+    uid={0},ou=people,dc=example,dc=com (no search); empty = a search by
+    ``ldapUsernameAttribute``."""
     ldapUsernameAttribute: LdapName = "cn"
     """Attribute of search responses that gives the user name; typically cn. Not used
     together with ``ldapBindDnTemplate``."""
@@ -158,8 +157,16 @@ class AuthSettings(TopicSettings):
     """Password of ``ldapBindDn``."""
     ldapRoleMap: Annotated[dict[Annotated[str, Field(min_length=1, max_length=256)], Role],
                            Field(max_length=64)] = Field(default_factory=dict)
-    """LDAP group name → role given to its members: admin, readonly, power, readwrite,
-    poweron or poweroff (at most 64 groups)."""
+    """LDAP group (its name, e.g. pdu-admins, or its DN) → role given to its members:
+    admin, readonly, power, readwrite, poweron or poweroff (at most 64 groups). A user in
+    several gets the highest (admin, readwrite, power, poweron, poweroff, readonly); a
+    user in none is refused."""
+    ldapStartTls: Toggle = True
+    """On an ldap:// URL, switch to TLS (StartTLS) before sending any password; the
+    server is verified against the certificate store's CAs for usage ldap."""
+    ldapTimeoutSeconds: int = Field(5, ge=1, le=30)
+    """Seconds each step with the directory may take (connect, answer); a login waits
+    at most about twice this for a directory that is down or silent."""
 
     @model_validator(mode="after")
     def _url_when_enabled(self) -> AuthSettings:

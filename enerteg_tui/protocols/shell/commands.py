@@ -209,8 +209,8 @@ async def cmd_whoami(sh: Any, args: list[str]) -> None:
         raise UsageError("Usage: whoami")
     p = sh.principal
     since = dt.datetime.fromtimestamp(p.since, dt.timezone.utc).isoformat(timespec="seconds")
-    data = {"user": p.user, "roles": sorted(r.value for r in p.roles), "face": p.face,
-            "from": p.address or "-", "loginTime": since,
+    data = {"user": p.user, "roles": sorted(r.value for r in p.roles), "source": p.source,
+            "face": p.face, "from": p.address or "-", "loginTime": since,
             "controller": sh.core.system.version()["controller"]}
     sh.emit(data, "\n".join(f"{k:<10} {', '.join(v) if isinstance(v, list) else v}"
                             for k, v in data.items()))
@@ -226,11 +226,12 @@ async def cmd_users(sh: Any, args: list[str]) -> None:
     rows = []
     for s in sh.core.users.sessions.list():
         p = s.principal
-        rows.append({"user": p.user, "face": p.face, "from": p.address or "-",
+        rows.append({"user": p.user, "source": p.source, "face": p.face,
+                     "from": p.address or "-",
                      "since": dt.datetime.fromtimestamp(p.since, dt.timezone.utc)
                      .isoformat(timespec="seconds"), "idleSeconds": int(now - s.last_activity)})
-    text = [f"{'USER':<16} {'FACE':<14} {'FROM':<22} {'SINCE':<26} IDLE"]
-    text += [f"{r['user']:<16} {r['face']:<14} {r['from']:<22} {r['since']:<26} "
+    text = [f"{'USER':<16} {'SOURCE':<6} {'FACE':<14} {'FROM':<22} {'SINCE':<26} IDLE"]
+    text += [f"{r['user']:<16} {r['source']:<6} {r['face']:<14} {r['from']:<22} {r['since']:<26} "
              f"{r['idleSeconds'] // 60}m{r['idleSeconds'] % 60:02d}s" for r in rows]
     sh.emit(rows, "\n".join(text))
 
@@ -269,8 +270,8 @@ def _unknown(word: str) -> str:
 
 
 def _build() -> dict[str, Command]:
-    from . import (admincmds, certcmds, dccmds, devicecmds, exportcmds, netcmds, notifycmds, reportcmds,
-                   switchcmds, systemcmds, tokencmds, usercmds)
+    from . import (admincmds, certcmds, dccmds, devicecmds, exportcmds, ldapcmds, netcmds,
+                   notifycmds, reportcmds, switchcmds, systemcmds, tokencmds, usercmds)
 
     nav, net, user, admin = "Navigation", "Network", "User", "Maintenance"
     table = {
@@ -300,6 +301,8 @@ def _build() -> dict[str, Command]:
                          "Send a test e-mail with config/email (admin)", net),
         "whoami": Command(cmd_whoami, "whoami", "Show detailed user information", user),
         "users": Command(cmd_users, "users", "Show users logged in now, on every face", user),
+        "ldap": Command(ldapcmds.cmd_ldap, ldapcmds.USAGE,
+                        "Test the directory: find a user, their groups and role (admin)", user),
         "passwd": Command(usercmds.cmd_passwd, "passwd", "Change your own password", user),
         "unlock": Command(usercmds.cmd_unlock, "unlock NAME",
                           "Clear a user's failed-login lockout (admin)", user),
