@@ -219,7 +219,20 @@ class Controller:
             from .protocols.serial.console import SerialConsoleService
             baud = opts.serial_baud if opts.serial_baud is not None else int(cli.serialBaud)
             out.append(SerialConsoleService(self.core, device, baud))
+        from .protocols.mdns import MdnsService
+        out.append(MdnsService(self.core, self._announced_ports, manage_host=opts.manage_host))
         return out
+
+    def _announced_ports(self) -> dict[str, int]:
+        """The faces that listen now, by DNS-SD service type (for the mDNS announcement)."""
+        found: dict[str, int] = {}
+        for svc, attr, stype in (("ssh", "port", "_ssh._tcp"), ("snmp", "port", "_snmp._udp"),
+                                 ("http", "port", "_http._tcp"),
+                                 ("http", "https_port", "_https._tcp")):
+            port = getattr(self.service(svc), attr, None)
+            if port:
+                found[stype] = int(port)
+        return found
 
     def service(self, name: str) -> Service | None:
         """The running protocol service called ``name`` (``ssh``, ``serial``...), if any."""

@@ -80,10 +80,15 @@ class HostnameSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "hostname"
     TITLE: ClassVar[str] = "Host name"
-    SERVICE: ClassVar[str | None] = "console, shell, syslog, snmp agent"
+    SERVICE: ClassVar[str | None] = "console, shell, syslog, snmp agent, email, mdns"
 
     hostname: HostName = "enerteg"
-    """Host name of the controller (RFC 1123 labels separated by dots)."""
+    """Host name of the controller (RFC 1123 labels separated by dots): the shell
+    prompt, the console header, syslog's HOSTNAME, e-mails and the mDNS instance name."""
+    mdns: Literal["auto", "enabled", "disabled"] = "auto"
+    """Announce the controller over mDNS as pdu5-<serial>.local with its services
+    (docs/appliance.md): "auto" only when started with --manage-host, "enabled" always,
+    "disabled" never."""
 
 
 class TimeSettings(TopicSettings):
