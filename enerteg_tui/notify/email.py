@@ -38,6 +38,7 @@ from ..core.errors import Invalid
 from ..core.events import EventBus
 from ..core.permissions import SYSTEM, Action, Principal, require
 from ..core.settings import EmailSettings
+from ..core.timesync import local_text
 from ..core.vocabulary import severity_word
 
 __all__ = ["EmailNotifier"]
@@ -144,6 +145,12 @@ class EmailNotifier:
         """The controller's host name (``config/hostname``)."""
         return str(self._config.get("hostname").hostname)
 
+    def _when(self, note: dict[str, Any]) -> str:
+        """A notification's time in the zone of ``config/time`` (a person reads it)."""
+        if "at" not in note:                    # queued by an older version: UTC text
+            return f"{note['ts']} UTC"
+        return local_text(self._config, float(note["at"]))
+
     def _host_line(self) -> str:
         """The line naming the controller a mail comes from."""
         return f"Controller: {self._hostname()}"
@@ -181,8 +188,9 @@ class EmailNotifier:
         s = self._settings()
         if not s.enabled or severity.rank < Severity(s.minSeverity).rank:
             return
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts or self._clock()))
-        self._batch.append({"ts": when, "severity": severity.value, "text": text})
+        at = ts or self._clock()
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at))
+        self._batch.append({"ts": when, "at": at, "severity": severity.value, "text": text})
         _write_atomic(self._batch_path, self._batch)
         if self._batch_since is None:
             self._batch_since = self._clock()
@@ -211,7 +219,7 @@ class EmailNotifier:
             self._batch_since = None
             return
         s = self._settings()
-        lines = [f"{n['ts']} UTC  {severity_word(n['severity']):<8}  {n['text']}"
+        lines = [f"{self._when(n)}  {severity_word(n['severity']):<8}  {n['text']}"
                  for n in self._batch]          # the words of core.vocabulary, as on screen
         body = (f"{s.textStart}\n\n{self._host_line()}\n\n" + "\n".join(lines)
                 + f"\n\n{s.textEnd}\n")

@@ -145,3 +145,15 @@ async def test_mails_name_the_configured_host(make_controller, smtp_server) -> N
     assert len(smtp_server.messages) >= 2
     for mail in smtp_server.messages:
         assert "Controller: rack-room-7" in mail and "@rack-room-7>" in mail
+
+
+async def test_mail_times_are_in_the_configured_zone(make_controller, smtp_server) -> None:
+    """Issue 23 item 1: times a person reads in a mail are in config/time's zone."""
+    c = await _controller(make_controller, smtp_server, delay=0.2)
+    await c.topics.put(ADMIN, "config/time", {"timezone": "Asia/Kolkata"})
+    dev = c.live.ordered()[2]
+    await c.topics.put(ADMIN, f"sim/{dev.hex_id}", {"reachable": False})
+    await wait_for(lambda: any("is unreachable" in m for m in smtp_server.messages), timeout=15)
+    mail = next(m for m in smtp_server.messages if "is unreachable" in m)
+    line = next(ln for ln in mail.splitlines() if "is unreachable" in ln)
+    assert " IST  " in line and " UTC " not in line

@@ -96,6 +96,7 @@ class TimeSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "time"
     TITLE: ClassVar[str] = "Date and time"
+    SERVICE: ClassVar[str | None] = "time sync"
 
     ntpEnabled: Toggle = True
     """Keep the clock in step with the NTP servers below (strongly advised, §4.2)."""
@@ -105,7 +106,11 @@ class TimeSettings(TopicSettings):
     """NTP servers (host names or addresses), at most 8; a comma-separated text is
     accepted. At least one is needed while ``ntpEnabled``."""
     timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
-    """IANA time zone used to show times (stored times stay UTC)."""
+    """IANA time zone of every time a person reads (console, shell, e-mails); stored
+    times and machine formats stay UTC."""
+    alarmOffsetSeconds: float = Field(2.0, ge=0.01, le=3600)
+    """Raise the clockUnsynchronised alarm when the clock is off from the NTP server by
+    more than this many seconds (or when no server answers)."""
 
     @model_validator(mode="after")
     def _servers_when_ntp(self) -> TimeSettings:
