@@ -84,3 +84,4 @@ async def test_date_set_is_refused_without_manage_host_naming_the_flag(make_cont
     assert code != 0 and "administer" in err.lower()
 
 
+

@@ -68,7 +68,9 @@ class CoreSettings(TopicSettings):
     """Accept any TLS certificate when connecting to devices (§5.1); only sensible when
     valid certificates are installed on all of them."""
     remoteManagement: Toggle = False
-    """Allow the manufacturer's secure remote management access for support (§5.1)."""
+    """The manual's remote management access for the manufacturer's support (§5.1).
+    Does nothing in this build: there is no support access and no support account;
+    the value is only stored (docs/appliance.md)."""
     autoRestart: Toggle = True
     """Restart the application automatically on crashes or hangs (§5.1): under the systemd
     unit of ``enerteg install-service``, the watchdog stops its pings when the event loop
