@@ -142,9 +142,11 @@ class MdnsService:
                     try:
                         await self._refresh()
                     except Exception as exc:  # noqa: BLE001 - a face never stops the controller
-                        self.status = f"not announcing: {exc}"
-                        log.warning("mdns: %s", exc)
+                        text = f"not announcing: {exc or type(exc).__name__}"
+                        if text != self.status:              # once per cause, not every 2 s
+                            log.warning("mdns: %s", text)
                         await self._close()
+                        self.status = text
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), REFRESH_S)
