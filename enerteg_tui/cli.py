@@ -103,8 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="INFO",
                        choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     serve.add_argument("--manage-host", action="store_true",
-                       help="allow the poweroff and reboot commands to power off or reboot "
-                            "this host (systemctl poweroff/reboot); off by default")
+                       help="this controller owns its host (an appliance): allow poweroff "
+                            "and reboot (systemctl poweroff/reboot) and 'date set', and "
+                            "announce it over mDNS (config/hostname mdns=auto); off by "
+                            "default (docs/appliance.md)")
     unit = sub.add_parser("install-service",
                           help="write a systemd unit file for `enerteg serve` (to PATH; "
                                "enables nothing)")

@@ -85,6 +85,8 @@ class ControllerOptions:
     """Web server's plain HTTP port; None = ``config/http_server`` port (tests pass a free one)."""
     https_port: int | None = None
     """Web server's HTTPS port; None = ``config/http_server`` httpsPort (tests pass a free one)."""
+    ntp_port: int | None = 123
+    """UDP port of the NTP servers of ``config/time``; None = no clock checks (tests)."""
     serial_device: str | None = None
     """Serial console device; None = ``config/cli`` serialDevice ("" = none)."""
     serial_baud: int | None = None
@@ -168,7 +170,7 @@ class Controller:
         self.core = await build_core(self.store, self.driver, paths=self.layout,
                                      clock=self.clock, interval=opts.interval,
                                      password_hasher=self._password_hasher,
-                                     manage_host=opts.manage_host)
+                                     manage_host=opts.manage_host, ntp_port=opts.ntp_port)
         core = self.core
         from .notify.syslog import SyslogClient
         self.syslog = SyslogClient(core.config, core.events,
@@ -219,7 +221,20 @@ class Controller:
             from .protocols.serial.console import SerialConsoleService
             baud = opts.serial_baud if opts.serial_baud is not None else int(cli.serialBaud)
             out.append(SerialConsoleService(self.core, device, baud))
+        from .protocols.mdns import MdnsService
+        out.append(MdnsService(self.core, self._announced_ports, manage_host=opts.manage_host))
         return out
+
+    def _announced_ports(self) -> dict[str, int]:
+        """The faces that listen now, by DNS-SD service type (for the mDNS announcement)."""
+        found: dict[str, int] = {}
+        for svc, attr, stype in (("ssh", "port", "_ssh._tcp"), ("snmp", "port", "_snmp._udp"),
+                                 ("http", "port", "_http._tcp"),
+                                 ("http", "https_port", "_https._tcp")):
+            port = getattr(self.service(svc), attr, None)
+            if port:
+                found[stype] = int(port)
+        return found
 
     def service(self, name: str) -> Service | None:
         """The running protocol service called ``name`` (``ssh``, ``serial``...), if any."""

@@ -43,6 +43,7 @@ from .secretbox import SecretBox
 from .store import Store
 from .retire import Retirement
 from .system import SystemService
+from .timesync import TimeService
 from .structure import Structure
 from .topics import Topics
 from .users import UserService
@@ -124,6 +125,8 @@ class CoreServices:
     """The certificate store: TLS certificates served and trusted (``ssl_context``)."""
     tokens: ApiTokens
     """API tokens of users, for the machine faces (REST, Redfish)."""
+    timesync: TimeService
+    """The clock: NTP check, sync state and offset, the clock alarm, ``date set``."""
 
     async def start_polling(self, *, follow_interval: bool = True) -> None:
         """Start the sweeps (the last step of a start: every listener is in place) and
@@ -135,6 +138,7 @@ class CoreServices:
         """Stop the background work in reverse order of start; the store stays open (its
         owner closes it after writing the last audit entry)."""
         await self.poller.stop()
+        await self.timesync.stop()
         await self.backup.stop()
         await self.certs.stop()
         await self.export.stop()
@@ -149,7 +153,7 @@ class CoreServices:
 async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                      clock: Callable[[], float], interval: float | None = None,
                      password_hasher: PasswordHasher | None = None,
-                     manage_host: bool = False) -> CoreServices:
+                     manage_host: bool = False, ntp_port: int | None = 123) -> CoreServices:
     """Build, load and start the core services over an open store and driver.
 
     Args:
@@ -161,6 +165,7 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
         password_hasher: argon2 parameters for passwords; None = full strength (tests
             pass a cheap one; production code has no switch that lowers it).
         manage_host: started with ``--manage-host`` (poweroff and reboot allowed).
+        ntp_port: UDP port of the NTP servers; None = do not check the clock (tests).
 
     The poller is built but not started: ``CoreServices.start_polling`` does that once
     the faces' listeners are in place.
@@ -237,12 +242,16 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     reports = ReportService(live=live, structure=structure, history=history, alarms=alarms,
                             core_settings=lambda: config.get("core"), folder=paths.reports,
                             clock=clock, forgotten=devices.forgotten)
+    faces = FaceStatus()
+    timesync = TimeService(config, alarms, audit, events, manage_host=manage_host,
+                           ntp_port=ntp_port, clock=clock, faces=faces)
+    await timesync.start()
     return CoreServices(config=config, users=users, devices=devices, structure=structure,
                         rules=rules, alarms=alarms, topics=topics, audit=audit, live=live,
                         events=events, poller=poller, history=history, backup=backup,
                         export=export, reports=reports, notifications=Notifications(),
-                        faces=FaceStatus(), paths=paths, clock=clock,
+                        faces=faces, paths=paths, clock=clock,
                         retire=Retirement(devices, alarms),
                         system=SystemService(audit, users.sessions, manage_host=manage_host),
                         switching=GroupSwitching(devices, structure, audit, clock=clock),
-                        certs=certs, tokens=tokens)
+                        certs=certs, tokens=tokens, timesync=timesync)

@@ -38,6 +38,7 @@ from ..core.errors import Invalid
 from ..core.events import EventBus
 from ..core.permissions import SYSTEM, Action, Principal, require
 from ..core.settings import EmailSettings
+from ..core.timesync import local_text
 from ..core.vocabulary import severity_word
 
 __all__ = ["EmailNotifier"]
@@ -89,6 +90,7 @@ class EmailNotifier:
         self._events = events
         self._audit = audit
         config.appliers.register("email", "email")
+        config.appliers.register("hostname", "email")   # named in every mail (_host_line)
         self._spool = spool
         self._outbox = spool / "outbox"
         self._outbox.mkdir(parents=True, exist_ok=True)
@@ -139,6 +141,20 @@ class EmailNotifier:
         s = self._settings()
         return f"email={s.serverAddress}:{s.serverPort}" if s.enabled else "email=off"
 
+    def _hostname(self) -> str:
+        """The controller's host name (``config/hostname``)."""
+        return str(self._config.get("hostname").hostname)
+
+    def _when(self, note: dict[str, Any]) -> str:
+        """A notification's time in the zone of ``config/time`` (a person reads it)."""
+        if "at" not in note:                    # queued by an older version: UTC text
+            return f"{note['ts']} UTC"
+        return local_text(self._config, float(note["at"]))
+
+    def _host_line(self) -> str:
+        """The line naming the controller a mail comes from."""
+        return f"Controller: {self._hostname()}"
+
     def _settings(self) -> EmailSettings:
         return self._config.get("email")  # type: ignore[return-value]
 
@@ -172,8 +188,9 @@ class EmailNotifier:
         s = self._settings()
         if not s.enabled or severity.rank < Severity(s.minSeverity).rank:
             return
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts or self._clock()))
-        self._batch.append({"ts": when, "severity": severity.value, "text": text})
+        at = ts or self._clock()
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at))
+        self._batch.append({"ts": when, "at": at, "severity": severity.value, "text": text})
         _write_atomic(self._batch_path, self._batch)
         if self._batch_since is None:
             self._batch_since = self._clock()
@@ -202,10 +219,11 @@ class EmailNotifier:
             self._batch_since = None
             return
         s = self._settings()
-        lines = [f"{n['ts']} UTC  {severity_word(n['severity']):<8}  {n['text']}"
+        lines = [f"{self._when(n)}  {severity_word(n['severity']):<8}  {n['text']}"
                  for n in self._batch]          # the words of core.vocabulary, as on screen
-        body = f"{s.textStart}\n\n" + "\n".join(lines) + f"\n\n{s.textEnd}\n"
-        mail = {"id": make_msgid(domain="enerteg"), "subject": s.subject, "body": body,
+        body = (f"{s.textStart}\n\n{self._host_line()}\n\n" + "\n".join(lines)
+                + f"\n\n{s.textEnd}\n")
+        mail = {"id": make_msgid(domain=self._hostname()), "subject": s.subject, "body": body,
                 "count": len(self._batch), "created": self._clock()}
         name = f"{int(self._clock() * 1000):015d}-{uuid.uuid4().hex[:8]}.json"
         _write_atomic(self._outbox / name, mail)
@@ -305,8 +323,9 @@ class EmailNotifier:
             raise Invalid("config/email: enabled = 'disabled' does not allow a test e-mail; "
                           "allowed is enabled (put config/email enabled=enabled first)",
                           thing="enabled", value="disabled", allowed="enabled")
-        mail = {"id": make_msgid(domain="enerteg"), "subject": f"{s.subject} (test)",
-                "body": f"{s.textStart}\n\nTest e-mail sent by {principal.user}.\n\n{s.textEnd}\n",
+        mail = {"id": make_msgid(domain=self._hostname()), "subject": f"{s.subject} (test)",
+                "body": (f"{s.textStart}\n\n{self._host_line()}\n\nTest e-mail sent by "
+                         f"{principal.user}.\n\n{s.textEnd}\n"),
                 "created": self._clock()}
         try:
             await self._deliver(s, self._message(s, mail))

@@ -15,6 +15,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from ..core.events import Batch
+from ..core.timesync import local_text
 from .context import LiveListener, console_context
 from .queries import alarm_counts, ring_text
 
@@ -86,16 +87,18 @@ class StatusHeader(LiveListener, Widget):
         c = ctx.core
         alarms = alarm_counts(c)
         ring, ring_style = ring_text(c)
-        clock = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ctx.clock()))
+        # in the zone of config/time; "Z" for UTC (core.timesync.local_text)
+        clock, zone = local_text(c.config, ctx.clock(), "%Y-%m-%d %H:%M:%S|%Z").split("|")
+        zone = "Z" if zone == "UTC" else f" {zone}"
         left = Text()
         left.append(" EnerTEG ", style="bold reverse")
         left.append(f" {ctx.hostname} ", style="bold")
         left.append(f"{ctx.principal.user}({ctx.principal.role_names}) ")
         width = self.size.width
-        right = self._right(alarms.red, alarms.yellow, ring, ring_style, clock)
+        right = self._right(alarms.red, alarms.yellow, ring, ring_style, clock + zone)
         if len(left) + len(right) > width:
             # narrow terminal: the time of day is enough
-            right = self._right(alarms.red, alarms.yellow, ring, ring_style, clock[11:])
+            right = self._right(alarms.red, alarms.yellow, ring, ring_style, clock[11:] + zone)
         pad = max(1, width - len(left) - len(right))
         return Text.assemble(left, " " * pad, right)
 
@@ -108,5 +111,5 @@ class StatusHeader(LiveListener, Widget):
         right.append(f"▲{yellow}", style="bold yellow" if yellow else "")
         right.append("  ")
         right.append(ring, style=ring_style)
-        right.append(f"  {clock}Z ")
+        right.append(f"  {clock} ")
         return right

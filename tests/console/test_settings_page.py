@@ -70,8 +70,9 @@ async def test_list_shows_every_topic_and_who_applies_it(frozen):
         assert cells["snmp_agent"] == "snmp agent"
         assert cells["modbus"] == "modbus server"
         assert cells["http_server"] == "web server (see note)"
-        assert cells["time"].startswith("none yet")
-        p.query_one("#topics").cursor_row = [r.key for r in rows].index("time")
+        assert cells["time"] == "time sync"
+        assert cells["sppdu5"].startswith("none yet")
+        p.query_one("#topics").cursor_row = [r.key for r in rows].index("sppdu5")
         await settle(pilot)
         assert "Not active in this build: no service applies" in str(
             p.query_one("#service").render())
@@ -175,10 +176,10 @@ async def test_list_and_structured_values_round_trip(frozen):
         await settle(pilot)
         assert frozen.config.get("time").ntpServers == ["0.pool.ntp.org", "1.pool.ntp.org"]
         assert p.query_one("#f-ntpServers", Input).value == "0.pool.ntp.org, 1.pool.ntp.org"
-        assert "Not active in this build" in str(p.query_one("#service").render())
-        # the save says so too (issue 14 item 12): stored, not "saved" as if it acted
-        assert ("Saved config/time: ntpServers; stored, but not active in this build: no "
-                "service of this build applies config/time") in message(p)
+        # applied since issue 23 (the clock check); the save says so without a caveat
+        assert "Applied by: time sync." in str(p.query_one("#service").render())
+        assert "Saved config/time: ntpServers" in message(p)
+        assert "not active" not in message(p)
 
 
 @pytest.mark.asyncio

@@ -75,9 +75,9 @@ def test_every_topic_builds_with_defaults_and_round_trips(name: str) -> None:
 SERVICES = {
     "auth": "users", "backup": "backup", "backup_settings": "backup",
     "cli": "ssh, serial console", "core": "poller, history, watchdog", "devices": "driver", "email": "email",
-    "hostname": "console, shell, syslog, snmp agent", "http_server": "web server", "modbus": "modbus server",
+    "hostname": "console, shell, syslog, snmp agent, email, mdns", "http_server": "web server", "modbus": "modbus server",
     "network": None, "notifications": "audit", "snmp_agent": "snmp agent", "sppdu5": None,
-    "sql_export": "export", "syslog": "syslog", "time": None,
+    "sql_export": "export", "syslog": "syslog", "time": "time sync",
 }
 """Who applies each topic in this build (None: stored and checked only; faces say so)."""
 

@@ -132,3 +132,28 @@ async def test_starttls_trusts_a_ca_imported_into_the_certificate_store(make_con
     await c.core.certs.set_usage(ADMIN, info.id, "smtp")
     assert "ops@example.com" in await c.email.send_test(ADMIN)
     assert any("Subject: " in m and "(test)" in m for m in smtp_server.messages)
+
+
+async def test_mails_name_the_configured_host(make_controller, smtp_server) -> None:
+    """Issue 23 item 3: every mail says which controller sent it (config/hostname)."""
+    c = await _controller(make_controller, smtp_server, delay=0.2)
+    await c.topics.put(ADMIN, "config/hostname", {"hostname": "rack-room-7"})
+    await c.email.send_test(ADMIN)
+    dev = c.live.ordered()[2]
+    await c.topics.put(ADMIN, f"sim/{dev.hex_id}", {"reachable": False})
+    await wait_for(lambda: any("is unreachable" in m for m in smtp_server.messages), timeout=15)
+    assert len(smtp_server.messages) >= 2
+    for mail in smtp_server.messages:
+        assert "Controller: rack-room-7" in mail and "@rack-room-7>" in mail
+
+
+async def test_mail_times_are_in_the_configured_zone(make_controller, smtp_server) -> None:
+    """Issue 23 item 1: times a person reads in a mail are in config/time's zone."""
+    c = await _controller(make_controller, smtp_server, delay=0.2)
+    await c.topics.put(ADMIN, "config/time", {"timezone": "Asia/Kolkata"})
+    dev = c.live.ordered()[2]
+    await c.topics.put(ADMIN, f"sim/{dev.hex_id}", {"reachable": False})
+    await wait_for(lambda: any("is unreachable" in m for m in smtp_server.messages), timeout=15)
+    mail = next(m for m in smtp_server.messages if "is unreachable" in m)
+    line = next(ln for ln in mail.splitlines() if "is unreachable" in ln)
+    assert " IST  " in line and " UTC " not in line

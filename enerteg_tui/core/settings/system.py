@@ -68,7 +68,9 @@ class CoreSettings(TopicSettings):
     """Accept any TLS certificate when connecting to devices (§5.1); only sensible when
     valid certificates are installed on all of them."""
     remoteManagement: Toggle = False
-    """Allow the manufacturer's secure remote management access for support (§5.1)."""
+    """The manual's remote management access for the manufacturer's support (§5.1).
+    Does nothing in this build: there is no support access and no support account;
+    the value is only stored (docs/appliance.md)."""
     autoRestart: Toggle = True
     """Restart the application automatically on crashes or hangs (§5.1): under the systemd
     unit of ``enerteg install-service``, the watchdog stops its pings when the event loop
@@ -80,10 +82,15 @@ class HostnameSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "hostname"
     TITLE: ClassVar[str] = "Host name"
-    SERVICE: ClassVar[str | None] = "console, shell, syslog, snmp agent"
+    SERVICE: ClassVar[str | None] = "console, shell, syslog, snmp agent, email, mdns"
 
     hostname: HostName = "enerteg"
-    """Host name of the controller (RFC 1123 labels separated by dots)."""
+    """Host name of the controller (RFC 1123 labels separated by dots): the shell
+    prompt, the console header, syslog's HOSTNAME, e-mails and the mDNS instance name."""
+    mdns: Literal["auto", "enabled", "disabled"] = "auto"
+    """Announce the controller over mDNS as pdu5-<serial>.local with its services
+    (docs/appliance.md): "auto" only when started with --manage-host, "enabled" always,
+    "disabled" never."""
 
 
 class TimeSettings(TopicSettings):
@@ -91,6 +98,7 @@ class TimeSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "time"
     TITLE: ClassVar[str] = "Date and time"
+    SERVICE: ClassVar[str | None] = "time sync"
 
     ntpEnabled: Toggle = True
     """Keep the clock in step with the NTP servers below (strongly advised, §4.2)."""
@@ -100,7 +108,11 @@ class TimeSettings(TopicSettings):
     """NTP servers (host names or addresses), at most 8; a comma-separated text is
     accepted. At least one is needed while ``ntpEnabled``."""
     timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
-    """IANA time zone used to show times (stored times stay UTC)."""
+    """IANA time zone of every time a person reads (console, shell, e-mails); stored
+    times and machine formats stay UTC."""
+    alarmOffsetSeconds: float = Field(2.0, ge=0.01, le=3600)
+    """Raise the clockUnsynchronised alarm when the clock is off from the NTP server by
+    more than this many seconds (or when no server answers)."""
 
     @model_validator(mode="after")
     def _servers_when_ntp(self) -> TimeSettings:

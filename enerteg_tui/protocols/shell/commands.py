@@ -271,7 +271,7 @@ def _unknown(word: str) -> str:
 
 def _build() -> dict[str, Command]:
     from . import (admincmds, certcmds, dccmds, devicecmds, exportcmds, ldapcmds, netcmds,
-                   notifycmds, reportcmds, switchcmds, systemcmds, tokencmds, usercmds)
+                   notifycmds, reportcmds, switchcmds, systemcmds, timecmds, tokencmds, usercmds)
 
     nav, net, user, admin = "Navigation", "Network", "User", "Maintenance"
     table = {
@@ -330,6 +330,11 @@ def _build() -> dict[str, Command]:
                             "Power off the host (needs serve --manage-host; admin)", admin),
         "reboot": Command(systemcmds.cmd_reboot, "reboot [--yes]",
                           "Reboot the host (needs serve --manage-host; admin)", admin),
+        "date": Command(timecmds.cmd_date, timecmds.DATE_USAGE.removeprefix("Usage: "),
+                        "Show the time (config/time zone) and sync state; set it (admin, "
+                        "--manage-host)", admin),
+        "time": Command(timecmds.cmd_time, timecmds.TIME_USAGE.removeprefix("Usage: "),
+                        "Show the clock's NTP sync state and offset, or check now", admin),
         "format": Command(cmd_format, "format text|json", "Set output format", user, "format"),
         "help": Command(cmd_help, "help [command]", "List commands, or explain one", user, "command"),
         "exit": Command(cmd_exit, "exit", "Log out", user),

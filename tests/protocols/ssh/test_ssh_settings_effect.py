@@ -20,7 +20,7 @@ from .conftest import PASSWORD, SSHEnv
 
 
 async def test_put_of_a_topic_without_service_says_not_active(ssh_env: SSHEnv) -> None:
-    for topic, change in (("time", "timezone=Europe/Berlin"),):
+    for topic, change in (("sppdu5", "autoDiscovery=disabled"),):
         r = await ssh_env.ssh("boss", f"cd config/{topic}; put {change}")
         assert r.code == 0, r.err
         assert "updated successfully" not in r.err
