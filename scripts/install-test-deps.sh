@@ -24,6 +24,10 @@ declare -A PEERS=(
   # system service) and its clients
   [slapd]=slapd
   [ldapsearch]=ldap-utils
+  # the web face's tests (TLS, redirects) and the namespaces of the mDNS and Redfish
+  # protocol tests (ip link set lo up)
+  [curl]=curl
+  [ip]=iproute2
 )
 missing=()
 for cmd in "${!PEERS[@]}"; do

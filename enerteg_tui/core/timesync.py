@@ -36,6 +36,8 @@ from .permissions import Action, Principal, require
 __all__ = ["TimeService", "TimeStatus", "sntp_query", "local_text", "zone",
            "CONDITION", "NTP_EPOCH_OFFSET", "MANAGE_HOST_FLAG", "CLOCK_CHANGE_WARNING"]
 
+from .waiting import wait_event
+
 log = logging.getLogger(__name__)
 
 NTP_EPOCH_OFFSET = 2208988800
@@ -212,8 +214,7 @@ class TimeService:
                         await self.check()
                     except Exception:  # noqa: BLE001 - the check never stops the controller
                         log.exception("time: check failed")
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.interval)
+                    await wait_event(self._wake, self.interval)
             finally:
                 waker.cancel()
 

@@ -36,6 +36,8 @@ from ..core.services import CoreServices
 
 __all__ = ["MdnsService", "mdns_host", "SERVICE_TYPES", "REFRESH_S"]
 
+from ..core.waiting import wait_event
+
 log = logging.getLogger(__name__)
 
 SERVICE_TYPES = ("_ssh._tcp", "_snmp._udp", "_http._tcp", "_https._tcp")
@@ -148,8 +150,7 @@ class MdnsService:
                         await self._close()
                         self.status = text
                     self._wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), REFRESH_S)
+                    await wait_event(self._wake, REFRESH_S)
             finally:
                 waker.cancel()
 
