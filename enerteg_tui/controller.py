@@ -85,8 +85,11 @@ class ControllerOptions:
     """Web server's plain HTTP port; None = ``config/http_server`` port (tests pass a free one)."""
     https_port: int | None = None
     """Web server's HTTPS port; None = ``config/http_server`` httpsPort (tests pass a free one)."""
-    ntp_port: int | None = 123
-    """UDP port of the NTP servers of ``config/time``; None = no clock checks (tests)."""
+    ntp_port: int | None = None
+    """UDP port of the NTP servers of ``config/time``. None: 123 under ``--manage-host``
+    (the appliance owns its clock), else no clock checks, so a controller on an ordinary
+    host never queries the Internet's servers on its own; 0: never (tests pass a fake
+    server's port when they check the clock)."""
     serial_device: str | None = None
     """Serial console device; None = ``config/cli`` serialDevice ("" = none)."""
     serial_baud: int | None = None
@@ -170,7 +173,9 @@ class Controller:
         self.core = await build_core(self.store, self.driver, paths=self.layout,
                                      clock=self.clock, interval=opts.interval,
                                      password_hasher=self._password_hasher,
-                                     manage_host=opts.manage_host, ntp_port=opts.ntp_port)
+                                     manage_host=opts.manage_host,
+                                     ntp_port=(opts.ntp_port or None) if opts.ntp_port is not None
+                                     else (123 if opts.manage_host else None))
         core = self.core
         from .notify.syslog import SyslogClient
         self.syslog = SyslogClient(core.config, core.events,

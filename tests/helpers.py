@@ -88,7 +88,7 @@ SNMP agent and the Modbus server, if a test enables them, on free ports unless a
 
     options.setdefault("ssh_enabled", False)
     # nor ask pool.ntp.org: a test that checks the clock runs a fake server (ntp_port)
-    options.setdefault("ntp_port", None)
+    options.setdefault("ntp_port", 0)
     options.setdefault("answer_error_rate", 0.0)  # a perfect bus unless a test asks
     # a test that enables config/snmp_agent must never bind UDP 161 (we run as root)
     options.setdefault("snmp_port", free_port(socket.SOCK_DGRAM))

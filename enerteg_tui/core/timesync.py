@@ -188,8 +188,9 @@ class TimeService:
     async def start(self) -> None:
         self._config.appliers.register("time", "time sync")
         if self.ntp_port is None:
-            self.status = TimeStatus(text="not checked: this controller was started without "
-                                          "NTP checks (a test)")
+            self.status = TimeStatus(text="not checked: the host keeps its own clock (the "
+                                          "controller checks it when started with "
+                                          "--manage-host)")
             return
         self._task = asyncio.create_task(self._run(), name="time-sync")
 
