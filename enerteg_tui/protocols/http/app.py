@@ -24,6 +24,7 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from ... import __version__
 from ...core.services import CoreServices
+from .events import EventHub, mount_events
 from .metrics import CONTENT_TYPE, Exposition
 
 __all__ = ["build_app", "SecurityHeaders", "RedirectToHttps", "HSTS_VALUE"]
@@ -51,8 +52,10 @@ async def _stream(expo: Exposition) -> AsyncIterator[bytes]:
         await asyncio.sleep(0)
 
 
-def build_app(core: CoreServices, expo: Exposition) -> FastAPI:
-    """The FastAPI application of the web server (``expo`` writes ``/metrics``)."""
+def build_app(core: CoreServices, expo: Exposition,
+              hub: Callable[[], EventHub | None] = lambda: None) -> FastAPI:
+    """The FastAPI application of the web server (``expo`` writes ``/metrics``, ``hub``
+    gives the ``/events`` streams their events)."""
     app = FastAPI(title="EnerTEG controller", version=__version__, docs_url=None,
                   redoc_url=None)
 
@@ -60,6 +63,7 @@ def build_app(core: CoreServices, expo: Exposition) -> FastAPI:
     async def index() -> str:
         return ("EnerTEG controller\n"
                 "/metrics  Prometheus text format (docs/http.md)\n"
+                "/events   alarm and device state changes (Server-Sent Events)\n"
                 "/healthz  liveness\n")
 
     @app.get("/healthz", response_class=PlainTextResponse, summary="Liveness")
@@ -84,6 +88,7 @@ def build_app(core: CoreServices, expo: Exposition) -> FastAPI:
                     headers={"WWW-Authenticate": 'Bearer realm="enerteg metrics"'})
         return StreamingResponse(_stream(expo), media_type=CONTENT_TYPE)
 
+    mount_events(app, core, hub)
     return app
 
 
