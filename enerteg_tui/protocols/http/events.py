@@ -75,7 +75,10 @@ def token_ok(token: str, authorization: str) -> bool:
 
 
 def _frame(event_id: str, kind: str, data: dict[str, Any]) -> bytes:
-    return (f"id: {event_id}\nevent: {kind}\ndata: "
+    """One SSE event; without ``event_id`` no ``id:`` line (the client's last id stays
+    that of the last numbered event it got)."""
+    head = f"id: {event_id}\n" if event_id else ""
+    return (f"{head}event: {kind}\ndata: "
             f"{json.dumps(data, separators=(',', ':'), default=str)}\n\n").encode()
 
 
@@ -217,7 +220,7 @@ class EventHub:
             seq = int(seq_text) if same_run else 0
             oldest = self.ring[0].seq if self.ring else self.seq + 1
             if not same_run or seq < oldest - 1:
-                stream.queue.append(_frame(f"{self.run}-{self.seq}", "gap", {
+                stream.queue.append(_frame("", "gap", {
                     "lastEventId": last_id, "why": "events after it are no longer kept "
                     "(another run of the controller, or more than "
                     f"{self.ring.maxlen} since)"}))
@@ -291,7 +294,7 @@ class _StreamResponse(Response):
                 return
             final = b""
             if stream.dropped.is_set() and not closing.is_set():
-                final = _frame(f"{hub.run}-{hub.seq}", "dropped", {
+                final = _frame("", "dropped", {
                     "why": f"more than {hub.queue_limit} events waited for this client; "
                            "reconnect with Last-Event-ID to resume"})
             await _race(body(final, more=False), [gone, closing], FINAL_SECONDS)
