@@ -70,7 +70,9 @@ async def test_disabled_by_default_then_enabled_changed_and_stopped_live(make_co
     # no HTTPS any more: its port closes, HTTP stays
     https_port = svc.https_port
     await c.config.put(SYSTEM, "http_server", {"httpsEnabled": "disabled"})
-    await wait_for(lambda: svc.https_port is None and svc.status.running, timeout=15)
+    # (port too: between closing and reopening the listeners both ports are None)
+    await wait_for(lambda: svc.https_port is None and svc.port and svc.status.running,
+                   timeout=15)
     code, _, _ = await curl("-k", f"https://127.0.0.1:{https_port}/healthz")
     assert code == 7                                   # connection refused
     code, out, _ = await curl(f"http://127.0.0.1:{svc.port}/healthz")
@@ -279,7 +281,7 @@ async def test_plain_http_serves_without_hsts_while_insecure_is_on(make_controll
     code, out, _ = await curl(f"http://127.0.0.1:{svc.port}/")
     assert "/metrics" in out and "/healthz" in out
     code, out, _ = await curl(f"http://127.0.0.1:{svc.port}/openapi.json")
-    assert set(json.loads(out)["paths"]) == {"/", "/healthz", "/metrics"}
+    assert set(json.loads(out)["paths"]) == {"/", "/events", "/healthz", "/metrics"}
 
 
 # ------------------------------------------------------------------ docs

@@ -39,3 +39,44 @@ async def test_https_serves_the_store_web_server_certificate(make_controller: An
     await c.core.certs.delete(ADMIN, info.id)
     await c.config.put(SYSTEM, "http_server", {"hsts": "disabled"})
     await wait_for(lambda: "self-signed" in svc.status.text, timeout=15)
+
+
+async def test_import_and_delete_apply_live_without_a_restart(make_controller: Any,
+                                                             tmp_path: Path) -> None:
+    """No put, no restart: the store's event makes HTTPS serve the imported certificate
+    from the next handshake on; an /events stream open over HTTPS meanwhile stays open."""
+    import asyncio
+    import ssl
+
+    import httpx
+
+    c = await make_controller(pdus=2, bind="127.0.0.1", interval=0.2)
+    svc = c.service("http")
+    await c.config.put(SYSTEM, "http_server", {"enabled": "enabled"})
+    await wait_for(lambda: svc.status.running, timeout=15)
+    port = svc.https_port
+    own = tmp_path / "self.pem"
+    own.write_text(svc.certificate)
+    url = f"https://localhost:{port}/healthz"
+    assert (await curl("--cacert", str(own), url))[:2] == (0, "ok\n")
+    async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(own)),
+                                 timeout=30) as client:
+        async with client.stream("GET", f"https://localhost:{port}/events") as stream:
+            lines = stream.aiter_lines()
+            assert (await asyncio.wait_for(lines.__anext__(), 15)).startswith("retry: ")
+            ca = make_ca("Live CA")
+            ca_path = tmp_path / "ca.pem"
+            ca_path.write_text(ca.pem)
+            info = await c.core.certs.import_data(ADMIN, pkcs12_bytes(make_leaf(ca), "pw"),
+                                                  passphrase="pw", usage="web-server")
+            await wait_for(lambda: "certificate store" in svc.status.text, timeout=15)
+            code, out, err = await curl("--cacert", str(ca_path), url)
+            assert (code, out) == (0, "ok\n"), err
+            code, _, _ = await curl("--cacert", str(own), url)
+            assert code == 60                          # the self-signed one is not served
+            assert svc.https_port == port and len(svc.events_hub.streams) == 1
+            await c.core.certs.delete(ADMIN, info.id)
+            await wait_for(lambda: "self-signed" in svc.status.text, timeout=15)
+            assert (await curl("--cacert", str(own), url))[:2] == (0, "ok\n")
+            assert (await curl("--cacert", str(ca_path), url))[0] == 60
+            assert len(svc.events_hub.streams) == 1 and not stream.is_closed

@@ -13,17 +13,17 @@ Imported only when the web server is enabled (FastAPI is not loaded otherwise).
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from ... import __version__
 from ...core.services import CoreServices
+from .events import EventHub, mount_events
 from .metrics import CONTENT_TYPE, Exposition
 
 __all__ = ["build_app", "SecurityHeaders", "RedirectToHttps", "HSTS_VALUE"]
@@ -44,15 +44,29 @@ def _settings(core: CoreServices) -> Any:
     return core.config.get("http_server")
 
 
-async def _stream(expo: Exposition) -> AsyncIterator[bytes]:
-    """The exposition family by family, letting the loop run (the poller) in between."""
-    for chunk in expo.chunks():
-        yield chunk.encode()
-        await asyncio.sleep(0)
+class _Exposition(Response):
+    """``/metrics``' answer: the exposition's parts sent in turn without a copy, the
+    megabytes last (nothing waits for the client to drain them)."""
+
+    media_type = CONTENT_TYPE
+
+    def __init__(self, parts: tuple[bytes, ...]) -> None:
+        super().__init__(media_type=CONTENT_TYPE)
+        self.parts = parts
+        self.headers["content-length"] = str(sum(len(p) for p in parts))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code,
+                    "headers": self.raw_headers})
+        for i, part in enumerate(self.parts):
+            await send({"type": "http.response.body", "body": part,
+                        "more_body": i < len(self.parts) - 1})
 
 
-def build_app(core: CoreServices, expo: Exposition) -> FastAPI:
-    """The FastAPI application of the web server (``expo`` writes ``/metrics``)."""
+def build_app(core: CoreServices, expo: Exposition,
+              hub: Callable[[], EventHub | None] = lambda: None) -> FastAPI:
+    """The FastAPI application of the web server (``expo`` writes ``/metrics``, ``hub``
+    gives the ``/events`` streams their events)."""
     app = FastAPI(title="EnerTEG controller", version=__version__, docs_url=None,
                   redoc_url=None)
 
@@ -60,6 +74,7 @@ def build_app(core: CoreServices, expo: Exposition) -> FastAPI:
     async def index() -> str:
         return ("EnerTEG controller\n"
                 "/metrics  Prometheus text format (docs/http.md)\n"
+                "/events   alarm and device state changes (Server-Sent Events)\n"
                 "/healthz  liveness\n"
                 "/redfish  Redfish (docs/redfish.md)\n")
 
@@ -68,8 +83,8 @@ def build_app(core: CoreServices, expo: Exposition) -> FastAPI:
         return "ok\n"
 
     @app.get("/metrics", summary="Live state in the Prometheus text format",
-             response_class=StreamingResponse,
-             responses={401: {"description": "metricsToken is set and the request did "
+             response_class=Response,
+             responses={200: {"content": {CONTENT_TYPE: {}}}, 401: {"description": "metricsToken is set and the request did "
                                              "not send it as a bearer token"}})
     async def metrics(request: Request) -> Response:
         token = _settings(core).metricsToken
@@ -83,8 +98,9 @@ def build_app(core: CoreServices, expo: Exposition) -> FastAPI:
                     "http_server metricsToken (Authorization: Bearer <token>)\n",
                     status_code=401,
                     headers={"WWW-Authenticate": 'Bearer realm="enerteg metrics"'})
-        return StreamingResponse(_stream(expo), media_type=CONTENT_TYPE)
+        return _Exposition(expo.body())
 
+    mount_events(app, core, hub)               # before the API's mount: /events
     from .redfish import build_router          # Redfish: /redfish (docs/redfish.md)
     app.include_router(build_router(core))
     from .api import build_api, install_outer   # the REST API v1 (docs/rest.md)

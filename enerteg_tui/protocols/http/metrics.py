@@ -3,9 +3,11 @@
 Why here and why text: a scrape of 100 full PDUs is some 60,000 samples; building a
 prometheus_client registry of that many objects per scrape (or keeping one in step with
 live state) costs more than writing the exposition text straight from live state, which
-is what ``Exposition.chunks`` does, one metric family per chunk. The HTTP route streams
-the chunks and yields to the loop between them, so the poller's sweep is never held up
-for a whole scrape. No library is imported here (tests and the benchmark call it too).
+is what ``Exposition`` does. The channel families (nearly all of the text) are kept as
+bytes from one sweep to the next, so the HTTP route's ``body`` writes only the small
+fresh families and answers at once, without giving the loop back mid-scrape (which made
+a scrape wait for a sweep's work between families). No library is imported here (tests
+and the benchmark call it too).
 
 Names follow Prometheus conventions (docs/http.md): ``enerteg_<component>_<quantity>_
 <base unit>``, base units with the catalogue's value scaled (mA → amperes, % → ratio,
@@ -136,33 +138,51 @@ class Exposition:
         self.started_at = started_at
         self.last_scrape = 0.0
         """``time.monotonic()`` of the last scrape (0: never)."""
-        self._cache: tuple[tuple[Any, ...], list[str]] | None = None
+        self._cache: tuple[tuple[Any, ...], bytes] | None = None
 
     # ------------------------------------------------------------------ public
     def text(self) -> str:
-        """The whole exposition at once (tests, the benchmark)."""
-        return "".join(self.chunks())
+        """The whole exposition as text (tests, the benchmark)."""
+        return b"".join(self.body()).decode()
+
+    def body(self) -> tuple[bytes, bytes]:
+        """The whole exposition for one scrape, encoded, in two parts to send in turn:
+        the families written fresh (devices' states, relays, bus, alarms, process) and
+        the channel families (nearly all of the bytes).
+
+        Built in one go, never yielding to the loop: a scrape that gave the loop back
+        between families waited for a sweep's work each time (the slow tail of
+        ``/metrics``). The channel families are kept as bytes per sweep, so a scrape
+        writes only the small fresh families; the two parts are not joined (no copy of
+        megabytes)."""
+        self.last_scrape = time.monotonic()
+        devices = self.core.live.ordered()
+        labels = {d.hex_id: self._device_labels(d) for d in devices}
+        fresh = "".join((*self._device_families(devices, labels), self._bus(),
+                         self._alarms(), self._process())).encode()
+        return fresh, self._channels(devices, labels)
 
     def chunks(self) -> Iterator[str]:
-        """The exposition, one metric family (all its samples) per chunk."""
+        """The exposition, one metric family (all its samples) per chunk; the channel
+        families built fresh (nothing kept or reused)."""
         self.last_scrape = time.monotonic()
         devices = self.core.live.ordered()
         labels = {d.hex_id: self._device_labels(d) for d in devices}
         yield from self._device_families(devices, labels)
-        key = self._key(devices, labels)
-        cached = self._cache
-        if cached is not None and cached[0] == key:
-            yield from cached[1]
-        else:
-            built: list[str] = []
-            for chunk in self._channel_families(devices, labels):
-                built.append(chunk)
-                yield chunk
-            if self._key(devices, labels) == key:       # no sweep ended in between
-                self._cache = (key, built)
         yield self._bus()
         yield self._alarms()
         yield self._process()
+        yield from self._channel_families(devices, labels)
+
+    def _channels(self, devices: list[Any], labels: dict[str, str]) -> bytes:
+        """The channel families, kept since the last sweep or built now (and kept)."""
+        key = self._key(devices, labels)
+        cached = self._cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        data = "".join(self._channel_families(devices, labels)).encode()
+        self._cache = (key, data)
+        return data
 
     def prepare(self) -> bool:
         """Build the channel families now (after a sweep); False if they were current."""
@@ -171,7 +191,7 @@ class Exposition:
         key = self._key(devices, labels)
         if self._cache is not None and self._cache[0] == key:
             return False
-        self._cache = (key, list(self._channel_families(devices, labels)))
+        self._channels(devices, labels)
         return True
 
     def forget(self) -> None:

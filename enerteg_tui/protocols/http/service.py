@@ -32,6 +32,7 @@ from typing import Any
 from ...core.services import CoreServices
 from ...core.settings import HttpServerSettings
 from ..settings_face import SettingsDrivenFace, bind_problem
+from .events import EventHub
 from .metrics import Exposition
 from .tls import TlsProblem, certificate_summary, self_signed, server_context
 
@@ -80,6 +81,14 @@ class HttpService(SettingsDrivenFace):
         self.exposition: Exposition | None = None
         """What ``/metrics`` answers from, while the server runs."""
         self._prebuild: asyncio.Task[None] | None = None
+        self._tls_front: Any = None
+        """The SSL context the HTTPS listener was made with; its SNI callback hands each
+        handshake ``_tls_live``, the context of the certificate served now."""
+        self._tls_live: Any = None
+        self._certs_watch: asyncio.Task[None] | None = None
+        self.events_hub: EventHub | None = None
+        """What ``/events`` streams from, while the server is enabled (kept across
+        restarts of the listeners, so Last-Event-ID resume survives a port change)."""
 
     def describe(self) -> str:
         ports = [f"http={self.address}:{self.port}" if self.port else "",
@@ -103,12 +112,42 @@ class HttpService(SettingsDrivenFace):
                 self._set_status(self._status.running, self._running_text(settings)
                                  if self._servers else self._status.text)   # answer the put
                 return
+            if await self._swap_identity(settings, wanted):
+                return
             self._applied = wanted
             await self._close()
             if not settings.enabled:
+                await self._close_hub()
                 self._set_status(False, f"disabled (config/{TOPIC} enabled=disabled)")
                 return
             await self._open(settings, address, port, https_port)
+
+    async def _swap_identity(self, settings: HttpServerSettings, wanted: Any) -> bool:
+        """Only the certificate changed and HTTPS listens: serve the new one from the
+        next handshake on, without restarting the listeners (open connections, such as
+        ``/events`` streams, stay). False when a restart is needed (or the new
+        certificate cannot be used: the restart path then says why)."""
+        old = self._applied
+        if (wanted is None or old is None or self._tls_front is None or not self._servers
+                or wanted[:4] != old[:4] or not wanted[4]):
+            return False
+        try:
+            ctx = self._tls_context(settings)
+        except (TlsProblem, OSError):
+            return False
+        self._tls_live = ctx
+        self._applied = wanted
+        text = self._running_text(settings)
+        self._set_status(True, text)
+        log.info("Web server: HTTPS now serves the %s (%s), without a restart",
+                 self._cert_source, certificate_summary(self.certificate))
+        return True
+
+    def _select_context(self, sslobj: Any, _name: str | None, ctx: Any) -> None:
+        """Every handshake (SNI or not) gets the context of the certificate now served."""
+        live = self._tls_live
+        if live is not None and live is not ctx:
+            sslobj.context = live
 
     async def _open(self, settings: HttpServerSettings, address: str, port: int,
                     https_port: int) -> None:
@@ -116,6 +155,8 @@ class HttpService(SettingsDrivenFace):
         if settings.httpsEnabled:
             try:
                 ctx = self._tls_context(settings)
+                self._tls_front = self._tls_live = ctx
+                ctx.sni_callback = self._select_context
             except (TlsProblem, OSError) as exc:
                 await self._not_started(f"HTTPS: {exc}", "http.error")
                 return
@@ -137,7 +178,10 @@ class HttpService(SettingsDrivenFace):
             self.exposition = Exposition(self.core, self.started_at)
             self._prebuild = asyncio.create_task(self._prebuild_after_sweeps(self.exposition),
                                                  name="http-metrics-prebuild")
-            app = SecurityHeaders(build_app(self.core, self.exposition),
+            if self.events_hub is None:
+                self.events_hub = EventHub(self.core)
+            app = SecurityHeaders(build_app(self.core, self.exposition,
+                                            lambda: self.events_hub),
                                   lambda: bool(self.core.config.get(TOPIC).hsts))
             https_sock = socks[1] if ctx is not None else None
             plain = app if settings.insecureEnabled else RedirectToHttps(
@@ -233,6 +277,35 @@ class HttpService(SettingsDrivenFace):
                 else:
                     expo.forget()
 
+    async def start(self) -> None:
+        await super().start()
+        self._certs_watch = asyncio.create_task(self._follow_certs(), name="http-certs")
+
+    async def stop(self) -> None:
+        if self._certs_watch is not None:
+            self._certs_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._certs_watch
+            self._certs_watch = None
+        await super().stop()
+        await self._close_hub()
+
+    async def _follow_certs(self) -> None:
+        """The certificate store changed (import, delete, usage, restore): apply again;
+        a new web-server certificate is served from the next handshake."""
+        with self.core.events.subscribe(kinds={"certs"}, live=False) as sub:
+            while True:
+                await sub.get()
+                try:
+                    await self._apply(self.core.config.get(TOPIC))
+                except Exception:
+                    log.exception("Web server: applying a certificate store change failed")
+
+    async def _close_hub(self) -> None:
+        if self.events_hub is not None:
+            hub, self.events_hub = self.events_hub, None
+            await hub.close()
+
     async def _close(self) -> None:
         if self._prebuild is not None:
             self._prebuild.cancel()
@@ -240,6 +313,8 @@ class HttpService(SettingsDrivenFace):
                 await self._prebuild
             self._prebuild = None
         servers, self._servers = self._servers, []
+        if servers and self.events_hub is not None:
+            self.events_hub.end_streams()       # open /events streams end now
         for server, _task in servers:
             server.should_exit = True
         for server, task in servers:
@@ -256,6 +331,7 @@ class HttpService(SettingsDrivenFace):
             from .api.auth import end_rest_sessions     # their tokens die with the app
             await end_rest_sessions(self.core)
         self.port = self.https_port = None
+        self._tls_front = self._tls_live = None
 
     # ------------------------------------------------------------------ data files
     def _publish_docs(self) -> None:
