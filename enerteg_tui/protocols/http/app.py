@@ -23,7 +23,8 @@ from fastapi.responses import PlainTextResponse, Response
 
 from ... import __version__
 from ...core.services import CoreServices
-from .events import EventHub, mount_events
+from .events import EventHub
+from .events_route import mount_events
 from .metrics import CONTENT_TYPE, Exposition
 
 __all__ = ["build_app", "SecurityHeaders", "RedirectToHttps", "HSTS_VALUE"]

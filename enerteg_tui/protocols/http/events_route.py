@@ -1,0 +1,122 @@
+"""The ``/events`` route of the web face: the Server-Sent Events answer over an
+``EventHub`` (``events.py``, which holds no web framework so that a disabled web server
+never imports FastAPI).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from .events import EventHub, EventStream, FINAL_SECONDS, RETRY_MS, _frame, _race, token_ok
+
+__all__ = ["mount_events"]
+
+
+class _StreamResponse(Response):
+    """The ``text/event-stream`` answer: writes the stream's frames as they come.
+
+    Every wait also ends when the client leaves (``gone``), when the stream is dropped
+    and when the hub closes (the web server stops or restarts its listeners), so a
+    stalled reader never holds the stream, and a stop never waits for a client."""
+
+    def __init__(self, stream: EventStream) -> None:
+        super().__init__(media_type="text/event-stream")
+        self.stream = stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        stream, hub = self.stream, self.stream.hub
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        def body(data: bytes, more: bool = True) -> Awaitable[None]:
+            return send({"type": "http.response.body", "body": data, "more_body": more})
+
+        watcher = asyncio.create_task(watch())
+        closing = hub.closing
+        stops = [gone, stream.dropped, closing]
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", b"text/event-stream; charset=utf-8"),
+                (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]})
+            pending = f"retry: {RETRY_MS}\n: connected\n\n".encode() + stream.take()
+            while not any(e.is_set() for e in stops):
+                if pending and not await _race(body(pending), stops):
+                    break
+                if await _race(stream.wake.wait(), stops, hub.keepalive):
+                    pending = stream.take()
+                else:
+                    pending = b"" if any(e.is_set() for e in stops) else b": keep-alive\n\n"
+            if gone.is_set():
+                return
+            final = b""
+            if stream.dropped.is_set() and not closing.is_set():
+                final = _frame("", "dropped", {
+                    "why": f"more than {hub.queue_limit} events waited for this client; "
+                           "reconnect with Last-Event-ID to resume"})
+            await _race(body(final, more=False), [gone, closing], FINAL_SECONDS)
+        finally:
+            hub.streams.discard(stream)
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+
+def _bad(text: str, status: int = 400) -> Response:
+    return PlainTextResponse(f"{status} {text}\n", status_code=status)
+
+
+def mount_events(app: FastAPI, core: Any, hub: Callable[[], EventHub | None]) -> None:
+    """Add ``GET /events`` to ``app``; ``hub`` gives the web server's hub."""
+
+    @app.get("/events", summary="Alarm and device state changes (Server-Sent Events)",
+             response_class=Response,
+             responses={200: {"content": {"text/event-stream": {}},
+                              "description": "A stream of `alarm`, `device`, `gap` and "
+                                             "`dropped` events (docs/http.md)"},
+                        400: {"description": "device or element names nothing"},
+                        401: {"description": "metricsToken is set and the request did "
+                                             "not send it as a bearer token"},
+                        503: {"description": "too many open streams"}})
+    async def events(request: Request, device: str | None = None,
+                     element: str | None = None, lastEventId: str | None = None
+                     ) -> Response:
+        if not token_ok(core.config.get("http_server").metricsToken,
+                        request.headers.get("authorization", "")):
+            return PlainTextResponse(
+                "401 Unauthorized: /events needs the bearer token of config/http_server "
+                "metricsToken (Authorization: Bearer <token>)\n", status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="enerteg events"'})
+        the_hub = hub()
+        if the_hub is None:
+            return _bad("Service Unavailable: the event stream is not running", 503)
+        dev = device.strip().lower() if device is not None else None
+        if dev is not None and core.live.get(dev) is None:
+            known = ", ".join(sorted(core.live.devices)[:10])
+            return _bad(f"Bad Request: device={device!r} is not a PDU on the ring "
+                        f"(allowed: a hex id such as {known or 'none yet'})")
+        el: int | None = None
+        if element is not None:
+            if not element.strip().isdigit() or core.structure.kind_of(int(element)) is None:
+                return _bad(f"Bad Request: element={element!r} is not a DC element "
+                            "(allowed: the id of an existing room, row or rack, as "
+                            "structure/ lists them)")
+            el = int(element)
+        if len(the_hub.streams) >= the_hub.max_streams:
+            return PlainTextResponse(
+                f"503 Service Unavailable: {the_hub.max_streams} /events streams are open "
+                "already; close one or retry later\n", status_code=503,
+                headers={"Retry-After": "10"})
+        last = (request.headers.get("last-event-id") or lastEventId or "").strip()
+        stream = the_hub.open(the_hub.subjects_of(dev, el), last)
+        return _StreamResponse(stream)
