@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "and reboot (systemctl poweroff/reboot) and 'date set', and "
                             "announce it over mDNS (config/hostname mdns=auto); off by "
                             "default (docs/appliance.md)")
+    serve.add_argument("--resolv-conf", type=Path, metavar="PATH",
+                       help="with --manage-host: the file config/network's DNS servers are "
+                            "written to (default /etc/resolv.conf)")
     unit = sub.add_parser("install-service",
                           help="write a systemd unit file for `enerteg serve` (to PATH; "
                                "enables nothing)")
@@ -137,7 +140,7 @@ async def _serve(args: argparse.Namespace) -> int:
         bind=args.bind, bus_latency_ms=args.bus_latency_ms, equipment=args.equipment,
         ssh_enabled=False if args.no_ssh else None, ssh_port=args.ssh_port,
         serial_device=args.serial, serial_baud=args.baud, log_file=True,
-        manage_host=args.manage_host,
+        manage_host=args.manage_host, resolv_conf=args.resolv_conf,
     ))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -90,6 +90,9 @@ class ControllerOptions:
     (the appliance owns its clock), else no clock checks, so a controller on an ordinary
     host never queries the Internet's servers on its own; 0: never (tests pass a fake
     server's port when they check the clock)."""
+    resolv_conf: Path | None = None
+    """Where ``config/network``'s DNS servers go under ``--manage-host``; None =
+    /etc/resolv.conf (tests point it into a temporary directory)."""
     serial_device: str | None = None
     """Serial console device; None = ``config/cli`` serialDevice ("" = none)."""
     serial_baud: int | None = None
@@ -175,7 +178,9 @@ class Controller:
                                      password_hasher=self._password_hasher,
                                      manage_host=opts.manage_host,
                                      ntp_port=(opts.ntp_port or None) if opts.ntp_port is not None
-                                     else (123 if opts.manage_host else None))
+                                     else (123 if opts.manage_host else None),
+                                     **({"resolv_conf": opts.resolv_conf}
+                                        if opts.resolv_conf is not None else {}))
         core = self.core
         from .notify.syslog import SyslogClient
         self.syslog = SyslogClient(core.config, core.events,

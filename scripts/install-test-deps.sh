@@ -28,6 +28,11 @@ declare -A PEERS=(
   # protocol tests (ip link set lo up)
   [curl]=curl
   [ip]=iproute2
+  # network management (tests/appliance/test_network.py): the controller's DHCP client
+  # (busybox's udhcpc), a DHCP server in the peer namespace, ping from the peer
+  [udhcpc]=udhcpc
+  [dnsmasq]=dnsmasq-base
+  [ping]=iputils-ping
 )
 missing=()
 for cmd in "${!PEERS[@]}"; do

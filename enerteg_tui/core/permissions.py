@@ -91,6 +91,10 @@ class Principal:
     source: str = "local"
     """Where the account lives: ``local`` (the user table) or ``ldap`` (the directory of
     config/auth, ``core.directory``)."""
+    reached: str = ""
+    """The controller's own address the connection reached (its socket's local
+    address; empty for serial and local consoles and internal work): ``network confirm``
+    checks it after an address change (core/network.py)."""
 
     @property
     def actions(self) -> frozenset[Action]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from argon2 import PasswordHasher
@@ -34,6 +35,7 @@ from .faults import FaultInjector
 from .group_switching import GroupSwitching
 from .history import HistoryService
 from .live import LiveState
+from .network import RESOLV_CONF, NetworkService
 from .permissions import Principal
 from .poller import PollDriver, Poller
 from .layout import DataLayout
@@ -127,6 +129,8 @@ class CoreServices:
     """API tokens of users, for the machine faces (REST, Redfish)."""
     timesync: TimeService
     """The clock: NTP check, sync state and offset, the clock alarm, ``date set``."""
+    network: NetworkService
+    """config/network applied to the host (``--manage-host``) behind a confirm timer."""
 
     async def start_polling(self, *, follow_interval: bool = True) -> None:
         """Start the sweeps (the last step of a start: every listener is in place) and
@@ -138,6 +142,7 @@ class CoreServices:
         """Stop the background work in reverse order of start; the store stays open (its
         owner closes it after writing the last audit entry)."""
         await self.poller.stop()
+        await self.network.stop()
         await self.timesync.stop()
         await self.backup.stop()
         await self.certs.stop()
@@ -153,7 +158,8 @@ class CoreServices:
 async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                      clock: Callable[[], float], interval: float | None = None,
                      password_hasher: PasswordHasher | None = None,
-                     manage_host: bool = False, ntp_port: int | None = 123) -> CoreServices:
+                     manage_host: bool = False, ntp_port: int | None = 123,
+                     resolv_conf: Path = RESOLV_CONF) -> CoreServices:
     """Build, load and start the core services over an open store and driver.
 
     Args:
@@ -166,6 +172,7 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
             pass a cheap one; production code has no switch that lowers it).
         manage_host: started with ``--manage-host`` (poweroff and reboot allowed).
         ntp_port: UDP port of the NTP servers; None = do not check the clock (tests).
+        resolv_conf: where DNS servers of ``config/network`` go (``--manage-host`` only).
 
     The poller is built but not started: ``CoreServices.start_polling`` does that once
     the faces' listeners are in place.
@@ -246,6 +253,10 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     timesync = TimeService(config, alarms, audit, events, manage_host=manage_host,
                            ntp_port=ntp_port, clock=clock, faces=faces)
     await timesync.start()
+    network = NetworkService(config, audit, events, state_dir=paths.root,
+                             manage_host=manage_host, resolv_conf=resolv_conf, faces=faces,
+                             clock=clock)
+    await network.start()
     return CoreServices(config=config, users=users, devices=devices, structure=structure,
                         rules=rules, alarms=alarms, topics=topics, audit=audit, live=live,
                         events=events, poller=poller, history=history, backup=backup,
@@ -254,4 +265,5 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                         retire=Retirement(devices, alarms),
                         system=SystemService(audit, users.sessions, manage_host=manage_host),
                         switching=GroupSwitching(devices, structure, audit, clock=clock),
-                        certs=certs, tokens=tokens, timesync=timesync)
+                        certs=certs, tokens=tokens, timesync=timesync,
+                        network=network)

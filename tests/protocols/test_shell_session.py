@@ -108,7 +108,7 @@ async def test_network_commands(controller) -> None:
     code, _, err = await run(controller, "network status nope0")
     assert code == 1 and "nope0" in err
     code, out, err = await run(controller, "network config eth0 dhcp=false ipv4Address=10.0.0.5 prefixLength=24")
-    assert code == 0 and "NOT changed" in err and "10.0.0.5" in out
+    assert code == 0 and "not applied: the host manages its own network" in err and "10.0.0.5" in out
     code, _, err = await run(controller, "network config eth0 ipv4Address=10.0.0.300")
     assert code == 1 and "ipv4Address" in err and "10.0.0.300" in err
 

@@ -71,7 +71,9 @@ class InterfaceSettings(NestedSettings):
     ipv6Lla: Toggle = True
     """Generate an IPv6 link-local address from the interface's MAC address."""
     llaFallback: Toggle = False
-    """Assign a static IPv6 address if link-local addressing fails."""
+    """When DHCP gets no lease, give the interface an IPv4 link-local address
+    (169.254.x.y/16, RFC 3927, derived from its MAC address) until a lease comes, so the
+    controller stays reachable on its segment."""
 
     @field_validator("prefixLength")
     @classmethod
@@ -95,6 +97,9 @@ class InterfaceSettings(NestedSettings):
             if ipaddress.IPv4Address(self.gateway) == net.ip:
                 raise fail("gateway", self.gateway,
                            "the address of a router, not the interface's own address")
+            if ipaddress.IPv4Address(self.gateway) not in net.network:
+                raise fail("gateway", self.gateway,
+                           f"an address inside the interface's subnet {net.network}")
         return self
 
 
@@ -107,11 +112,17 @@ class NetworkSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "network"
     TITLE: ClassVar[str] = "Network"
+    SERVICE: ClassVar[str | None] = "network"
+    SERVICE_NOTE: ClassVar[str] = ("applied to the host only when the controller was started "
+                                   "with --manage-host, behind a confirm timer")
 
     interfaces: Annotated[dict[str, InterfaceSettings], Field(max_length=16)] = Field(
         default_factory=_default_interfaces)
     """Interface name → its settings (at most 16); set one key with a dotted path,
     e.g. interfaces.eth0.dhcp=false."""
+    confirmSeconds: int = Field(default=120, ge=5, le=3600)
+    """Seconds an operator has to confirm an applied change (`network confirm`) before
+    the previous configuration is restored (only with --manage-host; 5 to 3600)."""
 
     @field_validator("interfaces", mode="before")
     @classmethod

@@ -295,8 +295,9 @@ def _build() -> dict[str, Command]:
                           "Switch a rack, row, room, PDUs or an outlet group, outlet by outlet",
                           "Power", "switch"),
         "ping": Command(netcmds.cmd_ping, "ping <host> [-c COUNT] [-W TIMEOUT]", "Ping a host name or IP address", net),
-        "network": Command(netcmds.cmd_network, "network status|list|config [if] [key=value ...]",
-                           "Show or configure network interfaces", net, "network"),
+        "network": Command(netcmds.cmd_network, netcmds.NETWORK_USAGE.removeprefix("Usage: "),
+                           "Show, configure, apply and confirm network interfaces", net,
+                           "network"),
         "email": Command(notifycmds.cmd_email, "email test",
                          "Send a test e-mail with config/email (admin)", net),
         "whoami": Command(cmd_whoami, "whoami", "Show detailed user information", user),
@@ -382,7 +383,8 @@ def complete(sh: Any, line: str, cursor: int) -> list[str]:
     if kind == "command":
         return sorted(n for n in table if n.startswith(word))
     if kind == "network" and len(words) == 2:
-        return [w for w in ("status", "list", "config") if w.startswith(word)]
+        return [w for w in ("status", "list", "config", "apply", "confirm")
+                if w.startswith(word)]
     if kind == "switch":
         from .switchcmds import complete_switch
         return complete_switch(sh, words)

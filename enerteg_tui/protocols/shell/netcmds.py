@@ -1,10 +1,13 @@
 """Shell network commands: ``ping`` (real ICMP, in process: ``icmp.py``) and
-``network status|list|config``.
+``network status|list|config|apply|confirm`` (manual §5.3, issue 23 item 2).
 
 ``network list``/``status`` read the host's real interfaces (addresses, link state,
-speed, MTU); ``network config`` validates and stores interface settings in
-``config/network`` through the core and says plainly that the host's interfaces were
-not changed: applying them to the operating system is not part of this build.
+speed, MTU) and ``status`` adds what the core's network service says: applied, a
+change waiting for its confirmation with the seconds left, DHCP leases, or that the host
+manages its own network (no ``--manage-host``). ``network config`` shows and stores
+interface settings in ``config/network`` through the core; the service applies them
+when the controller manages its host. ``network apply`` applies the stored settings
+again and ``network confirm`` keeps an applied change (``core/network.py``).
 """
 
 from __future__ import annotations
@@ -126,10 +129,18 @@ def _iface_text(i: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+NETWORK_USAGE = ("Usage: network status [if] | network list | network config [if] [key=value ...]"
+                 " | network apply | network confirm")
+
+
+def _management(sh: Any) -> dict[str, Any]:
+    return dict(sh.core.network.status())
+
+
 async def cmd_network(sh: Any, args: list[str]) -> None:
-    """network status [if] | network list | network config [if] [key=value ...]."""
+    """network status [if] | list | config [if] [key=value ...] | apply | confirm."""
     if not args:
-        raise UsageError("Usage: network status [if] | network list | network config [if] [key=value ...]")
+        raise UsageError(NETWORK_USAGE)
     sub, rest = args[0], args[1:]
     ifs = interfaces()
     if sub == "list":
@@ -145,11 +156,22 @@ async def cmd_network(sh: Any, args: list[str]) -> None:
             if not ifs:
                 raise NotFound(f"network interface {rest[0]!r} does not exist", thing="interface",
                                value=rest[0], allowed=", ".join(i["name"] for i in interfaces()))
-        sh.emit(ifs, "\n".join(_iface_text(i) for i in ifs))
+        mgmt = _management(sh)
+        sh.emit({"interfaces": ifs, "management": mgmt},
+                "\n".join([*(_iface_text(i) for i in ifs), f"Management: {mgmt['text']}",
+                           *(f"DHCP lease on {n}: {v['address']} via {v['router'] or '-'}, dns "
+                             f"{', '.join(v['dns']) or '-'}, {v['leaseSeconds']} s"
+                             for n, v in mgmt["leases"].items())]))
     elif sub == "config":
         await _network_config(sh, rest)
+    elif sub in ("apply", "confirm"):
+        if rest:
+            raise UsageError(f"Usage: network {sub}")
+        net = sh.core.network
+        sh.msg(await (net.apply(sh.principal) if sub == "apply" else net.confirm(sh.principal)))
     else:
-        raise UsageError(f"network: unknown subcommand {sub!r}; allowed are status, list, config")
+        raise UsageError(f"network: unknown subcommand {sub!r}; allowed are status, list, "
+                         "config, apply, confirm")
 
 
 async def _network_config(sh: Any, rest: list[str]) -> None:
@@ -164,15 +186,18 @@ async def _network_config(sh: Any, rest: list[str]) -> None:
             if not sep or not key:
                 raise UsageError(f"network config: {w!r} is not key=value")
             changes[f"interfaces.{name}.{key}"] = value
+        faces = sh.core.faces
+        report = faces.next_report("network")
         await topics.put(sh.principal, "config/network", changes)
-        sh.msg(f"Settings of {name} stored in config/network. The host's network interfaces "
-               "were NOT changed: applying network settings to the operating system is not "
-               "available in this build.")
+        said = await faces.wait("network", report, timeout=10) if report else ""
+        sh.msg(f"Settings of {name} stored in config/network. Network: {said}")
     current = topics.get(sh.principal, "config/network")["u"].get("interfaces", {}).get(name)
     if current is None:
         raise NotFound(f"no settings for interface {name!r} in config/network", thing="interface",
                        value=name, allowed=", ".join(topics.get(sh.principal, "config/network")["u"]
                                                      .get("interfaces", {})) or "(none)")
-    sh.emit({"interface": name, "config": current},
-            f"{name} (stored settings; not applied to the host)\n"
-            + "\n".join(f"  {k:<14} {v}" for k, v in current.items()))
+    mgmt = _management(sh)
+    sh.emit({"interface": name, "config": current, "management": mgmt},
+            f"{name} (stored settings in config/network)\n"
+            + "\n".join(f"  {k:<14} {v}" for k, v in current.items())
+            + f"\nManagement: {mgmt['text']}")

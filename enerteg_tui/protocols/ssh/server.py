@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import logging
 import os
@@ -220,6 +221,10 @@ class _Connection(asyncssh.SSHServer):
                 self._disconnect(asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE,
                                  "Authentication failed")
                 return
+        sock = self.conn.get_extra_info("sockname")
+        if sock:    # the controller's address this client reached (network confirm)
+            reached = str(sock[0]).removeprefix("::ffff:")
+            self.principal = dataclasses.replace(self.principal, reached=reached)
         self._authenticated = True
         self.must_change = await svc.core.users.must_change(username)
         try:       # the core's one session admission (limit, audit), as on every face
