@@ -67,6 +67,7 @@ ACTIONS: dict[str, str] = {
     "sql_export": "Export now",
     "backup": "Back up now",
     "backup_settings": "Back up now",
+    "network": "Confirm change",
 }
 """The action button (ctrl+o) of the topics that have one."""
 
@@ -186,6 +187,8 @@ class SettingsPage(Page):
         self.specs: list[FieldSpec] = []
         self.initial: dict[str, str] = {}
         """The text each field started from (the stored values when last loaded)."""
+        self._service_shown = ""
+        """The service line's text as shown (the network form redraws it when it ages)."""
         if self.topic is not None:
             self.schema = settings_schema(self.topic)  # NotFound names the topics
             self.specs = field_specs(self.schema)
@@ -234,6 +237,8 @@ class SettingsPage(Page):
             self._fill_list()
         else:
             self._load()
+            if self.topic == "network":
+                self.set_interval(1.0, self._tick_network)
         self.listen()
 
     def focus_first(self) -> None:
@@ -328,13 +333,29 @@ class SettingsPage(Page):
                 text = value_text(value)
                 self.initial[spec.key] = text
                 self._set(spec.key, text)
-        line = self._service_line(self.schema)
-        report = self.ctx.core.faces.text(self.topic)
-        if report:
-            line.append(f" Now: {report}.")
-        self.query_one("#service", Static).update(line)
+        self._show_service()
         self.query_one("#service", Static).set_class(self.schema.SERVICE is None, "-none")
         self._mark_changed()
+
+    def _show_service(self) -> None:
+        """The service line: who applies the topic and what it says now (the network's
+        pending change with the seconds left, live: ``core.network.status``)."""
+        assert self.topic is not None and self.schema is not None
+        line = self._service_line(self.schema)
+        if self.topic == "network":
+            report: str | None = self.ctx.core.network.status()["text"]
+        else:
+            report = self.ctx.core.faces.text(self.topic)
+        if report:
+            line.append(f" Now: {report}.",
+                        style="bold yellow" if "waits for confirmation" in report else "")
+        self._service_shown = line.plain
+        self.query_one("#service", Static).update(line)
+
+    def _tick_network(self) -> None:
+        """Once a second on the network form: the seconds left of a pending change."""
+        if f"Now: {self.ctx.core.network.status()['text']}." not in self._service_shown:
+            self._show_service()
 
     def _text(self, key: str) -> str:
         widget = self._widget(key)
@@ -452,13 +473,17 @@ class SettingsPage(Page):
 
 
     def action_topic_action(self) -> None:
-        """The topic's action: test e-mail, export now, or back up now."""
+        """The topic's action: test e-mail, export now, back up now, or confirm the
+        applied network change (``core/network.py``)."""
         if self.topic == "email":
             self._run("Test e-mail", self._test_mail)
         elif self.topic == "sql_export":
             self._run("Export", self._export_now)
         elif self.topic in ("backup", "backup_settings"):
             self.action_backup()
+        elif self.topic == "network":
+            ctx = self.ctx
+            self._run("Network", lambda: ctx.core.network.confirm(ctx.principal))
 
     def _run(self, what: str, job: Callable[[], Awaitable[str]]) -> None:
         if self.edits():

@@ -59,3 +59,12 @@ async def test_settings_factory_reset_dialog(frozen, snap, size):
         await settle(pilot)
 
     assert await snap(make_app(frozen), size, go)
+
+
+async def test_settings_network_form(frozen, snap, size):
+    """The network form of a controller without --manage-host: the service line says the
+    host manages its own network; the action button confirms a pending change."""
+    async def go(pilot):
+        await _topic(pilot, "network")
+
+    assert await snap(make_app(frozen), size, go)

@@ -113,8 +113,8 @@ class NetworkSettings(TopicSettings):
     TOPIC: ClassVar[str] = "network"
     TITLE: ClassVar[str] = "Network"
     SERVICE: ClassVar[str | None] = "network"
-    SERVICE_NOTE: ClassVar[str] = ("applied to the host only when the controller was started "
-                                   "with --manage-host, behind a confirm timer")
+    SERVICE_NOTE: ClassVar[str] = ("Applied to the host at once, behind a confirm timer, only "
+                                   "when the controller was started with --manage-host.")
 
     interfaces: Annotated[dict[str, InterfaceSettings], Field(max_length=16)] = Field(
         default_factory=_default_interfaces)
