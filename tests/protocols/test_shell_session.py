@@ -111,6 +111,13 @@ async def test_network_commands(controller) -> None:
     assert code == 0 and "not applied: the host manages its own network" in err and "10.0.0.5" in out
     code, _, err = await run(controller, "network config eth0 ipv4Address=10.0.0.300")
     assert code == 1 and "ipv4Address" in err and "10.0.0.300" in err
+    code, out, _ = await run(controller, "network status")
+    assert code == 0 and "127.0.0.1/8" in out and "Management: not applied" in out
+    for sub in ("apply", "confirm"):
+        code, _, err = await run(controller, f"network {sub}")
+        assert code == 1 and "--manage-host" in err and f"network {sub}" in err
+    code, _, err = await run(controller, "network confirm now")
+    assert code == 2 and "Usage: network confirm" in err
 
 
 async def test_ping_loopback_without_a_ping_program(controller, monkeypatch) -> None:
