@@ -31,7 +31,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,6 @@ class Pending:
 class _State:
     confirmed: dict[str, Any] | None = None
     pending: dict[str, Any] | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def _v4_set(snapshot: dict[str, Any], names: list[str]) -> set[str]:
@@ -125,8 +124,6 @@ class NetworkService:
         self._follow: asyncio.Task[None] | None = None
         self.text = NOT_MANAGED if not manage_host else "starting"
         """The latest report (also in ``faces`` under ``network``)."""
-        self.rollbacks = 0
-        """Rollbacks done (tests count them)."""
         self.last_rollback = ""
         """Why the last change was rolled back (shown until the next change)."""
 
@@ -355,7 +352,6 @@ class NetworkService:
             self._stored = pending.previous
         if restore:
             await self._config.put(SYSTEM, "network", {"interfaces": pending.previous})
-        self.rollbacks += 1
         self.last_rollback = why
         msg = (f"Network change by {pending.by} rolled back: {why}; the previous "
                f"configuration is restored ({self._describe(pending.previous)})")
