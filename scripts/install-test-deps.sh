@@ -29,9 +29,11 @@ declare -A PEERS=(
   [curl]=curl
   [ip]=iproute2
   # network management (tests/appliance/test_network.py): the controller's DHCP client
-  # (busybox's udhcpc), a DHCP server in the peer namespace, ping from the peer
+  # (busybox's udhcpc), a DHCP server and an IPv6 router (router advertisements) in the
+  # peer namespace, ping from the peer
   [udhcpc]=udhcpc
   [dnsmasq]=dnsmasq-base
+  [radvd]=radvd
   [ping]=iputils-ping
 )
 missing=()

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from enerteg_tui.core.hostnet import eui64_link_local
 from tests.helpers import wait_for_blocking
 from tests.protocols.ssh.conftest import PASSWORD, SSH_OPTS, askpass_env
 
@@ -93,6 +94,29 @@ class Net:
         self.procs.append(proc)
         wait_for_blocking(lambda: (self.tmp / "dnsmasq.pid").exists() or proc.poll() is not None, 30)
         assert proc.poll() is None, "dnsmasq did not start"
+
+    def start_router_advertisements(self) -> None:
+        """radvd in the peer namespace: prefix 2001:db8:77::/64 on p0, an RA every 3-4 s."""
+        conf = self.tmp / "radvd.conf"
+        conf.write_text("interface p0 { AdvSendAdvert on; MinRtrAdvInterval 3; "
+                        "MaxRtrAdvInterval 4; prefix 2001:db8:77::/64 { AdvOnLink on; "
+                        "AdvAutonomous on; }; };\n")
+        _run("ip", "netns", "exec", self.peer, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.peer, "radvd", "-n", "-C", str(conf),
+             "-p", str(self.tmp / "radvd.pid"), "-m", "logfile", "-l", str(self.tmp / "radvd.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+        self.procs.append(proc)
+        wait_for_blocking(lambda: (self.tmp / "radvd.pid").exists() or proc.poll() is not None, 30)
+        assert proc.poll() is None, "radvd did not start"
+
+    def ipv6(self, dev: str = "eth0") -> list[str]:
+        out = _run("ip", "-n", self.ctl, "-6", "-o", "addr", "show", "dev", dev).stdout
+        return re.findall(r"inet6 (\S+)", out)
+
+    def sysctl(self, key: str, dev: str = "eth0") -> str:
+        return _run("ip", "netns", "exec", self.ctl, "cat",
+                    f"/proc/sys/net/ipv6/conf/{dev}/{key}").stdout.strip()
 
     def ssh(self, address: str, command: str) -> subprocess.CompletedProcess[str]:
         """``command`` in the controller's shell, over OpenSSH from the peer namespace."""
@@ -263,6 +287,30 @@ def test_dhcp_lease_applied_after_a_link_local_fallback(net: Net) -> None:
     assert f"DHCP lease on eth0: {lease[0]} via 10.77.0.1" in status.stdout, status.stdout
     ok = net.ssh(address, "network confirm")
     assert ok.returncode == 0, ok.stderr
+
+
+def test_ipv6_router_advertisements_and_link_local_addressing(net: Net) -> None:
+    _need("udhcpc")
+    _need("radvd")
+    net.start_controller()
+    net.start_router_advertisements()
+    # the stored defaults (DHCP, RA and link-local on), applied: an address from the RAs
+    assert net.ssh(MGMT, "network apply").returncode == 0
+    wait_for_blocking(lambda: any(a.startswith("2001:db8:77:") for a in net.ipv6()), 60,
+                      what=lambda: f"no SLAAC address: {net.ipv6()}")
+    wait_for_blocking(lambda: "via fe80::" in _run(
+        "ip", "-n", net.ctl, "-6", "route", "show", "default").stdout, 30)
+    assert net.sysctl("accept_ra") == "1"
+    mac = _run("ip", "netns", "exec", net.ctl, "cat", "/sys/class/net/eth0/address").stdout.strip()
+    assert f"{eui64_link_local(mac)}/64" in net.ipv6()
+    # both off: no router advertisements taken, no link-local address
+    assert _put(net, "ipv6Ra=false ipv6Lla=false").returncode == 0
+    assert net.sysctl("accept_ra") == "0" and net.sysctl("addr_gen_mode") == "1"
+    assert not any(a.startswith("fe80:") for a in net.ipv6())
+    # link-local on again: the EUI-64 address of the MAC
+    assert _put(net, "ipv6Lla=true").returncode == 0
+    assert net.sysctl("addr_gen_mode") == "0"
+    assert f"{eui64_link_local(mac)}/64" in net.ipv6()
 
 
 def test_restart_rolls_back_an_unconfirmed_change_and_reapplies_a_confirmed_one(
