@@ -393,11 +393,14 @@ class UserService:
                                           "config/auth ldapRoleMap")
             raise AuthFailed("wrong user name or password", thing="login", value=name,
                              allowed="a valid user name and password")
-        info = UserInfo(name, frozenset({user.role}), False, [], 0.0, 0.0)
-        via = next(g for g, r in user.mapped if r is user.role)
+        return await self._directory_succeed(user, probe, "")
+
+    async def _directory_succeed(self, user: Any, probe: Principal, how: str) -> Principal:
+        """Admit a directory user the directory has vouched for (its role mapped)."""
+        info = UserInfo(user.name, frozenset({user.role}), False, [], 0.0, 0.0)
         return await self._succeed(info, probe.face, probe.address,
-                                   f"directory {user.dn}, role {user.role.value} from {via}",
-                                   source=DIRECTORY)
+                                   f"directory {user.dn}, role {user.role.value} from "
+                                   f"{_role_origin(user)}{how}", source=DIRECTORY)
 
     async def test_directory(self, principal: Principal, name: str) -> dict[str, Any]:
         """Ask the directory about ``name`` as a login would, without logging them in and
@@ -473,23 +476,67 @@ class UserService:
         return principal
 
     async def has_key(self, name: str, fingerprint: str) -> bool:
-        """Whether ``fingerprint`` is one of the user's keys (no audit: a key query)."""
+        """Whether ``fingerprint`` is one of the user's keys (no audit: a key query). A
+        name with no local account, with ``ldapSshKeys`` on: one of the keys of its
+        directory entry (a directory that cannot be asked or refuses: no)."""
         row = await self._row(name)
+        if row is None and self.directory.enabled and self.directory.key_attribute:
+            try:
+                user = await self.directory.lookup(name)
+            except (DirectoryDown, DirectoryRefused):
+                return False
+            return fingerprint in {_fp_of(k) for k in user.keys}
         return bool(row) and fingerprint in {_fp_of(k) for k in json.loads(row[4])}
 
     async def authenticate_key(self, name: str, fingerprint: str, face: str,
                                address: str) -> Principal:
-        """Log in with a verified public key of the user's."""
+        """Log in with a verified public key of the user's: a local account's keys, or
+        (``ldapSshKeys``) the keys of a directory entry, whose role comes from its groups
+        as for a password login, asked again now."""
         left = self.is_locked(name, address, face)
         if left:
             raise LockedOut(self.locked_message(name, address, left), thing="user", value=name,
                             allowed="a login after the lockout ends, or from elsewhere")
+        if (await self._row(name) is None and self.directory.enabled
+                and self.directory.key_attribute):
+            return await self._authenticate_directory_key(name, fingerprint, face, address)
         if not await self.has_key(name, fingerprint):
             probe = Principal(user=name, roles=frozenset(), face=face, address=address)
             await self._fail(name, probe, "public key not accepted")
             raise AuthFailed("public key not accepted", thing="key", value=fingerprint,
                              allowed="a key added with `user key-add`")
         return await self._succeed(await self.get(name), face, address, "public key")
+
+    async def _authenticate_directory_key(self, name: str, fingerprint: str, face: str,
+                                          address: str) -> Principal:
+        """A verified public key for a name with no local account: the directory must
+        list the key in the entry's ``ldapSshKeyAttribute`` and map a group to a role."""
+        probe = Principal(user=name, roles=frozenset(), face=face, address=address,
+                          source=DIRECTORY)
+        refused = AuthFailed("public key not accepted", thing="key", value=fingerprint,
+                             allowed="a key listed in the directory entry "
+                                     f"({self.directory.key_attribute})")
+        try:
+            user = await self.directory.lookup(name)
+        except DirectoryRefused as exc:
+            await self._fail(name, probe, str(exc))
+            raise refused from None
+        except DirectoryDown as exc:
+            await self._audit.record(probe, "login.failed", f"user/{name}",
+                                     f"Login failed for {name!r} from {address or '-'} via "
+                                     f"{face}: {exc}", severity=Severity.WARNING)
+            raise refused from None
+        if fingerprint not in {_fp_of(k) for k in user.keys}:
+            await self._fail(name, probe, f"public key {fingerprint} is not in "
+                                          f"{self.directory.key_attribute} of {user.dn}")
+            raise refused
+        if user.role is None:
+            groups = ", ".join(user.groups) or "none"
+            await self._fail(name, probe, f"the directory knows {user.dn} but none of its "
+                                          f"groups ({groups}) is mapped to a role in "
+                                          "config/auth ldapRoleMap")
+            raise refused
+        return await self._directory_succeed(user, probe, f", public key {fingerprint}")
 
     async def failed_credential(self, name: str, face: str, address: str, why: str) -> None:
         """A credential other than a password or key (an API token) failed for ``name``:
@@ -812,6 +859,16 @@ class UserService:
             await tx.execute(
                 "DELETE FROM shell_history WHERE user=? AND id NOT IN (SELECT id FROM "
                 "shell_history WHERE user=? ORDER BY id DESC LIMIT ?)", (name, name, keep))
+
+
+def _role_origin(user: Any) -> str:
+    """The group a directory user's role came from, with the chain of a nested group:
+    ``cn=pdu-setup,… (nested: cn=team-a,… ∈ cn=team-b,… ∈ cn=pdu-setup,…)``."""
+    group = next(g for g, r in user.mapped if r is user.role)
+    chain = user.chain(group)
+    if len(chain) == 1:
+        return group
+    return f"{group} (nested: {' ∈ '.join(reversed(chain))})"
 
 
 def _fp_of(key_text: str) -> str:

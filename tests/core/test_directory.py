@@ -232,3 +232,72 @@ async def test_name_matching_several_users_is_refused(controller, slapd) -> None
     with pytest.raises(DirectoryRefused) as err:
         await controller.users.directory.lookup("alice")
     assert "2 users match" in str(err.value) and "a login needs exactly one" in str(err.value)
+
+
+# ------------------------------------------------------------------ nested groups
+async def test_nested_groups_give_the_role_cycle_safe_and_bounded(controller, slapd) -> None:
+    """frank ∈ team-a ∈ team-b ∈ pdu-setup (readwrite), team-a and team-b contain each
+    other: the role comes through two levels, the cycle ends, one level is not enough."""
+    await _setup(controller, slapd)
+    user = await controller.users.directory.lookup("frank")
+    groups = f"ou=groups,{BASE}"
+    assert set(user.groups) == {f"cn=team-a,{groups}", f"cn=team-b,{groups}",
+                                f"cn=pdu-setup,{groups}"}
+    assert user.role is Role.READWRITE
+    assert user.chain(f"cn=pdu-setup,{groups}") == [f"cn=pdu-setup,{groups}",
+                                                    f"cn=team-b,{groups}", f"cn=team-a,{groups}"]
+    p = await controller.users.authenticate("frank", PASSWORD, "test", "10.0.0.9")
+    assert p.roles == frozenset({Role.READWRITE})
+    logins = await _audit_texts(controller, "login")
+    assert any(f"role readwrite from cn=pdu-setup,{groups} (nested: cn=team-a,{groups} ∈ "
+               f"cn=team-b,{groups} ∈ cn=pdu-setup,{groups})" in m for m in logins), logins
+    await controller.config.put(ADMIN, "auth", {"ldapNestedGroupDepth": 1})
+    user = await controller.users.directory.lookup("frank")
+    assert user.role is None and f"cn=pdu-setup,{groups}" not in user.groups
+    await controller.config.put(ADMIN, "auth", {"ldapNestedGroupDepth": 0})
+    assert (await controller.users.directory.lookup("frank")).groups == [f"cn=team-a,{groups}"]
+    # users in no nested group are unchanged
+    assert (await controller.users.directory.lookup("carol")).groups == [f"cn=staff,{groups}"]
+
+
+async def test_nested_groups_active_directory_memberof(controller, slapd) -> None:
+    """AD shape: groups carry memberOf; kim ∈ Helpdesk ∈ PDU Operators (poweron), and PDU
+    Operators ∈ Helpdesk closes a cycle."""
+    await trust_ca(controller, slapd)
+    await controller.config.put(ADMIN, "auth", ad_settings(slapd))
+    groups = "OU=Groups,dc=corp,dc=test"
+    user = await controller.users.directory.lookup("kim")
+    assert user.groups == [f"CN=Helpdesk,{groups}", f"CN=PDU Operators,{groups}"]
+    assert user.role is Role.POWERON
+    p = await controller.users.authenticate("kim", PASSWORD, "test", "10.0.0.9")
+    assert p.roles == frozenset({Role.POWERON})
+    await controller.config.put(ADMIN, "auth", {"ldapNestedGroupDepth": 0})
+    with pytest.raises(AuthFailed):
+        await controller.users.authenticate("kim", PASSWORD, "test", "10.0.0.9")
+
+
+# ------------------------------------------------------------------ SSH keys
+async def test_ssh_keys_come_from_the_directory_only_when_enabled(controller, slapd) -> None:
+    from enerteg_tui.core.users import public_key_fingerprint
+
+    await _setup(controller, slapd)
+    public = (slapd.key_path.parent / "user_key.pub").read_text()
+    fp = public_key_fingerprint(public)
+    users = controller.users
+    assert (await users.directory.lookup("alice")).keys == []
+    assert not await users.has_key("alice", fp)
+    await controller.config.put(ADMIN, "auth", {"ldapSshKeys": True})
+    assert (await users.directory.lookup("alice")).keys == [public.strip()]
+    assert await users.has_key("alice", fp) and not await users.has_key("bob", fp)
+    p = await users.authenticate_key("alice", fp, "test", "10.0.0.9")
+    assert p.roles == frozenset({Role.ADMIN}) and p.source == "ldap"
+    with pytest.raises(AuthFailed):                 # the key is listed, but no mapped group
+        await users.authenticate_key("carol", fp, "test", "10.0.0.9")
+    with pytest.raises(AuthFailed):                 # bob's entry lists no key
+        await users.authenticate_key("bob", fp, "test", "10.0.0.9")
+    failed = "\n".join(await _audit_texts(controller, "login.failed"))
+    assert f"public key {fp} is not in sshPublicKey of uid=bob,ou=people,{BASE} (ldap)" in failed
+    assert "none of its groups" in failed and "carol" in failed
+    logins = await _audit_texts(controller, "login")
+    assert any(f"role admin from cn=pdu-admins,ou=groups,{BASE}, public key {fp}" in m
+               for m in logins), logins
