@@ -29,6 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from .admission import VerifyBudget
 from .audit import AuditLog, Severity
 from .directory import SOURCE as DIRECTORY, Directory, DirectoryDown, DirectoryRefused
+from .directory_cache import META_KEY as CACHE_KEY, CachedLogin, CredentialCache
 from .errors import Conflict, Invalid, NotFound, PermissionDenied, shown
 from .lockout import META_KEY, LockoutBook
 from .password_policy import PasswordPolicy, check_text
@@ -199,6 +200,8 @@ class UserService:
         self._policy = policy
         self._clock = clock
         self.lockout = LockoutBook(policy, clock)
+        self.cache = CredentialCache(store, policy, clock)
+        """Opt-in cache of directory logins (``ldapCacheHours``; ``core.directory_cache``)."""
         self.budget = VerifyBudget()
         """Password checks per second for the whole controller (argon2 CPU bound)."""
         self._dummy_hash = ""
@@ -241,6 +244,7 @@ class UserService:
             await tx.execute("DELETE FROM password_history")
             await tx.execute("DELETE FROM shell_history")
             await tx.execute("DELETE FROM meta WHERE key=?", (META_KEY,))
+            await tx.execute("DELETE FROM meta WHERE key=?", (CACHE_KEY,))
             await self.prefs.forget(tx)
         self.lockout.clear()
         await self.load()
@@ -257,6 +261,7 @@ class UserService:
             log.info("created the default account admin/admin (must be changed at first login)")
         row = await self._store.fetchone("SELECT value FROM meta WHERE key=?", (META_KEY,))
         self.lockout.loads(row[0] if row else None)
+        await self.cache.load()
         self._dummy_hash = await _hashing(self._hasher.hash, "no such user: equal time")
 
     async def _save_lockout(self) -> None:
@@ -376,10 +381,14 @@ class UserService:
         try:
             user = await self.directory.authenticate(name, password)
         except DirectoryRefused as exc:
+            await self.cache.forget(name)
             await self._fail(name, probe, str(exc))
             raise AuthFailed("wrong user name or password", thing="login", value=name,
                              allowed="a valid user name and password") from None
         except DirectoryDown as exc:
+            cached = await self.cache.get(name, self.directory.url)
+            if cached is not None and password:
+                return await self._authenticate_cached(name, password, probe, cached, exc)
             await self._audit.record(probe, "login.failed", f"user/{name}",
                                      f"Login failed for {name!r} from {probe.address or '-'} via "
                                      f"{probe.face}: {exc}", severity=Severity.WARNING)
@@ -387,13 +396,41 @@ class UserService:
                              "now; local accounts still log in)", thing="login", value=name,
                              allowed="a valid user name and password") from None
         if user.role is None:
+            await self.cache.forget(name)
             groups = ", ".join(user.groups) or "none"
             await self._fail(name, probe, f"the directory knows {user.dn} but none of its "
                                           f"groups ({groups}) is mapped to a role in "
                                           "config/auth ldapRoleMap")
             raise AuthFailed("wrong user name or password", thing="login", value=name,
                              allowed="a valid user name and password")
+        if self.cache.max_age_s:
+            await self.cache.put(name, CachedLogin(
+                hash=await _hashing(self._hasher.hash, password[:MAX_PASSWORD]),
+                role=user.role.value, dn=user.dn, origin=_role_origin(user),
+                url=self.directory.url, ts=self._clock()))
+        else:
+            await self.cache.tidy()
         return await self._directory_succeed(user, probe, "")
+
+    async def _authenticate_cached(self, name: str, password: str, probe: Principal,
+                                   cached: CachedLogin, down: DirectoryDown) -> Principal:
+        """The directory cannot be asked and ``ldapCacheHours`` kept ``name``'s last
+        successful login: its argon2 hash decides (the local password check, with its
+        budget); a wrong password counts towards the lockout as any other."""
+        import datetime as dt
+
+        if len(password) > MAX_PASSWORD or not await self._verify(cached.hash, password):
+            await self._fail(name, probe, f"wrong password against the cached credential "
+                                          f"(the directory cannot be asked: {down})")
+            raise AuthFailed("wrong user name or password", thing="login", value=name,
+                             allowed="a valid user name and password")
+        when = dt.datetime.fromtimestamp(cached.ts, dt.timezone.utc).isoformat(
+            timespec="seconds")
+        info = UserInfo(name, frozenset({Role(cached.role)}), False, [], 0.0, 0.0)
+        return await self._succeed(info, probe.face, probe.address,
+                                   f"directory {cached.dn}, role {cached.role} from "
+                                   f"{cached.origin}; cached credential of {when}, the "
+                                   f"directory cannot be asked: {down}", source=DIRECTORY)
 
     async def _directory_succeed(self, user: Any, probe: Principal, how: str) -> Principal:
         """Admit a directory user the directory has vouched for (its role mapped)."""
@@ -458,6 +495,7 @@ class UserService:
             await self.get(name)
         locked = self.lockout.unlock(name)
         await self._save_lockout()
+        await self.cache.forget(name)
         await self._audit.record(principal, "user.unlock", f"user/{name}",
                                  f"User {name!r} unlocked ({locked} locked address"
                                  f"{'' if locked == 1 else 'es'} cleared)",

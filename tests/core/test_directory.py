@@ -301,3 +301,63 @@ async def test_ssh_keys_come_from_the_directory_only_when_enabled(controller, sl
     logins = await _audit_texts(controller, "login")
     assert any(f"role admin from cn=pdu-admins,ou=groups,{BASE}, public key {fp}" in m
                for m in logins), logins
+
+
+# ------------------------------------------------------------------ credential cache
+async def test_no_credential_is_cached_unless_turned_on(controller, slapd) -> None:
+    await _setup(controller, slapd)
+    await controller.users.authenticate("alice", PASSWORD, "test", "10.0.0.9")
+    assert not controller.users.cache.entries
+    row = await controller.store.fetchone("SELECT value FROM meta WHERE key='ldap_cache'")
+    assert row is None
+
+
+async def test_credential_cache_only_while_the_directory_is_down(controller,
+                                                                 own_slapd) -> None:
+    """ldapCacheHours=1: bob's and alice's logins are cached as argon2 hashes; alice's
+    wrong password refused by the directory forgets hers; with slapd stopped bob logs in
+    from the cache (audited as such), a wrong password fails and counts, alice and a
+    never-seen user are refused; an entry older than the max age is not used; 0 clears."""
+    await _setup(controller, own_slapd, ldapTimeoutSeconds=2, ldapCacheHours=1)
+    users = controller.users
+    for name in ("alice", "bob"):
+        await users.authenticate(name, PASSWORD, "test", "10.0.0.9")
+    assert set(users.cache.entries) == {"alice", "bob"}
+    assert users.cache.entries["bob"].hash.startswith("$argon2id$")
+    assert PASSWORD not in str(await controller.store.fetchone(
+        "SELECT value FROM meta WHERE key='ldap_cache'"))
+    with pytest.raises(AuthFailed):                  # refused by the directory: forgotten
+        await users.authenticate("alice", "not-alices", "test", "10.0.0.9")
+    assert set(users.cache.entries) == {"bob"}
+    own_slapd.stop()
+    p = await users.authenticate("bob", PASSWORD, "test", "10.0.0.9")
+    assert p.roles == frozenset({Role.POWER}) and p.source == "ldap"
+    logins = await _audit_texts(controller, "login")
+    assert any("cached credential of" in m and "the directory cannot be asked" in m
+               for m in logins), logins
+    for name, pw in [("bob", "wrong"), ("alice", PASSWORD), ("eve", PASSWORD)]:
+        with pytest.raises(AuthFailed):
+            await users.authenticate(name, pw, "test", "10.0.0.8")
+    failed = "\n".join(await _audit_texts(controller, "login.failed"))
+    assert "wrong password against the cached credential" in failed
+    # survives a reload of the store's copy
+    await users.cache.load()
+    assert set(users.cache.entries) == {"bob"}
+    # older than ldapCacheHours: not used, and dropped
+    users.cache._clock = lambda: time.time() + 3601
+    with pytest.raises(AuthFailed):
+        await users.authenticate("bob", PASSWORD, "test", "10.0.0.7")
+    assert not users.cache.entries
+    users.cache._clock = time.time
+    users.cache.entries["bob"] = users.cache.entries.get("bob") or _cached(users)
+    await controller.config.put(ADMIN, "auth", {"ldapCacheHours": 0})
+    with pytest.raises(AuthFailed):
+        await users.authenticate("bob", PASSWORD, "test", "10.0.0.6")
+    assert not users.cache.entries
+
+
+def _cached(users):
+    from enerteg_tui.core.directory_cache import CachedLogin
+
+    return CachedLogin(hash="$argon2id$v=19$m=8,t=1,p=1$x$y", role="power", dn="uid=bob",
+                       origin="g", url=users.directory.url, ts=time.time())
