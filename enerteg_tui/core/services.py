@@ -45,6 +45,7 @@ from .retire import Retirement
 from .system import SystemService
 from .timesync import TimeService
 from .structure import Structure
+from .support import SupportAccess
 from .topics import Topics
 from .users import UserService
 
@@ -127,6 +128,8 @@ class CoreServices:
     """API tokens of users, for the machine faces (REST, Redfish)."""
     timesync: TimeService
     """The clock: NTP check, sync state and offset, the clock alarm, ``date set``."""
+    support: SupportAccess
+    """Time-limited support access: the ``support`` account, its expiry timer."""
 
     async def start_polling(self, *, follow_interval: bool = True) -> None:
         """Start the sweeps (the last step of a start: every listener is in place) and
@@ -139,6 +142,7 @@ class CoreServices:
         owner closes it after writing the last audit entry)."""
         await self.poller.stop()
         await self.timesync.stop()
+        await self.support.stop()
         await self.backup.stop()
         await self.certs.stop()
         await self.export.stop()
@@ -246,6 +250,10 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     timesync = TimeService(config, alarms, audit, events, manage_host=manage_host,
                            ntp_port=ntp_port, clock=clock, faces=faces)
     await timesync.start()
+    support = SupportAccess(store, users, audit, clock=clock, events=events,
+                            switch=lambda: bool(config.get("core").remoteManagement))
+    applies("core", "support access")      # remoteManagement (the support access switch)
+    await support.start()
     return CoreServices(config=config, users=users, devices=devices, structure=structure,
                         rules=rules, alarms=alarms, topics=topics, audit=audit, live=live,
                         events=events, poller=poller, history=history, backup=backup,
@@ -254,4 +262,5 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                         retire=Retirement(devices, alarms),
                         system=SystemService(audit, users.sessions, manage_host=manage_host),
                         switching=GroupSwitching(devices, structure, audit, clock=clock),
-                        certs=certs, tokens=tokens, timesync=timesync)
+                        certs=certs, tokens=tokens, timesync=timesync,
+                        support=support)

@@ -201,6 +201,10 @@ class UserService:
         self._clock = clock
         self.lockout = LockoutBook(policy, clock)
         self.cache = CredentialCache(store, policy, clock)
+        self.support: Any = None
+        """The time-limited support access (``core.support.SupportAccess``), which
+        registers itself here: its account is refused outside its window, its sessions
+        have source ``support``, and it is changed only by ``support enable/disable``."""
         """Opt-in cache of directory logins (``ldapCacheHours``; ``core.directory_cache``)."""
         self.budget = VerifyBudget()
         """Password checks per second for the whole controller (argon2 CPU bound)."""
@@ -214,6 +218,8 @@ class UserService:
         users, hashes = [], {}
         for name, h, roles, must, keys in await self._store.fetchall(
                 "SELECT name, hash, roles, must_change, keys FROM user ORDER BY name"):
+            if self._managed(name):      # support access is never restored from a backup
+                continue
             users.append({"name": name, "roles": roles.split(","), "mustChange": bool(must),
                           "keys": json.loads(keys)})
             hashes[name] = h
@@ -247,6 +253,8 @@ class UserService:
             await tx.execute("DELETE FROM meta WHERE key=?", (CACHE_KEY,))
             await self.prefs.forget(tx)
         self.lockout.clear()
+        if self.support is not None:
+            await self.support.forget()
         await self.load()
 
     async def load(self) -> None:
@@ -365,7 +373,25 @@ class UserService:
             await self._fail(name, probe, "wrong user name or password")
             raise AuthFailed("wrong user name or password", thing="login", value=name,
                              allowed="a valid user name and password")
+        closed = self.support.admission(name) if self.support is not None else None
+        if closed:
+            await self._fail(name, probe, closed)
+            raise AuthFailed("wrong user name or password", thing="login", value=name,
+                             allowed="a valid user name and password")
         return await self._succeed(self._info(row), face, address, "password")
+
+    def _managed(self, name: str) -> bool:
+        return self.support is not None and self.support.is_account(name)
+
+    def _refuse_managed(self, name: str) -> None:
+        if self._managed(name):
+            raise Conflict(f"{name!r} is the support account: it is changed only by `support "
+                           "enable --hours N` and `support disable`", thing="user",
+                           value=name, allowed="a user other than the support account")
+
+    async def hash_password(self, password: str) -> str:
+        """The argon2id hash of ``password`` (for an account another core module manages)."""
+        return str(await _hashing(self._hasher.hash, password))
 
     async def _authenticate_directory(self, name: str, password: str,
                                       probe: Principal) -> Principal:
@@ -504,6 +530,9 @@ class UserService:
 
     async def _succeed(self, info: UserInfo, face: str, address: str, how: str,
                        source: str = "local") -> Principal:
+        if self._managed(info.name):
+            source = "support"
+            how = f"{how}; support access until {self.support.status()['expires']}"
         if self.lockout.succeeded(info.name, address):
             await self._save_lockout()
         principal = Principal(user=info.name, roles=info.roles, face=face, address=address,
@@ -591,7 +620,12 @@ class UserService:
             raise LockedOut(self.locked_message(name, address, left), thing="user", value=name,
                             allowed="a login after the lockout ends, or from elsewhere")
         info = await self.get(name)
-        return Principal(user=info.name, roles=info.roles, face=face, address=address)
+        closed = self.support.admission(name) if self.support is not None else None
+        if closed:
+            raise AuthFailed(closed, thing="user", value=name,
+                             allowed="a user whose access is open")
+        return Principal(user=info.name, roles=info.roles, face=face, address=address,
+                         source="support" if self._managed(name) else "local")
 
     # ------------------------------------------------------------------ sessions
     async def start_session(self, principal: Principal, *,
@@ -747,7 +781,8 @@ class UserService:
         is the owner's own recovery and clears that mark."""
         if principal.user != name:
             require(principal, Action.ADMINISTER, f"user/{name}")
-        elif principal.source != "local":
+        self._refuse_managed(name)
+        if principal.user == name and principal.source not in ("local", "support"):
             raise Conflict(f"{name!r} logs in through the directory ({principal.source}): "
                            "the password is changed there, not on this controller",
                            thing="user", value=name, allowed="a local account")
@@ -807,6 +842,7 @@ class UserService:
     async def set_roles(self, principal: Principal, name: str, roles: list[str]) -> UserInfo:
         """Replace a user's roles; the last admin keeps the admin role."""
         require(principal, Action.ADMINISTER, f"user/{name}")
+        self._refuse_managed(name)
         info = await self.get(name)
         role_set = parse_roles(roles)
         if not role_set:
@@ -827,8 +863,9 @@ class UserService:
         return await self.get(name)
 
     async def delete(self, principal: Principal, name: str) -> None:
-        """Delete a user; never the last admin."""
+        """Delete a user; never the last admin, never the support account."""
         require(principal, Action.ADMINISTER, f"user/{name}")
+        self._refuse_managed(name)
         info = await self.get(name)
         if Role.ADMIN in info.roles and await self._admins() == [name]:
             raise Conflict(f"user {name!r} is the last admin and cannot be deleted",
@@ -846,6 +883,7 @@ class UserService:
         """Add an SSH public key to a user (their own, or anyone's as admin); returns its fingerprint."""
         if principal.user != name:
             require(principal, Action.ADMINISTER, f"user/{name}")
+        self._refuse_managed(name)
         info = await self.get(name)
         fp = public_key_fingerprint(key_text)
         if fp in {_fp_of(k) for k in info.keys}:
