@@ -13,7 +13,7 @@ import pytest
 from enerteg_tui.core.audit import AuditFilter
 from enerteg_tui.core.permissions import SYSTEM
 from tests.helpers import wait_for
-from tests.protocols.ssh.conftest import SSHEnv
+from tests.protocols.ssh.conftest import SSH_OPTS, SSHEnv
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +41,13 @@ async def test_support_over_openssh_audited_and_ended_at_expiry(ssh_env: SSHEnv)
     ran = await _actions(c, "support.command")
     assert any("'ls config' via ssh from 127.0.0.1" in m for m in ran), ran
     assert any("'whoami'" in m for m in ran)
+    batch = ssh_env.tmp / "support.batch"
+    batch.write_text("ls /\n")
+    r = await ssh_env.tool("sftp", "-P", str(ssh_env.port), "-o", "BatchMode=no", *SSH_OPTS,
+                           "-b", str(batch), "support@127.0.0.1", password=password)
+    assert r.code == 0, r.err
+    ran = await _actions(c, "support.command")
+    assert any("'sftp ls /'" in m and "from 127.0.0.1" in m for m in ran), ran
     async with await ssh_env.connect("support", password=password) as conn:
         r2 = await ssh_env.ssh("boss", "format json; users")
         assert any(x["user"] == "support" and x["source"] == "support"
