@@ -245,7 +245,8 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     await backup.start()
     reports = ReportService(live=live, structure=structure, history=history, alarms=alarms,
                             core_settings=lambda: config.get("core"), folder=paths.reports,
-                            clock=clock, forgotten=devices.forgotten)
+                            clock=clock, forgotten=devices.forgotten,
+                            zone=lambda: str(config.get("time").timezone))
     faces = FaceStatus()
     timesync = TimeService(config, alarms, audit, events, manage_host=manage_host,
                            ntp_port=ntp_port, clock=clock, faces=faces)
