@@ -443,12 +443,16 @@ def report_text(r: dict[str, Any]) -> str:
     """A ``UserService.test_directory`` report as aligned lines (shell and console)."""
     lines = [f"Directory  {r['url']}", f"User       {r['user']}",
              f"DN         {r['dn'] or '-'}"]
-    groups = r["groups"] or ["(none)"]
+    nested = r.get("nested") or {}
+    groups = [g + (f" (nested, via {nested[g][0]})" if nested.get(g) else "")
+              for g in r["groups"]] or ["(none)"]
     lines.append(f"Groups     {groups[0]}")
     lines += [f"           {g}" for g in groups[1:]]
     mapped = ", ".join(f"{m['group']} → {m['role']}" for m in r["mapped"]) or "(none)"
     lines.append(f"Mapped     {mapped}")
     lines.append(f"Role       {r['role'] or '-'}")
+    if "keys" in r:
+        lines.append(f"SSH keys   {', '.join(r['keys']) or '(none)'}")
     lines.append(f"Result     {r['result']}" + (f": {r['reason']}" if r["reason"] else ""))
     if r.get("note"):
         lines.append(f"Note       {r['note']}")

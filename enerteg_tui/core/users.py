@@ -494,7 +494,10 @@ class UserService:
         else:
             report.update(dn=user.dn, groups=user.groups,
                           mapped=[{"group": g, "role": r.value} for g, r in user.mapped],
-                          role=user.role.value if user.role else None)
+                          role=user.role.value if user.role else None,
+                          nested={g: user.chain(g)[1:] for g in user.via})
+            if self.directory.key_attribute:
+                report["keys"] = [fp for fp in (_fp_of(k) for k in user.keys) if fp]
             if user.role is None:
                 report.update(result="refused", reason=(
                     f"none of the groups of {user.dn} is mapped to a role in config/auth "

@@ -122,3 +122,15 @@ async def test_directory_user_logs_in_with_a_key_from_the_directory(ssh_env: SSH
     assert any(e.action == "login" and e.user == "alice" and "public key SHA256:" in e.message
                for e in entries)
     assert any(e.action == "login.failed" and e.user == "carol" for e in entries)
+
+
+async def test_ldap_test_shows_nested_groups_and_keys(ssh_env: SSHEnv, slapd) -> None:
+    await _directory(ssh_env, slapd, ldapSshKeys=True)
+    r = await ssh_env.ssh("boss", "ldap test frank")
+    assert r.code == 0, r.err
+    assert ("cn=pdu-setup,ou=groups,dc=example,dc=com (nested, via "
+            "cn=team-b,ou=groups,dc=example,dc=com)") in r.out
+    assert "Role       readwrite" in r.out and "SSH keys   (none)" in r.out
+    r = await ssh_env.ssh("boss", "format json; ldap test alice")
+    report = json.loads(r.out)
+    assert report["keys"] and report["keys"][0].startswith("SHA256:")
