@@ -575,6 +575,12 @@ class UserService:
             await self._fail(name, probe, "public key not accepted")
             raise AuthFailed("public key not accepted", thing="key", value=fingerprint,
                              allowed="a key added with `user key-add`")
+        closed = self.support.admission(name) if self.support is not None else None
+        if closed:
+            await self._fail(name, Principal(user=name, roles=frozenset(), face=face,
+                                             address=address), closed)
+            raise AuthFailed("public key not accepted", thing="key", value=fingerprint,
+                             allowed="a user whose access is open")
         return await self._succeed(await self.get(name), face, address, "public key")
 
     async def _authenticate_directory_key(self, name: str, fingerprint: str, face: str,

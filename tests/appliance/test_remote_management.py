@@ -108,3 +108,22 @@ async def test_expiry_by_the_clock_disables_the_account(make_controller) -> None
     # a restart keeps it disabled; a backup never carries the account
     users, hashes = await c.users.backup_state()
     assert "support" not in hashes and "support" not in [u["name"] for u in users]
+
+
+async def test_no_credential_opens_the_account_outside_its_window(make_controller) -> None:
+    """A key or an API token given to the support account behind ``support``'s back (the
+    offline ``enerteg user`` tool, a restored database) does not log it in while the
+    access is closed."""
+    from enerteg_tui.core.users import public_key_fingerprint
+
+    c = await make_controller(pdus=2)
+    await c.config.put(ADMIN, "core", {"remoteManagement": True})
+    await c.core.support.enable(ADMIN, 1)
+    await c.core.support.disable(ADMIN)
+    key = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl "
+           "x@y")
+    await c.store.execute("UPDATE user SET keys=? WHERE name='support'", (json.dumps([key]),))
+    with pytest.raises(AuthFailed):
+        await c.users.authenticate_key("support", public_key_fingerprint(key), "ssh", "10.0.0.1")
+    with pytest.raises(AuthFailed):
+        await c.users.principal_for("support", "rest", "10.0.0.1")
