@@ -34,7 +34,9 @@ AD_BASE = "dc=corp,dc=test"
 SLAPD = "/usr/sbin/slapd"
 
 _PEOPLE = [("alice", "Alice Admin"), ("bob", "Bob Power"), ("carol", "Carol Nogroup"),
-           ("dave", "Dave Twogroups"), ("eve", "Eve Readonly")]
+           ("dave", "Dave Twogroups"), ("eve", "Eve Readonly"), ("frank", "Frank Nested")]
+KEYED = ("alice", "carol")
+"""Users whose entry lists the test key (``Slapd.key_path``) in ``sshPublicKey``."""
 
 
 def available() -> bool:
@@ -42,7 +44,7 @@ def available() -> bool:
     return Path(SLAPD).exists() and shutil.which("slapadd") is not None
 
 
-def _ldif() -> str:
+def _ldif(public_key: str = "") -> str:
     out = [f"dn: {BASE}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\n"
            "o: Example\n",
            f"dn: {READER_DN}\nobjectClass: simpleSecurityObject\nobjectClass: organizationalRole\n"
@@ -50,17 +52,26 @@ def _ldif() -> str:
            f"dn: ou=people,{BASE}\nobjectClass: organizationalUnit\nou: people\n",
            f"dn: ou=groups,{BASE}\nobjectClass: organizationalUnit\nou: groups\n"]
     for i, (uid, cn) in enumerate(_PEOPLE):
+        keyed = public_key and uid in KEYED
         out.append(f"dn: uid={uid},ou=people,{BASE}\nobjectClass: inetOrgPerson\n"
-                   f"objectClass: posixAccount\nuid: {uid}\ncn: {cn}\nsn: {cn.split()[1]}\n"
+                   f"objectClass: posixAccount\n"
+                   + ("objectClass: ldapPublicKey\n" if keyed else "")
+                   + f"uid: {uid}\ncn: {cn}\nsn: {cn.split()[1]}\n"
                    f"uidNumber: {2000 + i}\ngidNumber: 2000\nhomeDirectory: /home/{uid}\n"
-                   f"userPassword: {PASSWORD}\n")
+                   f"userPassword: {PASSWORD}\n"
+                   + (f"sshPublicKey: {public_key}\n" if keyed else ""))
     people = f"ou=people,{BASE}"
     out.append(f"dn: cn=pdu-admins,ou=groups,{BASE}\nobjectClass: groupOfNames\ncn: pdu-admins\n"
                f"member: uid=alice,{people}\n")
     out.append(f"dn: cn=pdu-power,ou=groups,{BASE}\nobjectClass: posixGroup\ncn: pdu-power\n"
                "gidNumber: 3001\nmemberUid: bob\nmemberUid: dave\n")
     out.append(f"dn: cn=pdu-setup,ou=groups,{BASE}\nobjectClass: groupOfNames\ncn: pdu-setup\n"
-               f"member: uid=dave,{people}\n")
+               f"member: uid=dave,{people}\nmember: cn=team-b,ou=groups,{BASE}\n")
+    # nested: frank ∈ team-a ∈ team-b ∈ pdu-setup (readwrite), and team-b ∈ team-a (a cycle)
+    out.append(f"dn: cn=team-a,ou=groups,{BASE}\nobjectClass: groupOfNames\ncn: team-a\n"
+               f"member: uid=frank,{people}\nmember: cn=team-b,ou=groups,{BASE}\n")
+    out.append(f"dn: cn=team-b,ou=groups,{BASE}\nobjectClass: groupOfNames\ncn: team-b\n"
+               f"member: cn=team-a,ou=groups,{BASE}\n")
     out.append(f"dn: cn=pdu-view,ou=groups,{BASE}\nobjectClass: groupOfNames\ncn: pdu-view\n"
                f"member: uid=eve,{people}\nmember: uid=dave,{people}\n")
     out.append(f"dn: cn=staff,ou=groups,{BASE}\nobjectClass: groupOfNames\ncn: staff\n"
@@ -71,14 +82,18 @@ def _ldif() -> str:
             f"dn: {users}\nobjectClass: organizationalRole\ncn: Users\n",
             f"dn: {groups}\nobjectClass: organizationalUnit\nou: Groups\n"]
     for sam, cn, member_of in [("jdoe", "John Doe", ["PDU Operators"]),
-                               ("asmith", "Ann Smith", ["Domain Users"])]:
+                               ("asmith", "Ann Smith", ["Domain Users"]),
+                               ("kim", "Kim Helpdesk", ["Helpdesk"])]:
         lines = [f"dn: CN={cn},{users}", "objectClass: top", "objectClass: user",
                  f"cn: {cn}", f"sn: {cn.split()[1]}", f"sAMAccountName: {sam}",
                  f"userPrincipalName: {sam}@corp.test", f"userPassword: {PASSWORD}"]
         lines += [f"memberOf: CN={g},{groups}" for g in member_of]
         out.append("\n".join(lines) + "\n")
-    for g in ("PDU Operators", "Domain Users"):
-        out.append(f"dn: CN={g},{groups}\nobjectClass: top\nobjectClass: group\ncn: {g}\n")
+    # nested the AD way (memberOf on groups): Helpdesk ∈ PDU Operators ∈ Helpdesk (a cycle)
+    for g, parent in (("PDU Operators", "Helpdesk"), ("Domain Users", None),
+                      ("Helpdesk", "PDU Operators")):
+        out.append(f"dn: CN={g},{groups}\nobjectClass: top\nobjectClass: group\ncn: {g}\n"
+                   + (f"memberOf: CN={parent},{groups}\n" if parent else ""))
     return "\n".join(out)
 
 
@@ -93,10 +108,22 @@ attributetype ( 1.3.6.1.4.1.99999.1.3 NAME 'memberOf'
 objectclass ( 1.3.6.1.4.1.99999.2.1 NAME 'user' SUP organizationalPerson STRUCTURAL
   MAY ( sAMAccountName $ userPrincipalName $ memberOf ) )
 objectclass ( 1.3.6.1.4.1.99999.2.2 NAME 'group' SUP top STRUCTURAL
-  MUST cn MAY ( member $ sAMAccountName ) )
+  MUST cn MAY ( member $ sAMAccountName $ memberOf ) )
 """
 """The few Active Directory names the AD-shaped tree needs, with matching rules
 (OpenLDAP's msuser.schema has none for sAMAccountName, so it cannot be searched)."""
+
+
+_LPK_SCHEMA = """\
+attributetype ( 1.3.6.1.4.1.24552.500.1.1.1.13 NAME 'sshPublicKey'
+  DESC 'MANDATORY: OpenSSH Public key'
+  EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 )
+objectclass ( 1.3.6.1.4.1.24552.500.1.1.2.0 NAME 'ldapPublicKey' SUP top AUXILIARY
+  DESC 'MANDATORY: OpenSSH LPK objectclass'
+  MAY ( sshPublicKey $ uid ) )
+"""
+"""The openssh-lpk schema (as shipped with openssh-ldap-publickey); Debian's slapd does
+not include it."""
 
 
 def _conf(root: Path, tls: bool) -> str:
@@ -111,7 +138,7 @@ def _conf(root: Path, tls: bool) -> str:
                 "access to * by * read\n\n")
     return (f"include {schema}/core.schema\ninclude {schema}/cosine.schema\n"
             f"include {schema}/inetorgperson.schema\ninclude {schema}/nis.schema\n"
-            f"include {root}/ad.schema\n"
+            f"include {root}/ad.schema\ninclude {root}/openssh-lpk.schema\n"
             f"pidfile {root}/slapd.pid\nmodulepath /usr/lib/ldap\nmoduleload back_mdb\n"
             f"{tls_lines}\n{dbs}")
 
@@ -125,6 +152,9 @@ class Slapd:
     port: int = 0
     tls_port: int = 0
     ca_pem: str = ""
+    key_path: Path | None = None
+    """Private key (OpenSSH, no passphrase) whose public half is in the entries of
+    ``KEYED`` users."""
     proc: subprocess.Popen | None = None
     log: list[str] = field(default_factory=list)
 
@@ -149,11 +179,16 @@ class Slapd:
         for sub in ("db1", "db2"):
             (self.root / sub).mkdir(exist_ok=True)
         (self.root / "ad.schema").write_text(_AD_SCHEMA)
+        (self.root / "openssh-lpk.schema").write_text(_LPK_SCHEMA)
+        self.key_path = self.root / "user_key"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "directory-user",
+                        "-f", str(self.key_path)], check=True, capture_output=True, timeout=30)
+        public_key = (self.root / "user_key.pub").read_text().strip()
         (self.root / "slapd.conf").write_text(_conf(self.root, True))
-        (self.root / "tree.ldif").write_text(_ldif())
+        (self.root / "tree.ldif").write_text(_ldif(public_key))
         for suffix in (BASE, AD_BASE):
             ldif = self.root / f"{suffix}.ldif"
-            ldif.write_text("\n\n".join(e.strip() for e in _ldif().split("\n\n")
+            ldif.write_text("\n\n".join(e.strip() for e in _ldif(public_key).split("\n\n")
                                       if e.split("\n", 1)[0].lower().endswith(suffix.lower()))
                             + "\n")
             subprocess.run(["slapadd", "-f", str(self.root / "slapd.conf"), "-b", suffix,

@@ -54,6 +54,8 @@ assert [len(MATRIX[r]) for r in ROLE_RANK] == sorted((len(MATRIX[r]) for r in RO
 
 MAX_NAME = 256
 """Longest login name sent to a directory."""
+MAX_GROUPS = 256
+"""Most groups collected for one user, nested ones included (a bound on the searches)."""
 
 
 class DirectoryRefused(Exception):
@@ -78,6 +80,17 @@ class DirectoryUser:
     """(group DN, role) of each group ``ldapRoleMap`` names."""
     role: Role | None = None
     """The highest mapped role; None: no mapped group (the login is refused)."""
+    via: dict[str, str] = field(default_factory=dict)
+    """Nested group DN → the group DN it was reached from (``ldapNestedGroupDepth``)."""
+    keys: list[str] = field(default_factory=list)
+    """OpenSSH public key lines of ``ldapSshKeyAttribute`` (read while ``ldapSshKeys``)."""
+
+    def chain(self, group: str) -> list[str]:
+        """The groups from the user's own group up to ``group`` (itself first)."""
+        out = [group]
+        while out[-1] in self.via and len(out) <= MAX_GROUPS:
+            out.append(self.via[out[-1]])
+        return out
 
 
 def highest_role(roles: list[Role]) -> Role | None:
@@ -149,6 +162,14 @@ class Directory:
         if not password:
             raise DirectoryRefused("empty password (refused before asking the directory)")
         return await self._run(self._sync_lookup, name, password)
+
+    @property
+    def key_attribute(self) -> str | None:
+        """The attribute of SSH public keys, or None while ``ldapSshKeys`` is off."""
+        p = self._policy()
+        if not getattr(p, "ldapSshKeys", False):
+            return None
+        return str(getattr(p, "ldapSshKeyAttribute", "") or "") or None
 
     async def lookup(self, name: str) -> DirectoryUser:
         """Find ``name`` with their groups and role, without their password (``ldap
@@ -261,7 +282,7 @@ class Directory:
                 if cls:
                     flt = f"(&(objectClass={escape_filter_chars(cls)}){flt})"
                 base = str(getattr(p, "ldapSearchBase", ""))
-                entries = self._search(reader, base, flt, ["memberOf"], limit=2)
+                entries = self._search(reader, base, flt, self._user_attrs(), limit=2)
                 if not entries:
                     raise DirectoryRefused(f"no user matches {flt} under {base or 'the root'}")
                 if len(entries) > 1:
@@ -281,26 +302,42 @@ class Directory:
                     raise DirectoryRefused(f"no directory entry {dn} (or it cannot be read "
                                            "anonymously: set ldapBindDn)")
             try:
-                groups = set((entry or {}).get("memberOf", []))
-                groups |= self._member_groups(groups_conn, dn, name)
+                own = set((entry or {}).get("memberOf", []))
+                groups = own | self._member_groups(groups_conn, dn, name)
+                via = self._nested(groups_conn, groups, read_member_of=bool(own))
             finally:
                 if user_conn is not None:
                     user_conn.unbind()
         finally:
             reader.unbind()
-        user = DirectoryUser(name=name, dn=dn, groups=sorted(groups, key=str.lower))
+        user = DirectoryUser(name=name, dn=dn, groups=sorted(groups | set(via), key=str.lower),
+                             via=via, keys=self._keys(entry))
         user.mapped = map_groups(user.groups, dict(getattr(p, "ldapRoleMap", {}) or {}))
         user.role = highest_role([r for _, r in user.mapped])
         return user
 
-    def _read(self, conn: Any, dn: str) -> dict[str, list[str]] | None:
+    def _user_attrs(self) -> list[str]:
+        key = self.key_attribute
+        return ["memberOf", key] if key else ["memberOf"]
+
+    def _keys(self, entry: dict[str, list[str]] | None) -> list[str]:
+        key = self.key_attribute
+        if not key or not entry:
+            return []
+        values = next((vs for k, vs in entry.items() if k.lower() == key.lower()), [])
+        return [line for v in values for line in v.splitlines() if line.strip()]
+
+    def _read(self, conn: Any, dn: str,
+              attrs: list[str] | None = None) -> dict[str, list[str]] | None:
         import ldap3
 
         if not conn.search(dn, "(objectClass=*)", search_scope=ldap3.BASE,
-                           attributes=["memberOf"], time_limit=int(self.timeout) or 1):
+                           attributes=attrs or self._user_attrs(),
+                           time_limit=int(self.timeout) or 1):
             self._check(conn, (0, 32))  # success, noSuchObject
             return None
-        return {k: [str(v) for v in vs] for k, vs in conn.response[0].get("attributes", {}).items()
+        return {k: [_text(v) for v in vs]
+                for k, vs in conn.response[0].get("attributes", {}).items()
                 if isinstance(vs, list)} if conn.response else None
 
     def _search(self, conn: Any, base: str, flt: str, attrs: list[str],
@@ -317,7 +354,7 @@ class Directory:
         for r in conn.response or []:
             if r.get("type") != "searchResEntry":
                 continue
-            attributes = {k: [str(v) for v in (vs if isinstance(vs, list) else [vs])]
+            attributes = {k: [_text(v) for v in (vs if isinstance(vs, list) else [vs])]
                           for k, vs in (r.get("attributes") or {}).items()}
             out.append((r["dn"], attributes))
         return out
@@ -344,16 +381,78 @@ class Directory:
         return {g for g, _ in self._search(conn, base, flt, [])}
 
 
+    def _nested(self, conn: Any, groups: set[str], read_member_of: bool) -> dict[str, str]:
+        """Groups that contain the user's groups, ``ldapNestedGroupDepth`` levels up: the
+        ``memberOf`` of each group entry (AD; when the user's entry had ``memberOf`` or
+        no group search base is set) and groups under ``ldapGroupSearchBase`` whose
+        ``member``/``uniqueMember`` is one of them. One search per level, at most
+        ``MAX_GROUPS`` groups; a group seen before (a cycle) is not followed again.
+        Returns nested group → the group it was reached from."""
+        from ldap3.utils.conv import escape_filter_chars
+
+        p = self._policy()
+        depth = int(getattr(p, "ldapNestedGroupDepth", 0) or 0)
+        base = str(getattr(p, "ldapGroupSearchBase", ""))
+        cls = str(getattr(p, "ldapGroupClass", ""))
+        read_member_of = read_member_of or not base
+        seen = {_norm_dn(g) for g in groups}
+        via: dict[str, str] = {}
+        frontier = sorted(groups, key=str.lower)
+        for _ in range(depth):
+            if not frontier or len(seen) >= MAX_GROUPS:
+                break
+            parents: list[tuple[str, str]] = []
+            if read_member_of:
+                for g in frontier:
+                    try:
+                        entry = self._read(conn, g, ["memberOf"])
+                    except DirectoryDown:      # a group we may not read: not followed
+                        continue
+                    parents += [(parent, g) for parent in (entry or {}).get("memberOf", [])]
+            if base:
+                by_norm = {_norm_dn(g): g for g in frontier}
+                ors = "".join(f"(member={escape_filter_chars(g)})"
+                              f"(uniqueMember={escape_filter_chars(g)})" for g in frontier)
+                flt = f"(|{ors})"
+                if cls:
+                    flt = f"(&(objectClass={escape_filter_chars(cls)}){flt})"
+                for parent, attrs in self._search(conn, base, flt, ["member", "uniqueMember"],
+                                                  limit=MAX_GROUPS):
+                    members = [_norm_dn(m) for k, vs in attrs.items() for m in vs]
+                    child = next((by_norm[m] for m in members if m in by_norm), frontier[0])
+                    parents.append((parent, child))
+            frontier = []
+            for parent, child in parents:
+                key = _norm_dn(parent)
+                if key in seen or len(seen) >= MAX_GROUPS:
+                    continue
+                seen.add(key)
+                via[parent] = child
+                frontier.append(parent)
+        return via
+
+
+def _text(value: Any) -> str:
+    """An attribute value as text (octet strings such as ``sshPublicKey`` come as bytes)."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
+
+
 def report_text(r: dict[str, Any]) -> str:
     """A ``UserService.test_directory`` report as aligned lines (shell and console)."""
     lines = [f"Directory  {r['url']}", f"User       {r['user']}",
              f"DN         {r['dn'] or '-'}"]
-    groups = r["groups"] or ["(none)"]
+    nested = r.get("nested") or {}
+    groups = [g + (f" (nested, via {nested[g][0]})" if nested.get(g) else "")
+              for g in r["groups"]] or ["(none)"]
     lines.append(f"Groups     {groups[0]}")
     lines += [f"           {g}" for g in groups[1:]]
     mapped = ", ".join(f"{m['group']} → {m['role']}" for m in r["mapped"]) or "(none)"
     lines.append(f"Mapped     {mapped}")
     lines.append(f"Role       {r['role'] or '-'}")
+    if "keys" in r:
+        lines.append(f"SSH keys   {', '.join(r['keys']) or '(none)'}")
     lines.append(f"Result     {r['result']}" + (f": {r['reason']}" if r["reason"] else ""))
     if r.get("note"):
         lines.append(f"Note       {r['note']}")

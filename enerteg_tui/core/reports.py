@@ -20,6 +20,7 @@ import csv
 import datetime as dt
 import os
 import re
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +115,18 @@ class Report:
     alarms: list[AlarmRow] = field(default_factory=list)
     measurements: list[MeasureRow] = field(default_factory=list)
     """Min/avg/max of every measured channel (``core.report_measures``)."""
+    zone: str = "UTC"
+    """Time zone of the times a person reads in the files (``config/time`` timezone):
+    ISO 8601 with that zone's offset; UTC gives ``…Z`` as before."""
+
+    @property
+    def zone_label(self) -> str:
+        """The zone as the headings name it: ``UTC`` or e.g. ``Europe/Prague``."""
+        return "UTC" if self.zone in ("UTC", "Etc/UTC", "") else self.zone
+
+    def when(self, t: float | None) -> str:
+        """``t`` as the report's files show it: ISO 8601 in the report's zone."""
+        return iso(t, self.zone)
 
     @property
     def total_kwh(self) -> float:
@@ -127,14 +140,24 @@ class Report:
         return max(peaks) if peaks else None
 
     def summary(self) -> list[tuple[str, Any]]:
-        """Label/value pairs of the Summary sheet and the CSV head."""
-        return [
+        """Label/value pairs of the Summary sheet and the CSV head (times in the
+        report's zone, the zone named in the labels)."""
+        return ([
             ("Report", f"EnerTEG {self.scope} report"),
             ("Scope", self.scope),
             ("Target", self.target),
             ("From (UTC)", iso(self.start)),
             ("To (UTC)", iso(self.end)),
             ("Generated (UTC)", iso(self.generated)),
+        ] if self.zone_label == "UTC" else [
+            ("Report", f"EnerTEG {self.scope} report"),
+            ("Scope", self.scope),
+            ("Target", self.target),
+            ("Time zone", f"{self.zone} (config/time; times carry their UTC offset)"),
+            (f"From ({self.zone})", self.when(self.start)),
+            (f"To ({self.zone})", self.when(self.end)),
+            (f"Generated ({self.zone})", self.when(self.generated)),
+        ]) + [
             ("History resolution (s)", self.resolution_s),
             ("PDUs", len(self.devices)),
             ("Energy total (kWh)", self.total_kwh),
@@ -144,10 +167,17 @@ class Report:
 
 
 # ---------------------------------------------------------------------- input
-def iso(t: float | None) -> str:
-    """UTC ISO time without fractions, ``2026-01-31T18:00:00Z``; empty for None."""
+def iso(t: float | None, zone: str | None = None) -> str:
+    """ISO time without fractions: UTC ``2026-01-31T18:00:00Z``, or in ``zone`` (an IANA
+    name) with its offset, ``2026-01-31T19:00:00+01:00``; empty for None."""
     if t is None:
         return ""
+    if zone and zone not in ("UTC", "Etc/UTC"):
+        try:
+            return dt.datetime.fromtimestamp(t, zoneinfo.ZoneInfo(zone)).isoformat(
+                timespec="seconds")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass
     return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -282,12 +312,19 @@ ALARM_HEADER = ("ID", "Start (UTC)", "End (UTC)", "Severity", "Hex ID", "PDU", "
                 "Text", "State")
 
 
+def alarm_header(report: Report) -> tuple[str, ...]:
+    """The alarm table's header, its times named in the report's zone."""
+    label = report.zone_label
+    return (ALARM_HEADER if label == "UTC" else
+            (ALARM_HEADER[0], f"Start ({label})", f"End ({label})", *ALARM_HEADER[3:]))
+
+
 def _device_cells(d: DeviceRow) -> list[Any]:
     return [d.hex_id, d.name, d.location, d.kwh, d.avg_w, d.peak_w, *d.peak_a]
 
 
-def _alarm_cells(a: AlarmRow) -> list[Any]:
-    return [a.id, iso(a.start), iso(a.end), a.severity, a.device, a.device_name, a.channel,
+def _alarm_cells(a: AlarmRow, when: Callable[[float | None], str] = iso) -> list[Any]:
+    return [a.id, when(a.start), when(a.end), a.severity, a.device, a.device_name, a.channel,
             a.text, a.state]
 
 
@@ -312,7 +349,8 @@ def write_csv(report: Report, path: Path) -> None:
         rows += [[], list(DEVICE_HEADER)] + [_device_cells(d) for d in report.devices]
         rows += [[], list(OUTLET_HEADER)]
         rows += [[o.hex_id, o.device_name, o.outlet, o.kwh] for o in report.outlets]
-        rows += [[], list(ALARM_HEADER)] + [_alarm_cells(a) for a in report.alarms]
+        rows += [[], list(alarm_header(report))]
+        rows += [_alarm_cells(a, report.when) for a in report.alarms]
         rows += [[], *measure_csv_rows(report.measurements)]
         writer.writerows([_safe(v) for v in row] for row in rows)
 
@@ -347,10 +385,11 @@ def write_xlsx(report: Report, path: Path) -> None:
         for r, o in enumerate(report.outlets, start=1):
             outlets.write_row(r, 0, [o.hex_id, o.device_name, o.outlet, o.kwh])
         alarms = wb.add_worksheet("Alarms")
-        alarms.write_row(0, 0, ALARM_HEADER, bold)
+        alarms.write_row(0, 0, alarm_header(report), bold)
+        alarms.set_column(1, 2, 26)
         alarms.set_column(7, 7, 50)
         for r, a in enumerate(report.alarms, start=1):
-            alarms.write_row(r, 0, _alarm_cells(a))
+            alarms.write_row(r, 0, _alarm_cells(a, report.when))
         write_measure_sheets(wb, report.measurements, bold)
         n = len(report.devices)
         if n:
@@ -424,7 +463,10 @@ class ReportService:
     def __init__(self, *, live: LiveState, structure: Structure, history: HistoryService,
                  alarms: AlarmService, core_settings: Callable[[], Any], folder: Path,
                  clock: Callable[[], float],
-                 forgotten: Callable[[], dict[str, str]] = dict) -> None:
+                 forgotten: Callable[[], dict[str, str]] = dict,
+                 zone: Callable[[], str] = lambda: "UTC") -> None:
+        self._zone = zone
+        """The ``config/time`` timezone: the times of the files a person reads."""
         self._live = live
         self._forgotten = forgotten
         """Forgotten PDUs (hex id → last name): their history stays reportable."""
@@ -490,7 +532,7 @@ class ReportService:
         target, devices = _resolve(self._live, self._structure, scope, name, self._forgotten())
         now = self._clock()
         tier = _tier(self._core_settings(), now, start, end)
-        report = Report(scope, target, start, end, now, TIERS[tier].block_s)
+        report = Report(scope, target, start, end, now, TIERS[tier].block_s, zone=self._zone())
         gone = self._forgotten()
         for hex_id in devices:
             row, outlets = await self._device_figures(hex_id, tier, start, end)

@@ -47,6 +47,7 @@ from .retire import Retirement
 from .system import SystemService
 from .timesync import TimeService
 from .structure import Structure
+from .support import SupportAccess
 from .topics import Topics
 from .users import UserService
 
@@ -131,6 +132,8 @@ class CoreServices:
     """The clock: NTP check, sync state and offset, the clock alarm, ``date set``."""
     network: NetworkService
     """config/network applied to the host (``--manage-host``) behind a confirm timer."""
+    support: SupportAccess
+    """Time-limited support access: the ``support`` account, its expiry timer."""
 
     async def start_polling(self, *, follow_interval: bool = True) -> None:
         """Start the sweeps (the last step of a start: every listener is in place) and
@@ -144,6 +147,7 @@ class CoreServices:
         await self.poller.stop()
         await self.network.stop()
         await self.timesync.stop()
+        await self.support.stop()
         await self.backup.stop()
         await self.certs.stop()
         await self.export.stop()
@@ -248,7 +252,8 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     await backup.start()
     reports = ReportService(live=live, structure=structure, history=history, alarms=alarms,
                             core_settings=lambda: config.get("core"), folder=paths.reports,
-                            clock=clock, forgotten=devices.forgotten)
+                            clock=clock, forgotten=devices.forgotten,
+                            zone=lambda: str(config.get("time").timezone))
     faces = FaceStatus()
     timesync = TimeService(config, alarms, audit, events, manage_host=manage_host,
                            ntp_port=ntp_port, clock=clock, faces=faces)
@@ -257,6 +262,10 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                              manage_host=manage_host, resolv_conf=resolv_conf, faces=faces,
                              clock=clock)
     await network.start()
+    support = SupportAccess(store, users, audit, clock=clock, events=events,
+                            switch=lambda: bool(config.get("core").remoteManagement))
+    applies("core", "support access")      # remoteManagement (the support access switch)
+    await support.start()
     return CoreServices(config=config, users=users, devices=devices, structure=structure,
                         rules=rules, alarms=alarms, topics=topics, audit=audit, live=live,
                         events=events, poller=poller, history=history, backup=backup,
@@ -266,4 +275,5 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                         system=SystemService(audit, users.sessions, manage_host=manage_host),
                         switching=GroupSwitching(devices, structure, audit, clock=clock),
                         certs=certs, tokens=tokens, timesync=timesync,
-                        network=network)
+                        network=network,
+                        support=support)

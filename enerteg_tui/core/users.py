@@ -29,6 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from .admission import VerifyBudget
 from .audit import AuditLog, Severity
 from .directory import SOURCE as DIRECTORY, Directory, DirectoryDown, DirectoryRefused
+from .directory_cache import META_KEY as CACHE_KEY, CachedLogin, CredentialCache
 from .errors import Conflict, Invalid, NotFound, PermissionDenied, shown
 from .lockout import META_KEY, LockoutBook
 from .password_policy import PasswordPolicy, check_text
@@ -199,6 +200,12 @@ class UserService:
         self._policy = policy
         self._clock = clock
         self.lockout = LockoutBook(policy, clock)
+        self.cache = CredentialCache(store, policy, clock)
+        self.support: Any = None
+        """The time-limited support access (``core.support.SupportAccess``), which
+        registers itself here: its account is refused outside its window, its sessions
+        have source ``support``, and it is changed only by ``support enable/disable``."""
+        """Opt-in cache of directory logins (``ldapCacheHours``; ``core.directory_cache``)."""
         self.budget = VerifyBudget()
         """Password checks per second for the whole controller (argon2 CPU bound)."""
         self._dummy_hash = ""
@@ -211,6 +218,8 @@ class UserService:
         users, hashes = [], {}
         for name, h, roles, must, keys in await self._store.fetchall(
                 "SELECT name, hash, roles, must_change, keys FROM user ORDER BY name"):
+            if self._managed(name):      # support access is never restored from a backup
+                continue
             users.append({"name": name, "roles": roles.split(","), "mustChange": bool(must),
                           "keys": json.loads(keys)})
             hashes[name] = h
@@ -241,8 +250,11 @@ class UserService:
             await tx.execute("DELETE FROM password_history")
             await tx.execute("DELETE FROM shell_history")
             await tx.execute("DELETE FROM meta WHERE key=?", (META_KEY,))
+            await tx.execute("DELETE FROM meta WHERE key=?", (CACHE_KEY,))
             await self.prefs.forget(tx)
         self.lockout.clear()
+        if self.support is not None:
+            await self.support.forget()
         await self.load()
 
     async def load(self) -> None:
@@ -257,6 +269,7 @@ class UserService:
             log.info("created the default account admin/admin (must be changed at first login)")
         row = await self._store.fetchone("SELECT value FROM meta WHERE key=?", (META_KEY,))
         self.lockout.loads(row[0] if row else None)
+        await self.cache.load()
         self._dummy_hash = await _hashing(self._hasher.hash, "no such user: equal time")
 
     async def _save_lockout(self) -> None:
@@ -360,7 +373,25 @@ class UserService:
             await self._fail(name, probe, "wrong user name or password")
             raise AuthFailed("wrong user name or password", thing="login", value=name,
                              allowed="a valid user name and password")
+        closed = self.support.admission(name) if self.support is not None else None
+        if closed:
+            await self._fail(name, probe, closed)
+            raise AuthFailed("wrong user name or password", thing="login", value=name,
+                             allowed="a valid user name and password")
         return await self._succeed(self._info(row), face, address, "password")
+
+    def _managed(self, name: str) -> bool:
+        return self.support is not None and self.support.is_account(name)
+
+    def _refuse_managed(self, name: str) -> None:
+        if self._managed(name):
+            raise Conflict(f"{name!r} is the support account: it is changed only by `support "
+                           "enable --hours N` and `support disable`", thing="user",
+                           value=name, allowed="a user other than the support account")
+
+    async def hash_password(self, password: str) -> str:
+        """The argon2id hash of ``password`` (for an account another core module manages)."""
+        return str(await _hashing(self._hasher.hash, password))
 
     async def _authenticate_directory(self, name: str, password: str,
                                       probe: Principal) -> Principal:
@@ -376,10 +407,14 @@ class UserService:
         try:
             user = await self.directory.authenticate(name, password)
         except DirectoryRefused as exc:
+            await self.cache.forget(name)
             await self._fail(name, probe, str(exc))
             raise AuthFailed("wrong user name or password", thing="login", value=name,
                              allowed="a valid user name and password") from None
         except DirectoryDown as exc:
+            cached = await self.cache.get(name, self.directory.url)
+            if cached is not None and password:
+                return await self._authenticate_cached(name, password, probe, cached, exc)
             await self._audit.record(probe, "login.failed", f"user/{name}",
                                      f"Login failed for {name!r} from {probe.address or '-'} via "
                                      f"{probe.face}: {exc}", severity=Severity.WARNING)
@@ -387,17 +422,48 @@ class UserService:
                              "now; local accounts still log in)", thing="login", value=name,
                              allowed="a valid user name and password") from None
         if user.role is None:
+            await self.cache.forget(name)
             groups = ", ".join(user.groups) or "none"
             await self._fail(name, probe, f"the directory knows {user.dn} but none of its "
                                           f"groups ({groups}) is mapped to a role in "
                                           "config/auth ldapRoleMap")
             raise AuthFailed("wrong user name or password", thing="login", value=name,
                              allowed="a valid user name and password")
-        info = UserInfo(name, frozenset({user.role}), False, [], 0.0, 0.0)
-        via = next(g for g, r in user.mapped if r is user.role)
+        if self.cache.max_age_s:
+            await self.cache.put(name, CachedLogin(
+                hash=await _hashing(self._hasher.hash, password[:MAX_PASSWORD]),
+                role=user.role.value, dn=user.dn, origin=_role_origin(user),
+                url=self.directory.url, ts=self._clock()))
+        else:
+            await self.cache.tidy()
+        return await self._directory_succeed(user, probe, "")
+
+    async def _authenticate_cached(self, name: str, password: str, probe: Principal,
+                                   cached: CachedLogin, down: DirectoryDown) -> Principal:
+        """The directory cannot be asked and ``ldapCacheHours`` kept ``name``'s last
+        successful login: its argon2 hash decides (the local password check, with its
+        budget); a wrong password counts towards the lockout as any other."""
+        import datetime as dt
+
+        if len(password) > MAX_PASSWORD or not await self._verify(cached.hash, password):
+            await self._fail(name, probe, f"wrong password against the cached credential "
+                                          f"(the directory cannot be asked: {down})")
+            raise AuthFailed("wrong user name or password", thing="login", value=name,
+                             allowed="a valid user name and password")
+        when = dt.datetime.fromtimestamp(cached.ts, dt.timezone.utc).isoformat(
+            timespec="seconds")
+        info = UserInfo(name, frozenset({Role(cached.role)}), False, [], 0.0, 0.0)
         return await self._succeed(info, probe.face, probe.address,
-                                   f"directory {user.dn}, role {user.role.value} from {via}",
-                                   source=DIRECTORY)
+                                   f"directory {cached.dn}, role {cached.role} from "
+                                   f"{cached.origin}; cached credential of {when}, the "
+                                   f"directory cannot be asked: {down}", source=DIRECTORY)
+
+    async def _directory_succeed(self, user: Any, probe: Principal, how: str) -> Principal:
+        """Admit a directory user the directory has vouched for (its role mapped)."""
+        info = UserInfo(user.name, frozenset({user.role}), False, [], 0.0, 0.0)
+        return await self._succeed(info, probe.face, probe.address,
+                                   f"directory {user.dn}, role {user.role.value} from "
+                                   f"{_role_origin(user)}{how}", source=DIRECTORY)
 
     async def test_directory(self, principal: Principal, name: str) -> dict[str, Any]:
         """Ask the directory about ``name`` as a login would, without logging them in and
@@ -428,7 +494,10 @@ class UserService:
         else:
             report.update(dn=user.dn, groups=user.groups,
                           mapped=[{"group": g, "role": r.value} for g, r in user.mapped],
-                          role=user.role.value if user.role else None)
+                          role=user.role.value if user.role else None,
+                          nested={g: user.chain(g)[1:] for g in user.via})
+            if self.directory.key_attribute:
+                report["keys"] = [fp for fp in (_fp_of(k) for k in user.keys) if fp]
             if user.role is None:
                 report.update(result="refused", reason=(
                     f"none of the groups of {user.dn} is mapped to a role in config/auth "
@@ -455,6 +524,7 @@ class UserService:
             await self.get(name)
         locked = self.lockout.unlock(name)
         await self._save_lockout()
+        await self.cache.forget(name)
         await self._audit.record(principal, "user.unlock", f"user/{name}",
                                  f"User {name!r} unlocked ({locked} locked address"
                                  f"{'' if locked == 1 else 'es'} cleared)",
@@ -463,6 +533,9 @@ class UserService:
 
     async def _succeed(self, info: UserInfo, face: str, address: str, how: str,
                        source: str = "local") -> Principal:
+        if self._managed(info.name):
+            source = "support"
+            how = f"{how}; support access until {self.support.status()['expires']}"
         if self.lockout.succeeded(info.name, address):
             await self._save_lockout()
         principal = Principal(user=info.name, roles=info.roles, face=face, address=address,
@@ -473,23 +546,73 @@ class UserService:
         return principal
 
     async def has_key(self, name: str, fingerprint: str) -> bool:
-        """Whether ``fingerprint`` is one of the user's keys (no audit: a key query)."""
+        """Whether ``fingerprint`` is one of the user's keys (no audit: a key query). A
+        name with no local account, with ``ldapSshKeys`` on: one of the keys of its
+        directory entry (a directory that cannot be asked or refuses: no)."""
         row = await self._row(name)
+        if row is None and self.directory.enabled and self.directory.key_attribute:
+            try:
+                user = await self.directory.lookup(name)
+            except (DirectoryDown, DirectoryRefused):
+                return False
+            return fingerprint in {_fp_of(k) for k in user.keys}
         return bool(row) and fingerprint in {_fp_of(k) for k in json.loads(row[4])}
 
     async def authenticate_key(self, name: str, fingerprint: str, face: str,
                                address: str) -> Principal:
-        """Log in with a verified public key of the user's."""
+        """Log in with a verified public key of the user's: a local account's keys, or
+        (``ldapSshKeys``) the keys of a directory entry, whose role comes from its groups
+        as for a password login, asked again now."""
         left = self.is_locked(name, address, face)
         if left:
             raise LockedOut(self.locked_message(name, address, left), thing="user", value=name,
                             allowed="a login after the lockout ends, or from elsewhere")
+        if (await self._row(name) is None and self.directory.enabled
+                and self.directory.key_attribute):
+            return await self._authenticate_directory_key(name, fingerprint, face, address)
         if not await self.has_key(name, fingerprint):
             probe = Principal(user=name, roles=frozenset(), face=face, address=address)
             await self._fail(name, probe, "public key not accepted")
             raise AuthFailed("public key not accepted", thing="key", value=fingerprint,
                              allowed="a key added with `user key-add`")
+        closed = self.support.admission(name) if self.support is not None else None
+        if closed:
+            await self._fail(name, Principal(user=name, roles=frozenset(), face=face,
+                                             address=address), closed)
+            raise AuthFailed("public key not accepted", thing="key", value=fingerprint,
+                             allowed="a user whose access is open")
         return await self._succeed(await self.get(name), face, address, "public key")
+
+    async def _authenticate_directory_key(self, name: str, fingerprint: str, face: str,
+                                          address: str) -> Principal:
+        """A verified public key for a name with no local account: the directory must
+        list the key in the entry's ``ldapSshKeyAttribute`` and map a group to a role."""
+        probe = Principal(user=name, roles=frozenset(), face=face, address=address,
+                          source=DIRECTORY)
+        refused = AuthFailed("public key not accepted", thing="key", value=fingerprint,
+                             allowed="a key listed in the directory entry "
+                                     f"({self.directory.key_attribute})")
+        try:
+            user = await self.directory.lookup(name)
+        except DirectoryRefused as exc:
+            await self._fail(name, probe, str(exc))
+            raise refused from None
+        except DirectoryDown as exc:
+            await self._audit.record(probe, "login.failed", f"user/{name}",
+                                     f"Login failed for {name!r} from {address or '-'} via "
+                                     f"{face}: {exc}", severity=Severity.WARNING)
+            raise refused from None
+        if fingerprint not in {_fp_of(k) for k in user.keys}:
+            await self._fail(name, probe, f"public key {fingerprint} is not in "
+                                          f"{self.directory.key_attribute} of {user.dn}")
+            raise refused
+        if user.role is None:
+            groups = ", ".join(user.groups) or "none"
+            await self._fail(name, probe, f"the directory knows {user.dn} but none of its "
+                                          f"groups ({groups}) is mapped to a role in "
+                                          "config/auth ldapRoleMap")
+            raise refused
+        return await self._directory_succeed(user, probe, f", public key {fingerprint}")
 
     async def failed_credential(self, name: str, face: str, address: str, why: str) -> None:
         """A credential other than a password or key (an API token) failed for ``name``:
@@ -506,7 +629,12 @@ class UserService:
             raise LockedOut(self.locked_message(name, address, left), thing="user", value=name,
                             allowed="a login after the lockout ends, or from elsewhere")
         info = await self.get(name)
-        return Principal(user=info.name, roles=info.roles, face=face, address=address)
+        closed = self.support.admission(name) if self.support is not None else None
+        if closed:
+            raise AuthFailed(closed, thing="user", value=name,
+                             allowed="a user whose access is open")
+        return Principal(user=info.name, roles=info.roles, face=face, address=address,
+                         source="support" if self._managed(name) else "local")
 
     # ------------------------------------------------------------------ sessions
     async def start_session(self, principal: Principal, *,
@@ -662,7 +790,8 @@ class UserService:
         is the owner's own recovery and clears that mark."""
         if principal.user != name:
             require(principal, Action.ADMINISTER, f"user/{name}")
-        elif principal.source != "local":
+        self._refuse_managed(name)
+        if principal.user == name and principal.source not in ("local", "support"):
             raise Conflict(f"{name!r} logs in through the directory ({principal.source}): "
                            "the password is changed there, not on this controller",
                            thing="user", value=name, allowed="a local account")
@@ -722,6 +851,7 @@ class UserService:
     async def set_roles(self, principal: Principal, name: str, roles: list[str]) -> UserInfo:
         """Replace a user's roles; the last admin keeps the admin role."""
         require(principal, Action.ADMINISTER, f"user/{name}")
+        self._refuse_managed(name)
         info = await self.get(name)
         role_set = parse_roles(roles)
         if not role_set:
@@ -742,8 +872,9 @@ class UserService:
         return await self.get(name)
 
     async def delete(self, principal: Principal, name: str) -> None:
-        """Delete a user; never the last admin."""
+        """Delete a user; never the last admin, never the support account."""
         require(principal, Action.ADMINISTER, f"user/{name}")
+        self._refuse_managed(name)
         info = await self.get(name)
         if Role.ADMIN in info.roles and await self._admins() == [name]:
             raise Conflict(f"user {name!r} is the last admin and cannot be deleted",
@@ -761,6 +892,7 @@ class UserService:
         """Add an SSH public key to a user (their own, or anyone's as admin); returns its fingerprint."""
         if principal.user != name:
             require(principal, Action.ADMINISTER, f"user/{name}")
+        self._refuse_managed(name)
         info = await self.get(name)
         fp = public_key_fingerprint(key_text)
         if fp in {_fp_of(k) for k in info.keys}:
@@ -812,6 +944,16 @@ class UserService:
             await tx.execute(
                 "DELETE FROM shell_history WHERE user=? AND id NOT IN (SELECT id FROM "
                 "shell_history WHERE user=? ORDER BY id DESC LIMIT ?)", (name, name, keep))
+
+
+def _role_origin(user: Any) -> str:
+    """The group a directory user's role came from, with the chain of a nested group:
+    ``cn=pdu-setup,… (nested: cn=team-a,… ∈ cn=team-b,… ∈ cn=pdu-setup,…)``."""
+    group = next(g for g, r in user.mapped if r is user.role)
+    chain = user.chain(group)
+    if len(chain) == 1:
+        return group
+    return f"{group} (nested: {' ∈ '.join(reversed(chain))})"
 
 
 def _fp_of(key_text: str) -> str:

@@ -17,9 +17,11 @@ nothing else changes. docs/reports.md explains every figure.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
+import zoneinfo
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, ClassVar
@@ -90,11 +92,28 @@ def sftp_path(path: Any) -> str:
     return f"/{REPORTS_DIR}/{path.name}"
 
 
-def _short_time(t: float | None) -> str:
-    """``06-15 14:02`` (UTC) for the alarm table; empty for None."""
+def _short_time(t: float | None, zone: str = "UTC") -> str:
+    """``06-15 14:02`` for the alarm table, in the report's zone; empty for None."""
     if t is None:
         return ""
-    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%m-%d %H:%M")
+    try:
+        tz: dt.tzinfo = dt.UTC if zone in ("UTC", "") else zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = dt.UTC
+    return dt.datetime.fromtimestamp(t, tz).strftime("%m-%d %H:%M")
+
+
+def _alarm_columns(report: Report) -> tuple[Column, ...]:
+    """``ALARM_COLUMNS``, the times headed by the report's zone (``Start UTC`` or, in
+    another zone, ``Start`` with its abbreviation at the report's end, e.g. ``Start CET``)."""
+    if report.zone_label == "UTC":
+        return ALARM_COLUMNS
+    try:
+        abbr = dt.datetime.fromtimestamp(report.end, zoneinfo.ZoneInfo(report.zone)).strftime("%Z")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return ALARM_COLUMNS
+    return tuple(dataclasses.replace(c, label=f"{c.label.split()[0]} {abbr}")
+                 if c.key in ("start", "end") else c for c in ALARM_COLUMNS)
 
 
 def _num(v: float | None, places: int) -> str:
@@ -117,12 +136,12 @@ def _device_row(d: DeviceRow) -> Row:
     return Row(key=d.hex_id, cells=cells)
 
 
-def _alarm_row(a: AlarmRow) -> Row:
+def _alarm_row(a: AlarmRow, zone: str = "UTC") -> Row:
     sev = severity_text(a.severity)
     return Row(key=a.id, cells={
-        "start": _short_time(a.start), "severity": sev,
+        "start": _short_time(a.start, zone), "severity": sev,
         "pdu": a.device_name or a.device,
-        "text": a.text, "end": _short_time(a.end) if a.end is not None else "active",
+        "text": a.text, "end": _short_time(a.end, zone) if a.end is not None else "active",
         "state": a.state}, style={"Critical": "red", "Warning": "yellow"}.get(sev.plain, ""))
 
 
@@ -432,7 +451,12 @@ class ReportsPage(Page):
         self.report = report
         self.query_one("#summary", Static).update(self._summary(report))
         self.query_one("#devices", LiveTable).set_rows([_device_row(d) for d in report.devices])
-        self.query_one("#alarms", LiveTable).set_rows([_alarm_row(a) for a in report.alarms])
+        alarms = self.query_one("#alarms", LiveTable)
+        columns = _alarm_columns(report)
+        if tuple(alarms.columns) != columns:
+            alarms.columns = list(columns)
+            alarms.refresh()
+        alarms.set_rows([_alarm_row(a, report.zone) for a in report.alarms])
         outlets = len({(o.hex_id, o.outlet) for o in report.outlets})
         self.query_one("#devices-label", Label).update(
             f"PDUs ({len(report.devices)})" + (f" · energy of {outlets} outlets in the files"
@@ -460,7 +484,7 @@ class ReportsPage(Page):
         text = Text()
         text.append(f"{report.scope.capitalize()} {report.target}" if report.scope != "site"
                     else "Site", style="bold")
-        text.append(f" · {iso(report.start)} → {iso(report.end)}\n")
+        text.append(f" · {report.when(report.start)} → {report.when(report.end)}\n")
         text.append(f"{report.total_kwh:.3f} kWh", style="bold")
         peak = report.peak_w
         text.append(f" · {len(report.devices)} PDU{'' if len(report.devices) == 1 else 's'}"

@@ -157,6 +157,13 @@ class UsersPage(Page):
             text = f"{info.name}: roles {_roles(info)}" + (
                 "; must change password at next login" if info.must_change else "")
             text += "\nSSH keys: " + (", ".join(fps) if fps else "none")
+            support = self.ctx.core.support
+            if support.is_account(info.name):
+                st = support.status()
+                text += ("\nSupport access: " + (
+                    f"enabled until {st['expires']} (role {st['role']}, by {st['enabledBy']}), "
+                    f"{len(st['sessions'])} session{'' if len(st['sessions']) == 1 else 's'}"
+                    if st["enabled"] else "disabled (shell: support enable --hours N)"))
             if self.admin:
                 locked = self.ctx.core.users.lockout.locked_sources(info.name)
                 if locked:

@@ -305,3 +305,33 @@ async def test_reports_site_result(with_history, snap, size) -> None:
         await wait_idle(pilot, p)
 
     assert await snap(make_app(with_history), size, go)
+
+
+async def test_report_times_follow_the_time_zone(with_history) -> None:
+    """Issue 23 item 1: with config/time timezone set, the summary line and the alarm
+    table show the report's times in that zone, the columns named by its abbreviation."""
+    import datetime as dt
+    import zoneinfo
+
+    c = with_history
+    await c.config.put(ADMIN, "time", {"timezone": "Europe/Prague"})
+    try:
+        async with make_app(c).run_test(size=(160, 48)) as pilot:
+            p = await open_reports(pilot)
+            await pilot.press("r")
+            await wait_idle(pilot, p)
+            assert p.report is not None and p.report.zone == "Europe/Prague"
+            tz = zoneinfo.ZoneInfo("Europe/Prague")
+            summary = str(p.query_one("#summary", Static).render())
+            start = dt.datetime.fromtimestamp(FIXED_CLOCK - 86400, tz).isoformat(
+                timespec="seconds")
+            assert start in summary and iso(FIXED_CLOCK - 86400) not in summary
+            alarms = p.query_one("#alarms", LiveTable)
+            abbr = dt.datetime.fromtimestamp(FIXED_CLOCK, tz).strftime("%Z")
+            assert [col.label for col in alarms.columns if col.key in ("start", "end")] == [
+                f"Start {abbr}", f"End {abbr}"]
+            a = p.report.alarms[0]
+            assert alarms.rows[0].cells["start"] == dt.datetime.fromtimestamp(
+                a.start, tz).strftime("%m-%d %H:%M")
+    finally:
+        await c.config.put(ADMIN, "time", {"timezone": "UTC"})

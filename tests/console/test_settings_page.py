@@ -80,8 +80,8 @@ async def test_list_shows_every_topic_and_who_applies_it(frozen):
         p.query_one("#topics").cursor_row = [r.key for r in rows].index("core")
         await settle(pilot)
         text = str(p.query_one("#service").render())
-        assert cells["core"] == "poller, history, watchdog (see note)"
-        assert "Applied by: poller, history, watchdog." in text
+        assert cells["core"] == "poller, history, watchdog, support access (see note)"
+        assert "Applied by: poller, history, watchdog, support access." in text
         assert "Stored but not active in this build: acceptAllCertificates, language" in text
 
 

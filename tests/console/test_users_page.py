@@ -234,3 +234,24 @@ async def test_admin_unlocks_a_locked_out_user(frozen):
     assert (await frozen.users.authenticate("olga", OLGA_PW, "ssh", "10.1.1.1")).user == "olga"
     entries = await frozen.audit.query(ADMIN)
     assert any(e.action == "user.unlock" and "olga" in e.message for e in entries)
+
+
+@pytest.mark.asyncio
+async def test_support_account_shows_its_access(frozen):
+    """Issue 23 item 7: the support account's row says until when it is open, and that
+    it is closed after ``support disable``."""
+    await frozen.config.put(ADMIN, "core", {"remoteManagement": True})
+    await frozen.core.support.enable(ADMIN, 4, "readwrite")
+    async with make_app(frozen).run_test(size=(120, 40)) as pilot:
+        p = await open_users(pilot)
+        keys = [r.key for r in p.table.rows]
+        p.table.cursor_row = keys.index("support")
+        await settle(pilot)
+        detail = str(p.query_one("#detail", Static).render())
+        assert "Support access: enabled until " in detail
+        assert "(role readwrite, by admin), 0 sessions" in detail
+        await frozen.core.support.disable(ADMIN)
+        await p.reload()
+        await settle(pilot)
+        detail = str(p.query_one("#detail", Static).render())
+        assert "Support access: disabled (shell: support enable --hours N)" in detail

@@ -232,3 +232,132 @@ async def test_name_matching_several_users_is_refused(controller, slapd) -> None
     with pytest.raises(DirectoryRefused) as err:
         await controller.users.directory.lookup("alice")
     assert "2 users match" in str(err.value) and "a login needs exactly one" in str(err.value)
+
+
+# ------------------------------------------------------------------ nested groups
+async def test_nested_groups_give_the_role_cycle_safe_and_bounded(controller, slapd) -> None:
+    """frank ∈ team-a ∈ team-b ∈ pdu-setup (readwrite), team-a and team-b contain each
+    other: the role comes through two levels, the cycle ends, one level is not enough."""
+    await _setup(controller, slapd)
+    user = await controller.users.directory.lookup("frank")
+    groups = f"ou=groups,{BASE}"
+    assert set(user.groups) == {f"cn=team-a,{groups}", f"cn=team-b,{groups}",
+                                f"cn=pdu-setup,{groups}"}
+    assert user.role is Role.READWRITE
+    assert user.chain(f"cn=pdu-setup,{groups}") == [f"cn=pdu-setup,{groups}",
+                                                    f"cn=team-b,{groups}", f"cn=team-a,{groups}"]
+    p = await controller.users.authenticate("frank", PASSWORD, "test", "10.0.0.9")
+    assert p.roles == frozenset({Role.READWRITE})
+    logins = await _audit_texts(controller, "login")
+    assert any(f"role readwrite from cn=pdu-setup,{groups} (nested: cn=team-a,{groups} ∈ "
+               f"cn=team-b,{groups} ∈ cn=pdu-setup,{groups})" in m for m in logins), logins
+    await controller.config.put(ADMIN, "auth", {"ldapNestedGroupDepth": 1})
+    user = await controller.users.directory.lookup("frank")
+    assert user.role is None and f"cn=pdu-setup,{groups}" not in user.groups
+    await controller.config.put(ADMIN, "auth", {"ldapNestedGroupDepth": 0})
+    assert (await controller.users.directory.lookup("frank")).groups == [f"cn=team-a,{groups}"]
+    # users in no nested group are unchanged
+    assert (await controller.users.directory.lookup("carol")).groups == [f"cn=staff,{groups}"]
+
+
+async def test_nested_groups_active_directory_memberof(controller, slapd) -> None:
+    """AD shape: groups carry memberOf; kim ∈ Helpdesk ∈ PDU Operators (poweron), and PDU
+    Operators ∈ Helpdesk closes a cycle."""
+    await trust_ca(controller, slapd)
+    await controller.config.put(ADMIN, "auth", ad_settings(slapd))
+    groups = "OU=Groups,dc=corp,dc=test"
+    user = await controller.users.directory.lookup("kim")
+    assert user.groups == [f"CN=Helpdesk,{groups}", f"CN=PDU Operators,{groups}"]
+    assert user.role is Role.POWERON
+    p = await controller.users.authenticate("kim", PASSWORD, "test", "10.0.0.9")
+    assert p.roles == frozenset({Role.POWERON})
+    await controller.config.put(ADMIN, "auth", {"ldapNestedGroupDepth": 0})
+    with pytest.raises(AuthFailed):
+        await controller.users.authenticate("kim", PASSWORD, "test", "10.0.0.9")
+
+
+# ------------------------------------------------------------------ SSH keys
+async def test_ssh_keys_come_from_the_directory_only_when_enabled(controller, slapd) -> None:
+    from enerteg_tui.core.users import public_key_fingerprint
+
+    await _setup(controller, slapd)
+    public = (slapd.key_path.parent / "user_key.pub").read_text()
+    fp = public_key_fingerprint(public)
+    users = controller.users
+    assert (await users.directory.lookup("alice")).keys == []
+    assert not await users.has_key("alice", fp)
+    await controller.config.put(ADMIN, "auth", {"ldapSshKeys": True})
+    assert (await users.directory.lookup("alice")).keys == [public.strip()]
+    assert await users.has_key("alice", fp) and not await users.has_key("bob", fp)
+    p = await users.authenticate_key("alice", fp, "test", "10.0.0.9")
+    assert p.roles == frozenset({Role.ADMIN}) and p.source == "ldap"
+    with pytest.raises(AuthFailed):                 # the key is listed, but no mapped group
+        await users.authenticate_key("carol", fp, "test", "10.0.0.9")
+    with pytest.raises(AuthFailed):                 # bob's entry lists no key
+        await users.authenticate_key("bob", fp, "test", "10.0.0.9")
+    failed = "\n".join(await _audit_texts(controller, "login.failed"))
+    assert f"public key {fp} is not in sshPublicKey of uid=bob,ou=people,{BASE} (ldap)" in failed
+    assert "none of its groups" in failed and "carol" in failed
+    logins = await _audit_texts(controller, "login")
+    assert any(f"role admin from cn=pdu-admins,ou=groups,{BASE}, public key {fp}" in m
+               for m in logins), logins
+
+
+# ------------------------------------------------------------------ credential cache
+async def test_no_credential_is_cached_unless_turned_on(controller, slapd) -> None:
+    await _setup(controller, slapd)
+    await controller.users.authenticate("alice", PASSWORD, "test", "10.0.0.9")
+    assert not controller.users.cache.entries
+    row = await controller.store.fetchone("SELECT value FROM meta WHERE key='ldap_cache'")
+    assert row is None
+
+
+async def test_credential_cache_only_while_the_directory_is_down(controller,
+                                                                 own_slapd) -> None:
+    """ldapCacheHours=1: bob's and alice's logins are cached as argon2 hashes; alice's
+    wrong password refused by the directory forgets hers; with slapd stopped bob logs in
+    from the cache (audited as such), a wrong password fails and counts, alice and a
+    never-seen user are refused; an entry older than the max age is not used; 0 clears."""
+    await _setup(controller, own_slapd, ldapTimeoutSeconds=2, ldapCacheHours=1)
+    users = controller.users
+    for name in ("alice", "bob"):
+        await users.authenticate(name, PASSWORD, "test", "10.0.0.9")
+    assert set(users.cache.entries) == {"alice", "bob"}
+    assert users.cache.entries["bob"].hash.startswith("$argon2id$")
+    assert PASSWORD not in str(await controller.store.fetchone(
+        "SELECT value FROM meta WHERE key='ldap_cache'"))
+    with pytest.raises(AuthFailed):                  # refused by the directory: forgotten
+        await users.authenticate("alice", "not-alices", "test", "10.0.0.9")
+    assert set(users.cache.entries) == {"bob"}
+    own_slapd.stop()
+    p = await users.authenticate("bob", PASSWORD, "test", "10.0.0.9")
+    assert p.roles == frozenset({Role.POWER}) and p.source == "ldap"
+    logins = await _audit_texts(controller, "login")
+    assert any("cached credential of" in m and "the directory cannot be asked" in m
+               for m in logins), logins
+    for name, pw in [("bob", "wrong"), ("alice", PASSWORD), ("eve", PASSWORD)]:
+        with pytest.raises(AuthFailed):
+            await users.authenticate(name, pw, "test", "10.0.0.8")
+    failed = "\n".join(await _audit_texts(controller, "login.failed"))
+    assert "wrong password against the cached credential" in failed
+    # survives a reload of the store's copy
+    await users.cache.load()
+    assert set(users.cache.entries) == {"bob"}
+    # older than ldapCacheHours: not used, and dropped
+    users.cache._clock = lambda: time.time() + 3601
+    with pytest.raises(AuthFailed):
+        await users.authenticate("bob", PASSWORD, "test", "10.0.0.7")
+    assert not users.cache.entries
+    users.cache._clock = time.time
+    users.cache.entries["bob"] = users.cache.entries.get("bob") or _cached(users)
+    await controller.config.put(ADMIN, "auth", {"ldapCacheHours": 0})
+    with pytest.raises(AuthFailed):
+        await users.authenticate("bob", PASSWORD, "test", "10.0.0.6")
+    assert not users.cache.entries
+
+
+def _cached(users):
+    from enerteg_tui.core.directory_cache import CachedLogin
+
+    return CachedLogin(hash="$argon2id$v=19$m=8,t=1,p=1$x$y", role="power", dn="uid=bob",
+                       origin="g", url=users.directory.url, ts=time.time())

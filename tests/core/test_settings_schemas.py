@@ -74,7 +74,7 @@ def test_every_topic_builds_with_defaults_and_round_trips(name: str) -> None:
 
 SERVICES = {
     "auth": "users", "backup": "backup", "backup_settings": "backup",
-    "cli": "ssh, serial console", "core": "poller, history, watchdog", "devices": "driver", "email": "email",
+    "cli": "ssh, serial console", "core": "poller, history, watchdog, support access", "devices": "driver", "email": "email",
     "hostname": "console, shell, syslog, snmp agent, email, mdns", "http_server": "web server", "modbus": "modbus server",
     "network": "network", "notifications": "audit", "snmp_agent": "snmp agent", "sppdu5": None,
     "sql_export": "export", "syslog": "syslog", "time": "time sync",

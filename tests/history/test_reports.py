@@ -5,6 +5,7 @@ shell ``report`` command, its errors and exit codes, and a readonly user."""
 from __future__ import annotations
 
 import csv
+import json
 import datetime as dt
 import math
 import re
@@ -312,3 +313,45 @@ async def test_measured_values_per_kind_equal_the_history(site, tmp_path: Path) 
     for col in "FGH":
         assert f"'Temperature'!${col}$2:${col}${1 + n}" in xml or \
             f"Temperature!${col}$2:${col}${1 + n}" in xml
+
+
+async def test_time_zone_of_config_time_in_the_files_a_person_reads(site) -> None:
+    """Issue 23 item 1: with config/time timezone set, the CSV and XLSX reports give their
+    times in that zone (ISO 8601 with its offset) and name it in the headings; the
+    shell's JSON answer stays UTC. UTC (the default) keeps ``…Z`` and ``(UTC)``."""
+    import zoneinfo
+
+    c, devs, _, alarm_from = site
+    start, end = alarm_from - 60, c.clock() + 1
+    await c.config.put(ADMIN, "time", {"timezone": "America/New_York"})
+    tz = zoneinfo.ZoneInfo("America/New_York")
+    local = dt.datetime.fromtimestamp(start, tz).isoformat(timespec="seconds")
+    assert local[-6:] in ("-05:00", "-04:00")
+    csv_path = await c.reports.generate(ADMIN, "site", "", start, end, "csv")
+    rows = list(csv.reader(csv_path.open(newline="", encoding="utf-8")))
+    head = {r[0]: r[1] for r in rows if len(r) == 2}
+    assert head["Time zone"].startswith("America/New_York")
+    assert head["From (America/New_York)"] == local
+    assert "From (UTC)" not in head
+    alarm_head = next(r for r in rows if r and r[0] == "ID")
+    assert alarm_head[1:3] == ["Start (America/New_York)", "End (America/New_York)"]
+    first_alarm = rows[rows.index(alarm_head) + 1]
+    assert first_alarm[1].endswith(local[-6:]) and "T" in first_alarm[1]
+    assert dt.datetime.fromisoformat(first_alarm[1]).timestamp() == pytest.approx(
+        next(a for a in (await c.reports.build(ADMIN, "site", "", start, end)).alarms).start,
+        abs=1)
+    xlsx = await c.reports.generate(ADMIN, "site", "", start, end, "xlsx")
+    wb = openpyxl.load_workbook(xlsx)
+    labels = {wb["Summary"].cell(r, 1).value: wb["Summary"].cell(r, 2).value
+              for r in range(1, 12)}
+    assert labels["From (America/New_York)"] == local
+    assert wb["Alarms"]["B1"].value == "Start (America/New_York)"
+    # machine format: the shell's JSON stays UTC
+    code, out, err = await _run(c, f"format json; report site --from {iso(start)} "
+                                   f"--to {iso(end)} --format csv")
+    assert code == 0, err
+    assert json.loads(out)["from"] == iso(start) and iso(start).endswith("Z")
+    # back to UTC: the headings as before
+    await c.config.put(ADMIN, "time", {"timezone": "UTC"})
+    rep = await c.reports.build(ADMIN, "site", "", start, end)
+    assert ("From (UTC)", iso(start)) in rep.summary()

@@ -167,6 +167,22 @@ class AuthSettings(TopicSettings):
     ldapTimeoutSeconds: int = Field(5, ge=1, le=30)
     """Seconds each step with the directory may take (connect, answer); a login waits
     at most about twice this for a directory that is down or silent."""
+    ldapNestedGroupDepth: int = Field(3, ge=0, le=10)
+    """Levels of nested groups followed: a user in group A, A a member of group B, gets
+    B's role (memberOf of groups, or member/uniqueMember searches under
+    ``ldapGroupSearchBase``); cycles are safe; 0 = only the user's own groups."""
+    ldapSshKeys: Toggle = False
+    """Let directory users log in over SSH with a public key listed in their entry's
+    ``ldapSshKeyAttribute`` (openssh-lpk schema); the role still comes from their
+    groups, checked at every login."""
+    ldapSshKeyAttribute: LdapName = "sshPublicKey"
+    """Attribute of a user's entry that holds their OpenSSH public keys, one per value
+    (used while ``ldapSshKeys`` is enabled)."""
+    ldapCacheHours: int = Field(0, ge=0, le=720)
+    """Credential cache: remember the argon2 hash of a directory user's password after a
+    successful login, for at most this many hours, and accept it ONLY while the directory
+    cannot be asked (down, silent, TLS refused); a refusal by the directory forgets it.
+    0 = no cache (the default): nobody logs in through the directory while it is down."""
 
     @model_validator(mode="after")
     def _url_when_enabled(self) -> AuthSettings:

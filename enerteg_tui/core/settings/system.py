@@ -44,9 +44,9 @@ class CoreSettings(TopicSettings):
 
     TOPIC: ClassVar[str] = "core"
     TITLE: ClassVar[str] = "General settings"
-    SERVICE: ClassVar[str | None] = "poller, history, watchdog"
+    SERVICE: ClassVar[str | None] = "poller, history, watchdog, support access"
     INACTIVE_KEYS: ClassVar[frozenset[str]] = frozenset(
-        {"language", "acceptAllCertificates", "remoteManagement"})
+        {"language", "acceptAllCertificates"})
 
     pollIntervalSeconds: int = Field(5, ge=1, le=60)
     """Seconds between two sweeps of the databus ring."""
@@ -68,9 +68,9 @@ class CoreSettings(TopicSettings):
     """Accept any TLS certificate when connecting to devices (§5.1); only sensible when
     valid certificates are installed on all of them."""
     remoteManagement: Toggle = False
-    """The manual's remote management access for the manufacturer's support (§5.1).
-    Does nothing in this build: there is no support access and no support account;
-    the value is only stored (docs/appliance.md)."""
+    """The manual's remote management access for the manufacturer's support (§5.1): while
+    enabled, an admin may open the time-limited ``support`` account (``support enable
+    --hours N``); disabling it closes an open support access at once (docs/appliance.md)."""
     autoRestart: Toggle = True
     """Restart the application automatically on crashes or hangs (§5.1): under the systemd
     unit of ``enerteg install-service``, the watchdog stops its pings when the event loop

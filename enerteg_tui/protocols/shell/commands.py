@@ -271,7 +271,8 @@ def _unknown(word: str) -> str:
 
 def _build() -> dict[str, Command]:
     from . import (admincmds, certcmds, dccmds, devicecmds, exportcmds, ldapcmds, netcmds,
-                   notifycmds, reportcmds, switchcmds, systemcmds, timecmds, tokencmds, usercmds)
+                   notifycmds, reportcmds, supportcmds, switchcmds, systemcmds, timecmds,
+                   tokencmds, usercmds)
 
     nav, net, user, admin = "Navigation", "Network", "User", "Maintenance"
     table = {
@@ -304,6 +305,8 @@ def _build() -> dict[str, Command]:
         "users": Command(cmd_users, "users", "Show users logged in now, on every face", user),
         "ldap": Command(ldapcmds.cmd_ldap, ldapcmds.USAGE,
                         "Test the directory: find a user, their groups and role (admin)", user),
+        "support": Command(supportcmds.cmd_support, supportcmds.USAGE,
+                           "Time-limited access for the manufacturer's support (admin)", user),
         "passwd": Command(usercmds.cmd_passwd, "passwd", "Change your own password", user),
         "unlock": Command(usercmds.cmd_unlock, "unlock NAME",
                           "Clear a user's failed-login lockout (admin)", user),

@@ -207,6 +207,8 @@ class ShellSession:
             try:
                 if statement.error is not None:
                     raise statement.error
+                if statement.words and self.principal.source == "support":
+                    await self.core.support.note(self.principal, statement.text)
                 if statement.words and await self._run_command(statement.words):
                     code = EXIT_INTERRUPTED
                     self._err(f"{statement.words[0]}: interrupted\n")

@@ -84,12 +84,20 @@ async def cmd_user(sh: Any, args: list[str]) -> None:
                  "mustChangePassword": u.must_change,
                  "updated": dt.datetime.fromtimestamp(u.updated, dt.timezone.utc)
                  .isoformat(timespec="seconds")} for u in rows]
+        support = sh.core.support
         for d in data:
             d["lockedFrom"] = sorted(users.lockout.locked_sources(d["name"]))
+            if support.is_account(d["name"]):
+                st = support.status()
+                d["supportAccess"] = st["expires"] if st["enabled"] else "disabled"
         sh.emit(data, "\n".join(f"{d['name']:<20} {','.join(d['roles']):<32} {d['keys']} key(s)"
                                 + ("  (must change password)" if d["mustChangePassword"] else "")
                                 + (f"  (locked from {', '.join(d['lockedFrom'])})"
                                    if d["lockedFrom"] else "")
+                                + (f"  (support access until {d['supportAccess']})"
+                                   if d.get("supportAccess", "disabled") != "disabled" else
+                                   "  (support access disabled)" if "supportAccess" in d
+                                   else "")
                                 for d in data))
     elif sub == "add" and len(pos) == 1:
         users.check_name(pos[0])

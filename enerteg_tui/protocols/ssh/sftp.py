@@ -215,6 +215,7 @@ class ControllerSFTP(asyncssh.SFTPServer):
         await self._ready()
         vpath = self._virtual(path)
         await self._fresh_logs(path)
+        await self._note(f"sftp ls {vpath}")
         if vpath != "/":
             async for name in super().scandir(path):
                 yield name
@@ -241,11 +242,13 @@ class ControllerSFTP(asyncssh.SFTPServer):
             with contextlib.suppress(OSError, AttributeError, ValueError):
                 os.fchmod(file_obj.fileno(), FILE_MODE)  # type: ignore[attr-defined]
             self._writes[id(file_obj)] = (vpath, file_obj)
+            await self._note(f"sftp put {vpath}")
             return file_obj
         vpath = self._virtual(path)
         await self._fresh_logs(path)
         file_obj = super().open(path, pflags, attrs)
         log.info("sftp: %s downloads %s", self.principal.user if self.principal else "?", vpath)
+        await self._note(f"sftp get {vpath}")
         return file_obj
 
     def write(self, file_obj: object, offset: int, data: bytes) -> int:
@@ -344,6 +347,11 @@ class ControllerSFTP(asyncssh.SFTPServer):
         # mode) then reports failure after a good transfer. sshd sends 0: so do we.
         with contextlib.suppress(Exception):
             self.channel.exit(0)
+
+    async def _note(self, text: str) -> None:
+        """A support session's every file action is audited (``core.support``)."""
+        if self.principal is not None:
+            await self.core.support.note(self.principal, text)
 
     async def _audit(self, action: str, vpath: str, text: str,
                      severity: Severity = Severity.INFO) -> None:

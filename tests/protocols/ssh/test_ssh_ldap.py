@@ -100,3 +100,37 @@ async def test_ldap_test_command(ssh_env: SSHEnv, slapd) -> None:
     await ssh_env.controller.config.put(SYSTEM, "auth", {"ldapEnabled": False})
     r = await ssh_env.ssh("boss", "ldap test dave")
     assert r.code != 0 and "Directory logins are off" in r.err
+
+
+async def test_directory_user_logs_in_with_a_key_from_the_directory(ssh_env: SSHEnv,
+                                                                    slapd) -> None:
+    """OpenSSH ``ssh -i`` with the key listed in alice's sshPublicKey: admitted as admin
+    from her group; carol holds the same key but no mapped group; off by default."""
+    await _directory(ssh_env, slapd)
+    key = ("-o", "PubkeyAuthentication=yes", "-o", "PreferredAuthentications=publickey",
+           "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-i", str(slapd.key_path))
+    r = await ssh_env.ssh("alice", "whoami", extra=key)
+    assert r.code == 255 and "Permission denied" in r.err, (r.code, r.err)   # ldapSshKeys off
+    await ssh_env.controller.config.put(SYSTEM, "auth", {"ldapSshKeys": True})
+    r = await ssh_env.ssh("alice", "format json; whoami", extra=key)
+    assert r.code == 0, r.err
+    me = json.loads(r.out)
+    assert me["user"] == "alice" and me["roles"] == ["admin"] and me["source"] == "ldap"
+    r = await ssh_env.ssh("carol", "whoami", extra=key)   # disconnected once the key is
+    assert r.code == 255 and r.out == "", (r.code, r.err)  # bound: no mapped group
+    entries = await ssh_env.controller.audit.query(SYSTEM, limit=1000)
+    assert any(e.action == "login" and e.user == "alice" and "public key SHA256:" in e.message
+               for e in entries)
+    assert any(e.action == "login.failed" and e.user == "carol" for e in entries)
+
+
+async def test_ldap_test_shows_nested_groups_and_keys(ssh_env: SSHEnv, slapd) -> None:
+    await _directory(ssh_env, slapd, ldapSshKeys=True)
+    r = await ssh_env.ssh("boss", "ldap test frank")
+    assert r.code == 0, r.err
+    assert ("cn=pdu-setup,ou=groups,dc=example,dc=com (nested, via "
+            "cn=team-b,ou=groups,dc=example,dc=com)") in r.out
+    assert "Role       readwrite" in r.out and "SSH keys   (none)" in r.out
+    r = await ssh_env.ssh("boss", "format json; ldap test alice")
+    report = json.loads(r.out)
+    assert report["keys"] and report["keys"][0].startswith("SHA256:")
