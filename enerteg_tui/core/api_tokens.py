@@ -28,7 +28,8 @@ from .audit import AuditLog, Severity
 from .errors import Invalid, NotFound, PermissionDenied, shown
 from .permissions import Action, Principal, allowed
 from .store import Store
-from .users import AuthFailed, UserService
+from .users import AuthFailed, LockedOut, UserService
+from .web_sessions import WebSessions
 
 __all__ = ["ApiTokens", "TokenInfo", "TOKEN_RE", "MAX_DAYS", "MAX_PER_USER"]
 
@@ -76,7 +77,10 @@ class ApiTokens:
     """Make, list, revoke and check API tokens."""
 
     def __init__(self, store: Store, users: UserService, audit: AuditLog,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 idle_minutes: Callable[[], float] = lambda: 15) -> None:
+        self.sessions = WebSessions(users, idle_minutes)
+        """The web faces' token sessions and failed-login penalty (``core.web_sessions``)."""
         self._store = store
         self._users = users
         self._audit = audit
@@ -176,6 +180,19 @@ class ApiTokens:
     async def forget_user(self, user: str) -> None:
         """Drop a deleted user's tokens."""
         await self._store.execute("DELETE FROM api_token WHERE user=?", (user,))
+
+    async def admit(self, token: str, face: str, address: str) -> Principal:
+        """``authenticate`` through the web faces' admission: refused unchecked
+        (``TooManyFailures``) while ``address`` holds too much failed-login penalty, and a
+        refused token adds to it (a lockout does not: no secret was checked)."""
+        self.sessions.refuse_penalised(address)
+        try:
+            return await self.authenticate(token, face, address)
+        except LockedOut:
+            raise
+        except AuthFailed:
+            self.sessions.admission.auth_failed(address)
+            raise
 
     async def authenticate(self, token: str, face: str, address: str) -> Principal:
         """The principal of a token's user.
