@@ -238,7 +238,7 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     backup = BackupService(store=store, config=config, users=users, devices=devices,
                            structure=structure, rules=rules, alarms=alarms, audit=audit,
                            events=events, history=history, export=export, paths=paths,
-                           clock=clock, certs=certs)
+                           clock=clock, certs=certs, tokens=tokens)
     await backup.start()
     reports = ReportService(live=live, structure=structure, history=history, alarms=alarms,
                             core_settings=lambda: config.get("core"), folder=paths.reports,
