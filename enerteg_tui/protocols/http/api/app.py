@@ -133,7 +133,6 @@ def build_api(core: CoreServices, clock: Callable[[], float] = time.time) -> Fas
                   responses=PROBLEM_RESPONSES,
                   description="REST API v1 of the EnerTEG controller (docs/rest.md).")
     install_handlers(api)
-    sessions = core.tokens.sessions
     unlocks: dict[str, _Unlock] = {}
 
     async def who(request: Request) -> AsyncIterator[Principal]:
@@ -184,6 +183,7 @@ def build_api(core: CoreServices, clock: Callable[[], float] = time.time) -> Fas
                          "anything else; send newPassword with this request",
                     field="newPassword", allowed=core.users.password_policy.describe())
             await core.users.change_password(principal, principal.user, body.newPassword)
+        sessions = core.tokens.sessions
         session, token = await sessions.open(principal)
         return {"token": token, "user": session.principal.user,
                 "roles": sorted(r.value for r in session.principal.roles),
@@ -198,6 +198,7 @@ def build_api(core: CoreServices, clock: Callable[[], float] = time.time) -> Fas
                 summary="Log out: end the session of the bearer token")
     async def logout(request: Request, principal: Who) -> Response:
         token = session_token(request)
+        sessions = core.tokens.sessions
         session = await sessions.lookup(token) if token is not None else None
         if session is not None:
             await sessions.close(session)
