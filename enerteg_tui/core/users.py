@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from .admission import VerifyBudget
+from .admission import Admission, VerifyBudget
 from .audit import AuditLog, Severity
 from .directory import SOURCE as DIRECTORY, Directory, DirectoryDown, DirectoryRefused
 from .errors import Conflict, Invalid, NotFound, PermissionDenied, shown
@@ -201,6 +201,10 @@ class UserService:
         self.lockout = LockoutBook(policy, clock)
         self.budget = VerifyBudget()
         """Password checks per second for the whole controller (argon2 CPU bound)."""
+        self.admission = Admission()
+        """Failed-login penalty per source address, one for every network face: the SSH
+        server (which also sets its ``MaxStartups`` here) and the web faces
+        (``core.web_sessions``). A source that failed on one face is slowed on all."""
         self._dummy_hash = ""
         self.sessions = SessionRegistry()
         self.forgetters: list[Callable[[Any, str], Awaitable[None]]] = []

@@ -12,9 +12,10 @@ path of all of them (``core.tokens.sessions``); the faces only parse headers
   logins (``login_delay``): the lockout of ``config/auth`` and the audit entries of SSH
   (``login``, ``login.failed``, ``login.lockout``, ``login.refused``).
 * Each failed password or API token adds a penalty to the client's address
-  (``core.admission.Admission``, as the SSH server's: 2 s a failure, draining one second
+  (``UserService.admission``, the SSH server's too: 2 s a failure, draining one second
   a second); while the address holds 15 s or more its credentials are not checked at
-  all (``TooManyFailures``). One penalty for all web faces.
+  all (``TooManyFailures``), and the SSH server refuses its connections. One penalty
+  for every network face.
 * A session is a core session (``start_session``: ``maxSessionsPerUser`` of
   ``config/cli``, listed by ``users``), reached by a random 256-bit token kept only as
   its SHA-256. It ends on logout (audited ``logout``), at a factory reset, when the web
@@ -33,7 +34,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .admission import Admission
 from .errors import NotFound, shown
 from .permissions import Action, Principal, allowed
 from .users import AuthFailed, LockedOut, Session, UserService
@@ -86,8 +86,9 @@ class WebSessions:
         self._idle_minutes = idle_minutes
         self._clock = clock
         self._by_id: dict[str, WebSession] = {}
-        self.admission = Admission()
-        """Failed-login penalty per client address, for every web face."""
+        self.admission = users.admission
+        """Failed-login penalty per client address: the core's one, for every web face
+        and the SSH server (``UserService.admission``)."""
 
     # ------------------------------------------------------------------ admission
     def refuse_penalised(self, address: str) -> None:

@@ -1,7 +1,8 @@
 """The one sign-in of every HTTP face (protocols/http/signin.py over core.web_sessions),
 through real HTTPS clients against the controller's web server: a session opened on one
 face works on the others and Redfish's SessionService lists and deletes it; one
-failed-login penalty per address for REST, Redfish and /events; the idle timeout is
+failed-login penalty per address for REST, Redfish, /events and the SSH server; the
+idle timeout is
 config/cli idleTimeoutMinutes; /events takes session tokens and Basic over HTTPS."""
 
 from __future__ import annotations
@@ -75,8 +76,8 @@ async def test_one_session_store_for_rest_and_redfish(make_controller: Any) -> N
                 ].count("login") == before
 
 
-async def test_one_failed_login_penalty_for_every_web_face(make_controller: Any) -> None:
-    c, base, _ = await rest_env(make_controller)
+async def test_one_failed_login_penalty_for_every_network_face(make_controller: Any) -> None:
+    c, base, _ = await rest_env(make_controller, {"ssh_enabled": True, "ssh_port": 0})
     rf = root(base) + "/redfish/v1"
     async with client(c, base) as cl:
         # 8 failures (2 s each, 16 s held; 15 s refuses), spread over the faces and names
@@ -100,6 +101,11 @@ async def test_one_failed_login_penalty_for_every_web_face(make_controller: Any)
         after = [e.action for e in await c.audit.query(SYSTEM, limit=300)]
         assert after.count("login") == before.count("login")
         assert after.count("login.failed") == before.count("login.failed") == 8
+    # the SSH server holds the same penalty: a new connection is refused before any SSH
+    reader, writer = await asyncio.open_connection("127.0.0.1", c.service("ssh").port)
+    said = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    assert said.startswith(b"Refused: too many failed logins from 127.0.0.1"), said
 
 
 async def test_idle_timeout_is_config_cli(make_controller: Any) -> None:
