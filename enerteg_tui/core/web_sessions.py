@@ -171,6 +171,10 @@ class WebSessions:
             await self.close(ws)
         return len(ended)
 
+    def is_open(self, ws: WebSession) -> bool:
+        """Whether ``ws`` is still open (not logged out, timed out or ended)."""
+        return self._by_id.get(ws.id) is ws
+
     def visible(self, principal: Principal) -> list[WebSession]:
         """The sessions ``principal`` may see: an admin every one, others their own."""
         everyone = allowed(principal, Action.ADMINISTER)

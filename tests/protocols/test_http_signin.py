@@ -3,7 +3,8 @@ through real HTTPS clients against the controller's web server: a session opened
 face works on the others and Redfish's SessionService lists and deletes it; one
 failed-login penalty per address for REST, Redfish, /events and the SSH server; the
 idle timeout is
-config/cli idleTimeoutMinutes; /events takes session tokens and Basic over HTTPS."""
+config/cli idleTimeoutMinutes; /events takes session tokens and Basic over HTTPS, and a
+stream opened with a session ends with it."""
 
 from __future__ import annotations
 
@@ -152,11 +153,24 @@ async def test_events_take_a_session_token_and_basic_over_https(make_controller:
         assert status == 200 and line.startswith("retry: ")
         r = await cl.get(url, auth=("oper", "wrong"))
         assert r.status_code == 401 and "wrong user name or password" in r.text
+        # a stream opened with a session ends when the session does (logout)
+        c.service("http").events_hub.keepalive = 0.2
+        lines: list[str] = []
+
+        async def read_all() -> None:
+            async with cl.stream("GET", url, headers={"X-Auth-Token": token}) as resp:
+                async for line in resp.aiter_lines():
+                    lines.append(line)
+        reading = asyncio.create_task(read_all())
+        await wait_for(lambda: ": keep-alive" in lines, timeout=15)
+        assert not reading.done()
+        r = await cl.delete("/session", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 204
+        await asyncio.wait_for(reading, 15)
 
     async def audited() -> bool:
         entries = [e for e in await c.audit.query(SYSTEM, limit=200) if e.user == "oper"]
         return ({"login", "logout", "login.failed"} <= {e.action for e in entries})
     await wait_for(audited, timeout=15)
-    # the Basic request's one-request session ended; the token session remains
-    assert [s.principal.user for s in c.users.sessions.list()
-            if s.principal.face == "rest"] == ["oper"]
+    # the Basic request's one-request session ended, the token session was logged out
+    assert not [s for s in c.users.sessions.list() if s.principal.face == "rest"]

@@ -4,7 +4,9 @@ never imports FastAPI).
 
 Who may read it: anyone the web faces' one sign-in admits (``signin.py``: a session or
 API token, Basic over HTTPS; face ``rest``) with the read permission. ``metricsToken``
-is for ``/metrics`` only.
+is for ``/metrics`` only. A stream opened with a session token ends when the session
+does (logout, deleted over Redfish), at the next event or keep-alive, and keeps the
+session from idling out while it runs.
 """
 
 from __future__ import annotations
@@ -37,9 +39,12 @@ class _StreamResponse(Response):
     and when the hub closes (the web server stops or restarts its listeners), so a
     stalled reader never holds the stream, and a stop never waits for a client."""
 
-    def __init__(self, stream: EventStream) -> None:
+    def __init__(self, stream: EventStream, alive: Callable[[], bool] | None = None) -> None:
         super().__init__(media_type="text/event-stream")
         self.stream = stream
+        self.alive = alive
+        """Whether the session the stream was opened with is still open (checked at
+        each event and keep-alive); None for credentials without a session."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         stream, hub = self.stream, self.stream.hub
@@ -62,6 +67,8 @@ class _StreamResponse(Response):
                 (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]})
             pending = f"retry: {RETRY_MS}\n: connected\n\n".encode() + stream.take()
             while not any(e.is_set() for e in stops):
+                if self.alive is not None and not self.alive():
+                    break                       # its session ended (logout, timeout)
                 if pending and not await _race(body(pending), stops):
                     break
                 if await _race(stream.wake.wait(), stops, hub.keepalive):
@@ -118,9 +125,25 @@ def mount_events(app: FastAPI, core: Any, hub: Callable[[], EventHub | None]) ->
             if not allowed(signed.principal, Action.READ):
                 return _bad(f"Forbidden: user {signed.principal.user!r} may not read "
                             "(roles " + signed.principal.role_names + ")", 403)
-            return _open_stream(request, core, hub, device, element, lastEventId)
+            answer = _open_stream(request, core, hub, device, element, lastEventId)
+            if isinstance(answer, _StreamResponse) and signed.web_session is not None:
+                answer.alive = _session_alive(core, signed)
+            return answer
         finally:
             await sign_out(core, signed)        # a Basic login ends; its stream goes on
+
+
+def _session_alive(core: Any, signed: SignedIn) -> Callable[[], bool]:
+    """A stream opened with a session lives while the session does, and keeps it from
+    idling out (an open stream is the session in use)."""
+    ws, sessions = signed.web_session, core.tokens.sessions
+
+    def alive() -> bool:
+        if ws is None or not sessions.is_open(ws):
+            return False
+        ws.core.touch()
+        return True
+    return alive
 
 
 def _open_stream(request: Request, core: Any, hub: Callable[[], EventHub | None],
