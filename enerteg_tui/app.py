@@ -228,6 +228,9 @@ class ConsoleApp(App[None]):
             from .screens.certs_page import CertsPage
             require(self.context.principal, Action.ADMINISTER, "Certificates")
             return PageSpec("Certificates", CertsPage, place)
+        if place.kind == "tokens":               # opened from the Users page (a)
+            from .screens.tokens_page import TokensPage
+            return PageSpec("API tokens", TokensPage, place)
         sec = section(place.kind)
         if sec is not None:
             require(self.context.principal, sec.needs, sec.title)

@@ -23,12 +23,14 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .audit import AuditLog, Severity
 from .errors import Invalid, NotFound, PermissionDenied, shown
 from .permissions import Action, Principal, allowed
 from .store import Store
-from .users import AuthFailed, UserService
+from .users import AuthFailed, LockedOut, UserService
+from .web_sessions import WebSessions
 
 __all__ = ["ApiTokens", "TokenInfo", "TOKEN_RE", "MAX_DAYS", "MAX_PER_USER"]
 
@@ -68,6 +70,10 @@ class TokenInfo:
         return self.expires is not None and now >= self.expires
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -76,12 +82,16 @@ class ApiTokens:
     """Make, list, revoke and check API tokens."""
 
     def __init__(self, store: Store, users: UserService, audit: AuditLog,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 idle_minutes: Callable[[], float] = lambda: 15) -> None:
+        self.sessions = WebSessions(users, idle_minutes)
+        """The web faces' token sessions and failed-login penalty (``core.web_sessions``)."""
         self._store = store
         self._users = users
         self._audit = audit
         self._clock = clock
         self._last_used: dict[str, float] = {}
+        users.forgetters.append(self._forget_in)     # a deleted user's tokens go with it
 
     async def load(self) -> None:
         """Create the table when missing."""
@@ -173,9 +183,84 @@ class ApiTokens:
                                  severity=Severity.INFO)
         return info
 
-    async def forget_user(self, user: str) -> None:
-        """Drop a deleted user's tokens."""
-        await self._store.execute("DELETE FROM api_token WHERE user=?", (user,))
+    # ------------------------------------------------------------------ backup
+    async def backup_state(self) -> list[dict[str, Any]]:
+        """Every token for a backup: its row with the SHA-256 of its secret (which gives
+        nothing to guess from: the secret is 256 random bits), never the secret."""
+        rows = await self._store.fetchall(
+            "SELECT id, user, name, hash, created, expires, last_used FROM api_token "
+            "ORDER BY user, created")
+        return [{"id": r[0], "user": r[1], "name": r[2], "hash": r[3], "created": r[4],
+                 "expires": r[5], "lastUsed": max(r[6] or 0, self._last_used.get(r[0], 0))
+                 or None} for r in rows]
+
+    @staticmethod
+    def validate_backup(rows: Any, users: set[str]) -> None:
+        """``Invalid`` naming the first token row of a backup that cannot be restored."""
+        if not isinstance(rows, list):
+            raise Invalid("apiTokens is not a list", thing="apiTokens",
+                          value=type(rows).__name__, allowed="a list of token rows")
+        seen: set[str] = set()
+        for r in rows:
+            ok = (isinstance(r, dict) and isinstance(r.get("id"), str)
+                  and re.fullmatch(r"[0-9a-f]{8}", r["id"]) is not None
+                  and r["id"] not in seen and r.get("user") in users
+                  and isinstance(r.get("name"), str) and NAME_RE.match(r["name"]) is not None
+                  and isinstance(r.get("hash"), str)
+                  and re.fullmatch(r"[0-9a-f]{64}", r["hash"]) is not None
+                  and _number(r.get("created"))
+                  and all(r.get(k) is None or _number(r.get(k))
+                          for k in ("expires", "lastUsed")))
+            if not ok:
+                what = r.get("id") if isinstance(r, dict) else r
+                raise Invalid(f"API token {shown(what)} of the backup is not a valid token "
+                              "row (an id of 8 hex digits, used once; a user of the backup; a "
+                              "name; a SHA-256; times)", thing="apiTokens", value=what,
+                              allowed="token rows as a backup writes them")
+            seen.add(r["id"])
+
+    async def restore_state(self, tx: Any, rows: list[dict[str, Any]] | None,
+                            users: set[str]) -> None:
+        """Replace the tokens inside a restore's transaction ``tx`` with the backup's;
+        a backup without tokens (older) keeps the tokens of the users it restores."""
+        if rows is None:
+            marks = ",".join("?" * len(users))
+            await tx.execute(f"DELETE FROM api_token WHERE user NOT IN ({marks})",
+                             tuple(sorted(users)))
+            return
+        await tx.execute("DELETE FROM api_token")
+        for r in rows:
+            await tx.execute(
+                "INSERT INTO api_token (id, user, name, hash, created, expires, last_used) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (r["id"], r["user"], r["name"], r["hash"],
+                                                 r["created"], r.get("expires"),
+                                                 r.get("lastUsed")))
+
+    async def reload(self) -> None:
+        """After a restore: forget the use times kept in memory."""
+        self._last_used.clear()
+
+    async def reset(self) -> None:
+        """Factory reset: every token deleted."""
+        await self._store.execute("DELETE FROM api_token")
+        self._last_used.clear()
+
+    async def _forget_in(self, tx: Any, user: str) -> None:
+        """Drop a deleted user's tokens, in the transaction deleting the user."""
+        await tx.execute("DELETE FROM api_token WHERE user=?", (user,))
+
+    async def admit(self, token: str, face: str, address: str) -> Principal:
+        """``authenticate`` through the web faces' admission: refused unchecked
+        (``TooManyFailures``) while ``address`` holds too much failed-login penalty, and a
+        refused token adds to it (a lockout does not: no secret was checked)."""
+        self.sessions.refuse_penalised(address)
+        try:
+            return await self.authenticate(token, face, address)
+        except LockedOut:
+            raise
+        except AuthFailed:
+            self.sessions.admission.auth_failed(address)
+            raise
 
     async def authenticate(self, token: str, face: str, address: str) -> Principal:
         """The principal of a token's user.

@@ -7,8 +7,11 @@ tar in ``<data-dir>/backups`` named ``enerteg-backup-<UTC time>.tar.gz`` holding
   SHA-256 of every other member (a damaged or edited file is refused);
 * ``config.json``: settings of every ``config/`` topic (secret keys and the SNMP
   community left out: ``core.masking.sensitive_fields``), users
-  (name, roles, keys, must-change flag; no password hash), the DC structure, device
-  registry entries with their rack, and the rules;
+  (name, roles, keys, must-change flag, creation time; no password hash), the DC
+  structure, device registry entries with their rack, the rules, and the API tokens
+  (``apiTokens``: id, user, name, times and the SHA-256 of the secret, never the secret:
+  a hash of 256 random bits gives nothing to guess from, unlike a password's, so it
+  needs no passphrase; a restore brings every token back, working as before);
 * ``secrets.enc`` (only when ``config/backup_settings`` passphrase is set): the
   secret settings (except that passphrase itself: a backup never holds the key to
   itself) and the users' password hashes as JSON, encrypted with AES-256-GCM
@@ -57,6 +60,7 @@ from .events import Event, EventBus
 from .export import ExportService
 from .history import HistoryService
 from .layout import DataLayout
+from .api_tokens import ApiTokens
 from .certstore import CertStore
 from .masking import sensitive_fields
 from .permissions import Action, Principal, require
@@ -133,8 +137,10 @@ class BackupService:
                  devices: DeviceService, structure: Structure, rules: RuleService,
                  alarms: AlarmService, audit: AuditLog, events: EventBus,
                  history: HistoryService, export: ExportService, paths: DataLayout,
-                 clock: Callable[[], float] = time.time, certs: CertStore | None = None) -> None:
+                 clock: Callable[[], float] = time.time, certs: CertStore | None = None,
+                 tokens: ApiTokens | None = None) -> None:
         self._store = store
+        self._tokens = tokens
         self._certs = certs
         self._config = config
         self._users = users
@@ -213,6 +219,8 @@ class BackupService:
         secret: dict[str, Any] = {"settings": secret_settings, "userHashes": hashes}
         if self._certs is not None:     # certificates public, their keys only in secrets.enc
             public["certs"], secret["certKeys"] = await self._certs.backup_state()
+        if self._tokens is not None:    # SHA-256 of 256 random bits: nothing to guess from
+            public["apiTokens"] = await self._tokens.backup_state()
         return public, secret
 
     async def create(self, principal: Principal) -> Path:
@@ -296,6 +304,9 @@ class BackupService:
             if self._certs is not None and "certs" in public:  # older backups have none
                 await self._certs.restore_state(tx, public["certs"],
                                                 (secrets or {}).get("certKeys"))
+            if self._tokens is not None:
+                await self._tokens.restore_state(tx, public.get("apiTokens"),
+                                                 {u["name"] for u in public["users"]})
             entry = await self._audit.insert(
                 tx, principal, "backup.restore", "backup", f"Configuration restored from {path.name}",
                 severity=Severity.WARNING)
@@ -364,6 +375,11 @@ class BackupService:
                 self._certs.validate_backup(public["certs"])
             except Invalid as exc:
                 raise _bad(path, f"a certificate does not validate ({exc})") from None
+        if self._tokens is not None and "apiTokens" in public:
+            try:
+                self._tokens.validate_backup(public["apiTokens"], names)
+            except Invalid as exc:
+                raise _bad(path, str(exc)) from None
         return {"settings": settings}
 
     async def _reload(self) -> None:
@@ -376,6 +392,8 @@ class BackupService:
         await self._rules.load()
         if self._certs is not None:
             await self._certs.reload()
+        if self._tokens is not None:
+            await self._tokens.reload()
         self._events.publish(Event("structure", "", "restored"))
 
     # ------------------------------------------------------------------ factory reset
@@ -403,6 +421,8 @@ class BackupService:
         await self._export.reset()
         if self._certs is not None:
             await self._certs.reset()
+        if self._tokens is not None:
+            await self._tokens.reset()
         await self._audit.record(principal, "factory-reset", "controller",
                                  "Factory reset: configuration, users, structure, rules, alarms, "
                                  "certificates, "

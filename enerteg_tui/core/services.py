@@ -127,7 +127,7 @@ class CoreServices:
     certs: CertStore
     """The certificate store: TLS certificates served and trusted (``ssl_context``)."""
     tokens: ApiTokens
-    """API tokens of users, for the machine faces (REST, Redfish)."""
+    """API tokens of users, and the web faces' sessions (``tokens.sessions``)."""
     timesync: TimeService
     """The clock: NTP check, sync state and offset, the clock alarm, ``date set``."""
     network: NetworkService
@@ -207,7 +207,8 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                         directory=Directory(lambda: config.get("auth"),
                                             trust=lambda: certs_ref[0].ssl_context("ldap")))
     await users.load()
-    tokens = ApiTokens(store, users, audit, clock=clock)
+    tokens = ApiTokens(store, users, audit, clock=clock,       # web sessions idle out as the CLI
+                       idle_minutes=lambda: config.get("cli").idleTimeoutMinutes)
     await tokens.load()
     poller_ref: list[Poller] = []
     devices = DeviceService(store, driver, live, audit, events,
@@ -248,7 +249,7 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     backup = BackupService(store=store, config=config, users=users, devices=devices,
                            structure=structure, rules=rules, alarms=alarms, audit=audit,
                            events=events, history=history, export=export, paths=paths,
-                           clock=clock, certs=certs)
+                           clock=clock, certs=certs, tokens=tokens)
     await backup.start()
     reports = ReportService(live=live, structure=structure, history=history, alarms=alarms,
                             core_settings=lambda: config.get("core"), folder=paths.reports,

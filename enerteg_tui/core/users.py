@@ -19,14 +19,14 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from .admission import VerifyBudget
+from .admission import Admission, VerifyBudget
 from .audit import AuditLog, Severity
 from .directory import SOURCE as DIRECTORY, Directory, DirectoryDown, DirectoryRefused
 from .directory_cache import META_KEY as CACHE_KEY, CachedLogin, CredentialCache
@@ -208,20 +208,27 @@ class UserService:
         """Opt-in cache of directory logins (``ldapCacheHours``; ``core.directory_cache``)."""
         self.budget = VerifyBudget()
         """Password checks per second for the whole controller (argon2 CPU bound)."""
+        self.admission = Admission()
+        """Failed-login penalty per source address, one for every network face: the SSH
+        server (which also sets its ``MaxStartups`` here) and the web faces
+        (``core.web_sessions``). A source that failed on one face is slowed on all."""
         self._dummy_hash = ""
         self.sessions = SessionRegistry()
+        self.forgetters: list[Callable[[Any, str], Awaitable[None]]] = []
+        """Other services' ``(tx, name)`` deletions of a user's rows (API tokens), run in
+        the transaction that deletes the user."""
         self.prefs = PreferenceBook(store, audit, self.get)
         """Each user's display preferences (``core.preferences``), deleted with the user."""
 
     async def backup_state(self) -> tuple[list[dict[str, Any]], dict[str, str]]:
         """(accounts without secrets, password hash per account) for a backup."""
         users, hashes = [], {}
-        for name, h, roles, must, keys in await self._store.fetchall(
-                "SELECT name, hash, roles, must_change, keys FROM user ORDER BY name"):
+        for name, h, roles, must, keys, created in await self._store.fetchall(
+                "SELECT name, hash, roles, must_change, keys, created FROM user ORDER BY name"):
             if self._managed(name):      # support access is never restored from a backup
                 continue
             users.append({"name": name, "roles": roles.split(","), "mustChange": bool(must),
-                          "keys": json.loads(keys)})
+                          "keys": json.loads(keys), "created": created})
             hashes[name] = h
         return users, hashes
 
@@ -229,18 +236,26 @@ class UserService:
                             hashes: dict[str, str]) -> None:
         """Replace the accounts inside the restore's transaction ``tx``. An account whose
         hash the backup does not hold (secrets excluded) keeps its current password, a new
-        one gets none (it cannot log in until an admin sets one)."""
+        one gets none (it cannot log in until an admin sets one). An account keeps the
+        creation time the backup holds (its API tokens, restored too, are younger than it);
+        backups without one: the current account's, else now."""
         existing = {n: h for n, h in await (await tx.execute(
             "SELECT name, hash FROM user")).fetchall()}
+        born = {n: c for n, c in await (await tx.execute(
+            "SELECT name, created FROM user")).fetchall()}
         await tx.execute("DELETE FROM user")
         await tx.execute("DELETE FROM password_history")  # not in backups: starts afresh
         now = self._clock()
         for u in users:
             h = hashes.get(u["name"]) or existing.get(u["name"]) or "!"
+            created = u.get("created")
+            if isinstance(created, bool) or not isinstance(created, (int, float)):
+                created = born.get(u["name"], now)
             await tx.execute(
                 "INSERT INTO user (name, hash, roles, must_change, keys, created, updated)"
                 " VALUES (?,?,?,?,?,?,?)", (u["name"], h, ",".join(u["roles"]),
-                                            int(u["mustChange"]), json.dumps(u["keys"]), now, now))
+                                            int(u["mustChange"]), json.dumps(u["keys"]),
+                                            created, now))
 
     async def reset(self) -> None:
         """Factory reset of users: every account, key and shell history deleted, every
@@ -884,6 +899,8 @@ class UserService:
             await tx.execute("DELETE FROM password_history WHERE name=?", (name,))
             await tx.execute("DELETE FROM shell_history WHERE user=?", (name,))
             await self.prefs.forget(tx, name)
+            for forget in self.forgetters:
+                await forget(tx, name)
             entry = await self._audit.insert(tx, principal, "user.delete", f"user/{name}",
                                              f"User {name!r} deleted", severity=Severity.WARNING)
         self._audit.announce(entry)

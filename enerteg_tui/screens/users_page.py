@@ -11,7 +11,8 @@ and ``w`` changes its own password (current one first). Every change goes throug
 core ``UserService`` with the session's principal, exactly as the shell's ``user`` and
 ``passwd`` commands do: the core checks ``administer``, the name and password rules and
 the last admin, and its message is shown as is. The only check made here is that a new
-password typed twice matches. Passwords and hashes are never shown.
+password typed twice matches. Passwords and hashes are never shown. ``a`` opens the API
+tokens page (``screens/tokens_page.py``), for every role.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class UsersPage(Page):
         Binding("K", "key_del", "Remove key"),
         Binding("u", "unlock", "Unlock"),
         Binding("t", "ldap_test", "LDAP test"),
+        Binding("a", "tokens", "API tokens"),
     ]
     """Keys; the admin ones are hidden for other roles, ``t`` while LDAP is off."""
 
@@ -313,6 +315,11 @@ class UsersPage(Page):
             return
         self.say(f"User {info.name} unlocked ({n} locked address{'' if n == 1 else 'es'} cleared)")
         self._describe()
+
+    def action_tokens(self) -> None:
+        """Open the API tokens page (``screens/tokens_page.py``): one's own tokens, an
+        admin's everyone's."""
+        self.app.call_later(self.app.open_place, Place("tokens"))  # type: ignore[attr-defined]
 
     def action_ldap_test(self) -> None:
         """Ask the directory about a login name (no password, nobody logged in)."""

@@ -148,3 +148,68 @@ def test_backup_writes_no_table_of_another_service() -> None:
 
     source = inspect.getsource(backup)
     assert not re.search(r"\b(INSERT INTO|DELETE FROM|UPDATE \w+ SET|SELECT .* FROM)\b", source)
+
+
+async def test_api_tokens_come_back_with_a_restore(controller, tmp_path):
+    """API tokens (their SHA-256, never the secret) are in the backup without a
+    passphrase; a restore brings back every token, working, even for an account deleted
+    and made again since; a factory reset deletes them."""
+    from enerteg_tui.core.users import AuthFailed
+
+    c = controller
+    await c.users.add(ADMIN, "eve", "Str0ng-password!", ["readonly"])
+    eve = await c.users.principal_for("eve", "shell", "")
+    info, text = await c.core.tokens.create(eve, "ci", days=30)
+    _, kept = await c.core.tokens.create(ADMIN, "kept", days=0)
+    await c.core.tokens.authenticate(text, "rest", "10.0.0.9")          # a last use
+    path = await c.backup.create(ADMIN)
+    with tarfile.open(path) as tar:
+        cfg = json.loads(tar.extractfile("config.json").read())
+        blob = b"".join(tar.extractfile(m).read() for m in tar.getmembers())
+    rows = {r["id"]: r for r in cfg["apiTokens"]}
+    assert rows[info.id]["user"] == "eve" and len(rows[info.id]["hash"]) == 64
+    assert rows[info.id]["lastUsed"] is not None
+    assert text.split("_", 2)[2].encode() not in blob and kept.split("_", 2)[2].encode() not in blob
+    # eve and her token go (deleted with her); a new eve is made
+    await c.users.delete(ADMIN, "eve")
+    assert [t.name for t in await c.core.tokens.list(ADMIN)] == ["kept"]
+    c.users._clock = lambda: info.created + 60
+    await c.users.add(ADMIN, "eve", "Str0ng-password!", ["readonly"])
+    with pytest.raises(AuthFailed):
+        await c.core.tokens.authenticate(text, "rest", "")
+    # a backup with a broken token row is refused and changes nothing
+    bad = tmp_path / "bad.tar.gz"
+    _rewrite(path, bad, lambda cfg: cfg["apiTokens"][0].update(hash="not-a-hash"))
+    with pytest.raises(Invalid, match="API token"):
+        await c.backup.restore(ADMIN, bad)
+    assert [t.name for t in await c.core.tokens.list(ADMIN)] == ["kept"]
+    # the restore: both tokens back, working, listed with their times
+    await c.backup.restore(ADMIN, path)
+    assert (await c.core.tokens.authenticate(text, "rest", "")).user == "eve"
+    assert (await c.core.tokens.authenticate(kept, "rest", "")).user == "admin"
+    got = {t.id: t for t in await c.core.tokens.list(ADMIN)}
+    assert got[info.id].created == info.created and got[info.id].expires == info.expires
+    # a factory reset deletes every token
+    await c.backup.factory_reset(ADMIN, "factory-reset")
+    assert await c.core.tokens.list(ADMIN) == []
+
+
+def _rewrite(src_path, dst_path, change) -> None:
+    """Copy a backup with config.json changed by ``change`` (hashes kept consistent)."""
+    import hashlib
+    import io
+
+    with tarfile.open(src_path) as src, tarfile.open(dst_path, "w:gz") as dst:
+        manifest = json.loads(src.extractfile("manifest.json").read())
+        cfg = json.loads(src.extractfile("config.json").read())
+        change(cfg)
+        body = json.dumps(cfg).encode()
+        manifest["members"]["config.json"] = hashlib.sha256(body).hexdigest()
+        parts = {"manifest.json": json.dumps(manifest).encode(), "config.json": body}
+        for m in src.getmembers():
+            if m.name not in parts and m.isfile():
+                parts[m.name] = src.extractfile(m).read()
+        for name, payload in parts.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            dst.addfile(info, io.BytesIO(payload))

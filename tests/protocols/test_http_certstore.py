@@ -61,7 +61,9 @@ async def test_import_and_delete_apply_live_without_a_restart(make_controller: A
     assert (await curl("--cacert", str(own), url))[:2] == (0, "ok\n")
     async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(own)),
                                  timeout=30) as client:
-        async with client.stream("GET", f"https://localhost:{port}/events") as stream:
+        _, token = await c.core.tokens.create(ADMIN, "events", days=1)   # /events signs in
+        async with client.stream("GET", f"https://localhost:{port}/events",
+                                 headers={"Authorization": f"Bearer {token}"}) as stream:
             lines = stream.aiter_lines()
             assert (await asyncio.wait_for(lines.__anext__(), 15)).startswith("retry: ")
             ca = make_ca("Live CA")

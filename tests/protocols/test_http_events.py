@@ -1,8 +1,9 @@
 """``/events`` (Server-Sent Events) against the real web server: an alarm the simulator
 raises (loadFactor) arrives over httpx and over ``curl -N``; the device and element
 filters; Last-Event-ID resume from the ring buffer (and a gap event for an id it no
-longer has); the bearer token; the stream cap; a stalled reader dropped with a final
-event while a healthy stream and the poller go on."""
+longer has); the sign-in of every web face (an API or session token, Basic over HTTPS
+only; metricsToken is /metrics' only); the stream cap; a stalled reader dropped with a
+final event while a healthy stream and the poller go on."""
 
 from __future__ import annotations
 
@@ -24,6 +25,15 @@ from tests.helpers import wait_for
 from tests.protocols.test_http import web
 
 pytestmark = pytest.mark.e2e
+
+
+async def reader_auth(c: Any) -> dict[str, str]:
+    """An API token of a readonly user, as /events wants credentials."""
+    if "reader" not in {u.name for u in await c.users.list(SYSTEM)}:
+        await c.users.add(SYSTEM, "reader", "Events-pass-2026!", ["readonly"])
+    reader = await c.users.principal_for("reader", "shell", "")
+    _info, text = await c.core.tokens.create(reader, "events", days=1)
+    return {"Authorization": f"Bearer {text}"}
 
 
 class Reader:
@@ -76,7 +86,8 @@ async def test_alarm_arrives_filtered_and_resumed(make_controller: Any) -> None:
             if d.value(Component.TOTAL, 0, "current")][:2]
     a, b = devs
     base = f"http://127.0.0.1:{svc.port}/events"
-    async with httpx.AsyncClient(timeout=httpx.Timeout(60, connect=10)) as client:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60, connect=10),
+                                 headers=await reader_auth(c)) as client:
         every = Reader(client, base)
         only_b = Reader(client, f"{base}?device={b}")
         await wait_for(lambda: len(svc.events_hub.streams) == 2, timeout=15)
@@ -110,7 +121,7 @@ async def test_alarm_arrives_filtered_and_resumed(make_controller: Any) -> None:
     await wait_for(lambda: not svc.events_hub.streams, timeout=15)
 
 
-async def test_curl_element_filter_token_and_bad_input(make_controller: Any) -> None:
+async def test_curl_element_filter_credentials_and_bad_input(make_controller: Any) -> None:
     c, svc = await web(make_controller, pdus=3, insecureEnabled="enabled",
                        metricsToken="s3cret")
     devs = [d.hex_id for d in c.live.ordered()
@@ -120,16 +131,26 @@ async def test_curl_element_filter_token_and_bad_input(make_controller: Any) -> 
     rack = await c.structure.create(ADMIN, Kind.RACK, "Rack A", row.id)
     await c.structure.assign(ADMIN, devs[1], rack.id)
     url = f"http://127.0.0.1:{svc.port}/events"
+    auth = await reader_auth(c)
     async with httpx.AsyncClient(timeout=20) as client:
         r = await client.get(url)
-        assert r.status_code == 401 and "metricsToken" in r.text
-        auth = {"Authorization": "Bearer s3cret"}
+        assert r.status_code == 401 and "needs credentials" in r.text
+        assert "Bearer" in r.headers["www-authenticate"]
+        # metricsToken is /metrics' alone; Basic is refused over plain HTTP unchecked
+        r = await client.get(url, headers={"Authorization": "Bearer s3cret"})
+        assert r.status_code == 401 and "API token not accepted" in r.text
+        before = [e.action for e in await c.audit.query(SYSTEM, limit=200)].count("login")
+        r = await client.get(url, auth=("reader", "Events-pass-2026!"))
+        assert r.status_code == 401 and "HTTPS only" in r.text
+        assert [e.action for e in await c.audit.query(SYSTEM, limit=200)
+                ].count("login") == before
         r = await client.get(f"{url}?device=zzzzz", headers=auth)
         assert r.status_code == 400 and "device='zzzzz' is not a PDU" in r.text
         r = await client.get(f"{url}?element=999", headers=auth)
         assert r.status_code == 400 and "element='999' is not a DC element" in r.text
     proc = await asyncio.create_subprocess_exec(
-        "curl", "-N", "-sS", "-H", "Authorization: Bearer s3cret", f"{url}?element={room.id}",
+        "curl", "-N", "-sS", "-H", f"Authorization: {auth['Authorization']}",
+        f"{url}?element={room.id}",
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert proc.stdout is not None
@@ -156,7 +177,7 @@ async def test_keepalive_and_stream_cap(make_controller: Any) -> None:
     hub.keepalive = 0.2
     hub.max_streams = 2
     url = f"http://127.0.0.1:{svc.port}/events"
-    async with httpx.AsyncClient(timeout=20) as client:
+    async with httpx.AsyncClient(timeout=20, headers=await reader_auth(c)) as client:
         readers = [Reader(client, url), Reader(client, url)]
         await wait_for(lambda: len(hub.streams) == 2, timeout=15)
         r = await client.get(url)
@@ -175,8 +196,11 @@ async def test_stalled_client_dropped_while_poller_and_others_go_on(make_control
     stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
     stalled.connect(("127.0.0.1", svc.port))
-    stalled.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")      # then never reads
-    async with httpx.AsyncClient(timeout=httpx.Timeout(60, connect=10)) as client:
+    auth = await reader_auth(c)
+    stalled.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                    + auth["Authorization"].encode() + b"\r\n\r\n")    # then never reads
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60, connect=10),
+                                 headers=auth) as client:
         healthy = Reader(client, f"http://127.0.0.1:{svc.port}/events")
         await wait_for(lambda: len(hub.streams) == 2, timeout=15)
         sweeps = c.live.bus.sweeps

@@ -239,8 +239,6 @@ async def test_power_control_through_the_core_and_readonly_refused(make_controll
 
 async def test_sessions_outlive_a_listener_restart_and_end_when_idle(make_controller,
                                                                      tmp_path) -> None:
-    from enerteg_tui.protocols.http.redfish.auth import store_for
-
     c, client = await redfish(make_controller, tmp_path)
     svc = c.service("http")
     async with client:
@@ -260,12 +258,16 @@ async def test_sessions_outlive_a_listener_restart_and_end_when_idle(make_contro
         https = f"https://localhost:{svc.https_port}"
         r = await client.get(f"{https}/redfish/v1/Chassis", headers={"X-Auth-Token": token})
         assert r.status_code == 200
-        # idle past the timeout: ended at the next request, audited, gone from the core
-        store = store_for(c.core.users)
-        store.timeout = 0.0
+        # idle past the timeout (config/cli idleTimeoutMinutes, 15): ended at the next
+        # request, audited, gone from the core
+        r = await client.get(f"{https}/redfish/v1/SessionService", headers={"X-Auth-Token": token})
+        assert r.json()["SessionTimeout"] == 15 * 60
+        store = c.core.tokens.sessions
+        for ws in store.visible(SYSTEM):
+            ws.core.last_activity -= 16 * 60
         r = await client.get(f"{https}/redfish/v1/Chassis", headers={"X-Auth-Token": token})
         assert r.status_code == 401
-        assert not store.sessions
+        assert not store.visible(SYSTEM)
         assert not any(s.principal.face == "redfish" for s in c.core.users.sessions.list())
 
         async def audited() -> bool:

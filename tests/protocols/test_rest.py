@@ -20,10 +20,11 @@ pytestmark = pytest.mark.e2e
 PASSWORD = "Rest-pass-2026!"
 
 
-async def rest_env(make_controller: Any, **settings: Any) -> tuple[Any, str, str]:
+async def rest_env(make_controller: Any, controller: dict[str, Any] | None = None,
+                   **settings: Any) -> tuple[Any, str, str]:
     """A controller with HTTPS (and plain HTTP) on free ports and users boss (admin),
     oper (readonly) and power (power); (controller, https base, http base)."""
-    c = await make_controller(pdus=2, interval=0.2, bind="127.0.0.1")
+    c = await make_controller(pdus=2, interval=0.2, bind="127.0.0.1", **(controller or {}))
     await c.users.add(SYSTEM, "boss", PASSWORD, ["admin"])
     await c.users.add(SYSTEM, "oper", PASSWORD, ["readonly"])
     await c.users.add(SYSTEM, "power", PASSWORD, ["power"])

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hmac
 import json
 import logging
 import time
@@ -36,7 +35,7 @@ from ...core.element_rules import element_key
 from ...core.events import Event
 
 __all__ = ["EventHub", "EventStream", "RING_SIZE", "QUEUE_LIMIT",
-           "MAX_STREAMS", "KEEPALIVE_SECONDS", "token_ok"]
+           "MAX_STREAMS", "KEEPALIVE_SECONDS"]
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +58,6 @@ KINDS = frozenset({"alarm", "device"})
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-def token_ok(token: str, authorization: str) -> bool:
-    """Whether ``authorization`` carries ``token`` as a bearer token (constant time);
-    always True while no token is set."""
-    if not token:
-        return True
-    scheme, _, value = authorization.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(),
-                                                              token.encode())
 
 
 def _frame(event_id: str, kind: str, data: dict[str, Any]) -> bytes:

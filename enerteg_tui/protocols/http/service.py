@@ -118,6 +118,7 @@ class HttpService(SettingsDrivenFace):
             await self._close()
             if not settings.enabled:
                 await self._close_hub()
+                await self.core.tokens.sessions.close_all()     # no server, no sessions
                 self._set_status(False, f"disabled (config/{TOPIC} enabled=disabled)")
                 return
             await self._open(settings, address, port, https_port)
@@ -289,6 +290,7 @@ class HttpService(SettingsDrivenFace):
             self._certs_watch = None
         await super().stop()
         await self._close_hub()
+        await self.core.tokens.sessions.close_all()
 
     async def _follow_certs(self) -> None:
         """The certificate store changed (import, delete, usage, restore): apply again;
@@ -327,9 +329,6 @@ class HttpService(SettingsDrivenFace):
                     await task
             except Exception:
                 log.exception("Web server: stopping a listener failed")
-        if servers:
-            from .api.auth import end_rest_sessions     # their tokens die with the app
-            await end_rest_sessions(self.core)
         self.port = self.https_port = None
         self._tls_front = self._tls_live = None
 

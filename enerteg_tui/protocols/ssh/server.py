@@ -41,7 +41,7 @@ from typing import Any
 
 import asyncssh
 
-from ...core.admission import Admission, MaxStartups
+from ...core.admission import MaxStartups
 from ...core.errors import Invalid, PermissionDenied
 from ...core.permissions import Principal
 from ...core.users import AuthFailed, LockedOut, Session
@@ -268,7 +268,8 @@ class SSHService:
         self.unauthenticated: set[_Connection] = set()
         self.refused = 0
         """Connections refused by admission since start."""
-        self.admission = Admission(MAX_STARTUPS)
+        self.admission = core.users.admission     # one failed-login penalty per source,
+        self.admission.startups = MAX_STARTUPS     # shared with the web faces
         self.last_refusal = ""
         """Why the last refused connection was refused."""
         self._listener: socket.socket | None = None

@@ -14,7 +14,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -34,7 +34,8 @@ from ....core.topics import normalize
 from ...shell.tokencmds import token_doc
 from .more import add_more
 from .users import add_users
-from .auth import FACE, RestSessions, client_address
+from ..signin import session_token
+from .auth import rest_password, rest_principal
 from .problems import PROBLEM_RESPONSES, ProblemError, install_handlers
 
 __all__ = ["build_api", "openapi_document", "CONFIRM_SECONDS"]
@@ -132,12 +133,11 @@ def build_api(core: CoreServices, clock: Callable[[], float] = time.time) -> Fas
                   responses=PROBLEM_RESPONSES,
                   description="REST API v1 of the EnerTEG controller (docs/rest.md).")
     install_handlers(api)
-    sessions = RestSessions(core, clock)
-    api.state.sessions = sessions
     unlocks: dict[str, _Unlock] = {}
 
-    async def who(request: Request) -> Principal:
-        return await sessions.principal(request)
+    async def who(request: Request) -> AsyncIterator[Principal]:
+        async for principal in rest_principal(core, request):
+            yield principal
 
     Who = Annotated[Principal, Depends(who)]
     Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")]
@@ -174,8 +174,7 @@ def build_api(core: CoreServices, clock: Callable[[], float] = time.time) -> Fas
     @api.post("/session", response_model=LoginAnswer, tags=["session"],
               summary="Log in with a user name and password; returns a session token")
     async def login(body: LoginRequest, request: Request) -> Doc:
-        principal = await sessions.check_password(body.user, body.password,
-                                                  client_address(request))
+        principal = await rest_password(core, request, body.user, body.password)
         if await core.users.must_change(principal.user):
             if not body.newPassword:
                 reason = await core.users.change_reason(principal.user)
@@ -184,7 +183,8 @@ def build_api(core: CoreServices, clock: Callable[[], float] = time.time) -> Fas
                          "anything else; send newPassword with this request",
                     field="newPassword", allowed=core.users.password_policy.describe())
             await core.users.change_password(principal, principal.user, body.newPassword)
-        token, session = await sessions.login(principal)
+        sessions = core.tokens.sessions
+        session, token = await sessions.open(principal)
         return {"token": token, "user": session.principal.user,
                 "roles": sorted(r.value for r in session.principal.roles),
                 "idleTimeoutSeconds": sessions.idle_limit()}
@@ -197,8 +197,12 @@ def build_api(core: CoreServices, clock: Callable[[], float] = time.time) -> Fas
     @api.delete("/session", status_code=204, tags=["session"],
                 summary="Log out: end the session of the bearer token")
     async def logout(request: Request, principal: Who) -> Response:
-        value = request.headers.get("authorization", "").partition(" ")[2].strip()
-        if not value.startswith("ses_") or not await sessions.logout(value):
+        token = session_token(request)
+        sessions = core.tokens.sessions
+        session = await sessions.lookup(token) if token is not None else None
+        if session is not None:
+            await sessions.close(session)
+        else:
             raise ProblemError(409, "these credentials are not a session token; there is no "
                                     "session to end", field="authorization",
                                allowed="Bearer ses_… from POST /api/v1/session")

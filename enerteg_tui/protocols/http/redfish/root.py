@@ -18,8 +18,9 @@ from typing import Any
 from fastapi.responses import Response
 
 from .... import __version__
+from ....core.errors import PermissionDenied
 from ....core.permissions import MATRIX, Action, Role, require
-from .auth import authenticate
+from .auth import redfish_password, session_timeout
 from .errors import RedfishError
 from .tree import ROUTES, Ctx, collection, route
 
@@ -176,14 +177,14 @@ async def session_service(ctx: Ctx) -> dict[str, Any]:
             "@odata.type": "#SessionService.v1_2_0.SessionService",
             "Id": "SessionService", "Name": "Session Service",
             "Status": {"State": "Enabled", "Health": "OK"}, "ServiceEnabled": True,
-            "SessionTimeout": int(ctx.face.tokens.timeout),
+            "SessionTimeout": session_timeout(ctx.core),
             "Sessions": {"@odata.id": f"{V1}/SessionService/Sessions"}}
 
 
 def _visible_sessions(ctx: Ctx) -> list[Any]:
-    mine = Action.ADMINISTER in ctx.who.actions
-    return [s for s in ctx.face.tokens.sessions.values()
-            if mine or s.principal.user == ctx.who.user]
+    """The web sessions (Redfish's and the REST API's: one store in the core) the
+    caller may see: an admin every one, others their own."""
+    return ctx.core.tokens.sessions.visible(ctx.who)
 
 
 @route(f"{V1}/SessionService/Sessions")
@@ -194,9 +195,11 @@ async def sessions(ctx: Ctx) -> dict[str, Any]:
 
 
 def _session_doc(s: Any) -> dict[str, Any]:
+    kind: dict[str, Any] = ({"SessionType": "Redfish"} if s.principal.face == "redfish" else
+                            {"SessionType": "OEM", "OemSessionType": "REST API"})
     return {"@odata.id": f"{V1}/SessionService/Sessions/{s.id}",
             "@odata.type": "#Session.v1_8_0.Session", "Id": s.id, "Name": "User Session",
-            "UserName": s.principal.user, "SessionType": "Redfish",
+            "UserName": s.principal.user, **kind,
             "CreatedTime": iso(s.created), "Password": None,
             "ClientOriginIPAddress": s.principal.address}
 
@@ -213,20 +216,18 @@ async def login(ctx: Ctx) -> Any:
                                "PropertyValueTypeError",
                                f"{key} is {'missing' if value is None else 'not a string'}; "
                                "a login needs UserName and Password as strings", args=[key])
-    from ....core.users import AuthFailed
-    address = ctx.request.client.host if ctx.request.client else ""
+    principal = await redfish_password(ctx.core, ctx.request, user, password)
     try:
-        principal = await authenticate(ctx.core.users, user, password, address)
-    except AuthFailed as exc:
-        raise RedfishError(401, "NoValidSession", str(exc)) from None
-    s, token = await ctx.face.tokens.open(principal)
+        s, token = await ctx.core.tokens.sessions.open(principal)
+    except PermissionDenied as exc:                 # maxSessionsPerUser
+        raise RedfishError(403, "SessionLimitExceeded", str(exc)) from None
     uri = f"{V1}/SessionService/Sessions/{s.id}"
     return 201, _session_doc(s), {"X-Auth-Token": token, "Location": uri}
 
 
 def _own_session(ctx: Ctx) -> Any:
-    s = ctx.face.tokens.sessions.get(ctx.params["id"])
-    if s is None or s not in _visible_sessions(ctx):
+    s = next((w for w in _visible_sessions(ctx) if w.id == ctx.params["id"]), None)
+    if s is None:
         raise RedfishError(404, "ResourceNotFound",
                            f"There is no session {ctx.params['id']!r} of yours",
                            args=["Session", ctx.params["id"]])
@@ -240,7 +241,7 @@ async def session(ctx: Ctx) -> dict[str, Any]:
 
 @route(f"{V1}/SessionService/Sessions/{{id}}", "DELETE")
 async def logout(ctx: Ctx) -> Response:
-    await ctx.face.tokens.close(_own_session(ctx))
+    await ctx.core.tokens.sessions.close(_own_session(ctx))
     return Response(status_code=204, headers={"OData-Version": "4.0"})
 
 

@@ -18,10 +18,9 @@ from fastapi.responses import Response
 
 from ....core.errors import (Conflict, DeviceUnavailable, Invalid, NotFound,
                              PermissionDenied, Unsupported)
-from ....core.permissions import Principal
 from ....core.services import CoreServices
-from ....core.users import AuthFailed, LockedOut
-from .auth import authenticate, parse_basic, store_for
+from ..signin import ClearText, sign_out
+from .auth import redfish_sign_in, refusal
 from .errors import RedfishError, error_body
 from . import power, root  # noqa: F401  (they register their routes)
 from .tree import Ctx, Route, etag, match_route
@@ -48,7 +47,6 @@ class RedfishFace:
 
     def __init__(self, core: CoreServices) -> None:
         self.core = core
-        self.tokens = store_for(core.users)
 
     # ------------------------------------------------------------------ answers
     @staticmethod
@@ -80,52 +78,16 @@ class RedfishFace:
         return Response(body, status_code=status, media_type=JSON, headers=headers)
 
     # ------------------------------------------------------------------ who
-    async def _who(self, request: Request) -> tuple[Principal | None, Any]:
-        """The principal and how to end its admission (a Basic request's core session)."""
-        address = request.client.host if request.client else ""
-        token = request.headers.get("x-auth-token")
-        if token:
-            s = await self.tokens.lookup(token)
-            if s is None:
-                raise RedfishError(401, "NoValidSession",
-                                   "X-Auth-Token is not the token of an open session (it "
-                                   "was deleted, timed out or the controller restarted)",
-                                   resolution="Log in again: POST /redfish/v1/SessionService/"
-                                              "Sessions", headers=_challenge())
-            return s.principal, None
-        basic = parse_basic(request.headers.get("authorization", ""))
-        if basic is None:
-            return None, None
-        self.require_https(request)
-        try:
-            principal = await authenticate(self.core.users, basic[0], basic[1], address)
-        except LockedOut as exc:
-            raise RedfishError(401, "InsufficientPrivilege", str(exc),
-                               headers=_challenge()) from None
-        except AuthFailed:
-            raise RedfishError(401, "ResourceAtUriUnauthorized",
-                               "Wrong user name or password",
-                               args=[str(request.url.path), "wrong user name or password"],
-                               headers=_challenge()) from None
-        try:
-            session = await self.core.users.start_session(principal)
-        except PermissionDenied as exc:
-            raise RedfishError(403, "SessionLimitExceeded", str(exc)) from None
-        return principal, session
-
     @staticmethod
     def require_https(request: Request) -> None:
         if request.url.scheme != "https":
-            raise RedfishError(403, "InsufficientPrivilege",
-                               "Credentials are accepted over HTTPS only; this request came "
-                               "over plain HTTP", resolution="Use the HTTPS port of "
-                               "config/http_server (httpsPort)")
+            raise refusal(ClearText("plain HTTP"), str(request.url.path))
 
     # ------------------------------------------------------------------ dispatch
     async def handle(self, request: Request, path: str) -> Response:
         method = request.method.upper()
         try:
-            await self.tokens.expire()
+            await self.core.tokens.sessions.expire()
             found = match_route(path)
             if found is None:
                 raise RedfishError(404, "ResourceNotFound",
@@ -140,14 +102,10 @@ class RedfishFace:
                                    f"{method} is not allowed on {path}; allowed: "
                                    f"{', '.join(route.allow)}",
                                    headers={"Allow": ", ".join(route.allow)})
-            principal, core_session = (None, None)
+            signed = None
             if verb not in route.public:
-                principal, core_session = await self._who(request)
-                if principal is None:
-                    raise RedfishError(401, "NoValidSession",
-                                       f"{path} needs a login: HTTP Basic over HTTPS or an "
-                                       "X-Auth-Token from POST /redfish/v1/SessionService/"
-                                       "Sessions", headers=_challenge())
+                signed = await redfish_sign_in(self.core, request)
+            principal = signed.principal if signed is not None else None
             try:
                 body: dict[str, Any] = {}
                 if verb in ("POST", "PATCH", "PUT"):
@@ -155,8 +113,8 @@ class RedfishFace:
                 ctx = Ctx(self, request, principal, params, body)
                 result = await handler(ctx)
             finally:
-                if core_session is not None:
-                    await self.core.users.end_session(core_session)
+                if signed is not None:
+                    await sign_out(self.core, signed)
             if isinstance(result, Response):
                 return result
             status, doc, extra = result if isinstance(result, tuple) else (200, result, None)
@@ -195,9 +153,6 @@ def _check_request(request: Request) -> None:
                                "supports no query options (ProtocolFeaturesSupported)",
                                args=[key])
 
-
-def _challenge() -> dict[str, str]:
-    return {"WWW-Authenticate": 'Basic realm="enerteg redfish"'}
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
