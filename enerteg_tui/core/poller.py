@@ -22,6 +22,7 @@ from .errors import DriverTimeout, EnertegError, NotFound
 from .events import Event, EventBus
 from .live import DeviceLive, LiveState
 from .model import DeviceInfo, DeviceState, RingScan, RingState
+from .waiting import wait_event
 
 __all__ = ["Poller", "PollDriver"]
 
@@ -180,9 +181,7 @@ class Poller:
                 self.live.bus.overruns += skipped
                 next_at += skipped * self.interval
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), next_at - now)
-            if self._wake.is_set():
+            if await wait_event(self._wake, next_at - now):
                 next_at = self._monotonic()  # refresh requested or interval changed
 
     # ---------------------------------------------------------------- one sweep

@@ -14,12 +14,15 @@ import asyncio
 __all__ = ["wait_event"]
 
 
-async def wait_event(event: asyncio.Event, timeout: float) -> bool:
-    """Wait until ``event`` is set or ``timeout`` seconds pass; True if it was set.
-    A cancellation of the caller always propagates."""
+async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
+    """Wait until ``event`` is set or ``timeout`` seconds pass (None: no limit); True if
+    it was set. A cancellation of the caller always propagates."""
+    if event.is_set():
+        return True
     waiter = asyncio.ensure_future(event.wait())
     try:
-        done, _ = await asyncio.wait({waiter}, timeout=max(0.0, timeout))
+        done, _ = await asyncio.wait({waiter}, timeout=None if timeout is None
+                                     else max(0.0, timeout))
     finally:
         waiter.cancel()
     return bool(done)

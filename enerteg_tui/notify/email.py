@@ -40,6 +40,7 @@ from ..core.permissions import SYSTEM, Action, Principal, require
 from ..core.settings import EmailSettings
 from ..core.timesync import local_text
 from ..core.vocabulary import severity_word
+from ..core.waiting import wait_event
 
 __all__ = ["EmailNotifier"]
 
@@ -210,8 +211,7 @@ class EmailNotifier:
                 self._compose()
                 continue
             self._wake_batch.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake_batch.wait(), left)
+            await wait_event(self._wake_batch, left)
 
     def _compose(self) -> None:
         """Turn the batch into one mail in the outbox (written before the batch is emptied)."""
@@ -283,8 +283,7 @@ class EmailNotifier:
             except (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError) as exc:
                 await self._failed(s, exc)
                 self._wake_send.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake_send.wait(), backoff)
+                await wait_event(self._wake_send, backoff)
                 backoff = min(RETRY_MAX_S, backoff * 2)
                 continue
             path.unlink()

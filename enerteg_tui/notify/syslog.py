@@ -29,6 +29,7 @@ from ..core.audit import AuditEntry, Severity
 from ..core.configuration import Configuration
 from ..core.events import EventBus
 from ..core.settings import SyslogSettings
+from ..core.waiting import wait_event
 
 __all__ = ["SyslogClient", "format_rfc5424", "FACILITY_CODES", "SYSLOG_SEVERITY"]
 
@@ -226,13 +227,15 @@ class SyslogClient:
                 failing = True
                 generation = self._generation
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wait_settings(generation), backoff)
+                await self._wait_settings(generation, backoff)
                 backoff = min(BACKOFF_MAX_S, backoff * 2)
 
-    async def _wait_settings(self, generation: int) -> None:
+    async def _wait_settings(self, generation: int, timeout: float) -> None:
+        """Until the settings change (a new generation) or ``timeout`` seconds pass."""
+        deadline = time.monotonic() + timeout
         while self._generation == generation:
-            await self._wake.wait()
+            if not await wait_event(self._wake, deadline - time.monotonic()):
+                return
             self._wake.clear()
 
     async def _send_udp(self, host: str, port: int) -> None:
