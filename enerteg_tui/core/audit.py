@@ -28,6 +28,7 @@ from .events import Event, EventBus
 from .masking import is_secret_key, mask_text
 from .permissions import Action, Principal, require
 from .store import Store
+from .waiting import run_every
 
 __all__ = ["Severity", "AuditState", "AuditEntry", "AuditFilter", "AuditLog", "mask_secrets"]
 
@@ -217,16 +218,14 @@ class AuditLog:
             self._task = None
 
     async def _purge_loop(self) -> None:
-        while True:
-            try:
-                removed = await self.purge()
-                if removed:
-                    log.info("audit: purged %d entries past retention", removed)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # keep purging next hour; one line, no crash
-                log.exception("audit: purge failed")
-            await asyncio.sleep(PURGE_EVERY_S)
+        # keep purging next hour after a failure; one line, no crash
+        await run_every(PURGE_EVERY_S, self._purge_round, logger=log,
+                        failure="audit: purge failed", first=True)
+
+    async def _purge_round(self) -> None:
+        removed = await self.purge()
+        if removed:
+            log.info("audit: purged %d entries past retention", removed)
 
     def _prepare(
         self, principal: Principal, action: str, obj: str, message: str,

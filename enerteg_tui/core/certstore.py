@@ -38,6 +38,7 @@ from .events import Event, EventBus
 from .permissions import Action, Principal, require
 from .secretbox import SecretBox
 from .store import Store
+from .waiting import run_every
 
 __all__ = ["CertUsage", "CertInfo", "CertStore", "EXPIRY_WARNING_DAYS", "EXPIRY_CONDITION",
            "MAX_IMPORT_BYTES"]
@@ -349,12 +350,8 @@ class CertStore:
             self._task = None
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(CHECK_PERIOD_S)
-            try:
-                self.check_expiry()
-            except Exception:
-                log.exception("certificate expiry check failed")
+        await run_every(CHECK_PERIOD_S, self.check_expiry, logger=log,
+                        failure="certificate expiry check failed")
 
     # ------------------------------------------------------------------ reading
     def all(self, principal: Principal) -> list[CertInfo]:

@@ -10,13 +10,14 @@ block, then count loop turns (never time) until the task has ended.
 from __future__ import annotations
 
 import asyncio
+import logging
 import types
 from collections.abc import Callable
 
 import pytest
 
 from enerteg_tui.core.events import EventBus
-from enerteg_tui.core.waiting import wait_event
+from enerteg_tui.core.waiting import run_every, wait_event
 from enerteg_tui.protocols.http.events import EventHub
 
 TURNS = 50
@@ -124,3 +125,57 @@ async def test_http_event_hub_close_survives_an_event_in_the_same_turn() -> None
     assert await _cancel_in_wake_turn(hub._task, hub._sub._wake)
     hub._sub.close()
 
+
+
+# ---------------------------------------------------------------- run_every
+LOG = logging.getLogger("tests.run_every")
+
+
+async def test_run_every_logs_a_failure_and_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[int] = []
+
+    async def round_() -> None:
+        calls.append(len(calls))
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+
+    with caplog.at_level(logging.ERROR, logger=LOG.name):
+        task = asyncio.create_task(run_every(0, round_, logger=LOG, failure="purge failed"))
+        await _turns_until(lambda: len(calls) >= 5)
+        task.cancel()
+        await asyncio.wait({task})
+    assert task.cancelled()
+    failures = [r for r in caplog.records if r.name == LOG.name]
+    assert [r.getMessage() for r in failures] == ["purge failed"]
+    assert failures[0].exc_info and "disk full" in str(failures[0].exc_info[1])
+
+
+async def test_run_every_first_interval_callable_and_sync_fn() -> None:
+    calls: list[str] = []
+    asked: list[int] = []
+
+    def interval() -> float:
+        asked.append(1)
+        return 3600.0
+
+    task = asyncio.create_task(run_every(interval, lambda: calls.append("x"), logger=LOG,
+                                         failure="x failed", first=True))
+    await _turns_until(lambda: bool(asked))
+    assert calls == ["x"]                  # once before the first (hour-long) wait
+    task.cancel()
+    await asyncio.wait({task})
+    assert task.cancelled() and calls == ["x"]
+
+
+async def test_run_every_wake_ends_the_wait_early() -> None:
+    wake = asyncio.Event()
+    calls: list[int] = []
+    task = asyncio.create_task(run_every(3600, lambda: calls.append(1), logger=LOG,
+                                         failure="x failed", wake=wake))
+    for n in (1, 2):
+        await _turns_until(lambda: _waiters(wake) > 0)
+        wake.set()
+        await _turns_until(lambda: len(calls) >= n)
+    assert not wake.is_set() and len(calls) == 2
+    assert await _cancel_in_wake_turn(task, wake)
+    assert len(calls) == 2

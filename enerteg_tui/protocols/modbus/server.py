@@ -57,6 +57,7 @@ from pymodbus.pdu.register_message import (
 from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 
+from ...core.waiting import run_every
 from .face import DEVICE_FAILURE, ILLEGAL_FUNCTION, ModbusFace
 from .regmap import LAYOUT
 
@@ -361,13 +362,14 @@ class FaceServer(ModbusTcpServer):
             self._reaper = asyncio.create_task(self._reap(), name="modbus-idle")
 
     async def _reap(self) -> None:
-        step = max(0.05, min(1.0, self.idle_timeout / 4))
-        while True:
-            await asyncio.sleep(step)
-            now = time.monotonic()
-            for conn in list(self.active_connections.values()):
-                if now - getattr(conn, "last_active", now) > self.idle_timeout:
-                    conn.close()
+        await run_every(max(0.05, min(1.0, self.idle_timeout / 4)), self._close_idle,
+                        logger=log, failure="Modbus: closing idle connections failed")
+
+    def _close_idle(self) -> None:
+        now = time.monotonic()
+        for conn in list(self.active_connections.values()):
+            if now - getattr(conn, "last_active", now) > self.idle_timeout:
+                conn.close()
 
     async def stop(self) -> None:
         if self._reaper is not None:
