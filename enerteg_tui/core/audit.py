@@ -10,7 +10,6 @@ purged on a schedule by the retention days of ``config/notifications`` (0 = keep
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
@@ -28,7 +27,7 @@ from .events import Event, EventBus
 from .masking import is_secret_key, mask_text
 from .permissions import Action, Principal, require
 from .store import Store
-from .waiting import run_every
+from .waiting import cancel_and_wait, run_every
 
 __all__ = ["Severity", "AuditState", "AuditEntry", "AuditFilter", "AuditLog", "mask_secrets"]
 
@@ -211,11 +210,8 @@ class AuditLog:
 
     async def stop(self) -> None:
         """Stop the purge task."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _purge_loop(self) -> None:
         # keep purging next hour after a failure; one line, no crash

@@ -65,7 +65,7 @@ from .settings import SETTINGS_TOPICS
 from .store import Store
 from .structure import Structure
 from .users import UserService
-from .waiting import run_every
+from .waiting import cancel_and_wait, run_every
 
 __all__ = ["BackupService", "BackupInfo", "FORMAT", "FACTORY_RESET_WORD"]
 
@@ -165,10 +165,7 @@ class BackupService:
 
     async def stop(self) -> None:
         """Stop the schedule."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         await run_every(SCHEDULE_CHECK_S, self._scheduled, logger=log,

@@ -8,18 +8,20 @@ sleep "until woken or N seconds" use ``wait_event``.
 
 ``run_every`` is the one "wait N seconds, do X, log a failure and go on" loop of the
 background services (certificate expiry check, audit purge, scheduled backup, history
-flush, Modbus idle reaper), so each keeps its exception handling the same way.
+flush, Modbus idle reaper), so each keeps its exception handling the same way;
+``cancel_and_wait`` is their one way to stop such a task.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
-__all__ = ["wait_event", "run_every"]
+__all__ = ["wait_event", "run_every", "cancel_and_wait"]
 
 
 async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
@@ -67,3 +69,14 @@ async def _call(fn: Callable[[], object], logger: logging.Logger, failure: str) 
         raise
     except Exception:  # a periodic task outlives a failure of one round
         logger.exception(failure)
+
+
+async def cancel_and_wait(*tasks: asyncio.Future[Any] | None) -> None:
+    """Cancel each task (None: skipped) and wait until it has ended, one after the
+    other; its own ``CancelledError`` is not raised (another exception of it is)."""
+    for task in tasks:
+        if task is None:
+            continue
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -16,7 +16,6 @@ Documented in docs/notify.md.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -40,7 +39,7 @@ from ..core.permissions import SYSTEM, Action, Principal, require
 from ..core.settings import EmailSettings
 from ..core.timesync import local_text
 from ..core.vocabulary import severity_word
-from ..core.waiting import wait_event
+from ..core.waiting import cancel_and_wait, wait_event
 
 __all__ = ["EmailNotifier"]
 
@@ -129,10 +128,7 @@ class EmailNotifier:
 
     async def stop(self) -> None:
         """Stop; the batch and the outbox stay on disk for the next start."""
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks)
         self._tasks = []
         if hasattr(self, "_sub"):
             self._sub.close()

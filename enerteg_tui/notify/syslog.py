@@ -14,7 +14,6 @@ alarm message says it). Started by the controller; reconfigures itself when
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -29,7 +28,7 @@ from ..core.audit import AuditEntry, Severity
 from ..core.configuration import Configuration
 from ..core.events import EventBus
 from ..core.settings import SyslogSettings
-from ..core.waiting import wait_event
+from ..core.waiting import cancel_and_wait, wait_event
 
 __all__ = ["SyslogClient", "format_rfc5424", "FACILITY_CODES", "SYSLOG_SEVERITY"]
 
@@ -120,10 +119,7 @@ class SyslogClient:
 
     async def stop(self) -> None:
         """Stop; queued messages that were not sent are dropped."""
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks)
         self._tasks = []
         if hasattr(self, "_sub"):
             self._sub.close()

@@ -179,3 +179,30 @@ async def test_run_every_wake_ends_the_wait_early() -> None:
     assert not wake.is_set() and len(calls) == 2
     assert await _cancel_in_wake_turn(task, wake)
     assert len(calls) == 2
+
+
+# ---------------------------------------------------------------- cancel_and_wait
+async def test_cancel_and_wait_ends_each_task_in_turn_and_skips_none() -> None:
+    from enerteg_tui.core.waiting import cancel_and_wait
+
+    ended: list[str] = []
+
+    async def sleeper(name: str) -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            ended.append(name)
+
+    a, b = asyncio.create_task(sleeper("a")), asyncio.create_task(sleeper("b"))
+    await asyncio.sleep(0)                         # both are waiting now
+    await cancel_and_wait(a, None, b)
+    assert ended == ["a", "b"] and a.cancelled() and b.cancelled()
+    await cancel_and_wait(a)                       # an ended task: nothing to do
+
+    async def fails() -> None:
+        raise RuntimeError("boom")
+
+    broken = asyncio.create_task(fails())
+    await asyncio.wait({broken})
+    with pytest.raises(RuntimeError, match="boom"):  # only its own cancel is swallowed
+        await cancel_and_wait(broken)

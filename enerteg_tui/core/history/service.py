@@ -15,7 +15,6 @@ and the export.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -27,7 +26,7 @@ from typing import Any, NamedTuple
 from ..errors import Invalid
 from ..live import DeviceLive, LiveState
 from ..quantities import DC_PER_PHASE, DC_QUANTITIES, Channel, Component
-from ..waiting import run_every
+from ..waiting import cancel_and_wait, run_every
 from .collector import ABSENT, ChannelId, ClosedBlock, Collector, round_div
 from .db import Block, ChunkWrite, HistoryDB, from_chunk, merge_blocks, to_chunk
 from .tiers import RANGES, TIERS, retention_s
@@ -125,11 +124,8 @@ class HistoryService:
 
     async def stop(self) -> None:
         """Stop the periodic flush, write every block (open ones too) and close."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self.db is not None:
             try:
                 await self.flush(final=True)

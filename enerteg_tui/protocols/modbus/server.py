@@ -57,7 +57,7 @@ from pymodbus.pdu.register_message import (
 from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 
-from ...core.waiting import run_every
+from ...core.waiting import cancel_and_wait, run_every
 from .face import DEVICE_FAILURE, ILLEGAL_FUNCTION, ModbusFace
 from .regmap import LAYOUT
 
@@ -318,11 +318,8 @@ class _Pacer:
     async def stop(self) -> None:
         """Drop what waits (the server stops)."""
         self.queue.clear()
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-            self.task = None
+        await cancel_and_wait(self.task)
+        self.task = None
 
 
 class FaceServer(ModbusTcpServer):
@@ -372,10 +369,7 @@ class FaceServer(ModbusTcpServer):
                 conn.close()
 
     async def stop(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+        await cancel_and_wait(self._reaper)
         await self.pacer.stop()                     # requests still waiting for the pacer
         for task in list(self.tasks):
             task.cancel()
