@@ -127,10 +127,11 @@ def enerteg_env(**extra: str) -> dict[str, str]:
 
 def start_serve(data: Path, *extra: str, cwd: Path | None = None,
                 env: dict[str, str] | None = None,
-                stdout: int = subprocess.PIPE) -> subprocess.Popen[str]:
+                stdout: int | None = subprocess.PIPE) -> subprocess.Popen[str]:
     """``enerteg serve --data-dir data *extra`` as a process (stderr piped, text); SSH on
     a free loopback port unless ``extra`` names ``--ssh-port``. ``env``: variables added
-    to ``enerteg_env()``. Read its ready line with ``wait_ready``."""
+    to ``enerteg_env()``; ``stdout`` None: this process's. Read its ready line with
+    ``wait_ready``."""
     if "--ssh-port" not in extra:
         extra = (*extra, "--ssh-port", "0", "--bind", "127.0.0.1")
     return subprocess.Popen(
@@ -139,12 +140,14 @@ def start_serve(data: Path, *extra: str, cwd: Path | None = None,
         env=enerteg_env(**(env or {})))
 
 
-def wait_ready(proc: subprocess.Popen[str], timeout: float = 60) -> str:
+def wait_ready(proc: subprocess.Popen[str], timeout: float = 60,
+               seen: list[str] | None = None) -> str:
     """The ``enerteg ready:`` line of ``proc``'s stderr; kills it and fails the test with
-    what it wrote if that line does not come within ``timeout`` seconds."""
+    what it wrote if that line does not come within ``timeout`` seconds. ``seen``: a
+    list that gets every line read, the ready line too."""
     assert proc.stderr is not None
     end = time.monotonic() + timeout
-    lines = []
+    lines = seen if seen is not None else []
     while time.monotonic() < end:
         line = proc.stderr.readline()
         if not line:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import wait_for_blocking
+from .helpers import start_serve, wait_for_blocking, wait_ready
 from .tmux import Tmux
 
 pytestmark = pytest.mark.e2e
@@ -59,14 +59,9 @@ def test_console_goes_through_ssh_to_a_running_controller(tmp_path: Path, tmux_s
     subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "add", "boss", "--role", "admin",
                     "--data-dir", str(data)], input="Boss-pass-1\n", text=True, check=True,
                    capture_output=True)
-    serve = subprocess.Popen([sys.executable, "-m", "enerteg_tui", "serve", "--data-dir",
-                              str(data), "--simulate", "2", "--ssh-port", "0", "--bind",
-                              "127.0.0.1"], stderr=subprocess.PIPE, text=True)
+    serve = start_serve(data, "--simulate", "2", stdout=None)
     try:
-        assert serve.stderr is not None
-        for line in serve.stderr:
-            if "enerteg ready:" in line:
-                break
+        wait_ready(serve)
         t = Tmux(f"{PY} -m enerteg_tui console --data-dir {data} --user boss",
                  env={"HOME": str(tmp_path)})
         tmux_sessions.append(t)
