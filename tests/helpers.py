@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from enerteg_tui.controller import Controller
 
 __all__ = ["FAST_HASHER", "wait_for", "wait_for_blocking", "free_port", "build_controller",
-           "REPO", "enerteg_env", "start_serve", "wait_ready", "ssh_port_of"]
+           "REPO", "enerteg_env", "add_user", "start_serve", "wait_ready", "ssh_port_of"]
 
 REPO = Path(__file__).resolve().parents[1]
 """The repository (the command runs from other folders too)."""
@@ -123,6 +123,15 @@ def enerteg_env(**extra: str) -> dict[str, str]:
     ``python -m enerteg_tui`` runs this tree from any folder), plus ``extra``."""
     return {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p), **extra}
+
+
+def add_user(data: Path, name: str, password: str, role: str = "admin") -> None:
+    """``enerteg user add name --role role`` on ``data`` (offline, the password on
+    stdin); fails the test with the command's stderr if it is refused."""
+    done = subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "--data-dir", str(data),
+                           "add", name, "--role", role], input=password + "\n", text=True,
+                          capture_output=True, env=enerteg_env(), timeout=60)
+    assert done.returncode == 0, done.stderr
 
 
 def start_serve(data: Path, *extra: str, cwd: Path | None = None,

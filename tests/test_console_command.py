@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from .helpers import start_serve, wait_for_blocking, wait_ready
+from .helpers import add_user, start_serve, wait_for_blocking, wait_ready
 from .tmux import Tmux
 
 pytestmark = pytest.mark.e2e
@@ -56,9 +55,7 @@ def test_standalone_console_logs_in_locally(tmp_path: Path, tmux_sessions) -> No
 
 def test_console_goes_through_ssh_to_a_running_controller(tmp_path: Path, tmux_sessions) -> None:
     data = tmp_path / "d"
-    subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "add", "boss", "--role", "admin",
-                    "--data-dir", str(data)], input="Boss-pass-1\n", text=True, check=True,
-                   capture_output=True)
+    add_user(data, "boss", "Boss-pass-1")
     serve = start_serve(data, "--simulate", "2", stdout=None)
     try:
         wait_ready(serve)

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from .helpers import ssh_port_of, start_serve, wait_ready
+from .helpers import add_user, ssh_port_of, start_serve, wait_ready
 from .protocols.ssh.conftest import SSH_OPTS, askpass_env
 from .tmux import Tmux
 
@@ -25,9 +24,7 @@ PASSWORD = "Ops-pass-123"
 @pytest.fixture
 def served(tmp_path: Path):
     data = tmp_path / "d"
-    subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "add", "ops", "--role", "admin",
-                    "--data-dir", str(data)], input=PASSWORD + "\n", text=True, check=True,
-                   capture_output=True)
+    add_user(data, "ops", PASSWORD)
     proc = start_serve(data, "--simulate", "3", "--seed", "2", "--interval", "1", stdout=None)
     port = ssh_port_of(wait_ready(proc))
     made: list[Tmux] = []

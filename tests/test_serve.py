@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ssh_port_of, start_serve, wait_ready
+from tests.helpers import add_user, ssh_port_of, start_serve, wait_ready
 
 pytestmark = pytest.mark.e2e
 """Through a real peer (OpenSSH, tmux, the enerteg command): see pyproject's markers."""
@@ -174,9 +174,7 @@ def test_kill_9_keeps_acknowledged_settings_and_counters(tmp_path: Path) -> None
     import asyncssh
 
     data = tmp_path / "d"
-    subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "add", "ops", "--role",
-                    "admin", "--data-dir", str(data)], input="Crash-pass-1\n", text=True,
-                   check=True, capture_output=True)
+    add_user(data, "ops", "Crash-pass-1")
 
     async def shell(port: int, *commands: str) -> list[str]:
         async with asyncssh.connect("127.0.0.1", port, username="ops", password="Crash-pass-1",

@@ -15,18 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import enerteg_env, ssh_port_of, start_serve, wait_ready
+from tests.helpers import add_user, enerteg_env, ssh_port_of, start_serve, wait_ready
 from tests.protocols.ssh.conftest import PASSWORD, SSH_OPTS, askpass_env
 
 pytestmark = pytest.mark.e2e
 """Through a real peer (OpenSSH, the enerteg command): see pyproject's markers."""
-
-
-def _add_admin(data: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "--data-dir", str(data),
-                           "add", "boss", "--role", "admin"], input=PASSWORD + "\n",
-                          text=True, capture_output=True, env=enerteg_env(), timeout=60)
-    assert done.returncode == 0, done.stderr
 
 
 def _ssh(port: int, command: str) -> subprocess.CompletedProcess[str]:
@@ -52,7 +45,7 @@ def _messages(sock: socket.socket, want: str, timeout: float = 30) -> list[str]:
 
 def test_restart_reexecs_and_notifies_systemd(tmp_path: Path) -> None:
     data = tmp_path / "d"
-    _add_admin(data)
+    add_user(data, "boss", PASSWORD)
     sock_path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_path))
@@ -100,7 +93,7 @@ def test_restart_reexecs_and_notifies_systemd(tmp_path: Path) -> None:
 
 def test_poweroff_with_manage_host_runs_systemctl(tmp_path: Path) -> None:
     data = tmp_path / "d"
-    _add_admin(data)
+    add_user(data, "boss", PASSWORD)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     called = tmp_path / "called"

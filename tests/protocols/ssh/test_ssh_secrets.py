@@ -252,16 +252,13 @@ def test_enerteg_serve_masks_stderr_and_the_log_file(tmp_path: Path) -> None:
     both pass through the masking filter; the data directory is created 0700."""
     import os
     import subprocess
-    import sys
 
-    from tests.helpers import enerteg_env, ssh_port_of, start_serve, wait_ready
+    from tests.helpers import add_user, ssh_port_of, start_serve, wait_ready
 
     from .conftest import askpass_env
 
     data = tmp_path / "d"
-    subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "--data-dir", str(data), "add",
-                    "boss", "--role", "admin"], input=PASSWORD + "\n", text=True, check=True,
-                   env=enerteg_env(), capture_output=True)
+    add_user(data, "boss", PASSWORD)
     assert (os.stat(data).st_mode & 0o777, os.stat(data / "enerteg.db").st_mode & 0o777) == (
         0o700, 0o600)                         # offline `enerteg user` makes it private too
     proc = start_serve(data, "--simulate", "1", stdout=None)
