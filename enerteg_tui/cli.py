@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -20,6 +19,7 @@ from typing import Any
 
 from . import __version__
 from .core.errors import EnertegError
+from .core.waiting import wait_event
 
 __all__ = ["main", "build_parser"]
 
@@ -151,8 +151,7 @@ async def _serve(args: argparse.Namespace) -> int:
     system = controller.core.system
     watchdog: Watchdog | None = None
     try:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(controller.poller.first_sweep_done.wait(), 30)
+        await wait_event(controller.poller.first_sweep_done, 30)
         tune_gc()
         print(controller.ready_line(), file=sys.stderr, flush=True)
         notifier.send("READY=1\nSTATUS=" + controller.ready_line())

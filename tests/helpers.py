@@ -1,5 +1,6 @@
 """The tests' one copy of their common helpers: a cheap password hasher, "poll until"
-(in a loop and in a thread), free loopback ports and building a started controller.
+(in a loop and in a thread), free loopback ports, building a started controller, and
+running the ``enerteg`` command (``enerteg serve`` as a process, up to its ready line).
 
 They live here, not in each test package, so a change (a longer default timeout, a port
 check) is made once; ``tests/conftest.py`` builds its fixtures from them.
@@ -9,7 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
+import re
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -20,7 +25,11 @@ from argon2 import PasswordHasher
 if TYPE_CHECKING:
     from enerteg_tui.controller import Controller
 
-__all__ = ["FAST_HASHER", "wait_for", "wait_for_blocking", "free_port", "build_controller"]
+__all__ = ["FAST_HASHER", "wait_for", "wait_for_blocking", "free_port", "build_controller",
+           "REPO", "enerteg_env", "add_user", "start_serve", "wait_ready", "ssh_port_of"]
+
+REPO = Path(__file__).resolve().parents[1]
+"""The repository (the command runs from other folders too)."""
 
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 """argon2id at its smallest cost (~0.1 ms a hash instead of ~45 ms): the tests build the
@@ -107,3 +116,60 @@ SNMP agent and the Modbus server, if a test enables them, on free ports unless a
     await c.start()
     await asyncio.wait_for(c.poller.first_sweep_done.wait(), 10)
     return c
+
+
+def enerteg_env(**extra: str) -> dict[str, str]:
+    """This process's environment with the repository on ``PYTHONPATH`` (so
+    ``python -m enerteg_tui`` runs this tree from any folder), plus ``extra``."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p), **extra}
+
+
+def add_user(data: Path, name: str, password: str, role: str = "admin") -> None:
+    """``enerteg user add name --role role`` on ``data`` (offline, the password on
+    stdin); fails the test with the command's stderr if it is refused."""
+    done = subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "--data-dir", str(data),
+                           "add", name, "--role", role], input=password + "\n", text=True,
+                          capture_output=True, env=enerteg_env(), timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def start_serve(data: Path, *extra: str, cwd: Path | None = None,
+                env: dict[str, str] | None = None,
+                stdout: int | None = subprocess.PIPE) -> subprocess.Popen[str]:
+    """``enerteg serve --data-dir data *extra`` as a process (stderr piped, text); SSH on
+    a free loopback port unless ``extra`` names ``--ssh-port``. ``env``: variables added
+    to ``enerteg_env()``; ``stdout`` None: this process's. Read its ready line with
+    ``wait_ready``."""
+    if "--ssh-port" not in extra:
+        extra = (*extra, "--ssh-port", "0", "--bind", "127.0.0.1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "enerteg_tui", "serve", "--data-dir", str(data), *extra],
+        stdout=stdout, stderr=subprocess.PIPE, text=True, cwd=cwd,
+        env=enerteg_env(**(env or {})))
+
+
+def wait_ready(proc: subprocess.Popen[str], timeout: float = 60,
+               seen: list[str] | None = None) -> str:
+    """The ``enerteg ready:`` line of ``proc``'s stderr; kills it and fails the test with
+    what it wrote if that line does not come within ``timeout`` seconds. ``seen``: a
+    list that gets every line read, the ready line too."""
+    assert proc.stderr is not None
+    end = time.monotonic() + timeout
+    lines = seen if seen is not None else []
+    while time.monotonic() < end:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "enerteg ready:" in line:
+            return line
+    proc.kill()
+    raise AssertionError("no ready line:\n" + "".join(lines))
+
+
+def ssh_port_of(line: str) -> int:
+    """The SSH port a ready line names (``ssh=127.0.0.1:<port>``)."""
+    m = re.search(r"ssh=127\.0\.0\.1:(\d+)", line)
+    assert m, line
+    return int(m.group(1))

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from .helpers import wait_for_blocking
+from .helpers import add_user, start_serve, wait_for_blocking, wait_ready
 from .tmux import Tmux
 
 pytestmark = pytest.mark.e2e
@@ -56,17 +55,10 @@ def test_standalone_console_logs_in_locally(tmp_path: Path, tmux_sessions) -> No
 
 def test_console_goes_through_ssh_to_a_running_controller(tmp_path: Path, tmux_sessions) -> None:
     data = tmp_path / "d"
-    subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "add", "boss", "--role", "admin",
-                    "--data-dir", str(data)], input="Boss-pass-1\n", text=True, check=True,
-                   capture_output=True)
-    serve = subprocess.Popen([sys.executable, "-m", "enerteg_tui", "serve", "--data-dir",
-                              str(data), "--simulate", "2", "--ssh-port", "0", "--bind",
-                              "127.0.0.1"], stderr=subprocess.PIPE, text=True)
+    add_user(data, "boss", "Boss-pass-1")
+    serve = start_serve(data, "--simulate", "2", stdout=None)
     try:
-        assert serve.stderr is not None
-        for line in serve.stderr:
-            if "enerteg ready:" in line:
-                break
+        wait_ready(serve)
         t = Tmux(f"{PY} -m enerteg_tui console --data-dir {data} --user boss",
                  env={"HOME": str(tmp_path)})
         tmux_sessions.append(t)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from .helpers import add_user, ssh_port_of, start_serve, wait_ready
 from .protocols.ssh.conftest import SSH_OPTS, askpass_env
 from .tmux import Tmux
 
@@ -24,20 +24,9 @@ PASSWORD = "Ops-pass-123"
 @pytest.fixture
 def served(tmp_path: Path):
     data = tmp_path / "d"
-    subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "add", "ops", "--role", "admin",
-                    "--data-dir", str(data)], input=PASSWORD + "\n", text=True, check=True,
-                   capture_output=True)
-    proc = subprocess.Popen([sys.executable, "-m", "enerteg_tui", "serve", "--data-dir",
-                             str(data), "--simulate", "3", "--seed", "2", "--interval", "1",
-                             "--ssh-port", "0", "--bind", "127.0.0.1"],
-                            stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    port = 0
-    for line in proc.stderr:
-        m = re.search(r"ssh=127\.0\.0\.1:(\d+)", line)
-        if "enerteg ready:" in line and m:
-            port = int(m.group(1))
-            break
+    add_user(data, "ops", PASSWORD)
+    proc = start_serve(data, "--simulate", "3", "--seed", "2", "--interval", "1", stdout=None)
+    port = ssh_port_of(wait_ready(proc))
     made: list[Tmux] = []
     try:
         yield port, made, proc

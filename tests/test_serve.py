@@ -14,43 +14,16 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-"""The repository (the command runs from other folders too)."""
+from tests.helpers import add_user, ssh_port_of, start_serve, wait_ready
 
 pytestmark = pytest.mark.e2e
 """Through a real peer (OpenSSH, tmux, the enerteg command): see pyproject's markers."""
 
 
-def _serve(data: Path, *extra: str, cwd: Path | None = None) -> subprocess.Popen[str]:
-    if "--ssh-port" not in extra:
-        extra = (*extra, "--ssh-port", "0", "--bind", "127.0.0.1")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "enerteg_tui", "serve", "--data-dir", str(data), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env,
-    )
-
-
-def _wait_ready(proc: subprocess.Popen[str], timeout: float = 30) -> str:
-    assert proc.stderr is not None
-    end = time.monotonic() + timeout
-    lines = []
-    while time.monotonic() < end:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "enerteg ready:" in line:
-            return line
-    proc.kill()
-    raise AssertionError("no ready line:\n" + "".join(lines))
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_serve_ready_and_clean_stop(tmp_path: Path, sig: signal.Signals) -> None:
-    proc = _serve(tmp_path / "d", "--simulate", "12", "--interval", "0.5", "--seed", "3")
-    line = _wait_ready(proc)
+    proc = start_serve(tmp_path / "d", "--simulate", "12", "--interval", "0.5", "--seed", "3")
+    line = wait_ready(proc)
     assert "pdus=12" in line and "driver=simulated" in line and "interval=0.5s" in line
     t0 = time.monotonic()
     proc.send_signal(sig)
@@ -60,9 +33,9 @@ def test_serve_ready_and_clean_stop(tmp_path: Path, sig: signal.Signals) -> None
 
 
 def test_ready_line_names_the_data_directory_by_its_absolute_path(tmp_path: Path) -> None:
-    proc = _serve(Path("rel-data"), "--simulate", "2", "--no-ssh", cwd=tmp_path)
+    proc = start_serve(Path("rel-data"), "--simulate", "2", "--no-ssh", cwd=tmp_path)
     try:
-        line = _wait_ready(proc)
+        line = wait_ready(proc)
         assert f"data-dir={tmp_path.resolve() / 'rel-data'} " in line, line
     finally:
         proc.terminate()
@@ -72,8 +45,8 @@ def test_ready_line_names_the_data_directory_by_its_absolute_path(tmp_path: Path
 def test_ready_line_counts_pdus_present_not_remembered(tmp_path: Path) -> None:
     """Issue 14 item 11: started with --simulate 5 after a run of 12, it said pdus=12."""
     for count in (12, 5):
-        proc = _serve(tmp_path / "d", "--simulate", str(count), "--interval", "0.5")
-        line = _wait_ready(proc)
+        proc = start_serve(tmp_path / "d", "--simulate", str(count), "--interval", "0.5")
+        line = wait_ready(proc)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
         assert f"pdus={count} " in line, line
@@ -83,7 +56,7 @@ def test_ready_line_counts_pdus_present_not_remembered(tmp_path: Path) -> None:
 def test_unusable_data_dir_is_one_line(tmp_path: Path) -> None:
     f = tmp_path / "not-a-dir"
     f.write_text("")
-    proc = _serve(f)
+    proc = start_serve(f)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     lines = [x for x in err.splitlines() if x.strip()]
@@ -91,10 +64,10 @@ def test_unusable_data_dir_is_one_line(tmp_path: Path) -> None:
 
 
 def test_second_controller_on_same_data_dir_is_refused(tmp_path: Path) -> None:
-    first = _serve(tmp_path / "d", "--simulate", "2")
-    _wait_ready(first)
+    first = start_serve(tmp_path / "d", "--simulate", "2")
+    wait_ready(first)
     try:
-        second = _serve(tmp_path / "d", "--simulate", "2")
+        second = start_serve(tmp_path / "d", "--simulate", "2")
         _, err = second.communicate(timeout=30)
         assert second.returncode == 2 and "in use by another controller" in err
         assert f"pid {first.pid}" in err
@@ -114,8 +87,8 @@ def test_restart_keeps_energy_settings_and_structure(tmp_path: Path) -> None:
     import json
     import sqlite3
     data = tmp_path / "d"
-    proc = _serve(data, "--simulate", "3", "--interval", "0.2")
-    _wait_ready(proc)
+    proc = start_serve(data, "--simulate", "3", "--interval", "0.2")
+    wait_ready(proc)
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 0
@@ -124,8 +97,8 @@ def test_restart_keeps_energy_settings_and_structure(tmp_path: Path) -> None:
     conn = sqlite3.connect(data / "enerteg.db")
     assert conn.execute("SELECT COUNT(*) FROM device").fetchone()[0] == 3
     conn.close()
-    proc = _serve(data, "--simulate", "3", "--interval", "0.2")
-    line = _wait_ready(proc)
+    proc = start_serve(data, "--simulate", "3", "--interval", "0.2")
+    line = wait_ready(proc)
     assert "pdus=3" in line
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 0
@@ -133,9 +106,9 @@ def test_restart_keeps_energy_settings_and_structure(tmp_path: Path) -> None:
 
 
 def test_ready_line_names_ssh_port_and_host_key(tmp_path: Path) -> None:
-    proc = _serve(tmp_path / "d", "--simulate", "2")
+    proc = start_serve(tmp_path / "d", "--simulate", "2")
     try:
-        line = _wait_ready(proc)
+        line = wait_ready(proc)
         assert re.search(r"ssh=127\.0\.0\.1:\d+ ssh-ed25519=SHA256:\S+", line), line
         key = tmp_path / "d" / "ssh" / "ssh_host_ed25519_key"
         assert key.stat().st_mode & 0o777 == 0o600
@@ -163,10 +136,10 @@ def test_ssh_port_in_use_is_one_line(tmp_path: Path) -> None:
 
 def test_serial_console_from_the_command_line(tmp_path: Path) -> None:
     master, slave = os.openpty()
-    proc = _serve(tmp_path / "d", "--simulate", "2", "--serial", os.ttyname(slave),
+    proc = start_serve(tmp_path / "d", "--simulate", "2", "--serial", os.ttyname(slave),
                   "--baud", "9600")
     try:
-        line = _wait_ready(proc)
+        line = wait_ready(proc)
         assert f"serial={os.ttyname(slave)}@9600" in line
         os.write(master, b"\r")
         seen = b""
@@ -201,9 +174,7 @@ def test_kill_9_keeps_acknowledged_settings_and_counters(tmp_path: Path) -> None
     import asyncssh
 
     data = tmp_path / "d"
-    subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "add", "ops", "--role",
-                    "admin", "--data-dir", str(data)], input="Crash-pass-1\n", text=True,
-                   check=True, capture_output=True)
+    add_user(data, "ops", "Crash-pass-1")
 
     async def shell(port: int, *commands: str) -> list[str]:
         async with asyncssh.connect("127.0.0.1", port, username="ops", password="Crash-pass-1",
@@ -221,10 +192,8 @@ def test_kill_9_keeps_acknowledged_settings_and_counters(tmp_path: Path) -> None
                 if isinstance(d.get(q), int | float)}
 
     def start() -> tuple[subprocess.Popen[str], int]:
-        proc = _serve(data, "--simulate", "2", "--interval", "0.5")
-        m = re.search(r"ssh=127\.0\.0\.1:(\d+)", _wait_ready(proc))
-        assert m
-        return proc, int(m.group(1))
+        proc = start_serve(data, "--simulate", "2", "--interval", "0.5")
+        return proc, ssh_port_of(wait_ready(proc))   # asserts the ready line names it
 
     proc, port = start()
     try:

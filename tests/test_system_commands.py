@@ -6,7 +6,6 @@ it, and ``enerteg install-service`` writing a unit systemd accepts."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -16,39 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import add_user, enerteg_env, ssh_port_of, start_serve, wait_ready
 from tests.protocols.ssh.conftest import PASSWORD, SSH_OPTS, askpass_env
-
-ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.e2e
 """Through a real peer (OpenSSH, the enerteg command): see pyproject's markers."""
-
-
-def _env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p), **extra}
-
-
-def _add_admin(data: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "--data-dir", str(data),
-                           "add", "boss", "--role", "admin"], input=PASSWORD + "\n",
-                          text=True, capture_output=True, env=_env(), timeout=60)
-    assert done.returncode == 0, done.stderr
-
-
-def _ready(proc: subprocess.Popen[str], timeout: float = 60) -> str:
-    assert proc.stderr is not None
-    end = time.monotonic() + timeout
-    lines = []
-    while time.monotonic() < end:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "enerteg ready:" in line:
-            return line
-    proc.kill()
-    raise AssertionError("no ready line:\n" + "".join(lines))
 
 
 def _ssh(port: int, command: str) -> subprocess.CompletedProcess[str]:
@@ -72,25 +43,17 @@ def _messages(sock: socket.socket, want: str, timeout: float = 30) -> list[str]:
     raise AssertionError(f"no {want!r} among {got}")
 
 
-def _port(line: str) -> int:
-    m = re.search(r"ssh=127\.0\.0\.1:(\d+)", line)
-    assert m, line
-    return int(m.group(1))
-
-
 def test_restart_reexecs_and_notifies_systemd(tmp_path: Path) -> None:
     data = tmp_path / "d"
-    _add_admin(data)
+    add_user(data, "boss", PASSWORD)
     sock_path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_path))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "enerteg_tui", "serve", "--data-dir", str(data), "--simulate",
-         "2", "--interval", "0.5", "--ssh-port", "0", "--bind", "127.0.0.1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env=_env(NOTIFY_SOCKET=str(sock_path), WATCHDOG_USEC="600000"))
+    proc = start_serve(data, "--simulate", "2", "--interval", "0.5",
+                       env={"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "600000"},
+                       stdout=subprocess.DEVNULL)
     try:
-        port = _port(_ready(proc))
+        port = ssh_port_of(wait_ready(proc))
         first = _messages(sock, "READY=1")
         assert any("READY=1" in m for m in first)
         assert "WATCHDOG=1" in "".join(_messages(sock, "WATCHDOG=1"))   # pings every 0.2 s
@@ -110,10 +73,10 @@ def test_restart_reexecs_and_notifies_systemd(tmp_path: Path) -> None:
         restart = _ssh(port, "restart --yes")
         assert "restarts now" in restart.stderr + restart.stdout
         # the same process starts again: a new ready line, READY=1 again, same PID
-        line = _ready(proc)
+        line = wait_ready(proc)
         assert proc.poll() is None and proc.pid == pid
         assert any("READY=1" in m for m in _messages(sock, "READY=1"))
-        again = _ssh(_port(line), "whoami")
+        again = _ssh(ssh_port_of(line), "whoami")
         assert again.returncode == 0 and "controller" in again.stdout
     finally:
         proc.terminate()
@@ -130,20 +93,18 @@ def test_restart_reexecs_and_notifies_systemd(tmp_path: Path) -> None:
 
 def test_poweroff_with_manage_host_runs_systemctl(tmp_path: Path) -> None:
     data = tmp_path / "d"
-    _add_admin(data)
+    add_user(data, "boss", PASSWORD)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     called = tmp_path / "called"
     fake = bin_dir / "systemctl"
     fake.write_text(f"#!/bin/sh\necho \"$@\" > {called}\nexit 0\n")
     fake.chmod(0o755)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "enerteg_tui", "serve", "--data-dir", str(data), "--simulate",
-         "2", "--interval", "0.5", "--ssh-port", "0", "--bind", "127.0.0.1", "--manage-host"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env=_env(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}"))
+    proc = start_serve(data, "--simulate", "2", "--interval", "0.5", "--manage-host",
+                       env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+                       stdout=subprocess.DEVNULL)
     try:
-        port = _port(_ready(proc))
+        port = ssh_port_of(wait_ready(proc))
         r = _ssh(port, "version; poweroff --yes")
         assert "Host management    allowed" in r.stdout
         assert proc.wait(timeout=60) == 0
@@ -157,7 +118,7 @@ def test_install_service_writes_a_unit(tmp_path: Path) -> None:
     unit = tmp_path / "enerteg.service"
     done = subprocess.run([sys.executable, "-m", "enerteg_tui", "install-service", str(unit),
                            "--data-dir", str(tmp_path / "d"), "--manage-host", "--",
-                           "--simulate", "4"], capture_output=True, text=True, env=_env(),
+                           "--simulate", "4"], capture_output=True, text=True, env=enerteg_env(),
                           timeout=60)
     assert done.returncode == 0, done.stderr
     text = unit.read_text()

@@ -17,7 +17,6 @@ console header shows (``counts()``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -39,6 +38,7 @@ from .quantities import COMPONENT_BY_CODE, ChannelKey
 from .rules import PERCENT, RuleService
 from .store import Store
 from .structure import Structure, device_health
+from .waiting import cancel_and_wait
 
 __all__ = ["Alarm", "AlarmChange", "AlarmFilter", "AlarmService", "SEVERITIES"]
 
@@ -262,11 +262,7 @@ class AlarmService:
 
     async def stop(self) -> None:
         """Stop the tasks and write what is still queued."""
-        for task in (self._watcher, self._writer):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await cancel_and_wait(self._watcher, self._writer)
         self._writer = self._watcher = None
         await self.flush()
 

@@ -10,7 +10,6 @@ purged on a schedule by the retention days of ``config/notifications`` (0 = keep
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
@@ -28,6 +27,7 @@ from .events import Event, EventBus
 from .masking import is_secret_key, mask_text
 from .permissions import Action, Principal, require
 from .store import Store
+from .waiting import cancel_and_wait, run_every
 
 __all__ = ["Severity", "AuditState", "AuditEntry", "AuditFilter", "AuditLog", "mask_secrets"]
 
@@ -210,23 +210,18 @@ class AuditLog:
 
     async def stop(self) -> None:
         """Stop the purge task."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _purge_loop(self) -> None:
-        while True:
-            try:
-                removed = await self.purge()
-                if removed:
-                    log.info("audit: purged %d entries past retention", removed)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # keep purging next hour; one line, no crash
-                log.exception("audit: purge failed")
-            await asyncio.sleep(PURGE_EVERY_S)
+        # keep purging next hour after a failure; one line, no crash
+        await run_every(PURGE_EVERY_S, self._purge_round, logger=log,
+                        failure="audit: purge failed", first=True)
+
+    async def _purge_round(self) -> None:
+        removed = await self.purge()
+        if removed:
+            log.info("audit: purged %d entries past retention", removed)
 
     def _prepare(
         self, principal: Principal, action: str, obj: str, message: str,

@@ -69,11 +69,14 @@ from .settings import SETTINGS_TOPICS
 from .store import Store
 from .structure import Structure
 from .users import UserService
+from .waiting import cancel_and_wait, run_every
 
 __all__ = ["BackupService", "BackupInfo", "FORMAT", "FACTORY_RESET_WORD"]
 
 log = logging.getLogger(__name__)
 
+SCHEDULE_CHECK_S = 60.0
+"""How often the backup schedule is checked."""
 FORMAT = "enerteg-backup/1"
 """Manifest format string; restore refuses any other."""
 FACTORY_RESET_WORD = "factory-reset"
@@ -168,28 +171,25 @@ class BackupService:
 
     async def stop(self) -> None:
         """Stop the schedule."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
+        await run_every(SCHEDULE_CHECK_S, self._scheduled, logger=log,
+                        failure="scheduled backup failed")
+
+    async def _scheduled(self) -> None:
+        """One check of the schedule: a backup if one is due, then the retention."""
         from .permissions import SYSTEM
 
-        while True:
-            await asyncio.sleep(60)
-            sched = self._config.get("backup")
-            if not sched.scheduleEnabled:
-                continue
-            last = max((b.created for b in self.list_backups()), default=0.0)
-            if self._clock() - last < sched.intervalHours * 3600:
-                continue
-            try:
-                await self.create(SYSTEM)
-                for old in self.list_backups()[: -int(sched.retentionCount)]:
-                    old.path.unlink(missing_ok=True)
-            except Exception:
-                log.exception("scheduled backup failed")
+        sched = self._config.get("backup")
+        if not sched.scheduleEnabled:
+            return
+        last = max((b.created for b in self.list_backups()), default=0.0)
+        if self._clock() - last < sched.intervalHours * 3600:
+            return
+        await self.create(SYSTEM)
+        for old in self.list_backups()[: -int(sched.retentionCount)]:
+            old.path.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ create
     def list_backups(self) -> list[BackupInfo]:

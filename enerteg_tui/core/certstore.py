@@ -38,6 +38,7 @@ from .events import Event, EventBus
 from .permissions import Action, Principal, require
 from .secretbox import SecretBox
 from .store import Store
+from .waiting import cancel_and_wait, run_every
 
 __all__ = ["CertUsage", "CertInfo", "CertStore", "EXPIRY_WARNING_DAYS", "EXPIRY_CONDITION",
            "MAX_IMPORT_BYTES"]
@@ -342,19 +343,12 @@ class CertStore:
 
     async def stop(self) -> None:
         """Stop the daily check."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(CHECK_PERIOD_S)
-            try:
-                self.check_expiry()
-            except Exception:
-                log.exception("certificate expiry check failed")
+        await run_every(CHECK_PERIOD_S, self.check_expiry, logger=log,
+                        failure="certificate expiry check failed")
 
     # ------------------------------------------------------------------ reading
     def all(self, principal: Principal) -> list[CertInfo]:

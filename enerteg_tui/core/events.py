@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import GroupKey
+from .waiting import wait_event
 
 __all__ = ["Event", "Batch", "Subscription", "EventBus", "SWEEP"]
 
@@ -122,9 +123,7 @@ class Subscription:
         """Wait for news (or ``timeout``) and return it; empty batch on timeout."""
         pending = self._live or self._devices or self._events or self._dropped
         if not pending or (self.paced and not self._wake.is_set()):
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
+            if not await wait_event(self._wake, timeout):
                 return Batch()
         return self.take()
 

@@ -11,7 +11,6 @@ answering, one when it recovers. Only the poller writes live state.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -22,6 +21,7 @@ from .errors import DriverTimeout, EnertegError, NotFound
 from .events import Event, EventBus
 from .live import DeviceLive, LiveState
 from .model import DeviceInfo, DeviceState, RingScan, RingState
+from .waiting import cancel_and_wait, wait_event
 
 __all__ = ["Poller", "PollDriver"]
 
@@ -118,16 +118,10 @@ class Poller:
 
     async def stop(self) -> None:
         """Stop after cancelling the current sweep."""
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
-            self._watch = None
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._watch)
+        self._watch = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def set_interval(self, seconds: float) -> None:
         """Change the sweep interval; takes effect from the next slot."""
@@ -180,9 +174,7 @@ class Poller:
                 self.live.bus.overruns += skipped
                 next_at += skipped * self.interval
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), next_at - now)
-            if self._wake.is_set():
+            if await wait_event(self._wake, next_at - now):
                 next_at = self._monotonic()  # refresh requested or interval changed
 
     # ---------------------------------------------------------------- one sweep

@@ -19,7 +19,6 @@ otherwise with a message naming the flag.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import struct
@@ -36,7 +35,7 @@ from .permissions import Action, Principal, require
 __all__ = ["TimeService", "TimeStatus", "sntp_query", "local_text", "zone",
            "CONDITION", "NTP_EPOCH_OFFSET", "MANAGE_HOST_FLAG", "CLOCK_CHANGE_WARNING"]
 
-from .waiting import wait_event
+from .waiting import cancel_and_wait, wait_event
 
 log = logging.getLogger(__name__)
 
@@ -195,11 +194,8 @@ class TimeService:
         self._task = asyncio.create_task(self._run(), name="time-sync")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def check_now(self) -> None:
         """Ask for a check at once (after a settings change, ``time check``)."""

@@ -16,7 +16,6 @@ Documented in docs/notify.md.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -40,6 +39,7 @@ from ..core.permissions import SYSTEM, Action, Principal, require
 from ..core.settings import EmailSettings
 from ..core.timesync import local_text
 from ..core.vocabulary import severity_word
+from ..core.waiting import cancel_and_wait, wait_event
 
 __all__ = ["EmailNotifier"]
 
@@ -128,10 +128,7 @@ class EmailNotifier:
 
     async def stop(self) -> None:
         """Stop; the batch and the outbox stay on disk for the next start."""
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks)
         self._tasks = []
         if hasattr(self, "_sub"):
             self._sub.close()
@@ -210,8 +207,7 @@ class EmailNotifier:
                 self._compose()
                 continue
             self._wake_batch.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake_batch.wait(), left)
+            await wait_event(self._wake_batch, left)
 
     def _compose(self) -> None:
         """Turn the batch into one mail in the outbox (written before the batch is emptied)."""
@@ -283,8 +279,7 @@ class EmailNotifier:
             except (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError) as exc:
                 await self._failed(s, exc)
                 self._wake_send.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake_send.wait(), backoff)
+                await wait_event(self._wake_send, backoff)
                 backoff = min(RETRY_MAX_S, backoff * 2)
                 continue
             path.unlink()

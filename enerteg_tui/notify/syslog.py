@@ -14,7 +14,6 @@ alarm message says it). Started by the controller; reconfigures itself when
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -29,6 +28,7 @@ from ..core.audit import AuditEntry, Severity
 from ..core.configuration import Configuration
 from ..core.events import EventBus
 from ..core.settings import SyslogSettings
+from ..core.waiting import cancel_and_wait, wait_event
 
 __all__ = ["SyslogClient", "format_rfc5424", "FACILITY_CODES", "SYSLOG_SEVERITY"]
 
@@ -119,10 +119,7 @@ class SyslogClient:
 
     async def stop(self) -> None:
         """Stop; queued messages that were not sent are dropped."""
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks)
         self._tasks = []
         if hasattr(self, "_sub"):
             self._sub.close()
@@ -226,13 +223,15 @@ class SyslogClient:
                 failing = True
                 generation = self._generation
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wait_settings(generation), backoff)
+                await self._wait_settings(generation, backoff)
                 backoff = min(BACKOFF_MAX_S, backoff * 2)
 
-    async def _wait_settings(self, generation: int) -> None:
+    async def _wait_settings(self, generation: int, timeout: float) -> None:
+        """Until the settings change (a new generation) or ``timeout`` seconds pass."""
+        deadline = time.monotonic() + timeout
         while self._generation == generation:
-            await self._wake.wait()
+            if not await wait_event(self._wake, deadline - time.monotonic()):
+                return
             self._wake.clear()
 
     async def _send_udp(self, host: str, port: int) -> None:

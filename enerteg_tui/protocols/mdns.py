@@ -36,7 +36,7 @@ from ..core.services import CoreServices
 
 __all__ = ["MdnsService", "mdns_host", "SERVICE_TYPES", "REFRESH_S"]
 
-from ..core.waiting import wait_event
+from ..core.waiting import cancel_and_wait, wait_event
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +113,8 @@ class MdnsService:
         self._task = asyncio.create_task(self._run(), name="mdns")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self._close()
 
     def describe(self) -> str:

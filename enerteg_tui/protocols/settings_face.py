@@ -17,7 +17,6 @@ disabled. A subclass says how to apply the settings (``_apply``), how to stop
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -25,6 +24,7 @@ from typing import Any, ClassVar
 from ..core.audit import Severity
 from ..core.permissions import SYSTEM
 from ..core.services import CoreServices
+from ..core.waiting import cancel_and_wait
 
 __all__ = ["FaceStatus", "SettingsDrivenFace", "bind_problem"]
 
@@ -81,11 +81,7 @@ class SettingsDrivenFace:
 
     async def stop(self) -> None:
         """Stop following the settings and close the face."""
-        for task in (self._watch, self._retry):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await cancel_and_wait(self._watch, self._retry)
         self._watch = self._retry = None
         await self._close()
 

@@ -1,10 +1,13 @@
 """The Certificates page (manual §5.12): the certificate store, for administrators.
 
 Reached from the Settings page (``c``). A table lists every stored certificate (id,
-name, usage, subject, valid until, state, whether it has a key); the line below shows
-the highlighted one's issuer, names, validity and SHA-256 fingerprint. ``i`` imports a
-file uploaded over SFTP into ``/upload`` (PEM/CRT/CER, DER, PKCS#12) with its passphrase,
-usage and a name; ``u`` changes the usage; ``d`` deletes after a confirmation. Each is
+name, usage, subject, valid until, state, whether it has a key); like every list it is
+a ``ListTable``: ``>``/``<`` (or a click on a header) sort by a column, ``!`` reverses,
+``/`` filters by words in any column, the issuer or the certificate's names. The line
+below shows the highlighted one's issuer, names, validity and SHA-256 fingerprint.
+``i`` imports a file uploaded over SFTP into ``/upload`` (PEM/CRT/CER, DER, PKCS#12)
+with its passphrase, usage and a name; ``u`` changes the usage; ``d`` deletes after a
+confirmation. Each is
 the same core call the shell makes (``put certs/new file=…``, ``put certs/<id>
 usage=…``, ``rm certs/<id>``): the core checks ``administer``, reads the file, refuses
 with a message naming what is wrong (shown in the form, nothing stored) and audits.
@@ -26,6 +29,7 @@ from ..core.errors import EnertegError
 from ..core.events import Batch
 from .dialogs import ConfirmDialog
 from .forms import FormDialog, FormField
+from .listtable import ListTable
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
 from .tree import Place
@@ -84,7 +88,8 @@ class CertsPage(Page):
 
     def compose(self) -> ComposeResult:
         yield PageTitle("Certificates", id="title")
-        yield LiveTable(COLUMNS, id="certs")
+        yield ListTable(COLUMNS, id="certs",
+                        placeholder="filter: words in any column, the issuer or the names")
         yield Static("", id="detail")
         yield Static("", id="message")
 
@@ -96,9 +101,9 @@ class CertsPage(Page):
         self.table.focus(scroll_visible=False)
 
     @property
-    def table(self) -> LiveTable:
+    def table(self) -> ListTable:
         """The certificate table."""
-        return self.query_one(LiveTable)
+        return self.query_one(ListTable)
 
     def on_live_batch(self, batch: Batch) -> None:
         self.reload()
@@ -121,7 +126,8 @@ class CertsPage(Page):
                 "id": str(c.id), "name": c.name, "usage": c.usage.label,
                 "subject": c.subject, "until": _day(c.not_after),
                 "state": Text(_STATE_SHORT.get(state, state), style=_STATE_STYLE.get(state, "")),
-                "key": "yes" if c.has_key else ""}))
+                "key": "yes" if c.has_key else ""},
+                sort={"until": c.not_after}, search=f"{c.issuer} {' '.join(c.sans)}"))
         self.table.set_rows(rows)
         keys = [r.key for r in self.table.rows]
         if keep in keys:

@@ -22,10 +22,7 @@ from tests.conftest import ADMIN, principal
 from tests.helpers import wait_for
 
 from .conftest import make_app, settle
-
-
-def page(app):
-    return app.main.query_one("#page").children[0]
+from .pilots import page
 
 
 async def open_alarms(pilot) -> AlarmsPage:

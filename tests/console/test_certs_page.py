@@ -1,7 +1,7 @@
 """The Certificates page through the console (Textual pilot): reached from Settings with
 ``c``, a .p12 from /upload imported through the form, its usage changed, deleted after
 the confirmation; every step is the core's (administer, audit), a readonly session
-cannot open it."""
+cannot open it; the list sorts (``>``, ``<``, ``!``) and filters (``/``) like every list."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from textual.widgets import Input
 
 from enerteg_tui.core.permissions import SYSTEM
 from enerteg_tui.screens.certs_page import CertsPage
+from enerteg_tui.screens.listtable import FilterBar, ListTable
 from enerteg_tui.screens.tree import Place
 from tests.certgen import make_ca, make_leaf, pkcs12_bytes
+from tests.conftest import ADMIN
 from tests.helpers import wait_for
 
 from .conftest import make_app, settle
@@ -70,3 +72,42 @@ async def test_readonly_cannot_open_the_page(frozen) -> None:
         await app.open_place(Place("certs"))
         await settle(pilot)
         assert not app.main.query(CertsPage)
+
+
+async def test_the_list_sorts_and_filters_like_every_list(frozen) -> None:
+    site, other = make_ca("Site CA"), make_ca("Other CA")
+    certs = frozen.core.certs
+    await certs.import_data(ADMIN, make_leaf(site, "alpha", days=300).pem, name="Zulu web")
+    await certs.import_data(ADMIN, make_leaf(other, "beta", days=30, names=("beta.example",)).pem,
+                            name="Alpha mail")
+    await certs.import_data(ADMIN, make_leaf(site, "gamma", days=100).pem, name="Mike ldap")
+    app = make_app(frozen)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await app.open_place(Place("certs"))
+        await settle(pilot)
+        page = app.main.query_one(CertsPage)
+        table = page.table
+        assert isinstance(table, ListTable) and table.has_focus
+
+        def keys() -> list[str]:
+            return [str(r.key) for r in table.rows]
+
+        assert keys() == ["1", "2", "3"]                  # the store's order
+        for key, column, expected in ((">", "id", ["3", "2", "1"]),      # numbers: high first
+                                      (">", "name", ["2", "3", "1"]),
+                                      ("!", "name", ["1", "3", "2"]),
+                                      (">", "until", ["2", "3", "1"]),   # soonest first
+                                      ("<", "name", ["2", "3", "1"])):
+            await pilot.press(key)
+            await settle(pilot)
+            assert (table.sort_column, keys()) == (column, expected), key
+        await pilot.press("slash", *"other")              # the issuer, not a column
+        await settle(pilot)
+        assert keys() == ["2"] and page.query_one(FilterBar)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert keys() == ["2", "3", "1"] and not page.query(FilterBar)
+        await pilot.press("slash", *"beta.example")      # one of the certificate's names
+        await settle(pilot)
+        assert keys() == ["2"]

@@ -11,10 +11,7 @@ from enerteg_tui.screens.tree import Place
 from tests.helpers import wait_for
 
 from .conftest import make_app, settle
-
-
-def page(app):
-    return app.main.query_one("#page").children[0]
+from .pilots import page
 
 
 async def test_forget_from_device_page(ticking):

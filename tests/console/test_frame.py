@@ -13,10 +13,7 @@ from tests.conftest import principal
 from tests.helpers import wait_for
 
 from .conftest import make_app, settle
-
-
-def page(app):
-    return app.main.query_one("#page").children[0]
+from .pilots import page
 
 
 async def test_header_shows_host_user_role_alarms_ring_clock(frozen):

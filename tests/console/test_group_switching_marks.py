@@ -18,10 +18,7 @@ from tests.conftest import principal
 from tests.helpers import wait_for
 
 from .conftest import make_app, settle
-
-
-def page(app: Any) -> Any:
-    return app.main.query_one("#page").children[0]
+from .pilots import page
 
 
 def _text(dialog: Any, wid: str) -> str:

@@ -27,7 +27,9 @@ from enerteg_tui.screens.tree import Place
 from enerteg_tui.screens.typing import ALWAYS, is_field
 from tests.helpers import wait_for
 
-from .conftest import make_app, settle
+from .conftest import settle
+from .pilots import console, open_place, open_screen, page, press
+
 
 def bound_single_keys(widget: Widget) -> list[str]:
     """Every printable key bound by the widget, its page, the frame or the App, but ``?``
@@ -43,10 +45,6 @@ def bound_single_keys(widget: Widget) -> list[str]:
         for node in widget.ancestors:
             keys -= set(getattr(node, "FORM_KEYS", ()))
     return sorted(keys)
-
-
-def page(app: Any) -> Any:
-    return app.main.query_one("#page").children[0]
 
 
 def record_actions(app: Any) -> list[str]:
@@ -90,9 +88,8 @@ async def type_into_every_field(pilot: Any, root: Widget) -> int:
 async def test_tab_and_shift_tab_move_between_the_device_tables(frozen):
     hex_id = next(d.hex_id for d in frozen.live.ordered()
                   if d.info.model.outlets and d.info.model.branches and d.info.sensors)
-    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
-        await pilot.app.open_place(Place("device", hex_id))
-        await settle(pilot)
+    async with console(frozen) as pilot:
+        await open_place(pilot, Place("device", hex_id))
         seen = [pilot.app.focused.id]
         for _ in range(3):
             await pilot.press("tab")
@@ -105,11 +102,9 @@ async def test_tab_and_shift_tab_move_between_the_device_tables(frozen):
 
 async def test_tab_moves_through_the_configuration_form(frozen):
     hex_id = frozen.live.ordered()[1].hex_id
-    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
-        await pilot.app.open_place(Place("device", hex_id))
-        await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
+    async with console(frozen) as pilot:
+        await open_place(pilot, Place("device", hex_id))
+        await press(pilot, "3")
         ids = [pilot.app.focused.id]
         for _ in range(5):
             await pilot.press("tab")
@@ -121,22 +116,18 @@ async def test_tab_moves_through_the_configuration_form(frozen):
 
 async def test_page_keys_scroll_the_outlet_table_and_the_page(frozen):
     hex_id = max(frozen.live.ordered(), key=lambda d: d.info.model.outlets).hex_id
-    async with make_app(frozen).run_test(size=(80, 24)) as pilot:
-        await pilot.app.open_place(Place("device", hex_id))
-        await settle(pilot)
+    async with console(frozen, (80, 24)) as pilot:
+        await open_place(pilot, Place("device", hex_id))
         await pilot.press("tab")
         outlets = pilot.app.focused
         assert isinstance(outlets, LiveTable) and outlets.id == "outlets"
         scroll = page(pilot.app).query_one("#info-scroll")
-        await pilot.press("pagedown")
-        await settle(pilot)
+        await press(pilot, "pagedown")
         assert outlets.cursor_row > 1
-        await pilot.press("end")
-        await settle(pilot)
+        await press(pilot, "end")
         assert outlets.cursor_row == len(outlets.rows) - 1
         assert scroll.scroll_y > 0               # the page followed the cursor
-        await pilot.press("home")
-        await settle(pilot)
+        await press(pilot, "home")
         assert outlets.cursor_row == 0
 
 
@@ -144,28 +135,24 @@ async def test_enter_on_the_outlet_table_charts_and_u_switches(frozen):
     hex_id = next(d.hex_id for d in frozen.live.ordered()
                   if d.info.model.outlets and d.info.model.metered_outlets
                   and d.info.model.switchable)
-    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
-        await pilot.app.open_place(Place("device", hex_id))
-        await settle(pilot)
+    async with console(frozen) as pilot:
+        await open_place(pilot, Place("device", hex_id))
         await pilot.press("tab")
         assert pilot.app.focused.id == "outlets"
         await pilot.press("enter")                # on the number column: the current
         await wait_for(lambda: isinstance(pilot.app.screen, ChartScreen))
         assert pilot.app.screen.channel.quantity == "current"
         assert pilot.app.screen.channel.component is Component.OUTLET
-        await pilot.press("escape")
-        await settle(pilot)
+        await press(pilot, "escape")
         await pilot.press("u")
         await wait_for(lambda: isinstance(pilot.app.screen, SwitchDialog))
 
 
 async def test_typing_in_the_device_configuration_runs_no_key(frozen):
     hex_id = frozen.live.ordered()[1].hex_id
-    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
-        await pilot.app.open_place(Place("device", hex_id))
-        await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
+    async with console(frozen) as pilot:
+        await open_place(pilot, Place("device", hex_id))
+        await press(pilot, "3")
         p = page(pilot.app)
         assert isinstance(p, DevicePage)
         assert await type_into_every_field(pilot, p.query_one("#config")) >= 4
@@ -173,21 +160,17 @@ async def test_typing_in_the_device_configuration_runs_no_key(frozen):
 
 
 async def test_typing_in_every_settings_form_runs_no_key(frozen):
-    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
-        await settle(pilot)
+    async with console(frozen) as pilot:
         for topic in ("syslog", "email", "snmp_agent"):
             # the typing leaves edits; moving on drops them without asking
-            await pilot.app.open_place(Place("settings", topic), discard_edits=True)
-            await settle(pilot)
+            await open_place(pilot, Place("settings", topic), discard_edits=True)
             assert pilot.app.screen is pilot.app.main and page(pilot.app).topic == topic
             assert await type_into_every_field(pilot, page(pilot.app)) >= 2
 
 
 async def test_typing_in_the_reports_form_runs_no_key(frozen):
-    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
-        await settle(pilot)
-        await pilot.press("f8")
-        await settle(pilot)
+    async with console(frozen) as pilot:
+        await press(pilot, "f8")
         p = page(pilot.app)
         assert await type_into_every_field(pilot, p) >= 2
         # its own keys, printed on its buttons, work from its select and buttons
@@ -201,30 +184,19 @@ async def test_typing_in_the_reports_form_runs_no_key(frozen):
 
 
 async def test_typing_in_the_rule_form_runs_no_key(frozen):
-    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
-        await settle(pilot)
-        await pilot.press("f6")
-        await settle(pilot)
-        await pilot.press("n")
-        await wait_for(lambda: isinstance(pilot.app.screen, RuleForm))
-        await settle(pilot)
+    async with console(frozen) as pilot:
+        await press(pilot, "f6")
+        await open_screen(pilot, "n", RuleForm)
         assert await type_into_every_field(pilot, pilot.app.screen) >= 5
 
 
 async def test_typing_in_the_dialogs_runs_no_key(frozen):
-    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
-        await settle(pilot)
-        await pilot.press("f10")
-        await settle(pilot)
-        await pilot.press("n")
-        await wait_for(lambda: isinstance(pilot.app.screen, FormDialog))
-        await settle(pilot)
+    async with console(frozen) as pilot:
+        await press(pilot, "f10")
+        await open_screen(pilot, "n", FormDialog)
         assert await type_into_every_field(pilot, pilot.app.screen) >= 3
         pilot.app.screen.dismiss(False)
         await settle(pilot)
-        await pilot.press("f7")
-        await settle(pilot)
-        await pilot.press("n")
-        await wait_for(lambda: isinstance(pilot.app.screen, NameDialog))
-        await settle(pilot)
+        await press(pilot, "f7")
+        await open_screen(pilot, "n", NameDialog)
         assert await type_into_every_field(pilot, pilot.app.screen) >= 1

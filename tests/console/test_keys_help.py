@@ -22,7 +22,8 @@ from enerteg_tui.screens.sections import SECTIONS
 from enerteg_tui.screens.tree import Place
 from tests.helpers import wait_for
 
-from .conftest import make_app, settle
+from .conftest import settle
+from .pilots import console, open_place, open_screen
 
 WIDE = (320, 60)
 """Wide enough that the key bar shows every key without cutting."""
@@ -81,8 +82,7 @@ async def check_button_hints(pilot: Any, where: object) -> int:
 
 async def check_page(pilot: Any, place: Place) -> None:
     app = pilot.app
-    await app.open_place(place)
-    await settle(pilot)
+    await open_place(pilot, place)
     page = current_page(app)
     assert page is not None, place
     bar = app.main.query_one(KeyBar)
@@ -131,9 +131,7 @@ async def check_page(pilot: Any, place: Place) -> None:
     await check_button_hints(pilot, place)
 
     # and the help screen as drawn starts with this page
-    await pilot.press("question_mark")
-    await wait_for(lambda: isinstance(app.screen, HelpScreen))
-    await settle(pilot)
+    await open_screen(pilot, "question_mark", HelpScreen)
     drawn = [strip.text for strip in app.screen._compositor.render_strips()]
     first = f"{groups[0][0]}: this page"
     rows = {label: next((y for y, line in enumerate(drawn) if label in line), None)
@@ -145,17 +143,15 @@ async def check_page(pilot: Any, place: Place) -> None:
 
 
 async def test_key_bar_help_and_bindings_agree_on_every_page(frozen):
-    async with make_app(frozen).run_test(size=WIDE) as pilot:
-        await settle(pilot)
+    async with console(frozen, WIDE) as pilot:
         for place in places(frozen):
             await check_page(pilot, place)
 
 
 async def test_help_shows_the_device_page_keys_first(frozen):
     hex_id = frozen.live.ordered()[1].hex_id
-    async with make_app(frozen).run_test(size=(80, 24)) as pilot:
-        await pilot.app.open_place(Place("device", hex_id))
-        await settle(pilot)
+    async with console(frozen, (80, 24)) as pilot:
+        await open_place(pilot, Place("device", hex_id))
         await pilot.press("question_mark")
         await wait_for(lambda: isinstance(pilot.app.screen, HelpScreen))
         groups = help_groups(pilot.app)
@@ -181,22 +177,17 @@ async def test_keys_named_on_dialog_buttons_are_bound(frozen):
         (None, "q", ConfirmDialog), ("users", "n", FormDialog), ("rules", "n", RuleForm),
         ("structure", "n", NameDialog), ("audit", "enter", AuditDetail),
     ]
-    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+    async with console(frozen) as pilot:
         app = pilot.app
-        await settle(pilot)
         total = 0
         for kind, key, cls in opened:
             if kind is not None:
-                await app.open_place(Place(kind))
-                await settle(pilot)
-            await pilot.press(key)
-            await wait_for(lambda: isinstance(app.screen, cls))
-            await settle(pilot)
+                await open_place(pilot, Place(kind))
+            await open_screen(pilot, key, cls)
             total += await check_button_hints(pilot, cls.__name__)
             app.screen.dismiss(None)
             await wait_for(lambda: app.screen is app.main)
-        await app.open_place(Place("device", hex_id))
-        await settle(pilot)
+        await open_place(pilot, Place("device", hex_id))
         await pilot.press("tab", "u")
         await wait_for(lambda: isinstance(app.screen, SwitchDialog))
         await settle(pilot)

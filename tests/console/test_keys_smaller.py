@@ -17,23 +17,15 @@ from enerteg_tui.screens.tree import Place
 from tests.conftest import ADMIN
 from tests.helpers import wait_for
 
-from .conftest import make_app, settle
-
-
-def page(app):
-    return app.main.query_one("#page").children[0]
+from .conftest import settle
+from .pilots import console, open_place, open_screen, page, press
 
 
 async def test_roles_are_ticked_in_a_list_with_the_keys(frozen):
-    async with make_app(frozen).run_test(size=(120, 40)) as pilot:
+    async with console(frozen, (120, 40)) as pilot:
         app = pilot.app
-        await settle(pilot)
-        await pilot.press("f10")
-        await settle(pilot)
-        await pilot.press("n")
-        await wait_for(lambda: isinstance(app.screen, FormDialog))
-        await settle(pilot)
-        form = app.screen
+        await press(pilot, "f10")
+        form = await open_screen(pilot, "n", FormDialog)
         await pilot.press(*"dora", "tab", *"Dora-pass-12", "tab", *"Dora-pass-12", "tab")
         roles = app.focused
         assert isinstance(roles, SelectionList) and roles.id == "f-roles"
@@ -61,9 +53,7 @@ async def test_roles_are_ticked_in_a_list_with_the_keys(frozen):
         # editing roles: the same list, with the user's roles ticked
         table = page(app).table
         table.cursor_row = [r.key for r in table.rows].index("dora")
-        await pilot.press("e")
-        await wait_for(lambda: isinstance(app.screen, FormDialog))
-        await settle(pilot)
+        await open_screen(pilot, "e", FormDialog)
         roles = app.screen.query_one("#f-roles", SelectionList)
         assert set(roles.selected) == {"readonly", "power"}
 
@@ -74,10 +64,8 @@ async def test_rack_dashboard_shows_feed_a_and_b_per_phase_side_by_side(frozen):
     assert len(ids) == 2
     feeds = {h: frozen.live.get(h).info.settings.feed for h in ids}
     assert set(feeds.values()) == {Feed.A, Feed.B}, feeds       # the seeded ring: one each
-    async with make_app(frozen).run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.app.open_place(Place("element", rack.id))
-        await settle(pilot)
+    async with console(frozen, (80, 24)) as pilot:
+        await open_place(pilot, Place("element", rack.id))
         table = page(pilot.app).query_one("#feeds", LiveTable)
         assert [c.label for c in table.columns][:5] == ["Phase", "Feed A", "kW", "Feed B", "kW"]
         assert [r.key for r in table.rows] == [1, 2, 3, "total"]
@@ -89,8 +77,7 @@ async def test_rack_dashboard_shows_feed_a_and_b_per_phase_side_by_side(frozen):
                 cell = str(table.rows[p - 1].cells[f"{feed.value}-A"])
                 assert cell == (f"{v:.2f} A" if v is not None else "—"), (feed, p, cell)
         # only racks: the site dashboard has no feed table
-        await pilot.app.open_place(Place("site"))
-        await settle(pilot)
+        await open_place(pilot, Place("site"))
         assert not page(pilot.app).query("#feeds")
 
 
@@ -107,10 +94,8 @@ def test_report_file_names_say_what_they_hold_in_safe_characters():
 async def test_reports_page_writes_files_named_after_the_rack(frozen):
     rack = next(e for e in frozen.structure.elements() if e.name == "Rack 1")
     await frozen.structure.rename(ADMIN, rack.id, "Räck *1?")
-    async with make_app(frozen).run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("f8")
-        await settle(pilot)
+    async with console(frozen, (120, 40)) as pilot:
+        await press(pilot, "f8")
         p = page(pilot.app)
         p.query_one("#scope").value = "rack"
         await settle(pilot)

@@ -18,11 +18,8 @@ from enerteg_tui.screens.structure_dialogs import NameDialog
 from enerteg_tui.screens.tree import Place
 from tests.helpers import wait_for
 
-from .conftest import make_app, settle
-
-
-def page(app: Any) -> Any:
-    return app.main.query_one("#page").children[0]
+from .conftest import settle
+from .pilots import console, open_place, open_screen, page, press
 
 
 async def asks_then_discards(pilot: Any, still_there: Any, field: Input, typed: str) -> None:
@@ -45,20 +42,15 @@ async def asks_then_discards(pilot: Any, still_there: Any, field: Input, typed: 
 
 async def test_device_configuration_asks_before_escape_discards(frozen):
     hex_id = frozen.live.ordered()[1].hex_id
-    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+    async with console(frozen) as pilot:
         app = pilot.app
-        await settle(pilot)
-        await app.open_place(Place("device", hex_id))
-        await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
+        await open_place(pilot, Place("device", hex_id))
+        await press(pilot, "3")
         await pilot.press("escape")                       # untouched: back at once
         await wait_for(lambda: app.main.current.name == "Dashboard")
         assert app.screen is app.main
-        await app.open_place(Place("device", hex_id))
-        await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
+        await open_place(pilot, Place("device", hex_id))
+        await press(pilot, "3")
         name = page(app).query_one("#f-name", Input)
         assert app.focused is name
         await pilot.press("end", *"-x")
@@ -69,11 +61,9 @@ async def test_device_configuration_asks_before_escape_discards(frozen):
 
 
 async def test_settings_form_asks_before_escape_discards(frozen):
-    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+    async with console(frozen) as pilot:
         app = pilot.app
-        await settle(pilot)
-        await app.open_place(Place("settings", "syslog"))
-        await settle(pilot)
+        await open_place(pilot, Place("settings", "syslog"))
         host = page(app).query_one("#f-serverAddress", Input)
         host.focus()
         await pilot.press(*"logs.example")
@@ -84,20 +74,13 @@ async def test_settings_form_asks_before_escape_discards(frozen):
 
 
 async def test_user_dialog_asks_before_escape_discards(frozen):
-    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+    async with console(frozen) as pilot:
         app = pilot.app
-        await settle(pilot)
-        await pilot.press("f10")
-        await settle(pilot)
-        await pilot.press("n")
-        await wait_for(lambda: isinstance(app.screen, FormDialog))
-        await settle(pilot)
+        await press(pilot, "f10")
+        await open_screen(pilot, "n", FormDialog)
         await pilot.press("escape")                       # untouched: closes at once
         await wait_for(lambda: app.screen is app.main)
-        await pilot.press("n")
-        await wait_for(lambda: isinstance(app.screen, FormDialog))
-        await settle(pilot)
-        dialog = app.screen
+        dialog = await open_screen(pilot, "n", FormDialog)
         name = dialog.query_one("#f-name", Input)
         assert app.focused is name
         await pilot.press(*"newbie")
@@ -106,20 +89,13 @@ async def test_user_dialog_asks_before_escape_discards(frozen):
 
 
 async def test_rule_form_asks_before_escape_discards(frozen):
-    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+    async with console(frozen) as pilot:
         app = pilot.app
-        await settle(pilot)
-        await pilot.press("f6")
-        await settle(pilot)
-        await pilot.press("n")
-        await wait_for(lambda: isinstance(app.screen, RuleForm))
-        await settle(pilot)
+        await press(pilot, "f6")
+        await open_screen(pilot, "n", RuleForm)
         await pilot.press("escape")                       # untouched: closes at once
         await wait_for(lambda: app.screen is app.main)
-        await pilot.press("n")
-        await wait_for(lambda: isinstance(app.screen, RuleForm))
-        await settle(pilot)
-        form = app.screen
+        form = await open_screen(pilot, "n", RuleForm)
         name = form.query_one("#f-name", Input)
         name.focus()
         await pilot.press(*"hot aisle")
@@ -127,15 +103,9 @@ async def test_rule_form_asks_before_escape_discards(frozen):
 
 
 async def test_name_dialog_asks_before_escape_discards(frozen):
-    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
-        app = pilot.app
-        await settle(pilot)
-        await pilot.press("f7")
-        await settle(pilot)
-        await pilot.press("n")
-        await wait_for(lambda: isinstance(app.screen, NameDialog))
-        await settle(pilot)
-        dialog = app.screen
+    async with console(frozen) as pilot:
+        await press(pilot, "f7")
+        dialog = await open_screen(pilot, "n", NameDialog)
         name = dialog.query_one("#name", Input)
         await pilot.press(*"Hall B")
         await asks_then_discards(pilot, lambda: dialog.is_attached, name, "Hall B")
@@ -145,19 +115,13 @@ async def test_name_dialog_asks_before_escape_discards(frozen):
 async def test_audit_comment_asks_before_escape_discards(frozen):
     from enerteg_tui.screens.audit_page import AuditDetail
 
-    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+    async with console(frozen) as pilot:
         app = pilot.app
-        await settle(pilot)
-        await pilot.press("f5")
-        await settle(pilot)
-        await pilot.press("enter")
-        await wait_for(lambda: isinstance(app.screen, AuditDetail))
-        await settle(pilot)
+        await press(pilot, "f5")
+        await open_screen(pilot, "enter", AuditDetail)
         await pilot.press("escape")                       # nothing typed: closes at once
         await wait_for(lambda: app.screen is app.main)
-        await pilot.press("enter")
-        await wait_for(lambda: isinstance(app.screen, AuditDetail))
-        detail = app.screen
+        detail = await open_screen(pilot, "enter", AuditDetail)
         await pilot.press("c")                            # the comment field
         comment = detail.query_one("#comment", Input)
         assert app.focused is comment
@@ -166,14 +130,10 @@ async def test_audit_comment_asks_before_escape_discards(frozen):
 
 
 async def test_tab_moves_through_the_dialog_fields(frozen):
-    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+    async with console(frozen) as pilot:
         app = pilot.app
-        await settle(pilot)
-        await pilot.press("f10")
-        await settle(pilot)
-        await pilot.press("n")
-        await wait_for(lambda: isinstance(app.screen, FormDialog))
-        await settle(pilot)
+        await press(pilot, "f10")
+        await open_screen(pilot, "n", FormDialog)
         ids = [app.focused.id]
         for _ in range(4):
             await pilot.press("tab")
@@ -183,11 +143,8 @@ async def test_tab_moves_through_the_dialog_fields(frozen):
         assert app.focused.id == "f-roles"
         app.screen.dismiss(False)
         await settle(pilot)
-        await pilot.press("f6")
-        await settle(pilot)
-        await pilot.press("n")
-        await wait_for(lambda: isinstance(app.screen, RuleForm))
-        await settle(pilot)
+        await press(pilot, "f6")
+        await open_screen(pilot, "n", RuleForm)
         seen = [app.focused.id]
         for _ in range(3):
             await pilot.press("tab")
@@ -197,13 +154,10 @@ async def test_tab_moves_through_the_dialog_fields(frozen):
 
 async def test_a_section_key_asks_too_before_leaving_unsaved_edits(frozen):
     hex_id = frozen.live.ordered()[1].hex_id
-    async with make_app(frozen).run_test(size=(160, 48)) as pilot:
+    async with console(frozen) as pilot:
         app = pilot.app
-        await settle(pilot)
-        await app.open_place(Place("device", hex_id))
-        await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
+        await open_place(pilot, Place("device", hex_id))
+        await press(pilot, "3")
         await pilot.press("end", *"zz")
         await pilot.press("f3")                           # the device list
         await wait_for(lambda: isinstance(app.screen, ConfirmDialog))

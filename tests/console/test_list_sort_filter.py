@@ -14,10 +14,7 @@ from enerteg_tui.screens.sections import SECTIONS
 from tests.conftest import ADMIN
 
 from .conftest import make_app, settle
-
-
-def page(app):
-    return app.main.query_one("#page").children[0]
+from .pilots import page
 
 
 def header(table: ListTable) -> str:

@@ -27,10 +27,7 @@ from tests.conftest import ADMIN
 from tests.helpers import wait_for
 
 from .conftest import make_app, settle
-
-
-def page(app):
-    return app.main.query_one("#page").children[0]
+from .pilots import page
 
 
 def keybar(app) -> str:

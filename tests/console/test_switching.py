@@ -10,10 +10,7 @@ from tests.conftest import principal
 from tests.helpers import wait_for
 
 from .conftest import make_app, settle
-
-
-def page(app):
-    return app.main.query_one("#page").children[0]
+from .pilots import page
 
 
 async def _to_outlet(app, pilot, hex_id, outlet=1):

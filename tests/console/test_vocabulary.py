@@ -19,16 +19,13 @@ from tests.conftest import ADMIN
 from tests.helpers import wait_for
 
 from .conftest import make_app, settle
+from .pilots import page
 from .test_alarms_page import raise_alarms
 
 SEVERITY_NAMES = re.compile(
     r"\b(alerts?|errors?|critical|crit|warnings?|warn|info|notice|debug|log|always|fatal|"
     r"emergency|severe|major|minor)\b", re.I)
 """Every name a severity has gone by in this code base or its peers (syslog, SNMP)."""
-
-
-def page(app):
-    return app.main.query_one("#page").children[0]
 
 
 def test_the_table_names_each_level_once():

@@ -39,6 +39,7 @@ from ..live import LiveState
 from ..permissions import SYSTEM, Action, Principal, require
 from ..settings import SqlExportSettings
 from ..store import Store
+from ..waiting import wait_event
 from .logs import LogArchive
 from .rows import BATCH_ROWS, PERIOD_S, ChannelMeta, LoopTurn, decode_period, describe, \
     encode_rows, iso_time, plan_batches
@@ -311,8 +312,7 @@ class ExportService:
                     await sink.close()
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+        await wait_event(self._wake, seconds)
         self._wake.clear()
 
     @staticmethod

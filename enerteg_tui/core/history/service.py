@@ -15,7 +15,6 @@ and the export.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -27,6 +26,7 @@ from typing import Any, NamedTuple
 from ..errors import Invalid
 from ..live import DeviceLive, LiveState
 from ..quantities import DC_PER_PHASE, DC_QUANTITIES, Channel, Component
+from ..waiting import cancel_and_wait, run_every
 from .collector import ABSENT, ChannelId, ClosedBlock, Collector, round_div
 from .db import Block, ChunkWrite, HistoryDB, from_chunk, merge_blocks, to_chunk
 from .tiers import RANGES, TIERS, retention_s
@@ -124,11 +124,8 @@ class HistoryService:
 
     async def stop(self) -> None:
         """Stop the periodic flush, write every block (open ones too) and close."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self.db is not None:
             try:
                 await self.flush(final=True)
@@ -146,16 +143,13 @@ class HistoryService:
         self.collector.ingest(live.hex_id, live.groups, live.group_ts)
 
     async def _run(self) -> None:
-        while True:
-            every = max(1, int(self._core().historyFlushSeconds))
-            now = self._clock()
-            await asyncio.sleep(every - (now % every) + 0.2)
-            try:
-                await self.flush()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("history: flush failed; the blocks are kept for the next one")
+        await run_every(self._until_flush, self.flush, logger=log,
+                        failure="history: flush failed; the blocks are kept for the next one")
+
+    def _until_flush(self) -> float:
+        """Seconds until just after the next multiple of the flush period."""
+        every = max(1, int(self._core().historyFlushSeconds))
+        return every - (self._clock() % every) + 0.2
 
     # ------------------------------------------------------------------ flush
     async def flush(self, *, final: bool = False, now: float | None = None) -> None:

@@ -57,6 +57,7 @@ from pymodbus.pdu.register_message import (
 from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 
+from ...core.waiting import cancel_and_wait, run_every
 from .face import DEVICE_FAILURE, ILLEGAL_FUNCTION, ModbusFace
 from .regmap import LAYOUT
 
@@ -317,11 +318,8 @@ class _Pacer:
     async def stop(self) -> None:
         """Drop what waits (the server stops)."""
         self.queue.clear()
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-            self.task = None
+        await cancel_and_wait(self.task)
+        self.task = None
 
 
 class FaceServer(ModbusTcpServer):
@@ -361,19 +359,17 @@ class FaceServer(ModbusTcpServer):
             self._reaper = asyncio.create_task(self._reap(), name="modbus-idle")
 
     async def _reap(self) -> None:
-        step = max(0.05, min(1.0, self.idle_timeout / 4))
-        while True:
-            await asyncio.sleep(step)
-            now = time.monotonic()
-            for conn in list(self.active_connections.values()):
-                if now - getattr(conn, "last_active", now) > self.idle_timeout:
-                    conn.close()
+        await run_every(max(0.05, min(1.0, self.idle_timeout / 4)), self._close_idle,
+                        logger=log, failure="Modbus: closing idle connections failed")
+
+    def _close_idle(self) -> None:
+        now = time.monotonic()
+        for conn in list(self.active_connections.values()):
+            if now - getattr(conn, "last_active", now) > self.idle_timeout:
+                conn.close()
 
     async def stop(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+        await cancel_and_wait(self._reaper)
         await self.pacer.stop()                     # requests still waiting for the pacer
         for task in list(self.tasks):
             task.cancel()

@@ -46,6 +46,7 @@ from ...core.model import DeviceState, OutletState, RingState
 from ...core.quantities import Component
 from ...core.services import CoreServices
 from ...core.settings import SnmpAgentSettings
+from ...core.waiting import cancel_and_wait
 from .mib import Mib
 from .security import AUTH, PRIV
 from .tree import centi, text, to_pysnmp
@@ -254,12 +255,7 @@ class TrapSender:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="snmp-traps")
 
     async def stop(self) -> None:
-        tasks = [self._task] + [st.resolving for st in self.targets.values()]
-        for task in tasks:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await cancel_and_wait(self._task, *(st.resolving for st in self.targets.values()))
         self._task = None
         with contextlib.suppress(Exception):
             if self.engine.transport_dispatcher is not None:

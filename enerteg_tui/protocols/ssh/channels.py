@@ -30,6 +30,7 @@ from typing import Any
 import asyncssh
 
 from ...core.audit import Severity
+from ...core.waiting import wait_event
 from ..shell.parse import MAX_SCRIPT_CHARS
 from ..shell.session import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ShellSession,
                              change_password_prompt)
@@ -93,7 +94,8 @@ async def _serve(service: Any, owner: Any, process: asyncssh.SSHServerProcess) -
     core = service.core
     err = _writer(process.stderr)
     # asyncssh may open the channel while auth_completed is still binding the identity
-    await asyncio.wait_for(owner.ready.wait(), 10)
+    if not await wait_event(owner.ready, 10):
+        raise TimeoutError("the SSH login did not complete within 10 s")
     principal = owner.principal
     if principal is None:
         err("Error: not logged in\n")

@@ -45,6 +45,7 @@ from ...core.admission import MaxStartups
 from ...core.errors import Invalid, PermissionDenied
 from ...core.permissions import Principal
 from ...core.users import AuthFailed, LockedOut, Session
+from ...core.waiting import wait_event
 from .algorithms import (COMPRESSION_ALGS, ENCRYPTION_ALGS, MAC_ALGS, available_kex_algs,
                          restrict_host_key_algs)
 from .hostkeys import HostKeys, load_or_create_host_keys
@@ -454,8 +455,7 @@ class SSHService:
         for conn in list(self.connections):
             if conn.conn is not None:
                 conn.conn.close()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.none_open.wait(), CLOSE_WAIT_S)
+        await wait_event(self.none_open, CLOSE_WAIT_S)
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=1)
 

@@ -29,7 +29,6 @@ Invariants:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -45,6 +44,7 @@ from ...core.errors import PermissionDenied
 from ...core.export.logs import ARCHIVE_NAME
 from ...core.filemodes import DIR_MODE, FILE_MODE, mode_refusal
 from ...core.permissions import FOLDER_READ, Action, Principal, allowed, require
+from ...core.waiting import wait_event
 
 __all__ = ["ControllerSFTP", "FOLDERS", "make_sftp_factory", "ensure_tree", "MAX_UPLOAD_BYTES"]
 
@@ -179,8 +179,8 @@ class ControllerSFTP(asyncssh.SFTPServer):
     async def _ready(self) -> None:
         # a client may send its first request while auth_completed is still binding
         # the identity; every entry point waits for it (bounded)
-        if not self._owner.ready.is_set():
-            await asyncio.wait_for(self._owner.ready.wait(), 10)
+        if not await wait_event(self._owner.ready, 10):
+            raise TimeoutError("the SSH login did not complete within 10 s")
 
     # ------------------------------------------------------------------ reading
     async def realpath(self, path: bytes) -> bytes:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import re
 import logging
 import sqlite3
 import tarfile
@@ -253,29 +252,20 @@ def test_enerteg_serve_masks_stderr_and_the_log_file(tmp_path: Path) -> None:
     both pass through the masking filter; the data directory is created 0700."""
     import os
     import subprocess
-    import sys
+
+    from tests.helpers import add_user, ssh_port_of, start_serve, wait_ready
 
     from .conftest import askpass_env
 
     data = tmp_path / "d"
-    env_vars = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
-    subprocess.run([sys.executable, "-m", "enerteg_tui", "user", "--data-dir", str(data), "add",
-                    "boss", "--role", "admin"], input=PASSWORD + "\n", text=True, check=True,
-                   env=env_vars, capture_output=True)
+    add_user(data, "boss", PASSWORD)
     assert (os.stat(data).st_mode & 0o777, os.stat(data / "enerteg.db").st_mode & 0o777) == (
         0o700, 0o600)                         # offline `enerteg user` makes it private too
-    proc = subprocess.Popen([sys.executable, "-m", "enerteg_tui", "serve", "--data-dir",
-                             str(data), "--simulate", "1", "--ssh-port", "0", "--bind",
-                             "127.0.0.1"], stderr=subprocess.PIPE, text=True, env=env_vars)
+    proc = start_serve(data, "--simulate", "1", stdout=None)
     secret = _secret("serve")
+    seen: list[str] = []
     try:
-        assert proc.stderr is not None
-        seen = []
-        for line in proc.stderr:
-            seen.append(line)
-            if "enerteg ready:" in line:
-                break
-        port = re.search(r"ssh=127\.0\.0\.1:(\d+)", seen[-1]).group(1)  # type: ignore[union-attr]
+        port = str(ssh_port_of(wait_ready(proc, seen=seen)))
         r = subprocess.run(["ssh", "-p", port, *SSH_OPTS, "boss@127.0.0.1",
                             f"user add eve --role admin --password {secret}"],
                            env=askpass_env(PASSWORD), capture_output=True, text=True,
