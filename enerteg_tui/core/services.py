@@ -41,6 +41,7 @@ from .reports import ReportService
 from .rules import RuleService
 from .secretbox import SecretBox
 from .store import Store
+from .subscriptions import Subscriptions
 from .retire import Retirement
 from .system import SystemService
 from .timesync import TimeService
@@ -127,6 +128,8 @@ class CoreServices:
     """API tokens of users, for the machine faces (REST, Redfish)."""
     timesync: TimeService
     """The clock: NTP check, sync state and offset, the clock alarm, ``date set``."""
+    subscriptions: Subscriptions
+    """Event subscriptions (listeners pushed alarms and outlet changes; Redfish)."""
 
     async def start_polling(self, *, follow_interval: bool = True) -> None:
         """Start the sweeps (the last step of a start: every listener is in place) and
@@ -246,6 +249,8 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     timesync = TimeService(config, alarms, audit, events, manage_host=manage_host,
                            ntp_port=ntp_port, clock=clock, faces=faces)
     await timesync.start()
+    subscriptions = Subscriptions(store, audit, clock=clock)
+    await subscriptions.load()
     return CoreServices(config=config, users=users, devices=devices, structure=structure,
                         rules=rules, alarms=alarms, topics=topics, audit=audit, live=live,
                         events=events, poller=poller, history=history, backup=backup,
@@ -254,4 +259,5 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                         retire=Retirement(devices, alarms),
                         system=SystemService(audit, users.sessions, manage_host=manage_host),
                         switching=GroupSwitching(devices, structure, audit, clock=clock),
-                        certs=certs, tokens=tokens, timesync=timesync)
+                        certs=certs, tokens=tokens, timesync=timesync,
+                        subscriptions=subscriptions)

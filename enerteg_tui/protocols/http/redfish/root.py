@@ -54,6 +54,18 @@ SCHEMAS: dict[str, list[str]] = {
     "Manager": ["Manager.v1_24_0"],
     "ManagerCollection": [],
     "Message": ["Message.v1_3_0"],
+    "EventService": ["EventService.v1_12_0"],
+    "EventDestination": ["EventDestination.v1_16_0"],
+    "EventDestinationCollection": [],
+    "Event": ["Event.v1_13_0"],
+    "MessageRegistryFile": ["MessageRegistryFile.v1_1_5"],
+    "MessageRegistryFileCollection": [],
+    "MessageRegistry": ["MessageRegistry.v1_7_0"],
+    "ManagerNetworkProtocol": ["ManagerNetworkProtocol.v1_12_0"],
+    "LogService": ["LogService.v1_9_0"],
+    "LogServiceCollection": [],
+    "LogEntry": ["LogEntry.v1_21_0"],
+    "LogEntryCollection": [],
     "Resource": ["Resource.v1_22_0"],
     "RedfishExtensions": ["RedfishExtensions.v1_0_0"],
 }
@@ -136,6 +148,8 @@ async def service_root(ctx: Ctx) -> dict[str, Any]:
         "Managers": {"@odata.id": f"{V1}/Managers"},
         "SessionService": {"@odata.id": f"{V1}/SessionService"},
         "AccountService": {"@odata.id": f"{V1}/AccountService"},
+        "EventService": {"@odata.id": f"{V1}/EventService"},
+        "Registries": {"@odata.id": f"{V1}/Registries"},
         "Links": {"Sessions": {"@odata.id": f"{V1}/SessionService/Sessions"}},
     }
 
@@ -143,9 +157,10 @@ async def service_root(ctx: Ctx) -> dict[str, Any]:
 @route(f"{V1}/odata", public=True)
 async def odata_service(ctx: Ctx) -> dict[str, Any]:
     names = ["Service", "PowerEquipment", "Chassis", "Managers", "SessionService",
-             "AccountService", "Sessions"]
+             "AccountService", "Sessions", "EventService", "Registries"]
     urls = [f"{V1}/", f"{V1}/PowerEquipment", f"{V1}/Chassis", f"{V1}/Managers",
-            f"{V1}/SessionService", f"{V1}/AccountService", f"{V1}/SessionService/Sessions"]
+            f"{V1}/SessionService", f"{V1}/AccountService", f"{V1}/SessionService/Sessions",
+            f"{V1}/EventService", f"{V1}/Registries"]
     return {"@odata.context": f"{V1}/$metadata",
             "value": [{"name": n, "kind": "Singleton", "url": u} for n, u in zip(names, urls)]}
 
@@ -355,6 +370,8 @@ async def manager(ctx: Ctx) -> dict[str, Any]:
             "UUID": service_uuid(ctx.core), "ServiceEntryPointUUID": service_uuid(ctx.core),
             "DateTime": iso(now), "DateTimeLocalOffset": "+00:00",
             "Status": {"State": "Enabled", "Health": "OK"},
+            "NetworkProtocol": {"@odata.id": f"{MANAGER}/NetworkProtocol"},
+            "LogServices": {"@odata.id": f"{MANAGER}/LogServices"},
             "Links": {"ManagerForChassis": chassis,
                       "ManagerForChassis@odata.count": len(chassis)}}
 

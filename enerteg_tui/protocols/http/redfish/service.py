@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,9 +22,11 @@ from ....core.errors import (Conflict, DeviceUnavailable, Invalid, NotFound,
 from ....core.permissions import Principal
 from ....core.services import CoreServices
 from ....core.users import AuthFailed, LockedOut
+from ..events import EventHub
 from .auth import authenticate, parse_basic, store_for
 from .errors import RedfishError, error_body
 from . import power, root  # noqa: F401  (they register their routes)
+from . import accounts, events, manager  # noqa: F401  (likewise)
 from .tree import Ctx, Route, etag, match_route
 
 __all__ = ["build_router", "RedfishFace"]
@@ -46,8 +49,11 @@ def _link(doc: dict[str, Any]) -> str | None:
 class RedfishFace:
     """Answers ``/redfish`` requests from the route table with the core's services."""
 
-    def __init__(self, core: CoreServices) -> None:
+    def __init__(self, core: CoreServices, hub: Callable[[], EventHub | None] | None = None
+                 ) -> None:
         self.core = core
+        self.hub = hub
+        """The web server's ``/events`` hub (the EventService lives and closes with it)."""
         self.tokens = store_for(core.users)
 
     # ------------------------------------------------------------------ answers
@@ -132,7 +138,7 @@ class RedfishFace:
                                    f"There is no resource at {path}",
                                    args=["Resource", path])
             route, params = found
-            _check_request(request)
+            _check_request(request, route)
             verb = "GET" if method == "HEAD" else method
             handler = route.methods.get(verb)
             if handler is None:
@@ -180,7 +186,7 @@ class RedfishFace:
                                            f"({type(exc).__name__}); the log has the details"))
 
 
-def _check_request(request: Request) -> None:
+def _check_request(request: Request, route: Route) -> None:
     """What DSP0266 asks be refused before anything else: an OData version other than
     4.0 (412), query options (this service supports none: 501)."""
     version = request.headers.get("odata-version")
@@ -189,7 +195,7 @@ def _check_request(request: Request) -> None:
                            f"OData-Version {version} is not supported; this service speaks 4.0",
                            resolution="Send OData-Version: 4.0 or no OData-Version header")
     for key in request.query_params:
-        if key.startswith("$") or key in ("only", "excerpt"):
+        if (key.startswith("$") or key in ("only", "excerpt")) and key not in route.queries:
             raise RedfishError(501, "QueryNotSupported",
                                f"The query option {key} is not supported; this service "
                                "supports no query options (ProtocolFeaturesSupported)",
@@ -216,9 +222,13 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return data
 
 
-def build_router(core: CoreServices) -> APIRouter:
-    """The router that serves ``/redfish`` and everything under it."""
-    face = RedfishFace(core)
+def build_router(core: CoreServices, hub: Callable[[], EventHub | None] | None = None
+                 ) -> APIRouter:
+    """The router that serves ``/redfish`` and everything under it; ``hub`` gives the web
+    server's event hub, which the EventService joins (it pushes from then on)."""
+    face = RedfishFace(core, hub)
+    if hub is not None and hub() is not None:
+        events.ensure(hub())
     router = APIRouter()
 
     async def redfish(request: Request, rest: str = "") -> Response:

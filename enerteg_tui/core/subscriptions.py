@@ -1,0 +1,178 @@
+"""Event subscriptions: listeners that want alarms and outlet changes pushed to a URL.
+
+Why in the core: a subscription outlives the web server and the controller (it is kept
+in the store), who may make or delete one is a permission decision, and every change is
+audited, as on every face. The push itself (payload format, delivery, retry) belongs to
+the face that speaks the listener's protocol (Redfish: ``protocols/http/redfish/events.py``).
+
+Who may subscribe: whoever may handle alarms (``ack-alarm``: admin, power, poweron,
+poweroff, readwrite; Redfish's Administrator and Operator), not a readonly user. Users
+see and delete their own subscriptions; ``administer`` sees and deletes all.
+
+Owns the ``event_subscription`` table (``CREATE TABLE IF NOT EXISTS`` here, as
+``api_tokens`` does).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from .audit import AuditLog, Severity
+from .errors import Conflict, Invalid, NotFound, shown
+from .permissions import SYSTEM, Action, Principal, allowed, require
+from .store import Store
+
+__all__ = ["Subscription", "Subscriptions", "MAX_SUBSCRIPTIONS", "SUBSCRIBE_ACTION"]
+
+MAX_SUBSCRIPTIONS = 32
+"""Subscriptions the controller keeps at once (each one costs a queue and a pusher)."""
+SUBSCRIBE_ACTION = Action.ACK_ALARM
+"""The permission a subscription needs: who may handle alarms may be told of them."""
+MAX_CONTEXT = 256
+"""Longest ``Context`` string a subscriber may have echoed back."""
+
+_DDL = """CREATE TABLE IF NOT EXISTS event_subscription (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    context TEXT NOT NULL,
+    filters TEXT NOT NULL,
+    created REAL NOT NULL
+)"""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """One listener: where to push, what it wants, whose it is."""
+
+    id: int
+    owner: str
+    destination: str
+    protocol: str
+    """The listener's protocol (``Redfish``: an HTTP POST of a Redfish Event)."""
+    context: str
+    """Echoed back in every event sent to it."""
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    """What it wants, by filter name (``RegistryPrefixes``, ``ResourceTypes``); an
+    absent or empty list takes everything."""
+    created: float = 0.0
+
+
+def check_destination(url: str) -> str:
+    """An ``http://`` or ``https://`` URL with a host; ``Invalid`` names what is wrong."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Invalid(f"Destination {shown(url)} is not an http:// or https:// URL with "
+                      "a host", thing="Destination", value=shown(url),
+                      allowed="an http:// or https:// URL such as https://listener:8443/events")
+    try:
+        parts.port
+    except ValueError:
+        raise Invalid(f"Destination {shown(url)} has a port that is not 1 to 65535",
+                      thing="Destination", value=shown(url),
+                      allowed="a port 1 to 65535") from None
+    return url
+
+
+class Subscriptions:
+    """The subscriptions, in memory and in the store."""
+
+    def __init__(self, store: Store, audit: AuditLog, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._audit = audit
+        self._clock = clock
+        self._subs: dict[int, Subscription] = {}
+
+    async def load(self) -> None:
+        await self._store.execute(_DDL)
+        rows = await self._store.fetchall(
+            "SELECT id, owner, destination, protocol, context, filters, created "
+            "FROM event_subscription ORDER BY id")
+        self._subs = {r[0]: Subscription(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]),
+                                         r[6]) for r in rows}
+
+    def all(self) -> list[Subscription]:
+        """Every subscription (for the pusher; no permission check: it sends, not shows)."""
+        return list(self._subs.values())
+
+    def visible(self, principal: Principal) -> list[Subscription]:
+        """The subscriptions ``principal`` may see: all with ``administer``, else its own."""
+        require(principal, Action.READ, "subscriptions")
+        every = allowed(principal, Action.ADMINISTER)
+        return [s for s in self._subs.values() if every or s.owner == principal.user]
+
+    def get(self, principal: Principal, sub_id: int) -> Subscription:
+        for s in self.visible(principal):
+            if s.id == sub_id:
+                return s
+        raise NotFound(f"There is no subscription {sub_id} of yours", thing="subscription",
+                       value=str(sub_id), allowed="an id the subscription list shows")
+
+    async def add(self, principal: Principal, destination: str, *, protocol: str,
+                  context: str = "", filters: dict[str, list[str]] | None = None,
+                  face: str = "") -> Subscription:
+        """Make a subscription (``ack-alarm``); audited ``subscription.add``."""
+        require(principal, SUBSCRIBE_ACTION, "subscriptions")
+        destination = check_destination(destination)
+        if len(context) > MAX_CONTEXT:
+            raise Invalid(f"Context is {len(context)} characters long; at most "
+                          f"{MAX_CONTEXT} are allowed", thing="Context",
+                          value=f"{len(context)} characters", allowed=f"at most {MAX_CONTEXT}")
+        if len(self._subs) >= MAX_SUBSCRIPTIONS:
+            raise Conflict(f"{MAX_SUBSCRIPTIONS} subscriptions exist already; delete one "
+                           "first", thing="subscriptions", value=str(len(self._subs)),
+                           allowed=f"at most {MAX_SUBSCRIPTIONS}")
+        flt = {k: list(v) for k, v in (filters or {}).items() if v}
+        now = self._clock()
+        async with self._store.transaction() as tx:
+            cur = await tx.execute(
+                "INSERT INTO event_subscription (owner, destination, protocol, context, "
+                "filters, created) VALUES (?,?,?,?,?,?)",
+                (principal.user, destination, protocol, context, json.dumps(flt), now))
+            sub_id = int(cur.lastrowid or 0)
+            entry = await self._audit.insert(
+                tx, principal, "subscription.add", f"subscription/{sub_id}",
+                f"Event subscription {sub_id} added: {protocol} events to {destination}"
+                + (f" ({face})" if face else ""),
+                new={"destination": destination, "protocol": protocol, "filters": flt})
+        self._audit.announce(entry)
+        sub = Subscription(sub_id, principal.user, destination, protocol, context, flt, now)
+        self._subs[sub_id] = sub
+        return sub
+
+    async def delete(self, principal: Principal, sub_id: int) -> None:
+        """Delete one's own subscription (``ack-alarm``) or anyone's (``administer``)."""
+        sub = self.get(principal, sub_id)
+        if sub.owner != principal.user:
+            require(principal, Action.ADMINISTER, f"subscription/{sub_id}")
+        else:
+            require(principal, SUBSCRIBE_ACTION, f"subscription/{sub_id}")
+        async with self._store.transaction() as tx:
+            await tx.execute("DELETE FROM event_subscription WHERE id=?", (sub_id,))
+            entry = await self._audit.insert(
+                tx, principal, "subscription.delete", f"subscription/{sub_id}",
+                f"Event subscription {sub_id} ({sub.destination}) deleted",
+                severity=Severity.INFO)
+        self._audit.announce(entry)
+        self._subs.pop(sub_id, None)
+
+    async def terminate(self, sub_id: int, why: str) -> None:
+        """End a subscription whose listener cannot be reached (the pusher's retries are
+        spent: Redfish's ``TerminateAfterRetries``); audited as the system's act."""
+        sub = self._subs.pop(sub_id, None)
+        if sub is None:
+            return
+        async with self._store.transaction() as tx:
+            await tx.execute("DELETE FROM event_subscription WHERE id=?", (sub_id,))
+            entry = await self._audit.insert(
+                tx, SYSTEM, "subscription.delete", f"subscription/{sub_id}",
+                f"Event subscription {sub_id} of {sub.owner!r} ({sub.destination}) ended: "
+                f"{why}", severity=Severity.WARNING)
+        self._audit.announce(entry)
