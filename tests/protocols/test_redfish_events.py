@@ -241,6 +241,8 @@ async def test_account_writes_map_onto_the_core(make_controller, tmp_path) -> No
         # PATCH with If-Match: the current ETag works, a stale one is 412
         r = await client.get(uri, auth=("boss", PW))
         tag = r.headers["etag"]
+        r = await client.get(uri, headers={"If-None-Match": tag}, auth=("boss", PW))
+        assert r.status_code == 304 and r.content == b""
         r = await client.patch(uri, json={"RoleId": "ReadOnly"},
                                headers={"If-Match": tag}, auth=("boss", PW))
         assert r.status_code == 200 and r.json()["RoleId"] == "ReadOnly", r.text
@@ -282,9 +284,26 @@ async def test_network_protocol_and_the_audit_log_service(make_controller, tmp_p
         assert np["HTTPS"] == {"ProtocolEnabled": True, "Port": svc.https_port}
         assert np["HTTP"]["Port"] == svc.port
         assert np["SNMP"]["ProtocolEnabled"] is False        # the agent is off by default
-        r = await client.patch("/redfish/v1/Managers/Controller/NetworkProtocol",
-                               json={"HTTPS": {"Port": 1}}, auth=("boss", PW))
-        assert r.status_code == 405
+        npu = "/redfish/v1/Managers/Controller/NetworkProtocol"
+        r = await client.patch(npu, json={"HTTPS": {"Port": 1}}, auth=("boss", PW))
+        assert r.status_code == 400 and "HTTPS" in r.json()["error"]["message"]
+        assert c.config.get("http_server").httpsPort != 1
+        # NTP servers: config/time through the core, with Redfish's array PATCH
+        r = await client.patch(npu, json={"NTP": {"NTPServers": ["a.example", "b.example"]}},
+                               auth=("viewer", PW))
+        assert r.status_code == 403
+        r = await client.patch(npu, json={"NTP": {"NTPServers": ["a.example", "b.example"]}},
+                               auth=("boss", PW))
+        assert r.status_code == 200 and r.json()["NTP"]["NTPServers"] == ["a.example",
+                                                                         "b.example"]
+        r = await client.patch(npu, json={"NTP": {"NTPServers": [None, {}, "c.example"]}},
+                               headers={"If-Match": r.headers["etag"]}, auth=("boss", PW))
+        assert r.status_code == 200, r.text
+        assert list(c.config.get("time").ntpServers) == ["b.example", "c.example"]
+        r = await client.patch(npu, json={"NTP": {"NTPServers": ["bad host!"]}},
+                               auth=("boss", PW))
+        assert r.status_code == 400 and "bad host!" in r.json()["error"]["message"], r.text
+        assert list(c.config.get("time").ntpServers) == ["b.example", "c.example"]
         entries = "/redfish/v1/Managers/Controller/LogServices/AuditLog/Entries"
         r = await client.get(entries, auth=("viewer", PW))
         assert r.status_code == 403
@@ -294,6 +313,7 @@ async def test_network_protocol_and_the_audit_log_service(make_controller, tmp_p
         while url:
             page = (await client.get(url, auth=("boss", PW))).json()
             assert page["Members@odata.count"] >= total
+            assert all(m["MessageId"] == "EnerTEG.1.0.AuditEntry" for m in page["Members"])
             seen += [m["@odata.id"] for m in page["Members"]]
             url = page.get("Members@odata.nextLink")
         assert len(seen) >= total > 5                    # more than one page

@@ -56,33 +56,33 @@ SSE_STREAMS = 8
 
 REGISTRY: dict[str, dict[str, Any]] = {
     "AlarmRaised": {"Description": "An alarm was raised.", "Message":
-                    "Alarm %1 raised on %2: %3.", "Severity": "Warning",
+                    "Alarm %1 raised on %2: %3.", "MessageSeverity": "Warning",
                     "NumberOfArgs": 3, "ParamTypes": ["string", "string", "string"],
                     "Resolution": "See the alarm's rule and the PDU's readings."},
     "AlarmChanged": {"Description": "An open alarm changed: escalated, de-escalated, a "
                      "new peak, or acknowledged.", "Message": "Alarm %1 on %2 %3: %4.",
-                     "Severity": "Warning", "NumberOfArgs": 4,
+                     "MessageSeverity": "Warning", "NumberOfArgs": 4,
                      "ParamTypes": ["string", "string", "string", "string"],
                      "Resolution": "None."},
     "AlarmCleared": {"Description": "An alarm ended.", "Message":
-                     "Alarm %1 on %2 cleared: %3.", "Severity": "OK", "NumberOfArgs": 3,
+                     "Alarm %1 on %2 cleared: %3.", "MessageSeverity": "OK", "NumberOfArgs": 3,
                      "ParamTypes": ["string", "string", "string"], "Resolution": "None."},
     "OutletPoweredOn": {"Description": "An outlet was switched on.",
-                        "Message": "Outlet %1 of PDU %2 is on.", "Severity": "OK",
+                        "Message": "Outlet %1 of PDU %2 is on.", "MessageSeverity": "OK",
                         "NumberOfArgs": 2, "ParamTypes": ["string", "string"],
                         "Resolution": "None."},
     "OutletPoweredOff": {"Description": "An outlet was switched off.",
-                         "Message": "Outlet %1 of PDU %2 is off.", "Severity": "OK",
+                         "Message": "Outlet %1 of PDU %2 is off.", "MessageSeverity": "OK",
                          "NumberOfArgs": 2, "ParamTypes": ["string", "string"],
                          "Resolution": "None."},
     "PduStateChanged": {"Description": "A PDU of the ring changed state (found, running, "
                         "stale, forgotten).", "Message": "PDU %1 is %2.",
-                        "Severity": "Warning", "NumberOfArgs": 2,
+                        "MessageSeverity": "Warning", "NumberOfArgs": 2,
                         "ParamTypes": ["string", "string"],
                         "Resolution": "A stale PDU does not answer the ring: check its "
                                       "cabling and power."},
     "TestEvent": {"Description": "A test event (EventService.SubmitTestEvent).",
-                  "Message": "Test event: %1.", "Severity": "OK", "NumberOfArgs": 1,
+                  "Message": "Test event: %1.", "MessageSeverity": "OK", "NumberOfArgs": 1,
                   "ParamTypes": ["string"], "Resolution": "None."},
 }
 """The messages of the EnerTEG registry (``EnerTEG.1.0.<key>``)."""
@@ -99,7 +99,7 @@ def _record(key: str, args: list[str], origin: str, *, severity: str | None = No
             timestamp: float | None = None) -> dict[str, Any]:
     """One EventRecord of our registry (``EventId`` and ``MemberId`` set when sent)."""
     return {"MessageId": f"{REGISTRY_PREFIX}.1.0.{key}", "Message": _message(key, args),
-            "MessageArgs": args, "MessageSeverity": severity or REGISTRY[key]["Severity"],
+            "MessageArgs": args, "MessageSeverity": severity or REGISTRY[key]["MessageSeverity"],
             "EventTimestamp": iso(timestamp if timestamp is not None else time.time()),
             "OriginOfCondition": {"@odata.id": origin}}
 

@@ -4,9 +4,14 @@ Why: the OCP baseline asks a Manager for ``NetworkProtocol`` (which services lis
 on which ports) and ``LogServices``. NetworkProtocol is read from the core, not from a
 copy: HTTP/HTTPS and SNMP from what the running faces report (``core.faces``: the ports
 they really listen on, or not enabled when they do not run), SSH from ``config/cli``,
-NTP from ``config/time``, host name from ``config/hostname``. It is read-only (GET):
-these are changed through their settings topics, which check and audit the change.
-Modbus TCP has no place in the schema and is not shown.
+NTP from ``config/time``, host name from ``config/hostname``. Only what the manual
+has a setting for and Redfish can say is writable: ``NTP`` (``ProtocolEnabled`` →
+``ntpEnabled``, ``NTPServers`` → ``ntpServers``, with Redfish's array PATCH: ``null``
+removes an element, ``{}`` keeps it, a shorter array truncates), through
+``config.put`` (``administer``, the topic's checks, the audit entry ``settings``).
+Everything else is read-only: it is changed in its settings topic.
+Modbus TCP has no place in the schema and is not shown; nor is SSDP, which the
+controller does not offer (the OCP baseline wants it writable when shown).
 
 ``LogServices/AuditLog`` is the audit log (``administer``, as everywhere): ``Entries``
 newest first, ``PAGE`` a page, ``Members@odata.nextLink`` with ``$skip`` to the next.
@@ -24,7 +29,7 @@ from ....core.permissions import Action, require
 from .errors import RedfishError
 from .events import REGISTRY, REGISTRY_PREFIX
 from .root import MANAGER, iso
-from .tree import Ctx, collection, route
+from .tree import Ctx, collection, etag, route
 
 __all__ = ["PAGE", "listening"]
 
@@ -36,7 +41,7 @@ PAGE = 50
 
 REGISTRY.setdefault("AuditEntry", {
     "Description": "An entry of the controller's audit log.",
-    "Message": "%1 by %2 over %3: %4", "Severity": "OK", "NumberOfArgs": 4,
+    "Message": "%1 by %2 over %3: %4", "MessageSeverity": "OK", "NumberOfArgs": 4,
     "ParamTypes": ["string", "string", "string", "string"], "Resolution": "None."})
 
 
@@ -73,9 +78,64 @@ async def network_protocol(ctx: Ctx) -> dict[str, Any]:
         "SNMP": {"ProtocolEnabled": snmp_port is not None, "Port": snmp_port},
         "NTP": {"ProtocolEnabled": bool(tsync.ntpEnabled), "Port": 123,
                 "NTPServers": list(tsync.ntpServers)},
-        "SSDP": {"ProtocolEnabled": False, "Port": None},
     }
     return doc
+
+
+def patch_array(current: list[Any], patch: list[Any]) -> list[Any]:
+    """Redfish's PATCH of an array (DSP0266 §7.9.2): element by element, ``null``
+    removes, ``{}`` keeps, a value replaces; elements past the patch's end go."""
+    out = []
+    for i, item in enumerate(patch):
+        if item is None:
+            continue
+        if item == {}:
+            if i < len(current):
+                out.append(current[i])
+            continue
+        out.append(item)
+    return out
+
+
+@route(NP, "PATCH")
+async def network_protocol_patch(ctx: Ctx) -> dict[str, Any]:
+    current = await network_protocol(ctx)
+    wanted = ctx.request.headers.get("if-match")
+    if wanted and wanted.strip() != "*" and wanted.strip() != etag(current):
+        raise RedfishError(412, "PreconditionFailed",
+                           f"If-Match {wanted} is not the current ETag of {NP} (it changed "
+                           "since it was read); nothing was changed",
+                           resolution="GET the resource again and retry with its ETag")
+    body = {k: v for k, v in ctx.body.items() if not k.startswith("@odata.")}
+    ntp = body.pop("NTP", None)
+    if body:
+        key = sorted(body)[0]
+        raise RedfishError(400, "PropertyNotWritable" if key in current else
+                           "PropertyUnknown", f"{key} cannot be changed here (its settings "
+                           "topic changes it); writable: NTP.ProtocolEnabled, "
+                           "NTP.NTPServers; nothing was changed", args=[key])
+    if not isinstance(ntp, dict) or not ntp:
+        raise RedfishError(400, "NoOperation", "The PATCH body changes nothing; writable: "
+                           "NTP.ProtocolEnabled, NTP.NTPServers")
+    changes: dict[str, Any] = {}
+    for key, value in ntp.items():
+        if key == "ProtocolEnabled" and isinstance(value, bool):
+            changes["ntpEnabled"] = value
+        elif key == "NTPServers" and isinstance(value, list):
+            changes["ntpServers"] = patch_array(current["NTP"]["NTPServers"], value)
+        else:
+            raise RedfishError(400, "PropertyNotWritable" if key in current["NTP"] else
+                               "PropertyUnknown", f"NTP.{key} cannot be set to {value!r}; "
+                               "writable: NTP.ProtocolEnabled (a boolean), NTP.NTPServers "
+                               "(an array of host names); nothing was changed",
+                               args=[f"NTP/{key}"])
+    from ....core.errors import Invalid
+    try:
+        await ctx.core.config.put(ctx.who, "time", changes)
+    except Invalid as exc:
+        raise RedfishError(400, "PropertyValueError", f"{exc}; nothing was changed",
+                           args=["NTP"]) from None
+    return await network_protocol(ctx)
 
 
 @route(LS)
@@ -152,7 +212,7 @@ async def audit_entries(ctx: Ctx) -> dict[str, Any]:
     entries = await ctx.core.audit.query(ctx.who, flt, limit=top, offset=skip)
     doc = {"@odata.id": f"{AUDIT}/Entries",
            "@odata.type": "#LogEntryCollection.LogEntryCollection", "Name": "Audit entries",
-           "Members": [{"@odata.id": f"{AUDIT}/Entries/{e.id}"} for e in entries],
+           "Members": [_entry_doc(e) for e in entries],      # LogEntry members auto-expand
            "Members@odata.count": total}
     if skip + len(entries) < total and entries:
         more = f"$skip={skip + len(entries)}"

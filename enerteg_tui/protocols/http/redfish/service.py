@@ -69,7 +69,8 @@ class RedfishFace:
                         headers=self._headers(err.headers))
 
     def document(self, doc: dict[str, Any], route: Route, *, status: int = 200,
-                 head: bool = False, extra: dict[str, str] | None = None) -> Response:
+                 head: bool = False, extra: dict[str, str] | None = None,
+                 if_none_match: str | None = None) -> Response:
         if "@odata.id" in doc and status == 200:
             doc = {**doc}
             doc["@odata.etag"] = etag(doc)
@@ -79,6 +80,9 @@ class RedfishFace:
         link = _link(doc)
         if link:
             headers["Link"] = link
+        if (if_none_match and "@odata.etag" in doc
+                and doc["@odata.etag"] in (t.strip() for t in if_none_match.split(","))):
+            return Response(status_code=304, headers=headers)   # the client's copy is current
         body = json.dumps(doc, indent=1).encode()
         if head:
             headers["Content-Length"] = str(len(body))
@@ -167,7 +171,9 @@ class RedfishFace:
                 return result
             status, doc, extra = result if isinstance(result, tuple) else (200, result, None)
             return self.document(doc, route, status=status, head=method == "HEAD",
-                                 extra=extra)
+                                 extra=extra,
+                                 if_none_match=request.headers.get("if-none-match")
+                                 if verb == "GET" else None)
         except RedfishError as err:
             return self.error(err)
         except PermissionDenied as exc:
