@@ -320,3 +320,46 @@ async def test_network_protocol_and_the_audit_log_service(make_controller, tmp_p
         assert len(set(seen)) == len(seen)
         entry = (await client.get(seen[0], auth=("boss", PW))).json()
         assert entry["MessageId"] == "EnerTEG.1.0.AuditEntry" and entry["Created"]
+
+
+async def test_outlet_groups_switch_a_rack_through_group_switching(make_controller,
+                                                                   tmp_path) -> None:
+    from enerteg_tui.core.structure import Kind
+    c, client = await redfish(make_controller, tmp_path)
+    s = c.core.structure
+    room = await s.create(SYSTEM, Kind.ROOM, "Hall")
+    row = await s.create(SYSTEM, Kind.ROW, "R1", room.id)
+    rack = await s.create(SYSTEM, Kind.RACK, "K7", row.id)
+    pdus = [d for d in c.core.live.ordered() if d.info.model.switchable]
+    for d in pdus:
+        await s.assign(SYSTEM, d.hex_id, rack.id)
+    first = pdus[0]
+    await wait_for(lambda: all(d.outlet_states and not d.stale for d in pdus), timeout=15)
+    base = f"/redfish/v1/PowerEquipment/RackPDUs/{first.hex_id}/OutletGroups"
+    async with client:
+        r = await client.get(base, auth=("viewer", PW))
+        ids = [m["@odata.id"].rsplit("/", 1)[1] for m in r.json()["Members"]]
+        assert ids == ["PDU", f"rack-{rack.id}", f"row-{row.id}", f"room-{room.id}"]
+        group = (await client.get(f"{base}/rack-{rack.id}", auth=("viewer", PW))).json()
+        assert group["Name"] == "Rack Hall / R1 / K7"
+        want = sum(d.info.model.outlets for d in pdus)
+        assert group["Links"]["Outlets@odata.count"] == want
+        target = group["Actions"]["#OutletGroup.PowerControl"]["target"]
+        r = await client.post(target, json={"PowerState": "Off", "Confirm": True},
+                              auth=("viewer", PW))
+        assert r.status_code == 403
+        r = await client.post(target, json={"PowerState": "Off"}, auth=("ops", PW))
+        assert r.status_code == 400 and "Confirm" in r.json()["error"]["message"]
+        assert not any(d.pending_outlets for d in pdus)
+        assert all(st is OutletState.ON for d in pdus for st in d.outlet_states.values())
+        r = await client.post(target, json={"PowerState": "Off", "Confirm": True},
+                              auth=("ops", PW), timeout=120)
+        assert r.status_code == 204, r.text
+        await wait_for(lambda: all(st is OutletState.OFF for d in pdus
+                                   for st in d.outlet_states.values()), timeout=30)
+        entries = await c.audit.query(SYSTEM, limit=200)
+        assert any(e.action == "outlet.group.start" and e.face == "redfish"
+                   and e.object == f"dc/{rack.id}" for e in entries)
+        assert sum(1 for e in entries if e.action == "outlet.off") == want
+        group = (await client.get(f"{base}/rack-{rack.id}", auth=("viewer", PW))).json()
+        assert group["PowerState"] == "Off"

@@ -66,6 +66,8 @@ SCHEMAS: dict[str, list[str]] = {
     "LogServiceCollection": [],
     "LogEntry": ["LogEntry.v1_21_0"],
     "LogEntryCollection": [],
+    "OutletGroup": ["OutletGroup.v1_2_0"],
+    "OutletGroupCollection": [],
     "Resource": ["Resource.v1_22_0"],
     "RedfishExtensions": ["RedfishExtensions.v1_0_0"],
 }

@@ -26,7 +26,7 @@ from ..events import EventHub
 from .auth import authenticate, parse_basic, store_for
 from .errors import RedfishError, error_body
 from . import power, root  # noqa: F401  (they register their routes)
-from . import accounts, events, manager  # noqa: F401  (likewise)
+from . import accounts, events, groups, manager  # noqa: F401  (likewise)
 from .tree import Ctx, Route, etag, match_route
 
 __all__ = ["build_router", "RedfishFace"]
