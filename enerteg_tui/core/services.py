@@ -251,6 +251,7 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     await timesync.start()
     subscriptions = Subscriptions(store, audit, clock=clock)
     await subscriptions.load()
+    users.forgetters.append(subscriptions.forget)
     return CoreServices(config=config, users=users, devices=devices, structure=structure,
                         rules=rules, alarms=alarms, topics=topics, audit=audit, live=live,
                         events=events, poller=poller, history=history, backup=backup,

@@ -5,6 +5,9 @@ in the store), who may make or delete one is a permission decision, and every ch
 audited, as on every face. The push itself (payload format, delivery, retry) belongs to
 the face that speaks the listener's protocol (Redfish: ``protocols/http/redfish/events.py``).
 
+A subscription goes with its owner: deleting the user (or the factory reset) deletes it
+(``UserService.forgetters``), so no listener keeps getting events in a name that is gone.
+
 Who may subscribe: whoever may handle alarms (``ack-alarm``: admin, power, poweron,
 poweroff, readwrite; Redfish's Administrator and Operator), not a readonly user. Users
 see and delete their own subscriptions; ``administer`` sees and deletes all.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -176,3 +180,14 @@ class Subscriptions:
                 f"Event subscription {sub_id} of {sub.owner!r} ({sub.destination}) ended: "
                 f"{why}", severity=Severity.WARNING)
         self._audit.announce(entry)
+
+    async def forget(self, tx: Any, owner: str | None) -> None:
+        """Drop ``owner``'s subscriptions (None: all) in the caller's transaction (a user
+        deleted, the factory reset); ``UserService`` calls it."""
+        if owner is None:
+            await tx.execute("DELETE FROM event_subscription")
+            self._subs.clear()
+            return
+        await tx.execute("DELETE FROM event_subscription WHERE owner=?", (owner,))
+        for sub_id in [s.id for s in self._subs.values() if s.owner == owner]:
+            del self._subs[sub_id]

@@ -19,7 +19,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from dataclasses import dataclass, field
 
@@ -205,6 +205,9 @@ class UserService:
         self.sessions = SessionRegistry()
         self.prefs = PreferenceBook(store, audit, self.get)
         """Each user's display preferences (``core.preferences``), deleted with the user."""
+        self.forgetters: list[Callable[[Any, str | None], Awaitable[None]]] = []
+        """What other services keep per user and drop with it: called in the deleting
+        transaction with the user's name (None: every user, the factory reset)."""
 
     async def backup_state(self) -> tuple[list[dict[str, Any]], dict[str, str]]:
         """(accounts without secrets, password hash per account) for a backup."""
@@ -242,6 +245,8 @@ class UserService:
             await tx.execute("DELETE FROM shell_history")
             await tx.execute("DELETE FROM meta WHERE key=?", (META_KEY,))
             await self.prefs.forget(tx)
+            for forget in self.forgetters:
+                await forget(tx, None)
         self.lockout.clear()
         await self.load()
 
@@ -753,6 +758,8 @@ class UserService:
             await tx.execute("DELETE FROM password_history WHERE name=?", (name,))
             await tx.execute("DELETE FROM shell_history WHERE user=?", (name,))
             await self.prefs.forget(tx, name)
+            for forget in self.forgetters:
+                await forget(tx, name)
             entry = await self._audit.insert(tx, principal, "user.delete", f"user/{name}",
                                              f"User {name!r} deleted", severity=Severity.WARNING)
         self._audit.announce(entry)

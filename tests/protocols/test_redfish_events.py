@@ -150,6 +150,17 @@ async def test_subscriptions_push_to_a_real_listener_with_filters_and_persist(
             actions = [e.action for e in await c.audit.query(SYSTEM, limit=100)]
             assert actions.count("subscription.add") == 2
             assert "subscription.delete" in actions
+            # a subscription goes with its owner
+            r = await client.post(SUBS, json={"Destination": everything.url},
+                                  auth=("ops", PW))
+            assert r.status_code == 201
+            r = await client.delete("/redfish/v1/AccountService/Accounts/ops",
+                                    auth=("boss", PW))
+            assert r.status_code == 204
+            assert [s.owner for s in c.core.subscriptions.all()] == ["boss"]
+            again = Subscriptions(c.core.subscriptions._store, c.core.audit)
+            await again.load()
+            assert [s.owner for s in again.all()] == ["boss"]
     finally:
         everything.close()
         outlets_only.close()

@@ -227,7 +227,10 @@ class RedfishEvents(EventHub):
         for stream in list(self.streams):
             if stream.wants(subject):
                 stream.offer(frame)
-        for sub in self.core.subscriptions.all():
+        subs = self.core.subscriptions.all()
+        for gone in set(self.pushers) - {sub.id for sub in subs}:   # deleted meanwhile
+            self.pushers.pop(gone).task.cancel()
+        for sub in subs:
             if sub.protocol != "Redfish" or not wants(sub.filters, rec):
                 continue
             pusher = self.pushers.get(sub.id)
