@@ -374,3 +374,35 @@ async def test_outlet_groups_switch_a_rack_through_group_switching(make_controll
         assert sum(1 for e in entries if e.action == "outlet.off") == want
         group = (await client.get(f"{base}/rack-{rack.id}", auth=("viewer", PW))).json()
         assert group["PowerState"] == "Off"
+
+
+async def test_alarms_raised_and_cleared_are_pushed(make_controller, tmp_path) -> None:
+    from enerteg_tui.core.quantities import Component
+    c, client = await redfish(make_controller, tmp_path)
+    listener = Listener()
+    dev = next(d for d in c.live.ordered() if d.value(Component.TOTAL, 0, "current"))
+    try:
+        async with client:
+            r = await client.post(SUBS, json={"Destination": listener.url,
+                                              "ResourceTypes": ["PowerDistribution"]},
+                                  auth=("ops", PW))
+            assert r.status_code == 201, r.text
+            base = dev.value(Component.TOTAL, 0, "current")
+            await c.rules.create(SYSTEM, {
+                "name": "rf-over", "scope": "pdu", "target": dev.hex_id,
+                "quantity": "current", "component": "t", "minDurationSeconds": 0,
+                "warningAbove": {"enabled": True, "value": round(base * 1.3, 2)}})
+            await c.topics.put(SYSTEM, f"sim/{dev.hex_id}", {"loadFactor": 1.8})
+            await wait_for(lambda: "EnerTEG.1.0.AlarmRaised" in listener.ids(), timeout=30)
+            raised = next(e for d in listener.got for e in d["Events"]
+                          if e["MessageId"].endswith("AlarmRaised"))
+            assert raised["OriginOfCondition"]["@odata.id"] == (
+                f"/redfish/v1/PowerEquipment/RackPDUs/{dev.hex_id}")
+            assert raised["MessageSeverity"] == "Warning"
+            await c.topics.put(SYSTEM, f"sim/{dev.hex_id}", {"loadFactor": 1.0})
+            await wait_for(lambda: "EnerTEG.1.0.AlarmCleared" in listener.ids(), timeout=30)
+            cleared = next(e for d in listener.got for e in d["Events"]
+                           if e["MessageId"].endswith("AlarmCleared"))
+            assert cleared["MessageArgs"][0] == raised["MessageArgs"][0]     # the alarm id
+    finally:
+        listener.close()
