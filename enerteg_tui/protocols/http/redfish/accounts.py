@@ -21,8 +21,8 @@ from typing import Any
 
 from fastapi.responses import Response
 
-from ....core.errors import Conflict, Invalid, PermissionDenied
-from ....core.permissions import Role
+from ....core.errors import Conflict, Invalid
+from ....core.permissions import Action, Role, require
 from .errors import RedfishError
 from .power import json_type
 from .root import V1, account, redfish_role
@@ -35,12 +35,14 @@ REDFISH_TO_OURS: dict[str, list[str]] = {"Administrator": ["admin"],
                                          "Operator": ["power", "readwrite"],
                                          "ReadOnly": ["readonly"]}
 """Our roles a Redfish RoleId gives a new account (or one whose role changes)."""
-_LOCKS: dict[int, asyncio.Lock] = {}
 
 
 def _lock(ctx: Ctx) -> asyncio.Lock:
     """One lock per face: a conditional write is checked and applied under it."""
-    return _LOCKS.setdefault(id(ctx.face), asyncio.Lock())
+    lock = getattr(ctx.face, "account_lock", None)
+    if lock is None:
+        lock = ctx.face.account_lock = asyncio.Lock()
+    return lock
 
 
 def roles_for(role_id: Any, current: frozenset[Role] | None = None) -> list[str] | None:
@@ -91,11 +93,19 @@ async def create_account(ctx: Ctx) -> Any:
                            "here cannot be disabled (delete the account instead)",
                            args=[str(body.get("Enabled")), "Enabled"])
     roles = roles_for(body["RoleId"]) or []
+    users = ctx.core.users
+    require(ctx.who, Action.ADMINISTER, "users")    # before saying anything of the input
+    for prop, check in (("UserName", lambda: users.check_name(body["UserName"])),
+                        ("Password", lambda: users.check_password(body["UserName"].strip(),
+                                                                  body["Password"]))):
+        try:
+            check()
+        except Invalid as exc:
+            raise _invalid(exc, prop) from None
     try:
-        info = await ctx.core.users.add(ctx.who, body["UserName"], body["Password"], roles)
+        info = await users.add(ctx.who, body["UserName"], body["Password"], roles)
     except Invalid as exc:
-        raise _invalid(exc, "UserName" if "name" in str(exc).lower() and
-                       "password" not in str(exc).lower() else "Password") from None
+        raise _invalid(exc, "UserName") from None
     except Conflict as exc:
         raise RedfishError(409, "ResourceAlreadyExists", str(exc),
                            args=["ManagerAccount", "UserName", body["UserName"]]) from None
@@ -157,7 +167,6 @@ async def patch_account(ctx: Ctx) -> Any:
             except Invalid as exc:
                 raise _invalid(exc, "Password") from None
         if roles is not None or "Locked" in body:
-            from ....core.permissions import Action, require
             require(ctx.who, Action.ADMINISTER, f"user/{name}")
         try:
             if roles is not None:
@@ -182,6 +191,4 @@ async def delete_account(ctx: Ctx) -> Response:
         except Conflict as exc:
             raise RedfishError(409, "ResourceInUse", str(exc),
                                args=["ManagerAccount", name]) from None
-        except PermissionDenied:
-            raise
     return Response(status_code=204, headers={"OData-Version": "4.0"})

@@ -17,7 +17,6 @@ Every ``MessageId`` is of the ``EnerTEG.1.0`` registry served here
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
