@@ -226,6 +226,8 @@ async def test_account_writes_map_onto_the_core(make_controller, tmp_path) -> No
     c, client = await redfish(make_controller, tmp_path)
     acc = "/redfish/v1/AccountService/Accounts"
     async with client:
+        svc = (await client.get("/redfish/v1/AccountService", auth=("viewer", PW))).json()
+        assert svc["MinPasswordLength"] == c.core.users.password_policy.min_length
         before = [u.name for u in await c.core.users.list(SYSTEM)]
         r = await client.post(acc, json={"UserName": "newbie", "Password": PW,
                                          "RoleId": "Operator"}, auth=("viewer", PW))

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 
 from .... import __version__
 from ....core.permissions import MATRIX, Action, Role, require
+from ....core.users import MAX_PASSWORD
 from .auth import authenticate
 from .errors import RedfishError
 from .tree import ROUTES, Ctx, collection, route
@@ -276,6 +277,8 @@ async def account_service(ctx: Ctx) -> dict[str, Any]:
         "Accounts": {"@odata.id": f"{V1}/AccountService/Accounts"},
         "Roles": {"@odata.id": f"{V1}/AccountService/Roles"}}
     doc["AccountLockoutThreshold"] = int(policy.lockoutFailures)
+    doc["MinPasswordLength"] = ctx.core.users.password_policy.min_length
+    doc["MaxPasswordLength"] = MAX_PASSWORD
     return doc
 
 
