@@ -19,6 +19,7 @@ Owns the ``event_subscription`` table (``CREATE TABLE IF NOT EXISTS`` here, as
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,8 +47,14 @@ _DDL = """CREATE TABLE IF NOT EXISTS event_subscription (
     protocol TEXT NOT NULL,
     context TEXT NOT NULL,
     filters TEXT NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    headers TEXT NOT NULL DEFAULT '{}'
 )"""
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
+RESERVED_HEADERS = frozenset({"host", "content-length", "content-type", "connection",
+                              "transfer-encoding", "odata-version", "user-agent"})
+"""Headers the pusher sets itself; a subscription cannot replace them."""
+MAX_HEADERS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,29 @@ class Subscription:
     """What it wants, by filter name (``RegistryPrefixes``, ``ResourceTypes``); an
     absent or empty list takes everything."""
     created: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    """HTTP headers sent with every event (an ``Authorization`` for the listener): kept,
+    sent, never shown (Redfish's ``HttpHeaders`` reads as an empty array)."""
+
+
+def check_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Header names of HTTP token characters, values without line breaks, at most
+    ``MAX_HEADERS``, none of ``RESERVED_HEADERS``; ``Invalid`` names the bad one."""
+    if len(headers) > MAX_HEADERS:
+        raise Invalid(f"{len(headers)} HTTP headers; at most {MAX_HEADERS} are allowed",
+                      thing="HttpHeaders", value=str(len(headers)),
+                      allowed=f"at most {MAX_HEADERS}")
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name) or name.lower() in RESERVED_HEADERS:
+            raise Invalid(f"HTTP header name {shown(name)} is not allowed", thing="HttpHeaders",
+                          value=shown(name), allowed="a header name (letters, digits, -) "
+                          "other than " + ", ".join(sorted(RESERVED_HEADERS)))
+        bad = not isinstance(value, str) or len(value) > 4096
+        if bad or any(c in value for c in "\r\n\0"):
+            raise Invalid(f"the value of HTTP header {shown(name)} is not allowed",
+                          thing="HttpHeaders", value=shown(name),
+                          allowed="text of at most 4096 characters without line breaks")
+    return dict(headers)
 
 
 def check_destination(url: str) -> str:
@@ -97,10 +127,10 @@ class Subscriptions:
     async def load(self) -> None:
         await self._store.execute(_DDL)
         rows = await self._store.fetchall(
-            "SELECT id, owner, destination, protocol, context, filters, created "
+            "SELECT id, owner, destination, protocol, context, filters, created, headers "
             "FROM event_subscription ORDER BY id")
         self._subs = {r[0]: Subscription(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]),
-                                         r[6]) for r in rows}
+                                         r[6], json.loads(r[7])) for r in rows}
 
     def all(self) -> list[Subscription]:
         """Every subscription (for the pusher; no permission check: it sends, not shows)."""
@@ -121,7 +151,7 @@ class Subscriptions:
 
     async def add(self, principal: Principal, destination: str, *, protocol: str,
                   context: str = "", filters: dict[str, list[str]] | None = None,
-                  face: str = "") -> Subscription:
+                  headers: dict[str, str] | None = None, face: str = "") -> Subscription:
         """Make a subscription (``ack-alarm``); audited ``subscription.add``."""
         require(principal, SUBSCRIBE_ACTION, "subscriptions")
         destination = check_destination(destination)
@@ -134,20 +164,24 @@ class Subscriptions:
                            "first", thing="subscriptions", value=str(len(self._subs)),
                            allowed=f"at most {MAX_SUBSCRIPTIONS}")
         flt = {k: list(v) for k, v in (filters or {}).items() if v}
+        hdrs = check_headers(headers or {})
         now = self._clock()
         async with self._store.transaction() as tx:
             cur = await tx.execute(
                 "INSERT INTO event_subscription (owner, destination, protocol, context, "
-                "filters, created) VALUES (?,?,?,?,?,?)",
-                (principal.user, destination, protocol, context, json.dumps(flt), now))
+                "filters, created, headers) VALUES (?,?,?,?,?,?,?)",
+                (principal.user, destination, protocol, context, json.dumps(flt), now,
+                 json.dumps(hdrs)))
             sub_id = int(cur.lastrowid or 0)
             entry = await self._audit.insert(
                 tx, principal, "subscription.add", f"subscription/{sub_id}",
                 f"Event subscription {sub_id} added: {protocol} events to {destination}"
                 + (f" ({face})" if face else ""),
-                new={"destination": destination, "protocol": protocol, "filters": flt})
+                new={"destination": destination, "protocol": protocol, "filters": flt,
+                     "httpHeaders": sorted(hdrs)})
         self._audit.announce(entry)
-        sub = Subscription(sub_id, principal.user, destination, protocol, context, flt, now)
+        sub = Subscription(sub_id, principal.user, destination, protocol, context, flt, now,
+                           hdrs)
         self._subs[sub_id] = sub
         return sub
 

@@ -32,11 +32,14 @@ class Listener:
     def __init__(self) -> None:
         got: list[dict[str, Any]] = []
         self.got = got
+        heard: list[dict[str, str]] = []
+        self.headers = heard
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:          # noqa: N802 (http.server's name)
                 length = int(self.headers.get("Content-Length", "0"))
                 got.append(json.loads(self.rfile.read(length)))
+                heard.append(dict(self.headers))
                 self.send_response(204)
                 self.end_headers()
 
@@ -92,7 +95,9 @@ async def test_subscriptions_push_to_a_real_listener_with_filters_and_persist(
                                ({"Destination": everything.url, "Protocol": "FTP"}, "Redfish"),
                                ({"Destination": everything.url,
                                  "ResourceTypes": ["Toaster"]}, "Outlet"),
-                               ({"Context": "no destination"}, "Destination")):
+                               ({"Context": "no destination"}, "Destination"),
+                               ({"Destination": everything.url,
+                                 "HttpHeaders": [{"Host": "evil"}]}, "Host")):
                 r = await client.post(SUBS, json=body, auth=("ops", PW))
                 assert r.status_code == 400 and word in r.json()["error"]["message"], r.text
             assert c.core.subscriptions.all() == []
@@ -103,9 +108,12 @@ async def test_subscriptions_push_to_a_real_listener_with_filters_and_persist(
             assert r.json()["Context"] == "all of it"
             r = await client.post(SUBS, json={"Destination": outlets_only.url,
                                               "ResourceTypes": ["Outlet"],
-                                              "RegistryPrefixes": ["EnerTEG"]},
+                                              "RegistryPrefixes": ["EnerTEG"],
+                                              "HttpHeaders": [{"Authorization": "Bearer t0k"}]},
                                   auth=("boss", PW))
             assert r.status_code == 201, r.text
+            assert r.json()["HttpHeaders"] == []              # kept, sent, never shown
+            assert "t0k" not in str(await c.audit.query(SYSTEM, limit=20))
             # ops sees its own, the admin both
             r = await client.get(SUBS, auth=("ops", PW))
             assert [m["@odata.id"] for m in r.json()["Members"]] == [first]
@@ -129,6 +137,8 @@ async def test_subscriptions_push_to_a_real_listener_with_filters_and_persist(
                 await wait_for(lambda: "EnerTEG.1.0.OutletPoweredOff" in listener.ids(),
                                timeout=20)
             assert "EnerTEG.1.0.TestEvent" not in outlets_only.ids()
+            assert outlets_only.headers[0]["Authorization"] == "Bearer t0k"
+            assert "Authorization" not in everything.headers[0]
             rec = next(e for d in outlets_only.got for e in d["Events"]
                        if e["MessageId"].endswith("OutletPoweredOff"))
             assert rec["OriginOfCondition"]["@odata.id"] == target

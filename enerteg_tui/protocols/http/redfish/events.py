@@ -234,16 +234,16 @@ class RedfishEvents(EventHub):
                 continue
             pusher = self.pushers.get(sub.id)
             if pusher is None or pusher.destination != sub.destination:
-                pusher = self._pusher(sub.id, sub.destination)
+                pusher = self._pusher(sub.id, sub.destination, sub.headers)
             pusher.offer({**doc, "Context": sub.context})
         return self.seq
 
-    def _pusher(self, sub_id: int, destination: str) -> Pusher:
+    def _pusher(self, sub_id: int, destination: str, headers: dict[str, str]) -> Pusher:
         old = self.pushers.pop(sub_id, None)
         if old is not None:
             old.task.cancel()
         pusher = Pusher(sub_id, destination, lambda: self.retry, self._ssl,
-                        on_spent=self._spent)
+                        on_spent=self._spent, headers=headers)
         self.pushers[sub_id] = pusher
         return pusher
 
@@ -333,6 +333,7 @@ def _subscription_doc(sub: Any) -> dict[str, Any]:
         "Destination": sub.destination, "Context": sub.context, "Protocol": sub.protocol,
         "EventFormatType": "Event", "SubscriptionType": "RedfishEvent",
         "DeliveryRetryPolicy": "TerminateAfterRetries",
+        "HttpHeaders": [],              # kept and sent, never shown (DSP0268)
         "RegistryPrefixes": sub.filters.get("RegistryPrefixes", []),
         "ResourceTypes": sub.filters.get("ResourceTypes", []),
         "Status": {"State": "Enabled", "Health": "OK"},
@@ -341,7 +342,24 @@ def _subscription_doc(sub: Any) -> dict[str, Any]:
 
 
 _SUB_WRITABLE = {"Destination", "Context", "Protocol", "EventFormatType", "RegistryPrefixes",
-                 "ResourceTypes", "SubscriptionType", "DeliveryRetryPolicy"}
+                 "ResourceTypes", "SubscriptionType", "DeliveryRetryPolicy", "HttpHeaders"}
+
+
+def _headers(body: dict[str, Any]) -> dict[str, str]:
+    """``HttpHeaders``: an array of objects of header name → value (merged)."""
+    value = body.get("HttpHeaders") or []
+    out: dict[str, str] = {}
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise RedfishError(400, "PropertyValueTypeError", "HttpHeaders must be an array of "
+                           "objects such as [{\"Authorization\": \"Bearer …\"}]",
+                           args=["(hidden)", "HttpHeaders"])
+    for item in value:
+        for k, v in item.items():
+            if not isinstance(v, str):
+                raise RedfishError(400, "PropertyValueTypeError", f"HttpHeaders {k!r} "
+                                   "must have a string value", args=["(hidden)", "HttpHeaders"])
+            out[k] = v
+    return out
 
 
 def _str_list(body: dict[str, Any], key: str, allowed: tuple[str, ...]) -> list[str]:
@@ -389,10 +407,11 @@ async def subscribe(ctx: Ctx) -> Any:
     try:
         sub = await ctx.core.subscriptions.add(ctx.who, dest, protocol="Redfish",
                                                context=context, filters=filters,
-                                               face="redfish")
+                                               headers=_headers(body), face="redfish")
     except Invalid as exc:
+        prop = exc.thing if exc.thing in ("HttpHeaders", "Context") else "Destination"
         raise RedfishError(400, "PropertyValueFormatError", str(exc),
-                           args=[dest, "Destination"]) from None
+                           args=["(hidden)" if prop == "HttpHeaders" else dest, prop]) from None
     uri = f"{SUBS}/{sub.id}"
     return 201, _subscription_doc(sub), {"Location": uri}
 

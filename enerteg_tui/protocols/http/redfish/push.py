@@ -45,6 +45,7 @@ class RetryPolicy:
 
 
 async def post_json(url: str, doc: dict[str, Any], *, ssl_context: ssl.SSLContext | None,
+                    headers: dict[str, str] | None = None,
                     timeout: float = TIMEOUT_SECONDS) -> int:
     """POST ``doc`` as JSON to ``url``; the answer's status code. Raises ``OSError``
     (connection), ``TimeoutError`` or ``ValueError`` (an answer that is not HTTP)."""
@@ -60,7 +61,9 @@ async def post_json(url: str, doc: dict[str, Any], *, ssl_context: ssl.SSLContex
     head = (f"POST {path} HTTP/1.1\r\nHost: {host_header}\r\n"
             "Content-Type: application/json; charset=utf-8\r\n"
             f"Content-Length: {len(body)}\r\nOData-Version: 4.0\r\n"
-            "User-Agent: EnerTEG-controller-Redfish\r\nConnection: close\r\n\r\n").encode()
+            "User-Agent: EnerTEG-controller-Redfish\r\nConnection: close\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+            + "\r\n").encode()
 
     async def exchange() -> int:
         reader, writer = await asyncio.open_connection(
@@ -88,6 +91,7 @@ class Pusher:
     def __init__(self, sub_id: int, destination: str, policy: Callable[[], RetryPolicy],
                  ssl_context: Callable[[], ssl.SSLContext | None], *,
                  on_spent: Callable[[Pusher], Awaitable[None]] | None = None,
+                 headers: dict[str, str] | None = None,
                  queue_limit: int = QUEUE_LIMIT) -> None:
         self.sub_id = sub_id
         self.destination = destination
@@ -103,6 +107,8 @@ class Pusher:
         """Events dropped because the queue was full (the listener is slow or dead)."""
         self.last_error = ""
         self.on_spent = on_spent
+        self.headers = dict(headers or {})
+        """The subscription's HttpHeaders, sent with every event."""
         self.task = asyncio.create_task(self._run(), name=f"redfish-push-{sub_id}")
 
     def offer(self, doc: dict[str, Any]) -> None:
@@ -142,7 +148,7 @@ class Pusher:
             if attempt:
                 await asyncio.sleep(policy.interval_s)
             try:
-                status = await post_json(self.destination, doc,
+                status = await post_json(self.destination, doc, headers=self.headers,
                                          ssl_context=self.ssl_context())
             except (OSError, TimeoutError, ValueError, ssl.SSLError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
