@@ -23,7 +23,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from .audit import AuditLog, Severity
@@ -184,6 +184,32 @@ class Subscriptions:
                            hdrs)
         self._subs[sub_id] = sub
         return sub
+
+    async def update(self, principal: Principal, sub_id: int, *, context: str | None = None,
+                     headers: dict[str, str] | None = None) -> Subscription:
+        """Change a subscription's context or HTTP headers (as ``delete`` may: one's own,
+        or anyone's with ``administer``); audited ``subscription.change``."""
+        sub = self.get(principal, sub_id)
+        require(principal, Action.ADMINISTER if sub.owner != principal.user
+                else SUBSCRIBE_ACTION, f"subscription/{sub_id}")
+        if context is not None and len(context) > MAX_CONTEXT:
+            raise Invalid(f"Context is {len(context)} characters long; at most "
+                          f"{MAX_CONTEXT} are allowed", thing="Context",
+                          value=f"{len(context)} characters", allowed=f"at most {MAX_CONTEXT}")
+        new = replace(sub, context=sub.context if context is None else context,
+                      headers=sub.headers if headers is None else check_headers(headers))
+        async with self._store.transaction() as tx:
+            await tx.execute("UPDATE event_subscription SET context=?, headers=? WHERE id=?",
+                             (new.context, json.dumps(new.headers), sub_id))
+            entry = await self._audit.insert(
+                tx, principal, "subscription.change", f"subscription/{sub_id}",
+                f"Event subscription {sub_id} ({sub.destination}) changed: "
+                + ", ".join(k for k, v in (("context", context), ("HTTP headers", headers))
+                            if v is not None),
+                new={"context": new.context, "httpHeaders": sorted(new.headers)})
+        self._audit.announce(entry)
+        self._subs[sub_id] = new
+        return new
 
     async def delete(self, principal: Principal, sub_id: int) -> None:
         """Delete one's own subscription (``ack-alarm``) or anyone's (``administer``)."""

@@ -43,6 +43,14 @@ async def test_subscription_rules(make_controller: Any) -> None:
     await again.load()
     assert [(s.id, s.destination, s.context, s.filters) for s in again.all()] == [
         (s.id, s.destination, s.context, s.filters) for s in subs.all()]
+    with pytest.raises(Invalid) as exc:
+        await subs.update(ops, mine.id, headers={"Content-Length": "1"})
+    assert exc.value.thing == "HttpHeaders"
+    with pytest.raises(NotFound):
+        await subs.update(ops, other.id, context="not mine")
+    changed = await subs.update(ops, mine.id, context="c2", headers={"X-Key": "k"})
+    assert (changed.context, changed.headers, changed.filters) == ("c2", {"X-Key": "k"},
+                                                                   mine.filters)
     await subs.delete(ops, mine.id)
     actions = [e.action for e in await c.audit.query(SYSTEM, limit=50)]
     assert actions.count("subscription.add") == 2 and "subscription.delete" in actions

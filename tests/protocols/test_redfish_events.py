@@ -139,6 +139,18 @@ async def test_subscriptions_push_to_a_real_listener_with_filters_and_persist(
             assert "EnerTEG.1.0.TestEvent" not in outlets_only.ids()
             assert outlets_only.headers[0]["Authorization"] == "Bearer t0k"
             assert "Authorization" not in everything.headers[0]
+            # PATCH: Context and HttpHeaders (the owner, or an admin), nothing else
+            second_id = next(s.id for s in c.core.subscriptions.all()
+                             if s.destination == outlets_only.url)
+            second = f"{SUBS}/{second_id}"
+            r = await client.patch(second, json={"Destination": everything.url},
+                                   auth=("boss", PW))
+            assert r.status_code == 400 and "Destination" in r.json()["error"]["message"]
+            r = await client.patch(second, json={"Context": "outlets", "HttpHeaders": [
+                {"Authorization": "Bearer n3w"}]}, auth=("boss", PW))
+            assert r.status_code == 200 and r.json()["Context"] == "outlets", r.text
+            assert r.json()["HttpHeaders"] == []
+            assert _hub(c).pushers[second_id].headers == {"Authorization": "Bearer n3w"}
             rec = next(e for d in outlets_only.got for e in d["Events"]
                        if e["MessageId"].endswith("OutletPoweredOff"))
             assert rec["OriginOfCondition"]["@odata.id"] == target

@@ -34,7 +34,7 @@ from ...http.events_route import _StreamResponse
 from .errors import RedfishError
 from .push import Pusher, RetryPolicy
 from .root import V1, iso
-from .tree import Ctx, collection, route
+from .tree import Ctx, collection, etag, route
 
 __all__ = ["RedfishEvents", "REGISTRY", "REGISTRY_PREFIX", "events_of", "ensure", "ES"]
 
@@ -427,6 +427,45 @@ def _sub_id(ctx: Ctx) -> int:
 @route(f"{SUBS}/{{id}}")
 async def subscription(ctx: Ctx) -> dict[str, Any]:
     return _subscription_doc(ctx.core.subscriptions.get(ctx.who, _sub_id(ctx)))
+
+
+@route(f"{SUBS}/{{id}}", "PATCH")
+async def change_subscription(ctx: Ctx) -> dict[str, Any]:
+    """``Context`` and ``HttpHeaders`` (with If-Match); the rest is fixed at creation."""
+    sub_id = _sub_id(ctx)
+    current = _subscription_doc(ctx.core.subscriptions.get(ctx.who, sub_id))
+    wanted = ctx.request.headers.get("if-match")
+    if wanted and wanted.strip() != "*" and wanted.strip() != etag(current):
+        raise RedfishError(412, "PreconditionFailed",
+                           f"If-Match {wanted} is not the current ETag of "
+                           f"{current['@odata.id']}; nothing was changed",
+                           resolution="GET the subscription again and retry with its ETag")
+    body = {k: v for k, v in ctx.body.items() if not k.startswith("@odata.")}
+    if not body:
+        raise RedfishError(400, "NoOperation", "The PATCH body changes nothing; writable: "
+                           "Context, HttpHeaders")
+    for key in body:
+        if key not in ("Context", "HttpHeaders"):
+            raise RedfishError(400, "PropertyNotWritable" if key in current else
+                               "PropertyUnknown", f"{key} cannot be changed (make a new "
+                               "subscription); writable: Context, HttpHeaders; nothing was "
+                               "changed", args=[key])
+    context = body.get("Context")
+    if "Context" in body and not isinstance(context, str):
+        raise RedfishError(400, "PropertyValueTypeError", "Context must be a string",
+                           args=[json.dumps(context), "Context"])
+    try:
+        sub = await ctx.core.subscriptions.update(
+            ctx.who, sub_id, context=context,
+            headers=_headers(body) if "HttpHeaders" in body else None)
+    except Invalid as exc:
+        raise RedfishError(400, "PropertyValueFormatError", str(exc),
+                           args=["(hidden)", str(exc.thing or "HttpHeaders")]) from None
+    with contextlib.suppress(RedfishError):
+        pusher = events_of(ctx).pushers.get(sub_id)
+        if pusher is not None:
+            pusher.headers = dict(sub.headers)     # from the next POST on; queue kept
+    return _subscription_doc(sub)
 
 
 @route(f"{SUBS}/{{id}}", "DELETE")
