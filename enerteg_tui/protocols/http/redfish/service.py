@@ -194,7 +194,7 @@ class RedfishFace:
 
 def _check_request(request: Request, route: Route) -> None:
     """What DSP0266 asks be refused before anything else: an OData version other than
-    4.0 (412), query options (this service supports none: 501)."""
+    4.0 (412), query options the resource does not take (501; most take none)."""
     version = request.headers.get("odata-version")
     if version is not None and version.strip() != "4.0":
         raise RedfishError(412, "PreconditionFailed",
@@ -203,8 +203,9 @@ def _check_request(request: Request, route: Route) -> None:
     for key in request.query_params:
         if (key.startswith("$") or key in ("only", "excerpt")) and key not in route.queries:
             raise RedfishError(501, "QueryNotSupported",
-                               f"The query option {key} is not supported; this service "
-                               "supports no query options (ProtocolFeaturesSupported)",
+                               f"The query option {key} is not supported here; this "
+                               "service supports no query options in general "
+                               "(ProtocolFeaturesSupported)",
                                args=[key])
 
 
