@@ -7,7 +7,7 @@ runs too (it listens on that namespace's loopback):
 
 Starts a controller in this process (2 simulated PDUs, the web server on free loopback
 ports, an admin user for the validator), runs the validator over HTTPS with the self-signed certificate
-pinned (``--ca-bundle`` and ``REQUESTS_CA_BUNDLE``: some of its requests ignore the former), and prints its summary line and every FAIL (from the
+pinned (``--ca-bundle`` and ``REQUESTS_CA_BUNDLE``: some of its requests ignore the former), and prints its summary line and every FAIL and WARN (from the
 TSV report). Exit code 0 when it reports no FAIL.
 """
 
@@ -77,8 +77,8 @@ async def main() -> int:
                         if result is None:
                             continue
                         counts[result] = counts.get(result, 0) + 1
-                        if result == "FAIL":
-                            print("FAIL:", " | ".join(row)[:400])
+                        if result in ("FAIL", "WARN"):
+                            print(f"{result}:", " | ".join(row)[:400])
             print("rf_protocol_validator: " + ", ".join(f"{k} {counts.get(k, 0)}"
                                                         for k in RESULTS))
             return 0 if counts.get("FAIL", 0) == 0 and counts.get("PASS") else 1

@@ -245,9 +245,13 @@ class ApiTokens:
         await self._store.execute("DELETE FROM api_token")
         self._last_used.clear()
 
-    async def _forget_in(self, tx: Any, user: str) -> None:
-        """Drop a deleted user's tokens, in the transaction deleting the user."""
-        await tx.execute("DELETE FROM api_token WHERE user=?", (user,))
+    async def _forget_in(self, tx: Any, user: str | None) -> None:
+        """Drop a deleted user's tokens (None: everybody's, the factory reset), in the
+        transaction deleting the user."""
+        if user is None:
+            await tx.execute("DELETE FROM api_token")
+        else:
+            await tx.execute("DELETE FROM api_token WHERE user=?", (user,))
 
     async def admit(self, token: str, face: str, address: str) -> Principal:
         """``authenticate`` through the web faces' admission: refused unchecked

@@ -43,6 +43,7 @@ from .reports import ReportService
 from .rules import RuleService
 from .secretbox import SecretBox
 from .store import Store
+from .subscriptions import Subscriptions
 from .retire import Retirement
 from .system import SystemService
 from .timesync import TimeService
@@ -134,6 +135,8 @@ class CoreServices:
     """config/network applied to the host (``--manage-host``) behind a confirm timer."""
     support: SupportAccess
     """Time-limited support access: the ``support`` account, its expiry timer."""
+    subscriptions: Subscriptions
+    """Event subscriptions (listeners pushed alarms and outlet changes; Redfish)."""
 
     async def start_polling(self, *, follow_interval: bool = True) -> None:
         """Start the sweeps (the last step of a start: every listener is in place) and
@@ -267,6 +270,9 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                             switch=lambda: bool(config.get("core").remoteManagement))
     applies("core", "support access")      # remoteManagement (the support access switch)
     await support.start()
+    subscriptions = Subscriptions(store, audit, clock=clock)
+    await subscriptions.load()
+    users.forgetters.append(subscriptions.forget)
     return CoreServices(config=config, users=users, devices=devices, structure=structure,
                         rules=rules, alarms=alarms, topics=topics, audit=audit, live=live,
                         events=events, poller=poller, history=history, backup=backup,
@@ -277,4 +283,5 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                         switching=GroupSwitching(devices, structure, audit, clock=clock),
                         certs=certs, tokens=tokens, timesync=timesync,
                         network=network,
-                        support=support)
+                        support=support,
+                        subscriptions=subscriptions)

@@ -214,11 +214,12 @@ class UserService:
         (``core.web_sessions``). A source that failed on one face is slowed on all."""
         self._dummy_hash = ""
         self.sessions = SessionRegistry()
-        self.forgetters: list[Callable[[Any, str], Awaitable[None]]] = []
-        """Other services' ``(tx, name)`` deletions of a user's rows (API tokens), run in
-        the transaction that deletes the user."""
         self.prefs = PreferenceBook(store, audit, self.get)
         """Each user's display preferences (``core.preferences``), deleted with the user."""
+        self.forgetters: list[Callable[[Any, str | None], Awaitable[None]]] = []
+        """What other services keep per user (API tokens, event subscriptions) and drop
+        with it: called in the deleting transaction with the user's name (None: every
+        user, the factory reset)."""
 
     async def backup_state(self) -> tuple[list[dict[str, Any]], dict[str, str]]:
         """(accounts without secrets, password hash per account) for a backup."""
@@ -267,6 +268,8 @@ class UserService:
             await tx.execute("DELETE FROM meta WHERE key=?", (META_KEY,))
             await tx.execute("DELETE FROM meta WHERE key=?", (CACHE_KEY,))
             await self.prefs.forget(tx)
+            for forget in self.forgetters:
+                await forget(tx, None)
         self.lockout.clear()
         if self.support is not None:
             await self.support.forget()

@@ -147,10 +147,11 @@ async def test_accounts_and_roles_map_our_six_roles(make_controller, tmp_path) -
         power = (await client.get("/redfish/v1/AccountService/Roles/poweron",
                                   auth=("boss", PW))).json()
         assert power["OemPrivileges"] == ["ack-alarm", "read", "switch-on"]
-        # PATCH is not offered (read-only mapping)
+        # a readonly user cannot raise their own role (403, nothing changed)
         r = await client.patch("/redfish/v1/AccountService/Accounts/viewer",
                                json={"RoleId": "Administrator"}, auth=("viewer", PW))
-        assert r.status_code == 405
+        assert r.status_code == 403
+        assert {x.value for x in (await c.core.users.get("viewer")).roles} == {"readonly"}
 
 
 async def test_pdu_tree_from_live_state(make_controller, tmp_path) -> None:

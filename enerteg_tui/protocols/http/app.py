@@ -103,7 +103,7 @@ def build_app(core: CoreServices, expo: Exposition,
 
     mount_events(app, core, hub)               # before the API's mount: /events
     from .redfish import build_router          # Redfish: /redfish (docs/redfish.md)
-    app.include_router(build_router(core))
+    app.include_router(build_router(core, hub))
     from .api import build_api, install_outer   # the REST API v1 (docs/rest.md)
     app.mount("/api/v1", build_api(core))
     install_outer(app)

@@ -114,7 +114,15 @@ class EventStream:
 
 
 class EventHub:
-    """The bus subscription, the numbered ring buffer and the open streams."""
+    """The bus subscription, the numbered ring buffer and the open streams.
+
+    A face with its own event vocabulary (Redfish's EventService) subclasses it: what it
+    follows on the bus (``bus_kinds``, ``bus_live``) and ``_pump`` are its own; the ring,
+    resume and the bounded streams are these."""
+
+    bus_kinds: frozenset[str] = KINDS
+    bus_live = False
+    """Whether device state changes (``Batch.devices``) are wanted, paced by the sweep."""
 
     def __init__(self, core: Any, *, ring_size: int = RING_SIZE,
                  queue_limit: int = QUEUE_LIMIT, max_streams: int = MAX_STREAMS) -> None:
@@ -130,7 +138,10 @@ class EventHub:
         """Set when the listeners stop: every stream ends at once."""
         self.dropped_streams = 0
         """Streams dropped for overflow since the hub started."""
-        self._sub = core.events.subscribe(kinds=KINDS, live=False)
+        self.companions: dict[str, Any] = {}
+        """Hubs of other faces that live and close with this one (by name)."""
+        self._sub = core.events.subscribe(kinds=self.bus_kinds, live=self.bus_live,
+                                          paced=self.bus_live)
         self._task = asyncio.create_task(self._pump(), name="http-events")
 
     def end_streams(self) -> None:
@@ -139,9 +150,14 @@ class EventHub:
         self.closing.set()
         self.closing = asyncio.Event()
         self.streams.clear()
+        for companion in self.companions.values():
+            companion.end_streams()
 
     async def close(self) -> None:
         """Stop following the bus and end the streams (the web server stops)."""
+        for companion in list(self.companions.values()):
+            await companion.close()
+        self.companions.clear()
         self.end_streams()
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

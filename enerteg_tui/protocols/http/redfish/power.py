@@ -165,6 +165,7 @@ async def rack_pdu(ctx: Ctx) -> dict[str, Any]:
         "Status": _status(live), "UUID": _uuid(live), "UserLabel": info.settings.name,
         "Mains": {"@odata.id": f"{base}/Mains"},
         "Outlets": {"@odata.id": f"{base}/Outlets"},
+        "OutletGroups": {"@odata.id": f"{base}/OutletGroups"},
         "Metrics": {"@odata.id": f"{base}/Metrics"},
         "Links": {"Chassis": [{"@odata.id": f"{V1}/Chassis/{live.hex_id}"}],
                   "ManagedBy": [{"@odata.id": MANAGER}]},

@@ -21,6 +21,7 @@ from .... import __version__
 from ....core.errors import PermissionDenied
 from ....core.permissions import MATRIX, Action, Role, require
 from .auth import redfish_password, session_timeout
+from ....core.users import MAX_PASSWORD
 from .errors import RedfishError
 from .tree import ROUTES, Ctx, collection, route
 
@@ -55,6 +56,20 @@ SCHEMAS: dict[str, list[str]] = {
     "Manager": ["Manager.v1_24_0"],
     "ManagerCollection": [],
     "Message": ["Message.v1_3_0"],
+    "EventService": ["EventService.v1_12_0"],
+    "EventDestination": ["EventDestination.v1_16_0"],
+    "EventDestinationCollection": [],
+    "Event": ["Event.v1_13_0"],
+    "MessageRegistryFile": ["MessageRegistryFile.v1_1_5"],
+    "MessageRegistryFileCollection": [],
+    "MessageRegistry": ["MessageRegistry.v1_7_0"],
+    "ManagerNetworkProtocol": ["ManagerNetworkProtocol.v1_12_0"],
+    "LogService": ["LogService.v1_9_0"],
+    "LogServiceCollection": [],
+    "LogEntry": ["LogEntry.v1_21_0"],
+    "LogEntryCollection": [],
+    "OutletGroup": ["OutletGroup.v1_2_0"],
+    "OutletGroupCollection": [],
     "Resource": ["Resource.v1_22_0"],
     "RedfishExtensions": ["RedfishExtensions.v1_0_0"],
 }
@@ -137,6 +152,8 @@ async def service_root(ctx: Ctx) -> dict[str, Any]:
         "Managers": {"@odata.id": f"{V1}/Managers"},
         "SessionService": {"@odata.id": f"{V1}/SessionService"},
         "AccountService": {"@odata.id": f"{V1}/AccountService"},
+        "EventService": {"@odata.id": f"{V1}/EventService"},
+        "Registries": {"@odata.id": f"{V1}/Registries"},
         "Links": {"Sessions": {"@odata.id": f"{V1}/SessionService/Sessions"}},
     }
 
@@ -144,9 +161,10 @@ async def service_root(ctx: Ctx) -> dict[str, Any]:
 @route(f"{V1}/odata", public=True)
 async def odata_service(ctx: Ctx) -> dict[str, Any]:
     names = ["Service", "PowerEquipment", "Chassis", "Managers", "SessionService",
-             "AccountService", "Sessions"]
+             "AccountService", "Sessions", "EventService", "Registries"]
     urls = [f"{V1}/", f"{V1}/PowerEquipment", f"{V1}/Chassis", f"{V1}/Managers",
-            f"{V1}/SessionService", f"{V1}/AccountService", f"{V1}/SessionService/Sessions"]
+            f"{V1}/SessionService", f"{V1}/AccountService", f"{V1}/SessionService/Sessions",
+            f"{V1}/EventService", f"{V1}/Registries"]
     return {"@odata.context": f"{V1}/$metadata",
             "value": [{"name": n, "kind": "Singleton", "url": u} for n, u in zip(names, urls)]}
 
@@ -260,6 +278,8 @@ async def account_service(ctx: Ctx) -> dict[str, Any]:
         "Accounts": {"@odata.id": f"{V1}/AccountService/Accounts"},
         "Roles": {"@odata.id": f"{V1}/AccountService/Roles"}}
     doc["AccountLockoutThreshold"] = int(policy.lockoutFailures)
+    doc["MinPasswordLength"] = ctx.core.users.password_policy.min_length
+    doc["MaxPasswordLength"] = MAX_PASSWORD
     return doc
 
 
@@ -356,6 +376,8 @@ async def manager(ctx: Ctx) -> dict[str, Any]:
             "UUID": service_uuid(ctx.core), "ServiceEntryPointUUID": service_uuid(ctx.core),
             "DateTime": iso(now), "DateTimeLocalOffset": "+00:00",
             "Status": {"State": "Enabled", "Health": "OK"},
+            "NetworkProtocol": {"@odata.id": f"{MANAGER}/NetworkProtocol"},
+            "LogServices": {"@odata.id": f"{MANAGER}/LogServices"},
             "Links": {"ManagerForChassis": chassis,
                       "ManagerForChassis@odata.count": len(chassis)}}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,8 +22,10 @@ from ....core.errors import (Conflict, DeviceUnavailable, Invalid, NotFound,
 from ....core.services import CoreServices
 from ..signin import ClearText, sign_out
 from .auth import redfish_sign_in, refusal
+from ..events import EventHub
 from .errors import RedfishError, error_body
 from . import power, root  # noqa: F401  (they register their routes)
+from . import accounts, events, groups, manager  # noqa: F401  (likewise)
 from .tree import Ctx, Route, etag, match_route
 
 __all__ = ["build_router", "RedfishFace"]
@@ -45,8 +48,11 @@ def _link(doc: dict[str, Any]) -> str | None:
 class RedfishFace:
     """Answers ``/redfish`` requests from the route table with the core's services."""
 
-    def __init__(self, core: CoreServices) -> None:
+    def __init__(self, core: CoreServices, hub: Callable[[], EventHub | None] | None = None
+                 ) -> None:
         self.core = core
+        self.hub = hub
+        """The web server's ``/events`` hub (the EventService lives and closes with it)."""
 
     # ------------------------------------------------------------------ answers
     @staticmethod
@@ -61,7 +67,8 @@ class RedfishFace:
                         headers=self._headers(err.headers))
 
     def document(self, doc: dict[str, Any], route: Route, *, status: int = 200,
-                 head: bool = False, extra: dict[str, str] | None = None) -> Response:
+                 head: bool = False, extra: dict[str, str] | None = None,
+                 if_none_match: str | None = None) -> Response:
         if "@odata.id" in doc and status == 200:
             doc = {**doc}
             doc["@odata.etag"] = etag(doc)
@@ -71,6 +78,9 @@ class RedfishFace:
         link = _link(doc)
         if link:
             headers["Link"] = link
+        if (if_none_match and "@odata.etag" in doc
+                and doc["@odata.etag"] in (t.strip() for t in if_none_match.split(","))):
+            return Response(status_code=304, headers=headers)   # the client's copy is current
         body = json.dumps(doc, indent=1).encode()
         if head:
             headers["Content-Length"] = str(len(body))
@@ -94,7 +104,7 @@ class RedfishFace:
                                    f"There is no resource at {path}",
                                    args=["Resource", path])
             route, params = found
-            _check_request(request)
+            _check_request(request, route)
             verb = "GET" if method == "HEAD" else method
             handler = route.methods.get(verb)
             if handler is None:
@@ -119,7 +129,9 @@ class RedfishFace:
                 return result
             status, doc, extra = result if isinstance(result, tuple) else (200, result, None)
             return self.document(doc, route, status=status, head=method == "HEAD",
-                                 extra=extra)
+                                 extra=extra,
+                                 if_none_match=request.headers.get("if-none-match")
+                                 if verb == "GET" else None)
         except RedfishError as err:
             return self.error(err)
         except PermissionDenied as exc:
@@ -138,19 +150,20 @@ class RedfishFace:
                                            f"({type(exc).__name__}); the log has the details"))
 
 
-def _check_request(request: Request) -> None:
+def _check_request(request: Request, route: Route) -> None:
     """What DSP0266 asks be refused before anything else: an OData version other than
-    4.0 (412), query options (this service supports none: 501)."""
+    4.0 (412), query options the resource does not take (501; most take none)."""
     version = request.headers.get("odata-version")
     if version is not None and version.strip() != "4.0":
         raise RedfishError(412, "PreconditionFailed",
                            f"OData-Version {version} is not supported; this service speaks 4.0",
                            resolution="Send OData-Version: 4.0 or no OData-Version header")
     for key in request.query_params:
-        if key.startswith("$") or key in ("only", "excerpt"):
+        if (key.startswith("$") or key in ("only", "excerpt")) and key not in route.queries:
             raise RedfishError(501, "QueryNotSupported",
-                               f"The query option {key} is not supported; this service "
-                               "supports no query options (ProtocolFeaturesSupported)",
+                               f"The query option {key} is not supported here; this "
+                               "service supports no query options in general "
+                               "(ProtocolFeaturesSupported)",
                                args=[key])
 
 
@@ -171,9 +184,13 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return data
 
 
-def build_router(core: CoreServices) -> APIRouter:
-    """The router that serves ``/redfish`` and everything under it."""
-    face = RedfishFace(core)
+def build_router(core: CoreServices, hub: Callable[[], EventHub | None] | None = None
+                 ) -> APIRouter:
+    """The router that serves ``/redfish`` and everything under it; ``hub`` gives the web
+    server's event hub, which the EventService joins (it pushes from then on)."""
+    face = RedfishFace(core, hub)
+    if hub is not None and hub() is not None:
+        events.ensure(hub())
     router = APIRouter()
 
     async def redfish(request: Request, rest: str = "") -> Response:

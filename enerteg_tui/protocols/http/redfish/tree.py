@@ -52,6 +52,8 @@ class Route:
     pattern: tuple[str, ...]
     methods: dict[str, Handler] = field(default_factory=dict)
     public: frozenset[str] = frozenset()
+    queries: frozenset[str] = frozenset()
+    """Query options this resource takes (every other ``$…`` is 501)."""
 
     @property
     def allow(self) -> list[str]:
@@ -64,7 +66,8 @@ class Route:
 ROUTES: list[Route] = []
 
 
-def route(path: str, method: str = "GET", *, public: bool = False) -> Callable[[Handler], Handler]:
+def route(path: str, method: str = "GET", *, public: bool = False,
+          queries: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
     """Register ``handler`` for ``method`` on ``path`` (``/redfish/v1/Chassis/{id}``)."""
     pattern = tuple(p for p in path.split("/") if p)
 
@@ -78,6 +81,7 @@ def route(path: str, method: str = "GET", *, public: bool = False) -> Callable[[
         r.methods[method] = fn
         if public:
             r.public = r.public | {method}
+        r.queries = r.queries | frozenset(queries)
         return fn
 
     return deco
