@@ -31,6 +31,7 @@ from .events import EventBus
 from .export import ExportService
 from .faces import FaceStatus
 from .faults import FaultInjector
+from .firmware_update import FirmwareDriver, FirmwareService
 from .group_switching import GroupSwitching
 from .history import HistoryService
 from .live import LiveState
@@ -49,9 +50,9 @@ from .topics import Topics
 from .users import UserService
 
 
-class CoreDriver(PollDriver, CommandDriver, Protocol):
-    """What the core needs of a driver: polling, commands and (simulated rings) a fault
-    injector. ``drivers.base.Driver`` satisfies it; core never imports a driver."""
+class CoreDriver(PollDriver, CommandDriver, FirmwareDriver, Protocol):
+    """What the core needs of a driver: polling, commands, firmware updates and
+    (simulated rings) a fault injector. ``drivers.base.Driver`` satisfies it; core never imports a driver."""
 
     def fault_injector(self) -> FaultInjector | None: ...
 
@@ -127,6 +128,8 @@ class CoreServices:
     """API tokens of users, for the machine faces (REST, Redfish)."""
     timesync: TimeService
     """The clock: NTP check, sync state and offset, the clock alarm, ``date set``."""
+    firmware: FirmwareService
+    """PDU firmware updates over the ring (docs/firmware.md)."""
 
     async def start_polling(self, *, follow_interval: bool = True) -> None:
         """Start the sweeps (the last step of a start: every listener is in place) and
@@ -137,6 +140,7 @@ class CoreServices:
     async def stop(self) -> None:
         """Stop the background work in reverse order of start; the store stays open (its
         owner closes it after writing the last audit entry)."""
+        await self.firmware.stop()
         await self.poller.stop()
         await self.timesync.stop()
         await self.backup.stop()
@@ -246,6 +250,10 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     timesync = TimeService(config, alarms, audit, events, manage_host=manage_host,
                            ntp_port=ntp_port, clock=clock, faces=faces)
     await timesync.start()
+    firmware = FirmwareService(store, driver, live, alarms, config, audit, events,
+                               upload=paths.upload, clock=clock)
+    await firmware.load()
+    await firmware.start(poller.first_sweep_done)
     return CoreServices(config=config, users=users, devices=devices, structure=structure,
                         rules=rules, alarms=alarms, topics=topics, audit=audit, live=live,
                         events=events, poller=poller, history=history, backup=backup,
@@ -254,4 +262,4 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                         retire=Retirement(devices, alarms),
                         system=SystemService(audit, users.sessions, manage_host=manage_host),
                         switching=GroupSwitching(devices, structure, audit, clock=clock),
-                        certs=certs, tokens=tokens, timesync=timesync)
+                        certs=certs, tokens=tokens, timesync=timesync, firmware=firmware)
