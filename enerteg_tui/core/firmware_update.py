@@ -10,7 +10,9 @@ transfer was cut off is sent the image again from its start (the PDU dropped the
 partial image), a PDU that was rebooting is verified. Each step goes queued →
 transferring n % → rebooting → verified, or failed with the reason (the PDU's refusal,
 a timeout, no answer after the reboot). Polling goes on during a transfer: the driver
-sends one block per bus transaction, so polls of the other PDUs interleave with them.
+sends one block per bus transaction and each block waits until no sweep runs
+(``bus_free``), so a sweep is stretched by at most the one block under way when it
+starts (bench/firmware.py measures it).
 
 Who may: ``administer`` (checked here for every face); a PDU with an active alarm is
 refused unless forced; an image older than a PDU's firmware needs force too. Every
@@ -27,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -59,7 +61,8 @@ class FirmwareDriver(Protocol):
     """What the service needs of a driver (``drivers.base.Driver`` satisfies it)."""
 
     async def update_firmware(self, hex_id: str, image: bytes,
-                              progress: Callable[[int, int], None] | None = None) -> None: ...
+                              progress: Callable[[int, int], None] | None = None,
+                              pace: Callable[[], Awaitable[None]] | None = None) -> None: ...
 
 
 class StepState(str, Enum):
@@ -147,13 +150,16 @@ class FirmwareService:
         upload: the ``/upload`` folder images are read from.
         shipped: the image shipped with the controller (None: the package's).
         reboot_timeout: seconds a PDU may take to answer with the new version.
+        bus_free: awaited before each block (``Poller.idle.wait``): blocks travel
+            between sweeps, so a transfer stretches a sweep by one block at most.
     """
 
     def __init__(self, store: Store, driver: FirmwareDriver, live: LiveState, alarms: Any,
                  config: Any, audit: AuditLog, events: EventBus, *, upload: Path,
                  clock: Callable[[], float] = time.time,
                  shipped: FirmwareImage | None = None,
-                 reboot_timeout: float = REBOOT_TIMEOUT_S) -> None:
+                 reboot_timeout: float = REBOOT_TIMEOUT_S,
+                 bus_free: Callable[[], Awaitable[Any]] | None = None) -> None:
         self._store = store
         self._driver = driver
         self._live = live
@@ -165,6 +171,7 @@ class FirmwareService:
         self._clock = clock
         self._shipped = shipped
         self.reboot_timeout = reboot_timeout
+        self._bus_free = bus_free
         self.job: FirmwareJob | None = None
         """The latest plan (running or finished), or None."""
         self._image: FirmwareImage | None = None
@@ -480,7 +487,8 @@ class FirmwareService:
                 self._publish(job, step)
 
         try:
-            await self._driver.update_firmware(step.hex_id, self._image.data, progress)
+            await self._driver.update_firmware(step.hex_id, self._image.data, progress,
+                                               self._bus_free)
         except EnertegError as exc:
             await self._fail(job, step, exc.message)
             return

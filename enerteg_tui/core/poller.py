@@ -87,6 +87,9 @@ class Poller:
         self.sweeping = False
         """True while a sweep runs: faces that can wait (the SNMP agent) pace their work
         then, so the sweep keeps its cadence."""
+        self.idle = asyncio.Event()
+        """Set while no sweep runs: bulk bus work (firmware blocks) waits for it."""
+        self.idle.set()
         """Set once the first sweep has finished (``serve`` waits for it before 'ready')."""
         self._sweep_listeners: list[Callable[[], None]] = []
         self._device_listeners: list[Callable[[DeviceLive], None]] = []
@@ -189,10 +192,12 @@ class Poller:
     async def sweep(self) -> None:
         """Discover the ring, then poll every answering device once."""
         self.sweeping = True
+        self.idle.clear()
         try:
             await self._sweep()
         finally:
             self.sweeping = False
+            self.idle.set()
 
     async def _sweep(self) -> None:
         started = self._monotonic()

@@ -142,10 +142,12 @@ class Driver(ABC):
         )
 
     async def update_firmware(self, hex_id: str, image: bytes,
-                              progress: Callable[[int, int], None] | None = None) -> None:
+                              progress: Callable[[int, int], None] | None = None,
+                              pace: Callable[[], Awaitable[None]] | None = None) -> None:
         """Transfer a firmware image (``core.firmware_image`` format) to the PDU in
         blocks, one bus transaction each (polls of other PDUs go on between them), and
-        activate it. ``progress(sent, total)`` is called after each block. Returns once
+        activate it. ``pace()`` is awaited before each block (the core lets a block go
+        only while no sweep runs); ``progress(sent, total)`` is called after each. Returns once
         the PDU accepted the image and started rebooting into it; the PDU then does not
         answer for a few seconds and reports the new ``firmware_version`` when it does.
         The PDU's outlets keep their state throughout (manual §7.4).

@@ -305,3 +305,27 @@ async def test_cancel_stops_the_plan(make_controller) -> None:
     assert not c.driver.device(first).firmware.receiving  # partial image dropped
     with pytest.raises(Conflict, match="no firmware update is running"):
         await c.firmware.cancel(ADMIN)
+
+
+async def test_blocks_travel_between_sweeps(make_controller) -> None:
+    """Polling goes on during a transfer and a sweep waits for one block at most: count
+    the blocks the PDU received while a sweep ran, per sweep."""
+    c = await _ring(make_controller, pdus=4, latency=2.0)
+    target = list(c.live.devices)[2]
+    pdu = c.driver.device(target)
+    in_sweep: list[int] = []
+    receive = pdu.firmware.receive
+
+    def counting(offset: int, block: bytes) -> None:
+        if c.poller.sweeping:
+            in_sweep.append(c.live.bus.sweeps)
+        receive(offset, block)
+
+    pdu.firmware.receive = counting  # type: ignore[method-assign]
+    sweeps = c.live.bus.sweeps
+    await c.firmware.update(ADMIN, "shipped", [target])
+    await wait_for(lambda: c.firmware.status().state != "running", timeout=60)
+    assert c.firmware.status().state == "done"
+    assert c.live.bus.sweeps > sweeps + 2  # the others were polled throughout
+    per_sweep = {n: in_sweep.count(n) for n in in_sweep}
+    assert all(v == 1 for v in per_sweep.values()), per_sweep

@@ -28,7 +28,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -64,8 +64,12 @@ ANSWER_SPREAD = 0.15
 """Sigma of the log-normal spread of answer times around ``bus_latency_ms``."""
 BUSY_SHARE = 0.01
 """Share of answers from a PDU busy with something else (2–4 times as slow)."""
-FIRMWARE_BLOCK = 1024
-"""Bytes of firmware image per bus transaction (one block, as long as a poll answer)."""
+FIRMWARE_BLOCK = 256
+"""Bytes of firmware image per bus transaction."""
+FIRMWARE_BAUD = 115200
+"""Databus speed a firmware block travels at (``config/sppdu5`` baudRate's default): a
+block holds the bus ``bus_latency_ms`` plus its 10 bits a byte at this speed (22 ms for
+256 bytes), so the shipped 24 KiB image takes about 2.3 s of bus time."""
 ANSWER_ERROR_RATE = 0.001
 """Share of garbled poll answers of a healthy RS-485 bus (one in a thousand): what
 ``enerteg serve`` simulates; a driver built without the option has a perfect bus."""
@@ -365,9 +369,11 @@ class SimulatedDriver(Driver):
             pdu.remove_sensor(index)
 
     async def update_firmware(self, hex_id: str, image: bytes,
-                              progress: Callable[[int, int], None] | None = None) -> None:
-        """Send ``image`` in ``FIRMWARE_BLOCK`` blocks, each holding the bus like a poll,
-        then activate it; the PDU checks the header on the first block and the payload's
+                              progress: Callable[[int, int], None] | None = None,
+                              pace: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Send ``image`` in ``FIRMWARE_BLOCK`` blocks, each holding the bus for its
+        latency and transmission time (none when ``bus_latency_ms`` is 0) and each after
+        ``pace()`` allowed it, then activate it; the PDU checks the header on the first block and the payload's
         SHA-256 at activation, and refuses a bad image (``Invalid``, old firmware kept).
         An accepted image makes the PDU reboot for ``firmware_reboot_s`` seconds (absent
         from discovery, LED ring blue) with its relays latched; then it answers with the
@@ -383,8 +389,12 @@ class SimulatedDriver(Driver):
         try:
             while sent < total:
                 block = image[sent:sent + FIRMWARE_BLOCK]
+                if pace is not None:
+                    await pace()
                 async with self._bus:
                     pdu = await self._answer(hex_id, f"firmware block at {sent}")
+                    if self.bus_latency_ms > 0:
+                        await asyncio.sleep(len(block) * 10 / FIRMWARE_BAUD)
                     pdu.firmware.receive(sent, block)
                 sent += len(block)
                 if progress is not None:
