@@ -228,6 +228,11 @@ class ConsoleApp(App[None]):
             from .screens.certs_page import CertsPage
             require(self.context.principal, Action.ADMINISTER, "Certificates")
             return PageSpec("Certificates", CertsPage, place)
+        if place.kind == "firmware":             # opened from the Settings page (f)
+            from .core.permissions import Action
+            from .screens.firmware_page import FirmwarePage
+            require(self.context.principal, Action.ADMINISTER, "PDU firmware")
+            return PageSpec("PDU firmware", FirmwarePage, place)
         sec = section(place.kind)
         if sec is not None:
             require(self.context.principal, sec.needs, sec.title)

@@ -67,7 +67,7 @@ BUSY_SHARE = 0.01
 FIRMWARE_BLOCK = 256
 """Bytes of firmware image per bus transaction."""
 FIRMWARE_BAUD = 115200
-"""Databus speed a firmware block travels at (``config/sppdu5`` baudRate's default): a
+"""Databus speed a firmware block travels at (the databus default of 115200 baud): a
 block holds the bus ``bus_latency_ms`` plus its 10 bits a byte at this speed (22 ms for
 256 bytes), so the shipped 24 KiB image takes about 2.3 s of bus time."""
 ANSWER_ERROR_RATE = 0.001
