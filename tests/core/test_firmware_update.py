@@ -98,6 +98,11 @@ async def test_simulated_pdu_refuses_bad_images_and_keeps_everything() -> None:
         await d.update_firmware(hex_id, good, lambda sent, total: seen.append(sent))
         assert seen == sorted(seen) and seen[-1] == len(good) and len(seen) > 10
         assert pdu.firmware.rebooting and pdu.firmware.led_ring == "blue"
+        faults = d.fault_injector()
+        doc = faults.device_document(hex_id)
+        assert doc.led_ring == "blue"  # what sim/<hexid>/_data shows (manual §7.4)
+        faults.apply_device(hex_id, doc.model_copy(update={"led_ring": "green"}))
+        assert faults.device_document(hex_id).led_ring == "blue"  # a status: writes ignored
         assert hex_id not in (await d.discover()).reachable
         assert pdu.outlets.on == relays
         await wait_for(lambda: not pdu.firmware.rebooting, timeout=10)
