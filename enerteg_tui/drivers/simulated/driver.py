@@ -399,6 +399,7 @@ class SimulatedDriver(Driver):
                 sent += len(block)
                 if progress is not None:
                     progress(sent, total)
+                await asyncio.sleep(0)  # one block per loop turn, even on a bus without latency
             async with self._bus:
                 pdu = await self._answer(hex_id, "firmware activation")
                 pdu.firmware.activate()
