@@ -152,6 +152,8 @@ class FirmwareService:
         reboot_timeout: seconds a PDU may take to answer with the new version.
         bus_free: awaited before each block (``Poller.idle.wait``): blocks travel
             between sweeps, so a transfer stretches a sweep by one block at most.
+        rebooting: ``Poller.rebooting``: holds the PDU while it restarts into the new
+            firmware, so its expected silence raises no "unreachable" alarm.
     """
 
     def __init__(self, store: Store, driver: FirmwareDriver, live: LiveState, alarms: Any,
@@ -159,7 +161,8 @@ class FirmwareService:
                  clock: Callable[[], float] = time.time,
                  shipped: FirmwareImage | None = None,
                  reboot_timeout: float = REBOOT_TIMEOUT_S,
-                 bus_free: Callable[[], Awaitable[Any]] | None = None) -> None:
+                 bus_free: Callable[[], Awaitable[Any]] | None = None,
+                 rebooting: set[str] | None = None) -> None:
         self._store = store
         self._driver = driver
         self._live = live
@@ -172,6 +175,7 @@ class FirmwareService:
         self._shipped = shipped
         self.reboot_timeout = reboot_timeout
         self._bus_free = bus_free
+        self._rebooting = rebooting if rebooting is not None else set()
         self.job: FirmwareJob | None = None
         """The latest plan (running or finished), or None."""
         self._image: FirmwareImage | None = None
@@ -499,7 +503,16 @@ class FirmwareService:
 
     async def _verify(self, job: FirmwareJob, step: FirmwareStep, *, after_polls: int) -> None:
         """Wait (sweep by sweep) until the PDU answers a poll (one more than
-        ``after_polls``, its count at activation) with the new version."""
+        ``after_polls``, its count at activation) with the new version; meanwhile its
+        silence is expected (``Poller.rebooting``)."""
+        self._rebooting.add(step.hex_id)
+        try:
+            await self._wait_verified(job, step, after_polls)
+        finally:
+            self._rebooting.discard(step.hex_id)
+
+    async def _wait_verified(self, job: FirmwareJob, step: FirmwareStep,
+                             after_polls: int) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.reboot_timeout
         with self._events.subscribe(kinds={"sweep"}, live=False, paced=True) as sub:

@@ -251,7 +251,8 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                            ntp_port=ntp_port, clock=clock, faces=faces)
     await timesync.start()
     firmware = FirmwareService(store, driver, live, alarms, config, audit, events,
-                               upload=paths.upload, clock=clock, bus_free=poller.idle.wait)
+                               upload=paths.upload, clock=clock, bus_free=poller.idle.wait,
+                               rebooting=poller.rebooting)
     await firmware.load()
     await firmware.start(poller.first_sweep_done)
     return CoreServices(config=config, users=users, devices=devices, structure=structure,

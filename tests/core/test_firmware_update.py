@@ -182,6 +182,21 @@ async def test_good_image_updates_the_ring_in_order_with_progress(make_controlle
         during.append(all(c.driver.device(h).outlets.on == relays[h] for h in ids))
 
     c.poller.add_device_listener(check_relays)
+    # a rebooting PDU is silent: expected, so even with stale-after 1 it is no alarm
+    c.poller.stale_after = 1
+    silent: list[str] = []
+    discover = c.driver.discover
+
+    async def watching_discover():
+        scan = await discover()
+        silent.extend(h for h in ids if h not in scan.reachable
+                      and c.driver.device(h).firmware.rebooting)
+        return scan
+
+    c.driver.discover = watching_discover
+    states: set[str] = set()
+    c.poller.add_sweep_listener(
+        lambda: states.update(d.state.value for d in c.live.devices.values()))
     sweeps_before = c.live.bus.sweeps
     recorder = asyncio.create_task(_record(c))
     await asyncio.sleep(0)
@@ -205,6 +220,9 @@ async def test_good_image_updates_the_ring_in_order_with_progress(make_controlle
     assert during and all(during), "a relay moved during the update"
     assert {h: c.driver.device(h).outlets.on for h in ids} == relays
     assert c.live.bus.sweeps > sweeps_before  # polling went on
+    assert silent, "no sweep saw a PDU rebooting"
+    assert not [a for a in c.alarms.active() if a.device in ids]
+    assert states == {"RUNNING"}  # never stale nor unreachable at any sweep's end
     actions = [a for (a,) in await c.store.fetchall(
         "SELECT action FROM audit WHERE action LIKE 'firmware.update.%' ORDER BY id")]
     assert actions == ["firmware.update.start"] + ["firmware.update.pdu"] * 3 + [
