@@ -185,6 +185,9 @@ class FirmwareService:
         """(PDU, version) auto-update failed for in this run: not retried until a restart."""
         self.transfers = 0
         """PDU transfers started since start (tests count them)."""
+        self._planning = asyncio.Lock()
+        """Two requests at once (two admins, or one and auto-update) plan one at a time,
+        so the second sees the first's plan running and is refused."""
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -351,6 +354,13 @@ class FirmwareService:
 
     async def _plan(self, principal: Principal, image: FirmwareImage, source: str,
                     targets: list[str] | None, *, force: bool, auto: bool) -> FirmwareJob:
+        async with self._planning:
+            return await self._plan_locked(principal, image, source, targets, force=force,
+                                           auto=auto)
+
+    async def _plan_locked(self, principal: Principal, image: FirmwareImage, source: str,
+                           targets: list[str] | None, *, force: bool,
+                           auto: bool) -> FirmwareJob:
         if self.job is not None and self.job.running:
             raise Conflict(f"a firmware update to {self.job.version} is running; wait for it "
                            "or 'firmware cancel' it", thing="firmware", value="update",

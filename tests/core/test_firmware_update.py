@@ -330,6 +330,17 @@ async def test_cancel_stops_the_plan(make_controller) -> None:
         await c.firmware.cancel(ADMIN)
 
 
+async def test_two_requests_at_once_start_one_plan(make_controller) -> None:
+    c = await _ring(make_controller, latency=4.0)
+    results = await asyncio.gather(c.firmware.update(ADMIN, "shipped", None),
+                                   c.firmware.update(ADMIN, "shipped", None),
+                                   return_exceptions=True)
+    refused = [r for r in results if isinstance(r, Conflict)]
+    assert len(refused) == 1 and "a firmware update to 5.3.0 is running" in str(refused[0])
+    assert (await c.store.fetchone("SELECT COUNT(*) FROM firmware_job"))[0] == 1
+    await c.firmware.cancel(ADMIN)
+
+
 async def test_blocks_travel_between_sweeps(make_controller) -> None:
     """Polling goes on during a transfer and a sweep waits for one block at most: count
     the blocks the PDU received while a sweep ran, per sweep."""
