@@ -259,7 +259,7 @@ class FirmwareService:
 
     # ------------------------------------------------------------------ reading
     def status(self) -> FirmwareJob | None:
-        """The latest plan (a copy of nothing: read it, do not change it)."""
+        """The latest plan, running or finished (faces read it; only the service changes it)."""
         return self.job
 
     def upload_images(self) -> list[str]:
