@@ -231,6 +231,11 @@ class ConsoleApp(App[None]):
         if place.kind == "tokens":               # opened from the Users page (a)
             from .screens.tokens_page import TokensPage
             return PageSpec("API tokens", TokensPage, place)
+        if place.kind == "firmware":             # opened from the Settings page (f)
+            from .core.permissions import Action
+            from .screens.firmware_page import FirmwarePage
+            require(self.context.principal, Action.ADMINISTER, "PDU firmware")
+            return PageSpec("PDU firmware", FirmwarePage, place)
         sec = section(place.kind)
         if sec is not None:
             require(self.context.principal, sec.needs, sec.title)

@@ -4,7 +4,7 @@ module level, function-local and type-only alike, since each one is a dependency
 * no cycle between modules;
 * ``core`` imports nothing from drivers, faces (protocols, screens, notify), the app,
   the controller or the command line;
-* drivers import only from ``core`` (its vocabulary: model, quantities, errors, faults);
+* drivers import only from ``core`` (its vocabulary: model, quantities, errors, faults, firmware_image);
 * screens import neither protocols nor the controller.
 """
 
@@ -134,7 +134,8 @@ def test_layers_import_only_downwards(layer: str) -> None:
 
 def test_drivers_use_only_the_core_vocabulary() -> None:
     allowed = {"enerteg_tui.core.model", "enerteg_tui.core.quantities",
-               "enerteg_tui.core.errors", "enerteg_tui.core.faults"}
+               "enerteg_tui.core.errors", "enerteg_tui.core.faults",
+               "enerteg_tui.core.firmware_image"}
     bad = sorted(f"{m} -> {t}" for m, ts in GRAPH.items() if _layer(m) == "drivers"
                  for t in ts if _layer(t) == "core" and t not in allowed)
     assert bad == []

@@ -87,6 +87,12 @@ class Poller:
         self.sweeping = False
         """True while a sweep runs: faces that can wait (the SNMP agent) pace their work
         then, so the sweep keeps its cadence."""
+        self.idle = asyncio.Event()
+        """Set while no sweep runs: bulk bus work (firmware blocks) waits for it."""
+        self.idle.set()
+        self.rebooting: set[str] = set()
+        """PDUs restarting into new firmware (the firmware service keeps it): their
+        silence is expected, so it does not make them stale or unreachable."""
         """Set once the first sweep has finished (``serve`` waits for it before 'ready')."""
         self._sweep_listeners: list[Callable[[], None]] = []
         self._device_listeners: list[Callable[[DeviceLive], None]] = []
@@ -181,10 +187,12 @@ class Poller:
     async def sweep(self) -> None:
         """Discover the ring, then poll every answering device once."""
         self.sweeping = True
+        self.idle.clear()
         try:
             await self._sweep()
         finally:
             self.sweeping = False
+            self.idle.set()
 
     async def _sweep(self) -> None:
         started = self._monotonic()
@@ -283,6 +291,8 @@ class Poller:
                 log.exception("poller: device listener %r failed", listener)
 
     def _missed(self, live: DeviceLive, why: str, *, absent: bool) -> None:
+        if live.hex_id in self.rebooting:
+            return
         live.missed += 1
         if not absent:
             live.errors += 1

@@ -32,6 +32,7 @@ from .events import EventBus
 from .export import ExportService
 from .faces import FaceStatus
 from .faults import FaultInjector
+from .firmware_update import FirmwareDriver, FirmwareService
 from .group_switching import GroupSwitching
 from .history import HistoryService
 from .live import LiveState
@@ -53,9 +54,9 @@ from .topics import Topics
 from .users import UserService
 
 
-class CoreDriver(PollDriver, CommandDriver, Protocol):
-    """What the core needs of a driver: polling, commands and (simulated rings) a fault
-    injector. ``drivers.base.Driver`` satisfies it; core never imports a driver."""
+class CoreDriver(PollDriver, CommandDriver, FirmwareDriver, Protocol):
+    """What the core needs of a driver: polling, commands, firmware updates and
+    (simulated rings) a fault injector. ``drivers.base.Driver`` satisfies it; core never imports a driver."""
 
     def fault_injector(self) -> FaultInjector | None: ...
 
@@ -137,6 +138,8 @@ class CoreServices:
     """Time-limited support access: the ``support`` account, its expiry timer."""
     subscriptions: Subscriptions
     """Event subscriptions (listeners pushed alarms and outlet changes; Redfish)."""
+    firmware: FirmwareService
+    """PDU firmware updates over the ring (docs/firmware.md)."""
 
     async def start_polling(self, *, follow_interval: bool = True) -> None:
         """Start the sweeps (the last step of a start: every listener is in place) and
@@ -147,6 +150,7 @@ class CoreServices:
     async def stop(self) -> None:
         """Stop the background work in reverse order of start; the store stays open (its
         owner closes it after writing the last audit entry)."""
+        await self.firmware.stop()
         await self.poller.stop()
         await self.network.stop()
         await self.timesync.stop()
@@ -273,6 +277,11 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     subscriptions = Subscriptions(store, audit, clock=clock)
     await subscriptions.load()
     users.forgetters.append(subscriptions.forget)
+    firmware = FirmwareService(store, driver, live, alarms, config, audit, events,
+                               upload=paths.upload, clock=clock, bus_free=poller.idle.wait,
+                               rebooting=poller.rebooting)
+    await firmware.load()
+    await firmware.start(poller.first_sweep_done)
     return CoreServices(config=config, users=users, devices=devices, structure=structure,
                         rules=rules, alarms=alarms, topics=topics, audit=audit, live=live,
                         events=events, poller=poller, history=history, backup=backup,
@@ -284,4 +293,5 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                         certs=certs, tokens=tokens, timesync=timesync,
                         network=network,
                         support=support,
-                        subscriptions=subscriptions)
+                        subscriptions=subscriptions,
+                        firmware=firmware)

@@ -148,6 +148,35 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX password_history_name ON password_history(name, id)
         """,
     ),
+    (
+        5,
+        """
+        CREATE TABLE firmware_job (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            version TEXT NOT NULL,
+            source TEXT NOT NULL,
+            user TEXT NOT NULL,
+            forced INTEGER NOT NULL DEFAULT 0,
+            auto INTEGER NOT NULL DEFAULT 0,
+            started REAL NOT NULL,
+            state TEXT NOT NULL,
+            finished REAL,
+            image BLOB NOT NULL
+        );
+        CREATE TABLE firmware_step (
+            job_id INTEGER NOT NULL REFERENCES firmware_job(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            hex_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            controller INTEGER NOT NULL DEFAULT 0,
+            from_version TEXT NOT NULL,
+            state TEXT NOT NULL,
+            message TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (job_id, seq)
+        )
+        """,
+    ),
 ]
 """Numbered schema migrations; ``PRAGMA user_version`` records the last applied."""
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, TypeVar
 
 from ..core.errors import DriverTimeout, Unsupported
@@ -139,6 +139,28 @@ class Driver(ABC):
         raise Unsupported(
             f"driver {self.NAME} cannot remove sensors of PDU {hex_id}",
             thing=f"{hex_id} sensor {index}", value="remove", allowed="no sensor removal",
+        )
+
+    async def update_firmware(self, hex_id: str, image: bytes,
+                              progress: Callable[[int, int], None] | None = None,
+                              pace: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Transfer a firmware image (``core.firmware_image`` format) to the PDU in
+        blocks, one bus transaction each (polls of other PDUs go on between them), and
+        activate it. ``pace()`` is awaited before each block (the core lets a block go
+        only while no sweep runs); ``progress(sent, total)`` is called after each. Returns once
+        the PDU accepted the image and started rebooting into it; the PDU then does not
+        answer for a few seconds and reports the new ``firmware_version`` when it does.
+        The PDU's outlets keep their state throughout (manual §7.4).
+
+        Raises:
+            Unsupported: the driver cannot update firmware.
+            Invalid: the PDU refused the image (header, hardware, checksum); it keeps the
+                firmware it runs.
+            NotFound, DeviceUnavailable, DriverTimeout: as ``poll``.
+        """
+        raise Unsupported(
+            f"driver {self.NAME} cannot update the firmware of PDU {hex_id}",
+            thing=hex_id, value="firmware", allowed="no firmware update over this link",
         )
 
     def fault_injector(self) -> FaultInjector | None:

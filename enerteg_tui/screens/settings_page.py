@@ -157,6 +157,7 @@ class SettingsPage(Page):
         Binding("r", "restore", "Restore"),
         Binding("x", "factory_reset", "Factory reset"),
         Binding("c", "certificates", "Certificates"),
+        Binding("f", "firmware", "PDU firmware"),
     ]
     """Form keys (apply, discard, the topic's action) and list keys (maintenance)."""
 
@@ -463,13 +464,17 @@ class SettingsPage(Page):
             return self.topic is not None
         if action == "topic_action":
             return self.topic in ACTIONS
-        if action in ("backup", "restore", "factory_reset", "certificates"):
+        if action in ("backup", "restore", "factory_reset", "certificates", "firmware"):
             return self.topic is None
         return True
 
     def action_certificates(self) -> None:
         """Open the certificate store's page (``screens/certs_page.py``)."""
         self.app.call_later(self.app.open_place, Place("certs"))  # type: ignore[attr-defined]
+
+    def action_firmware(self) -> None:
+        """Open the PDU firmware page (``screens/firmware_page.py``)."""
+        self.app.call_later(self.app.open_place, Place("firmware"))  # type: ignore[attr-defined]
 
 
     def action_topic_action(self) -> None:

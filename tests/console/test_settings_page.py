@@ -71,11 +71,11 @@ async def test_list_shows_every_topic_and_who_applies_it(frozen):
         assert cells["modbus"] == "modbus server"
         assert cells["http_server"] == "web server (see note)"
         assert cells["time"] == "time sync"
-        assert cells["sppdu5"].startswith("none yet")
+        assert cells["sppdu5"] == "firmware update (see note)"
         p.query_one("#topics").cursor_row = [r.key for r in rows].index("sppdu5")
         await settle(pilot)
-        assert "Not active in this build: no service applies" in str(
-            p.query_one("#service").render())
+        assert ("Stored but not active in this build: autoDiscovery, baudRate, serialPort"
+                in str(p.query_one("#service").render()))
         # issue 14 item 12: a key nothing reads is not claimed by the topic's service
         p.query_one("#topics").cursor_row = [r.key for r in rows].index("core")
         await settle(pilot)

@@ -76,7 +76,7 @@ SERVICES = {
     "auth": "users", "backup": "backup", "backup_settings": "backup",
     "cli": "ssh, serial console", "core": "poller, history, watchdog, support access", "devices": "driver", "email": "email",
     "hostname": "console, shell, syslog, snmp agent, email, mdns", "http_server": "web server", "modbus": "modbus server",
-    "network": "network", "notifications": "audit", "snmp_agent": "snmp agent", "sppdu5": None,
+    "network": "network", "notifications": "audit", "snmp_agent": "snmp agent", "sppdu5": "firmware update",
     "sql_export": "export", "syslog": "syslog", "time": "time sync",
 }
 """Who applies each topic in this build (None: stored and checked only; faces say so)."""

@@ -146,6 +146,9 @@ class Sppdu5Settings(TopicSettings):
 
     TOPIC: ClassVar[str] = "sppdu5"
     TITLE: ClassVar[str] = "SpPdu5 databus"
+    SERVICE: ClassVar[str | None] = "firmware update"
+    INACTIVE_KEYS: ClassVar[frozenset[str]] = frozenset(
+        {"serialPort", "baudRate", "autoDiscovery"})
 
     serialPort: DevicePath = "/dev/ttyS1"
     """Serial device of the controller module's databus port."""
@@ -155,7 +158,8 @@ class Sppdu5Settings(TopicSettings):
     """Add PDUs found on the databus to the device list automatically (§3.2)."""
     firmwareAutoUpdate: Toggle = False
     """Update PDU firmware in the background from the firmware shipped with the
-    controller (§7.4)."""
+    controller (§7.4): PDUs running an older version, the Controller module PDU first,
+    one at a time; a PDU in alarm waits (docs/firmware.md)."""
 
     @model_validator(mode="after")
     def _port_given(self) -> Sppdu5Settings:

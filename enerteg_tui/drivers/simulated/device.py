@@ -34,6 +34,7 @@ from .catalogue import (
     make_identification,
 )
 from ...core.quantities import Component
+from .firmware import PduFirmware
 from .physics import PduPhysics, SiteGrid
 from .switching import OutletBank
 
@@ -89,6 +90,9 @@ class SimPdu:
         self.identification: Identification = make_identification(seed, serial, hw)
         self.settings: DeviceSettings = default_settings(position, hw)
         self.outlets = OutletBank(hw.model.outlets, hw.model.switchable)
+        self.firmware = PduFirmware(self.hex_id, self.identification.firmware_version,
+                                    int(self.identification.hardware_version))
+        """Firmware version, update flash and reboot (``firmware.PduFirmware``)."""
         self.physics = PduPhysics(hw.model, hw.sensors, grid, hardware_rng(seed, serial, "loads"),
                                   hardware_rng(seed, serial, "noise"))
         self.reachable = True
@@ -118,8 +122,9 @@ class SimPdu:
     # ------------------------------------------------------------------ discovery
     @property
     def answers(self) -> bool:
-        """Whether the PDU answers on the bus at all (powered and not silenced)."""
-        return self.reachable and self.powered
+        """Whether the PDU answers on the bus at all (powered, not silenced, not rebooting
+        into new firmware)."""
+        return self.reachable and self.powered and not self.firmware.rebooting
 
     def info(self) -> DeviceInfo:
         """The PDU as discovery reports it; the same object until something changes."""
@@ -153,6 +158,17 @@ class SimPdu:
             self.outlets.power_restored(self.settings)
         else:
             self.outlets.power_lost(self.settings.power_up_mode)
+
+    def firmware_rebooted(self) -> None:
+        """The reboot into new firmware is over: the identification reports its version,
+        uptime starts from 0; the relays were never touched (outlets keep their state)."""
+        if not self.firmware.rebooting:
+            return
+        version = self.firmware.finish_reboot()
+        self.identification = self.identification.model_copy(update={"firmware_version": version})
+        self._info = None
+        self._boot_at, self._up_before = None, 0.0
+        self.physics.restart()
 
     # ------------------------------------------------------------------ polling
     def sample(self, now: float) -> DeviceSample:
@@ -205,6 +221,7 @@ class SimPdu:
         return {"hexId": self.hex_id, "model": self.model.type_name,
                 "settings": self.settings.model_dump(mode="json", by_alias=True),
                 "outlets": self.outlets.kept_states(),
+                "firmware": self.firmware.version,
                 "counters": self.physics.counters(reserve_kwh)}
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -213,6 +230,12 @@ class SimPdu:
             log.warning("simulator: saved memory of PDU %s is for a %r, not a %r; ignored",
                         self.hex_id, data.get("model"), self.model.type_name)
             return
+        firmware = data.get("firmware")
+        if isinstance(firmware, str) and firmware and len(firmware) <= 16:
+            self.firmware.version = firmware
+            self.identification = self.identification.model_copy(
+                update={"firmware_version": firmware})
+            self._info = None
         counters = data.get("counters")
         if not isinstance(counters, dict) or not self.physics.restore_counters(counters):
             log.warning("simulator: saved energy counters of PDU %s are unusable; ignored",

@@ -28,7 +28,8 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,6 +45,7 @@ from ..base import Driver
 from .catalogue import Equipment, SerialSource
 from .device import SimPdu, check_settings
 from .faults import MAX_PDUS, SimulatorFaults
+from .firmware import REBOOT_S
 from .physics import SiteGrid
 from .ring import ring_view
 from .state import load_state, write_state
@@ -62,6 +64,12 @@ ANSWER_SPREAD = 0.15
 """Sigma of the log-normal spread of answer times around ``bus_latency_ms``."""
 BUSY_SHARE = 0.01
 """Share of answers from a PDU busy with something else (2–4 times as slow)."""
+FIRMWARE_BLOCK = 256
+"""Bytes of firmware image per bus transaction."""
+FIRMWARE_BAUD = 115200
+"""Databus speed a firmware block travels at (the databus default of 115200 baud): a
+block holds the bus ``bus_latency_ms`` plus its 10 bits a byte at this speed (22 ms for
+256 bytes), so the shipped 24 KiB image takes about 2.3 s of bus time."""
 ANSWER_ERROR_RATE = 0.001
 """Share of garbled poll answers of a healthy RS-485 bus (one in a thousand): what
 ``enerteg serve`` simulates; a driver built without the option has a perfect bus."""
@@ -95,7 +103,8 @@ class SimulatedDriver(Driver):
     def __init__(self, *, pdus: int = 8, seed: int = 0, state_path: Path | None = None,
                  bus_latency_ms: float = 2.0, timeout: float = 0.5,
                  clock: Callable[[], float] = time.time, equipment: Equipment = "mixed",
-                 answer_error_rate: float = 0.0, **ignored: Any) -> None:
+                 answer_error_rate: float = 0.0, firmware_reboot_s: float = REBOOT_S,
+                 **ignored: Any) -> None:
         super().__init__(timeout=timeout)
         if equipment not in ("mixed", "full"):
             raise _bad("equipment", equipment, '"mixed" or "full"')
@@ -138,6 +147,9 @@ class SimulatedDriver(Driver):
         """Per PDU serial: the relay states as stored."""
         self.writes = 0
         """Writes of the memory file since start (tests and the bench)."""
+        self.firmware_reboot_s = float(firmware_reboot_s)
+        """Seconds a PDU takes to restart into new firmware (loop clock; tests shorten it)."""
+        self._reboots: dict[str, asyncio.TimerHandle] = {}
         self.resize(pdus)
 
     # ------------------------------------------------------------------ the ring
@@ -217,6 +229,11 @@ class SimulatedDriver(Driver):
             return
         was_running = self.state == "running"
         self.state = "closed"
+        for handle in self._reboots.values():  # a PDU that was rebooting finishes its reboot
+            handle.cancel()
+        self._reboots.clear()
+        for pdu in [*self._ring, *self._shelf.values()]:
+            pdu.firmware_rebooted()
         for pdu in [*self._ring, *self._shelf.values()]:
             await pdu.outlets.finish()
         if self._save_task is not None:
@@ -228,14 +245,14 @@ class SimulatedDriver(Driver):
 
     # ------------------------------------------------------------------ queries
     async def discover(self) -> RingScan:
-        """The PDUs that answer: reachable through the ring and neither silent nor unpowered.
+        """The PDUs that answer: reachable through the ring and neither silent, unpowered
+        nor rebooting into new firmware.
 
         The controller module tracks the ring itself, so discovery does not occupy the bus.
         """
         self._require_open()
         view = ring_view(len(self._ring), self.ring_breaks)
-        devices = [p.info() for p in self._ring if p.reachable and p.powered
-                   and view.reaches(p.position)]
+        devices = [p.info() for p in self._ring if p.answers and view.reaches(p.position)]
         return RingScan(devices=devices, reachable={d.hex_id for d in devices},
                         breaks=view.breaks)
 
@@ -350,6 +367,53 @@ class SimulatedDriver(Driver):
         async with self._bus:
             pdu = await self._answer(hex_id, "remove sensor")
             pdu.remove_sensor(index)
+
+    async def update_firmware(self, hex_id: str, image: bytes,
+                              progress: Callable[[int, int], None] | None = None,
+                              pace: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Send ``image`` in ``FIRMWARE_BLOCK`` blocks, each holding the bus for its
+        latency and transmission time (none when ``bus_latency_ms`` is 0) and each after
+        ``pace()`` allowed it, then activate it; the PDU checks the header on the first block and the payload's
+        SHA-256 at activation, and refuses a bad image (``Invalid``, old firmware kept).
+        An accepted image makes the PDU reboot for ``firmware_reboot_s`` seconds (absent
+        from discovery, LED ring blue) with its relays latched; then it answers with the
+        new ``firmware_version``.
+
+        Raises:
+            Invalid: refused by the PDU. Conflict: the PDU is already rebooting.
+            NotFound, DeviceUnavailable, DriverTimeout: as ``poll``.
+        """
+        pdu = self._reach(hex_id)
+        total = len(image)
+        sent = 0
+        try:
+            while sent < total:
+                block = image[sent:sent + FIRMWARE_BLOCK]
+                if pace is not None:
+                    await pace()
+                async with self._bus:
+                    pdu = await self._answer(hex_id, f"firmware block at {sent}")
+                    if self.bus_latency_ms > 0:
+                        await asyncio.sleep(len(block) * 10 / FIRMWARE_BAUD)
+                    pdu.firmware.receive(sent, block)
+                sent += len(block)
+                if progress is not None:
+                    progress(sent, total)
+                await asyncio.sleep(0)  # one block per loop turn, even on a bus without latency
+            async with self._bus:
+                pdu = await self._answer(hex_id, "firmware activation")
+                pdu.firmware.activate()
+        except BaseException:
+            pdu.firmware.discard()  # a partial image is dropped; the running firmware stays
+            raise
+        loop = asyncio.get_running_loop()
+        self._reboots[hex_id] = loop.call_later(self.firmware_reboot_s,
+                                                partial(self._rebooted, pdu))
+
+    def _rebooted(self, pdu: SimPdu) -> None:
+        self._reboots.pop(pdu.hex_id, None)
+        pdu.firmware_rebooted()
+        self.memory_changed()  # the PDU keeps its firmware version in its memory
 
     # ------------------------------------------------------------------ helpers
     def _require_open(self) -> None:

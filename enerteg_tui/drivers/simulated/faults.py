@@ -94,6 +94,8 @@ class DeviceDocument(_Doc):
     """Numbers of sensors unplugged from the PDU: known, no value (manual §8.4)."""
     blinking: bool = False
     """Whether the display is blinking after an identify command (read-only status)."""
+    led_ring: str = Field(default="green", max_length=8)
+    """LED ring colour: blue during a firmware update and its reboot, else green (status)."""
     position: int = 0
     """Ring position (read-only)."""
     model: str = ""
@@ -173,11 +175,13 @@ class SimulatorFaults:
             reachable=pdu.reachable, load_factor=pdu.load_factor, powered=pdu.powered,
             temperature_offset=pdu.temperature_offset, residual_current_ma=pdu.residual_ma,
             sensors_disconnected=sorted(pdu.disconnected),
-            blinking=pdu.blinking(self._driver.clock()), position=pdu.position,
+            blinking=pdu.blinking(self._driver.clock()), led_ring=pdu.firmware.led_ring,
+            position=pdu.position,
             model=pdu.model.type_name)
 
     def apply_device(self, hex_id: str, doc: BaseModel) -> None:
-        """Apply one PDU's faults. ``blinking`` is a status: a written value is ignored.
+        """Apply one PDU's faults. ``blinking`` and ``ledRing`` are status: a written
+        value is ignored.
 
         Raises:
             NotFound: no PDU with that hex id on the ring.

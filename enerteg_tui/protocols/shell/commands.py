@@ -270,8 +270,8 @@ def _unknown(word: str) -> str:
 
 
 def _build() -> dict[str, Command]:
-    from . import (admincmds, certcmds, dccmds, devicecmds, exportcmds, ldapcmds, netcmds,
-                   notifycmds, reportcmds, supportcmds, switchcmds, systemcmds, timecmds,
+    from . import (admincmds, certcmds, dccmds, devicecmds, exportcmds, firmwarecmds, ldapcmds,
+                   netcmds, notifycmds, reportcmds, supportcmds, switchcmds, systemcmds, timecmds,
                    tokencmds, usercmds)
 
     nav, net, user, admin = "Navigation", "Network", "User", "Maintenance"
@@ -339,6 +339,10 @@ def _build() -> dict[str, Command]:
                         "--manage-host)", admin),
         "time": Command(timecmds.cmd_time, timecmds.TIME_USAGE.removeprefix("Usage: "),
                         "Show the clock's NTP sync state and offset, or check now", admin),
+        "firmware": Command(firmwarecmds.cmd_firmware,
+                            firmwarecmds.USAGE.removeprefix("Usage: "),
+                            "Update the PDUs' firmware from /upload, show progress (admin)",
+                            admin),
         "format": Command(cmd_format, "format text|json", "Set output format", user, "format"),
         "help": Command(cmd_help, "help [command]", "List commands, or explain one", user, "command"),
         "exit": Command(cmd_exit, "exit", "Log out", user),

@@ -20,7 +20,7 @@ from .conftest import PASSWORD, SSHEnv
 
 
 async def test_put_of_a_topic_without_service_says_not_active(ssh_env: SSHEnv) -> None:
-    for topic, change in (("sppdu5", "autoDiscovery=disabled"),):
+    for topic, change in (("network", """interfaces='{"eth0": {"llaFallback": true}}'"""),):
         r = await ssh_env.ssh("boss", f"cd config/{topic}; put {change}")
         assert r.code == 0, r.err
         assert "updated successfully" not in r.err
@@ -33,6 +33,9 @@ async def test_put_of_an_unread_key_says_not_active(ssh_env: SSHEnv) -> None:
     assert r.code == 0, r.err
     assert ("acceptAllCertificates is stored, but not active in this build: nothing reads it"
             in r.err)
+    r = await ssh_env.ssh("boss", "cd config/sppdu5; put autoDiscovery=disabled")
+    assert r.code == 0 and ("autoDiscovery is stored, but not active in this build: nothing "
+                            "reads it") in r.err, r.err
     r = await ssh_env.ssh("boss", "cd config/core; put pollIntervalSeconds=2")
     assert r.code == 0 and "Value at config/core updated successfully." in r.err
 
