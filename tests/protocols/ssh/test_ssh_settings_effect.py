@@ -1,8 +1,8 @@
 """Issue 14 item 12 through the shell over SSH: a ``put`` says what it really does.
 
-SNMP and Modbus have no service in this build: their ``put`` used to answer "updated
-successfully" while nothing listened; it now says the value is stored and not active.
-A key nothing reads (``acceptAllCertificates``) says so too. The SSH port applies at
+Every topic has a service now; one that does not act on this controller says so (the
+network of a controller started without ``--manage-host``). A key nothing reads
+(``acceptAllCertificates``) says it is stored and not active. The SSH port applies at
 once, as the Settings page now says.
 """
 
@@ -13,19 +13,21 @@ import socket
 import asyncssh
 
 from enerteg_tui.core.permissions import SYSTEM
-from enerteg_tui.core.settings import CliSettings
+from enerteg_tui.core.settings import SETTINGS_TOPICS, CliSettings
 from tests.helpers import wait_for
 
 from .conftest import PASSWORD, SSHEnv
 
 
-async def test_put_of_a_topic_without_service_says_not_active(ssh_env: SSHEnv) -> None:
-    for topic, change in (("network", """interfaces='{"eth0": {"llaFallback": true}}'"""),):
-        r = await ssh_env.ssh("boss", f"cd config/{topic}; put {change}")
-        assert r.code == 0, r.err
-        assert "updated successfully" not in r.err
-        assert (f"Value at config/{topic} stored, but not active in this build: no service "
-                f"of this build applies config/{topic}") in r.err
+async def test_put_of_a_host_topic_without_manage_host_says_not_applied(ssh_env: SSHEnv
+                                                                         ) -> None:
+    """Every topic has a service now; config/network's says plainly that it does not
+    touch the host of a controller started without --manage-host."""
+    assert all(schema.SERVICE for schema in SETTINGS_TOPICS.values())
+    r = await ssh_env.ssh("boss", """cd config/network; put interfaces='{"eth0": {"llaFallback": true}}'""")
+    assert r.code == 0, r.err
+    assert "not applied: the host manages its own network" in r.err, r.err
+    assert "--manage-host" in r.err
 
 
 async def test_put_of_an_unread_key_says_not_active(ssh_env: SSHEnv) -> None:
