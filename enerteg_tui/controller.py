@@ -96,6 +96,10 @@ class ControllerOptions:
     """Serial console speed; None = ``config/cli`` serialBaud."""
     log_file: bool = False
     """Write a rotating log file to ``<data-dir>/logs`` (``enerteg serve`` does)."""
+    update_keys: tuple[Path, ...] = ()
+    """Public keys (PEM files) trusted for software update packages beside the ones
+    shipped in ``enerteg_tui/update_keys`` (``--update-key``; tests, private builds).
+    Read at start only: no upload can add one."""
     email_options: dict[str, Any] = field(default_factory=dict)
     """Extra arguments for the e-mail notifier (tests: ``delay``, ``retry``, ``tls_context``)."""
 
@@ -174,6 +178,7 @@ class Controller:
                                      clock=self.clock, interval=opts.interval,
                                      password_hasher=self._password_hasher,
                                      manage_host=opts.manage_host,
+                                     update_keys=tuple(opts.update_keys),
                                      ntp_port=(opts.ntp_port or None) if opts.ntp_port is not None
                                      else (123 if opts.manage_host else None))
         core = self.core
@@ -332,6 +337,21 @@ class Controller:
             self._umask = None
 
     # ------------------------------------------------------------------ info
+    def health_targets(self) -> dict[str, tuple[str, int, bytes]]:
+        """The network faces that run, as the software update's health check probes them:
+        name → (address, port, first bytes expected)."""
+        out: dict[str, tuple[str, int, bytes]] = {}
+        ssh = self.service("ssh")
+        if getattr(ssh, "port", None):
+            out["ssh"] = (getattr(ssh, "address", None) or "", int(ssh.port), b"SSH-")  # type: ignore[union-attr]
+        http = self.service("http")
+        for attr in ("port", "https_port"):
+            port = getattr(http, attr, None)
+            if port:
+                out["http" if attr == "port" else "https"] = (
+                    getattr(http, "address", None) or "", int(port), b"")
+        return out
+
     def ready_line(self) -> str:
         """The one line printed when everything is up (after the first sweep); names the
         data directory by its absolute path (where the database, logs and backups are).

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from argon2 import PasswordHasher
@@ -40,6 +41,7 @@ from .layout import DataLayout
 from .reports import ReportService
 from .rules import RuleService
 from .secretbox import SecretBox
+from .software_update import SoftwareUpdate
 from .store import Store
 from .retire import Retirement
 from .system import SystemService
@@ -127,6 +129,8 @@ class CoreServices:
     """API tokens of users, for the machine faces (REST, Redfish)."""
     timesync: TimeService
     """The clock: NTP check, sync state and offset, the clock alarm, ``date set``."""
+    software: SoftwareUpdate
+    """Software update of the controller: check, install beside, restart, roll back."""
 
     async def start_polling(self, *, follow_interval: bool = True) -> None:
         """Start the sweeps (the last step of a start: every listener is in place) and
@@ -153,7 +157,8 @@ class CoreServices:
 async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                      clock: Callable[[], float], interval: float | None = None,
                      password_hasher: PasswordHasher | None = None,
-                     manage_host: bool = False, ntp_port: int | None = 123) -> CoreServices:
+                     manage_host: bool = False, ntp_port: int | None = 123,
+                     update_keys: tuple[Path, ...] = ()) -> CoreServices:
     """Build, load and start the core services over an open store and driver.
 
     Args:
@@ -166,6 +171,7 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
             pass a cheap one; production code has no switch that lowers it).
         manage_host: started with ``--manage-host`` (poweroff and reboot allowed).
         ntp_port: UDP port of the NTP servers; None = do not check the clock (tests).
+        update_keys: public keys trusted for software updates beside the shipped ones.
 
     The poller is built but not started: ``CoreServices.start_polling`` does that once
     the faces' listeners are in place.
@@ -246,12 +252,15 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
     timesync = TimeService(config, alarms, audit, events, manage_host=manage_host,
                            ntp_port=ntp_port, clock=clock, faces=faces)
     await timesync.start()
+    system = SystemService(audit, users.sessions, manage_host=manage_host)
+    software = SoftwareUpdate(audit, system, paths, extra_keys=update_keys, clock=clock)
+    await software.start()
     return CoreServices(config=config, users=users, devices=devices, structure=structure,
                         rules=rules, alarms=alarms, topics=topics, audit=audit, live=live,
                         events=events, poller=poller, history=history, backup=backup,
                         export=export, reports=reports, notifications=Notifications(),
                         faces=faces, paths=paths, clock=clock,
                         retire=Retirement(devices, alarms),
-                        system=SystemService(audit, users.sessions, manage_host=manage_host),
+                        system=system, software=software,
                         switching=GroupSwitching(devices, structure, audit, clock=clock),
                         certs=certs, tokens=tokens, timesync=timesync)

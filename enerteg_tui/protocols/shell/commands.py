@@ -271,7 +271,8 @@ def _unknown(word: str) -> str:
 
 def _build() -> dict[str, Command]:
     from . import (admincmds, certcmds, dccmds, devicecmds, exportcmds, ldapcmds, netcmds,
-                   notifycmds, reportcmds, switchcmds, systemcmds, timecmds, tokencmds, usercmds)
+                   notifycmds, reportcmds, switchcmds, systemcmds, timecmds, tokencmds, updatecmds,
+                   usercmds)
 
     nav, net, user, admin = "Navigation", "Network", "User", "Maintenance"
     table = {
@@ -330,6 +331,9 @@ def _build() -> dict[str, Command]:
                             "Power off the host (needs serve --manage-host; admin)", admin),
         "reboot": Command(systemcmds.cmd_reboot, "reboot [--yes]",
                           "Reboot the host (needs serve --manage-host; admin)", admin),
+        "update": Command(updatecmds.cmd_update, updatecmds.USAGE.removeprefix("Usage: "),
+                          "Software update from /upload: check, apply (restarts), status (admin)",
+                          admin),
         "date": Command(timecmds.cmd_date, timecmds.DATE_USAGE.removeprefix("Usage: "),
                         "Show the time (config/time zone) and sync state; set it (admin, "
                         "--manage-host)", admin),
