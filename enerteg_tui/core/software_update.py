@@ -96,9 +96,10 @@ class SoftwareUpdate:
         return sorted(p.name for p in folder.iterdir()
                       if p.name.endswith(PACKAGE_SUFFIX) and p.is_file())
 
-    def status(self) -> dict[str, Any]:
+    def status(self, principal: Principal) -> dict[str, Any]:
         """Running version, selected and previous versions, the update under way or the
-        last one's outcome, packages waiting in /upload, trusted keys."""
+        last one's outcome, packages waiting in /upload, trusted keys (administrators)."""
+        require(principal, Action.ADMINISTER, "software/update")
         result = self.versions.result()
         return {
             "running": self.running_version,

@@ -34,6 +34,7 @@ from ....core.topics import normalize
 from ...shell.tokencmds import token_doc
 from .more import add_more
 from .users import add_users
+from .software import add_software
 from .auth import FACE, RestSessions, client_address
 from .problems import PROBLEM_RESPONSES, ProblemError, install_handlers
 
@@ -394,6 +395,7 @@ def build_api(core: CoreServices, clock: Callable[[], float] = time.time) -> Fas
 
     add_users(api, core, who)
     add_more(api, core, who, clock)
+    add_software(api, core, who)
     return api
 
 
