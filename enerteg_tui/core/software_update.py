@@ -38,7 +38,7 @@ from .update_package import (PACKAGE_SUFFIX, PackageInfo, open_package, trusted_
                              verify_package)
 from .versions import BOOT_DEADLINE_S, ENV_VERSION, VersionStore
 
-__all__ = ["SoftwareUpdate", "HealthTarget"]
+__all__ = ["SoftwareUpdate", "HealthTarget", "status_text"]
 
 log = logging.getLogger(__name__)
 
@@ -325,3 +325,33 @@ async def _probe(name: str, host: str, port: int, banner: bytes) -> str:
         return f"{name} on {host}:{port} did not answer ({exc})"
     finally:
         writer.close()
+
+
+def status_text(st: dict[str, Any], clock_text: Callable[[float], str] | None = None) -> str:
+    """``status`` as people read it (the shell's ``update status``, the console's);
+    ``clock_text`` writes a time in the zone of ``config/time`` (default: UTC)."""
+    def _when(ts: Any) -> str:
+        if not isinstance(ts, (int, float)):
+            return ""
+        if clock_text is not None:
+            return " at " + clock_text(ts)
+        return time.strftime(" at %Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+
+    lines = [f"Running version    {st['running']} ({st['runningFrom']})",
+             f"Selected to start  {st['selected']}  (previous: {st['previous']})"]
+    progress = st.get("progress") or {}
+    if progress.get("state") not in (None, "idle"):
+        lines.append(f"This update        {progress['state']}: {progress.get('message', '')}"
+                     f"{_when(progress.get('at'))}")
+    boot = st.get("boot")
+    if boot:
+        lines.append(f"Boot attempt       version {boot.get('version')} {boot.get('state')}"
+                     + (f": {boot['reason']}" if boot.get("reason") else ""))
+    last = st.get("lastResult")
+    if last:
+        lines.append(f"Last update        version {last.get('version')} {last.get('result')}"
+                     f"{_when(last.get('at'))}" + (f": {last['reason']}" if last.get("reason") else ""))
+    lines.append("Installed          " + (", ".join(st["installed"]) or "none (base only)"))
+    lines.append("Packages in /upload " + (", ".join(st["packages"]) or "none"))
+    lines.append("Trusted keys       " + (", ".join(st["trustedKeys"]) or "none"))
+    return "\n".join(lines)

@@ -6,15 +6,12 @@ that cannot start is rolled back to the previous one on its own."""
 
 from __future__ import annotations
 
-import io
 import os
 import queue
 import re
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 from pathlib import Path
@@ -22,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.protocols.ssh.conftest import PASSWORD, SSH_OPTS, askpass_env
+from tests.update_packages import broken_source, build, new_key, tampered
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / "scripts" / "build-update.py"
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -32,65 +29,20 @@ def _env(**extra: str) -> dict[str, str]:
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p), **extra}
 
 
-def _run(*cmd: str) -> str:
-    done = subprocess.run(list(cmd), capture_output=True, text=True, env=_env(), timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout.strip()
-
-
-def _key(folder: Path, name: str) -> tuple[Path, Path]:
-    key = folder / name
-    _run(sys.executable, str(BUILD), "--new-key", str(key))
-    return key, key.with_name(key.name + ".pub")
-
-
-def _build(key: Path, version: str, out: Path, source: Path = ROOT) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    return Path(_run(sys.executable, str(BUILD), "--key", str(key), "--version", version,
-                     "--out", str(out), "--source", str(source)).splitlines()[-1])
-
-
-def _broken_source(folder: Path) -> Path:
-    """A copy of the source whose controller module cannot be imported."""
-    src = folder / "broken-src"
-    shutil.copytree(ROOT / "enerteg_tui", src / "enerteg_tui",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "pyproject.toml", src / "pyproject.toml")
-    ctl = src / "enerteg_tui" / "controller.py"
-    text = ctl.read_text().replace(
-        "from __future__ import annotations\n",
-        'from __future__ import annotations\n\nraise ImportError("this build is broken on purpose")\n', 1)
-    assert "broken on purpose" in text
-    ctl.write_text(text)
-    return src
-
-
-def _tampered(package: Path, target: Path) -> Path:
-    """The same signed manifest, one byte of the wheel changed."""
-    with tarfile.open(package) as tar:
-        members = [(m, tar.extractfile(m).read()) for m in tar.getmembers()]  # type: ignore[union-attr]
-    with tarfile.open(target, "w") as out:
-        for m, data in members:
-            if m.name.endswith(".whl"):
-                data = data[:100] + bytes([data[100] ^ 1]) + data[101:]
-            out.addfile(m, io.BytesIO(data))
-    return target
-
-
 @pytest.fixture(scope="module")
 def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("pkgs")
-    key, pub = _key(tmp, "test-update.key")
-    other, _ = _key(tmp, "stranger.key")
+    key, pub = new_key(tmp, "test-update.key")
+    other, _ = new_key(tmp, "stranger.key")
     out = tmp / "out"
-    good = _build(key, "0.2.0", out)
-    older = _build(key, "0.0.5", out)
-    stranger = _build(other, "0.4.0", tmp / "stranger")
+    good = build(key, "0.2.0", out)
+    older = build(key, "0.0.5", out)
+    stranger = build(other, "0.4.0", tmp / "stranger")
     bad_sig = stranger.rename(out / "enerteg-0.4.0-badsig.etgpkg")
-    tampered = _tampered(good, out / "enerteg-0.2.0-tampered.etgpkg")
-    broken = _build(key, "0.3.0", out, _broken_source(tmp))
+    changed = tampered(good, out / "enerteg-0.2.0-tampered.etgpkg")
+    broken = build(key, "0.3.0", out, broken_source(tmp))
     return {"pub": pub, "good": good, "older": older, "badsig": bad_sig,
-            "tampered": tampered, "broken": broken}
+            "tampered": changed, "broken": broken}
 
 
 class Serve:

@@ -5,9 +5,6 @@ refused; apply selects the version and asks for the restart; status follows it."
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,27 +12,14 @@ import pytest
 
 from enerteg_tui.core.permissions import SYSTEM
 from tests.protocols.test_rest import client, is_problem, login, rest_env
+from tests.update_packages import build, new_key
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / "scripts" / "build-update.py"
-
-
-def _script(*args: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, str(BUILD), *args], capture_output=True,
-                          text=True, env=env, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
-
-
 async def test_upload_verify_apply_and_status(make_controller: Any, tmp_path: Path) -> None:
-    key = tmp_path / "k"
-    _script("--new-key", str(key))
-    good = Path(_script("--key", str(key), "--version", "0.7.0", "--out", str(tmp_path)))
-    c, base, _ = await rest_env(
-        lambda **kw: make_controller(update_keys=(key.with_name("k.pub"),), **kw))
+    key, pub = new_key(tmp_path, "k")
+    good = build(key, "0.7.0", tmp_path)
+    c, base, _ = await rest_env(lambda **kw: make_controller(update_keys=(pub,), **kw))
     upload = c.core.paths.upload
     async with client(c, base) as cl:
         boss, oper = await login(cl, "boss"), await login(cl, "oper")

@@ -10,42 +10,15 @@ update under way or how the last one ended, and the packages waiting in /upload.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from ...core.software_update import status_text
+from ...core.timesync import local_text
 from .parse import UsageError
 
-__all__ = ["cmd_update", "USAGE", "status_lines"]
+__all__ = ["cmd_update", "USAGE"]
 
 USAGE = "Usage: update status | check FILE [--force] | apply FILE [--force] [--yes]"
-
-
-def _when(ts: Any) -> str:
-    if not isinstance(ts, (int, float)):
-        return ""
-    return time.strftime(" at %Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
-
-
-def status_lines(st: dict[str, Any]) -> str:
-    """The text form of ``update status`` (also the console's)."""
-    lines = [f"Running version    {st['running']} ({st['runningFrom']})",
-             f"Selected to start  {st['selected']}  (previous: {st['previous']})"]
-    progress = st.get("progress") or {}
-    if progress.get("state") not in (None, "idle"):
-        lines.append(f"This update        {progress['state']}: {progress.get('message', '')}"
-                     f"{_when(progress.get('at'))}")
-    boot = st.get("boot")
-    if boot:
-        lines.append(f"Boot attempt       version {boot.get('version')} {boot.get('state')}"
-                     + (f": {boot['reason']}" if boot.get("reason") else ""))
-    last = st.get("lastResult")
-    if last:
-        lines.append(f"Last update        version {last.get('version')} {last.get('result')}"
-                     f"{_when(last.get('at'))}" + (f": {last['reason']}" if last.get("reason") else ""))
-    lines.append("Installed          " + (", ".join(st["installed"]) or "none (base only)"))
-    lines.append("Packages in /upload " + (", ".join(st["packages"]) or "none"))
-    lines.append("Trusted keys       " + (", ".join(st["trustedKeys"]) or "none"))
-    return "\n".join(lines)
 
 
 async def cmd_update(sh: Any, args: list[str]) -> None:
@@ -57,7 +30,7 @@ async def cmd_update(sh: Any, args: list[str]) -> None:
         if rest:
             raise UsageError(USAGE)
         st = software.status(sh.principal)
-        sh.emit(st, status_lines(st))
+        sh.emit(st, status_text(st, lambda ts: local_text(sh.core.config, ts)))
         return
     flags = {a for a in rest if a.startswith("--")}
     files = [a for a in rest if not a.startswith("--")]
