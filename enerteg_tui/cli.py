@@ -59,6 +59,16 @@ def _port(text: str) -> int:
     return value
 
 
+def _boot_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 5 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text} is out of range; allowed is 5 to 3600 seconds")
+    return value
+
+
 BAUD_RATES = (9600, 19200, 38400, 57600, 115200)
 
 
@@ -112,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also trust this Ed25519 public key (PEM) for software update "
                             "packages, beside the keys shipped in enerteg_tui/update_keys "
                             "(tests, private builds; never a file under the data directory)")
+    serve.add_argument("--update-boot-seconds", type=_boot_seconds, metavar="SECONDS",
+                       help="how long a version started by a software update has to be "
+                            "ready and healthy before it is rolled back (default 180)")
     unit = sub.add_parser("install-service",
                           help="write a systemd unit file for `enerteg serve` (to PATH; "
                                "enables nothing)")
@@ -143,6 +156,7 @@ async def _serve(args: argparse.Namespace) -> int:
         ssh_enabled=False if args.no_ssh else None, ssh_port=args.ssh_port,
         serial_device=args.serial, serial_baud=args.baud, log_file=True,
         manage_host=args.manage_host, update_keys=tuple(args.update_key),
+        update_boot_seconds=args.update_boot_seconds,
     ))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -100,6 +100,9 @@ class ControllerOptions:
     """Public keys (PEM files) trusted for software update packages beside the ones
     shipped in ``enerteg_tui/update_keys`` (``--update-key``; tests, private builds).
     Read at start only: no upload can add one."""
+    update_boot_seconds: float | None = None
+    """How long a version started by a software update has to be ready and healthy
+    before it is rolled back (``--update-boot-seconds``); None = 180 s."""
     email_options: dict[str, Any] = field(default_factory=dict)
     """Extra arguments for the e-mail notifier (tests: ``delay``, ``retry``, ``tls_context``)."""
 
@@ -179,6 +182,7 @@ class Controller:
                                      password_hasher=self._password_hasher,
                                      manage_host=opts.manage_host,
                                      update_keys=tuple(opts.update_keys),
+                                     update_boot_s=opts.update_boot_seconds,
                                      ntp_port=(opts.ntp_port or None) if opts.ntp_port is not None
                                      else (123 if opts.manage_host else None))
         core = self.core

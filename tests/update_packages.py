@@ -40,17 +40,19 @@ def build(key: Path, version: str, out: Path, source: Path = ROOT) -> Path:
                         "--source", str(source)).splitlines()[-1])
 
 
-def broken_source(folder: Path) -> Path:
-    """A copy of the source whose controller module cannot be imported."""
-    src = folder / "broken-src"
+def broken_source(folder: Path, *, hang: bool = False) -> Path:
+    """A copy of the source whose controller module cannot be imported, or (``hang``)
+    whose import never finishes."""
+    src = folder / ("hanging-src" if hang else "broken-src")
     shutil.copytree(ROOT / "enerteg_tui", src / "enerteg_tui",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", src / "pyproject.toml")
     ctl = src / "enerteg_tui" / "controller.py"
-    text = ctl.read_text().replace(
-        "from __future__ import annotations\n",
-        'from __future__ import annotations\n\nraise ImportError("this build is broken on purpose")\n', 1)
-    assert "broken on purpose" in text
+    fault = ("import time\ntime.sleep(3600)  # this build hangs on purpose\n" if hang else
+             'raise ImportError("this build is broken on purpose")\n')
+    text = ctl.read_text().replace("from __future__ import annotations\n",
+                                   "from __future__ import annotations\n\n" + fault, 1)
+    assert "on purpose" in text
     ctl.write_text(text)
     return src
 

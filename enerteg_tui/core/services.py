@@ -158,7 +158,8 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                      clock: Callable[[], float], interval: float | None = None,
                      password_hasher: PasswordHasher | None = None,
                      manage_host: bool = False, ntp_port: int | None = 123,
-                     update_keys: tuple[Path, ...] = ()) -> CoreServices:
+                     update_keys: tuple[Path, ...] = (),
+                     update_boot_s: float | None = None) -> CoreServices:
     """Build, load and start the core services over an open store and driver.
 
     Args:
@@ -172,6 +173,7 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
         manage_host: started with ``--manage-host`` (poweroff and reboot allowed).
         ntp_port: UDP port of the NTP servers; None = do not check the clock (tests).
         update_keys: public keys trusted for software updates beside the shipped ones.
+        update_boot_s: how long a new version has to become healthy (None = default).
 
     The poller is built but not started: ``CoreServices.start_polling`` does that once
     the faces' listeners are in place.
@@ -253,7 +255,8 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                            ntp_port=ntp_port, clock=clock, faces=faces)
     await timesync.start()
     system = SystemService(audit, users.sessions, manage_host=manage_host)
-    software = SoftwareUpdate(audit, system, paths, extra_keys=update_keys, clock=clock)
+    software = SoftwareUpdate(audit, system, paths, extra_keys=update_keys, clock=clock,
+                              **({"boot_deadline_s": update_boot_s} if update_boot_s else {}))
     await software.start()
     return CoreServices(config=config, users=users, devices=devices, structure=structure,
                         rules=rules, alarms=alarms, topics=topics, audit=audit, live=live,

@@ -68,6 +68,13 @@ class SoftwareUpdate:
         self._system = system
         self._paths = paths
         self._extra_keys = tuple(Path(p) for p in extra_keys)
+        root = paths.root.resolve()
+        for key in self._extra_keys:
+            if key.resolve().is_relative_to(root):
+                raise Invalid(f"update key {str(key)!r} is inside the data directory "
+                              f"{str(root)!r}, where uploads land; a trusted key must come "
+                              "from outside it", thing="--update-key", value=str(key),
+                              allowed="a public key file outside the data directory")
         self._keys = trusted_keys(self._extra_keys)
         self.boot_deadline_s = boot_deadline_s
         self._clock = clock

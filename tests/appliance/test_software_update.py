@@ -41,8 +41,13 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     bad_sig = stranger.rename(out / "enerteg-0.4.0-badsig.etgpkg")
     changed = tampered(good, out / "enerteg-0.2.0-tampered.etgpkg")
     broken = build(key, "0.3.0", out, broken_source(tmp))
+    hanging = build(key, "0.3.1", out, broken_source(tmp, hang=True))
     return {"pub": pub, "good": good, "older": older, "badsig": bad_sig,
-            "tampered": changed, "broken": broken}
+            "tampered": changed, "broken": broken, "hanging": hanging}
+
+
+BOOT_SECONDS = 30
+"""How long a new version has to become healthy here (a start takes ~3 s)."""
 
 
 class Serve:
@@ -58,7 +63,8 @@ class Serve:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "enerteg_tui", "serve", "--data-dir", str(data),
              "--simulate", "2", "--interval", "0.5", "--ssh-port", "0", "--bind",
-             "127.0.0.1", "--update-key", str(pub)],
+             "127.0.0.1", "--update-key", str(pub), "--update-boot-seconds",
+             str(BOOT_SECONDS)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env())
         self.lines: list[str] = []
         self.port = 0
@@ -125,7 +131,7 @@ def test_update_checked_applied_and_rolled_back(tmp_path: Path,
     try:
         serve.ready()
         pid = serve.proc.pid
-        names = ("good", "older", "badsig", "tampered", "broken")
+        names = ("good", "older", "badsig", "tampered", "broken", "hanging")
         serve.sftp_put(*(packages[n] for n in names))
 
         # refused, naming the file, what is wrong and what is allowed; nothing installed
@@ -178,6 +184,17 @@ def test_update_checked_applied_and_rolled_back(tmp_path: Path,
         assert "version 0.3.0 rolled back" in status.stdout, status
         assert "broken on purpose" in status.stdout
         assert os.readlink(serve.data / "versions" / "current") == "0.2.0"
+
+        # a version that hangs is stopped after its deadline and rolled back too
+        hung = serve.ssh("update apply enerteg-0.3.1.etgpkg --yes")
+        assert "restarts now" in hung.stdout + hung.stderr, hung
+        serve.wait_line(r"starting version 0\.3\.1 .*\(boot attempt\)")
+        serve.wait_line(rf"version 0\.3\.1 failed to start: it was not ready and healthy "
+                        rf"within {BOOT_SECONDS} s", timeout=BOOT_SECONDS + 60)
+        serve.wait_line(r"rolled back version 0\.3\.1")
+        serve.ready()
+        assert serve.proc.pid == pid
+        assert "EnerTEG controller 0.2.0" in serve.ssh("version").stdout
     finally:
         code = serve.stop()
     assert code == 0, "".join(serve.lines[-30:])
@@ -188,3 +205,4 @@ def test_update_checked_applied_and_rolled_back(tmp_path: Path,
         assert a in actions, actions
     rolled = [m for _, a, m in serve.audit() if a == "software.update.rolledback"]
     assert "0.3.0 rolled back to 0.2.0" in rolled[0] and "broken on purpose" in rolled[0]
+    assert "0.3.1 rolled back to 0.2.0" in rolled[1] and f"within {BOOT_SECONDS} s" in rolled[1]
