@@ -41,7 +41,7 @@ class Command:
     group: str
     complete: str = ""
     """What Tab completes for arguments: path, key, format, command, network, user,
-    switch."""
+    switch, update."""
 
 
 def columns(items: list[str], width: int = 80) -> str:
@@ -333,7 +333,7 @@ def _build() -> dict[str, Command]:
                           "Reboot the host (needs serve --manage-host; admin)", admin),
         "update": Command(updatecmds.cmd_update, updatecmds.USAGE.removeprefix("Usage: "),
                           "Software update from /upload: check, apply (restarts), status (admin)",
-                          admin),
+                          admin, "update"),
         "date": Command(timecmds.cmd_date, timecmds.DATE_USAGE.removeprefix("Usage: "),
                         "Show the time (config/time zone) and sync state; set it (admin, "
                         "--manage-host)", admin),
@@ -387,6 +387,15 @@ def complete(sh: Any, line: str, cursor: int) -> list[str]:
         return sorted(n for n in table if n.startswith(word))
     if kind == "network" and len(words) == 2:
         return [w for w in ("status", "list", "config") if w.startswith(word)]
+    if kind == "update":
+        if len(words) == 2:
+            return [w for w in ("status", "check", "apply") if w.startswith(word)]
+        if len(words) == 3 and words[1] in ("check", "apply"):
+            from ...core.permissions import Action, allowed
+            if not allowed(sh.principal, Action.ADMINISTER):
+                return []                       # /upload is the administrators'
+            return [n for n in sh.core.software.packages() if n.startswith(word)]
+        return []
     if kind == "switch":
         from .switchcmds import complete_switch
         return complete_switch(sh, words)
