@@ -173,7 +173,7 @@ async def _serve(args: argparse.Namespace) -> int:
         print(controller.ready_line(), file=sys.stderr, flush=True)
         notifier.send("READY=1\nSTATUS=" + controller.ready_line())
         # a version on its boot attempt checks its own faces: healthy, or rolled back
-        if await system_software(controller).confirm_boot(controller.health_targets()):
+        if await controller.core.software.confirm_boot(controller.health_targets()):
             print(f"enerteg healthy: version {__version__} confirmed", file=sys.stderr,
                   flush=True)
         interval = Watchdog.interval_from_env()
@@ -207,11 +207,6 @@ async def _serve(args: argparse.Namespace) -> int:
     if system.requested in ("poweroff", "reboot") and not stop.is_set():
         return _host_command(system.requested)
     return 0
-
-
-def system_software(controller: Any) -> Any:
-    """The controller's software update service."""
-    return controller.core.software
 
 
 def _reexec() -> None:
