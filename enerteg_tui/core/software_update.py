@@ -9,7 +9,7 @@ The steps of ``apply``: *verifying* (``update_package.verify_package``), *instal
 (the package is read and checked once more and exactly the checked wheel is installed
 with ``pip install --no-deps --no-index --target <data-dir>/versions/<version>``: beside
 the running version, on the libraries the host already has, which the check compared
-with the wheel's requirements; no network, ~3 s, and a version is one folder to remove),
+with the wheel's requirements; no network, 1-1.5 s for this build, and a version is one folder to remove),
 then ``current`` points at it with a boot attempt (``core.versions``), then
 *restarting* through ``SystemService.request`` (every session warned; the process owner
 re-executes and its launcher starts the selected version on trial). The new process,

@@ -195,7 +195,8 @@ class VersionStore:
             return BootChoice(None, None, False, rolled)
         trial = boot is not None
         if trial:
-            self.mark("trying", startedAt=time.time(), pid=os.getpid())
+            self.mark("trying", attempts=int((boot or {}).get("attempts", 0)) + 1,
+                      startedAt=time.time(), pid=os.getpid())
         return BootChoice(current, self.folder(current), trial, rolled)
 
     def _rollback(self, boot: dict[str, Any], reason: str) -> None:
