@@ -346,8 +346,9 @@ class Controller:
         name → (address, port, first bytes expected)."""
         out: dict[str, tuple[str, int, bytes]] = {}
         ssh = self.service("ssh")
-        if getattr(ssh, "port", None):
-            out["ssh"] = (getattr(ssh, "address", None) or "", int(ssh.port), b"SSH-")  # type: ignore[union-attr]
+        ssh_port = getattr(ssh, "port", None)
+        if ssh_port:
+            out["ssh"] = (getattr(ssh, "address", None) or "", int(ssh_port), b"SSH-")
         http = self.service("http")
         for attr in ("port", "https_port"):
             port = getattr(http, attr, None)

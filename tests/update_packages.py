@@ -60,7 +60,8 @@ def broken_source(folder: Path, *, hang: bool = False) -> Path:
 def tampered(package: Path, target: Path) -> Path:
     """The same signed manifest, one byte of the wheel changed."""
     with tarfile.open(package) as tar:
-        members = [(m, tar.extractfile(m).read()) for m in tar.getmembers()]  # type: ignore[union-attr]
+        members = [(m, tar.extractfile(m).read())  # type: ignore[union-attr]
+                   for m in tar.getmembers()]
     with tarfile.open(target, "w") as out:
         for m, data in members:
             if m.name.endswith(".whl"):

@@ -9,8 +9,8 @@ The steps of ``apply``: *verifying* (``update_package.verify_package``), *instal
 (the package is read and checked once more and exactly the checked wheel is installed
 with ``pip install --no-deps --no-index --target <data-dir>/versions/<version>``: beside
 the running version, on the libraries the host already has, which the check compared
-with the wheel's requirements; no network, 1-1.5 s for this build, and a version is one folder to remove),
-then ``current`` points at it with a boot attempt (``core.versions``), then
+with the wheel's requirements; no network, 1-1.5 s for this build, and a version is one
+folder to remove), then ``current`` points at it with a boot attempt (``core.versions``), then
 *restarting* through ``SystemService.request`` (every session warned; the process owner
 re-executes and its launcher starts the selected version on trial). The new process,
 once ready, checks its own faces (``confirm_boot``) and is *healthy*, or *rolled back*
@@ -357,7 +357,8 @@ def status_text(st: dict[str, Any], clock_text: Callable[[float], str] | None = 
     last = st.get("lastResult")
     if last:
         lines.append(f"Last update        version {last.get('version')} {last.get('result')}"
-                     f"{_when(last.get('at'))}" + (f": {last['reason']}" if last.get("reason") else ""))
+                     f"{_when(last.get('at'))}"
+                     + (f": {last['reason']}" if last.get("reason") else ""))
     lines.append("Installed          " + (", ".join(st["installed"]) or "none (base only)"))
     lines.append("Packages in /upload " + (", ".join(st["packages"]) or "none"))
     lines.append("Trusted keys       " + (", ".join(st["trustedKeys"]) or "none"))

@@ -141,7 +141,8 @@ def write_package(target: Path, wheel: Path, version: str, created: str,
     return Path(target)
 
 
-def _refuse(path: Path, why: str, value: Any, allowed: str, thing: str = "update package") -> Invalid:
+def _refuse(path: Path, why: str, value: Any, allowed: str,
+            thing: str = "update package") -> Invalid:
     return Invalid(f"update package {path.name!r}: {why}", thing=thing, value=value,
                    allowed=allowed)
 
