@@ -59,6 +59,16 @@ def _port(text: str) -> int:
     return value
 
 
+def _boot_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 5 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text} is out of range; allowed is 5 to 3600 seconds")
+    return value
+
+
 BAUD_RATES = (9600, 19200, 38400, 57600, 115200)
 
 
@@ -110,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--resolv-conf", type=Path, metavar="PATH",
                        help="with --manage-host: the file config/network's DNS servers are "
                             "written to (default /etc/resolv.conf)")
+    serve.add_argument("--update-key", type=Path, action="append", default=[],
+                       metavar="PUBKEY",
+                       help="also trust this Ed25519 public key (PEM) for software update "
+                            "packages, beside the keys shipped in enerteg_tui/update_keys "
+                            "(tests, private builds; never a file under the data directory)")
+    serve.add_argument("--update-boot-seconds", type=_boot_seconds, metavar="SECONDS",
+                       help="how long a version started by a software update has to be "
+                            "ready and healthy before it is rolled back (default 180)")
     unit = sub.add_parser("install-service",
                           help="write a systemd unit file for `enerteg serve` (to PATH; "
                                "enables nothing)")
@@ -141,6 +159,7 @@ async def _serve(args: argparse.Namespace) -> int:
         ssh_enabled=False if args.no_ssh else None, ssh_port=args.ssh_port,
         serial_device=args.serial, serial_baud=args.baud, log_file=True,
         manage_host=args.manage_host, resolv_conf=args.resolv_conf,
+        update_keys=tuple(args.update_key), update_boot_seconds=args.update_boot_seconds,
     ))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -155,6 +174,10 @@ async def _serve(args: argparse.Namespace) -> int:
         tune_gc()
         print(controller.ready_line(), file=sys.stderr, flush=True)
         notifier.send("READY=1\nSTATUS=" + controller.ready_line())
+        # a version on its boot attempt checks its own faces: healthy, or rolled back
+        if await controller.core.software.confirm_boot(controller.health_targets()):
+            print(f"enerteg healthy: version {__version__} confirmed", file=sys.stderr,
+                  flush=True)
         interval = Watchdog.interval_from_env()
         if interval is not None:
             watchdog = Watchdog(notifier, interval,
@@ -189,14 +212,79 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def _reexec() -> None:
-    """Replace this process with a fresh ``enerteg serve`` (same PID, same arguments)."""
+    """Replace this process with a fresh ``enerteg serve`` (same PID, same arguments): the
+    base installation's command line, whose launcher chooses the version to run."""
+    from .core.versions import ENV_VERSION, ENV_VERSIONS
     from .service_unit import reexec_argv
 
     argv = reexec_argv()
+    env = {k: v for k, v in os.environ.items() if k not in (ENV_VERSION, ENV_VERSIONS)}
     logging.getLogger("enerteg").info("restarting: %s", " ".join(argv))
     logging.shutdown()
     sys.stderr.flush()
-    os.execv(sys.executable, argv)
+    os.execve(sys.executable, argv, env)
+
+
+def _launch(args: argparse.Namespace, argv: list[str]) -> None:
+    """The base installation's start: run the version selected by a software update
+    (``<data-dir>/versions/current``) instead of itself, going back to the previous one
+    when the selected version had its boot attempt and never became healthy. Returns
+    when the base itself runs."""
+    import json
+
+    from .core.versions import ENV_LAUNCH_ARGV, ENV_VERSION, VersionStore
+    from .service_unit import reexec_argv
+
+    if os.environ.get(ENV_VERSION):
+        return                          # started into a version by this launcher already
+    os.environ.setdefault(ENV_LAUNCH_ARGV, json.dumps(reexec_argv()))
+    data = Path(args.data_dir)
+    if not (data / "versions").is_dir() or _locked(data):
+        return                          # nothing installed, or the start fails on the lock
+    log = logging.getLogger("enerteg")
+    choice = VersionStore(data / "versions").choose()
+    if choice.rolled_back:
+        log.error("software update rolled back: %s", choice.rolled_back)
+        print(f"enerteg: rolled back version {choice.rolled_back}", file=sys.stderr,
+              flush=True)
+    if choice.folder is None:
+        return
+    log.info("starting version %s from %s%s", choice.version, choice.folder,
+             " (boot attempt)" if choice.trial else "")
+    logging.shutdown()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "enerteg_tui.versionboot",
+                              str(choice.folder.resolve()), *argv])
+
+
+def _boot_failed(reason: str) -> None:
+    """A version on its boot attempt crashed: say why in its attempt (``versionboot``
+    then goes back to the previous version)."""
+    from .core.versions import ENV_VERSION, ENV_VERSIONS, VersionStore
+
+    version, folder = os.environ.get(ENV_VERSION), os.environ.get(ENV_VERSIONS)
+    if version and folder:
+        store = VersionStore(Path(folder))
+        boot = store.boot()
+        if boot is not None and boot.get("version") == version:
+            store.mark("failed", reason)
+
+
+def _locked(data: Path) -> bool:
+    """Another controller holds the data directory (its start will refuse ours)."""
+    import fcntl
+
+    try:
+        fd = os.open(data / ".lock", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def _host_command(action: str) -> int:
@@ -253,12 +341,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"systemctl enable --now {path.name}")
             return 0
         if args.command == "serve":
+            _launch(args, argv)
             try:
                 return asyncio.run(_serve(args))
             except (EnertegError, OSError, KeyboardInterrupt):
                 raise
-            except Exception:
+            except Exception as exc:
                 logging.getLogger("enerteg").exception("the controller crashed")
+                _boot_failed(f"{type(exc).__name__}: {exc}")
                 from .service_unit import EXIT_NO_RESTART
                 if _WATCHDOG and not _WATCHDOG[0].auto_restart:
                     return EXIT_NO_RESTART  # autoRestart disabled: systemd leaves it down

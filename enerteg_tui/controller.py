@@ -99,6 +99,13 @@ class ControllerOptions:
     """Serial console speed; None = ``config/cli`` serialBaud."""
     log_file: bool = False
     """Write a rotating log file to ``<data-dir>/logs`` (``enerteg serve`` does)."""
+    update_keys: tuple[Path, ...] = ()
+    """Public keys (PEM files) trusted for software update packages beside the ones
+    shipped in ``enerteg_tui/update_keys`` (``--update-key``; tests, private builds).
+    Read at start only: no upload can add one."""
+    update_boot_seconds: float | None = None
+    """How long a version started by a software update has to be ready and healthy
+    before it is rolled back (``--update-boot-seconds``); None = 180 s."""
     email_options: dict[str, Any] = field(default_factory=dict)
     """Extra arguments for the e-mail notifier (tests: ``delay``, ``retry``, ``tls_context``)."""
 
@@ -177,6 +184,8 @@ class Controller:
                                      clock=self.clock, interval=opts.interval,
                                      password_hasher=self._password_hasher,
                                      manage_host=opts.manage_host,
+                                     update_keys=tuple(opts.update_keys),
+                                     update_boot_s=opts.update_boot_seconds,
                                      ntp_port=(opts.ntp_port or None) if opts.ntp_port is not None
                                      else (123 if opts.manage_host else None),
                                      **({"resolv_conf": opts.resolv_conf}
@@ -337,6 +346,22 @@ class Controller:
             self._umask = None
 
     # ------------------------------------------------------------------ info
+    def health_targets(self) -> dict[str, tuple[str, int, bytes]]:
+        """The network faces that run, as the software update's health check probes them:
+        name → (address, port, first bytes expected)."""
+        out: dict[str, tuple[str, int, bytes]] = {}
+        ssh = self.service("ssh")
+        ssh_port = getattr(ssh, "port", None)
+        if ssh_port:
+            out["ssh"] = (getattr(ssh, "address", None) or "", int(ssh_port), b"SSH-")
+        http = self.service("http")
+        for attr in ("port", "https_port"):
+            port = getattr(http, attr, None)
+            if port:
+                out["http" if attr == "port" else "https"] = (
+                    getattr(http, "address", None) or "", int(port), b"")
+        return out
+
     def ready_line(self) -> str:
         """The one line printed when everything is up (after the first sweep); names the
         data directory by its absolute path (where the database, logs and backups are).

@@ -138,7 +138,21 @@ class Watchdog:
 
 
 def reexec_argv() -> list[str]:
-    """The command line that started this interpreter, to ``os.execv`` it again."""
+    """The command line that started this interpreter, to ``os.execv`` it again: the base
+    installation's, when the launcher started this process into an installed version
+    (``core.versions.ENV_LAUNCH_ARGV``), so a restart chooses the version again."""
+    import json
+
+    from .core.versions import ENV_LAUNCH_ARGV
+
+    saved = os.environ.get(ENV_LAUNCH_ARGV)
+    if saved:
+        try:
+            argv = json.loads(saved)
+        except ValueError:
+            argv = None
+        if isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
+            return argv
     return list(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv])
 
 

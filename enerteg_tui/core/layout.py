@@ -40,8 +40,15 @@ class DataLayout:
 
     @property
     def upload(self) -> Path:
-        """Restore files, certificates and firmware images put by admins (SFTP ``/upload``)."""
+        """Restore files, certificates, firmware images and software update packages put by
+        admins (SFTP ``/upload``)."""
         return self.root / "upload"
+
+    @property
+    def versions(self) -> Path:
+        """Controller versions installed by a software update, and which one runs
+        (``core.versions``)."""
+        return self.root / "versions"
 
     @property
     def mail(self) -> Path:

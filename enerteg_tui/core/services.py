@@ -43,6 +43,7 @@ from .layout import DataLayout
 from .reports import ReportService
 from .rules import RuleService
 from .secretbox import SecretBox
+from .software_update import SoftwareUpdate
 from .store import Store
 from .subscriptions import Subscriptions
 from .retire import Retirement
@@ -140,6 +141,8 @@ class CoreServices:
     """Event subscriptions (listeners pushed alarms and outlet changes; Redfish)."""
     firmware: FirmwareService
     """PDU firmware updates over the ring (docs/firmware.md)."""
+    software: SoftwareUpdate
+    """Software update of the controller: check, install beside, restart, roll back."""
 
     async def start_polling(self, *, follow_interval: bool = True) -> None:
         """Start the sweeps (the last step of a start: every listener is in place) and
@@ -170,7 +173,9 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                      clock: Callable[[], float], interval: float | None = None,
                      password_hasher: PasswordHasher | None = None,
                      manage_host: bool = False, ntp_port: int | None = 123,
-                     resolv_conf: Path = RESOLV_CONF) -> CoreServices:
+                     resolv_conf: Path = RESOLV_CONF,
+                     update_keys: tuple[Path, ...] = (),
+                     update_boot_s: float | None = None) -> CoreServices:
     """Build, load and start the core services over an open store and driver.
 
     Args:
@@ -184,6 +189,8 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
         manage_host: started with ``--manage-host`` (poweroff and reboot allowed).
         ntp_port: UDP port of the NTP servers; None = do not check the clock (tests).
         resolv_conf: where DNS servers of ``config/network`` go (``--manage-host`` only).
+        update_keys: public keys trusted for software updates beside the shipped ones.
+        update_boot_s: how long a new version has to become healthy (None = default).
 
     The poller is built but not started: ``CoreServices.start_polling`` does that once
     the faces' listeners are in place.
@@ -282,13 +289,17 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                                rebooting=poller.rebooting)
     await firmware.load()
     await firmware.start(poller.first_sweep_done)
+    system = SystemService(audit, users.sessions, manage_host=manage_host)
+    software = SoftwareUpdate(audit, system, paths, extra_keys=update_keys, clock=clock,
+                              **({"boot_deadline_s": update_boot_s} if update_boot_s else {}))
+    await software.start()
     return CoreServices(config=config, users=users, devices=devices, structure=structure,
                         rules=rules, alarms=alarms, topics=topics, audit=audit, live=live,
                         events=events, poller=poller, history=history, backup=backup,
                         export=export, reports=reports, notifications=Notifications(),
                         faces=faces, paths=paths, clock=clock,
                         retire=Retirement(devices, alarms),
-                        system=SystemService(audit, users.sessions, manage_host=manage_host),
+                        system=system, software=software,
                         switching=GroupSwitching(devices, structure, audit, clock=clock),
                         certs=certs, tokens=tokens, timesync=timesync,
                         network=network,

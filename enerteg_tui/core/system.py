@@ -96,8 +96,10 @@ class SystemService:
             raise Unsupported(f"a {self.requested} is already under way", thing=action,
                               value=self.requested, allowed="one request at a time")
 
-    async def request(self, principal: Principal, action: str) -> str:
-        """Ask for a restart of the controller, or a poweroff or reboot of the host.
+    async def request(self, principal: Principal, action: str, *,
+                      reason: str | None = None) -> str:
+        """Ask for a restart of the controller, or a poweroff or reboot of the host;
+        ``reason`` replaces "<action> by <user>" in the warning (a software update).
 
         Returns:
             The warning every session was sent.
@@ -112,7 +114,8 @@ class SystemService:
         what = {"restart": "The controller restarts now",
                 "poweroff": "The host powers off now",
                 "reboot": "The host reboots now"}[action]
-        warning = f"{what} ({action} by {principal.user}); log in again when it is back."
+        warning = (f"{what} ({reason or f'{action} by {principal.user}'}); "
+                   "log in again when it is back.")
         await self._audit.record(principal, f"system.{action}", "system", warning,
                                  severity=Severity.WARNING)
         self.requested = action  # type: ignore[assignment]

@@ -1,5 +1,5 @@
 """The system commands in the console (manual §5.1.1): restart the controller, power off
-or reboot the host, from the command palette.
+or reboot the host, and the software update (issue 23 item 5), from the command palette.
 
 Why a module of its own: the palette offers them to admins only (``administer``); each
 is refused at once in the core's words when the core would refuse it (poweroff and
@@ -7,6 +7,13 @@ reboot without ``--manage-host``: ``SystemService.check``), otherwise asked behi
 confirmation dialog and then handed to ``core.system.request``, the same call the
 shell's ``restart``/``poweroff``/``reboot`` make (audited, every session warned, the
 process owner stops and re-executes or runs the host command).
+
+The software update entries: "Software update status" shows ``core.software.status``
+(running and selected versions, the update under way or how the last one ended, the
+packages in /upload), and one "Apply software update <file>" per package in /upload:
+verified first by ``core.software.check`` (a refusal is shown in the core's words and
+nothing happens), then asked behind a confirmation naming the versions, then
+``core.software.apply`` (installs beside the running version and restarts into it).
 """
 
 from __future__ import annotations
@@ -19,7 +26,12 @@ from ..core.permissions import Action
 from .context import console_context
 from .errors import notify_error
 
-__all__ = ["SYSTEM_COMMANDS", "system_entries", "start_system_command"]
+__all__ = ["SYSTEM_COMMANDS", "system_entries", "start_system_command", "UPDATE_STATUS",
+           "UPDATE_APPLY"]
+
+UPDATE_STATUS = "update-status"
+UPDATE_APPLY = "update:"
+"""Action prefix of applying a package: ``update:<file in /upload>``."""
 
 SYSTEM_COMMANDS: dict[str, tuple[str, str, str]] = {
     "restart": ("Restart controller",
@@ -44,12 +56,21 @@ def system_entries(app: Any) -> Iterator[tuple[str, str, str]]:
         return
     for action, (text, help, _) in SYSTEM_COMMANDS.items():
         yield text, help, action
+    software = console_context(app.screen).core.software
+    yield ("Software update status", "Running and selected versions, the update under way "
+           "or how the last one ended, packages in /upload", UPDATE_STATUS)
+    for name in software.packages():
+        yield (f"Apply software update {name}", "Verify, install beside the running version "
+               "and restart into it (rolled back if it is not healthy)", UPDATE_APPLY + name)
 
 
 def start_system_command(app: Any, action: str) -> None:
     """Refuse at once (the core's words), or ask and then ask the core to do it."""
     from .dialogs import ConfirmDialog
 
+    if action == UPDATE_STATUS or action.startswith(UPDATE_APPLY):
+        _software(app, action)
+        return
     ctx = console_context(app.screen)
     text, _, question = SYSTEM_COMMANDS[action]
     try:
@@ -70,3 +91,53 @@ def start_system_command(app: Any, action: str) -> None:
         app.notify(warning, title=text, severity="warning", timeout=30)
 
     app.push_screen(ConfirmDialog(question, yes=text, no="Cancel", title=text), answered)
+
+
+def _software(app: Any, action: str) -> None:
+    """The status (a notification), or an apply behind a confirmation."""
+    from ..core.software_update import status_text
+    from ..core.timesync import local_text
+    from .dialogs import ConfirmDialog
+
+    ctx = console_context(app.screen)
+    software = ctx.core.software
+    if action == UPDATE_STATUS:
+        try:
+            st = software.status(ctx.principal)
+        except EnertegError as exc:
+            notify_error(app.screen, exc, "Software update status")
+            return
+        app.notify(status_text(st, lambda ts: local_text(ctx.core.config, ts)),
+                   title="Software update status", timeout=30, markup=False)
+        return
+    name = action[len(UPDATE_APPLY):]
+    title = "Apply software update"
+
+    async def checked() -> None:
+        try:
+            info = await software.check(ctx.principal, name, audit=False)
+        except EnertegError as exc:
+            notify_error(app.screen, exc, f"{title} refused")
+            return
+        question = (f"Install version {info.version} from {name} (running "
+                    f"{software.running_version}) and restart into it now?\n\nSigned by key "
+                    f"{info.key_id}. The running version is kept: if the new one is not ready "
+                    f"and healthy within {software.boot_deadline_s:g} s, the controller goes "
+                    "back to it on its own. Every session (console, shell, SFTP) ends; log "
+                    "in again when it is back.")
+        app.push_screen(ConfirmDialog(question, yes="Install and restart", no="Cancel",
+                                      title=title), answered)
+
+    async def answered(yes: bool | None) -> None:
+        if not yes:
+            app.notify(f"{title}: cancelled; nothing installed", title=title)
+            return
+        app.notify(f"Verifying and installing {name}…", title=title, timeout=30)
+        try:
+            warning = await software.apply(ctx.principal, name)
+        except EnertegError as exc:
+            notify_error(app.screen, exc, f"{title} failed")
+            return
+        app.notify(warning, title=title, severity="warning", timeout=30)
+
+    app.run_worker(checked(), exclusive=False, group="software-update")

@@ -52,6 +52,7 @@ def requests(hx: str, audit_id: int, tag: str = "") -> list[tuple[Action, str, s
         (Action.ADMINISTER, "GET", "/audit?limit=5", None),
         (Action.ADMINISTER, "GET", "/users", None),
         (Action.ADMINISTER, "GET", "/backups", None),
+        (Action.ADMINISTER, "GET", "/software/updates/status", None),
         (Action.SIMULATE, "GET", "/topics/sim", None),
     ]
 

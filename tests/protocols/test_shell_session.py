@@ -214,6 +214,19 @@ def test_completion(controller) -> None:
     assert complete(sh, "format j", 8) == ["json"]
 
 
+def test_update_completion(controller) -> None:
+    upload = controller.core.paths.upload
+    upload.mkdir(exist_ok=True)
+    (upload / "enerteg-0.2.0.etgpkg").write_bytes(b"x")
+    (upload / "backup.etgbak").write_bytes(b"x")
+    sh = ShellSession(controller.core, ADMIN)
+    assert complete(sh, "upd", 3) == ["update"]
+    assert complete(sh, "update ", 7) == ["status", "check", "apply"]
+    assert complete(sh, "update apply e", 14) == ["enerteg-0.2.0.etgpkg"]
+    readonly = ShellSession(controller.core, principal("readonly"))
+    assert complete(readonly, "update apply e", 14) == []
+
+
 def test_switch_completion(controller) -> None:
     sh = ShellSession(controller.core, ADMIN)
     assert complete(sh, "sw", 2) == ["switch"]

@@ -41,7 +41,7 @@ class Command:
     group: str
     complete: str = ""
     """What Tab completes for arguments: path, key, format, command, network, user,
-    switch."""
+    switch, update."""
 
 
 def columns(items: list[str], width: int = 80) -> str:
@@ -272,7 +272,7 @@ def _unknown(word: str) -> str:
 def _build() -> dict[str, Command]:
     from . import (admincmds, certcmds, dccmds, devicecmds, exportcmds, firmwarecmds, ldapcmds,
                    netcmds, notifycmds, reportcmds, supportcmds, switchcmds, systemcmds, timecmds,
-                   tokencmds, usercmds)
+                   tokencmds, updatecmds, usercmds)
 
     nav, net, user, admin = "Navigation", "Network", "User", "Maintenance"
     table = {
@@ -334,6 +334,9 @@ def _build() -> dict[str, Command]:
                             "Power off the host (needs serve --manage-host; admin)", admin),
         "reboot": Command(systemcmds.cmd_reboot, "reboot [--yes]",
                           "Reboot the host (needs serve --manage-host; admin)", admin),
+        "update": Command(updatecmds.cmd_update, updatecmds.USAGE.removeprefix("Usage: "),
+                          "Software update from /upload: check, apply (restarts), status (admin)",
+                          admin, "update"),
         "date": Command(timecmds.cmd_date, timecmds.DATE_USAGE.removeprefix("Usage: "),
                         "Show the time (config/time zone) and sync state; set it (admin, "
                         "--manage-host)", admin),
@@ -392,6 +395,15 @@ def complete(sh: Any, line: str, cursor: int) -> list[str]:
     if kind == "network" and len(words) == 2:
         return [w for w in ("status", "list", "config", "apply", "confirm")
                 if w.startswith(word)]
+    if kind == "update":
+        if len(words) == 2:
+            return [w for w in ("status", "check", "apply") if w.startswith(word)]
+        if len(words) == 3 and words[1] in ("check", "apply"):
+            from ...core.permissions import Action, allowed
+            if not allowed(sh.principal, Action.ADMINISTER):
+                return []                       # /upload is the administrators'
+            return [n for n in sh.core.software.packages() if n.startswith(word)]
+        return []
     if kind == "switch":
         from .switchcmds import complete_switch
         return complete_switch(sh, words)

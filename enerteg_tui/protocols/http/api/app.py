@@ -36,6 +36,7 @@ from .more import add_more
 from .users import add_users
 from ..signin import session_token
 from .auth import rest_password, rest_principal
+from .software import add_software
 from .problems import PROBLEM_RESPONSES, ProblemError, install_handlers
 
 __all__ = ["build_api", "openapi_document", "CONFIRM_SECONDS"]
@@ -398,6 +399,7 @@ def build_api(core: CoreServices, clock: Callable[[], float] = time.time) -> Fas
 
     add_users(api, core, who)
     add_more(api, core, who, clock)
+    add_software(api, core, who)
     return api
 
 
