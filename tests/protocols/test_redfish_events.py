@@ -244,6 +244,35 @@ async def test_sse_stream_with_a_filter(make_controller, tmp_path) -> None:
         assert data["Events"][0]["Message"] == "Test event: over sse."
 
 
+async def test_sse_stream_of_a_session_ends_when_the_session_is_deleted(
+        make_controller, tmp_path) -> None:
+    import asyncio
+    c, client = await redfish(make_controller, tmp_path)
+    _hub(c).keepalive = 0.2
+    async with client:
+        r = await client.post("/redfish/v1/SessionService/Sessions",
+                              json={"UserName": "viewer", "Password": PW})
+        assert r.status_code == 201
+        token, where = r.headers["X-Auth-Token"], r.headers["Location"]
+        lines: list[str] = []
+
+        async def read_all() -> None:
+            async with client.stream("GET", "/redfish/v1/EventService/SSE",
+                                     headers={"X-Auth-Token": token}) as resp:
+                assert resp.status_code == 200
+                async for line in resp.aiter_lines():
+                    lines.append(line)
+        reading = asyncio.create_task(read_all())
+        await wait_for(lambda: lines.count(": keep-alive") >= 2, timeout=15)
+        assert not reading.done()           # the open stream keeps the session in use
+        r = await client.delete(where, headers={"X-Auth-Token": token})
+        assert r.status_code == 204
+        await asyncio.wait_for(reading, 15)  # ended at the next keep-alive
+        r = await client.get("/redfish/v1/EventService/SSE", headers={"X-Auth-Token": token})
+        assert r.status_code == 401
+        assert not _hub(c).streams
+
+
 async def test_account_writes_map_onto_the_core(make_controller, tmp_path) -> None:
     c, client = await redfish(make_controller, tmp_path)
     acc = "/redfish/v1/AccountService/Accounts"

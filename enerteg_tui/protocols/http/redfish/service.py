@@ -120,7 +120,7 @@ class RedfishFace:
                 body: dict[str, Any] = {}
                 if verb in ("POST", "PATCH", "PUT"):
                     body = await _json_body(request)
-                ctx = Ctx(self, request, principal, params, body)
+                ctx = Ctx(self, request, principal, params, body, signed)
                 result = await handler(ctx)
             finally:
                 if signed is not None:
