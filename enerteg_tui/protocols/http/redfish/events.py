@@ -235,6 +235,8 @@ class RedfishEvents(EventHub):
             pusher = self.pushers.get(sub.id)
             if pusher is None or pusher.destination != sub.destination:
                 pusher = self._pusher(sub.id, sub.destination, sub.headers)
+            elif pusher.headers != sub.headers:     # changed (PATCH, a restore)
+                pusher.headers = dict(sub.headers)
             pusher.offer({**doc, "Context": sub.context})
         return self.seq
 
