@@ -459,3 +459,34 @@ async def test_alarms_raised_and_cleared_are_pushed(make_controller, tmp_path) -
             assert cleared["MessageArgs"][0] == raised["MessageArgs"][0]     # the alarm id
     finally:
         listener.close()
+
+
+async def test_manager_reset_is_the_core_restart(make_controller, tmp_path) -> None:
+    """#Manager.Reset → SystemService.request('restart'): administer only, audited with
+    face redfish, the stop asked of the process owner (enerteg serve re-executes: see
+    tests/test_system_commands.py for that part)."""
+    c, client = await redfish(make_controller, tmp_path)
+    target = "/redfish/v1/Managers/Controller/Actions/Manager.Reset"
+    async with client:
+        r = await client.get("/redfish/v1/Managers/Controller", auth=("viewer", PW))
+        action = r.json()["Actions"]["#Manager.Reset"]
+        assert action["target"] == target
+        assert action["ResetType@Redfish.AllowableValues"] == ["GracefulRestart", "ForceRestart"]
+        for who in ("viewer", "ops"):
+            r = await client.post(target, json={"ResetType": "ForceRestart"}, auth=(who, PW))
+            assert r.status_code == 403, r.text
+            assert r.json()["error"]["code"].endswith("InsufficientPrivilege")
+        r = await client.post(target, json={"ResetType": "PowerCycle"}, auth=("boss", PW))
+        assert r.status_code == 400 and "PowerCycle" in r.json()["error"]["message"]
+        r = await client.post(target, json={"ResetType": "GracefulRestart", "Now": 1},
+                              auth=("boss", PW))
+        assert r.status_code == 400 and "'Now'" in r.json()["error"]["message"]
+        assert c.core.system.requested is None and not c.core.system.stop_requested.is_set()
+        r = await client.post(target, json={"ResetType": "ForceRestart"}, auth=("boss", PW))
+        assert r.status_code == 204, r.text
+        assert c.core.system.requested == "restart"
+        await wait_for(c.core.system.stop_requested.is_set, timeout=15)
+        r = await client.post(target, json={"ResetType": "ForceRestart"}, auth=("boss", PW))
+        assert r.status_code == 409 and "under way" in r.json()["error"]["message"]
+    entries = [e for e in await c.audit.query(SYSTEM, limit=100) if e.action == "system.restart"]
+    assert len(entries) == 1 and entries[0].user == "boss" and entries[0].face == "redfish"

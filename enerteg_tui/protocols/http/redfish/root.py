@@ -378,6 +378,9 @@ async def manager(ctx: Ctx) -> dict[str, Any]:
             "Status": {"State": "Enabled", "Health": "OK"},
             "NetworkProtocol": {"@odata.id": f"{MANAGER}/NetworkProtocol"},
             "LogServices": {"@odata.id": f"{MANAGER}/LogServices"},
+            "Actions": {"#Manager.Reset": {
+                "target": f"{MANAGER}/Actions/Manager.Reset",
+                "ResetType@Redfish.AllowableValues": ["GracefulRestart", "ForceRestart"]}},
             "Links": {"ManagerForChassis": chassis,
                       "ManagerForChassis@odata.count": len(chassis)}}
 
