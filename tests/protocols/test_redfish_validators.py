@@ -41,6 +41,9 @@ async def _serve(make_controller: Any) -> str:
     await c.core.subscriptions.add(validator, "https://127.0.0.1:9/events", protocol="Redfish",
                                    context="validator walk",
                                    filters={"ResourceTypes": ["EventService"]})
+    # a web server certificate without its key (listed under HTTPS, not served)
+    from tests.certgen import make_ca, make_leaf
+    await c.core.certs.import_data(SYSTEM, make_leaf(make_ca()).pem, usage="web-server")
     return f"https://127.0.0.1:{svc.https_port}"
 
 
@@ -68,14 +71,16 @@ async def test_service_validator_finds_no_failure(make_controller, tmp_path) -> 
     for uri in ("/redfish/v1/PowerEquipment/RackPDUs/", "/Outlets/1", "/Branches/1",
                 "/Mains/Mains", "/Metrics", "/Sensors/Power", "/Managers/Controller",
                 "/OutletGroups/rack-", "/EventService/Subscriptions/", "/NetworkProtocol",
-                "/LogServices/AuditLog", "/Registries/EnerTEG/EnerTEG.1.0.0"):
+                "/LogServices/AuditLog", "/Registries/EnerTEG/EnerTEG.1.0.0",
+                "/HTTPS/Certificates/", "/CertificateService/CertificateLocations"):
         assert uri in out, uri
 
 
 KNOWN_INTEROP_GAPS = {
-    # not built yet (update/certificates/network interfaces over Redfish, resetting energy): docs/redfish.md lists them; HTTPS's Certificates is the
+    # not built yet (update/network interfaces over Redfish, resetting energy; the store
+    # imports keys, it does not make them: no GenerateCSR): docs/redfish.md lists them; HTTPS's Certificates is the
     # CertificateService's collection
-    "/CertificateService", "/UpdateService", "/HTTPS/Certificates",
+    "/UpdateService", "/Actions/#CertificateService.GenerateCSR",
     "/EthernetInterfaces",
     "/Actions/#PowerDistributionMetrics.ResetMetrics",
     # the profile recommends DMTF's Power, SensorEvent and Update registries for events;
@@ -108,5 +113,6 @@ async def test_interop_validator_with_the_ocp_rack_pdu_profile(make_controller,
     print(f"rf_interop_validator (OCPRackPDU): PASS {passed}, WARN {warned}, FAIL {failed}")
     log = "\n".join(p.read_text() for p in (tmp_path / "logs").rglob("*.log"))
     missing = set(re.findall(r"FAIL - (/\S+) \(", log))
+    print("rf_interop_validator FAIL paths:", " ".join(sorted(missing)))
     assert missing or not failed, "the failures were not found in the log"
     assert missing <= KNOWN_INTEROP_GAPS, missing - KNOWN_INTEROP_GAPS
