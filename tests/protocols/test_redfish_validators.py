@@ -88,10 +88,9 @@ KNOWN_INTEROP_GAPS = {
     "/RegistryPrefixes",
     # facts the ring does not report: outlet types and ratings, when a peak happened
     "/OutletType", "/RatedCurrentAmps", "/PeakReadingTime", "/PeakReading",
-    # a simulated ring with one PDU in no rack, no names and no branches on some PDUs;
-    # moving a PDU to another rack or row over Redfish (Placement writable) is not built
-    "/Location", "/Location/Placement/Rack", "/Location/Placement/Row", "/UserLabel",
-    "/Branches", "/Links",
+    # a simulated ring with no names (the Mains circuit's UserLabel) and no branches on
+    # some PDUs (Branches, an outlet's Links.BranchCircuit)
+    "/UserLabel", "/Branches", "/Links",
 }
 """What the OCP RackPDU profile (and its OCPServiceBaseline) still finds missing."""
 
