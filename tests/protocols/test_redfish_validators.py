@@ -86,7 +86,11 @@ KNOWN_INTEROP_GAPS = {
     # the profile recommends DMTF's Power, SensorEvent and Update registries for events;
     # ours are of the EnerTEG registry the service serves
     "/RegistryPrefixes",
-    # facts the ring does not report: outlet types and ratings, when a peak happened
+    # facts the ring does not give us: when a peak happened; an outlet's rated current
+    # (the manual has only a branch's "Max. amps", the breaker's, not the outlet's); its
+    # type (the manual says the PDU reports one, shown as a symbol, but names neither its
+    # values nor their encoding, and the driver interface does not carry it: a simulated
+    # value would be invented)
     "/OutletType", "/RatedCurrentAmps", "/PeakReadingTime", "/PeakReading",
     # a simulated ring with no names (the Mains circuit's UserLabel) and no branches on
     # some PDUs (Branches, an outlet's Links.BranchCircuit)
