@@ -345,7 +345,9 @@ async def test_network_protocol_and_the_audit_log_service(make_controller, tmp_p
     async with client:
         np = (await client.get("/redfish/v1/Managers/Controller/NetworkProtocol",
                                auth=("viewer", PW))).json()
-        assert np["HTTPS"] == {"ProtocolEnabled": True, "Port": svc.https_port}
+        assert np["HTTPS"] == {"ProtocolEnabled": True, "Port": svc.https_port,
+                               "Certificates": {"@odata.id": "/redfish/v1/Managers/Controller"
+                                                "/NetworkProtocol/HTTPS/Certificates"}}
         assert np["HTTP"]["Port"] == svc.port
         assert np["SNMP"]["ProtocolEnabled"] is False        # the agent is off by default
         npu = "/redfish/v1/Managers/Controller/NetworkProtocol"
