@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import ssl
-from typing import Any
 
 import httpx
 import pytest
