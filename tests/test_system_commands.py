@@ -129,3 +129,60 @@ def test_install_service_writes_a_unit(tmp_path: Path) -> None:
         check = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
                                text=True, timeout=60)
         assert check.returncode == 0, check.stderr
+
+
+def test_redfish_manager_reset_restarts_a_real_serve(tmp_path: Path) -> None:
+    """#Manager.Reset over HTTPS makes ``enerteg serve`` restart itself (same process, a
+    new ready line), audited ``system.restart`` by the user over ``redfish``; the web
+    server comes back with its settings."""
+    import ssl
+
+    import httpx
+
+    from tests.helpers import free_port, wait_for_blocking
+
+    data = tmp_path / "d"
+    add_user(data, "boss", PASSWORD)
+    proc = start_serve(data, "--simulate", "1", "--interval", "0.5", stdout=subprocess.DEVNULL)
+    try:
+        port = ssh_port_of(wait_ready(proc))
+        https = free_port()
+        r = _ssh(port, f"put config/http_server enabled=enabled port={free_port()} "
+                       f"httpsPort={https}")
+        assert r.returncode == 0, r.stderr
+
+        def pinned() -> ssl.SSLContext | None:
+            try:
+                pem = ssl.get_server_certificate(("127.0.0.1", https), timeout=5)
+            except OSError:
+                return None
+            return ssl.create_default_context(cadata=pem)
+        trust = wait_for_blocking(pinned, timeout=60, what="HTTPS listening")
+        url = f"https://localhost:{https}/redfish/v1/Managers/Controller/Actions/Manager.Reset"
+        r = httpx.post(url, json={"ResetType": "GracefulRestart"}, auth=("boss", PASSWORD),
+                       verify=trust, timeout=30)
+        assert r.status_code == 204, r.text
+        pid = proc.pid
+        wait_ready(proc)
+        assert proc.poll() is None and proc.pid == pid
+        again = wait_for_blocking(lambda: _get_root(https, trust), timeout=60,
+                                  what="HTTPS back after the restart")
+        assert again == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    import sqlite3
+    with sqlite3.connect(data / "enerteg.db") as db:
+        rows = db.execute("SELECT user, action, face FROM audit WHERE action = "
+                          "'system.restart' OR action = 'controller.start'").fetchall()
+    assert ("boss", "system.restart", "redfish") in rows
+    assert sum(1 for _, a, _ in rows if a == "controller.start") == 2
+
+
+def _get_root(port: int, trust: object) -> int | None:
+    import httpx
+    try:
+        return httpx.get(f"https://localhost:{port}/redfish/v1/", verify=trust,  # type: ignore[arg-type]
+                         timeout=10).status_code
+    except httpx.HTTPError:
+        return None

@@ -11,10 +11,12 @@ tar in ``<data-dir>/backups`` named ``enerteg-backup-<UTC time>.tar.gz`` holding
   structure, device registry entries with their rack, the rules, and the API tokens
   (``apiTokens``: id, user, name, times and the SHA-256 of the secret, never the secret:
   a hash of 256 random bits gives nothing to guess from, unlike a password's, so it
-  needs no passphrase; a restore brings every token back, working as before);
+  needs no passphrase; a restore brings every token back, working as before) and the
+  event subscriptions (``subscriptions``: destination, owner, filters, context and the
+  names of their HTTP headers; the headers' values only in ``secrets.enc``);
 * ``secrets.enc`` (only when ``config/backup_settings`` passphrase is set): the
   secret settings (except that passphrase itself: a backup never holds the key to
-  itself) and the users' password hashes as JSON, encrypted with AES-256-GCM
+  itself), the users' password hashes and the subscriptions' HTTP header values as JSON, encrypted with AES-256-GCM
   under a key derived from the passphrase by scrypt (n=2^15, r=8, p=1, random salt).
   Without a passphrase secrets are *excluded*: a restore keeps the current secrets,
   and a restored user who does not exist here gets no usable password (an admin
@@ -67,6 +69,7 @@ from .permissions import Action, Principal, require
 from .rules import RuleService
 from .settings import SETTINGS_TOPICS
 from .store import Store
+from .subscriptions import Subscriptions, check_headers
 from .structure import Structure
 from .users import UserService
 from .waiting import cancel_and_wait, run_every
@@ -141,8 +144,10 @@ class BackupService:
                  alarms: AlarmService, audit: AuditLog, events: EventBus,
                  history: HistoryService, export: ExportService, paths: DataLayout,
                  clock: Callable[[], float] = time.time, certs: CertStore | None = None,
-                 tokens: ApiTokens | None = None) -> None:
+                 tokens: ApiTokens | None = None,
+                 subscriptions: Subscriptions | None = None) -> None:
         self._store = store
+        self._subscriptions = subscriptions
         self._tokens = tokens
         self._certs = certs
         self._config = config
@@ -221,6 +226,9 @@ class BackupService:
             public["certs"], secret["certKeys"] = await self._certs.backup_state()
         if self._tokens is not None:    # SHA-256 of 256 random bits: nothing to guess from
             public["apiTokens"] = await self._tokens.backup_state()
+        if self._subscriptions is not None:  # HTTP header values are secrets
+            public["subscriptions"], secret["subscriptionHeaders"] = \
+                self._subscriptions.backup_state()
         return public, secret
 
     async def create(self, principal: Principal) -> Path:
@@ -307,6 +315,11 @@ class BackupService:
             if self._tokens is not None:
                 await self._tokens.restore_state(tx, public.get("apiTokens"),
                                                  {u["name"] for u in public["users"]})
+            if self._subscriptions is not None:
+                await self._subscriptions.restore_state(
+                    tx, public.get("subscriptions"),
+                    None if secrets is None else secrets.get("subscriptionHeaders", {}),
+                    {u["name"] for u in public["users"]})
             entry = await self._audit.insert(
                 tx, principal, "backup.restore", "backup", f"Configuration restored from {path.name}",
                 severity=Severity.WARNING)
@@ -380,6 +393,13 @@ class BackupService:
                 self._tokens.validate_backup(public["apiTokens"], names)
             except Invalid as exc:
                 raise _bad(path, str(exc)) from None
+        if self._subscriptions is not None and "subscriptions" in public:
+            try:
+                self._subscriptions.validate_backup(public["subscriptions"], names)
+                for hdrs in (secrets or {}).get("subscriptionHeaders", {}).values():
+                    check_headers(hdrs)
+            except Invalid as exc:
+                raise _bad(path, str(exc)) from None
         return {"settings": settings}
 
     async def _reload(self) -> None:
@@ -394,6 +414,8 @@ class BackupService:
             await self._certs.reload()
         if self._tokens is not None:
             await self._tokens.reload()
+        if self._subscriptions is not None:
+            await self._subscriptions.load()
         self._events.publish(Event("structure", "", "restored"))
 
     # ------------------------------------------------------------------ factory reset

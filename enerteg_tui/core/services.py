@@ -260,10 +260,14 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                            trust=lambda names: certs.client_context("unrestricted",
                                                                      check_hostname=names))
     await export.start()
+    subscriptions = Subscriptions(store, audit, clock=clock)
+    await subscriptions.load()
+    users.forgetters.append(subscriptions.forget)
     backup = BackupService(store=store, config=config, users=users, devices=devices,
                            structure=structure, rules=rules, alarms=alarms, audit=audit,
                            events=events, history=history, export=export, paths=paths,
-                           clock=clock, certs=certs, tokens=tokens)
+                           clock=clock, certs=certs, tokens=tokens,
+                           subscriptions=subscriptions)
     await backup.start()
     reports = ReportService(live=live, structure=structure, history=history, alarms=alarms,
                             core_settings=lambda: config.get("core"), folder=paths.reports,
@@ -281,9 +285,6 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                             switch=lambda: bool(config.get("core").remoteManagement))
     applies("core", "support access")      # remoteManagement (the support access switch)
     await support.start()
-    subscriptions = Subscriptions(store, audit, clock=clock)
-    await subscriptions.load()
-    users.forgetters.append(subscriptions.forget)
     firmware = FirmwareService(store, driver, live, alarms, config, audit, events,
                                upload=paths.upload, clock=clock, bus_free=poller.idle.wait,
                                rebooting=poller.rebooting)

@@ -12,6 +12,14 @@ Who may subscribe: whoever may handle alarms (``ack-alarm``: admin, power, power
 poweroff, readwrite; Redfish's Administrator and Operator), not a readonly user. Users
 see and delete their own subscriptions; ``administer`` sees and deletes all.
 
+Backups (core/backup.py) hold the subscriptions: ``config.json`` ``subscriptions`` has
+each one with the names of its HTTP headers, the headers' values (secrets: the
+listener's credentials) go only into the backup's encrypted part (``secrets.enc``
+``subscriptionHeaders``). A restore brings every subscription back with its id; a
+backup without encrypted secrets keeps the current values of the headers of a
+subscription that is the same (id, owner, destination) here, and restores the others
+without the headers it cannot give them.
+
 Owns the ``event_subscription`` table (``CREATE TABLE IF NOT EXISTS`` here, as
 ``api_tokens`` does).
 """
@@ -240,6 +248,80 @@ class Subscriptions:
                 f"Event subscription {sub_id} of {sub.owner!r} ({sub.destination}) ended: "
                 f"{why}", severity=Severity.WARNING)
         self._audit.announce(entry)
+
+    # ------------------------------------------------------------------ backups
+    def backup_state(self) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
+        """(rows for ``config.json``: each with its header names, never their values;
+        ``{id: headers}`` for the encrypted part)."""
+        rows = [{"id": s.id, "owner": s.owner, "destination": s.destination,
+                 "protocol": s.protocol, "context": s.context, "filters": s.filters,
+                 "created": s.created, "httpHeaders": sorted(s.headers)}
+                for s in self._subs.values()]
+        return rows, {str(s.id): dict(s.headers) for s in self._subs.values() if s.headers}
+
+    @staticmethod
+    def validate_backup(rows: Any, users: set[str]) -> None:
+        """``Invalid`` naming the first subscription of a backup that cannot be restored."""
+        if not isinstance(rows, list) or len(rows) > MAX_SUBSCRIPTIONS:
+            raise Invalid(f"subscriptions of the backup is not a list of at most "
+                          f"{MAX_SUBSCRIPTIONS}", thing="subscriptions",
+                          value=type(rows).__name__, allowed=f"at most {MAX_SUBSCRIPTIONS} "
+                          "subscription rows")
+        seen: set[int] = set()
+        for r in rows:
+            what = r.get("id") if isinstance(r, dict) else r
+            try:
+                ok = (isinstance(r, dict) and type(r.get("id")) is int and r["id"] > 0
+                      and r["id"] not in seen and r.get("owner") in users
+                      and isinstance(r.get("protocol"), str)
+                      and isinstance(r.get("context"), str)
+                      and len(r["context"]) <= MAX_CONTEXT
+                      and isinstance(r.get("created"), (int, float))
+                      and isinstance(r.get("filters"), dict)
+                      and all(isinstance(v, list) and all(isinstance(x, str) for x in v)
+                              for v in r["filters"].values())
+                      and isinstance(r.get("httpHeaders", []), list))
+                if ok:
+                    check_destination(str(r.get("destination", "")))
+            except Invalid:
+                ok = False
+            if not ok:
+                raise Invalid(f"event subscription {shown(what)} of the backup is not a valid "
+                              "subscription (a positive id used once, an owner among the "
+                              "backup's users, an http(s) destination, a context of at most "
+                              f"{MAX_CONTEXT} characters, filters of lists of names)",
+                              thing="subscription", value=shown(what),
+                              allowed="a subscription row as a backup writes it")
+            seen.add(r["id"])
+
+    async def restore_state(self, tx: Any, rows: list[dict[str, Any]] | None,
+                            headers: dict[str, dict[str, str]] | None,
+                            users: set[str]) -> None:
+        """Replace the subscriptions inside a restore's transaction ``tx``. ``headers``:
+        the values from the backup's encrypted part (None: the backup has none; the
+        current values of an identical subscription are kept). A backup without
+        subscriptions (older) keeps those of the users it restores."""
+        if rows is None:
+            marks = ",".join("?" * len(users))
+            await tx.execute(f"DELETE FROM event_subscription WHERE owner NOT IN ({marks})",
+                             tuple(sorted(users)))
+            return
+        await tx.execute("DELETE FROM event_subscription")
+        for r in rows:
+            if headers is not None:
+                hdrs = check_headers(headers.get(str(r["id"]), {}))
+            else:
+                here = self._subs.get(r["id"])
+                same = (here is not None and here.owner == r["owner"]
+                        and here.destination == r["destination"])
+                hdrs = {k: v for k, v in (here.headers if same and here else {}).items()
+                        if k in r.get("httpHeaders", [])}
+            await tx.execute(
+                "INSERT INTO event_subscription (id, owner, destination, protocol, context, "
+                "filters, created, headers) VALUES (?,?,?,?,?,?,?,?)",
+                (r["id"], r["owner"], r["destination"], r["protocol"], r["context"],
+                 json.dumps({k: list(v) for k, v in r["filters"].items() if v}),
+                 float(r["created"]), json.dumps(hdrs)))
 
     async def forget(self, tx: Any, owner: str | None) -> None:
         """Drop ``owner``'s subscriptions (None: all) in the caller's transaction (a user

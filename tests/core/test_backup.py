@@ -194,6 +194,57 @@ async def test_api_tokens_come_back_with_a_restore(controller, tmp_path):
     assert await c.core.tokens.list(ADMIN) == []
 
 
+async def test_event_subscriptions_come_back_with_a_restore(controller, tmp_path):
+    """Subscriptions are in the backup; their HTTP header values (a listener's
+    credentials) only in the encrypted part: with a passphrase a restore brings each
+    back with its id and headers; without one the headers of a subscription still here
+    are kept, a gone one comes back without them."""
+    c = controller
+    subs = c.core.subscriptions
+    a = await subs.add(ADMIN, "https://listener.example:8443/a", protocol="Redfish",
+                       context="ctx-a", filters={"ResourceTypes": ["Outlet"]},
+                       headers={"Authorization": "Bearer listener-secret-1"})
+    b = await subs.add(ADMIN, "http://127.0.0.1:9/b", protocol="Redfish",
+                       headers={"X-Key": "listener-secret-2"})
+    await c.config.put(ADMIN, "backup_settings", {"passphrase": "correct horse"})
+    path = await c.backup.create(ADMIN)
+    with tarfile.open(path) as tar:
+        cfg = json.loads(tar.extractfile("config.json").read())
+        blob = b"".join(tar.extractfile(m).read() for m in tar.getmembers())
+    rows = {r["id"]: r for r in cfg["subscriptions"]}
+    assert rows[a.id]["destination"] == a.destination
+    assert rows[a.id]["httpHeaders"] == ["Authorization"]
+    assert b"listener-secret" not in blob
+    # a broken subscription row is refused and changes nothing
+    bad = tmp_path / "bad.tar.gz"
+    _rewrite(path, bad, lambda cfg: cfg["subscriptions"][0].update(destination="ftp://x"))
+    with pytest.raises(Invalid, match="event subscription"):
+        await c.backup.restore(ADMIN, bad)
+    assert {s.id for s in subs.all()} == {a.id, b.id}
+    await subs.delete(ADMIN, a.id)
+    await subs.update(ADMIN, b.id, context="changed")
+    await c.backup.restore(ADMIN, path)
+    got = {s.id: s for s in subs.all()}
+    assert set(got) == {a.id, b.id}
+    assert got[a.id].headers == {"Authorization": "Bearer listener-secret-1"}
+    assert got[a.id].filters == {"ResourceTypes": ["Outlet"]} and got[a.id].context == "ctx-a"
+    assert got[b.id].headers == {"X-Key": "listener-secret-2"} and got[b.id].context == ""
+    # without a passphrase the values are excluded
+    await c.config.put(ADMIN, "backup_settings", {"passphrase": ""})
+    plain = await c.backup.create(ADMIN)
+    with tarfile.open(plain) as tar:
+        assert "secrets.enc" not in tar.getnames()
+        assert b"listener-secret" not in b"".join(
+            tar.extractfile(m).read() for m in tar.getmembers())
+    await subs.delete(ADMIN, a.id)
+    await c.backup.restore(ADMIN, plain)
+    got = {s.id: s for s in subs.all()}
+    assert got[b.id].headers == {"X-Key": "listener-secret-2"}      # still here: kept
+    assert got[a.id].headers == {} and got[a.id].destination == a.destination
+    new = await subs.add(ADMIN, "http://127.0.0.1:9/c", protocol="Redfish")
+    assert new.id not in (a.id, b.id)
+
+
 def _rewrite(src_path, dst_path, change) -> None:
     """Copy a backup with config.json changed by ``change`` (hashes kept consistent)."""
     import hashlib

@@ -330,6 +330,79 @@ async def test_patch_user_label_with_if_match(make_controller, tmp_path) -> None
         await wait_for(audited, timeout=15)
 
 
+async def test_placement_rack_and_row_writable_through_the_structure(make_controller,
+                                                                    tmp_path) -> None:
+    """Location.Placement Rack/Row on the Chassis and the PowerDistribution:
+    Structure.assign (edit-structure, audited dc.assign), If-Match, readonly 403."""
+    c, client = await redfish(make_controller, tmp_path)
+    hex_id = c.core.live.ordered()[0].hex_id
+    room = await c.structure.create(SYSTEM, Kind.ROOM, "Hall")
+    north = await c.structure.create(SYSTEM, Kind.ROW, "North", room.id)
+    south = await c.structure.create(SYSTEM, Kind.ROW, "South", room.id)
+    k1n = await c.structure.create(SYSTEM, Kind.RACK, "K1", north.id)
+    k1s = await c.structure.create(SYSTEM, Kind.RACK, "K1", south.id)
+    k2 = await c.structure.create(SYSTEM, Kind.RACK, "K2", south.id)
+    chassis = f"/redfish/v1/Chassis/{hex_id}"
+    pdu = f"/redfish/v1/PowerEquipment/RackPDUs/{hex_id}"
+
+    def rack() -> int | None:
+        return c.core.structure.places_of(hex_id).get("rack")
+    async with client:
+        r = await client.get(chassis, auth=("viewer", PW))
+        assert r.headers["allow"] == "GET, HEAD, PATCH"
+        assert r.json()["Location"]["Placement"] == {"Rack": None, "Row": None}
+        tag = r.headers["etag"]
+        where = {"Location": {"Placement": {"Rack": "K1", "Row": "South"}}}
+        # readonly and power users may not move a PDU: 403, nothing changed
+        for who in ("viewer", "ops"):
+            r = await client.patch(chassis, json=where, auth=(who, PW), headers={"If-Match": tag})
+            assert r.status_code == 403, r.text
+        assert rack() is None
+        # refusals name the thing; nothing changed
+        for body, word in (
+                ({"Location": {"Placement": {"Rack": "K1"}}}, "give Row"),
+                ({"Location": {"Placement": {"Rack": "K9"}}}, "no rack 'K9'"),
+                ({"Location": {"Placement": {"Rack": 7}}}, "string or null"),
+                ({"Location": {"Placement": {"Row": "North"}}}, "needs Rack"),
+                ({"Location": {"Placement": {"Rack": "K2", "RackOffset": 4}}}, "RackOffset"),
+                ({"Location": {"PostalAddress": {}}}, "PostalAddress"),
+                ({"AssetTag": "x"}, "AssetTag")):
+            r = await client.patch(chassis, json=body, auth=("boss", PW))
+            assert r.status_code == 400 and word in r.json()["error"]["message"], (body, r.text)
+        r = await client.patch(pdu, json={"UserLabel": "Moved", "Location": {"Placement": {
+            "Rack": "K9"}}}, auth=("boss", PW))
+        assert r.status_code == 400 and c.core.live.get(hex_id).info.settings.name != "Moved"
+        assert rack() is None
+        # a stale ETag: 412
+        r = await client.patch(chassis, json=where, auth=("boss", PW),
+                               headers={"If-Match": 'W/"0000000000000000"'})
+        assert r.status_code == 412 and rack() is None
+        r = await client.patch(chassis, json=where, auth=("boss", PW), headers={"If-Match": tag})
+        assert r.status_code == 200, r.text
+        assert r.json()["Location"]["Placement"] == {"Rack": "K1", "Row": "South"}
+        assert rack() == k1s.id
+        # the old ETag no longer matches (the placement is part of the document)
+        r = await client.patch(chassis, json=where, auth=("boss", PW), headers={"If-Match": tag})
+        assert r.status_code == 412
+        # the PowerDistribution too: its rack and its name in one request
+        r = await client.get(pdu, auth=("boss", PW))
+        r = await client.patch(pdu, json={"UserLabel": "Moved", "Location": {"Placement": {
+            "Rack": "k1", "Row": "north"}}}, auth=("boss", PW),
+            headers={"If-Match": r.headers["etag"]})
+        assert r.status_code == 200, r.text
+        assert rack() == k1n.id and r.json()["UserLabel"] == "Moved"
+        r = await client.patch(pdu, json={"Location": {"Placement": {"Rack": "K2"}}},
+                               auth=("boss", PW))
+        assert r.status_code == 200 and rack() == k2.id
+        # null: no rack
+        r = await client.patch(chassis, json={"Location": {"Placement": {"Rack": None}}},
+                               auth=("boss", PW))
+        assert r.status_code == 200 and rack() is None
+        assert r.json()["Location"]["Placement"]["Rack"] is None
+    moves = [e for e in await c.audit.query(SYSTEM, limit=100) if e.action == "dc.assign"]
+    assert len(moves) == 4 and {e.face for e in moves} == {"redfish"}
+
+
 async def test_protocol_details(make_controller, tmp_path) -> None:
     c, client = await redfish(make_controller, tmp_path)
     async with client:

@@ -244,6 +244,35 @@ async def test_sse_stream_with_a_filter(make_controller, tmp_path) -> None:
         assert data["Events"][0]["Message"] == "Test event: over sse."
 
 
+async def test_sse_stream_of_a_session_ends_when_the_session_is_deleted(
+        make_controller, tmp_path) -> None:
+    import asyncio
+    c, client = await redfish(make_controller, tmp_path)
+    _hub(c).keepalive = 0.2
+    async with client:
+        r = await client.post("/redfish/v1/SessionService/Sessions",
+                              json={"UserName": "viewer", "Password": PW})
+        assert r.status_code == 201
+        token, where = r.headers["X-Auth-Token"], r.headers["Location"]
+        lines: list[str] = []
+
+        async def read_all() -> None:
+            async with client.stream("GET", "/redfish/v1/EventService/SSE",
+                                     headers={"X-Auth-Token": token}) as resp:
+                assert resp.status_code == 200
+                async for line in resp.aiter_lines():
+                    lines.append(line)
+        reading = asyncio.create_task(read_all())
+        await wait_for(lambda: lines.count(": keep-alive") >= 2, timeout=15)
+        assert not reading.done()           # the open stream keeps the session in use
+        r = await client.delete(where, headers={"X-Auth-Token": token})
+        assert r.status_code == 204
+        await asyncio.wait_for(reading, 15)  # ended at the next keep-alive
+        r = await client.get("/redfish/v1/EventService/SSE", headers={"X-Auth-Token": token})
+        assert r.status_code == 401
+        assert not _hub(c).streams
+
+
 async def test_account_writes_map_onto_the_core(make_controller, tmp_path) -> None:
     c, client = await redfish(make_controller, tmp_path)
     acc = "/redfish/v1/AccountService/Accounts"
@@ -316,7 +345,9 @@ async def test_network_protocol_and_the_audit_log_service(make_controller, tmp_p
     async with client:
         np = (await client.get("/redfish/v1/Managers/Controller/NetworkProtocol",
                                auth=("viewer", PW))).json()
-        assert np["HTTPS"] == {"ProtocolEnabled": True, "Port": svc.https_port}
+        assert np["HTTPS"] == {"ProtocolEnabled": True, "Port": svc.https_port,
+                               "Certificates": {"@odata.id": "/redfish/v1/Managers/Controller"
+                                                "/NetworkProtocol/HTTPS/Certificates"}}
         assert np["HTTP"]["Port"] == svc.port
         assert np["SNMP"]["ProtocolEnabled"] is False        # the agent is off by default
         npu = "/redfish/v1/Managers/Controller/NetworkProtocol"
@@ -430,3 +461,34 @@ async def test_alarms_raised_and_cleared_are_pushed(make_controller, tmp_path) -
             assert cleared["MessageArgs"][0] == raised["MessageArgs"][0]     # the alarm id
     finally:
         listener.close()
+
+
+async def test_manager_reset_is_the_core_restart(make_controller, tmp_path) -> None:
+    """#Manager.Reset → SystemService.request('restart'): administer only, audited with
+    face redfish, the stop asked of the process owner (enerteg serve re-executes: see
+    tests/test_system_commands.py for that part)."""
+    c, client = await redfish(make_controller, tmp_path)
+    target = "/redfish/v1/Managers/Controller/Actions/Manager.Reset"
+    async with client:
+        r = await client.get("/redfish/v1/Managers/Controller", auth=("viewer", PW))
+        action = r.json()["Actions"]["#Manager.Reset"]
+        assert action["target"] == target
+        assert action["ResetType@Redfish.AllowableValues"] == ["GracefulRestart", "ForceRestart"]
+        for who in ("viewer", "ops"):
+            r = await client.post(target, json={"ResetType": "ForceRestart"}, auth=(who, PW))
+            assert r.status_code == 403, r.text
+            assert r.json()["error"]["code"].endswith("InsufficientPrivilege")
+        r = await client.post(target, json={"ResetType": "PowerCycle"}, auth=("boss", PW))
+        assert r.status_code == 400 and "PowerCycle" in r.json()["error"]["message"]
+        r = await client.post(target, json={"ResetType": "GracefulRestart", "Now": 1},
+                              auth=("boss", PW))
+        assert r.status_code == 400 and "'Now'" in r.json()["error"]["message"]
+        assert c.core.system.requested is None and not c.core.system.stop_requested.is_set()
+        r = await client.post(target, json={"ResetType": "ForceRestart"}, auth=("boss", PW))
+        assert r.status_code == 204, r.text
+        assert c.core.system.requested == "restart"
+        await wait_for(c.core.system.stop_requested.is_set, timeout=15)
+        r = await client.post(target, json={"ResetType": "ForceRestart"}, auth=("boss", PW))
+        assert r.status_code == 409 and "under way" in r.json()["error"]["message"]
+    entries = [e for e in await c.audit.query(SYSTEM, limit=100) if e.action == "system.restart"]
+    assert len(entries) == 1 and entries[0].user == "boss" and entries[0].face == "redfish"

@@ -29,7 +29,7 @@ from .signin import SignedIn, TooManyFailures, sign_in, sign_out
 FACE = "rest"
 """``/events`` signs in as the REST API does (its sessions and tokens)."""
 
-__all__ = ["mount_events"]
+__all__ = ["mount_events", "session_alive"]
 
 
 class _StreamResponse(Response):
@@ -126,16 +126,20 @@ def mount_events(app: FastAPI, core: Any, hub: Callable[[], EventHub | None]) ->
                 return _bad(f"Forbidden: user {signed.principal.user!r} may not read "
                             "(roles " + signed.principal.role_names + ")", 403)
             answer = _open_stream(request, core, hub, device, element, lastEventId)
-            if isinstance(answer, _StreamResponse) and signed.web_session is not None:
-                answer.alive = _session_alive(core, signed)
+            if isinstance(answer, _StreamResponse):
+                answer.alive = session_alive(core, signed)
             return answer
         finally:
             await sign_out(core, signed)        # a Basic login ends; its stream goes on
 
 
-def _session_alive(core: Any, signed: SignedIn) -> Callable[[], bool]:
+def session_alive(core: Any, signed: SignedIn) -> Callable[[], bool] | None:
     """A stream opened with a session lives while the session does, and keeps it from
-    idling out (an open stream is the session in use)."""
+    idling out (an open stream is the session in use); None (no check) for credentials
+    without a session (an API token, a Basic login). ``/events`` and Redfish's SSE
+    stream both give it to ``_StreamResponse``."""
+    if signed.web_session is None:
+        return None
     ws, sessions = signed.web_session, core.tokens.sessions
 
     def alive() -> bool:

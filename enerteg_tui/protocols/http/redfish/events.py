@@ -30,7 +30,7 @@ from ....core.errors import Invalid
 from ....core.model import OutletState
 from ....core.permissions import Action, require
 from ...http.events import EventHub, _Record
-from ...http.events_route import _StreamResponse
+from ...http.events_route import _StreamResponse, session_alive
 from .errors import RedfishError
 from .push import Pusher, RetryPolicy
 from .root import V1, iso
@@ -235,6 +235,8 @@ class RedfishEvents(EventHub):
             pusher = self.pushers.get(sub.id)
             if pusher is None or pusher.destination != sub.destination:
                 pusher = self._pusher(sub.id, sub.destination, sub.headers)
+            elif pusher.headers != sub.headers:     # changed (PATCH, a restore)
+                pusher.headers = dict(sub.headers)
             pusher.offer({**doc, "Context": sub.context})
         return self.seq
 
@@ -556,7 +558,9 @@ async def sse(ctx: Ctx) -> Response:
                            headers={"Retry-After": "10"})
     last = (ctx.request.headers.get("last-event-id") or "").strip()
     stream = svc.open(svc.stream_subjects(flt), last)
-    return _StreamResponse(stream)
+    # opened with a session: it ends when the session does (deleted, timed out), as
+    # /events does
+    return _StreamResponse(stream, session_alive(ctx.core, ctx.signed))
 
 
 # ------------------------------------------------------------------ the registry

@@ -16,6 +16,14 @@ controller does not offer (the OCP baseline wants it writable when shown).
 ``LogServices/AuditLog`` is the audit log (``administer``, as everywhere): ``Entries``
 newest first, ``PAGE`` a page, ``Members@odata.nextLink`` with ``$skip`` to the next.
 Each entry is a LogEntry with ``MessageId`` ``EnerTEG.1.0.AuditEntry``.
+
+``#Manager.Reset`` (``GracefulRestart``, ``ForceRestart``) is the controller's restart,
+``SystemService.request(…, "restart")`` as the shell's ``restart``: ``administer``,
+the audit entry ``system.restart``, every session told and ended, then ``enerteg
+serve`` stops cleanly and starts again. Both types are that one clean restart (the
+process has nothing a forced restart would skip). ``#Manager.ResetToDefaults`` is not
+offered: the factory reset wants its word typed (``factory-reset``) and deletes every
+user, which Redfish's one-parameter action cannot express.
 """
 
 from __future__ import annotations
@@ -25,17 +33,22 @@ import re
 import time
 from typing import Any
 
+from fastapi.responses import Response
+
+from ....core.errors import Unsupported
 from ....core.permissions import Action, require
 from .errors import RedfishError
 from .events import REGISTRY, REGISTRY_PREFIX
 from .root import MANAGER, iso
 from .tree import Ctx, collection, etag, route
 
-__all__ = ["PAGE", "listening"]
+__all__ = ["PAGE", "listening", "RESET_TYPES"]
 
 NP = f"{MANAGER}/NetworkProtocol"
 LS = f"{MANAGER}/LogServices"
 AUDIT = f"{LS}/AuditLog"
+RESET_TYPES = ("GracefulRestart", "ForceRestart")
+"""``Manager.Reset`` types: both are the controller's restart."""
 PAGE = 50
 """Audit entries a page of LogEntries holds."""
 
@@ -73,7 +86,8 @@ async def network_protocol(ctx: Ctx) -> dict[str, Any]:
         "Status": {"State": "Enabled", "Health": "OK"},
         "HostName": host, "FQDN": host,
         "HTTP": {"ProtocolEnabled": http is not None, "Port": http},
-        "HTTPS": {"ProtocolEnabled": https is not None, "Port": https},
+        "HTTPS": {"ProtocolEnabled": https is not None, "Port": https,
+                  "Certificates": {"@odata.id": f"{NP}/HTTPS/Certificates"}},
         "SSH": {"ProtocolEnabled": bool(cli.enabled), "Port": ssh_port},
         "SNMP": {"ProtocolEnabled": snmp_port is not None, "Port": snmp_port},
         "NTP": {"ProtocolEnabled": bool(tsync.ntpEnabled), "Port": 123,
@@ -230,3 +244,26 @@ async def audit_entry(ctx: Ctx) -> dict[str, Any]:
         return _entry_doc(await ctx.core.audit.get(ctx.who, int(raw)))
     raise RedfishError(404, "ResourceNotFound", f"There is no audit entry {raw!r}",
                        args=["LogEntry", raw])
+
+
+@route(f"{MANAGER}/Actions/Manager.Reset", "POST")
+async def manager_reset(ctx: Ctx) -> Response:
+    """Restart the controller (``administer``; audited, sessions told): ``204``, then
+    the controller stops and starts again."""
+    unknown = sorted(set(ctx.body) - {"ResetType"})
+    if unknown:
+        raise RedfishError(400, "ActionParameterUnknown",
+                           f"Manager.Reset has no parameter {unknown[0]!r}; its parameter "
+                           "is ResetType", args=["Manager.Reset", unknown[0]])
+    kind = ctx.body.get("ResetType", "GracefulRestart")
+    if kind not in RESET_TYPES:
+        raise RedfishError(400, "ActionParameterValueNotInList",
+                           f"ResetType {kind!r} is not allowed; allowed: "
+                           f"{', '.join(RESET_TYPES)} (both restart the controller)",
+                           args=[str(kind), "ResetType", "Manager.Reset"])
+    try:
+        ctx.core.system.check(ctx.who, "restart")  # 403 before anything is done
+    except Unsupported as exc:                      # a restart is already under way
+        raise RedfishError(409, "ResourceInUse", str(exc)) from None
+    await ctx.core.system.request(ctx.who, "restart")
+    return Response(status_code=204, headers={"OData-Version": "4.0"})

@@ -23,6 +23,7 @@ from ....core.model import OutletAction, OutletState
 from ....core.permissions import Action, require
 from ....core.quantities import Component
 from .errors import RedfishError
+from .placement import UNCHANGED, location, rack_of_patch
 from .root import MANAGER, V1, iso
 from .tree import Ctx, collection, etag, route
 
@@ -52,18 +53,6 @@ def _pdu(ctx: Ctx) -> DeviceLive:
 def _uuid(live: DeviceLive) -> str:
     """A UUID stable for this PDU (its hex id)."""
     return str(uuid.uuid5(uuid.NAMESPACE_OID, f"enerteg-pdu-{live.hex_id}"))
-
-
-def _location(ctx: Ctx, live: DeviceLive) -> dict[str, Any] | None:
-    """Location.Placement from our structure (room, row, rack) and the PDU's location."""
-    placement: dict[str, str] = {}
-    for kind, key in (("rack", "Rack"), ("row", "Row")):
-        el_id = ctx.core.structure.places_of(live.hex_id).get(kind)
-        if el_id:
-            placement[key] = ctx.core.structure.get(el_id).name
-    if live.info.settings.location:
-        placement["AdditionalInfo"] = live.info.settings.location
-    return {"Placement": placement} if placement else None
 
 
 def _nominal(live: DeviceLive, line_to_line: bool = False) -> str | None:
@@ -172,7 +161,7 @@ async def rack_pdu(ctx: Ctx) -> dict[str, Any]:
     }
     if model.branches:
         doc["Branches"] = {"@odata.id": f"{base}/Branches"}
-    _put(doc, "Location", _location(ctx, live))
+    doc["Location"] = location(ctx, live)
     return doc
 
 
@@ -180,33 +169,55 @@ WRITABLE = {"UserLabel": "name"}
 """The PowerDistribution properties PATCH may change → the DeviceSettings key."""
 
 
-@route(f"{PDUS}/{{pdu}}", "PATCH")
-async def rack_pdu_patch(ctx: Ctx) -> Any:
-    """Change the PDU's name (UserLabel) through ``DeviceService.update_settings``: its
-    permission check (device-setup) and audit. ``If-Match`` with an ETag that is not the
-    current one is 412 and changes nothing."""
-    current = await rack_pdu(ctx)
+def _if_match(ctx: Ctx, current: dict[str, Any]) -> None:
+    """``If-Match`` with an ETag that is not the current one: 412, nothing changed."""
     wanted = ctx.request.headers.get("if-match")
     if wanted and wanted.strip() != "*" and wanted.strip() != etag(current):
         raise RedfishError(412, "PreconditionFailed",
                            f"If-Match {wanted} is not the current ETag of {current['@odata.id']}"
                            " (it changed since it was read); nothing was changed",
                            resolution="GET the resource again and retry with its ETag")
+
+
+async def _place(ctx: Ctx, hex_id: str, rack: Any) -> None:
+    """Move the PDU to ``rack`` (an id, None: no rack) unless it is there already."""
+    if rack is not UNCHANGED and ctx.core.structure.places_of(hex_id).get("rack") != rack:
+        await ctx.core.structure.assign(ctx.who, hex_id, rack)
+
+
+@route(f"{PDUS}/{{pdu}}", "PATCH")
+async def rack_pdu_patch(ctx: Ctx) -> Any:
+    """Change the PDU's name (UserLabel) through ``DeviceService.update_settings`` (its
+    permission check, device-setup, and audit) and its rack (``Location.Placement``:
+    ``placement.py``). ``If-Match`` with an ETag that is not the current one is 412 and
+    changes nothing; so does any refused property (all are checked first)."""
+    current = await rack_pdu(ctx)
+    _if_match(ctx, current)
     if not ctx.body:
         raise RedfishError(400, "EmptyJSON", "The PATCH body has no property; writable: "
-                           + ", ".join(WRITABLE))
+                           + ", ".join([*WRITABLE, "Location/Placement/Rack", "Row"]))
     changes: dict[str, Any] = {}
     for key, value in ctx.body.items():
+        if key == "Location":
+            continue
         if key not in WRITABLE:
             status_id = "PropertyNotWritable" if key in current else "PropertyUnknown"
             raise RedfishError(400, status_id, f"{key} cannot be changed here; writable: "
-                               + ", ".join(WRITABLE) + "; nothing was changed", args=[key])
+                               + ", ".join([*WRITABLE, "Location/Placement/Rack", "Row"])
+                               + "; nothing was changed", args=[key])
         if not isinstance(value, str):
             raise RedfishError(400, "PropertyValueTypeError",
                                f"{key} must be a string, not {json_type(value)}; nothing was "
                                "changed", args=[str(value), key])
         changes[WRITABLE[key]] = value
-    await ctx.core.devices.update_settings(ctx.who, ctx.params["pdu"], changes)
+    rack = rack_of_patch(ctx, ctx.body)
+    hex_id = current["Id"]
+    if changes and rack is not UNCHANGED:       # both or neither: the permissions first
+        require(ctx.who, Action.DEVICE_SETUP, f"sensor/{hex_id}")
+        require(ctx.who, Action.EDIT_STRUCTURE, f"sensor/{hex_id}")
+    if changes:
+        await ctx.core.devices.update_settings(ctx.who, ctx.params["pdu"], changes)
+    await _place(ctx, hex_id, rack)
     return await rack_pdu(ctx)
 
 
@@ -432,10 +443,29 @@ async def chassis(ctx: Ctx) -> dict[str, Any]:
             "Sensors": {"@odata.id": f"{V1}/Chassis/{live.hex_id}/Sensors"},
             "Links": {"ManagedBy": [{"@odata.id": MANAGER}],
                       "PowerDistribution": {"@odata.id": f"{PDUS}/{live.hex_id}"}}}
-    _put(doc, "Location", _location(ctx, live))
+    doc["Location"] = location(ctx, live)
     if not live.stale:
         doc["PowerState"] = "On"                # it answers the ring: it has power
     return doc
+
+
+@route(f"{V1}/Chassis/{{pdu}}", "PATCH")
+async def chassis_patch(ctx: Ctx) -> Any:
+    """The PDU's rack (``Location.Placement`` Rack/Row) through ``Structure.assign``
+    (edit-structure, audited ``dc.assign``); ``If-Match`` as on the PowerDistribution."""
+    current = await chassis(ctx)
+    _if_match(ctx, current)
+    other = sorted(set(ctx.body) - {"Location"})
+    if other or not ctx.body:
+        key = other[0] if other else ""
+        raise RedfishError(400, "PropertyNotWritable" if key in current else
+                           ("PropertyUnknown" if key else "EmptyJSON"),
+                           (f"{key} cannot be changed here; " if key else
+                            "The PATCH body has no property; ")
+                           + "writable: Location/Placement/Rack and Row; nothing was changed",
+                           args=[key] if key else [])
+    await _place(ctx, current["Id"], rack_of_patch(ctx, ctx.body))
+    return await chassis(ctx)
 
 
 _SensorDef = tuple[Component, int, str, str, str, str | None]

@@ -70,6 +70,10 @@ SCHEMAS: dict[str, list[str]] = {
     "LogEntryCollection": [],
     "OutletGroup": ["OutletGroup.v1_2_0"],
     "OutletGroupCollection": [],
+    "CertificateService": ["CertificateService.v1_2_1"],
+    "CertificateLocations": ["CertificateLocations.v1_0_3"],
+    "Certificate": ["Certificate.v1_10_1"],
+    "CertificateCollection": [],
     "Resource": ["Resource.v1_22_0"],
     "RedfishExtensions": ["RedfishExtensions.v1_0_0"],
 }
@@ -154,6 +158,7 @@ async def service_root(ctx: Ctx) -> dict[str, Any]:
         "AccountService": {"@odata.id": f"{V1}/AccountService"},
         "EventService": {"@odata.id": f"{V1}/EventService"},
         "Registries": {"@odata.id": f"{V1}/Registries"},
+        "CertificateService": {"@odata.id": f"{V1}/CertificateService"},
         "Links": {"Sessions": {"@odata.id": f"{V1}/SessionService/Sessions"}},
     }
 
@@ -378,6 +383,9 @@ async def manager(ctx: Ctx) -> dict[str, Any]:
             "Status": {"State": "Enabled", "Health": "OK"},
             "NetworkProtocol": {"@odata.id": f"{MANAGER}/NetworkProtocol"},
             "LogServices": {"@odata.id": f"{MANAGER}/LogServices"},
+            "Actions": {"#Manager.Reset": {
+                "target": f"{MANAGER}/Actions/Manager.Reset",
+                "ResetType@Redfish.AllowableValues": ["GracefulRestart", "ForceRestart"]}},
             "Links": {"ManagerForChassis": chassis,
                       "ManagerForChassis@odata.count": len(chassis)}}
 

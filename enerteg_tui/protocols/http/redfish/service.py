@@ -25,7 +25,7 @@ from .auth import redfish_sign_in, refusal
 from ..events import EventHub
 from .errors import RedfishError, error_body
 from . import power, root  # noqa: F401  (they register their routes)
-from . import accounts, events, groups, manager  # noqa: F401  (likewise)
+from . import accounts, certificates, events, groups, manager  # noqa: F401  (likewise)
 from .tree import Ctx, Route, etag, match_route
 
 __all__ = ["build_router", "RedfishFace"]
@@ -120,7 +120,7 @@ class RedfishFace:
                 body: dict[str, Any] = {}
                 if verb in ("POST", "PATCH", "PUT"):
                     body = await _json_body(request)
-                ctx = Ctx(self, request, principal, params, body)
+                ctx = Ctx(self, request, principal, params, body, signed)
                 result = await handler(ctx)
             finally:
                 if signed is not None:

@@ -31,6 +31,8 @@ class Ctx:
     principal: Principal | None
     params: dict[str, str]
     body: dict[str, Any]
+    signed: Any = None
+    """The sign-in (``signin.SignedIn``) of the request; None on a public method."""
 
     @property
     def core(self) -> Any:
