@@ -104,7 +104,12 @@ async def test_sweeps_keep_their_cadence(make_controller) -> None:
     finally:
         gc.enable()
     assert 9 <= done <= 12, done
-    assert c.live.bus.overruns == overruns
+    # Slots are skipped only behind a sweep that really outlasted its 0.1 s slot (a
+    # loaded machine can stretch one): at most one per whole 100 ms it took. The
+    # schedule itself adds none.
+    long_sweeps = sum(int(ms // 100) for ms in list(c.live.bus.recent_sweep_ms)[-done:])
+    assert c.live.bus.overruns - overruns <= long_sweeps, (
+        c.live.bus.overruns - overruns, list(c.live.bus.recent_sweep_ms)[-done:])
 
 
 async def test_overrun_skips_slots_instead_of_bunching(make_controller) -> None:
