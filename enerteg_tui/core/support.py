@@ -38,7 +38,7 @@ from .store import Store
 from .users import UserService
 from .waiting import wait_event
 
-__all__ = ["SupportAccess", "NAME", "SOURCE", "MAX_HOURS", "META_KEY"]
+__all__ = ["SupportAccess", "NAME", "SOURCE", "MAX_HOURS", "META_KEY", "status_text"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,23 @@ _ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def status_text(st: dict[str, Any]) -> str:
+    """``SupportAccess.status`` as a person reads it (the shell's ``support status``, the
+    console's palette entry)."""
+    if not st["enabled"]:
+        return (f"Support access: disabled (account {st['account']!r} "
+                + ("exists, cannot log in)" if st["exists"] else "not created yet)"))
+    hours, rest = divmod(st["secondsLeft"], 3600)
+    lines = [f"Support access: enabled until {st['expires']} ({hours} h {rest // 60} min left)",
+             f"Account:        {st['account']} (role {st['role']}, enabled by "
+             f"{st['enabledBy']})"]
+    for s in st["sessions"]:
+        lines.append(f"Session:        {s['face']} from {s['address'] or '-'} since {s['since']}")
+    if not st["sessions"]:
+        lines.append("Sessions:       none")
+    return "\n".join(lines)
 
 
 def one_time_password() -> str:
@@ -195,13 +212,15 @@ class SupportAccess:
         return "support access is disabled (an admin enables it with `support enable`)"
 
     # ------------------------------------------------------------------ changes
-    async def enable(self, principal: Principal, hours: float,
-                     role: str = Role.ADMIN.value) -> tuple[str, dict[str, Any]]:
-        """Switch the access on for ``hours``; (the one-time password, the status).
+    def check_enable(self, principal: Principal, hours: float,
+                     role: str = Role.ADMIN.value) -> Role:
+        """What ``enable`` refuses, checked without changing anything (a face asks
+        before it confirms); the role to give.
 
         Raises:
+            PermissionDenied: not an administrator.
+            Conflict: remote management (``config/core remoteManagement``) is disabled.
             Invalid: hours out of range, an unknown role.
-            Conflict: a local user named ``support`` exists that this module did not make.
         """
         require(principal, Action.ADMINISTER, f"user/{NAME}")
         if not self.switched_on:
@@ -214,10 +233,20 @@ class SupportAccess:
                           f"more than 0 and at most {MAX_HOURS} hours", thing="hours",
                           value=f"{hours:g}", allowed=f"more than 0, at most {MAX_HOURS}")
         try:
-            role_v = Role(role)
+            return Role(role)
         except ValueError:
             raise Invalid(f"role {role!r} does not exist", thing="role", value=role,
                           allowed=", ".join(r.value for r in Role)) from None
+
+    async def enable(self, principal: Principal, hours: float,
+                     role: str = Role.ADMIN.value) -> tuple[str, dict[str, Any]]:
+        """Switch the access on for ``hours``; (the one-time password, the status).
+
+        Raises:
+            Invalid: hours out of range, an unknown role.
+            Conflict: a local user named ``support`` exists that this module did not make.
+        """
+        role_v = self.check_enable(principal, hours, role)
         existing = await self._store.fetchone("SELECT name FROM user WHERE name=?", (NAME,))
         if existing is not None and not self.managed:
             raise Conflict(f"a local user named {NAME!r} already exists and is not the "

@@ -1,8 +1,9 @@
-"""Generic modal dialogs of the console: a yes/no confirmation.
+"""Generic modal dialogs of the console: a yes/no confirmation, and a secret shown once.
 
-Kept apart from the screens that use it (quit, outlet switching) so every
-confirmation looks and behaves the same: ``y``/enter confirms, ``n``/escape cancels,
-the safe answer is focused first.
+Kept apart from the screens that use them (quit, outlet switching; API tokens, the
+support access) so every confirmation looks and behaves the same: ``y``/enter confirms,
+``n``/escape cancels, the safe answer is focused first; and every secret the core makes
+(a token, a one-time password) is shown the same way, once, selected for copying.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
 
-__all__ = ["ConfirmDialog"]
+__all__ = ["ConfirmDialog", "ShownOnce"]
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -63,3 +64,62 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class ShownOnce(ModalScreen[None]):
+    """A secret the core made and keeps only as a hash, shown this once: copy it now.
+
+    Args:
+        title: the box's title (what the secret is).
+        what: one line on what it is for and until when.
+        text: the secret, in a read-only field, selected.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("enter", "close", "Close", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    ShownOnce { align: center middle; }
+    ShownOnce > Vertical {
+        width: 76; max-width: 98%; height: auto;
+        border: thick $success; background: $surface; padding: 0 1;
+    }
+    ShownOnce #warn { color: $warning; text-style: bold; margin-bottom: 1; }
+    ShownOnce Input { margin-bottom: 1; }
+    ShownOnce Horizontal { height: auto; align-horizontal: center; }
+    """
+
+    def __init__(self, title: str, what: str, text: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.what = what
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.title_text
+            yield Static(self.what, id="what")
+            yield Static("Copy it now: it is shown only this once (the controller keeps only "
+                         "its hash).", id="warn")
+            yield Input(self.text, id="token", compact=True)
+            with Horizontal():
+                yield Button("Done (enter)", id="done", variant="primary", compact=True)
+
+    def on_mount(self) -> None:
+        token = self.query_one("#token", Input)
+        token.read_only = True
+        token.focus()
+        token.select_all()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()                    # enter in the (read-only) field: done
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,5 +1,6 @@
 """The system commands in the console (manual §5.1.1): restart the controller, power off
-or reboot the host, and the software update (issue 23 item 5), from the command palette.
+or reboot the host, the software update (issue 23 item 5) and the support access
+(manual §5.1 remote management, issue 23 item 7), from the command palette.
 
 Why a module of its own: the palette offers them to admins only (``administer``); each
 is refused at once in the core's words when the core would refuse it (poweroff and
@@ -14,6 +15,12 @@ packages in /upload), and one "Apply software update <file>" per package in /upl
 verified first by ``core.software.check`` (a refusal is shown in the core's words and
 nothing happens), then asked behind a confirmation naming the versions, then
 ``core.software.apply`` (installs beside the running version and restarts into it).
+
+The support access entries: "Support access status", "Open support access for N hours"
+(1, 4 or 24; refused at once in the core's words while ``remoteManagement`` is
+disabled, otherwise asked, then ``core.support.enable``, whose one-time password is
+shown once in a ``ShownOnce`` dialog) and "Close support access now" while it is open;
+the same core calls as the shell's ``support``.
 """
 
 from __future__ import annotations
@@ -27,11 +34,18 @@ from .context import console_context
 from .errors import notify_error
 
 __all__ = ["SYSTEM_COMMANDS", "system_entries", "start_system_command", "UPDATE_STATUS",
-           "UPDATE_APPLY"]
+           "UPDATE_APPLY", "SUPPORT_STATUS", "SUPPORT_OPEN", "SUPPORT_CLOSE", "SUPPORT_HOURS"]
 
 UPDATE_STATUS = "update-status"
 UPDATE_APPLY = "update:"
 """Action prefix of applying a package: ``update:<file in /upload>``."""
+SUPPORT_STATUS = "support-status"
+SUPPORT_OPEN = "support-open:"
+"""Action prefix of opening the support access: ``support-open:<hours>``."""
+SUPPORT_CLOSE = "support-close"
+SUPPORT_HOURS = (1, 4, 24)
+"""The durations the palette offers (the shell's ``support enable --hours N`` takes any
+from 1 to 72)."""
 
 SYSTEM_COMMANDS: dict[str, tuple[str, str, str]] = {
     "restart": ("Restart controller",
@@ -62,6 +76,16 @@ def system_entries(app: Any) -> Iterator[tuple[str, str, str]]:
     for name in software.packages():
         yield (f"Apply software update {name}", "Verify, install beside the running version "
                "and restart into it (rolled back if it is not healthy)", UPDATE_APPLY + name)
+    support = console_context(app.screen).core.support
+    yield ("Support access status", "Whether the support account is open, until when, "
+           "its sessions", SUPPORT_STATUS)
+    if support.enabled:
+        yield ("Close support access now", "The support account can no longer log in; its "
+               "sessions end", SUPPORT_CLOSE)
+    for hours in SUPPORT_HOURS:
+        yield (f"Open support access for {hours} hour{'s' if hours > 1 else ''}",
+               "A one-time password for the support account, shown once; it closes itself "
+               "(config/core remoteManagement must be enabled)", f"{SUPPORT_OPEN}{hours}")
 
 
 def start_system_command(app: Any, action: str) -> None:
@@ -70,6 +94,9 @@ def start_system_command(app: Any, action: str) -> None:
 
     if action == UPDATE_STATUS or action.startswith(UPDATE_APPLY):
         _software(app, action)
+        return
+    if action in (SUPPORT_STATUS, SUPPORT_CLOSE) or action.startswith(SUPPORT_OPEN):
+        _support(app, action)
         return
     ctx = console_context(app.screen)
     text, _, question = SYSTEM_COMMANDS[action]
@@ -141,3 +168,66 @@ def _software(app: Any, action: str) -> None:
         app.notify(warning, title=title, severity="warning", timeout=30)
 
     app.run_worker(checked(), exclusive=False, group="software-update")
+
+
+def _support(app: Any, action: str) -> None:
+    """The support access: its status (a notification), opening it behind a confirmation
+    (the one-time password shown once), closing it behind a confirmation."""
+    from ..core.support import status_text
+    from .dialogs import ConfirmDialog, ShownOnce
+
+    ctx = console_context(app.screen)
+    support = ctx.core.support
+    title = "Support access"
+    if action == SUPPORT_STATUS:
+        try:
+            from ..core.permissions import require
+            require(ctx.principal, Action.ADMINISTER, "user/support")
+        except EnertegError as exc:
+            notify_error(app.screen, exc, title)
+            return
+        app.notify(status_text(support.status()), title=title, timeout=30, markup=False)
+        return
+    if action == SUPPORT_CLOSE:
+        async def closed(yes: bool | None) -> None:
+            if not yes:
+                app.notify(f"{title}: cancelled; still open", title=title)
+                return
+            try:
+                await support.disable(ctx.principal)
+            except EnertegError as exc:
+                notify_error(app.screen, exc, f"{title} not closed")
+                return
+            app.notify("Support access closed: the support account cannot log in, its "
+                       "sessions were ended.", title=title)
+
+        app.push_screen(ConfirmDialog("Close the support access now?\n\nThe support "
+                                      "account can no longer log in and its sessions end.",
+                                      yes="Close it", no="Cancel", title=title), closed)
+        return
+    hours = float(action[len(SUPPORT_OPEN):])
+    try:
+        support.check_enable(ctx.principal, hours)
+    except EnertegError as exc:
+        notify_error(app.screen, exc, f"{title} refused")
+        return
+
+    async def opened(yes: bool | None) -> None:
+        if not yes:
+            app.notify(f"{title}: cancelled; nothing opened", title=title)
+            return
+        try:
+            password, st = await support.enable(ctx.principal, hours)
+        except EnertegError as exc:
+            notify_error(app.screen, exc, f"{title} refused")
+            return
+        app.push_screen(ShownOnce(
+            f"Support access until {st['expires']}",
+            f"Account {st['account']} (role {st['role']}) may log in with this password "
+            f"until {st['expires']}; it stops working then or when the access is closed. "
+            "Give it to the support engineer.", password))
+
+    app.push_screen(ConfirmDialog(
+        f"Open the support account for {hours:g} h?\n\nA one-time password is shown "
+        "once; every action of the account is audited, and the access closes itself at "
+        "the expiry.", yes="Open it", no="Cancel", title=title), opened)

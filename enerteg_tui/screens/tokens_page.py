@@ -20,14 +20,12 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Static
 
 from ..core.api_tokens import MAX_DAYS, TokenInfo
 from ..core.errors import EnertegError
 from ..core.permissions import Action
-from .dialogs import ConfirmDialog
+from .dialogs import ConfirmDialog, ShownOnce
 from .forms import FormDialog, FormField
 from .livetable import Column, LiveTable, Row
 from .page import Page, PageTitle
@@ -67,58 +65,14 @@ def _days(text: str) -> int | str:
     return int(text) if text.isdigit() else text
 
 
-class TokenShownOnce(ModalScreen[None]):
+class TokenShownOnce(ShownOnce):
     """The text of a new token, shown this once: copy it now."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Close"),
-        Binding("enter", "close", "Close", show=False),
-    ]
-
-    DEFAULT_CSS = """
-    TokenShownOnce { align: center middle; }
-    TokenShownOnce > Vertical {
-        width: 76; max-width: 98%; height: auto;
-        border: thick $success; background: $surface; padding: 0 1;
-    }
-    TokenShownOnce #warn { color: $warning; text-style: bold; margin-bottom: 1; }
-    TokenShownOnce Input { margin-bottom: 1; }
-    TokenShownOnce Horizontal { height: auto; align-horizontal: center; }
-    """
-
     def __init__(self, info: TokenInfo, text: str) -> None:
-        super().__init__()
+        super().__init__(f"API token {info.id} ({info.name})",
+                         f"Made for {info.user}; expires {_when(info.expires, 'never')} "
+                         "(UTC). Send it as Authorization: Bearer <token>.", text)
         self.info = info
-        self.text = text
-
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = f"API token {self.info.id} ({self.info.name})"
-            yield Static(f"Made for {self.info.user}; expires "
-                         f"{_when(self.info.expires, 'never')} (UTC). Send it as "
-                         "Authorization: Bearer <token>.", id="what")
-            yield Static("Copy it now: it is shown only this once (the controller keeps only "
-                         "its hash).", id="warn")
-            yield Input(self.text, id="token", compact=True)
-            with Horizontal():
-                yield Button("Done (enter)", id="done", variant="primary", compact=True)
-
-    def on_mount(self) -> None:
-        token = self.query_one("#token", Input)
-        token.read_only = True
-        token.focus()
-        token.select_all()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.dismiss(None)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()                    # enter in the (read-only) token field: done
-        self.dismiss(None)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
 
 
 class TokensPage(Page):

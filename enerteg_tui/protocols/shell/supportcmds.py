@@ -11,27 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...core.support import MAX_HOURS
+from ...core.support import MAX_HOURS, status_text
 from .parse import UsageError
 
 __all__ = ["cmd_support", "USAGE"]
 
 USAGE = "support status | enable --hours N [--role ROLE] | disable"
-
-
-def _status_text(st: dict[str, Any]) -> str:
-    if not st["enabled"]:
-        return (f"Support access: disabled (account {st['account']!r} "
-                + ("exists, cannot log in)" if st["exists"] else "not created yet)"))
-    hours, rest = divmod(st["secondsLeft"], 3600)
-    lines = [f"Support access: enabled until {st['expires']} ({hours} h {rest // 60} min left)",
-             f"Account:        {st['account']} (role {st['role']}, enabled by "
-             f"{st['enabledBy']})"]
-    for s in st["sessions"]:
-        lines.append(f"Session:        {s['face']} from {s['address'] or '-'} since {s['since']}")
-    if not st["sessions"]:
-        lines.append("Sessions:       none")
-    return "\n".join(lines)
 
 
 def _hours(text: str) -> float:
@@ -54,7 +39,7 @@ async def cmd_support(sh: Any, args: list[str]) -> None:
 
         require(sh.principal, Action.ADMINISTER, "user/support")
         st = support.status()
-        sh.emit(st, _status_text(st))
+        sh.emit(st, status_text(st))
     elif args == ["disable"]:
         st = await support.disable(sh.principal)
         sh.emit(st, "Support access disabled: the support account cannot log in, its "
@@ -66,7 +51,7 @@ async def cmd_support(sh: Any, args: list[str]) -> None:
         password, st = await support.enable(sh.principal, _hours(opts["--hours"]),
                                             opts.get("--role", "admin"))
         sh.emit({**st, "password": password},
-                f"{_status_text(st)}\nOne-time password: {password}\n"
+                f"{status_text(st)}\nOne-time password: {password}\n"
                 "It is shown only now; give it to the support engineer. It stops working "
                 "at the expiry or at `support disable`.")
     else:
