@@ -1,0 +1,117 @@
+"""The language a person reads (manual §5.1): English and Czech, per session, with gettext.
+
+Every text a person reads is marked in the source with ``_("English text")`` (or
+``N_("…")`` where a table is built at import time and translated when shown, with
+``_(value)``); the English text is the message id. The Czech catalogue is
+``enerteg_tui/locale/cs/LC_MESSAGES/enerteg.po``, compiled to the ``.mo`` beside it
+(committed; ``tests/test_i18n_catalogue.py`` fails when a marked text has no Czech
+translation, when the ``.po`` keeps an obsolete entry or when the ``.mo`` is stale;
+docs/language.md).
+
+The language is the session's, never the process's: the controller serves many users
+at once, so ``gettext.install()`` (one global ``_``) would let one user's Czech leak into
+another's session. A face resolves the language at login (``session_language``: the
+user's ``language`` preference, else ``config/core`` ``language``) and makes it current
+for that session with ``use``/``activate``: a ``ContextVar`` that asyncio copies into
+every task the session starts (a Textual App's widgets, a shell command's task), so
+``_()`` anywhere below answers in that session's language. Machine formats (JSON, SNMP,
+Modbus, REST, syslog, the audit log) never call ``_``.
+"""
+
+from __future__ import annotations
+
+import gettext
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DOMAIN", "LANGUAGES", "LOCALE_DIR", "N_", "_", "activate", "current", "deactivate",
+           "language_names", "ngettext", "session_language", "translator", "use"]
+
+DOMAIN = "enerteg"
+"""The gettext domain: ``locale/<lang>/LC_MESSAGES/enerteg.mo``."""
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+"""Where the catalogues live (package data)."""
+LANGUAGES: tuple[str, ...] = ("en", "cs")
+"""Languages a person may choose: English (the message ids) and Czech."""
+DEFAULT = "en"
+
+
+@lru_cache(maxsize=None)
+def translator(language: str) -> gettext.NullTranslations:
+    """The catalogue of ``language`` (English: the message ids themselves).
+
+    Raises:
+        ValueError: a language outside ``LANGUAGES``.
+    """
+    if language not in LANGUAGES:
+        raise ValueError(f"language {language!r} is not one of {', '.join(LANGUAGES)}")
+    if language == DEFAULT:
+        return gettext.NullTranslations()
+    return gettext.translation(DOMAIN, localedir=str(LOCALE_DIR), languages=[language])
+
+
+_CURRENT: ContextVar[gettext.NullTranslations] = ContextVar(
+    "enerteg_language", default=gettext.NullTranslations())
+_LANG: ContextVar[str] = ContextVar("enerteg_language_code", default=DEFAULT)
+
+
+def activate(language: str) -> tuple[Token[Any], Token[Any]]:
+    """Make ``language`` current in this task (and every task it starts from now on)."""
+    return _CURRENT.set(translator(language)), _LANG.set(language)
+
+
+def deactivate(tokens: tuple[Token[Any], Token[Any]]) -> None:
+    """Undo an ``activate``."""
+    _CURRENT.reset(tokens[0])
+    _LANG.reset(tokens[1])
+
+
+@contextmanager
+def use(language: str) -> Iterator[None]:
+    """``language`` is current inside the block (a shell statement, a test)."""
+    tokens = activate(language)
+    try:
+        yield
+    finally:
+        deactivate(tokens)
+
+
+def current() -> str:
+    """The current session's language code."""
+    return _LANG.get()
+
+
+def _(message: str) -> str:
+    """``message`` (an English message id) in the current session's language."""
+    return _CURRENT.get().gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The singular or plural form for ``n`` in the current language (Czech has three)."""
+    return _CURRENT.get().ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogue without translating it now (import-time tables);
+    translate it where it is shown with ``_(message)``."""
+    return message
+
+
+def language_names() -> dict[str, str]:
+    """Each language's own name, for choices."""
+    return {"en": "English", "cs": "čeština"}
+
+
+async def session_language(core: Any, user: str) -> str:
+    """The language of ``user``'s new session: their ``language`` preference, else the
+    system default (``config/core`` ``language``)."""
+    prefs = await core.users.prefs.get(user)
+    chosen = getattr(prefs, "language", "") or ""
+    if chosen in LANGUAGES:
+        return chosen
+    default = str(getattr(core.config.get("core"), "language", DEFAULT))
+    return default if default in LANGUAGES else DEFAULT
