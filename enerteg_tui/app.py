@@ -25,6 +25,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 
 from .core.errors import EnertegError
+from .core.i18n import activate, session_language
 from .core.permissions import Principal, require
 from .screens.compositor import install_safe_compositor
 from .screens.context import ConsoleContext
@@ -105,6 +106,8 @@ class ConsoleApp(App[None]):
         self.main: MainScreen | None = None
         self.change_marks = "subtle"
         """How live tables mark changed values (the user's ``changeMarks``, screens.display)."""
+        self.language = "en"
+        """This session's language (core.i18n), resolved at login in ``on_mount``."""
         self.incident: str | None = None
         """Set when an unexpected error ended this App: the id logged with its traceback."""
 
@@ -126,6 +129,10 @@ class ConsoleApp(App[None]):
 
     # ------------------------------------------------------------------ lifecycle
     async def on_mount(self) -> None:
+        # the session's language, before any screen exists: every widget's task copies
+        # this task's context, so _() below answers in this user's language only
+        self.language = await session_language(self.context.core, self.context.principal.user)
+        activate(self.language)
         await load_display_prefs(self)
         self.main = MainScreen()
         await self.push_screen(self.main)

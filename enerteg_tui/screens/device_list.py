@@ -23,6 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Label
 
+from ..core.i18n import _
 from ..core.errors import EnertegError
 from ..core.events import Batch
 from ..core.live import DeviceLive
@@ -94,10 +95,10 @@ class DeviceListPage(Page):
             yield Label("", id="mode")
         yield ListTable(COLUMNS, id="devices", sort_order=SORT_ORDER, descending=("load", "state"),
                         detail=True, markable=True,
-                        placeholder="name, hex id, serial, location, outlet or port name")
+                        placeholder=_("name, hex id, serial, location, outlet or port name"))
 
     def title_text(self) -> str:
-        return "Devices"
+        return _("Devices")
 
     def on_mount(self) -> None:
         self._fill()
@@ -202,7 +203,7 @@ class DeviceListPage(Page):
         if not hexes and table.current is not None:
             hexes = [str(table.current.key)]
         if not hexes:
-            self.notify("No PDU selected", title="Switch", severity="warning")
+            self.notify(_("No PDU selected"), title=_("Switch"), severity="warning")
             return
 
         def closed(result: object) -> None:
@@ -215,7 +216,7 @@ class DeviceListPage(Page):
         """Put the highlighted PDU into a rack or take it out (the dialog calls the core)."""
         row = self.query_one(LiveTable).current
         if row is None:
-            self.notify("No PDU selected", title="Rack", severity="warning")
+            self.notify(_("No PDU selected"), title=_("Rack"), severity="warning")
             return
         try:
             self.app.push_screen(rack_choice_dialog(self, str(row.key)))

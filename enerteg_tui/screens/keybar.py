@@ -15,6 +15,7 @@ from textual import events
 from textual.app import RenderResult
 from textual.screen import Screen
 from textual.widget import Widget
+from ..core.i18n import _
 
 __all__ = ["KeyBar"]
 
@@ -63,10 +64,10 @@ class KeyBar(Widget):
         """(key shown, key, word) pinned to the right: help and the palette."""
         for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
             if binding.key == app.COMMAND_PALETTE_BINDING:
-                right.append((app.get_key_display(binding), binding.key, "palette"))
+                right.append((app.get_key_display(binding), binding.key, _("palette")))
                 continue
             if binding.action == "help":
-                right.insert(0, (app.get_key_display(binding), binding.key, "help"))
+                right.insert(0, (app.get_key_display(binding), binding.key, _("help")))
                 continue
             if not binding.show or binding.action in seen:
                 continue
@@ -74,7 +75,7 @@ class KeyBar(Widget):
             entry = Text(" ")
             entry.append(app.get_key_display(binding), style=key_style if enabled else dim)
             entry.append(" ")
-            entry.append(binding.description, style="" if enabled else dim)
+            entry.append(_(binding.description), style="" if enabled else dim)
             entries.append(((entry, binding.key), binding.action.startswith(SECTION_ACTION)))
         width = self.size.width or 10_000
         labels = [f" {shown} {word} " for shown, _key, word in right]
