@@ -14,7 +14,8 @@ another's session. A face resolves the language at login (``session_language``: 
 user's ``language`` preference, else ``config/core`` ``language``) and makes it current
 for that session with ``use``/``activate``: a ``ContextVar`` that asyncio copies into
 every task the session starts (a Textual App's widgets, a shell command's task), so
-``_()`` anywhere below answers in that session's language. Machine formats (JSON, SNMP,
+``_()`` anywhere below answers in that session's language; ``switch`` changes it for
+the whole session at once (the tasks share one holder). Machine formats (JSON, SNMP,
 Modbus, REST, syslog, the audit log) never call ``_``.
 """
 
@@ -24,12 +25,13 @@ import gettext
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 __all__ = ["DOMAIN", "LANGUAGES", "LOCALE_DIR", "N_", "_", "activate", "current", "deactivate",
-           "language_names", "ngettext", "session_language", "translator", "use"]
+           "language_names", "ngettext", "session_language", "switch", "translator", "use"]
 
 DOMAIN = "enerteg"
 """The gettext domain: ``locale/<lang>/LC_MESSAGES/enerteg.mo``."""
@@ -54,45 +56,69 @@ def translator(language: str) -> gettext.NullTranslations:
     return gettext.translation(DOMAIN, localedir=str(LOCALE_DIR), languages=[language])
 
 
-_CURRENT: ContextVar[gettext.NullTranslations] = ContextVar(
-    "enerteg_language", default=gettext.NullTranslations())
-_LANG: ContextVar[str] = ContextVar("enerteg_language_code", default=DEFAULT)
+@dataclass(slots=True)
+class _Session:
+    """The language of one session; mutable so that ``switch`` reaches every task of the
+    session (each holds a copy of the context, but the same holder)."""
+
+    code: str
+    translations: gettext.NullTranslations
 
 
-def activate(language: str) -> tuple[Token[Any], Token[Any]]:
+_CURRENT: ContextVar[_Session | None] = ContextVar("enerteg_language", default=None)
+_ENGLISH = gettext.NullTranslations()
+
+
+def activate(language: str) -> Token[_Session | None]:
     """Make ``language`` current in this task (and every task it starts from now on)."""
-    return _CURRENT.set(translator(language)), _LANG.set(language)
+    return _CURRENT.set(_Session(language, translator(language)))
 
 
-def deactivate(tokens: tuple[Token[Any], Token[Any]]) -> None:
+def deactivate(token: Token[_Session | None]) -> None:
     """Undo an ``activate``."""
-    _CURRENT.reset(tokens[0])
-    _LANG.reset(tokens[1])
+    _CURRENT.reset(token)
+
+
+def switch(language: str) -> None:
+    """Change the current session's language in place (``prefs language cs``): every task
+    of the session answers in it from now on. Outside a session: ``activate``."""
+    session = _CURRENT.get()
+    if session is None:
+        activate(language)
+        return
+    session.translations = translator(language)
+    session.code = language
 
 
 @contextmanager
 def use(language: str) -> Iterator[None]:
-    """``language`` is current inside the block (a shell statement, a test)."""
-    tokens = activate(language)
+    """``language`` is current inside the block (a shell line, a test)."""
+    token = activate(language)
     try:
         yield
     finally:
-        deactivate(tokens)
+        deactivate(token)
 
 
 def current() -> str:
     """The current session's language code."""
-    return _LANG.get()
+    session = _CURRENT.get()
+    return DEFAULT if session is None else session.code
+
+
+def _translations() -> gettext.NullTranslations:
+    session = _CURRENT.get()
+    return _ENGLISH if session is None else session.translations
 
 
 def _(message: str) -> str:
     """``message`` (an English message id) in the current session's language."""
-    return _CURRENT.get().gettext(message)
+    return _translations().gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural form for ``n`` in the current language (Czech has three)."""
-    return _CURRENT.get().ngettext(singular, plural, n)
+    return _translations().ngettext(singular, plural, n)
 
 
 def N_(message: str) -> str:

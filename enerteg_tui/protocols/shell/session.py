@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...core.errors import EnertegError
-from ...core.i18n import _, session_language, use
+from ...core.i18n import _, session_language, switch, use
 from ...core.masking import mask_text
 from ...core.permissions import Principal
 from ...core.safetext import escape_control
@@ -198,8 +198,9 @@ class ShellSession:
         return f"{self.principal.user}@{host}:{self.cwd}> "
 
     def switch_language(self, language: str) -> None:
-        """Answer in ``language`` from the next line on (``prefs language``)."""
+        """Answer in ``language`` from now on (``prefs language``)."""
         self.language = language
+        switch(language)
 
     # ------------------------------------------------------------------ running
     async def run_line(self, line: str) -> int:
