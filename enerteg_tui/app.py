@@ -26,6 +26,8 @@ from textual.theme import Theme
 
 from .core.errors import EnertegError
 from .core.i18n import activate, session_language
+from .core.i18n import enter as i18n_enter
+from .core.i18n import session as i18n_session
 from .core.permissions import Principal, require
 from .screens.compositor import install_safe_compositor
 from .screens.context import ConsoleContext
@@ -133,6 +135,7 @@ class ConsoleApp(App[None]):
         # this task's context, so _() below answers in this user's language only
         self.language = await session_language(self.context.core, self.context.principal.user)
         activate(self.language)
+        self.language_holder = i18n_session()
         await load_display_prefs(self)
         self.main = MainScreen()
         await self.push_screen(self.main)
@@ -259,6 +262,9 @@ class ConsoleApp(App[None]):
                            lambda: self.call_later(self.open_place, place, discard_edits=True))
             return
         from .core.errors import EnertegError
+        # a page's task copies the context of the task that mounts it: called from a
+        # task outside this App (a test's pilot), carry the session's language over
+        i18n_enter(getattr(self, "language_holder", None))
         try:
             spec = self.spec_for(place)
         except EnertegError as exc:

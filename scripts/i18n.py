@@ -8,7 +8,8 @@ Extraction is GNU xgettext over every ``.py`` of the package, with the keywords 
 ``N_``, ``ngettext`` and call shapes whose argument is text people read:
 ``Binding(key, action, description)`` (the console's key bar and help),
 ``Command(handler, usage, summary)`` (the shell's help), ``Column(key, label, …)``
-(table headings) and ``Section(kind, title, …)`` (the console's sections). An id whose ``{…}`` fields are
+(table headings), ``_Q(key, name, label, …)`` (quantity labels, ``core.quantities``) and
+``Section(kind, title, …)`` (the console's sections). An id whose ``{…}`` fields are
 not plain names came from an f-string (``Binding(..., f"Feed {f.value}")``): it cannot
 be looked up and is left out. ``tests/test_i18n_catalogue.py`` runs ``check``.
 """
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "enerteg_tui"
 PO = PACKAGE / "locale" / "cs" / "LC_MESSAGES" / "enerteg.po"
 MO = PO.with_suffix(".mo")
-KEYWORDS = ("-k_", "-kN_", "-kngettext:1,2", "-kBinding:3", "-kCommand:3", "-kColumn:2",
+KEYWORDS = ("-k_", "-kN_", "-kNP_:1c,2", "-kngettext:1,2", "-kBinding:3", "-kCommand:3", "-kColumn:2", "-k_Q:3",
             "-kSection:2")
 _FIELD = re.compile(r"(?<!\{)\{([^{}]*)\}(?!\})")
 
@@ -43,7 +44,8 @@ def extract(pot: Path) -> None:
 
 
 def entries(path: Path) -> dict[str, tuple[str, bool]]:
-    """msgid → (msgstr or first plural form, obsolete) of a .po/.pot (header left out)."""
+    """msgid (``context\x04msgid`` with a context, as gettext keys it) → (msgstr or first
+    plural form, obsolete) of a .po/.pot (header left out)."""
     out: dict[str, tuple[str, bool]] = {}
     key: str | None = None
     cur: dict[str, str] = {}
@@ -51,7 +53,8 @@ def entries(path: Path) -> dict[str, tuple[str, bool]]:
 
     def flush() -> None:
         if cur.get("msgid"):
-            out[cur["msgid"]] = (cur.get("msgstr", cur.get("msgstr[0]", "")), obsolete)
+            key = (cur["msgctxt"] + "\x04" if "msgctxt" in cur else "") + cur["msgid"]
+            out[key] = (cur.get("msgstr", cur.get("msgstr[0]", "")), obsolete)
 
     for raw in path.read_text(encoding="utf-8").splitlines() + [""]:
         line = raw.strip()

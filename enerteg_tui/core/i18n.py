@@ -30,8 +30,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DOMAIN", "LANGUAGES", "LOCALE_DIR", "N_", "_", "activate", "current", "deactivate",
-           "language_names", "ngettext", "session_language", "switch", "translator", "use"]
+__all__ = ["DOMAIN", "LANGUAGES", "LOCALE_DIR", "NP_", "N_", "_", "activate", "current",
+           "deactivate", "enter", "key_word", "language_names", "session", "ngettext", "session_language", "switch", "translator", "use"]
 
 DOMAIN = "enerteg"
 """The gettext domain: ``locale/<lang>/LC_MESSAGES/enerteg.mo``."""
@@ -100,6 +100,18 @@ def use(language: str) -> Iterator[None]:
         deactivate(token)
 
 
+def session() -> _Session | None:
+    """The current session's language holder (to ``enter`` it from another task)."""
+    return _CURRENT.get()
+
+
+def enter(holder: _Session | None) -> None:
+    """Make ``holder`` (from ``session``) current in this task: a task outside the session
+    that calls into it (a test's pilot, a face) shares the session's language."""
+    if holder is not None and _CURRENT.get() is not holder:
+        _CURRENT.set(holder)
+
+
 def current() -> str:
     """The current session's language code."""
     session = _CURRENT.get()
@@ -112,13 +124,27 @@ def _translations() -> gettext.NullTranslations:
 
 
 def _(message: str) -> str:
-    """``message`` (an English message id) in the current session's language."""
-    return _translations().gettext(message)
+    """``message`` (an English message id) in the current session's language ("" stays
+    "": gettext's empty id is the catalogue's header)."""
+    return _translations().gettext(message) if message else message
+
+
+def key_word(word: str) -> str:
+    """A key bar's word: its short form (context ``key``, where space is tight: 80
+    columns hold every section's key) if the catalogue has one, else ``_(word)``."""
+    short = _translations().pgettext("key", word) if word else word
+    return short if short != word else _(word)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural form for ``n`` in the current language (Czech has three)."""
     return _translations().ngettext(singular, plural, n)
+
+
+def NP_(context: str, message: str) -> str:
+    """Mark ``message`` with a context (``key``: a key bar's short word) without
+    translating it now; shown with ``key_word``."""
+    return message
 
 
 def N_(message: str) -> str:

@@ -15,7 +15,7 @@ from textual import events
 from textual.app import RenderResult
 from textual.screen import Screen
 from textual.widget import Widget
-from ..core.i18n import _
+from ..core.i18n import _, key_word
 
 __all__ = ["KeyBar"]
 
@@ -53,6 +53,10 @@ class KeyBar(Widget):
     def on_resize(self, event: events.Resize) -> None:
         self._rebuild(force=True)
 
+    def refresh_keys(self) -> None:
+        """Draw the keys again (the session's language changed)."""
+        self._rebuild(force=True)
+
     def _rebuild(self, force: bool = False) -> None:
         app = self.app
         key_style = "bold " + ("reverse" if app.no_color else "")
@@ -75,7 +79,7 @@ class KeyBar(Widget):
             entry = Text(" ")
             entry.append(app.get_key_display(binding), style=key_style if enabled else dim)
             entry.append(" ")
-            entry.append(_(binding.description), style="" if enabled else dim)
+            entry.append(key_word(binding.description), style="" if enabled else dim)
             entries.append(((entry, binding.key), binding.action.startswith(SECTION_ACTION)))
         width = self.size.width or 10_000
         labels = [f" {shown} {word} " for shown, _key, word in right]

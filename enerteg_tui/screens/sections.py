@@ -16,7 +16,7 @@ import importlib.util
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..core.i18n import N_
+from ..core.i18n import N_, NP_
 from ..core.permissions import Action
 
 if TYPE_CHECKING:
@@ -53,6 +53,10 @@ class Section:
         has to fit one row of the key bar)."""
         return {"Audit log": N_("Audit"), "DC structure": N_("DC"), "Settings": N_("Setup")}.get(
             self.title, self.title)
+
+
+KEY_WORDS = (NP_("key", "Rules"), NP_("key", "Setup"), NP_("key", "Users"), NP_("key", "Identify"))
+"""Words with a shorter form on the key bar (``i18n.key_word``) than in titles and help."""
 
 
 _P = "enerteg_tui.screens."
