@@ -29,6 +29,7 @@ PO = PACKAGE / "locale" / "cs" / "LC_MESSAGES" / "enerteg.po"
 MO = PO.with_suffix(".mo")
 KEYWORDS = ("-k_", "-kN_", "-kNP_:1c,2", "-kngettext:1,2", "-kBinding:3", "-kCommand:3", "-kColumn:2", "-k_Q:3",
             "-kSection:2")
+_IN_FSTRING = re.compile(r"""\{_\(["']""")
 _FIELD = re.compile(r"(?<!\{)\{([^{}]*)\}(?!\})")
 
 
@@ -106,6 +107,10 @@ def problems() -> list[str]:
             found.append(f"obsolete in enerteg.po: {msgid!r}")
         elif sorted(_FIELD.findall(msgid)) != sorted(_FIELD.findall(text)):
             found.append(f"fields differ: {msgid!r} → {text!r}")
+    for rel in _sources():                   # xgettext does not look inside f-strings
+        for n, line in enumerate((PACKAGE / rel).read_text(encoding="utf-8").splitlines(), 1):
+            if _IN_FSTRING.search(line):
+                found.append(f"{rel}:{n}: a marked literal inside an f-string is not extracted")
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "enerteg.mo"
         res = subprocess.run(["msgfmt", "--check", "-o", str(fresh), str(PO)],

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["DOMAIN", "LANGUAGES", "LOCALE_DIR", "NP_", "N_", "_", "activate", "current",
-           "deactivate", "enter", "key_word", "language_names", "session", "ngettext", "session_language", "switch", "translator", "use"]
+           "deactivate", "enter", "key_word", "language_names", "ngettext", "session",
+           "session_language", "switch", "system_language", "translator", "use"]
 
 DOMAIN = "enerteg"
 """The gettext domain: ``locale/<lang>/LC_MESSAGES/enerteg.mo``."""
@@ -158,6 +159,13 @@ def language_names() -> dict[str, str]:
     return {"en": "English", "cs": "čeština"}
 
 
+def system_language(config: Any) -> str:
+    """The system default (``config/core`` language): a session's without a preference,
+    and the language of what no session reads (e-mails, reports made on a schedule)."""
+    default = str(getattr(config.get("core"), "language", DEFAULT))
+    return default if default in LANGUAGES else DEFAULT
+
+
 async def session_language(core: Any, user: str) -> str:
     """The language of ``user``'s new session: their ``language`` preference, else the
     system default (``config/core`` ``language``)."""
@@ -165,5 +173,4 @@ async def session_language(core: Any, user: str) -> str:
     chosen = getattr(prefs, "language", "") or ""
     if chosen in LANGUAGES:
         return chosen
-    default = str(getattr(core.config.get("core"), "language", DEFAULT))
-    return default if default in LANGUAGES else DEFAULT
+    return system_language(core.config)

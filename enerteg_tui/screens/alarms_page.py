@@ -196,10 +196,10 @@ class AlarmsPage(Page):
         counts = self.ctx.core.alarms.counts()
         title = Text(_("Alarms"), style="bold")
         title.append(" · " + _("active:") + " ")
-        title.append(f"{counts.get('critical', 0)} {_('Critical')}",
+        title.append(f"{counts.get('critical', 0)} " + _("Critical"),
                      style="bold red" if counts.get("critical") else "")
         title.append(", ")
-        title.append(f"{counts.get('warning', 0)} {_('Warning')}",
+        title.append(f"{counts.get('warning', 0)} " + _("Warning"),
                      style="yellow" if counts.get("warning") else "")
         if not self.ctx.may(Action.ACK_ALARM):
             title.append(" · " + _("read only"), style="yellow")
