@@ -113,7 +113,7 @@ class DisplayDialog(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "Display preferences"
-            box.border_subtitle = "m marks · c colours · esc close"
+            box.border_subtitle = "m marks · c colours · l language · esc close"
             with Horizontal():
                 yield Static("Changed values", classes="label")
                 for mode in CHANGE_MARKS:

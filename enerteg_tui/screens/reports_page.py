@@ -34,6 +34,7 @@ from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 from textual.worker import Worker
 
 from ..core.errors import EnertegError
+from ..core.i18n import _
 from ..core.reports import (
     REPORTS_DIR,
     SCOPES,
@@ -189,7 +190,7 @@ class ReportsPage(Page):
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
-        yield PageTitle(Text.assemble(("Reports", "bold"),
+        yield PageTitle(Text.assemble((_("Reports"), "bold"),
                                       f" · energy and load · files go to /{REPORTS_DIR}"),
                         id="title")
         with Vertical(id="form"):
