@@ -110,7 +110,7 @@ def _face_topic(target: str) -> str | None:
 def _face_title(topic: str) -> str:
     from ...core.settings import SETTINGS_TOPICS
     schema = SETTINGS_TOPICS.get(topic)
-    return str(getattr(schema, "TITLE", topic))
+    return _(str(getattr(schema, "TITLE", topic)))
 
 
 def _parse_assignments(words: list[str]) -> dict[str, str]:
