@@ -105,7 +105,7 @@ def problems() -> list[str]:
             continue                      # an f-string's id: never looked up
         if old or msgid not in ids:
             found.append(f"obsolete in enerteg.po: {msgid!r}")
-        elif sorted(_FIELD.findall(msgid)) != sorted(_FIELD.findall(text)):
+        elif text and sorted(_FIELD.findall(msgid)) != sorted(_FIELD.findall(text)):
             found.append(f"fields differ: {msgid!r} → {text!r}")
     for rel in _sources():                   # xgettext does not look inside f-strings
         for n, line in enumerate((PACKAGE / rel).read_text(encoding="utf-8").splitlines(), 1):

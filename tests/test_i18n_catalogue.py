@@ -68,3 +68,26 @@ def test_translator_per_context_never_global() -> None:
     assert isinstance(i18n.translator("cs"), gettext.GNUTranslations)
     with pytest.raises(ValueError, match="de"):
         i18n.translator("de")
+
+
+def test_alarm_sentences_are_stored_in_english_and_shown_in_czech() -> None:
+    from enerteg_tui.core import alarm_texts as at
+
+    stored = at.compose(at.EXCEEDED, value="3.69 A", label="the PDU totals (current)",
+                        severity="warning", threshold="0.1 A", rule="busy PDUs",
+                        pdu='PDU "Daisy-Chain PDU #7"')
+    assert stored == ('Value of 3.69 A at the PDU totals (current) has exceeded the warning '
+                      'threshold of 0.1 A via rule "busy PDUs" for PDU "Daisy-Chain PDU #7"')
+    assert at.shown(stored) == stored                    # English session
+    with i18n.use("cs"):
+        assert at.shown(stored) == ('Hodnota 3.69 A na součtech PDU (proud) překročila '
+                                    'varovnou mez 0.1 A podle pravidla "busy PDUs" pro '
+                                    'PDU "Daisy-Chain PDU #7"')
+        low = at.compose(at.FALLEN, value="198 V", label='"Outlet # 3" (3) outlet',
+                         severity="critical", threshold="200 V", rule="v", pdu='PDU "B"')
+        assert at.shown(low) == ('Hodnota 198 V na zásuvce "Outlet # 3" (3) klesla pod '
+                                 'kritickou mez 200 V podle pravidla "v" pro PDU "B"')
+        gone = at.compose(at.UNREACHABLE, pdu='PDU "A"', severity="critical", rule="r")
+        assert at.shown(gone) == 'Nedosažitelné zařízení PDU "A" (kritický) podle pravidla "r"'
+        assert at.shown("SNMP agent not started: port in use") == (
+            "SNMP agent not started: port in use")          # no template: as stored

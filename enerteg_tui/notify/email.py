@@ -36,6 +36,7 @@ from ..core.audit import AuditEntry, AuditLog, Severity
 from ..core.configuration import Configuration
 from ..core.errors import Invalid
 from ..core.events import EventBus
+from ..core.alarm_texts import shown as alarm_text
 from ..core.i18n import N_, _, system_language, use
 from ..core.permissions import SYSTEM, Action, Principal, require
 from ..core.settings import EmailSettings
@@ -231,7 +232,7 @@ class EmailNotifier:
         s = self._settings()
         with use(self._language()):             # the words of core.vocabulary, as on screen
             lines = [f"{self._when(n)}  {_(severity_word(n['severity'])):<8}  "
-                     + (_(n["prefix"]) + " " if n.get("prefix") else "") + n["text"]
+                     + (_(n["prefix"]) + " " if n.get("prefix") else "") + alarm_text(n["text"])
                      for n in self._batch]
             body = (f"{s.textStart}\n\n{self._host_line()}\n\n" + "\n".join(lines)
                     + f"\n\n{s.textEnd}\n")

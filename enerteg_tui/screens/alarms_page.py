@@ -29,6 +29,7 @@ from textual.widgets import Static
 from ..core.alarms import CONDITION_RULE, Alarm, AlarmFilter
 from ..core.element_rules import element_of
 from ..core.errors import EnertegError
+from ..core.alarm_texts import shown as alarm_text
 from ..core.i18n import N_, _
 from ..core.events import Batch
 from ..core.permissions import Action
@@ -182,7 +183,7 @@ class AlarmsPage(Page):
             "severity": severity_text(alarm.severity),
             "ack": _("yes") if alarm.acked else _("no"),
             "device": self._location(alarm),
-            "text": alarm.text,
+            "text": alarm_text(alarm.text),
         }, style="" if alarm.active else "dim",
             sort={"time": alarm.start, "severity": severity_rank(alarm.severity)})
 
@@ -227,7 +228,7 @@ class AlarmsPage(Page):
         if a.end is not None:
             text.append(" " + _("until {time}").format(time=table_time(a.end)))
         text.append(f" · {self._location(a)}\n")
-        text.append(a.text)
+        text.append(alarm_text(a.text))
         if a.acked:
             text.append("\n" + _("Acknowledged by {user} at {time}").format(
                 user=a.ack_user, time=table_time(a.ack_ts)), style="dim")

@@ -21,6 +21,7 @@ from textual.widgets import Label, Static
 
 from ..core.element_rules import element_key
 from ..core.errors import EnertegError
+from ..core.alarm_texts import shown as alarm_text
 from ..core.i18n import N_, _
 from ..core.evaluation import fmt_num
 from ..core.events import Batch
@@ -256,7 +257,7 @@ class DashboardPage(Page):
         for a in alarms[:ALARMS_SHOWN]:
             crit = getattr(a, "severity", "") == "Critical"
             text.append("✖ " if crit else "▲ ", style="bold red" if crit else "yellow")
-            text.append(f"{getattr(a, 'text', a)}\n")
+            text.append(f"{alarm_text(str(getattr(a, 'text', a)))}\n")
         if len(alarms) > ALARMS_SHOWN:
             text.append(_("… and {count} more").format(count=len(alarms) - ALARMS_SHOWN))
         return text

@@ -33,7 +33,7 @@ async def test_mails_follow_the_system_language(make_controller, smtp_server) ->
     assert "Řadič: " in czech and "Zkušební e-mail odeslal(a) admin." in czech
     dev = c.live.ordered()[2]
     await c.topics.put(ADMIN, f"sim/{dev.hex_id}", {"reachable": False})
-    await wait_for(lambda: any("is unreachable" in _text(m) for m in smtp_server.messages),
-                   timeout=15)
-    alarm = next(_text(m) for m in smtp_server.messages if "is unreachable" in _text(m))
-    assert "Kritický" in alarm and "Critical" not in alarm
+    await wait_for(lambda: any("Nedosažitelné zařízení" in _text(m)
+                               for m in smtp_server.messages), timeout=15)
+    alarm = next(_text(m) for m in smtp_server.messages if "Nedosažitelné zařízení" in _text(m))
+    assert "Kritický" in alarm and "Critical" not in alarm and "podle pravidla" in alarm
