@@ -20,6 +20,13 @@ __all__ = ["PREFS_USAGE", "cmd_prefs"]
 PREFS_USAGE = "Usage: prefs [--user NAME] [language en|cs|default | changeMarks off|subtle|flash | noColor on|off]"
 
 
+def _shown(value: Any) -> str:
+    """A preference's value as ``prefs`` prints it (on/off, "default" for the system's)."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value) if value != "" else _("default")
+
+
 async def cmd_prefs(sh: Any, args: list[str]) -> None:
     """prefs: show them; prefs KEY VALUE: change one."""
     user = sh.principal.user
@@ -31,7 +38,7 @@ async def cmd_prefs(sh: Any, args: list[str]) -> None:
     if not args:
         prefs = await book.get(user)
         doc = prefs.model_dump()
-        lines = [f"{k:<12} {v if v != '' else _('default')}" for k, v in doc.items()]
+        lines = [f"{k:<12} {_shown(v)}" for k, v in doc.items()]
         sh.emit({"user": user, **doc}, "\n".join(lines))
         return
     if len(args) != 2:
