@@ -25,7 +25,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 
 from .core.errors import EnertegError
-from .core.i18n import activate, session_language
+from .core.i18n import N_, activate, session_language
 from .core.i18n import enter as i18n_enter
 from .core.i18n import session as i18n_session
 from .core.permissions import Principal, require
@@ -280,8 +280,8 @@ class ConsoleApp(App[None]):
 
         if isinstance(self.screen, ConfirmDialog):
             return
-        self.push_screen(ConfirmDialog("Leave the EnerTEG console?", yes="Quit", no="Stay",
-                                       title="Quit"), done)
+        self.push_screen(ConfirmDialog(N_("Leave the EnerTEG console?"), yes=N_("Quit"),
+                                       no=N_("Stay"), title=N_("Quit")), done)
 
     def action_display_prefs(self) -> None:
         """The user's display preferences (changed-value marks, colours)."""

@@ -127,7 +127,9 @@ def _translations() -> gettext.NullTranslations:
 def _(message: str) -> str:
     """``message`` (an English message id) in the current session's language ("" stays
     "": gettext's empty id is the catalogue's header)."""
-    return _translations().gettext(message) if message else message
+    if not message or not isinstance(message, str):
+        return message                       # a rich Text or a value: shown as given
+    return _translations().gettext(message)
 
 
 def key_word(word: str) -> str:

@@ -15,6 +15,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from ..core.i18n import N_, _
+
 __all__ = ["ConfirmDialog"]
 
 
@@ -38,8 +40,8 @@ class ConfirmDialog(ModalScreen[bool]):
     ConfirmDialog Button { margin: 0 2; }
     """
 
-    def __init__(self, question: str, *, yes: str = "Yes", no: str = "No",
-                 title: str = "Confirm") -> None:
+    def __init__(self, question: str, *, yes: str = N_("Yes"), no: str = N_("No"),
+                 title: str = N_("Confirm")) -> None:
         super().__init__()
         self.question = question
         self.yes = yes
@@ -48,11 +50,11 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
-            box.border_title = self.title_text
-            yield Static(self.question, id="question")
+            box.border_title = _(self.title_text)       # a marked text in the session's
+            yield Static(_(self.question), id="question")  # language, any other as given
             with Horizontal():
-                yield Button(f"{self.yes} (y)", id="yes", variant="warning", compact=True)
-                yield Button(f"{self.no} (n)", id="no", compact=True)
+                yield Button(f"{_(self.yes)} (y)", id="yes", variant="warning", compact=True)
+                yield Button(f"{_(self.no)} (n)", id="no", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

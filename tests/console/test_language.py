@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
+from textual.widgets import Button
+
 from enerteg_tui.core.permissions import SYSTEM
+from enerteg_tui.screens.dialogs import ConfirmDialog
 from enerteg_tui.screens.keybar import KeyBar
 from enerteg_tui.screens.page import PageTitle
 from tests.conftest import principal
@@ -47,6 +50,13 @@ async def test_czech_and_english_consoles_side_by_side(frozen) -> None:
         await en.press("f9")
         await wait_for(lambda: "Nastavení" in title(cz) and "Settings" in title(en), timeout=10)
         assert cz.app.language == "cs" and en.app.language == "en"
+        await cz.press("q")
+        await en.press("q")
+        await wait_for(lambda: isinstance(cz.app.screen, ConfirmDialog)
+                       and isinstance(en.app.screen, ConfirmDialog), timeout=10)
+        assert "Opustit konzoli EnerTEG?" in str(cz.app.screen.query_one("#question").render())
+        assert "Zůstat (n)" in str(cz.app.screen.query_one("#no", Button).label)
+        assert "Leave the EnerTEG console?" in str(en.app.screen.query_one("#question").render())
 
 
 @pytest.mark.asyncio
