@@ -51,11 +51,14 @@ def entries(path: Path) -> dict[str, tuple[str, bool]]:
     key: str | None = None
     cur: dict[str, str] = {}
     obsolete = False
+    fuzzy = False
 
     def flush() -> None:
         if cur.get("msgid"):
             key = (cur["msgctxt"] + "\x04" if "msgctxt" in cur else "") + cur["msgid"]
-            out[key] = (cur.get("msgstr", cur.get("msgstr[0]", "")), obsolete)
+            # a fuzzy entry is not compiled into the .mo: as good as untranslated
+            text = "" if fuzzy else cur.get("msgstr", cur.get("msgstr[0]", ""))
+            out[key] = (text, obsolete)
 
     for raw in path.read_text(encoding="utf-8").splitlines() + [""]:
         line = raw.strip()
@@ -63,9 +66,11 @@ def entries(path: Path) -> dict[str, tuple[str, bool]]:
         if old:
             line = line[2:].strip()
         if not line or (line.startswith("#") and not old):
+            if line.startswith("#,") and "fuzzy" in line:
+                fuzzy = True
             if not line and cur:
                 flush()
-                cur, key, obsolete = {}, None, False
+                cur, key, obsolete, fuzzy = {}, None, False, False
             continue
         if line.startswith('"'):
             if key is not None:

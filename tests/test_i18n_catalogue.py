@@ -44,12 +44,15 @@ def test_the_check_finds_a_missing_and_an_obsolete_entry(tmp_path: Path, monkeyp
     text = text.replace('msgid "Site dashboard"\nmsgstr "Přehled areálu"',
                         'msgid "Site dashboard"\nmsgstr ""')
     text += '\nmsgid "A text no code marks"\nmsgstr "Text, který nikdo nepoužívá"\n'
+    text = text.replace('msgid "Alarms"\nmsgstr "Alarmy"',
+                        '#, fuzzy\nmsgid "Alarms"\nmsgstr "Alarmy"')   # msgfmt skips it
     po.write_text(text, encoding="utf-8")
     monkeypatch.setattr(tool, "PO", po)
     monkeypatch.setattr(tool, "MO", tmp_path / "enerteg.mo")
     found = tool.problems()
     assert "missing Czech: 'Site dashboard'" in found
     assert "obsolete in enerteg.po: 'A text no code marks'" in found
+    assert "missing Czech: 'Alarms'" in found
     assert any("enerteg.mo is stale" in f for f in found)
 
 
@@ -61,6 +64,9 @@ def test_translator_per_context_never_global() -> None:
         with i18n.use("en"):
             assert i18n._("Alarms") == "Alarms"
         assert i18n._("Error: {message}").format(message="x") == "Chyba: x"
+        more = "… and {count} more"                  # Czech has three plural forms
+        assert [i18n.ngettext(more, more, n).format(count=n) for n in (1, 3, 7)] == [
+            "… a 1 další", "… a 3 další", "… a 7 dalších"]
     assert i18n._("Alarms") == "Alarms" and i18n.current() == "en"
     # nothing installed into builtins (one user's Czech would reach everyone)
     import builtins

@@ -22,7 +22,7 @@ from textual.widgets import Label, Static
 from ..core.element_rules import element_key
 from ..core.errors import EnertegError
 from ..core.alarm_texts import shown as alarm_text
-from ..core.i18n import N_, _
+from ..core.i18n import N_, _, ngettext
 from ..core.evaluation import fmt_num
 from ..core.events import Batch
 from ..core.live import DeviceLive
@@ -259,7 +259,8 @@ class DashboardPage(Page):
             text.append("✖ " if crit else "▲ ", style="bold red" if crit else "yellow")
             text.append(f"{alarm_text(str(getattr(a, 'text', a)))}\n")
         if len(alarms) > ALARMS_SHOWN:
-            text.append(_("… and {count} more").format(count=len(alarms) - ALARMS_SHOWN))
+            more = len(alarms) - ALARMS_SHOWN
+            text.append(ngettext("… and {count} more", "… and {count} more", more).format(count=more))
         return text
 
     def _totals_marks(self) -> dict[tuple[str, int, str], str]:
