@@ -146,6 +146,12 @@ class ConsoleApp(App[None]):
             place = Place("site")
         await self.open_place(place)
 
+    def push_screen(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Textual's ``push_screen``, the new screen in this session's language also when
+        a task outside the App (a test's pilot, a face) pushes it."""
+        i18n_enter(getattr(self, "language_holder", None))
+        return super().push_screen(*args, **kwargs)
+
     @property
     def place(self) -> Place | None:
         """Where the operator is now (the current page's place), for coming back."""

@@ -21,7 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from ..core.errors import EnertegError
-from ..core.i18n import _, session_language, switch
+from ..core.i18n import N_, _, session_language, switch
 from ..core.preferences import CHANGE_MARKS, DisplayPrefs
 from .context import console_context
 from .errors import notify_error
@@ -29,9 +29,9 @@ from .errors import notify_error
 __all__ = ["DisplayDialog", "apply_display_prefs", "display_summary", "load_display_prefs"]
 
 MARK_HELP: dict[str, str] = {
-    "off": "values change in place, unmarked",
-    "subtle": "a changed value is bold for a moment",
-    "flash": "bold, underlined, with ↑/↓ for its direction, for a moment",
+    "off": N_("values change in place, unmarked"),
+    "subtle": N_("a changed value is bold for a moment"),
+    "flash": N_("bold, underlined, with ↑/↓ for its direction, for a moment"),
 }
 """What each ``changeMarks`` mode looks like, as the dialog says it."""
 LANGUAGE_CHOICES: dict[str, str] = {"": "default", "en": "English", "cs": "čeština"}
@@ -112,14 +112,14 @@ class DisplayDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
-            box.border_title = "Display preferences"
-            box.border_subtitle = "m marks · c colours · l language · esc close"
+            box.border_title = _("Display preferences")
+            box.border_subtitle = _("m marks · c colours · l language · esc close")
             with Horizontal():
-                yield Static("Changed values", classes="label")
+                yield Static(_("Changed values"), classes="label")
                 for mode in CHANGE_MARKS:
                     yield Button(mode, id=f"marks-{mode}", compact=True)
             with Horizontal():
-                yield Static("Colours", classes="label")
+                yield Static(_("Colours"), classes="label")
                 yield Button("on", id="colour-on", compact=True)
                 yield Button("off", id="colour-off", compact=True)
             with Horizontal():
@@ -146,18 +146,19 @@ class DisplayDialog(ModalScreen[None]):
             self.query_one(f"#lang-{code or 'default'}", Button).set_class(
                 code == prefs.language, "-active")
         terminal = getattr(self.app, "terminal_no_color", False)
-        colours = ("this terminal shows no colours (NO_COLOR or its TERM), whatever is chosen"
-                   if terminal else "off draws the console in greys, as NO_COLOR does")
+        colours = (_("this terminal shows no colours (NO_COLOR or its TERM), whatever is chosen")
+                   if terminal else _("off draws the console in greys, as NO_COLOR does"))
         self.query_one("#explain", Static).update(
-            f"Changed values: {MARK_HELP[prefs.changeMarks]}.\nColours: {colours}.\n"
-            "Saved for your user; every new session starts with them.")
+            _("Changed values: {marks}.").format(marks=_(MARK_HELP[prefs.changeMarks])) + "\n"
+            + _("Colours: {colours}.").format(colours=colours) + "\n"
+            + _("Saved for your user; every new session starts with them."))
 
     async def _save(self, **changes: Any) -> None:
         ctx = console_context(self)
         try:
             prefs = await ctx.core.users.prefs.set(ctx.principal, ctx.principal.user, changes)
         except EnertegError as exc:
-            notify_error(self.app, exc, "Display preferences not changed")
+            notify_error(self.app, exc, _("Display preferences not changed"))
             return
         apply_display_prefs(self.app, prefs)
         if "language" in changes:

@@ -55,7 +55,8 @@ class ConsoleCommands(Provider):
                    for text, help, place in palette_entries(app)]
         prefs = getattr(app, "display_prefs", None)
         if prefs is not None:
-            entries.insert(2, ("Display preferences", f"Yours: {display_summary(prefs)}",
+            entries.insert(2, (_("Display preferences"),
+                               _("Yours: {summary}").format(summary=display_summary(prefs)),
                                app.action_display_prefs))
         entries += [(text, help, partial(start_system_command, app, action))
                     for text, help, action in system_entries(app)]

@@ -13,6 +13,7 @@ from textual.widgets import Button
 
 from enerteg_tui.core.permissions import SYSTEM
 from enerteg_tui.screens.dialogs import ConfirmDialog
+from enerteg_tui.screens.display import DisplayDialog
 from enerteg_tui.screens.keybar import KeyBar
 from enerteg_tui.screens.page import PageTitle
 from tests.conftest import principal
@@ -74,7 +75,10 @@ async def test_display_dialog_switches_language_now_and_for_next_login(frozen) -
     async with make_app(frozen, "admin").run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert "Přehled areálu" in title(pilot)
-        dialog = await open_display_dialog(pilot)
+        pilot.app.action_display_prefs()             # the palette lists it in Czech now
+        await wait_for(lambda: isinstance(pilot.app.screen, DisplayDialog), timeout=10)
+        await settle(pilot)
+        assert pilot.app.screen.query_one(".label").render().plain == "Změněné hodnoty"
         await pilot.press("l")                       # cs → default (config/core: en)
         await wait_for(lambda: pilot.app.language == "en", timeout=10)
     assert (await frozen.users.prefs.get("admin")).language == ""
