@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["DOMAIN", "LANGUAGES", "LOCALE_DIR", "NP_", "N_", "_", "activate", "current",
-           "deactivate", "enter", "key_word", "language_names", "ngettext", "session",
+           "deactivate", "enter", "key_word", "language_names", "ngettext", "pgettext", "session",
            "session_language", "switch", "system_language", "translator", "use"]
 
 DOMAIN = "enerteg"
@@ -132,11 +132,17 @@ def _(message: str) -> str:
     return _translations().gettext(message)
 
 
+def pgettext(context: str, message: str) -> str:
+    """``message`` as said in ``context`` (an entry marked ``NP_(context, message)``)
+    if the catalogue has one, else ``_(message)``: one English word, two meanings."""
+    special = _translations().pgettext(context, message) if message else message
+    return special if special != message else _(message)
+
+
 def key_word(word: str) -> str:
     """A key bar's word: its short form (context ``key``, where space is tight: 80
     columns hold every section's key) if the catalogue has one, else ``_(word)``."""
-    short = _translations().pgettext("key", word) if word else word
-    return short if short != word else _(word)
+    return pgettext("key", word)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:

@@ -23,7 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Label
 
-from ..core.i18n import _
+from ..core.i18n import N_, _
 from ..core.errors import EnertegError
 from ..core.events import Batch
 from ..core.live import DeviceLive
@@ -39,6 +39,9 @@ from .tree import Place
 from .errors import notify_error
 
 __all__ = ["DeviceListPage"]
+
+_FILTER_WORDS = {"all": N_("all"), "assigned": N_("assigned"), "unassigned": N_("unassigned")}
+"""The filter's word in the mode line (``DeviceFilter`` values)."""
 
 COLUMNS = (
     Column("state", "St", 2, "left"),
@@ -129,8 +132,9 @@ class DeviceListPage(Page):
         count = table.total if count is None else count
         marked = len(table.marked_keys())
         self.query_one("#mode", Label).update(
-            f"Show: {self.filter.value} (f) · {count} PDUs · / search · > sort"
-            + (f" · {marked} marked (u switches)" if marked else ""))
+            _("Show: {filter} (f) · {count} PDUs · / search · > sort").format(
+                filter=_(_FILTER_WORDS[self.filter.value]), count=count)
+            + (" · " + _("{count} marked (u switches)").format(count=marked) if marked else ""))
 
     def _row(self, live: DeviceLive) -> Row:
         c = self.ctx.core

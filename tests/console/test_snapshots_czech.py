@@ -63,3 +63,11 @@ async def test_settings_cs(czech, snap, size):
         await settle(pilot)
 
     assert await snap(make_app(czech, JANA), size, go)
+
+
+async def test_device_list_cs(czech, snap, size):
+    async def go(pilot):
+        await pilot.press("f3")
+        await settle(pilot)
+
+    assert await snap(make_app(czech, JANA), size, go)

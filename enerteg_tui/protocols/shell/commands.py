@@ -18,7 +18,7 @@ from typing import Any
 
 from ...core.documents import loads
 from ...core.errors import EnertegError, Invalid, NotFound, shown
-from ...core.i18n import N_, _
+from ...core.i18n import NP_, N_, _, pgettext
 from ...core.safetext import escape_control
 from ...core.topics import normalize
 from .parse import UsageError
@@ -253,7 +253,7 @@ async def cmd_help(sh: Any, args: list[str]) -> None:
         groups.setdefault(cmd.group, []).append((name, cmd))
     lines: list[str] = []
     for group, cmds in groups.items():
-        lines.append(_(group))
+        lines.append(pgettext("group", group))
         lines += [f"  {c.usage:<44} {_(c.summary)}" for _n, c in cmds]
     sh.emit([{"command": n, "usage": c.usage, "help": c.summary, "group": c.group}
              for n, c in COMMANDS.items()], "\n".join(lines))
@@ -296,7 +296,7 @@ def _build() -> dict[str, Command]:
                           "Forget a PDU that left the ring (closes its alarms; admin)", admin),
         "switch": Command(switchcmds.cmd_switch, switchcmds.USAGE.removeprefix("Usage: "),
                           "Switch a rack, row, room, PDUs or an outlet group, outlet by outlet",
-                          N_("Power"), "switch"),
+                          NP_("group", "Power"), "switch"),
         "ping": Command(netcmds.cmd_ping, "ping <host> [-c COUNT] [-W TIMEOUT]", "Ping a host name or IP address", net),
         "network": Command(netcmds.cmd_network, "network status|list|config [if] [key=value ...]",
                            "Show or configure network interfaces", net, "network"),
