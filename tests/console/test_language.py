@@ -26,11 +26,12 @@ JANA = principal("admin", user="jana")
 
 
 def title(pilot: Any) -> str:
-    return str(pilot.app.main.query_one(PageTitle).render())
+    """The page titles shown (two for a moment while a page replaces another)."""
+    return " | ".join(str(t.render()) for t in pilot.app.main.query(PageTitle))
 
 
 def keys(pilot: Any) -> str:
-    return pilot.app.main.query_one(KeyBar).render().plain
+    return " | ".join(k.render().plain for k in pilot.app.main.query(KeyBar))
 
 
 @pytest.mark.asyncio
@@ -39,13 +40,12 @@ async def test_czech_and_english_consoles_side_by_side(frozen) -> None:
     await frozen.users.prefs.set(SYSTEM, "jana", {"language": "cs"})
     czech, english = make_app(frozen, JANA), make_app(frozen, "admin")
     async with czech.run_test(size=(120, 40)) as cz, english.run_test(size=(120, 40)) as en:
-        await settle(cz)
-        await settle(en)
-        assert "Přehled areálu" in title(cz) and "Site dashboard" in title(en)
+        await wait_for(lambda: "Přehled areálu" in title(cz) and "Site dashboard" in title(en),
+                       timeout=10)
         await cz.press("f4")
         await en.press("f4")
-        await wait_for(lambda: "Alarmy" in title(cz) and "Alarms" in title(en), timeout=10)
-        assert "Kvitovat" in keys(cz) and "Acknowledge" in keys(en)
+        await wait_for(lambda: "Alarmy" in title(cz) and "Alarms" in title(en)
+                       and "Kvitovat" in keys(cz) and "Acknowledge" in keys(en), timeout=10)
         assert "Kvitovat" not in keys(en) and "Acknowledge" not in keys(cz)
         await cz.press("f9")
         await en.press("f9")
@@ -54,7 +54,10 @@ async def test_czech_and_english_consoles_side_by_side(frozen) -> None:
         await cz.press("q")
         await en.press("q")
         await wait_for(lambda: isinstance(cz.app.screen, ConfirmDialog)
-                       and isinstance(en.app.screen, ConfirmDialog), timeout=10)
+                       and isinstance(en.app.screen, ConfirmDialog)
+                       and cz.app.screen.query("#no") and en.app.screen.query("#question"),
+                       timeout=10)
+        await settle(cz)
         assert "Opustit konzoli EnerTEG?" in str(cz.app.screen.query_one("#question").render())
         assert "Zůstat (n)" in str(cz.app.screen.query_one("#no", Button).label)
         assert "Leave the EnerTEG console?" in str(en.app.screen.query_one("#question").render())
@@ -76,7 +79,8 @@ async def test_display_dialog_switches_language_now_and_for_next_login(frozen) -
         await settle(pilot)
         assert "Přehled areálu" in title(pilot)
         pilot.app.action_display_prefs()             # the palette lists it in Czech now
-        await wait_for(lambda: isinstance(pilot.app.screen, DisplayDialog), timeout=10)
+        await wait_for(lambda: isinstance(pilot.app.screen, DisplayDialog)
+                       and pilot.app.screen.query(".label"), timeout=10)
         await settle(pilot)
         assert pilot.app.screen.query_one(".label").render().plain == "Změněné hodnoty"
         await pilot.press("l")                       # cs → default (config/core: en)
