@@ -30,7 +30,7 @@ from ..core.alarms import CONDITION_RULE, Alarm, AlarmFilter
 from ..core.element_rules import element_of
 from ..core.errors import EnertegError
 from ..core.alarm_texts import shown as alarm_text
-from ..core.i18n import N_, _
+from ..core.i18n import N_, _, ngettext
 from ..core.events import Batch
 from ..core.permissions import Action
 from ..core.vocabulary import LEVELS
@@ -315,12 +315,14 @@ class AlarmsPage(Page):
         """Acknowledge the marked alarms, or the highlighted one, with one comment."""
         targets = [a for a in self._targets() if not a.acked]
         if not targets:
-            self.say("Nothing to acknowledge: the chosen alarms are already acknowledged"
-                      if self._targets() else "Select an alarm first")
+            self.say(_("Nothing to acknowledge: the chosen alarms are already acknowledged")
+                      if self._targets() else _("Select an alarm first"))
             return
         ctx = self.ctx
-        what = (f"alarm #{targets[0].id}: {targets[0].text}" if len(targets) == 1
-                else f"{len(targets)} alarms: " + ", ".join(f"#{a.id}" for a in targets))
+        what = (_("Acknowledge alarm #{id}: {text}").format(id=targets[0].id,
+                                                             text=alarm_text(targets[0].text))
+                if len(targets) == 1 else _("Acknowledge {count} alarms: {ids}").format(
+                    count=len(targets), ids=", ".join(f"#{a.id}" for a in targets)))
         done_ids: list[int] = []
 
         async def submit(values: dict[str, str]) -> str | None:
@@ -338,17 +340,19 @@ class AlarmsPage(Page):
         def closed(ok: bool | None) -> None:
             if done_ids:
                 self.marked.difference_update(done_ids)
-                self.say(f"Acknowledged {len(done_ids)} alarm{'' if len(done_ids) == 1 else 's'}: "
-                          + ", ".join(f"#{i}" for i in done_ids))
+                self.say(ngettext("Acknowledged {count} alarm: {ids}",
+                                  "Acknowledged {count} alarms: {ids}", len(done_ids)).format(
+                    count=len(done_ids), ids=", ".join(f"#{i}" for i in done_ids)))
             if self.state == "inactive-acked":
                 self._read_history()
             else:
                 self._fill()
 
         self.app.push_screen(FormDialog(
-            "Acknowledge", [FormField("comment", "Comment (optional, kept with the alarm "
-                                      "and in the audit log)", placeholder="e.g. load moved")],
-            submit, ok="Acknowledge", intro=f"Acknowledge {what}"), closed)
+            _("Acknowledge"), [FormField("comment", _("Comment (optional, kept with the alarm "
+                                                    "and in the audit log)"),
+                                         placeholder=_("e.g. load moved"))],
+            submit, ok="Acknowledge", intro=what), closed)
 
     def action_goto(self) -> None:
         """Open the alarm's device with its channel selected."""

@@ -71,3 +71,13 @@ async def test_device_list_cs(czech, snap, size):
         await settle(pilot)
 
     assert await snap(make_app(czech, JANA), size, go)
+
+
+async def test_alarms_acknowledge_dialog_cs(czech, snap, size):
+    async def go(pilot):
+        await pilot.press("f4")
+        await settle(pilot)
+        await pilot.press("space", "space", "a")
+        await settle(pilot)
+
+    assert await snap(make_app(czech, JANA), size, go)
