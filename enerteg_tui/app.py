@@ -25,6 +25,9 @@ from textual.screen import Screen
 from textual.theme import Theme
 
 from .core.errors import EnertegError
+from .core.i18n import N_, activate, session_language
+from .core.i18n import enter as i18n_enter
+from .core.i18n import session as i18n_session
 from .core.permissions import Principal, require
 from .screens.compositor import install_safe_compositor
 from .screens.context import ConsoleContext
@@ -105,6 +108,8 @@ class ConsoleApp(App[None]):
         self.main: MainScreen | None = None
         self.change_marks = "subtle"
         """How live tables mark changed values (the user's ``changeMarks``, screens.display)."""
+        self.language = "en"
+        """This session's language (core.i18n), resolved at login in ``on_mount``."""
         self.incident: str | None = None
         """Set when an unexpected error ended this App: the id logged with its traceback."""
 
@@ -126,6 +131,11 @@ class ConsoleApp(App[None]):
 
     # ------------------------------------------------------------------ lifecycle
     async def on_mount(self) -> None:
+        # the session's language, before any screen exists: every widget's task copies
+        # this task's context, so _() below answers in this user's language only
+        self.language = await session_language(self.context.core, self.context.principal.user)
+        activate(self.language)
+        self.language_holder = i18n_session()
         await load_display_prefs(self)
         self.main = MainScreen()
         await self.push_screen(self.main)
@@ -135,6 +145,12 @@ class ConsoleApp(App[None]):
         except EnertegError:
             place = Place("site")
         await self.open_place(place)
+
+    def push_screen(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Textual's ``push_screen``, the new screen in this session's language also when
+        a task outside the App (a test's pilot, a face) pushes it."""
+        i18n_enter(getattr(self, "language_holder", None))
+        return super().push_screen(*args, **kwargs)
 
     @property
     def place(self) -> Place | None:
@@ -260,6 +276,9 @@ class ConsoleApp(App[None]):
                            lambda: self.call_later(self.open_place, place, discard_edits=True))
             return
         from .core.errors import EnertegError
+        # a page's task copies the context of the task that mounts it: called from a
+        # task outside this App (a test's pilot), carry the session's language over
+        i18n_enter(getattr(self, "language_holder", None))
         try:
             spec = self.spec_for(place)
         except EnertegError as exc:
@@ -275,8 +294,8 @@ class ConsoleApp(App[None]):
 
         if isinstance(self.screen, ConfirmDialog):
             return
-        self.push_screen(ConfirmDialog("Leave the EnerTEG console?", yes="Quit", no="Stay",
-                                       title="Quit"), done)
+        self.push_screen(ConfirmDialog(N_("Leave the EnerTEG console?"), yes=N_("Quit"),
+                                       no=N_("Stay"), title=N_("Quit")), done)
 
     def action_display_prefs(self) -> None:
         """The user's display preferences (changed-value marks, colours)."""

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .alarm_texts import EXCEEDED, FALLEN, RING_BROKEN, RING_OPEN, STALE, UNREACHABLE, compose
 from .audit import AuditLog, Severity
 from .element_rules import element_key, element_of
 from .errors import Conflict, Invalid, NotFound
@@ -548,26 +549,23 @@ class AlarmService:
             breaks = self._live.bus.breaks
             links = ", ".join(str(b) for b in breaks) or "?"
             if len(breaks) > 1:
-                return (f"Ring is broken at links {links}: the PDUs between the breaks are cut "
-                        f'off ({sev}) via rule "{rule}"')
-            return f'Ring is open at link {links} ({sev}) via rule "{rule}"'
+                return compose(RING_BROKEN, links=links, severity=sev, rule=rule)
+            return compose(RING_OPEN, links=links, severity=sev, rule=rule)
         eid = element_of(w.device)
         pdu = self._name(w.device) if eid is not None else f'PDU "{self._name(w.device)}"'
         if q == "deviceUnreachable":
-            return f'{pdu} is unreachable ({sev}) via rule "{rule}"'
+            return compose(UNREACHABLE, pdu=pdu, severity=sev, rule=rule)
         if q == "deviceStale":
-            return (f"Data of {pdu} is stale: it answers the ring but not polls ({sev}) via "
-                    f'rule "{rule}"')
+            return compose(STALE, pdu=pdu, severity=sev, rule=rule)
         unit = f" {w.unit}" if w.unit else ""
         thr = w.threshold(level)
         thr_text = f"{fmt_num(thr, 3)}{unit}"
         if w.rule.doc.unit == PERCENT and w.rating:
             thr_text = (f"{fmt_num(w.rule_threshold(level), 3)} % of {fmt_num(w.rating, 2)}"
                         f"{unit} ({thr_text})")
-        verb = "exceeded" if level > 0 else "fallen below"
         shown = "—" if value is None else fmt_num(value, 3)
-        return (f"Value of {shown}{unit} at {w.label} has {verb} the {sev} threshold of "
-                f'{thr_text} via rule "{rule}" for {pdu}')
+        return compose(EXCEEDED if level > 0 else FALLEN, value=f"{shown}{unit}", label=w.label,
+                       severity=sev, threshold=thr_text, rule=rule, pdu=pdu)
 
     # ------------------------------------------------------------------ reading
     def counts(self) -> dict[str, int]:

@@ -14,6 +14,8 @@ Preferences:
   arrow ↑/↓ telling the direction, for a little longer). Never a solid block.
 * ``noColor``: the console draws in greys (as ``NO_COLOR`` or a vt100 does), for a
   terminal whose colours are unreadable or a client that cannot send ``NO_COLOR``.
+* ``language``: ``en``, ``cs`` or empty (the system default, ``config/core``
+  ``language``); taken when a session starts (``core.i18n``, docs/language.md).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ PREFIX = "prefs/"
 _ALLOWED: dict[str, str] = {
     "changeMarks": "one of off, subtle, flash",
     "noColor": "on or off (true/false)",
+    "language": "one of en, cs, default",
 }
 
 
@@ -51,6 +54,8 @@ class DisplayPrefs(BaseModel):
     """How a changed live value is marked (see the module docstring)."""
     noColor: bool = False
     """Draw the console in greys whatever the terminal could show."""
+    language: Literal["", "en", "cs"] = ""
+    """The user's language; empty: the system default (``config/core`` ``language``)."""
 
 
 def _parse_bool(value: Any) -> Any:
@@ -61,6 +66,12 @@ def _parse_bool(value: Any) -> Any:
         if low in ("off", "false", "no", "0"):
             return False
     return value
+
+
+def _parse_language(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in ("default", "system", ""):
+        return ""
+    return value.strip().lower() if isinstance(value, str) else value
 
 
 class PreferenceBook:
@@ -115,7 +126,8 @@ class PreferenceBook:
                 raise Invalid(f"unknown display preference {key!r}; allowed are "
                               f"{', '.join(DisplayPrefs.model_fields)}", thing="preference",
                               value=key, allowed=", ".join(DisplayPrefs.model_fields))
-            data[key] = _parse_bool(value) if key == "noColor" else value
+            data[key] = (_parse_bool(value) if key == "noColor"
+                         else _parse_language(value) if key == "language" else value)
         try:
             new = DisplayPrefs.model_validate(data)
         except ValidationError as exc:
@@ -152,5 +164,5 @@ class PreferenceBook:
 def _word(value: Any) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
-    return str(value)
+    return str(value) or "default"
 

@@ -4,7 +4,8 @@ The alarm service stores an alarm's severity as "Warning" or "Critical" (the man
 thresholds); the audit log stores the manual's six levels (§10.1), where a critical
 alarm becomes "Error"; the alarms page used to call it "Alert". One level, three
 names. This table is the one place that names a severity for people: every console
-page, the e-mail notifications and the settings choices show ``severity_word(...)``;
+page, the e-mail notifications and the settings choices show ``severity_word(...)``
+(English, the message id: a page shows ``i18n._(word)`` in the session's language);
 stored values, the JSON documents, SNMP and Modbus keep their codes (they are an API).
 A test fails if a console page names a severity outside ``SEVERITY_WORDS``.
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 from .audit import AuditState, Severity
 from .errors import Invalid
+from .i18n import N_, _
 from .model import Health, RingState
 
 __all__ = ["AUDIT_STATE_MEANING", "LEVELS", "SEVERITY_WORDS", "Level", "level", "ring_health",
@@ -49,14 +51,14 @@ class Level:
 
 
 LEVELS: tuple[Level, ...] = (
-    Level("Debug", Severity.DEBUG, None, None, "development only"),
-    Level("Log", Severity.LOG, None, None, "very low information"),
-    Level("Info", Severity.INFO, None, None, "information only"),
-    Level("Warning", Severity.WARNING, "Warning", Health.WARNING,
-          "a warning threshold crossed or a problem to look at (yellow)"),
-    Level("Critical", Severity.ERROR, "Critical", Health.CRITICAL,
-          "a critical threshold crossed or a failure (red); the audit log stores it as Error"),
-    Level("Always", Severity.ALWAYS, None, None, "always logged"),
+    Level(N_("Debug"), Severity.DEBUG, None, None, N_("development only")),
+    Level(N_("Log"), Severity.LOG, None, None, N_("very low information")),
+    Level(N_("Info"), Severity.INFO, None, None, N_("information only")),
+    Level(N_("Warning"), Severity.WARNING, "Warning", Health.WARNING,
+          N_("a warning threshold crossed or a problem to look at (yellow)")),
+    Level(N_("Critical"), Severity.ERROR, "Critical", Health.CRITICAL,
+          N_("a critical threshold crossed or a failure (red); the audit log stores it as Error")),
+    Level(N_("Always"), Severity.ALWAYS, None, None, N_("always logged")),
 )
 """Every severity, lowest first."""
 
@@ -73,9 +75,9 @@ _BY_NAME["warn"] = _BY_NAME["warning"]
 
 
 AUDIT_STATE_MEANING: dict[AuditState, str] = {
-    AuditState.OPEN: "new, nobody has taken it up yet",
-    AuditState.INVESTIGATING: "someone is looking into it",
-    AuditState.DONE: "handled, nothing left to do",
+    AuditState.OPEN: N_("new, nobody has taken it up yet"),
+    AuditState.INVESTIGATING: N_("someone is looking into it"),
+    AuditState.DONE: N_("handled, nothing left to do"),
 }
 """What an audit entry's state says (manual §10.2), for the audit page and the help."""
 
@@ -120,7 +122,7 @@ def ring_health(state: RingState, breaks: Sequence[int], size: int = 0) -> str:
         size: PDUs on the ring (0 if unknown: the last link then reads k–k+1).
     """
     if state is RingState.CLOSED or not breaks:
-        return "Ring OK"
+        return _("Ring OK")
     links = ", ".join(f"{b}–{(b + 1) % size if size else b + 1}" for b in sorted(breaks))
-    word = "open" if state is RingState.OPEN else "broken"
-    return f"Ring {word} at PDU {links}"
+    text = _("Ring open at PDU {links}") if state is RingState.OPEN else _("Ring broken at PDU {links}")
+    return text.format(links=links)

@@ -35,6 +35,8 @@ from ..core.audit import AuditEntry, AuditLog, Severity
 from ..core.configuration import Configuration
 from ..core.errors import Invalid
 from ..core.events import EventBus
+from ..core.alarm_texts import shown as alarm_text
+from ..core.i18n import N_, _, system_language, use
 from ..core.permissions import SYSTEM, Action, Principal, require
 from ..core.settings import EmailSettings
 from ..core.timesync import local_text
@@ -150,7 +152,12 @@ class EmailNotifier:
 
     def _host_line(self) -> str:
         """The line naming the controller a mail comes from."""
-        return f"Controller: {self._hostname()}"
+        return _("Controller: {host}").format(host=self._hostname())
+
+    def _language(self) -> str:
+        """A mail's language: the system default (``config/core`` language), since its
+        readers are the recipients, not a session's user (docs/language.md)."""
+        return system_language(self._config)
 
     def _settings(self) -> EmailSettings:
         return self._config.get("email")  # type: ignore[return-value]
@@ -168,10 +175,11 @@ class EmailNotifier:
                     ch = ev.data
                     if ch.change in NOTIFIED_CHANGES:
                         a = ch.alarm
-                        prefix = "Cleared: " if ch.change == "cleared" else (
-                            "Escalated: " if ch.change == "escalated" else "")
-                        self.notify(AUDIT_SEVERITY[a.severity], prefix + a.text, a.start
-                                    if ch.change == "raised" else (a.end or a.updated))
+                        prefix = N_("Cleared:") if ch.change == "cleared" else (
+                            N_("Escalated:") if ch.change == "escalated" else "")
+                        self.notify(AUDIT_SEVERITY[a.severity], a.text, a.start
+                                    if ch.change == "raised" else (a.end or a.updated),
+                                    prefix=prefix)
                 elif ev.kind == "audit" and isinstance(ev.data, AuditEntry):
                     e = ev.data
                     if not e.action.startswith(("alarm.", "email.")):
@@ -180,14 +188,17 @@ class EmailNotifier:
                     self._auth_reported = False
                     self._wake_send.set()
 
-    def notify(self, severity: Severity, text: str, ts: float | None = None) -> None:
-        """Add one notification; below ``minSeverity`` (or while disabled) it is ignored."""
+    def notify(self, severity: Severity, text: str, ts: float | None = None,
+               prefix: str = "") -> None:
+        """Add one notification; below ``minSeverity`` (or while disabled) it is ignored.
+        ``prefix`` (English, "Cleared:") is put before the text in the mail's language."""
         s = self._settings()
         if not s.enabled or severity.rank < Severity(s.minSeverity).rank:
             return
         at = ts or self._clock()
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at))
-        self._batch.append({"ts": when, "at": at, "severity": severity.value, "text": text})
+        note = {"ts": when, "at": at, "severity": severity.value, "text": text}
+        self._batch.append({**note, "prefix": prefix} if prefix else note)
         _write_atomic(self._batch_path, self._batch)
         if self._batch_since is None:
             self._batch_since = self._clock()
@@ -215,10 +226,12 @@ class EmailNotifier:
             self._batch_since = None
             return
         s = self._settings()
-        lines = [f"{self._when(n)}  {severity_word(n['severity']):<8}  {n['text']}"
-                 for n in self._batch]          # the words of core.vocabulary, as on screen
-        body = (f"{s.textStart}\n\n{self._host_line()}\n\n" + "\n".join(lines)
-                + f"\n\n{s.textEnd}\n")
+        with use(self._language()):             # the words of core.vocabulary, as on screen
+            lines = [f"{self._when(n)}  {_(severity_word(n['severity'])):<8}  "
+                     + (_(n["prefix"]) + " " if n.get("prefix") else "") + alarm_text(n["text"])
+                     for n in self._batch]
+            body = (f"{s.textStart}\n\n{self._host_line()}\n\n" + "\n".join(lines)
+                    + f"\n\n{s.textEnd}\n")
         mail = {"id": make_msgid(domain=self._hostname()), "subject": s.subject, "body": body,
                 "count": len(self._batch), "created": self._clock()}
         name = f"{int(self._clock() * 1000):015d}-{uuid.uuid4().hex[:8]}.json"
@@ -318,10 +331,13 @@ class EmailNotifier:
             raise Invalid("config/email: enabled = 'disabled' does not allow a test e-mail; "
                           "allowed is enabled (put config/email enabled=enabled first)",
                           thing="enabled", value="disabled", allowed="enabled")
-        mail = {"id": make_msgid(domain=self._hostname()), "subject": f"{s.subject} (test)",
-                "body": (f"{s.textStart}\n\n{self._host_line()}\n\nTest e-mail sent by "
-                         f"{principal.user}.\n\n{s.textEnd}\n"),
-                "created": self._clock()}
+        with use(self._language()):
+            mail = {"id": make_msgid(domain=self._hostname()),
+                    "subject": s.subject + " (" + _("test") + ")",
+                    "body": (f"{s.textStart}\n\n{self._host_line()}\n\n"
+                             + _("Test e-mail sent by {user}.").format(user=principal.user)
+                             + f"\n\n{s.textEnd}\n"),
+                    "created": self._clock()}
         try:
             await self._deliver(s, self._message(s, mail))
         except (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError) as exc:
@@ -335,7 +351,7 @@ class EmailNotifier:
         to = s.recipients
         await self._audit.record(principal, "email.test", "config/email",
                                  f"Test e-mail sent to {to}", severity=Severity.INFO)
-        return f"Test e-mail sent to {to}"
+        return _("Test e-mail sent to {recipients}").format(recipients=to)
 
 
 def _describe(exc: BaseException) -> str:

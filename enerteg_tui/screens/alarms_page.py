@@ -29,6 +29,8 @@ from textual.widgets import Static
 from ..core.alarms import CONDITION_RULE, Alarm, AlarmFilter
 from ..core.element_rules import element_of
 from ..core.errors import EnertegError
+from ..core.alarm_texts import shown as alarm_text
+from ..core.i18n import N_, _, ngettext
 from ..core.events import Batch
 from ..core.permissions import Action
 from ..core.vocabulary import LEVELS
@@ -57,25 +59,25 @@ COLUMNS = (
 full under the table, so at 80 columns nothing essential is cut off)."""
 
 SEVERITY_FILTERS: dict[str, tuple[str, set[str] | None]] = {
-    "all": ("every severity", None),
-    "warnings": ("Warning only", {"Warning"}),
-    "alerts": ("Critical only", {"Critical"}),
+    "all": (N_("every severity"), None),
+    "warnings": (N_("Warning only"), {"Warning"}),
+    "alerts": (N_("Critical only"), {"Critical"}),
 }
 """``s`` cycles these: the manual's selection box (all, only warnings, only alerts),
 named with the severity words of ``core.vocabulary``."""
 
 STATE_FILTERS: dict[str, tuple[str, bool | None, bool | None]] = {
-    "open": ("open", None, None),
-    "active-unacked": ("active, unacknowledged", True, False),
-    "active-acked": ("active, acknowledged", True, True),
-    "inactive-unacked": ("inactive, unacknowledged", False, False),
-    "inactive-acked": ("inactive, acknowledged (history)", False, True),
+    "open": (N_("open"), None, None),
+    "active-unacked": (N_("active, unacknowledged"), True, False),
+    "active-acked": (N_("active, acknowledged"), True, True),
+    "inactive-unacked": (N_("inactive, unacknowledged"), False, False),
+    "inactive-acked": (N_("inactive, acknowledged (history)"), False, True),
 }
 """``f`` cycles these: every open alarm, then the manual's four combinations of
 (active, acknowledged)."""
 
-SORTS: dict[str, str] = {"time": "newest first", "severity": "Critical first",
-                         "device": "by device"}
+SORTS: dict[str, str] = {"time": N_("newest first"), "severity": N_("Critical first"),
+                         "device": N_("by device")}
 """``o`` cycles these sort orders."""
 
 HISTORY_ROWS = 500
@@ -147,7 +149,7 @@ class AlarmsPage(Page):
 
     # ------------------------------------------------------------------ filling
     def _filter(self) -> AlarmFilter:
-        _, active, acked = STATE_FILTERS[self.state]
+        _label, active, acked = STATE_FILTERS[self.state]
         return AlarmFilter(active=active, acked=acked, severities=SEVERITY_FILTERS[self.severity][1])
 
     def alarms(self) -> list[Alarm]:
@@ -167,7 +169,7 @@ class AlarmsPage(Page):
         if alarm.device == "ring":
             return "databus ring"
         if element_of(alarm.device) is not None:
-            return f"{alarm.device_name or alarm.device} · its own totals"
+            return f"{alarm.device_name or alarm.device} · " + _("its own totals")
         name = alarm.device_name or alarm.device
         where = self.ctx.core.structure.location_of(alarm.device)
         return f"{name} · {where}" if where else name
@@ -176,12 +178,12 @@ class AlarmsPage(Page):
         return Row(key=alarm.id, cells={
             "mark": "✓" if alarm.id in self.marked else "",
             "time": table_time(alarm.start),
-            "state": Text("Active" if alarm.active else "Inactive",
+            "state": Text(_("Active") if alarm.active else _("Inactive"),
                           style="bold" if alarm.active else "dim"),
             "severity": severity_text(alarm.severity),
-            "ack": "yes" if alarm.acked else "no",
+            "ack": _("yes") if alarm.acked else _("no"),
             "device": self._location(alarm),
-            "text": alarm.text,
+            "text": alarm_text(alarm.text),
         }, style="" if alarm.active else "dim",
             sort={"time": alarm.start, "severity": severity_rank(alarm.severity)})
 
@@ -193,40 +195,43 @@ class AlarmsPage(Page):
         table = self.table
         table.sync(rows, flash=False)           # keeps the cursor on its alarm
         counts = self.ctx.core.alarms.counts()
-        title = Text("Alarms", style="bold")
-        title.append(" · active: ")
-        title.append(f"{counts.get('critical', 0)} Critical",
+        title = Text(_("Alarms"), style="bold")
+        title.append(" · " + _("active:") + " ")
+        title.append(f"{counts.get('critical', 0)} " + _("Critical"),
                      style="bold red" if counts.get("critical") else "")
         title.append(", ")
-        title.append(f"{counts.get('warning', 0)} Warning",
+        title.append(f"{counts.get('warning', 0)} " + _("Warning"),
                      style="yellow" if counts.get("warning") else "")
         if not self.ctx.may(Action.ACK_ALARM):
-            title.append(" · read only", style="yellow")
+            title.append(" · " + _("read only"), style="yellow")
         self.query_one("#title", PageTitle).update(title)
-        shown = f"{len(rows)} shown" + (f", {len(self.marked)} marked" if self.marked else "")
+        shown = _("{count} shown").format(count=len(rows)) + (
+            ", " + _("{count} marked").format(count=len(self.marked)) if self.marked else "")
         self.query_one("#filters", Static).update(
-            f"{shown} · {STATE_FILTERS[self.state][0]} (f) · "
-            f"{SEVERITY_FILTERS[self.severity][0]} (s) · {SORTS[self.sort]} (o)")
+            f"{shown} · {_(STATE_FILTERS[self.state][0])} (f) · "
+            f"{_(SEVERITY_FILTERS[self.severity][0])} (s) · {_(SORTS[self.sort])} (o)")
         self._describe()
 
     def _describe(self) -> None:
         detail = self.query_one("#detail", Static)
         row = self.table.current
         if row is None:
-            detail.update("No alarms match these filters" if self.state != "open"
-                          or self.severity != "all" else "No open alarms: every rule is satisfied")
+            detail.update(_("No alarms match these filters") if self.state != "open"
+                          or self.severity != "all" else _("No open alarms: every rule is satisfied"))
             return
         a = self._alarms[int(str(row.key))]
         text = Text()
         text.append(f"#{a.id} ", style="bold")
         text.append_text(severity_text(a.severity))
-        text.append(f" · {'active' if a.active else 'inactive'} since {table_time(a.start)}")
+        text.append(" · " + (_("active since {time}") if a.active else _("inactive since {time}"))
+                    .format(time=table_time(a.start)))
         if a.end is not None:
-            text.append(f" until {table_time(a.end)}")
+            text.append(" " + _("until {time}").format(time=table_time(a.end)))
         text.append(f" · {self._location(a)}\n")
-        text.append(a.text)
+        text.append(alarm_text(a.text))
         if a.acked:
-            text.append(f"\nAcknowledged by {a.ack_user} at {table_time(a.ack_ts)}", style="dim")
+            text.append("\n" + _("Acknowledged by {user} at {time}").format(
+                user=a.ack_user, time=table_time(a.ack_ts)), style="dim")
             if a.ack_comment:
                 text.append(f": {a.ack_comment}", style="dim")
         detail.update(text)
@@ -310,12 +315,14 @@ class AlarmsPage(Page):
         """Acknowledge the marked alarms, or the highlighted one, with one comment."""
         targets = [a for a in self._targets() if not a.acked]
         if not targets:
-            self.say("Nothing to acknowledge: the chosen alarms are already acknowledged"
-                      if self._targets() else "Select an alarm first")
+            self.say(_("Nothing to acknowledge: the chosen alarms are already acknowledged")
+                      if self._targets() else _("Select an alarm first"))
             return
         ctx = self.ctx
-        what = (f"alarm #{targets[0].id}: {targets[0].text}" if len(targets) == 1
-                else f"{len(targets)} alarms: " + ", ".join(f"#{a.id}" for a in targets))
+        what = (_("Acknowledge alarm #{id}: {text}").format(id=targets[0].id,
+                                                             text=alarm_text(targets[0].text))
+                if len(targets) == 1 else _("Acknowledge {count} alarms: {ids}").format(
+                    count=len(targets), ids=", ".join(f"#{a.id}" for a in targets)))
         done_ids: list[int] = []
 
         async def submit(values: dict[str, str]) -> str | None:
@@ -333,17 +340,19 @@ class AlarmsPage(Page):
         def closed(ok: bool | None) -> None:
             if done_ids:
                 self.marked.difference_update(done_ids)
-                self.say(f"Acknowledged {len(done_ids)} alarm{'' if len(done_ids) == 1 else 's'}: "
-                          + ", ".join(f"#{i}" for i in done_ids))
+                self.say(ngettext("Acknowledged {count} alarm: {ids}",
+                                  "Acknowledged {count} alarms: {ids}", len(done_ids)).format(
+                    count=len(done_ids), ids=", ".join(f"#{i}" for i in done_ids)))
             if self.state == "inactive-acked":
                 self._read_history()
             else:
                 self._fill()
 
         self.app.push_screen(FormDialog(
-            "Acknowledge", [FormField("comment", "Comment (optional, kept with the alarm "
-                                      "and in the audit log)", placeholder="e.g. load moved")],
-            submit, ok="Acknowledge", intro=f"Acknowledge {what}"), closed)
+            _("Acknowledge"), [FormField("comment", _("Comment (optional, kept with the alarm "
+                                                    "and in the audit log)"),
+                                         placeholder=_("e.g. load moved"))],
+            submit, ok="Acknowledge", intro=what), closed)
 
     def action_goto(self) -> None:
         """Open the alarm's device with its channel selected."""

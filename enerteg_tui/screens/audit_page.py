@@ -45,6 +45,7 @@ from ..core.audit import MASK, AuditEntry, AuditFilter, AuditState, Severity
 from ..core.vocabulary import AUDIT_STATE_MEANING, LEVELS, SEVERITY_WORDS, level, severity_word
 from ..core.errors import EnertegError, Invalid
 from ..core.events import Batch
+from ..core.i18n import _
 from ..core.permissions import Action
 from ..core.reports import iso, parse_time
 from .context import console_context
@@ -560,7 +561,7 @@ class AuditPage(Page):
         return f"{hex_id} {live.info.display_name}" if live is not None else hex_id
 
     def _headline(self) -> None:
-        title = Text("Audit log", style="bold")
+        title = Text(_("Audit log"), style="bold")
         if self.total:
             first = self.page_index * PAGE_SIZE + 1
             last = min(self.total, first + len(self.entries) - 1)

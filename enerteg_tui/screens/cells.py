@@ -11,6 +11,7 @@ import time
 
 from rich.text import Text
 
+from ..core.i18n import _
 from ..core.live import DeviceLive
 from ..core.model import DeviceState, Health, OutletState
 from ..core.audit import Severity
@@ -61,7 +62,7 @@ def health_text(health: Health, word: str = "") -> Text:
 def severity_text(value: str | Severity) -> Text:
     """A stored severity ("Error", "Critical", ``Severity.WARNING``) as its one word, coloured."""
     word = severity_word(value)
-    return Text(word, style=SEVERITY_STYLE.get(word, ""))
+    return Text(_(word), style=SEVERITY_STYLE.get(word, ""))
 
 
 def severity_rank(value: str | Severity) -> int:
@@ -75,10 +76,10 @@ def severity_rank(value: str | Severity) -> int:
 def device_state_text(live: DeviceLive) -> Text:
     """RUNNING / STALE / UNREACHABLE with a stale marker that survives no-colour."""
     if live.state is DeviceState.RUNNING:
-        return Text("running", style="green")
+        return Text(_("running"), style="green")
     if live.state is DeviceState.STALE:
-        return Text("~stale", style="yellow")
-    return Text("!unreach", style="bold red")
+        return Text("~" + _("stale"), style="yellow")
+    return Text("!" + _("unreach"), style="bold red")
 
 
 def outlet_state_text(live: DeviceLive, outlet: int) -> Text:
@@ -89,7 +90,7 @@ def outlet_state_text(live: DeviceLive, outlet: int) -> Text:
     state = live.outlet_states.get(outlet)
     if state is None:
         return Text("—", style="dim")
-    return Text("● on" if state is OutletState.ON else "○ off",
+    return Text("● " + _("on") if state is OutletState.ON else "○ " + _("off"),
                 style="green" if state is OutletState.ON else "dim")
 
 

@@ -21,6 +21,8 @@ from textual.widgets import Label, Static
 
 from ..core.element_rules import element_key
 from ..core.errors import EnertegError
+from ..core.alarm_texts import shown as alarm_text
+from ..core.i18n import N_, _, ngettext
 from ..core.evaluation import fmt_num
 from ..core.events import Batch
 from ..core.live import DeviceLive
@@ -63,10 +65,18 @@ AGG_COLUMNS = (
     Column("total", "Total", 11),
 )
 
-AGG_LABELS = {"current": "Current", "activePower": "Active", "apparentPower": "Apparent",
-              "reactivePower": "Reactive", "energy": "Energy", "neutralCurrent": "Neutral",
-              "residualCurrent": "Residual"}
+AGG_LABELS = {"current": N_("Current"), "activePower": N_("Active"), "apparentPower": N_("Apparent"),
+              "reactivePower": N_("Reactive"), "energy": N_("Energy"), "neutralCurrent": N_("Neutral"),
+              "residualCurrent": N_("Residual")}
 """Short row labels so the aggregate table fits beside the tree at 80 columns."""
+_KIND_DASHBOARD = {"room": N_("Room dashboard"), "row": N_("Row dashboard"),
+                   "rack": N_("Rack dashboard")}
+_KIND_DEVICES = {"room": N_("Devices in this room"), "row": N_("Devices in this row"),
+                 "rack": N_("Devices in this rack")}
+_KIND_TOTALS = {"room": N_("Thresholds on this room's totals"),
+                "row": N_("Thresholds on this row's totals"),
+                "rack": N_("Thresholds on this rack's totals")}
+"""Titles per element kind (a whole phrase each: Czech declines the kind's noun)."""
 
 LOAD_COLUMNS = (
     Column("phase", "Phase", 5, "left"),
@@ -138,19 +148,19 @@ class DashboardPage(Page):
         self._feeds = feeds_of(self._devices()) if self._is_rack() else None
         yield PageTitle(self.title_text(), id="title")
         with VerticalScroll():
-            yield Label("Current & power", classes="section")
+            yield Label(_("Current & power"), classes="section")
             yield LiveTable(AGG_COLUMNS, id="aggregate")
             if self._feeds is not None:
-                yield Label("Feeds side by side: current and power per phase", classes="section")
+                yield Label(_("Feeds side by side: current and power per phase"), classes="section")
                 yield LiveTable(feed_columns(self._feeds), id="feeds")
-            yield Label("Load against rated capacity", classes="section")
+            yield Label(_("Load against rated capacity"), classes="section")
             yield LiveTable(LOAD_COLUMNS, id="load")
-            yield Label("Devices in this element", classes="section", id="devices-label")
+            yield Label(_("Devices in this element"), classes="section", id="devices-label")
             yield ListTable(DEVICE_COLUMNS, id="devices", descending=("load", "state"))
-            yield Label("Active alarms", classes="section")
-            yield SteadyStatic("No active alarms", id="alarms")
+            yield Label(_("Active alarms"), classes="section")
+            yield SteadyStatic(_("No active alarms"), id="alarms")
             if self.element_id is not None:
-                yield Label("Thresholds on this element's totals", classes="section",
+                yield Label(_("Thresholds on this element's totals"), classes="section",
                             id="totals-label")
                 yield Static("", id="totals-rules")
 
@@ -158,15 +168,15 @@ class DashboardPage(Page):
         s = self.ctx.core.structure
         text = Text()
         if self.element_id is None:
-            text.append("Site dashboard", style="bold")
+            text.append(_("Site dashboard"), style="bold")
         else:
             el = s.get(self.element_id)
-            text.append(f"{el.kind.value.capitalize()} dashboard: ", style="bold")
+            text.append(_(_KIND_DASHBOARD[el.kind.value]) + ": ", style="bold")
             text.append(s.path(el))
         agg = s.aggregate(self.element_id)
-        text.append(f"  · {agg.devices} PDU(s)")
+        text.append("  · " + _("{count} PDU(s)").format(count=agg.devices))
         if agg.stale:
-            text.append(f", {agg.stale} not running", style="yellow")
+            text.append(", " + _("{count} not running").format(count=agg.stale), style="yellow")
         text.append("  ")
         text.append_text(health_text(agg.health))
         return text
@@ -204,13 +214,12 @@ class DashboardPage(Page):
         self.query_one("#title", PageTitle).update(self.title_text())
         if full and self.element_id is not None:
             el = c.structure.get(self.element_id)
-            self.query_one("#devices-label", Label).update(f"Devices in this {el.kind.value}")
+            self.query_one("#devices-label", Label).update(_(_KIND_DEVICES[el.kind.value]))
         self.query_one("#alarms", Static).update(self._alarms_text())
         if self.element_id is not None:
             if full:
                 kind = c.structure.get(self.element_id).kind.value
-                self.query_one("#totals-label", Label).update(
-                    f"Thresholds on this {kind}'s totals")
+                self.query_one("#totals-label", Label).update(_(_KIND_TOTALS[kind]))
             self.query_one("#totals-rules", Static).update(self._totals_text())
 
     def _totals_text(self) -> Text:
@@ -221,8 +230,8 @@ class DashboardPage(Page):
         rows = [ch for ch in c.alarms.evaluator.element_report(self.element_id)
                 if ch.get("thresholds")]
         if not rows:
-            return Text("None. A rule on a room, row or rack with elementTotals on watches its "
-                        "own totals (one alarm for the element).", style="dim")
+            return Text(_("None. A rule on a room, row or rack with elementTotals on watches its "
+                          "own totals (one alarm for the element)."), style="dim")
         text = Text()
         for ch in rows:
             state = str(ch["state"])
@@ -243,14 +252,15 @@ class DashboardPage(Page):
             element_key(e) for e in c.structure.subtree(self.element_id)}
         alarms = active_alarms(c, subjects)
         if not alarms:
-            return Text("No active alarms")
+            return Text(_("No active alarms"))
         text = Text()
         for a in alarms[:ALARMS_SHOWN]:
             crit = getattr(a, "severity", "") == "Critical"
             text.append("✖ " if crit else "▲ ", style="bold red" if crit else "yellow")
-            text.append(f"{getattr(a, 'text', a)}\n")
+            text.append(f"{alarm_text(str(getattr(a, 'text', a)))}\n")
         if len(alarms) > ALARMS_SHOWN:
-            text.append(f"… and {len(alarms) - ALARMS_SHOWN} more")
+            more = len(alarms) - ALARMS_SHOWN
+            text.append(ngettext("… and {count} more", "… and {count} more", more).format(count=more))
         return text
 
     def _totals_marks(self) -> dict[tuple[str, int, str], str]:
@@ -278,7 +288,7 @@ class DashboardPage(Page):
                         style=ALARM_STYLE.get(mark, "bold"))
 
         for key in AGG_ROWS:
-            cells: dict[str, str | Text] = {"param": AGG_LABELS[key]}
+            cells: dict[str, str | Text] = {"param": _(AGG_LABELS[key])}
             for p in PHASES:
                 ph = agg.phases.get(p)
                 cells[f"L{p}"] = cell(_kilo(key, ph.get(key)) if ph and key in ph else "",

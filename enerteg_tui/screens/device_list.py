@@ -23,6 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Label
 
+from ..core.i18n import N_, _
 from ..core.errors import EnertegError
 from ..core.events import Batch
 from ..core.live import DeviceLive
@@ -38,6 +39,9 @@ from .tree import Place
 from .errors import notify_error
 
 __all__ = ["DeviceListPage"]
+
+_FILTER_WORDS = {"all": N_("all"), "assigned": N_("assigned"), "unassigned": N_("unassigned")}
+"""The filter's word in the mode line (``DeviceFilter`` values)."""
 
 COLUMNS = (
     Column("state", "St", 2, "left"),
@@ -94,10 +98,10 @@ class DeviceListPage(Page):
             yield Label("", id="mode")
         yield ListTable(COLUMNS, id="devices", sort_order=SORT_ORDER, descending=("load", "state"),
                         detail=True, markable=True,
-                        placeholder="name, hex id, serial, location, outlet or port name")
+                        placeholder=_("name, hex id, serial, location, outlet or port name"))
 
     def title_text(self) -> str:
-        return "Devices"
+        return _("Devices")
 
     def on_mount(self) -> None:
         self._fill()
@@ -128,8 +132,9 @@ class DeviceListPage(Page):
         count = table.total if count is None else count
         marked = len(table.marked_keys())
         self.query_one("#mode", Label).update(
-            f"Show: {self.filter.value} (f) · {count} PDUs · / search · > sort"
-            + (f" · {marked} marked (u switches)" if marked else ""))
+            _("Show: {filter} (f) · {count} PDUs · / search · > sort").format(
+                filter=_(_FILTER_WORDS[self.filter.value]), count=count)
+            + (" · " + _("{count} marked (u switches)").format(count=marked) if marked else ""))
 
     def _row(self, live: DeviceLive) -> Row:
         c = self.ctx.core
@@ -202,7 +207,7 @@ class DeviceListPage(Page):
         if not hexes and table.current is not None:
             hexes = [str(table.current.key)]
         if not hexes:
-            self.notify("No PDU selected", title="Switch", severity="warning")
+            self.notify(_("No PDU selected"), title=_("Switch"), severity="warning")
             return
 
         def closed(result: object) -> None:
@@ -215,7 +220,7 @@ class DeviceListPage(Page):
         """Put the highlighted PDU into a rack or take it out (the dialog calls the core)."""
         row = self.query_one(LiveTable).current
         if row is None:
-            self.notify("No PDU selected", title="Rack", severity="warning")
+            self.notify(_("No PDU selected"), title=_("Rack"), severity="warning")
             return
         try:
             self.app.push_screen(rack_choice_dialog(self, str(row.key)))

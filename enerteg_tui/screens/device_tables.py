@@ -11,6 +11,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from ..core.live import DeviceLive
+from ..core.i18n import _
 from ..core.quantities import BY_KEY, ChannelKey, Component
 from .cells import outlet_state_text, value
 from .livetable import Column, Row
@@ -82,7 +83,7 @@ def input_rows(live: DeviceLive, alarmed: Alarmed | None = None) -> list[Row]:
     """One row per input quantity, with the total and each phase."""
     rows = []
     for key, has_total in INPUT_ROWS:
-        cells: dict[str, str | Text] = {"param": BY_KEY[key].label}
+        cells: dict[str, str | Text] = {"param": _(BY_KEY[key].label)}
         channels: dict[str, ChannelKey] = {}
         if has_total:
             channels["total"] = ChannelKey(Component.TOTAL, 0, key)
@@ -171,7 +172,7 @@ def branch_row(live: DeviceLive, n: int, alarmed: Alarmed | None = None) -> Row:
         "name": names[n - 1] if n <= len(names) else f"BR{n}",
         "phase": f"L{phases[n - 1]}" if n <= len(phases) else "",
         "max": f"{info.model.branch_rating_a:g} A",
-        "trip": Text("TRIPPED", style="bold red") if tripped else Text("Inactive"),
+        "trip": Text(_("TRIPPED"), style="bold red") if tripped else Text(_("Inactive")),
     }
     channels: dict[str, ChannelKey] = {}
     for col in BRANCH_COLUMNS[3:10]:

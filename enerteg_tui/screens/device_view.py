@@ -23,6 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Label, TabbedContent, TabPane
 
+from ..core.i18n import _
 from ..core.errors import EnertegError
 from ..core.events import Batch
 from ..core.live import DeviceLive
@@ -113,24 +114,24 @@ class DevicePage(Page):
         model = live.info.model
         yield PageTitle(self.title_text(), id="title")
         with TabbedContent(id="tabs"):
-            with TabPane("Information", id="info"), VerticalScroll(id="info-scroll"):
-                yield SectionLabel("Inputs")
+            with TabPane(_("Information"), id="info"), VerticalScroll(id="info-scroll"):
+                yield SectionLabel(_("Inputs"))
                 yield LiveTable(input_columns(live), cell_cursor=True, id="inputs")
                 if model.outlets:
-                    yield SectionLabel("Outlets  (u: switch · enter: chart)")
+                    yield SectionLabel(_("Outlets  (u: switch · enter: chart)"))
                     yield ListTable(OUTLET_COLUMNS, cell_cursor=model.metered_outlets,
                                     id="outlets", markable=model.switchable)
                 if model.branches:
-                    yield SectionLabel("Branches")
+                    yield SectionLabel(_("Branches"))
                     yield ListTable(BRANCH_COLUMNS, cell_cursor=True, id="branches")
                 if live.info.sensors:
-                    yield SectionLabel("Environment sensors")
+                    yield SectionLabel(_("Environment sensors"))
                     yield ListTable(SENSOR_COLUMNS, cell_cursor=True, id="sensors")
-            with TabPane("Identification", id="ident"):
+            with TabPane(_("Identification"), id="ident"):
                 yield LiveTable(IDENT_COLUMNS, id="ident-table")
-            with TabPane("Configuration", id="config"):
+            with TabPane(_("Configuration"), id="config"):
                 yield Label("")  # the form is built when the tab is first shown
-            with TabPane("Diagnostics", id="diag"):
+            with TabPane(_("Diagnostics"), id="diag"):
                 yield LiveTable(DIAG_COLUMNS, id="diag-table")
 
     def title_text(self) -> Text:
@@ -141,7 +142,7 @@ class DevicePage(Page):
         text.append(f"({info.hex_id}) ")
         text.append_text(device_state_text(live))
         text.append(f" · {self.ctx.core.structure.location_of(self.hex_id)}"
-                    f" · {info.model.type_name} · ring pos {info.position}")
+                    f" · {info.model.type_name} · " + _("ring pos {position}").format(position=info.position))
         return text
 
     def on_mount(self) -> None:

@@ -16,6 +16,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from ..core.i18n import N_, _
+
 __all__ = ["ConfirmDialog", "ShownOnce"]
 
 
@@ -39,8 +41,8 @@ class ConfirmDialog(ModalScreen[bool]):
     ConfirmDialog Button { margin: 0 2; }
     """
 
-    def __init__(self, question: str, *, yes: str = "Yes", no: str = "No",
-                 title: str = "Confirm") -> None:
+    def __init__(self, question: str, *, yes: str = N_("Yes"), no: str = N_("No"),
+                 title: str = N_("Confirm")) -> None:
         super().__init__()
         self.question = question
         self.yes = yes
@@ -49,11 +51,11 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
-            box.border_title = self.title_text
-            yield Static(self.question, id="question")
+            box.border_title = _(self.title_text)       # a marked text in the session's
+            yield Static(_(self.question), id="question")  # language, any other as given
             with Horizontal():
-                yield Button(f"{self.yes} (y)", id="yes", variant="warning", compact=True)
-                yield Button(f"{self.no} (n)", id="no", compact=True)
+                yield Button(f"{_(self.yes)} (y)", id="yes", variant="warning", compact=True)
+                yield Button(f"{_(self.no)} (n)", id="no", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -101,11 +103,11 @@ class ShownOnce(ModalScreen[None]):
         with Vertical() as box:
             box.border_title = self.title_text
             yield Static(self.what, id="what")
-            yield Static("Copy it now: it is shown only this once (the controller keeps only "
-                         "its hash).", id="warn")
+            yield Static(_("Copy it now: it is shown only this once (the controller keeps "
+                           "only its hash)."), id="warn")
             yield Input(self.text, id="token", compact=True)
             with Horizontal():
-                yield Button("Done (enter)", id="done", variant="primary", compact=True)
+                yield Button(_("Done (enter)"), id="done", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         token = self.query_one("#token", Input)

@@ -5,7 +5,8 @@ App and offers the dialog (command palette → "Display preferences") that chang
 A change is saved through core (audited) and applied at once to the session that made
 it: changed-value marks (``LiveTable`` reads ``app.change_marks`` at each update) and
 colours (Textual's ``Monochrome`` line filter, the one ``NO_COLOR`` and a vt100 get;
-a terminal without colours keeps it whatever the preference says).
+a terminal without colours keeps it whatever the preference says) and the language
+(``core.i18n.switch``: the session's texts, the current page opened again in it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from ..core.errors import EnertegError
+from ..core.i18n import N_, _, session_language, switch
 from ..core.preferences import CHANGE_MARKS, DisplayPrefs
 from .context import console_context
 from .errors import notify_error
@@ -27,16 +29,19 @@ from .errors import notify_error
 __all__ = ["DisplayDialog", "apply_display_prefs", "display_summary", "load_display_prefs"]
 
 MARK_HELP: dict[str, str] = {
-    "off": "values change in place, unmarked",
-    "subtle": "a changed value is bold for a moment",
-    "flash": "bold, underlined, with ↑/↓ for its direction, for a moment",
+    "off": N_("values change in place, unmarked"),
+    "subtle": N_("a changed value is bold for a moment"),
+    "flash": N_("bold, underlined, with ↑/↓ for its direction, for a moment"),
 }
 """What each ``changeMarks`` mode looks like, as the dialog says it."""
+LANGUAGE_CHOICES: dict[str, str] = {"": "default", "en": "English", "cs": "čeština"}
+"""The ``language`` preference's values and their buttons ("": ``config/core``'s)."""
 
 
 def display_summary(prefs: DisplayPrefs) -> str:
-    """``changed values: subtle · colours: on``, for the palette and the dialog."""
-    return f"changed values: {prefs.changeMarks} · colours: {'off' if prefs.noColor else 'on'}"
+    """``changed values: subtle · colours: on · language: cs``, for the palette and the dialog."""
+    return (f"changed values: {prefs.changeMarks} · colours: {'off' if prefs.noColor else 'on'}"
+            f" · language: {prefs.language or 'default'}")
 
 
 def apply_display_prefs(app: Any, prefs: DisplayPrefs) -> None:
@@ -81,12 +86,14 @@ class DisplayDialog(ModalScreen[None]):
     | :- | :- |
     | m | Next change-mark mode (off → subtle → flash). |
     | c | Colours on / off. |
+    | l | Next language (default → en → cs). |
     | escape | Close. |
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "marks", "Change marks"),
         Binding("c", "colours", "Colours"),
+        Binding("l", "language", "Language"),
         Binding("escape", "close", "Close"),
     ]
 
@@ -105,16 +112,20 @@ class DisplayDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
-            box.border_title = "Display preferences"
-            box.border_subtitle = "m marks · c colours · esc close"
+            box.border_title = _("Display preferences")
+            box.border_subtitle = _("m marks · c colours · l language · esc close")
             with Horizontal():
-                yield Static("Changed values", classes="label")
+                yield Static(_("Changed values"), classes="label")
                 for mode in CHANGE_MARKS:
                     yield Button(mode, id=f"marks-{mode}", compact=True)
             with Horizontal():
-                yield Static("Colours", classes="label")
+                yield Static(_("Colours"), classes="label")
                 yield Button("on", id="colour-on", compact=True)
                 yield Button("off", id="colour-off", compact=True)
+            with Horizontal():
+                yield Static(_("Language"), classes="label")
+                for code, name in LANGUAGE_CHOICES.items():
+                    yield Button(name, id=f"lang-{code or 'default'}", compact=True)
             yield Static("", id="explain")
 
     def on_mount(self) -> None:
@@ -131,21 +142,27 @@ class DisplayDialog(ModalScreen[None]):
             self.query_one(f"#marks-{mode}", Button).set_class(mode == prefs.changeMarks, "-active")
         self.query_one("#colour-on", Button).set_class(not prefs.noColor, "-active")
         self.query_one("#colour-off", Button).set_class(prefs.noColor, "-active")
+        for code in LANGUAGE_CHOICES:
+            self.query_one(f"#lang-{code or 'default'}", Button).set_class(
+                code == prefs.language, "-active")
         terminal = getattr(self.app, "terminal_no_color", False)
-        colours = ("this terminal shows no colours (NO_COLOR or its TERM), whatever is chosen"
-                   if terminal else "off draws the console in greys, as NO_COLOR does")
+        colours = (_("this terminal shows no colours (NO_COLOR or its TERM), whatever is chosen")
+                   if terminal else _("off draws the console in greys, as NO_COLOR does"))
         self.query_one("#explain", Static).update(
-            f"Changed values: {MARK_HELP[prefs.changeMarks]}.\nColours: {colours}.\n"
-            "Saved for your user; every new session starts with them.")
+            _("Changed values: {marks}.").format(marks=_(MARK_HELP[prefs.changeMarks])) + "\n"
+            + _("Colours: {colours}.").format(colours=colours) + "\n"
+            + _("Saved for your user; every new session starts with them."))
 
     async def _save(self, **changes: Any) -> None:
         ctx = console_context(self)
         try:
             prefs = await ctx.core.users.prefs.set(ctx.principal, ctx.principal.user, changes)
         except EnertegError as exc:
-            notify_error(self.app, exc, "Display preferences not changed")
+            notify_error(self.app, exc, _("Display preferences not changed"))
             return
         apply_display_prefs(self.app, prefs)
+        if "language" in changes:
+            await self._switch_language(ctx)
         self._show()
         self.notify(f"Display: {display_summary(prefs)}", timeout=3)
 
@@ -156,6 +173,26 @@ class DisplayDialog(ModalScreen[None]):
             await self._save(changeMarks=bid[len("marks-"):])
         elif bid.startswith("colour-"):
             await self._save(noColor=bid == "colour-off")
+        elif bid.startswith("lang-"):
+            code = bid[len("lang-"):]
+            await self._save(language="" if code == "default" else code)
+
+    async def _switch_language(self, ctx: Any) -> None:
+        """This session in the chosen language at once: texts drawn from now on, the
+        current page opened again, the key bar redrawn."""
+        app: Any = self.app
+        app.language = await session_language(ctx.core, ctx.principal.user)
+        switch(app.language)
+        for bar in app.query("KeyBar"):
+            bar.refresh_keys()
+        if getattr(app, "place", None) is not None:
+            app.call_later(app.open_place, app.place)
+
+    async def action_language(self) -> None:
+        """Cycle default → en → cs."""
+        codes = list(LANGUAGE_CHOICES)
+        now = self.prefs.language
+        await self._save(language=codes[(codes.index(now) + 1) % len(codes)])
 
     async def action_marks(self) -> None:
         """Cycle off → subtle → flash."""

@@ -21,6 +21,7 @@ from textual.strip import Strip
 from textual.widgets import Button, Input, Select, SelectionList, Static
 from textual.widgets._toggle_button import ToggleButton
 
+from ..core.i18n import _
 from .unsaved import EditTracker, ask_to_discard
 
 __all__ = ["FormDialog", "FormField", "FormFields", "Submit", "TickList", "TypingStaysInForm"]
@@ -130,8 +131,8 @@ class FormDialog(ModalScreen[bool]):
                                 id=f"f-{f.key}", compact=True)
             yield Static("", id="error")
             with Horizontal():
-                yield Button(f"{self.ok} (enter)", id="ok", variant="primary", compact=True)
-                yield Button("Cancel (esc)", id="cancel", compact=True)
+                yield Button(f"{_(self.ok)} (enter)", id="ok", variant="primary", compact=True)
+                yield Button(_("Cancel") + " (esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._edits.mark_clean)

@@ -16,6 +16,7 @@ from textual.widget import Widget
 
 from ..core.events import Batch
 from ..core.timesync import local_text
+from ..core.i18n import _
 from .context import LiveListener, console_context
 from .queries import alarm_counts, ring_text
 
@@ -105,7 +106,7 @@ class StatusHeader(LiveListener, Widget):
     @staticmethod
     def _right(red: int, yellow: int, ring: str, ring_style: str, clock: str) -> Text:
         right = Text()
-        right.append("Alarms ")
+        right.append(_("Alarms") + " ")
         right.append(f"✖{red}", style="bold red" if red else "")
         right.append(" ")
         right.append(f"▲{yellow}", style="bold yellow" if yellow else "")

@@ -21,6 +21,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from ..core.i18n import N_, _
 from ..core.system import version_info
 from .context import console_context
 from .sections import SECTIONS, page_class
@@ -88,10 +89,10 @@ def help_groups(app: Any) -> list[tuple[str, list[tuple[str, str]]]]:
                   if not (d == "Shell" and getattr(app, "on_open_shell", None) is None)]
     sections = {s.short for s in SECTIONS if not ctx.may(s.needs)}
     everywhere = [(k, d) for k, d in everywhere if d not in sections]
-    everywhere.append((app.COMMAND_PALETTE_BINDING, "Command palette: any page or device"))
-    everywhere.append(("question_mark", "This help"))
-    pages: list[tuple[str, type]] = [("Dashboard", DashboardPage), ("Devices", DeviceListPage),
-                                     ("Device view", DevicePage)]
+    everywhere.append((app.COMMAND_PALETTE_BINDING, N_("Command palette: any page or device")))
+    everywhere.append(("question_mark", N_("This help")))
+    pages: list[tuple[str, type]] = [(N_("Dashboard"), DashboardPage), (N_("Devices"), DeviceListPage),
+                                     (N_("Device view"), DevicePage)]
     for sec in SECTIONS:
         if not ctx.may(sec.needs):
             continue
@@ -106,7 +107,7 @@ def help_groups(app: Any) -> list[tuple[str, list[tuple[str, str]]]]:
         title = here[0] if here is not None else type(page).__name__
         groups.append((title, _page_keys(app, page)))
         groups.extend(_terms(title, type(page)))
-    groups.append(("Everywhere", everywhere))
+    groups.append((N_("Everywhere"), everywhere))
     for title, cls in pages:
         if (title, cls) != here:
             groups.append((title, list(_bindings(getattr(cls, "BINDINGS", [])))))
@@ -145,21 +146,23 @@ class HelpScreen(ModalScreen[None]):
         for n, (title, keys) in enumerate(help_groups(self.app)):
             if not keys:
                 continue
+            words = title.endswith(": words")
+            shown = (_("{page}: words").format(page=_(title.removesuffix(": words"))) if words
+                     else _(title))
             if n == 0 and here:
-                title = f"{title}: this page"
-            table.add_row(Text(title, style="bold underline"), "")
+                shown = _("{page}: this page").format(page=shown)
+            table.add_row(Text(shown, style="bold underline"), "")
             for key, what in keys:
-                table.add_row(key if title.endswith(": words") else _key_label(self.app, key),
-                              what)
+                table.add_row(key if words else _key_label(self.app, key), _(what))
             table.add_row("", "")
         with Vertical() as box:
-            box.border_title = "Help: keys"
+            box.border_title = _("Help: keys")
             info = version_info()
-            box.border_subtitle = (f"EnerTEG {info['controller']} · data layout "
-                                   f"{info['dataLayout']} · shell: version")
+            box.border_subtitle = _("EnerTEG {version} · data layout {layout} · shell: version").format(
+                version=info['controller'], layout=info['dataLayout'])
             with VerticalScroll():
                 yield Static(table, id="keys")
-            yield Static("escape, q or ? closes · arrows or page keys scroll", id="hint")
+            yield Static(_("escape, q or ? closes · arrows or page keys scroll"), id="hint")
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)

@@ -15,6 +15,7 @@ from textual import events
 from textual.app import RenderResult
 from textual.screen import Screen
 from textual.widget import Widget
+from ..core.i18n import _, key_word
 
 __all__ = ["KeyBar"]
 
@@ -52,6 +53,10 @@ class KeyBar(Widget):
     def on_resize(self, event: events.Resize) -> None:
         self._rebuild(force=True)
 
+    def refresh_keys(self) -> None:
+        """Draw the keys again (the session's language changed)."""
+        self._rebuild(force=True)
+
     def _rebuild(self, force: bool = False) -> None:
         app = self.app
         key_style = "bold " + ("reverse" if app.no_color else "")
@@ -63,10 +68,10 @@ class KeyBar(Widget):
         """(key shown, key, word) pinned to the right: help and the palette."""
         for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
             if binding.key == app.COMMAND_PALETTE_BINDING:
-                right.append((app.get_key_display(binding), binding.key, "palette"))
+                right.append((app.get_key_display(binding), binding.key, _("palette")))
                 continue
             if binding.action == "help":
-                right.insert(0, (app.get_key_display(binding), binding.key, "help"))
+                right.insert(0, (app.get_key_display(binding), binding.key, _("help")))
                 continue
             if not binding.show or binding.action in seen:
                 continue
@@ -74,7 +79,7 @@ class KeyBar(Widget):
             entry = Text(" ")
             entry.append(app.get_key_display(binding), style=key_style if enabled else dim)
             entry.append(" ")
-            entry.append(binding.description, style="" if enabled else dim)
+            entry.append(key_word(binding.description), style="" if enabled else dim)
             entries.append(((entry, binding.key), binding.action.startswith(SECTION_ACTION)))
         width = self.size.width or 10_000
         labels = [f" {shown} {word} " for shown, _key, word in right]

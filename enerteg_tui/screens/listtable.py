@@ -32,6 +32,7 @@ from textual.widgets import Input, Label
 from textual.strip import Strip
 from rich.segment import Segment
 
+from ..core.i18n import _
 from .livetable import _HEADER, Cell, Column, LiveTable, Row
 
 __all__ = ["FilterBar", "ListTable", "RowDetail", "sort_value"]
@@ -264,7 +265,7 @@ class ListTable(LiveTable):
             if text:
                 text.append(" · ", style="dim")
             if col.cut != "middle":
-                text.append(f"{col.label}: ", style="dim")
+                text.append(f"{_(col.label)}: ", style="dim")
             text.append(plain)
         return text
 
@@ -288,10 +289,11 @@ class ListTable(LiveTable):
         style = self.base_style + _HEADER
         segs = []
         for c in self.columns:
-            label = self._fit(c.label, c)
+            label = self._fit(_(c.label), c)
             if c.key == self.sort_column:
                 mark = ARROW[self.descending]
-                plain = c.label if len(c.label) < c.width else c.label[: c.width - 2]
+                word = _(c.label)
+                plain = word if len(word) < c.width else word[: c.width - 2]
                 label = (plain + mark).rjust(c.width) if c.align == "right" else (plain + mark).ljust(c.width)
                 label = label[: c.width]
             segs.append(Segment(label + " ", style))

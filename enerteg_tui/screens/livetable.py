@@ -35,6 +35,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..core.i18n import _
 from .names import shorten
 
 __all__ = ["Column", "LiveTable", "Row", "change_direction"]
@@ -358,7 +359,7 @@ class LiveTable(ScrollView, can_focus=True):
 
     def _header(self) -> Strip:
         style = self.base_style + _HEADER
-        segs = [Segment(self._fit(c.label, c) + " ", style) for c in self.columns]
+        segs = [Segment(self._fit(_(c.label), c) + " ", style) for c in self.columns]
         return Strip(segs)
 
     @staticmethod

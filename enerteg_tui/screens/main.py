@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Static, Tree
 
 from ..core.errors import EnertegError
+from ..core.i18n import _
 from .header import StatusHeader
 from .keybar import KeyBar
 from .page import Page, PageSpec
@@ -91,9 +92,10 @@ class MainScreen(Screen[None]):
         self.query_one(StructureTree).styles.width = tree_width(w)
         if small:
             self.query_one("#too-small", Static).update(
-                f"Terminal too small: {w}×{h}\n"
-                f"The EnerTEG console needs at least {MIN_SIZE[0]}×{MIN_SIZE[1]}.\n"
-                "Enlarge the window, or press ctrl+q to quit.")
+                _("Terminal too small: {width}×{height}").format(width=w, height=h) + "\n"
+                + _("The EnerTEG console needs at least {width}×{height}.").format(
+                    width=MIN_SIZE[0], height=MIN_SIZE[1]) + "\n"
+                + _("Enlarge the window, or press ctrl+q to quit."))
 
     # ------------------------------------------------------------------ pages
     async def show(self, spec: PageSpec, *, remember: bool = True) -> Page | None:

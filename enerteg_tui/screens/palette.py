@@ -16,6 +16,7 @@ from typing import Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from ..core.i18n import _
 from .context import console_context
 from .display import display_summary
 from .sections import SECTIONS
@@ -28,13 +29,13 @@ __all__ = ["ConsoleCommands", "palette_entries"]
 def palette_entries(app: Any) -> Iterator[tuple[str, str, Place]]:
     """(text, help, place) for every page and device the palette can open."""
     c = console_context(app.screen).core
-    yield "Dashboard", "Site dashboard: aggregates of every PDU", Place("site")
-    yield "Devices", "Device list: all PDUs, alarmed first", Place("devices")
-    yield "Unassigned devices", "Device list filtered to PDUs in no rack", Place("unassigned")
+    yield _("Dashboard"), _("Site dashboard: aggregates of every PDU"), Place("site")
+    yield _("Devices"), _("Device list: all PDUs, alarmed first"), Place("devices")
+    yield _("Unassigned devices"), _("Device list filtered to PDUs in no rack"), Place("unassigned")
     ctx = console_context(app.screen)
     for sec in SECTIONS:
         if ctx.may(sec.needs):
-            yield sec.title, f"{sec.help} ({sec.key.upper()})", Place(sec.kind)
+            yield _(sec.title), f"{_(sec.help)} ({sec.key.upper()})", Place(sec.kind)
     for el in c.structure.elements():
         yield (f"{el.kind.value.capitalize()} {c.structure.path(el)}",
                f"Dashboard of this {el.kind.value}", Place("element", el.id))
@@ -54,7 +55,8 @@ class ConsoleCommands(Provider):
                    for text, help, place in palette_entries(app)]
         prefs = getattr(app, "display_prefs", None)
         if prefs is not None:
-            entries.insert(2, ("Display preferences", f"Yours: {display_summary(prefs)}",
+            entries.insert(2, (_("Display preferences"),
+                               _("Yours: {summary}").format(summary=display_summary(prefs)),
                                app.action_display_prefs))
         entries += [(text, help, partial(start_system_command, app, action))
                     for text, help, action in system_entries(app)]

@@ -36,6 +36,7 @@ from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 from textual.worker import Worker
 
 from ..core.errors import EnertegError
+from ..core.i18n import _
 from ..core.reports import (
     REPORTS_DIR,
     SCOPES,
@@ -208,26 +209,27 @@ class ReportsPage(Page):
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
-        yield PageTitle(Text.assemble(("Reports", "bold"),
-                                      f" · energy and load · files go to /{REPORTS_DIR}"),
+        yield PageTitle(Text.assemble((_("Reports"), "bold"),
+                                      " · " + _("energy and load · files go to /{folder}").format(
+                                          folder=REPORTS_DIR)),
                         id="title")
         with Vertical(id="form"):
             with Horizontal(classes="line"):
-                yield Label("Scope")
+                yield Label(_("Scope"))
                 yield Select([(s, s) for s in SCOPES], value="site", allow_blank=False,
                              type_to_search=False, compact=True, id="scope")
-                yield Input(placeholder="name, Room / Row / Rack path or hex id",
+                yield Input(placeholder=_("name, Room / Row / Rack path or hex id"),
                             compact=True, id="name")
             with Horizontal(classes="line"):
-                yield Label("From")
+                yield Label(_("From"))
                 yield Input(compact=True, id="from")
-                yield Label("to", classes="gap")
+                yield Label(_("to"), classes="gap")
                 yield Input(compact=True, id="to")
             with Horizontal(classes="line"):
-                yield Label("Last")
+                yield Label(_("Last"))
                 for key, days in PRESETS.items():
                     yield Button(f"{days} d", id=f"preset-{key}", compact=True)
-                yield Button("r Run", id="run", variant="primary", compact=True)
+                yield Button("r " + _("Run"), id="run", variant="primary", compact=True)
                 yield Button("c CSV", id="csv", compact=True)
                 yield Button("x Excel", id="xlsx", compact=True)
         with Horizontal(id="progress-line"):
@@ -236,9 +238,9 @@ class ReportsPage(Page):
         yield Static("", id="status")
         yield Static(self._intro(), id="summary")
         with Vertical(id="result", classes="result"):
-            yield Label("PDUs", classes="section", id="devices-label")
+            yield Label(_("PDUs"), classes="section", id="devices-label")
             yield ListTable(DEVICE_COLUMNS, id="devices", detail=True)
-            yield Label("Alarms raised in the period", classes="section", id="alarms-label")
+            yield Label(_("Alarms raised in the period"), classes="section", id="alarms-label")
             yield ListTable(ALARM_COLUMNS, id="alarms")
 
     @staticmethod
@@ -459,11 +461,12 @@ class ReportsPage(Page):
         alarms.set_rows([_alarm_row(a, report.zone) for a in report.alarms])
         outlets = len({(o.hex_id, o.outlet) for o in report.outlets})
         self.query_one("#devices-label", Label).update(
-            f"PDUs ({len(report.devices)})" + (f" · energy of {outlets} outlets in the files"
-                                               if outlets else ""))
+            _("PDUs") + f" ({len(report.devices)})" + (
+                " · " + _("energy of {count} outlets in the files").format(count=outlets)
+                if outlets else ""))
         self.query_one("#alarms-label", Label).update(
-            f"Alarms raised in the period ({len(report.alarms)})"
-            if report.alarms else "Alarms raised in the period: none")
+            _("Alarms raised in the period") + f" ({len(report.alarms)})"
+            if report.alarms else _("Alarms raised in the period: none"))
         self.set_class(not report.alarms, "-no-alarms")
         self.add_class("-result")
         self.call_after_refresh(self._fit_tables)

@@ -31,6 +31,7 @@ from ..core.errors import EnertegError
 from ..core.evaluation import fmt_num
 from ..core.events import Batch
 from ..core.model import Health
+from ..core.i18n import _
 from ..core.permissions import Action
 from ..core.quantities import BY_KEY, format_value
 from ..core.rules import STATE_QUANTITIES, Rule
@@ -193,7 +194,7 @@ class RulesPage(Page):
             table.cursor_row = keys.index(self._want)
             self._want = None
         on = sum(1 for r in rules if r.doc.enabled)
-        title = Text("Rules", style="bold")
+        title = Text(_("Rules"), style="bold")
         title.append(f" · {len(rules)} rule{'' if len(rules) == 1 else 's'}, {on} on"
                      " · the most specific one governs")
         if not self.ctx.may(Action.EDIT_RULES):
@@ -235,7 +236,7 @@ class RulesPage(Page):
             "hyst": "", "dur": "", "alarm": "",
         }
         thresholds = ch.get("thresholds") or {}
-        for key, _ in THRESHOLDS:
+        for key, _label in THRESHOLDS:
             v = thresholds.get(key)
             cells[key] = "—" if v is None else f"{fmt_num(v)} {unit}".rstrip()
         if thresholds:
@@ -258,7 +259,7 @@ class RulesPage(Page):
         table.sync(rows)
         channels = report["channels"]
         governed = sum(1 for ch in channels if ch.get("rule"))
-        title = Text("Rule report: ", style="bold")
+        title = Text(_("Rule report") + ": ", style="bold")
         health = Health[str(report.get("health", "ok")).upper()]
         if self.element_id is not None:
             title.append(f'totals of {report["kind"]} {report["name"]} ')
@@ -315,7 +316,7 @@ class RulesPage(Page):
                     f"({scope_text(self.ctx.core, doc)}, {restriction_text(doc)})")
         parts = []
         unit = ch.get("unit", "")
-        for key, _ in THRESHOLDS:
+        for key, _label in THRESHOLDS:
             t = getattr(doc, key)
             if t.enabled:
                 absolute = (ch.get("thresholds") or {}).get(key)

@@ -16,6 +16,7 @@ import importlib.util
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..core.i18n import N_, NP_
 from ..core.permissions import Action
 
 if TYPE_CHECKING:
@@ -50,25 +51,29 @@ class Section:
     def short(self) -> str:
         """The one word the key bar shows (short: at 80 columns every section's key
         has to fit one row of the key bar)."""
-        return {"Audit log": "Audit", "DC structure": "DC", "Settings": "Setup"}.get(
+        return {"Audit log": N_("Audit"), "DC structure": N_("DC"), "Settings": N_("Setup")}.get(
             self.title, self.title)
+
+
+KEY_WORDS = (NP_("key", "Rules"), NP_("key", "Setup"), NP_("key", "Users"), NP_("key", "Identify"))
+"""Words with a shorter form on the key bar (``i18n.key_word``) than in titles and help."""
 
 
 _P = "enerteg_tui.screens."
 PLANNED: tuple[Section, ...] = (
-    Section("alarms", "Alarms", "f4", "Open alarms: filter, sort, acknowledge, jump to the device",
+    Section("alarms", "Alarms", "f4", N_("Open alarms: filter, sort, acknowledge, jump to the device"),
             _P + "alarms_page:AlarmsPage"),
-    Section("audit", "Audit log", "f5", "Audit log: filter, page, state and comments per entry",
+    Section("audit", "Audit log", "f5", N_("Audit log: filter, page, state and comments per entry"),
             _P + "audit_page:AuditPage", Action.ADMINISTER),
-    Section("rules", "Rules", "f6", "Threshold rules: list, create, edit, delete; rule report",
+    Section("rules", "Rules", "f6", N_("Threshold rules: list, create, edit, delete; rule report"),
             _P + "rules_page:RulesPage"),
-    Section("structure", "DC structure", "f7", "Rooms, rows and racks: add, rename, delete, assign",
+    Section("structure", "DC structure", "f7", N_("Rooms, rows and racks: add, rename, delete, assign"),
             _P + "structure_page:StructurePage"),
-    Section("reports", "Reports", "f8", "Energy and load reports: on screen, CSV and Excel",
+    Section("reports", "Reports", "f8", N_("Energy and load reports: on screen, CSV and Excel"),
             _P + "reports_page:ReportsPage"),
-    Section("settings", "Settings", "f9", "Controller settings, backup and restore",
+    Section("settings", "Settings", "f9", N_("Controller settings, backup and restore"),
             _P + "settings_page:SettingsPage", Action.ADMINISTER),
-    Section("users", "Users", "f10", "User accounts and roles; change your own password",
+    Section("users", "Users", "f10", N_("User accounts and roles; change your own password"),
             _P + "users_page:UsersPage"),
 )
 """Every management section of the design, in key order, with its key reserved."""

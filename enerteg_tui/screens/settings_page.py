@@ -39,6 +39,7 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from ..core.backup import FACTORY_RESET_WORD
 from ..core.documents import coerce_text
+from ..core.i18n import _
 from ..core.errors import EnertegError
 from ..core.events import Batch
 from ..core.settings import SETTINGS_TOPICS, SettingsModel, settings_schema
@@ -254,13 +255,14 @@ class SettingsPage(Page):
         rows = []
         for name, schema in SETTINGS_TOPICS.items():
             rows.append(Row(key=name, cells={
-                "title": schema.TITLE, "path": f"config/{name}",
+                "title": _(schema.TITLE), "path": f"config/{name}",
                 "service": _service_text(schema, config.appliers), "changed": _changed(config.ts_ms(name))}))
         table = self.query_one("#topics", LiveTable)
         table.sync(rows, flash=False)
         self.query_one("#title", PageTitle).update(Text.assemble(
-            ("Settings", "bold"), f" · {len(rows)} topics · enter: edit · b: back up now · "
-            "r: restore · x: factory reset · c: certificates"))
+            (_("Settings"), "bold"), " · " + _("{count} topics · enter: edit · b: back up now · "
+                                              "r: restore · x: factory reset · c: certificates")
+            .format(count=len(rows))))
         self._describe_topic()
 
     def _describe_topic(self) -> None:
@@ -272,7 +274,7 @@ class SettingsPage(Page):
             return
         schema = SETTINGS_TOPICS[str(row.key)]
         doc = (schema.__doc__ or "").strip().splitlines()[0] if schema.__doc__ else ""
-        text = Text(f"{schema.TITLE}: ", style="bold")
+        text = Text(f"{_(schema.TITLE)}: ", style="bold")
         text.append(doc)
         text.append("\n")
         text.append_text(self._service_line(schema))
@@ -283,16 +285,16 @@ class SettingsPage(Page):
         appliers = self.ctx.core.config.appliers
         names = appliers.applied_by(schema.TOPIC)
         if not names:
-            return Text("Not active in this build: no service applies these settings; they "
-                        "are stored, checked and backed up, and take effect when the service "
-                        "exists.", style="yellow")
-        text = Text(f"Applied by: {', '.join(names)}.")
+            return Text(_("Not active in this build: no service applies these settings; they "
+                          "are stored, checked and backed up, and take effect when the service "
+                          "exists."), style="yellow")
+        text = Text(_("Applied by: {services}.").format(services=', '.join(names)))
         if schema.SERVICE_NOTE:
             text.append(f" {schema.SERVICE_NOTE}", style="yellow")
         off = appliers.inactive(schema.TOPIC) if schema.INACTIVE_KEYS else []
         if off:
-            text.append(f" Stored but not active in this build: "
-                        f"{schema.INACTIVE_NOTE or ', '.join(off)}.", style="yellow")
+            text.append(" " + _("Stored but not active in this build: {keys}.").format(
+                keys=schema.INACTIVE_NOTE or ', '.join(off)), style="yellow")
         return text
 
     def on_live_table_highlighted(self, event: LiveTable.Highlighted) -> None:
@@ -375,7 +377,7 @@ class SettingsPage(Page):
         for spec in self.specs:
             self.query_one(f"#row-{spec.key}").set_class(spec.key in edits, "changed")
         if self.topic is not None and self.schema is not None:
-            title = Text(self.schema.TITLE, style="bold")
+            title = Text(_(self.schema.TITLE), style="bold")
             title.append(f" · config/{self.topic}")
             if edits:
                 title.append(f" · {len(edits)} unsaved change{'' if len(edits) == 1 else 's'}",

@@ -26,6 +26,7 @@ from textual.widgets.tree import TreeNode
 
 from ..core.errors import EnertegError
 from ..core.events import Batch
+from ..core.i18n import _
 from ..core.permissions import Action
 from ..core.structure import Element, Kind
 from .dialogs import ConfirmDialog
@@ -110,7 +111,7 @@ class StructurePage(Page):
 
     def title_text(self) -> Text:
         s = self.ctx.core.structure
-        text = Text("DC structure", style="bold")
+        text = Text(_("DC structure"), style="bold")
         text.append(f" · {_plural(len(s.elements(Kind.ROOM)), 'room')}, "
                     f"{_plural(len(s.elements(Kind.ROW)), 'row')}, "
                     f"{_plural(len(s.elements(Kind.RACK)), 'rack')}")

@@ -20,6 +20,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from ..core.events import Batch
+from ..core.i18n import _
 from ..core.model import Health
 from ..core.structure import Kind
 from .context import LiveListener, console_context
@@ -65,7 +66,7 @@ class StructureTree(LiveListener, Tree[Place]):
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__("Site", Place("site"), id=id)
+        super().__init__(_("Site"), Place("site"), id=id)
         self.show_root = True
         self.guide_depth = 2
         self._labels: dict[Place, str] = {}
@@ -100,7 +101,7 @@ class StructureTree(LiveListener, Tree[Place]):
         s = c.structure
         self.clear()
         root = self.root
-        self._labels = {Place("site"): "Site"}
+        self._labels = {Place("site"): _("Site")}
         for room in s.children(0):
             rn = self._add(root, Place("element", room.id), room.name, expand=True)
             for row in s.children(room.id):
@@ -111,7 +112,7 @@ class StructureTree(LiveListener, Tree[Place]):
                         live = c.live.get(hex_id)
                         self._add(kn, Place("device", hex_id),
                                   live.info.display_name if live else hex_id, leaf=True)
-        un = self._add(root, Place("unassigned"), "Unassigned", expand=False)
+        un = self._add(root, Place("unassigned"), _("Unassigned"), expand=False)
         for hex_id in s.unassigned():
             live = c.live.get(hex_id)
             self._add(un, Place("device", hex_id), live.info.display_name if live else hex_id,
@@ -193,7 +194,7 @@ class StructureTree(LiveListener, Tree[Place]):
 
         root = self.root
         if root.data is not None:
-            out[root.data] = shorten(self._labels.get(root.data, "Site"), max(3, width - 4))
+            out[root.data] = shorten(self._labels.get(root.data, _("Site")), max(3, width - 4))
         visit(root, 0)
         return out
 

@@ -27,6 +27,7 @@ from textual.widgets import Static
 
 from ..core.directory import report_text
 from ..core.errors import EnertegError
+from ..core.i18n import _
 from ..core.permissions import Action, Role
 from ..core.users import UserInfo, public_key_fingerprint
 from .dialogs import ConfirmDialog
@@ -143,7 +144,7 @@ class UsersPage(Page):
         keys = [r.key for r in self.table.rows]
         if keep in keys:
             self.table.cursor_row = keys.index(keep)
-        title = Text("Users", style="bold")
+        title = Text(_("Users"), style="bold")
         title.append(f" · {len(infos)} user{'' if len(infos) == 1 else 's'}" if self.admin
                      else " · your account (w changes your password)" if me.source == "local"
                      else f" · your account, from the directory ({me.source}): its password "

@@ -82,7 +82,7 @@ async def test_list_shows_every_topic_and_who_applies_it(frozen):
         text = str(p.query_one("#service").render())
         assert cells["core"] == "poller, history, watchdog, support access (see note)"
         assert "Applied by: poller, history, watchdog, support access." in text
-        assert "Stored but not active in this build: acceptAllCertificates, language" in text
+        assert "Stored but not active in this build: acceptAllCertificates" in text
 
 
 @pytest.mark.asyncio

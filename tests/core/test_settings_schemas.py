@@ -273,7 +273,7 @@ BAD = [
     ("cli", {"listenAddress": "not a host"}, ["listenAddress", "not a host", "IPv4/IPv6 address or host name"]),
     ("cli", {"banner": "x" * 2000}, ["banner", "at most 1024 characters"]),
     ("core", {"pollIntervalSeconds": 0}, ["pollIntervalSeconds", "0", "1 to 60"]),
-    ("core", {"language": "de"}, ["language", "de", "'en'"]),
+    ("core", {"language": "de"}, ["language", "de", "'en'", "'cs'"]),
     ("core", {"historyFlushSeconds": 5}, ["historyFlushSeconds", "5", "10 to 3600"]),
     ("devices", {"driver": "modbus"}, ["driver", "modbus", "'simulated'"]),
     ("devices", {"pollTimeoutMs": 20}, ["pollTimeoutMs", "20", "50 to 10000"]),

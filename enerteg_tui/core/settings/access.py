@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, model_validator
 
+from ..i18n import N_
 from ..permissions import Role
 from ._base import Port, PortOrZero, Secret, Toggle
 from ._common import (
@@ -99,7 +100,7 @@ class AuthSettings(TopicSettings):
     """Local passwords, lockout, and LDAP / Active Directory login (§5.9, §5.10)."""
 
     TOPIC: ClassVar[str] = "auth"
-    TITLE: ClassVar[str] = "Authentication"
+    TITLE: ClassVar[str] = N_("Authentication")
     SERVICE: ClassVar[str | None] = "users"
     SERVICE_NOTE: ClassVar[str] = ("Password policy, lockout and the ldap keys apply at once "
                                    "(the next login asks the directory as configured).")
@@ -197,7 +198,7 @@ class CliSettings(TopicSettings):
     """The SSH command line and serial console (§5.11, §11.1)."""
 
     TOPIC: ClassVar[str] = "cli"
-    TITLE: ClassVar[str] = "CLI"
+    TITLE: ClassVar[str] = N_("CLI")
     SERVICE: ClassVar[str | None] = "ssh, serial console"
     SERVICE_NOTE: ClassVar[str] = ("On, port, listen address and banner apply at once (the SSH "
                                    "listener restarts; open sessions stay), unless enerteg "
@@ -229,7 +230,7 @@ class HttpServerSettings(TopicSettings):
     """Web access over HTTP and HTTPS, with the server's certificate (§5.2, §5.12)."""
 
     TOPIC: ClassVar[str] = "http_server"
-    TITLE: ClassVar[str] = "Web access"
+    TITLE: ClassVar[str] = N_("Web access")
     SERVICE: ClassVar[str | None] = "web server"
     SERVICE_NOTE: ClassVar[str] = ("Every key applies at once: the web server restarts its "
                                    "listeners for ports, address and certificate; HSTS and "

@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
+from ..i18n import N_
 from ._base import Toggle
 from ._common import IpOrEmpty, NestedSettings, TopicSettings, fail, split_list
 
@@ -111,7 +112,7 @@ class NetworkSettings(TopicSettings):
     """Network interfaces of the controller (§5.3)."""
 
     TOPIC: ClassVar[str] = "network"
-    TITLE: ClassVar[str] = "Network"
+    TITLE: ClassVar[str] = N_("Network")
     SERVICE: ClassVar[str | None] = "network"
     SERVICE_NOTE: ClassVar[str] = ("Applied to the host at once, behind a confirm timer, only "
                                    "when the controller was started with --manage-host.")

@@ -17,6 +17,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from ..i18n import N_
 from ._base import Port, Secret, Toggle
 from ._common import ADDRESS_WORDS, HIDDEN, Days, HostOrEmpty, TopicSettings, choice, fail
 
@@ -67,7 +68,7 @@ class NotificationsSettings(TopicSettings):
     """
 
     TOPIC: ClassVar[str] = "notifications"
-    TITLE: ClassVar[str] = "Audit log"
+    TITLE: ClassVar[str] = N_("Audit log")
     SERVICE: ClassVar[str | None] = "audit"
 
     infoDays: Days = 5
@@ -92,7 +93,7 @@ class BackupSettings(TopicSettings):
     """Scheduled backups of the controller."""
 
     TOPIC: ClassVar[str] = "backup"
-    TITLE: ClassVar[str] = "Backup schedule"
+    TITLE: ClassVar[str] = N_("Backup schedule")
     SERVICE: ClassVar[str | None] = "backup"
 
     scheduleEnabled: Toggle = False
@@ -107,7 +108,7 @@ class BackupContentsSettings(TopicSettings):
     """What a backup holds besides the configuration."""
 
     TOPIC: ClassVar[str] = "backup_settings"
-    TITLE: ClassVar[str] = "Backup contents"
+    TITLE: ClassVar[str] = N_("Backup contents")
     SERVICE: ClassVar[str | None] = "backup"
 
     includeLogs: Toggle = False
@@ -134,7 +135,7 @@ class SqlExportSettings(TopicSettings):
     """
 
     TOPIC: ClassVar[str] = "sql_export"
-    TITLE: ClassVar[str] = "SQL export"
+    TITLE: ClassVar[str] = N_("SQL export")
     SERVICE: ClassVar[str | None] = "export"
 
     enabled: Toggle = False

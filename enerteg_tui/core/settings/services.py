@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from ..i18n import N_
 from ._base import Port, PortOrZero, Secret, Toggle
 from ._common import (
     ADDRESS_WORDS,
@@ -180,7 +181,7 @@ class SnmpAgentSettings(TopicSettings):
     """The SNMP agent (§5.5); keys and order as the manual's example in §11.1.5."""
 
     TOPIC: ClassVar[str] = "snmp_agent"
-    TITLE: ClassVar[str] = "SNMP agent"
+    TITLE: ClassVar[str] = N_("SNMP agent")
     SERVICE: ClassVar[str | None] = "snmp agent"
 
     agentAddress: HostOrEmpty = "0.0.0.0"
@@ -303,7 +304,7 @@ class ModbusSettings(TopicSettings):
     """The Modbus TCP server (§5.6): inherently insecure, so off by default."""
 
     TOPIC: ClassVar[str] = "modbus"
-    TITLE: ClassVar[str] = "Modbus server"
+    TITLE: ClassVar[str] = N_("Modbus server")
     SERVICE: ClassVar[str | None] = "modbus server"
 
     enabled: Toggle = False
@@ -325,7 +326,7 @@ class SyslogSettings(TopicSettings):
     """The syslog client (§5.4): audit entries and alarms to a remote server."""
 
     TOPIC: ClassVar[str] = "syslog"
-    TITLE: ClassVar[str] = "Syslog"
+    TITLE: ClassVar[str] = N_("Syslog")
     SERVICE: ClassVar[str | None] = "syslog"
 
     enabled: Toggle = False
@@ -360,7 +361,7 @@ class EmailSettings(TopicSettings):
     """E-mail notifications through an external server (§5.7)."""
 
     TOPIC: ClassVar[str] = "email"
-    TITLE: ClassVar[str] = "E-mail services"
+    TITLE: ClassVar[str] = N_("E-mail services")
     SERVICE: ClassVar[str | None] = "email"
 
     enabled: Toggle = False

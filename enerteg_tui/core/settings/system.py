@@ -16,6 +16,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from ..i18n import N_
 from ._base import Toggle
 from ._common import BaudRate, DevicePath, Host, HostName, TopicSettings, fail, split_list
 
@@ -43,10 +44,9 @@ class CoreSettings(TopicSettings):
     """General settings (§5.1) and the poller's cadence."""
 
     TOPIC: ClassVar[str] = "core"
-    TITLE: ClassVar[str] = "General settings"
+    TITLE: ClassVar[str] = N_("General settings")
     SERVICE: ClassVar[str | None] = "poller, history, watchdog, support access"
-    INACTIVE_KEYS: ClassVar[frozenset[str]] = frozenset(
-        {"language", "acceptAllCertificates"})
+    INACTIVE_KEYS: ClassVar[frozenset[str]] = frozenset({"acceptAllCertificates"})
 
     pollIntervalSeconds: int = Field(5, ge=1, le=60)
     """Seconds between two sweeps of the databus ring."""
@@ -62,8 +62,10 @@ class CoreSettings(TopicSettings):
     """Days to keep the hourly blocks (week, month, year and DC charts, reports)."""
     historyKeep1dDays: int = Field(3650, ge=31, le=36600)
     """Days to keep the daily blocks (long-term history)."""
-    language: Literal["en"] = "en"
-    """Language of every face; only English ("en") in this build."""
+    language: Literal["en", "cs"] = "en"
+    """Default language of what people read (console, shell, e-mails, reports): English
+    ("en") or Czech ("cs"); a user's own ``language`` preference wins; taken at login
+    (core.i18n, docs/language.md). Machine formats stay English."""
     acceptAllCertificates: Toggle = False
     """Accept any TLS certificate when connecting to devices (§5.1); only sensible when
     valid certificates are installed on all of them."""
@@ -81,7 +83,7 @@ class HostnameSettings(TopicSettings):
     """The controller's host name (also the default syslog HOSTNAME)."""
 
     TOPIC: ClassVar[str] = "hostname"
-    TITLE: ClassVar[str] = "Host name"
+    TITLE: ClassVar[str] = N_("Host name")
     SERVICE: ClassVar[str | None] = "console, shell, syslog, snmp agent, email, mdns"
 
     hostname: HostName = "enerteg"
@@ -97,7 +99,7 @@ class TimeSettings(TopicSettings):
     """Date and time (§4.2): NTP, or time set by hand; the time zone."""
 
     TOPIC: ClassVar[str] = "time"
-    TITLE: ClassVar[str] = "Date and time"
+    TITLE: ClassVar[str] = N_("Date and time")
     SERVICE: ClassVar[str | None] = "time sync"
 
     ntpEnabled: Toggle = True
@@ -127,7 +129,7 @@ class DevicesSettings(TopicSettings):
     """The driver that talks to the ring, and its limits."""
 
     TOPIC: ClassVar[str] = "devices"
-    TITLE: ClassVar[str] = "Devices"
+    TITLE: ClassVar[str] = N_("Devices")
     SERVICE: ClassVar[str | None] = "driver"
     SERVICE_NOTE: ClassVar[str] = "Applies at the next start of the controller."
 
@@ -145,7 +147,7 @@ class Sppdu5Settings(TopicSettings):
     """Databus settings of the SpPdu5 device family (template "SpPdu5", §11.1.4)."""
 
     TOPIC: ClassVar[str] = "sppdu5"
-    TITLE: ClassVar[str] = "SpPdu5 databus"
+    TITLE: ClassVar[str] = N_("SpPdu5 databus")
     SERVICE: ClassVar[str | None] = "firmware update"
     INACTIVE_KEYS: ClassVar[frozenset[str]] = frozenset(
         {"serialPort", "baudRate", "autoDiscovery"})

@@ -15,6 +15,7 @@ from typing import Any
 
 from ...core.backup import FACTORY_RESET_WORD
 from ...core.errors import Invalid, shown
+from ...core.i18n import _
 from .parse import UsageError
 
 __all__ = ["cmd_backup", "cmd_restore", "cmd_factory_reset"]
@@ -78,4 +79,4 @@ async def cmd_factory_reset(sh: Any, args: list[str]) -> None:
     else:
         raise UsageError(f"a script must confirm: factory-reset --confirm {FACTORY_RESET_WORD}")
     await sh.core.backup.factory_reset(sh.principal, word.strip())
-    sh.msg("Factory reset done; log in again as admin/admin.")
+    sh.msg(_("Factory reset done; log in again as admin/admin."))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.errors import Invalid, shown
+from ...core.i18n import _
 from ...core.topics import normalize
 from .parse import UsageError
 
@@ -28,6 +29,6 @@ async def cmd_rm(sh: Any, args: list[str]) -> None:
                       "stored certificate", thing="path", value="/" + "/".join(parts),
                       allowed="certs/<id> (ls certs lists them)")
     await sh.core.topics.put(sh.principal, "/".join(parts), {"delete": True})
-    sh.msg(f"Deleted /{'/'.join(parts)}")
+    sh.msg(_("Deleted {path}").format(path="/" + "/".join(parts)))
     if sh.cwd == "/".join(parts):
         sh.cwd = "certs"

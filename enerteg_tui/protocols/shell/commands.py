@@ -18,6 +18,7 @@ from typing import Any
 
 from ...core.documents import loads
 from ...core.errors import EnertegError, Invalid, NotFound, shown
+from ...core.i18n import NP_, N_, _, pgettext
 from ...core.safetext import escape_control
 from ...core.topics import normalize
 from .parse import UsageError
@@ -75,7 +76,7 @@ async def cmd_cd(sh: Any, args: list[str]) -> None:
     target = normalize(args[0] if args else "/", sh.cwd)
     sh.core.topics.node(sh.principal, target)  # NotFound / PermissionDenied
     sh.cwd = target
-    sh.msg(f"Changed to: {_shown(target)}")
+    sh.msg(_("Changed to: {path}").format(path=_shown(target)))
     if sh.format == "json":
         sh.out(json.dumps({"cwd": _shown(target)}))
 
@@ -93,7 +94,7 @@ async def cmd_cat(sh: Any, args: list[str]) -> None:
         raise UsageError("Usage: cat [path | _data]")
     target = normalize(args[0] if args else "", sh.cwd)
     doc = sh.core.topics.get(sh.principal, target)
-    sh.msg(f"Getting data from: {target or '/'}")
+    sh.msg(_("Getting data from: {path}").format(path=target or '/'))
     face = _face_topic(target)
     if face and sh.core.faces.text(face) is not None:
         sh.msg(f"{_face_title(face)}: {sh.core.faces.text(face)}")
@@ -109,7 +110,7 @@ def _face_topic(target: str) -> str | None:
 def _face_title(topic: str) -> str:
     from ...core.settings import SETTINGS_TOPICS
     schema = SETTINGS_TOPICS.get(topic)
-    return str(getattr(schema, "TITLE", topic))
+    return _(str(getattr(schema, "TITLE", topic)))
 
 
 def _parse_assignments(words: list[str]) -> dict[str, str]:
@@ -130,7 +131,7 @@ def _put_message(sh: Any, target: str, changes: dict[str, Any]) -> str:
         if note is not None:
             return f"Value at {target} {note}." if note.startswith("stored") else (
                 f"Value at {target} updated; {note}.")
-    return f"Value at {target or '/'} updated successfully."
+    return _("Value at {path} updated successfully.").format(path=target or '/')
 
 
 async def cmd_put(sh: Any, args: list[str]) -> None:
@@ -191,7 +192,7 @@ async def cmd_edit(sh: Any, args: list[str]) -> None:
         changed = {k: v for k, v in saved.items() if doc["u"].get(k) != v}
         sh.msg(_put_message(sh, target, changed))
     else:
-        sh.msg("No changes saved.")
+        sh.msg(_("No changes saved."))
 
 
 # ------------------------------------------------------------------ session
@@ -199,7 +200,7 @@ async def cmd_format(sh: Any, args: list[str]) -> None:
     if len(args) != 1 or args[0] not in ("text", "json"):
         raise UsageError("Usage: format text|json")
     sh.format = args[0]
-    sh.msg(f"Output format: {args[0]}")
+    sh.msg(_("Output format: {format}").format(format=args[0]))
 
 
 async def cmd_whoami(sh: Any, args: list[str]) -> None:
@@ -245,15 +246,15 @@ async def cmd_help(sh: Any, args: list[str]) -> None:
             raise NotFound(_unknown(args[0]), thing="command", value=args[0],
                            allowed=", ".join(COMMANDS))
         sh.emit({"command": args[0], "usage": cmd.usage, "help": cmd.summary},
-                f"{cmd.usage}\n  {cmd.summary}")
+                f"{cmd.usage}\n  {_(cmd.summary)}")
         return
     groups: dict[str, list[tuple[str, Command]]] = {}
     for name, cmd in COMMANDS.items():
         groups.setdefault(cmd.group, []).append((name, cmd))
     lines: list[str] = []
     for group, cmds in groups.items():
-        lines.append(group)
-        lines += [f"  {c.usage:<44} {c.summary}" for _, c in cmds]
+        lines.append(pgettext("group", group))
+        lines += [f"  {c.usage:<44} {_(c.summary)}" for _n, c in cmds]
     sh.emit([{"command": n, "usage": c.usage, "help": c.summary, "group": c.group}
              for n, c in COMMANDS.items()], "\n".join(lines))
 
@@ -265,16 +266,17 @@ async def cmd_exit(sh: Any, args: list[str]) -> None:
 
 def _unknown(word: str) -> str:
     close = difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=0.5)
-    hint = f" Did you mean '{close[0]}'?" if close else " Type 'help' for the list of commands."
-    return f"Unknown command: '{word}'.{hint}"
+    hint = (_("Did you mean '{command}'?").format(command=close[0]) if close
+            else _("Type 'help' for the list of commands."))
+    return _("Unknown command: '{word}'.").format(word=word) + " " + hint
 
 
 def _build() -> dict[str, Command]:
     from . import (admincmds, certcmds, dccmds, devicecmds, exportcmds, firmwarecmds, ldapcmds,
-                   netcmds, notifycmds, reportcmds, supportcmds, switchcmds, systemcmds, timecmds,
-                   tokencmds, updatecmds, usercmds)
+                   netcmds, notifycmds, prefcmds, reportcmds, supportcmds, switchcmds, systemcmds,
+                   timecmds, tokencmds, updatecmds, usercmds)
 
-    nav, net, user, admin = "Navigation", "Network", "User", "Maintenance"
+    nav, net, user, admin = N_("Navigation"), N_("Network"), N_("User"), N_("Maintenance")
     table = {
         "pwd": Command(cmd_pwd, "pwd", "Show current path", nav),
         "cd": Command(cmd_cd, "cd <path>", "Change path (relative or absolute)", nav, "path"),
@@ -283,7 +285,7 @@ def _build() -> dict[str, Command]:
         "edit": Command(cmd_edit, "edit [_data]", "Edit _data in a vim-like editor (:wq saves, :q! quits)", nav, "path"),
         "put": Command(cmd_put, 'put [path] key="value" [key2=true ...]', "Change keys of the _data here", nav, "key"),
         "reset-peaks": Command(devicecmds.cmd_reset_peaks, devicecmds.USAGE.removeprefix("Usage: "),
-                               "Reset a PDU's peak values (all, or one component/element)", "Devices"),
+                               "Reset a PDU's peak values (all, or one component/element)", N_("Devices")),
         "mkdir": Command(dccmds.cmd_mkdir, "mkdir dc/<room>[/<row>[/<rack>]]",
                          "Create a room, row or rack (edit-structure)", nav, "path"),
         "rmdir": Command(dccmds.cmd_rmdir, "rmdir dc/<room>[/<row>[/<rack>]]",
@@ -294,7 +296,7 @@ def _build() -> dict[str, Command]:
                           "Forget a PDU that left the ring (closes its alarms; admin)", admin),
         "switch": Command(switchcmds.cmd_switch, switchcmds.USAGE.removeprefix("Usage: "),
                           "Switch a rack, row, room, PDUs or an outlet group, outlet by outlet",
-                          "Power", "switch"),
+                          NP_("group", "Power"), "switch"),
         "ping": Command(netcmds.cmd_ping, "ping <host> [-c COUNT] [-W TIMEOUT]", "Ping a host name or IP address", net),
         "network": Command(netcmds.cmd_network, netcmds.NETWORK_USAGE.removeprefix("Usage: "),
                            "Show, configure, apply and confirm network interfaces", net,
@@ -346,6 +348,8 @@ def _build() -> dict[str, Command]:
                             firmwarecmds.USAGE.removeprefix("Usage: "),
                             "Update the PDUs' firmware from /upload, show progress (admin)",
                             admin),
+        "prefs": Command(prefcmds.cmd_prefs, prefcmds.PREFS_USAGE.removeprefix("Usage: "),
+                         "Show or change your preferences (language, change marks, colours)", user),
         "format": Command(cmd_format, "format text|json", "Set output format", user, "format"),
         "help": Command(cmd_help, "help [command]", "List commands, or explain one", user, "command"),
         "exit": Command(cmd_exit, "exit", "Log out", user),

@@ -12,6 +12,7 @@ from typing import Any
 
 from ...core.dc_topics import NEW
 from ...core.errors import Invalid, shown
+from ...core.i18n import _
 from ...core.topics import normalize
 from .parse import UsageError
 
@@ -35,7 +36,7 @@ async def cmd_mkdir(sh: Any, args: list[str]) -> None:
     parts = _dc_path(sh, args[0], usage)
     doc = await sh.core.topics.put(sh.principal, "/".join([*parts[:-1], NEW]),
                                    {"name": parts[-1]})
-    sh.msg(f"Created {doc['kind']} {doc['path']}")
+    sh.msg(_("Created {kind} {path}").format(kind=doc['kind'], path=doc['path']))
     if sh.format == "json":
         import json
         sh.out(json.dumps(doc, indent=2, ensure_ascii=False))
@@ -48,6 +49,6 @@ async def cmd_rmdir(sh: Any, args: list[str]) -> None:
         raise UsageError(f"Usage: {usage}")
     parts = _dc_path(sh, args[0], usage)
     await sh.core.topics.put(sh.principal, "/".join(parts), {"delete": True})
-    sh.msg(f"Deleted /{'/'.join(parts)}")
+    sh.msg(_("Deleted {path}").format(path="/" + "/".join(parts)))
     if sh.cwd == "/".join(parts) or sh.cwd.startswith("/".join(parts) + "/"):
         sh.cwd = "/".join(parts[:-1])

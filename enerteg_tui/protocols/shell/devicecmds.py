@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...core.i18n import _
 from .parse import UsageError
 
 __all__ = ["cmd_reset_peaks", "USAGE", "cmd_forget", "FORGET_USAGE"]
@@ -82,7 +83,7 @@ async def cmd_forget(sh: Any, args: list[str]) -> None:
                     "its history is kept. [y/N] ")
         answer = (await read_line(sh.io)) or ""
         if answer.strip().lower() not in ("y", "yes"):
-            sh.msg("Nothing changed.")
+            sh.msg(_("Nothing changed."))
             return
     done = await sh.core.retire.forget_pdu(sh.principal, hex_id, reason)
     sh.emit({"hexId": done.hex_id, "name": done.name, "alarmsClosed": done.alarms_closed,
@@ -101,7 +102,7 @@ async def _remove_sensor(sh: Any, hex_id: str, index: int, reason: str, yes: boo
         sh.io.write(f'Remove disconnected sensor {index} "{name}" of PDU {hex_id}? Its alarms '
                     "are closed; its history is kept. [y/N] ")
         if ((await read_line(sh.io)) or "").strip().lower() not in ("y", "yes"):
-            sh.msg("Nothing changed.")
+            sh.msg(_("Nothing changed."))
             return
     done = await sh.core.retire.remove_sensor(sh.principal, hex_id, index, reason)
     sh.emit({"hexId": hex_id, "sensor": index, "name": done.name,

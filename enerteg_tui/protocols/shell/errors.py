@@ -34,6 +34,7 @@ from ...core.errors import (
     per_class,
     shown,
 )
+from ...core.i18n import _
 from ...core.safetext import escape_control
 from .parse import UsageError
 
@@ -80,19 +81,20 @@ def outcome_of(exc: EnertegError | UsageError) -> ShellOutcome:
     """The outcome of a statement that raised ``exc``."""
     text = str(exc)
     if isinstance(exc, UsageError):
-        shown = text if text.startswith(("Unknown command", "Usage")) else f"Error: {text}"
+        plain = text.startswith(("Unknown command", "Usage", _("Unknown command: '{word}'.")[:12]))
+        shown = text if plain else _("Error: {message}").format(message=text)
         return ShellOutcome(EXIT_USAGE, shown, {"error": text})
     code = per_class(SHELL_ERRORS, exc)
     doc = {"error": text, "type": type(exc).__name__, "thing": exc.thing,
            "value": _plain(exc.value), "allowed": exc.allowed}
-    return ShellOutcome(code, f"Error: {text}", doc)
+    return ShellOutcome(code, _("Error: {message}").format(message=text), doc)
 
 
 def unexpected(command: str, exc: BaseException) -> ShellOutcome:
     """The outcome of a bug: the command's name (cut), no exception text, no traceback
     (the log has them)."""
     text = f"internal error while running {shown(command)}"
-    return ShellOutcome(EXIT_FAILED, f"Error: {text}", {"error": text})
+    return ShellOutcome(EXIT_FAILED, _("Error: {message}").format(message=text), {"error": text})
 
 
 def render(outcome: ShellOutcome, *, json_errors: bool) -> str:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...core.errors import EnertegError
+from ...core.i18n import _, session_language, switch, use
 from ...core.masking import mask_text
 from ...core.permissions import Principal
 from ...core.safetext import escape_control
@@ -134,6 +135,8 @@ class ShellSession:
         self._err: Callable[[str], None] = lambda s: None
         self._command: asyncio.Task[Any] | None = None
         self._interrupted = False
+        self.language: str | None = None
+        """This session's language (core.i18n), resolved when it starts running."""
 
     def interrupt(self) -> bool:
         """Stop the running command (Ctrl-C, an SSH signal or break); False if none runs."""
@@ -194,9 +197,20 @@ class ShellSession:
         host = self.hostname or self.core.config.get("hostname").hostname
         return f"{self.principal.user}@{host}:{self.cwd}> "
 
+    def switch_language(self, language: str) -> None:
+        """Answer in ``language`` from now on (``prefs language``)."""
+        self.language = language
+        switch(language)
+
     # ------------------------------------------------------------------ running
     async def run_line(self, line: str) -> int:
         """Run every statement of ``line``; stops at the first failure or interrupt."""
+        if self.language is None:
+            self.language = await session_language(self.core, self.principal.user)
+        with use(self.language):
+            return await self._run_line(line)
+
+    async def _run_line(self, line: str) -> int:
         try:
             statements = await parse_script_async(line)
         except UsageError as exc:
@@ -211,7 +225,7 @@ class ShellSession:
                     await self.core.support.note(self.principal, statement.text)
                 if statement.words and await self._run_command(statement.words):
                     code = EXIT_INTERRUPTED
-                    self._err(f"{statement.words[0]}: interrupted\n")
+                    self._err(_("{command}: interrupted").format(command=statement.words[0]) + "\n")
             except ExitShell:
                 raise
             except (UsageError, EnertegError) as exc:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ...core.errors import EnertegError, Invalid
 from ...core.group_switching import ACTION_VERBS, StepResult, parse_outlet_group
+from ...core.i18n import N_, _
 from ...core.model import OutletAction
 from .parse import UsageError
 
@@ -25,7 +26,7 @@ USAGE = ("Usage: switch on|off|cycle rack|row|room NAME | pdu HEXID... | outlets
 SELECTIONS = ("rack", "row", "room", "pdu", "outlets")
 """What ``switch`` can select: a DC element, whole PDUs, or an outlet group."""
 
-_DONE = {OutletAction.ON: "on", OutletAction.OFF: "off", OutletAction.CYCLE: "cycled"}
+_DONE = {OutletAction.ON: N_("on"), OutletAction.OFF: N_("off"), OutletAction.CYCLE: N_("cycled")}
 
 
 def _parse(args: list[str]) -> tuple[OutletAction, str, list[str], float | None, bool, bool]:
@@ -103,16 +104,16 @@ async def cmd_switch(sh: Any, args: list[str]) -> None:
         sh.io.write(f"Type yes to {ACTION_VERBS[action]} {len(plan.steps)} outlet(s): ")
         answer = await read_line(sh.io)
         if (answer or "").strip().lower() != "yes":
-            sh.msg("Switching cancelled; nothing switched.")
+            sh.msg(_("Switching cancelled; nothing switched."))
             return
 
     def progress(r: StepResult) -> None:
         s = r.step
         line = f"[{r.number}/{r.total}] {s.hex_id} o{s.outlet} {s.name}: "
         if r.error is None:
-            sh.msg(line + _DONE[action])
+            sh.msg(line + _(_DONE[action]))
         else:
-            sh.msg(line + "FAILED")
+            sh.msg(line + _("FAILED"))
 
     result = await svc.run(sh.principal, plan, progress)
     if result.failed is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...core.i18n import _
 from .parse import UsageError
 
 __all__ = ["cmd_version", "cmd_restart", "cmd_poweroff", "cmd_reboot", "version_lines"]
@@ -49,7 +50,7 @@ async def _system(sh: Any, action: str, args: list[str], question: str) -> None:
 
         sh.io.write(f"{question} Every session is ended. [y/N] ")
         if ((await read_line(sh.io)) or "").strip().lower() not in ("y", "yes"):
-            sh.msg("Nothing changed.")
+            sh.msg(_("Nothing changed."))
             return
     warning = await sh.core.system.request(sh.principal, action)
     sh.msg(warning)

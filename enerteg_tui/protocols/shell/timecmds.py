@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ...core.i18n import _
 from ...core.timesync import CLOCK_CHANGE_WARNING, TimeStatus, local_text
 from .parse import UsageError
 
@@ -52,7 +53,7 @@ async def cmd_date(sh: Any, args: list[str]) -> None:
 
             sh.io.write(f"{CLOCK_CHANGE_WARNING} Set the clock? [y/N] ")
             if ((await read_line(sh.io)) or "").strip().lower() not in ("y", "yes"):
-                sh.msg("Nothing changed.")
+                sh.msg(_("Nothing changed."))
                 return
         sh.msg(await core.timesync.set_clock(sh.principal, rest[0]))
         return

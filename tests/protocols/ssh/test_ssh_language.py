@@ -1,0 +1,72 @@
+"""Language per session over real SSH (issue 23 item 4, manual §5.1): a Czech user's shell
+answers in Czech while an English user's concurrent sessions stay English; ``prefs
+language`` changes it; machine formats (JSON error documents) stay English."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from enerteg_tui.core.permissions import SYSTEM
+
+from .conftest import PASSWORD, SSHEnv, expect
+
+pytestmark = pytest.mark.e2e
+"""Through a real peer (OpenSSH): see pyproject's markers."""
+
+PROMPT = r"@enerteg:[^\r\n]*> "
+
+
+async def test_czech_and_english_sessions_side_by_side(ssh_env: SSHEnv) -> None:
+    c = ssh_env.controller
+    await c.users.prefs.set(SYSTEM, "oper", {"language": "cs"})
+    # an interactive Czech shell stays open while English exec sessions run beside it
+    child = ssh_env.terminal("oper", "shell")
+    try:
+        await expect(child, "assword:")
+        child.sendline(PASSWORD)
+        await expect(child, "oper" + PROMPT)
+        child.sendline("cd nowhere")
+        await expect(child, "Chyba: ")
+        script = "help; cd /config; cd nowhere"
+        english, czech = await asyncio.gather(ssh_env.ssh("boss", script), ssh_env.ssh("oper", script))
+        assert english.code == 1 and czech.code == 1
+        assert "Navigation" in english.out and "Show current path" in english.out
+        assert "Changed to: /config" in english.err and "Error: " in english.err
+        assert "Navigace" in czech.out and "Zobrazit aktuální cestu" in czech.out
+        assert "Přepnuto do: /config" in czech.err and "Chyba: " in czech.err
+        assert "Chyba" not in english.out + english.err and "Navigace" not in english.out
+        child.sendline("lss")
+        await expect(child, "Neznámý příkaz: 'lss'. Mysleli jste 'ls'\\?")
+        await expect(child, "oper" + PROMPT)
+        child.sendcontrol("d")
+    finally:
+        child.close(force=True)
+    # a script asking for JSON errors gets the English machine document in any language
+    res = await ssh_env.ssh("oper", "format json; cd nowhere")
+    doc = json.loads(res.err.strip().splitlines()[-1])
+    assert doc["type"] == "NotFound" and "Chyba" not in res.err
+
+
+async def test_prefs_language_switches_the_shell_and_the_next_login(ssh_env: SSHEnv) -> None:
+    res = await ssh_env.ssh("power", "prefs language cs\npwd; cd nowhere")
+    assert res.code == 1, res
+    assert "Předvolby uživatele power uloženy." in res.err
+    assert "Chyba: " in res.err
+    res = await ssh_env.ssh("power", "prefs")
+    assert "language     cs" in res.out
+    res = await ssh_env.ssh("power", "cd nowhere")
+    assert "Chyba: " in res.err                         # the next session starts in Czech
+    res = await ssh_env.ssh("power", "prefs language klingon")
+    assert res.code == 1 and "klingon" in res.err and "en, cs" in res.err
+    res = await ssh_env.ssh("power", "prefs language default\ncd nowhere")
+    assert "Error: " in res.err                          # config/core language: en
+    await ssh_env.controller.config.put(SYSTEM, "core", {"language": "cs"})
+    res = await ssh_env.ssh("power", "cd nowhere")
+    assert "Chyba: " in res.err                          # the system default applies
+    res = await ssh_env.ssh("boss", "prefs --user power language en\nprefs --user power")
+    assert res.code == 0 and "language     en" in res.out
+    res = await ssh_env.ssh("power", "prefs --user boss language cs")
+    assert res.code == 1                                 # another user's: admin only
