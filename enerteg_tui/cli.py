@@ -110,6 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--resolv-conf", type=Path, metavar="PATH",
                        help="with --manage-host: the file config/network's DNS servers are "
                             "written to (default /etc/resolv.conf)")
+    serve.add_argument("--chrony-sources", type=Path, metavar="PATH",
+                       help="with --manage-host: chrony's sources file for config/time's "
+                            "NTP servers (default /etc/chrony/sources.d/enerteg.sources)")
+    serve.add_argument("--chronyc-socket", type=Path, metavar="PATH",
+                       help="chronyd's command socket for 'chronyc -h' (default: "
+                            "chronyc's own)")
+    serve.add_argument("--timesyncd-conf", type=Path, metavar="PATH",
+                       help="with --manage-host: the systemd-timesyncd drop-in for "
+                            "config/time's NTP servers (default "
+                            "/etc/systemd/timesyncd.conf.d/enerteg.conf)")
     unit = sub.add_parser("install-service",
                           help="write a systemd unit file for `enerteg serve` (to PATH; "
                                "enables nothing)")
@@ -141,6 +151,8 @@ async def _serve(args: argparse.Namespace) -> int:
         ssh_enabled=False if args.no_ssh else None, ssh_port=args.ssh_port,
         serial_device=args.serial, serial_baud=args.baud, log_file=True,
         manage_host=args.manage_host, resolv_conf=args.resolv_conf,
+        chrony_sources=args.chrony_sources, chronyc_socket=args.chronyc_socket,
+        timesyncd_conf=args.timesyncd_conf,
     ))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -46,6 +46,7 @@ from .store import Store
 from .subscriptions import Subscriptions
 from .retire import Retirement
 from .system import SystemService
+from .hostntp import HostNtpClient, NtpClientPaths
 from .timesync import TimeService
 from .structure import Structure
 from .support import SupportAccess
@@ -166,7 +167,8 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                      clock: Callable[[], float], interval: float | None = None,
                      password_hasher: PasswordHasher | None = None,
                      manage_host: bool = False, ntp_port: int | None = 123,
-                     resolv_conf: Path = RESOLV_CONF) -> CoreServices:
+                     resolv_conf: Path = RESOLV_CONF,
+                     ntp_client: NtpClientPaths | None = None) -> CoreServices:
     """Build, load and start the core services over an open store and driver.
 
     Args:
@@ -180,6 +182,8 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
         manage_host: started with ``--manage-host`` (poweroff and reboot allowed).
         ntp_port: UDP port of the NTP servers; None = do not check the clock (tests).
         resolv_conf: where DNS servers of ``config/network`` go (``--manage-host`` only).
+        ntp_client: where the host's NTP client is configured (``--manage-host`` only;
+            None = the system's paths, ``core.hostntp``).
 
     The poller is built but not started: ``CoreServices.start_polling`` does that once
     the faces' listeners are in place.
@@ -260,7 +264,10 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                             zone=lambda: str(config.get("time").timezone))
     faces = FaceStatus()
     timesync = TimeService(config, alarms, audit, events, manage_host=manage_host,
-                           ntp_port=ntp_port, clock=clock, faces=faces)
+                           ntp_port=ntp_port, clock=clock, faces=faces,
+                           host_client=HostNtpClient(ntp_client or NtpClientPaths(),
+                                                     port=ntp_port or 123)
+                           if manage_host else None)
     await timesync.start()
     network = NetworkService(config, audit, events, state_dir=paths.root,
                              manage_host=manage_host, resolv_conf=resolv_conf, faces=faces,
