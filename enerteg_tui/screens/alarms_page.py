@@ -32,7 +32,7 @@ from ..core.errors import EnertegError
 from ..core.events import Batch
 from ..core.permissions import Action
 from ..core.vocabulary import LEVELS
-from .cells import severity_rank, severity_text, table_time
+from .cells import severity_rank, severity_text, table_time, time_heading
 from .forms import FormDialog, FormField
 from .listtable import ListTable
 from .livetable import Column, LiveTable, Row
@@ -175,7 +175,7 @@ class AlarmsPage(Page):
     def _row(self, alarm: Alarm) -> Row:
         return Row(key=alarm.id, cells={
             "mark": "✓" if alarm.id in self.marked else "",
-            "time": table_time(alarm.start),
+            "time": table_time(self.ctx.core.config, alarm.start),
             "state": Text("Active" if alarm.active else "Inactive",
                           style="bold" if alarm.active else "dim"),
             "severity": severity_text(alarm.severity),
@@ -191,6 +191,7 @@ class AlarmsPage(Page):
         self.marked &= self._alarms.keys()
         rows = [self._row(a) for a in alarms]
         table = self.table
+        time_heading(table, self.ctx.core.config)
         table.sync(rows, flash=False)           # keeps the cursor on its alarm
         counts = self.ctx.core.alarms.counts()
         title = Text("Alarms", style="bold")
@@ -220,13 +221,13 @@ class AlarmsPage(Page):
         text = Text()
         text.append(f"#{a.id} ", style="bold")
         text.append_text(severity_text(a.severity))
-        text.append(f" · {'active' if a.active else 'inactive'} since {table_time(a.start)}")
+        text.append(f" · {'active' if a.active else 'inactive'} since {table_time(self.ctx.core.config, a.start)}")
         if a.end is not None:
-            text.append(f" until {table_time(a.end)}")
+            text.append(f" until {table_time(self.ctx.core.config, a.end)}")
         text.append(f" · {self._location(a)}\n")
         text.append(a.text)
         if a.acked:
-            text.append(f"\nAcknowledged by {a.ack_user} at {table_time(a.ack_ts)}", style="dim")
+            text.append(f"\nAcknowledged by {a.ack_user} at {table_time(self.ctx.core.config, a.ack_ts)}", style="dim")
             if a.ack_comment:
                 text.append(f": {a.ack_comment}", style="dim")
         detail.update(text)

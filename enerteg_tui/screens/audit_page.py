@@ -27,7 +27,6 @@ from other sessions and the topic shell).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from collections.abc import Iterable
@@ -47,8 +46,9 @@ from ..core.errors import EnertegError, Invalid
 from ..core.events import Batch
 from ..core.permissions import Action
 from ..core.reports import iso, parse_time
+from ..core.timesync import local_text, zone
 from .context import console_context
-from .cells import SEVERITY_STYLE as _WORD_STYLE, table_time
+from .cells import SEVERITY_STYLE as _WORD_STYLE, table_time, time_heading
 from .forms import FormDialog, FormField
 from .listtable import ListTable
 from .livetable import Column, LiveTable, Row
@@ -220,10 +220,9 @@ def describe_filter(flt: AuditFilter, device_label: str = "") -> str:
     return " · ".join(parts)
 
 
-def _comment_time(ms: Any) -> str:
+def _comment_time(config: Any, ms: Any) -> str:
     try:
-        return dt.datetime.fromtimestamp(float(ms) / 1000, dt.UTC).strftime(
-            "%Y-%m-%d %H:%M:%S")
+        return local_text(config, float(ms) / 1000, "%Y-%m-%d %H:%M:%S")
     except (TypeError, ValueError, OverflowError):
         return "?"
 
@@ -333,7 +332,8 @@ class AuditDetail(ModalScreen[None]):
         text.append(severity_word(e.severity), style=SEVERITY_STYLE[e.severity] or "bold")
         text.append(" · ")
         text.append(e.state.value, style=_STATE_STYLE[e.state])
-        text.append(f" · {iso(e.ts)}\n")
+        config = console_context(self).core.config
+        text.append(f" · {iso(e.ts, zone(config).key)}\n")
         text.append("User: ", style="bold")
         text.append(f"{e.user} via {e.face}" + (f" from {e.address}" if e.address else "") + "\n")
         if e.device:
@@ -352,7 +352,7 @@ class AuditDetail(ModalScreen[None]):
         if not e.comments:
             text.append("  none yet\n", style="dim")
         for c in e.comments:
-            text.append(f"  {_comment_time(c.get('ts'))} ", style="dim")
+            text.append(f"  {_comment_time(config, c.get('ts'))} ", style="dim")
             text.append(f"{c.get('user', '?')}: ", style="bold")
             text.append(f"{c.get('text', '')}\n")
         text.rstrip()
@@ -538,13 +538,14 @@ class AuditPage(Page):
         if self.page_index == 0:
             self.unseen = 0
         self.entries = {e.id: e for e in entries}
+        time_heading(self.table, ctx.core.config)
         self.table.set_rows([self._row(e) for e in entries])
         self._headline()
 
     def _row(self, e: AuditEntry) -> Row:
         style = SEVERITY_STYLE[e.severity]
         return Row(key=e.id, cells={
-            "time": table_time(e.ts),
+            "time": table_time(self.ctx.core.config, e.ts),
             "severity": Text(severity_word(e.severity), style=style or "bold"),
             "state": Text(_STATE_SHORT[e.state], style=_STATE_STYLE[e.state]),
             "user": e.user,

@@ -14,8 +14,7 @@ form, nothing made) and audits ``token.create`` / ``token.revoke``.
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -27,9 +26,11 @@ from textual.widgets import Button, Input, Static
 from ..core.api_tokens import MAX_DAYS, TokenInfo
 from ..core.errors import EnertegError
 from ..core.permissions import Action
+from ..core.timesync import local_text, zone_abbr
 from .dialogs import ConfirmDialog
 from .forms import FormDialog, FormField
 from .livetable import Column, LiveTable, Row
+from .context import console_context
 from .page import Page, PageTitle
 from .tree import Place
 
@@ -51,14 +52,14 @@ the line below names the highlighted token's id and its times to the minute."""
 DAYS_HINT = f"0 = never expires, at most {MAX_DAYS}"
 
 
-def _when(ts: float | None, none: str) -> str:
+def _when(config: Any, ts: float | None, none: str) -> str:
     if ts is None:
         return none
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return local_text(config, ts, "%Y-%m-%d %H:%M")
 
 
-def _day(ts: float | None, none: str) -> str:
-    return none if ts is None else _when(ts, "")[:10]
+def _day(config: Any, ts: float | None, none: str) -> str:
+    return none if ts is None else _when(config, ts, "")[:10]
 
 
 def _days(text: str) -> int | str:
@@ -95,7 +96,8 @@ class TokenShownOnce(ModalScreen[None]):
         with Vertical() as box:
             box.border_title = f"API token {self.info.id} ({self.info.name})"
             yield Static(f"Made for {self.info.user}; expires "
-                         f"{_when(self.info.expires, 'never')} (UTC). Send it as "
+                         f"{_when(console_context(self).core.config, self.info.expires, 'never')} "
+                         f"({zone_abbr(console_context(self).core.config)}). Send it as "
                          "Authorization: Bearer <token>.", id="what")
             yield Static("Copy it now: it is shown only this once (the controller keeps only "
                          "its hash).", id="warn")
@@ -175,10 +177,10 @@ class TokensPage(Page):
         self.infos = {t.id: t for t in infos}
         keep = self.table.current.key if self.table.current else None
         self.table.set_rows([Row(key=t.id, cells={
-            "name": t.name, "user": t.user, "created": _day(t.created, ""),
-            "expires": Text(_day(t.expires, "never"),
+            "name": t.name, "user": t.user, "created": _day(ctx.core.config, t.created, ""),
+            "expires": Text(_day(ctx.core.config, t.expires, "never"),
                             style="bold red" if t.expired(now) else ""),
-            "used": _day(t.last_used, "never")}) for t in infos])
+            "used": _day(ctx.core.config, t.last_used, "never")}) for t in infos])
         keys = [r.key for r in self.table.rows]
         if keep in keys:
             self.table.cursor_row = keys.index(keep)
@@ -201,11 +203,13 @@ class TokensPage(Page):
                         "Redfish, /events); its text is shown once.")
         else:
             expired = t.expired(self.ctx.core.clock())
+            config = self.ctx.core.config
             text.append(f"{t.name} ", style="bold")
-            text.append(f"(id {t.id}) of {t.user}: made {_when(t.created, '')} UTC, "
-                        + (f"expired {_when(t.expires, '')}" if expired else
-                           f"expires {_when(t.expires, 'never')}")
-                        + f", last used {_when(t.last_used, 'never')}.\n")
+            text.append(f"(id {t.id}) of {t.user}: made {_when(config, t.created, '')} "
+                        f"{zone_abbr(config, t.created)}, "
+                        + (f"expired {_when(config, t.expires, '')}" if expired else
+                           f"expires {_when(config, t.expires, 'never')}")
+                        + f", last used {_when(config, t.last_used, 'never')}.\n")
             text.append("Acts with the roles its owner has at each request · d revokes it")
         self.query_one("#detail", Static).update(text)
 
