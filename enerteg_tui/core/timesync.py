@@ -33,7 +33,7 @@ from .errors import Invalid, Unsupported
 from .hostntp import HostNtpClient
 from .permissions import Action, Principal, require
 
-__all__ = ["TimeService", "TimeStatus", "sntp_query", "local_text", "local_iso", "zone",
+__all__ = ["TimeService", "TimeStatus", "sntp_query", "local_text", "local_iso", "local_iso_text", "zone",
            "zone_abbr", "CONDITION", "NTP_EPOCH_OFFSET", "MANAGE_HOST_FLAG", "CLOCK_CHANGE_WARNING"]
 
 from .waiting import cancel_and_wait, wait_event
@@ -77,6 +77,19 @@ def local_iso(config: Any, ts: float | None, none: str = "") -> str:
     if ts is None:
         return none
     return dt.datetime.fromtimestamp(ts, zone(config)).isoformat(timespec="seconds")
+
+
+def local_iso_text(config: Any, text: str | None, none: str = "-") -> str:
+    """An ISO 8601 time kept as text in a machine document (UTC, ``Z`` or an offset) as
+    ``local_iso`` shows it; ``none`` for an empty value, the text itself when it is not
+    a time with an offset."""
+    if not text:
+        return none
+    try:
+        parsed = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        return text
+    return text if parsed.tzinfo is None else local_iso(config, parsed.timestamp())
 
 
 def zone_abbr(config: Any, ts: float | None = None) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.support import MAX_HOURS
+from ...core.timesync import local_iso_text
 from .parse import UsageError
 
 __all__ = ["cmd_support", "USAGE"]
@@ -19,16 +20,16 @@ __all__ = ["cmd_support", "USAGE"]
 USAGE = "support status | enable --hours N [--role ROLE] | disable"
 
 
-def _status_text(st: dict[str, Any]) -> str:
+def _status_text(st: dict[str, Any], config: Any) -> str:
     if not st["enabled"]:
         return (f"Support access: disabled (account {st['account']!r} "
                 + ("exists, cannot log in)" if st["exists"] else "not created yet)"))
     hours, rest = divmod(st["secondsLeft"], 3600)
-    lines = [f"Support access: enabled until {st['expires']} ({hours} h {rest // 60} min left)",
+    lines = [f"Support access: enabled until {local_iso_text(config, st['expires'])} ({hours} h {rest // 60} min left)",
              f"Account:        {st['account']} (role {st['role']}, enabled by "
              f"{st['enabledBy']})"]
     for s in st["sessions"]:
-        lines.append(f"Session:        {s['face']} from {s['address'] or '-'} since {s['since']}")
+        lines.append(f"Session:        {s['face']} from {s['address'] or '-'} since {local_iso_text(config, s['since'])}")
     if not st["sessions"]:
         lines.append("Sessions:       none")
     return "\n".join(lines)
@@ -54,7 +55,7 @@ async def cmd_support(sh: Any, args: list[str]) -> None:
 
         require(sh.principal, Action.ADMINISTER, "user/support")
         st = support.status()
-        sh.emit(st, _status_text(st))
+        sh.emit(st, _status_text(st, sh.core.config))
     elif args == ["disable"]:
         st = await support.disable(sh.principal)
         sh.emit(st, "Support access disabled: the support account cannot log in, its "
@@ -66,7 +67,7 @@ async def cmd_support(sh: Any, args: list[str]) -> None:
         password, st = await support.enable(sh.principal, _hours(opts["--hours"]),
                                             opts.get("--role", "admin"))
         sh.emit({**st, "password": password},
-                f"{_status_text(st)}\nOne-time password: {password}\n"
+                f"{_status_text(st, sh.core.config)}\nOne-time password: {password}\n"
                 "It is shown only now; give it to the support engineer. It stops working "
                 "at the expiry or at `support disable`.")
     else:
