@@ -200,7 +200,7 @@ def _severity_words(sevs: set[Severity]) -> str:
     return ",".join(severity_word(s) for s in sorted(sevs, key=lambda s: s.rank))
 
 
-def describe_filter(flt: AuditFilter, device_label: str = "") -> str:
+def describe_filter(flt: AuditFilter, device_label: str = "", zone_name: str = "UTC") -> str:
     """The active filters in one line (``severity Warning+ · state Open · from …``)."""
     parts: list[str] = []
     if flt.severities:
@@ -214,9 +214,9 @@ def describe_filter(flt: AuditFilter, device_label: str = "") -> str:
     if flt.text:
         parts.append(f"text “{flt.text}”")
     if flt.since is not None:
-        parts.append(f"from {iso(flt.since)}")
+        parts.append(f"from {iso(flt.since, zone_name)}")
     if flt.until is not None:
-        parts.append(f"before {iso(flt.until)}")
+        parts.append(f"before {iso(flt.until, zone_name)}")
     return " · ".join(parts)
 
 
@@ -572,7 +572,8 @@ class AuditPage(Page):
         if self.unseen:
             title.append(f" · {self.unseen} new (r)", style="bold yellow")
         self.query_one("#title", PageTitle).update(title)
-        active = describe_filter(self.filter, self.device_label(self.filter.device))
+        active = describe_filter(self.filter, self.device_label(self.filter.device),
+                                 zone(self.ctx.core.config).key)
         self.query_one("#filters", Static).update(
             (f"Filters: {active} (f change, x clear)" if active
              else "All entries, newest first · f filters · enter details") + "\n" + STATE_LEGEND)

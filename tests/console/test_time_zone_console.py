@@ -12,7 +12,8 @@ import zoneinfo
 from textual.widgets import Static
 
 from enerteg_tui.core.timesync import CLOCK_CHANGE_WARNING
-from enerteg_tui.screens.audit_page import AuditDetail
+from enerteg_tui.core.audit import AuditFilter
+from enerteg_tui.screens.audit_page import AuditDetail, describe_filter
 from enerteg_tui.screens.chart_axes import readout, time_ticks
 from enerteg_tui.screens.device_diag import diag_rows
 from tests.conftest import ADMIN
@@ -73,6 +74,9 @@ async def test_audit_table_and_detail_in_the_zone(tmp_path) -> None:
             body = str(detail.query_one("#text", Static).render())
             assert "2026-01-10T00:06:40+01:00" in body
             assert "2026-01-10 00:06:40 " in body            # the comment's time
+        assert describe_filter(AuditFilter(since=WINTER), "", "Europe/Prague") == (
+            "from 2026-01-10T00:06:40+01:00")
+        assert describe_filter(AuditFilter(since=WINTER)) == "from 2026-01-09T23:06:40Z"
     finally:
         await c.stop()
 
