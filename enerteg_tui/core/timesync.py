@@ -8,12 +8,15 @@ answers) every ``interval`` seconds and on every change of the topic, keeps the 
 alarm ``clockUnsynchronised`` when no server answers or the clock is off by more than
 ``alarmOffsetSeconds``; it clears it once the clock is in step again. It does not steer
 the host's clock (that is the host's NTP client: chrony, systemd-timesyncd); with
-``--manage-host`` an administrator can set the clock by hand (``set_clock``), refused
-otherwise with a message naming the flag.
+``--manage-host`` it writes the servers into that client (``core.hostntp``) and an
+administrator can set the clock by hand (``set_clock``), refused otherwise with a
+message naming the flag.
 
-``local_text`` turns a stored UTC time into the text a person reads in the zone of
-``config/time`` ``timezone`` (console header, shell, e-mails); machine formats
-(JSON, CSV, syslog, the audit log) stay UTC/ISO.
+``local_text`` (and ``local_iso``, ``local_iso_text``, ``zone_abbr`` on top of it) turns
+a stored UTC time into the text a person reads in the zone of ``config/time``
+``timezone``: every console page, the shell's text output, e-mails. Each call reads the
+zone afresh, so a change shows at the next render. Machine formats (JSON, CSV, SNMP,
+Modbus, REST, syslog, the audit log) stay UTC/ISO.
 """
 
 from __future__ import annotations

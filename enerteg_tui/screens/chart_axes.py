@@ -3,8 +3,9 @@
 A chart is only worth reading if its axes are (issue 18 item 6, manual §7.2.2, §8.5):
 
 * the x axis tells clock time (``HH:MM`` within a day; over several days the midnight
-  ticks show the date and the others the hour; over months, month names), in the zone of
-  ``config/time`` as every other time of the console (UTC by default), with ticks on round times and as many as fit;
+  ticks show the date and the others the hour; over months, month names), in the zone
+  of ``config/time`` as every other time of the console (UTC by default), with ticks on
+  round local times and as many as fit;
 * the y axis never zooms noise into a cliff: its span is at least ``MIN_REL_SPAN`` of the
   value (±0.3 V of noise on 230 V is a flat line, not a saw) and at least ten display
   steps, and currents and powers always show 0, so a load reads against nothing drawn;

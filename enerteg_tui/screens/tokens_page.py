@@ -46,8 +46,9 @@ COLUMNS = (
     Column("expires", "Expires", 10, "left"),
     Column("used", "Last used", 10, "left"),
 )
-"""Token table columns: days (UTC), so that the table fits 80 columns beside the tree;
-the line below names the highlighted token's id and its times to the minute."""
+"""Token table columns: days (in the zone of config/time), so that the table fits 80
+columns beside the tree; the line below names the highlighted token's id and its times
+to the minute."""
 
 DAYS_HINT = f"0 = never expires, at most {MAX_DAYS}"
 
