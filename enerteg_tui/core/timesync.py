@@ -36,7 +36,8 @@ from .errors import Invalid, Unsupported
 from .hostntp import HostNtpClient
 from .permissions import Action, Principal, require
 
-__all__ = ["TimeService", "TimeStatus", "sntp_query", "local_text", "local_iso", "local_iso_text", "zone",
+__all__ = ["TimeService", "TimeStatus", "sntp_query", "local_text", "local_iso",
+           "local_iso_text", "zone",
            "zone_abbr", "CONDITION", "NTP_EPOCH_OFFSET", "MANAGE_HOST_FLAG", "CLOCK_CHANGE_WARNING"]
 
 from .waiting import cancel_and_wait, wait_event

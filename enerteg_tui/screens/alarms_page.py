@@ -221,13 +221,15 @@ class AlarmsPage(Page):
         text = Text()
         text.append(f"#{a.id} ", style="bold")
         text.append_text(severity_text(a.severity))
-        text.append(f" · {'active' if a.active else 'inactive'} since {table_time(self.ctx.core.config, a.start)}")
+        text.append(f" · {'active' if a.active else 'inactive'} since "
+                    f"{table_time(self.ctx.core.config, a.start)}")
         if a.end is not None:
             text.append(f" until {table_time(self.ctx.core.config, a.end)}")
         text.append(f" · {self._location(a)}\n")
         text.append(a.text)
         if a.acked:
-            text.append(f"\nAcknowledged by {a.ack_user} at {table_time(self.ctx.core.config, a.ack_ts)}", style="dim")
+            text.append(f"\nAcknowledged by {a.ack_user} at "
+                        f"{table_time(self.ctx.core.config, a.ack_ts)}", style="dim")
             if a.ack_comment:
                 text.append(f": {a.ack_comment}", style="dim")
         detail.update(text)

@@ -151,8 +151,10 @@ class CertsPage(Page):
             state = c.state(self.ctx.core.clock())
             text.append(f"{c.name}: ", style="bold")
             text.append(f"{c.subject}, issued by {c.issuer}"
-                        f"{' (CA)' if c.is_ca else ''}; valid {_day(self.ctx.core.config, c.not_before)} to "
-                        f"{_day(self.ctx.core.config, c.not_after)} ({state}); usage {c.usage.label}; "
+                        f"{' (CA)' if c.is_ca else ''}; valid "
+                        f"{_day(self.ctx.core.config, c.not_before)} to "
+                        f"{_day(self.ctx.core.config, c.not_after)} ({state}); "
+                        f"usage {c.usage.label}; "
                         f"{'with' if c.has_key else 'no'} private key; chain of "
                         f"{c.chain_length}\n")
             text.append(f"Names: {', '.join(c.sans) or 'none'}\n")

@@ -255,7 +255,8 @@ class SettingsPage(Page):
         for name, schema in SETTINGS_TOPICS.items():
             rows.append(Row(key=name, cells={
                 "title": schema.TITLE, "path": f"config/{name}",
-                "service": _service_text(schema, config.appliers), "changed": _changed(config, config.ts_ms(name))}))
+                "service": _service_text(schema, config.appliers),
+                "changed": _changed(config, config.ts_ms(name))}))
         table = self.query_one("#topics", LiveTable)
         time_heading(table, config, "changed", "Last changed")
         table.sync(rows, flash=False)

@@ -236,7 +236,8 @@ async def cmd_users(sh: Any, args: list[str]) -> None:
     sessions = sh.core.users.sessions.list()
     text += [f"{r['user']:<16} {r['source']:<6} {r['face']:<14} {r['from']:<22} "
              f"{local_iso(sh.core.config, s.principal.since):<26} "
-             f"{r['idleSeconds'] // 60}m{r['idleSeconds'] % 60:02d}s" for r, s in zip(rows, sessions)]
+             f"{r['idleSeconds'] // 60}m{r['idleSeconds'] % 60:02d}s"
+             for r, s in zip(rows, sessions)]
     sh.emit(rows, "\n".join(text))
 
 

@@ -39,7 +39,8 @@ def _status_text(doc: dict[str, Any], config: Any) -> str:
         f"Rows this run:   {doc['rows']}",
     ]
     if doc["lastRun"]:
-        lines.append(f"Last export:     {local_iso_text(config, doc['lastRun'])}, {doc['lastRows']} rows, "
+        lines.append(f"Last export:     {local_iso_text(config, doc['lastRun'])}, "
+                     f"{doc['lastRows']} rows, "
                      f"{doc['lastMs']:g} ms")
     if doc["lastError"]:
         lines.append(f"Last error:      {doc['lastError']}")

@@ -25,11 +25,13 @@ def _status_text(st: dict[str, Any], config: Any) -> str:
         return (f"Support access: disabled (account {st['account']!r} "
                 + ("exists, cannot log in)" if st["exists"] else "not created yet)"))
     hours, rest = divmod(st["secondsLeft"], 3600)
-    lines = [f"Support access: enabled until {local_iso_text(config, st['expires'])} ({hours} h {rest // 60} min left)",
+    lines = [f"Support access: enabled until {local_iso_text(config, st['expires'])} "
+             f"({hours} h {rest // 60} min left)",
              f"Account:        {st['account']} (role {st['role']}, enabled by "
              f"{st['enabledBy']})"]
     for s in st["sessions"]:
-        lines.append(f"Session:        {s['face']} from {s['address'] or '-'} since {local_iso_text(config, s['since'])}")
+        lines.append(f"Session:        {s['face']} from {s['address'] or '-'} since "
+                     f"{local_iso_text(config, s['since'])}")
     if not st["sessions"]:
         lines.append("Sessions:       none")
     return "\n".join(lines)

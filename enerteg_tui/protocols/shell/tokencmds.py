@@ -60,7 +60,8 @@ async def cmd_token(sh: Any, args: list[str]) -> None:
         info, text = await tokens.create(sh.principal, pos[0], days=int(days_text),
                                          user=opts.get("user"))
         doc = {**token_doc(info), "token": text}
-        sh.emit(doc, f"API token {info.id} for {info.user}, expires {local_iso(sh.core.config, info.expires, 'never')}:\n{text}\n"
+        sh.emit(doc, f"API token {info.id} for {info.user}, expires "
+                     f"{local_iso(sh.core.config, info.expires, 'never')}:\n{text}\n"
                      "Copy it now: it is not shown again.")
     elif sub == "list" and not pos:
         infos = await tokens.list(sh.principal, opts.get("user"))
@@ -68,7 +69,8 @@ async def cmd_token(sh: Any, args: list[str]) -> None:
         c = sh.core.config
         sh.emit(data, "\n".join(f"{d['id']}  {d['user']:<16} {d['name']:<24} expires "
                                 f"{local_iso(c, t.expires, 'never'):<25} last used "
-                                f"{local_iso(c, t.last_used, 'never')}" for d, t in zip(data, infos))
+                                f"{local_iso(c, t.last_used, 'never')}"
+                                for d, t in zip(data, infos))
                 or "(no API tokens)")
     elif sub == "revoke" and len(pos) == 1 and not opts:
         info = await tokens.revoke(sh.principal, pos[0])
