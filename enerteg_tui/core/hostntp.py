@@ -94,6 +94,9 @@ class HostNtpClient:
                           "systemd-timesyncd); the controller writes no configuration")
         self.writes = 0
         """Configurations written (tests wait for a count)."""
+        self._done: str | None = None
+        """The configuration last written and loaded: a change of ``config/time`` that
+        leaves the servers as they are (the time zone) does not reload the client."""
 
     def detect(self) -> str:
         p = self.paths
@@ -117,21 +120,28 @@ class HostNtpClient:
         servers = list(settings.ntpServers) if settings.ntpEnabled else []
         if self.kind == "chrony":
             port = f" port {self.port}" if self.port != 123 else ""
-            _write(self.paths.chrony_sources,
-                   _HEADER + "".join(f"server {s}{port} iburst\n" for s in servers))
+            text = _HEADER + "".join(f"server {s}{port} iburst\n" for s in servers)
+            if text == self._done:
+                return self.text
+            _write(self.paths.chrony_sources, text)
             code, out = await _run(*self._chronyc("reload", "sources"))
+            self._done = text if code == 0 else None
             done = "reloaded" if code == 0 else f"'chronyc reload sources' failed: {out}"
             self.text = (f"host NTP client: chrony, {len(servers)} server(s) in "
                          f"{self.paths.chrony_sources}, {done}")
         elif self.kind == "timesyncd":
-            _write(self.paths.timesyncd_conf,
-                   _HEADER + "[Time]\n" + (f"NTP={' '.join(servers)}\n" if servers else ""))
+            text = _HEADER + "[Time]\n" + (f"NTP={' '.join(servers)}\n" if servers else "")
+            if text == self._done:
+                return self.text
+            _write(self.paths.timesyncd_conf, text)
+            code = 0
             if self.paths.systemd_run.is_dir():
                 code, out = await _run("systemctl", "restart", "systemd-timesyncd")
                 done = ("restarted" if code == 0 else
                         f"'systemctl restart systemd-timesyncd' failed: {out}")
             else:
                 done = "not restarted (systemd is not running here)"
+            self._done = text if code == 0 else None
             self.text = (f"host NTP client: systemd-timesyncd, {len(servers)} server(s) in "
                          f"{self.paths.timesyncd_conf}, {done}")
         self.writes += 1
