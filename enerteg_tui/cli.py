@@ -128,6 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--update-boot-seconds", type=_boot_seconds, metavar="SECONDS",
                        help="how long a version started by a software update has to be "
                             "ready and healthy before it is rolled back (default 180)")
+    serve.add_argument("--chrony-sources", type=Path, metavar="PATH",
+                       help="with --manage-host: chrony's sources file for config/time's "
+                            "NTP servers (default /etc/chrony/sources.d/enerteg.sources)")
+    serve.add_argument("--chronyc-socket", type=Path, metavar="PATH",
+                       help="chronyd's command socket for 'chronyc -h' (default: "
+                            "chronyc's own)")
+    serve.add_argument("--timesyncd-conf", type=Path, metavar="PATH",
+                       help="with --manage-host: the systemd-timesyncd drop-in for "
+                            "config/time's NTP servers (default "
+                            "/etc/systemd/timesyncd.conf.d/enerteg.conf)")
     unit = sub.add_parser("install-service",
                           help="write a systemd unit file for `enerteg serve` (to PATH; "
                                "enables nothing)")
@@ -160,6 +170,8 @@ async def _serve(args: argparse.Namespace) -> int:
         serial_device=args.serial, serial_baud=args.baud, log_file=True,
         manage_host=args.manage_host, resolv_conf=args.resolv_conf,
         update_keys=tuple(args.update_key), update_boot_seconds=args.update_boot_seconds,
+        chrony_sources=args.chrony_sources, chronyc_socket=args.chronyc_socket,
+        timesyncd_conf=args.timesyncd_conf,
     ))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -27,6 +27,7 @@ from .core.audit import Severity
 from .core.configuration import read_settings
 from .core.errors import Invalid
 from .core.filemodes import private_umask, tighten
+from .core.hostntp import NtpClientPaths
 from .core.model import DeviceState
 from .core.permissions import SYSTEM
 from .core.services import CoreServices, DataLayout, build_core
@@ -93,6 +94,15 @@ class ControllerOptions:
     resolv_conf: Path | None = None
     """Where ``config/network``'s DNS servers go under ``--manage-host``; None =
     /etc/resolv.conf (tests point it into a temporary directory)."""
+    chrony_sources: Path | None = None
+    """Under ``--manage-host``: chrony's sources file for ``config/time``'s servers;
+    None = /etc/chrony/sources.d/enerteg.sources (tests point it into a temporary
+    directory; ``core.hostntp``)."""
+    chronyc_socket: Path | None = None
+    """chronyd's command socket for ``chronyc -h``; None = chronyc's default."""
+    timesyncd_conf: Path | None = None
+    """Under ``--manage-host``: the systemd-timesyncd drop-in; None =
+    /etc/systemd/timesyncd.conf.d/enerteg.conf."""
     serial_device: str | None = None
     """Serial console device; None = ``config/cli`` serialDevice ("" = none)."""
     serial_baud: int | None = None
@@ -175,6 +185,13 @@ class Controller:
                 await self._close_partial()
             raise
 
+    def _ntp_client_paths(self) -> NtpClientPaths:
+        """``core.hostntp``'s paths: the system's unless the options move them."""
+        o, d = self.options, NtpClientPaths()
+        return NtpClientPaths(chrony_sources=o.chrony_sources or d.chrony_sources,
+                              chronyc_socket=o.chronyc_socket,
+                              timesyncd_conf=o.timesyncd_conf or d.timesyncd_conf)
+
     async def _start_core(self) -> None:
         opts = self.options
         self.store = await Store.open(self.layout.database)
@@ -189,7 +206,8 @@ class Controller:
                                      ntp_port=(opts.ntp_port or None) if opts.ntp_port is not None
                                      else (123 if opts.manage_host else None),
                                      **({"resolv_conf": opts.resolv_conf}
-                                        if opts.resolv_conf is not None else {}))
+                                        if opts.resolv_conf is not None else {}),
+                                     ntp_client=self._ntp_client_paths())
         core = self.core
         from .notify.syslog import SyslogClient
         self.syslog = SyslogClient(core.config, core.events,

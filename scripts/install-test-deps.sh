@@ -35,6 +35,9 @@ declare -A PEERS=(
   [dnsmasq]=dnsmasq-base
   [radvd]=radvd
   [ping]=iputils-ping
+  # the host NTP client under --manage-host (tests/appliance/test_host_ntp.py runs its
+  # own chronyd in the foreground with -x: it never sets the clock)
+  [chronyd]=chrony
 )
 missing=()
 for cmd in "${!PEERS[@]}"; do

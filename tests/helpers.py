@@ -99,6 +99,9 @@ SNMP agent and the Modbus server, if a test enables them, on free ports unless a
     # nor ask pool.ntp.org: a test that checks the clock runs a fake server (ntp_port)
     options.setdefault("ntp_port", 0)
     options.setdefault("answer_error_rate", 0.0)  # a perfect bus unless a test asks
+    # under manage_host, never the host's NTP client (/etc/chrony, /etc/systemd)
+    options.setdefault("chrony_sources", data_dir / "host" / "chrony" / "sources.d" / "enerteg.sources")
+    options.setdefault("timesyncd_conf", data_dir / "host" / "timesyncd.conf.d" / "enerteg.conf")
     # a test that enables config/snmp_agent must never bind UDP 161 (we run as root)
     options.setdefault("snmp_port", free_port(socket.SOCK_DGRAM))
     # nor TCP 502 for config/modbus

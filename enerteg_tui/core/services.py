@@ -48,6 +48,7 @@ from .store import Store
 from .subscriptions import Subscriptions
 from .retire import Retirement
 from .system import SystemService
+from .hostntp import HostNtpClient, NtpClientPaths
 from .timesync import TimeService
 from .structure import Structure
 from .support import SupportAccess
@@ -175,7 +176,8 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                      manage_host: bool = False, ntp_port: int | None = 123,
                      resolv_conf: Path = RESOLV_CONF,
                      update_keys: tuple[Path, ...] = (),
-                     update_boot_s: float | None = None) -> CoreServices:
+                     update_boot_s: float | None = None,
+                     ntp_client: NtpClientPaths | None = None) -> CoreServices:
     """Build, load and start the core services over an open store and driver.
 
     Args:
@@ -191,6 +193,8 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
         resolv_conf: where DNS servers of ``config/network`` go (``--manage-host`` only).
         update_keys: public keys trusted for software updates beside the shipped ones.
         update_boot_s: how long a new version has to become healthy (None = default).
+        ntp_client: where the host's NTP client is configured (``--manage-host`` only;
+            None = the system's paths, ``core.hostntp``).
 
     The poller is built but not started: ``CoreServices.start_polling`` does that once
     the faces' listeners are in place.
@@ -275,7 +279,10 @@ async def build_core(store: Store, driver: CoreDriver, *, paths: DataLayout,
                             zone=lambda: str(config.get("time").timezone))
     faces = FaceStatus()
     timesync = TimeService(config, alarms, audit, events, manage_host=manage_host,
-                           ntp_port=ntp_port, clock=clock, faces=faces)
+                           ntp_port=ntp_port, clock=clock, faces=faces,
+                           host_client=HostNtpClient(ntp_client or NtpClientPaths(),
+                                                     port=ntp_port or 123)
+                           if manage_host else None)
     await timesync.start()
     network = NetworkService(config, audit, events, state_dir=paths.root,
                              manage_host=manage_host, resolv_conf=resolv_conf, faces=faces,

@@ -57,18 +57,20 @@ def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def status_text(st: dict[str, Any]) -> str:
+def status_text(st: dict[str, Any], when: Callable[[str], str] = str) -> str:
     """``SupportAccess.status`` as a person reads it (the shell's ``support status``, the
-    console's palette entry)."""
+    console's palette entry); ``when`` turns its UTC ISO times into the reader's zone."""
     if not st["enabled"]:
         return (f"Support access: disabled (account {st['account']!r} "
                 + ("exists, cannot log in)" if st["exists"] else "not created yet)"))
     hours, rest = divmod(st["secondsLeft"], 3600)
-    lines = [f"Support access: enabled until {st['expires']} ({hours} h {rest // 60} min left)",
+    lines = [f"Support access: enabled until {when(st['expires'])} "
+             f"({hours} h {rest // 60} min left)",
              f"Account:        {st['account']} (role {st['role']}, enabled by "
              f"{st['enabledBy']})"]
     for s in st["sessions"]:
-        lines.append(f"Session:        {s['face']} from {s['address'] or '-'} since {s['since']}")
+        lines.append(f"Session:        {s['face']} from {s['address'] or '-'} since "
+                     f"{when(s['since'])}")
     if not st["sessions"]:
         lines.append("Sessions:       none")
     return "\n".join(lines)

@@ -8,12 +8,15 @@ answers) every ``interval`` seconds and on every change of the topic, keeps the 
 alarm ``clockUnsynchronised`` when no server answers or the clock is off by more than
 ``alarmOffsetSeconds``; it clears it once the clock is in step again. It does not steer
 the host's clock (that is the host's NTP client: chrony, systemd-timesyncd); with
-``--manage-host`` an administrator can set the clock by hand (``set_clock``), refused
-otherwise with a message naming the flag.
+``--manage-host`` it writes the servers into that client (``core.hostntp``) and an
+administrator can set the clock by hand (``set_clock``), refused otherwise with a
+message naming the flag.
 
-``local_text`` turns a stored UTC time into the text a person reads in the zone of
-``config/time`` ``timezone`` (console header, shell, e-mails); machine formats
-(JSON, CSV, syslog, the audit log) stay UTC/ISO.
+``local_text`` (and ``local_iso``, ``local_iso_text``, ``zone_abbr`` on top of it) turns
+a stored UTC time into the text a person reads in the zone of ``config/time``
+``timezone``: every console page, the shell's text output, e-mails. Each call reads the
+zone afresh, so a change shows at the next render. Machine formats (JSON, CSV, SNMP,
+Modbus, REST, syslog, the audit log) stay UTC/ISO.
 """
 
 from __future__ import annotations
@@ -30,10 +33,12 @@ from typing import Any
 
 from .audit import AuditLog, Severity
 from .errors import Invalid, Unsupported
+from .hostntp import HostNtpClient
 from .permissions import Action, Principal, require
 
-__all__ = ["TimeService", "TimeStatus", "sntp_query", "local_text", "zone",
-           "CONDITION", "NTP_EPOCH_OFFSET", "MANAGE_HOST_FLAG", "CLOCK_CHANGE_WARNING"]
+__all__ = ["TimeService", "TimeStatus", "sntp_query", "local_text", "local_iso",
+           "local_iso_text", "zone",
+           "zone_abbr", "CONDITION", "NTP_EPOCH_OFFSET", "MANAGE_HOST_FLAG", "CLOCK_CHANGE_WARNING"]
 
 from .waiting import cancel_and_wait, wait_event
 
@@ -61,8 +66,40 @@ def zone(config: Any) -> zoneinfo.ZoneInfo:
 
 
 def local_text(config: Any, ts: float, fmt: str = "%Y-%m-%d %H:%M:%S %Z") -> str:
-    """``ts`` (Unix seconds) as a person reads it in the zone of ``config/time``."""
+    """``ts`` (Unix seconds) as a person reads it in the zone of ``config/time``.
+
+    The one place every face turns a time into text for people (console pages, the
+    shell's text output, e-mails); the zone is read afresh at every call, so a
+    ``put config/time timezone=…`` shows in the next render without a restart."""
     return dt.datetime.fromtimestamp(ts, zone(config)).strftime(fmt)
+
+
+def local_iso(config: Any, ts: float | None, none: str = "") -> str:
+    """``ts`` as ISO 8601 with the offset of ``config/time``'s zone
+    (``2026-12-05T07:30:00+01:00``; ``+00:00`` in UTC): the shell's text output, which
+    people read and scripts may still parse; ``none`` for None."""
+    if ts is None:
+        return none
+    return dt.datetime.fromtimestamp(ts, zone(config)).isoformat(timespec="seconds")
+
+
+def local_iso_text(config: Any, text: str | None, none: str = "-") -> str:
+    """An ISO 8601 time kept as text in a machine document (UTC, ``Z`` or an offset) as
+    ``local_iso`` shows it; ``none`` for an empty value, the text itself when it is not
+    a time with an offset."""
+    if not text:
+        return none
+    try:
+        parsed = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        return text
+    return text if parsed.tzinfo is None else local_iso(config, parsed.timestamp())
+
+
+def zone_abbr(config: Any, ts: float | None = None) -> str:
+    """The zone's abbreviation at ``ts`` (now when None): ``UTC``, ``CET``, ``CEST``;
+    heads the time columns of tables."""
+    return local_text(config, time.time() if ts is None else ts, "%Z")
 
 
 class _Sntp(asyncio.DatagramProtocol):
@@ -163,12 +200,16 @@ class TimeService:
         interval: seconds between two checks.
         faces: ``FaceStatus``: each check is reported under ``time`` (the console's
             Settings page and the shell's ``put config/time`` show it).
+        host_client: the host's NTP client (``core.hostntp``), configured with the
+            servers at start and at every change of ``config/time``; only used with
+            ``manage_host``.
     """
 
     def __init__(self, config: Any, alarms: Any, audit: AuditLog, events: Any, *,
                  manage_host: bool = False, ntp_port: int | None = 123,
                  interval: float = INTERVAL_S,
-                 clock: Callable[[], float] = time.time, faces: Any = None) -> None:
+                 clock: Callable[[], float] = time.time, faces: Any = None,
+                 host_client: HostNtpClient | None = None) -> None:
         self._config = config
         self._alarms = alarms
         self._audit = audit
@@ -183,9 +224,14 @@ class TimeService:
         """Checks done (tests wait for a count instead of timing)."""
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._host = host_client if manage_host else None
+        self._host_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._config.appliers.register("time", "time sync")
+        if self._host is not None:
+            await self._apply_host()
+            self._host_task = asyncio.create_task(self._host_on_change(), name="time-host")
         if self.ntp_port is None:
             self.status = TimeStatus(text="not checked: the host keeps its own clock (the "
                                           "controller checks it when started with "
@@ -195,7 +241,32 @@ class TimeService:
 
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
-        self._task = None
+        await cancel_and_wait(self._host_task)
+        self._task = self._host_task = None
+
+    @property
+    def host_text(self) -> str:
+        """Who keeps the host's clock: the client this controller configures
+        (``--manage-host``) or the host's own."""
+        if self._host is not None:
+            return self._host.text
+        return ("host NTP client: the host's own, with its own configuration (the "
+                f"controller writes none without {MANAGE_HOST_FLAG})")
+
+    async def _apply_host(self) -> None:
+        assert self._host is not None
+        try:
+            await self._host.apply(self._config.get("time"))
+        except OSError as exc:       # an unwritable file: said, never fatal
+            self._host.text = f"host NTP client: {self._host.kind}, not configured: {exc}"
+            log.warning("time: %s", self._host.text)
+
+    async def _host_on_change(self) -> None:
+        with self._events.subscribe(kinds={"settings"}) as sub:
+            while True:
+                batch = await sub.get()
+                if any(ev.subject == "time" for ev in batch.events):
+                    await self._apply_host()
 
     def check_now(self) -> None:
         """Ask for a check at once (after a settings change, ``time check``)."""

@@ -34,7 +34,7 @@ from ..core.i18n import N_, _, ngettext
 from ..core.events import Batch
 from ..core.permissions import Action
 from ..core.vocabulary import LEVELS
-from .cells import severity_rank, severity_text, table_time
+from .cells import severity_rank, severity_text, table_time, time_heading
 from .forms import FormDialog, FormField
 from .listtable import ListTable
 from .livetable import Column, LiveTable, Row
@@ -177,7 +177,7 @@ class AlarmsPage(Page):
     def _row(self, alarm: Alarm) -> Row:
         return Row(key=alarm.id, cells={
             "mark": "✓" if alarm.id in self.marked else "",
-            "time": table_time(alarm.start),
+            "time": table_time(self.ctx.core.config, alarm.start),
             "state": Text(_("Active") if alarm.active else _("Inactive"),
                           style="bold" if alarm.active else "dim"),
             "severity": severity_text(alarm.severity),
@@ -193,6 +193,7 @@ class AlarmsPage(Page):
         self.marked &= self._alarms.keys()
         rows = [self._row(a) for a in alarms]
         table = self.table
+        time_heading(table, self.ctx.core.config)
         table.sync(rows, flash=False)           # keeps the cursor on its alarm
         counts = self.ctx.core.alarms.counts()
         title = Text(_("Alarms"), style="bold")
@@ -224,14 +225,14 @@ class AlarmsPage(Page):
         text.append(f"#{a.id} ", style="bold")
         text.append_text(severity_text(a.severity))
         text.append(" · " + (_("active since {time}") if a.active else _("inactive since {time}"))
-                    .format(time=table_time(a.start)))
+                    .format(time=table_time(self.ctx.core.config, a.start)))
         if a.end is not None:
-            text.append(" " + _("until {time}").format(time=table_time(a.end)))
+            text.append(" " + _("until {time}").format(time=table_time(self.ctx.core.config, a.end)))
         text.append(f" · {self._location(a)}\n")
         text.append(alarm_text(a.text))
         if a.acked:
             text.append("\n" + _("Acknowledged by {user} at {time}").format(
-                user=a.ack_user, time=table_time(a.ack_ts)), style="dim")
+                user=a.ack_user, time=table_time(self.ctx.core.config, a.ack_ts)), style="dim")
             if a.ack_comment:
                 text.append(f": {a.ack_comment}", style="dim")
         detail.update(text)

@@ -27,7 +27,6 @@ from other sessions and the topic shell).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from collections.abc import Iterable
@@ -48,8 +47,9 @@ from ..core.events import Batch
 from ..core.i18n import _
 from ..core.permissions import Action
 from ..core.reports import iso, parse_time
+from ..core.timesync import local_text, zone
 from .context import console_context
-from .cells import SEVERITY_STYLE as _WORD_STYLE, table_time
+from .cells import SEVERITY_STYLE as _WORD_STYLE, table_time, time_heading
 from .forms import FormDialog, FormField
 from .listtable import ListTable
 from .livetable import Column, LiveTable, Row
@@ -201,7 +201,7 @@ def _severity_words(sevs: set[Severity]) -> str:
     return ",".join(severity_word(s) for s in sorted(sevs, key=lambda s: s.rank))
 
 
-def describe_filter(flt: AuditFilter, device_label: str = "") -> str:
+def describe_filter(flt: AuditFilter, device_label: str = "", zone_name: str = "UTC") -> str:
     """The active filters in one line (``severity Warning+ · state Open · from …``)."""
     parts: list[str] = []
     if flt.severities:
@@ -215,16 +215,15 @@ def describe_filter(flt: AuditFilter, device_label: str = "") -> str:
     if flt.text:
         parts.append(f"text “{flt.text}”")
     if flt.since is not None:
-        parts.append(f"from {iso(flt.since)}")
+        parts.append(f"from {iso(flt.since, zone_name)}")
     if flt.until is not None:
-        parts.append(f"before {iso(flt.until)}")
+        parts.append(f"before {iso(flt.until, zone_name)}")
     return " · ".join(parts)
 
 
-def _comment_time(ms: Any) -> str:
+def _comment_time(config: Any, ms: Any) -> str:
     try:
-        return dt.datetime.fromtimestamp(float(ms) / 1000, dt.UTC).strftime(
-            "%Y-%m-%d %H:%M:%S")
+        return local_text(config, float(ms) / 1000, "%Y-%m-%d %H:%M:%S")
     except (TypeError, ValueError, OverflowError):
         return "?"
 
@@ -334,7 +333,8 @@ class AuditDetail(ModalScreen[None]):
         text.append(severity_word(e.severity), style=SEVERITY_STYLE[e.severity] or "bold")
         text.append(" · ")
         text.append(e.state.value, style=_STATE_STYLE[e.state])
-        text.append(f" · {iso(e.ts)}\n")
+        config = console_context(self).core.config
+        text.append(f" · {iso(e.ts, zone(config).key)}\n")
         text.append("User: ", style="bold")
         text.append(f"{e.user} via {e.face}" + (f" from {e.address}" if e.address else "") + "\n")
         if e.device:
@@ -353,7 +353,7 @@ class AuditDetail(ModalScreen[None]):
         if not e.comments:
             text.append("  none yet\n", style="dim")
         for c in e.comments:
-            text.append(f"  {_comment_time(c.get('ts'))} ", style="dim")
+            text.append(f"  {_comment_time(config, c.get('ts'))} ", style="dim")
             text.append(f"{c.get('user', '?')}: ", style="bold")
             text.append(f"{c.get('text', '')}\n")
         text.rstrip()
@@ -539,13 +539,14 @@ class AuditPage(Page):
         if self.page_index == 0:
             self.unseen = 0
         self.entries = {e.id: e for e in entries}
+        time_heading(self.table, ctx.core.config)
         self.table.set_rows([self._row(e) for e in entries])
         self._headline()
 
     def _row(self, e: AuditEntry) -> Row:
         style = SEVERITY_STYLE[e.severity]
         return Row(key=e.id, cells={
-            "time": table_time(e.ts),
+            "time": table_time(self.ctx.core.config, e.ts),
             "severity": Text(severity_word(e.severity), style=style or "bold"),
             "state": Text(_STATE_SHORT[e.state], style=_STATE_STYLE[e.state]),
             "user": e.user,
@@ -572,7 +573,8 @@ class AuditPage(Page):
         if self.unseen:
             title.append(f" · {self.unseen} new (r)", style="bold yellow")
         self.query_one("#title", PageTitle).update(title)
-        active = describe_filter(self.filter, self.device_label(self.filter.device))
+        active = describe_filter(self.filter, self.device_label(self.filter.device),
+                                 zone(self.ctx.core.config).key)
         self.query_one("#filters", Static).update(
             (f"Filters: {active} (f change, x clear)" if active
              else "All entries, newest first · f filters · enter details") + "\n" + STATE_LEGEND)

@@ -7,7 +7,9 @@ colours so that a monochrome terminal stays legible.
 
 from __future__ import annotations
 
-import time
+from dataclasses import replace
+from datetime import UTC, tzinfo
+from typing import Any
 
 from rich.text import Text
 
@@ -16,12 +18,13 @@ from ..core.live import DeviceLive
 from ..core.model import DeviceState, Health, OutletState
 from ..core.audit import Severity
 from ..core.quantities import format_value
+from ..core.timesync import local_text, zone, zone_abbr
 from ..core.vocabulary import level, severity_word
 from .queries import HEALTH_MARK, HEALTH_STYLE
 
 __all__ = [
     "SEVERITY_STYLE", "device_state_text", "health_text", "load_bar", "outlet_state_text",
-    "severity_text", "table_time", "value",
+    "node_zone", "severity_text", "table_time", "time_heading", "value",
 ]
 
 SEVERITY_STYLE: dict[str, str] = {
@@ -94,6 +97,28 @@ def outlet_state_text(live: DeviceLive, outlet: int) -> Text:
                 style="green" if state is OutletState.ON else "dim")
 
 
-def table_time(t: float | None) -> str:
-    """A time in a table column (alarms, audit log): month-day and time of day, UTC."""
-    return "" if t is None else time.strftime("%m-%d %H:%M:%S", time.gmtime(t))
+def table_time(config: Any, t: float | None) -> str:
+    """A time in a table column (alarms, audit log): month-day and time of day in the
+    zone of ``config/time`` (``core.timesync.local_text``)."""
+    return "" if t is None else local_text(config, t, "%m-%d %H:%M:%S")
+
+
+def node_zone(node: Any) -> tzinfo:
+    """The zone of ``config/time`` for a widget of a console session (UTC for a widget
+    outside one, as in a unit test); charts label their time axes with it."""
+    try:
+        return zone(node.app.context.core.config)
+    except Exception:  # noqa: BLE001 - no app or no session context yet
+        return UTC
+
+
+def time_heading(table: Any, config: Any, key: str = "time", word: str = "Time") -> None:
+    """Heads the column ``key`` of ``table`` with the zone's abbreviation now
+    (``Time (UTC)``, ``Time (CET)``); a zone change shows at the next fill."""
+    for i, col in enumerate(table.columns):
+        if col.key == key:
+            label = f"{word} ({zone_abbr(config)})"
+            if col.label != label:
+                table.columns[i] = replace(col, label=label)
+                table.refresh()
+            return

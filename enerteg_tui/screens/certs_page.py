@@ -16,8 +16,7 @@ Private keys and passphrases are never shown.
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -26,6 +25,7 @@ from textual.widgets import Static
 
 from ..core.certstore import CertInfo, CertUsage
 from ..core.errors import EnertegError
+from ..core.timesync import local_text
 from ..core.events import Batch
 from .dialogs import ConfirmDialog
 from .forms import FormDialog, FormField
@@ -58,8 +58,8 @@ _STATE_SHORT = {"not yet valid": "not yet"}
 """The state as the 8-cell column shows it (the detail line says it in full)."""
 
 
-def _day(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).date().isoformat()
+def _day(config: Any, t: float) -> str:
+    return local_text(config, t, "%Y-%m-%d")
 
 
 class CertsPage(Page):
@@ -124,7 +124,7 @@ class CertsPage(Page):
             state = c.state(now)
             rows.append(Row(key=str(c.id), cells={
                 "id": str(c.id), "name": c.name, "usage": c.usage.label,
-                "subject": c.subject, "until": _day(c.not_after),
+                "subject": c.subject, "until": _day(self.ctx.core.config, c.not_after),
                 "state": Text(_STATE_SHORT.get(state, state), style=_STATE_STYLE.get(state, "")),
                 "key": "yes" if c.has_key else ""},
                 sort={"until": c.not_after}, search=f"{c.issuer} {' '.join(c.sans)}"))
@@ -151,8 +151,10 @@ class CertsPage(Page):
             state = c.state(self.ctx.core.clock())
             text.append(f"{c.name}: ", style="bold")
             text.append(f"{c.subject}, issued by {c.issuer}"
-                        f"{' (CA)' if c.is_ca else ''}; valid {_day(c.not_before)} to "
-                        f"{_day(c.not_after)} ({state}); usage {c.usage.label}; "
+                        f"{' (CA)' if c.is_ca else ''}; valid "
+                        f"{_day(self.ctx.core.config, c.not_before)} to "
+                        f"{_day(self.ctx.core.config, c.not_after)} ({state}); "
+                        f"usage {c.usage.label}; "
                         f"{'with' if c.has_key else 'no'} private key; chain of "
                         f"{c.chain_length}\n")
             text.append(f"Names: {', '.join(c.sans) or 'none'}\n")

@@ -16,7 +16,7 @@ hover or click moves the cursor, the wheel zooms.
 
 from __future__ import annotations
 
-import time
+import datetime as dt
 from collections import deque
 from typing import Any, ClassVar
 
@@ -34,6 +34,7 @@ from ..core.events import Batch
 from ..core.history import RANGES as HISTORY_RANGES
 from ..core.quantities import Channel, Component, format_value
 from .chart_axes import Window, YAxis, band_path, chart_title, nearest, readout, time_at, time_ticks, y_axis
+from .cells import node_zone
 from .context import LiveListener, console_context
 
 __all__ = ["RANGES", "ChannelPlot", "ChartScreen", "part_name"]
@@ -199,10 +200,11 @@ class ChannelPlot(LiveListener, PlotextPlot):
         plt.xlim(0, w.span)
         plt.ylim(axis.lo, axis.hi)
         plt.yticks(axis.ticks, axis.labels)
-        ticks = time_ticks(w.start, w.end, width)
+        tz = node_zone(self)
+        ticks = time_ticks(w.start, w.end, width, tz)
         plt.xticks([t - w.start for t, _ in ticks], [label for _, label in ticks])
         self.drawn = (axis, ticks)
-        plt.xlabel("UTC")
+        plt.xlabel(dt.datetime.fromtimestamp(w.end, tz).strftime("%Z"))
         if not ts[i0:i1]:                   # plotext draws no ticks without data:
             plt.plot([0.0], [axis.lo], marker=" ")  # the empty range still shows its times
         else:
@@ -279,7 +281,7 @@ class ChannelPlot(LiveListener, PlotextPlot):
         if c < 0:
             return None
         ts, avg, lo, hi = self.data()
-        return readout(self.channel.quantity, ts[c], avg[c], lo[c], hi[c])
+        return readout(self.channel.quantity, ts[c], avg[c], lo[c], hi[c], node_zone(self))
 
     # ------------------------------------------------------------------ mouse
     def on_mouse_move(self, event: events.MouseMove) -> None:
@@ -415,7 +417,7 @@ class ChartScreen(ModalScreen[None]):
         clock = console_context(self).clock
         status.update(f"Realtime · now {format_value(self.channel.quantity, last)} · "
                       f"{len(plot.points)} point(s) · "
-                      f"{time.strftime('%H:%M:%S', time.gmtime(clock()))} UTC")
+                      f"{dt.datetime.fromtimestamp(clock(), node_zone(self)):%H:%M:%S %Z}")
 
     def on_channel_plot_sampled(self, event: ChannelPlot.Sampled) -> None:
         self._update_status()

@@ -3,8 +3,9 @@
 A chart is only worth reading if its axes are (issue 18 item 6, manual §7.2.2, §8.5):
 
 * the x axis tells clock time (``HH:MM`` within a day; over several days the midnight
-  ticks show the date and the others the hour; over months, month names), in UTC as
-  every other time of the console, with ticks on round times and as many as fit;
+  ticks show the date and the others the hour; over months, month names), in the zone
+  of ``config/time`` as every other time of the console (UTC by default), with ticks on
+  round local times and as many as fit;
 * the y axis never zooms noise into a cliff: its span is at least ``MIN_REL_SPAN`` of the
   value (±0.3 V of noise on 230 V is a flat line, not a saw) and at least ten display
   steps, and currents and powers always show 0, so a load reads against nothing drawn;
@@ -18,9 +19,8 @@ the series and draws what it returns with plotext.
 from __future__ import annotations
 
 import bisect
-import calendar
+import datetime as dt
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -57,30 +57,31 @@ _LABEL_CELLS = 6
 
 
 # ---------------------------------------------------------------------- time axis
-def time_label(t: float, span: float, step: float) -> str:
+def time_label(t: float, span: float, step: float, tz: dt.tzinfo = dt.UTC) -> str:
     """The tick label of ``t`` on an axis spanning ``span`` seconds with ``step`` ticks.
 
     Within a day: ``14:05`` (``14:05:30`` for sub-minute steps); over days: the date
     (``15 Jun``) at midnight and ``06:00`` elsewhere; with month steps: ``Jun`` (the
     year, ``2026``, in January).
     """
-    tm = time.gmtime(t)
+    d = dt.datetime.fromtimestamp(t, tz)
     if step >= 28 * _DAY:
-        return str(tm.tm_year) if tm.tm_mon == 1 else time.strftime("%b", tm)
+        return str(d.year) if d.month == 1 else d.strftime("%b")
     if step < _MINUTE:
-        return time.strftime("%H:%M:%S", tm)
-    if span <= _DAY or (tm.tm_hour, tm.tm_min) != (0, 0):
-        return time.strftime("%H:%M", tm)
-    return time.strftime("%d %b", tm)
+        return d.strftime("%H:%M:%S")
+    if span <= _DAY or (d.hour, d.minute) != (0, 0):
+        return d.strftime("%H:%M")
+    return d.strftime("%d %b")
 
 
-def _month_ticks(start: float, end: float, max_ticks: int) -> tuple[list[float], int]:
-    first = time.gmtime(start)
+def _month_ticks(start: float, end: float, max_ticks: int, tz: dt.tzinfo
+                 ) -> tuple[list[float], int]:
+    first = dt.datetime.fromtimestamp(start, tz)
     for months in _MONTH_STEPS:
         ticks: list[float] = []
-        y, m = first.tm_year, first.tm_mon
+        y, m = first.year, first.month
         while True:
-            t = float(calendar.timegm((y, m, 1, 0, 0, 0)))
+            t = dt.datetime(y, m, 1, tzinfo=tz).timestamp()
             if t > end:
                 break
             if t >= start and (m - 1) % months == 0:
@@ -91,20 +92,22 @@ def _month_ticks(start: float, end: float, max_ticks: int) -> tuple[list[float],
     return ticks[:: max(1, len(ticks) // max_ticks + 1)], 12
 
 
-def time_ticks(start: float, end: float, width: int) -> list[tuple[float, str]]:
-    """Ticks on round UTC times between ``start`` and ``end`` for an axis ``width`` cells
-    wide: (epoch time, label), as many as fit with room between labels."""
+def time_ticks(start: float, end: float, width: int, tz: dt.tzinfo = dt.UTC
+               ) -> list[tuple[float, str]]:
+    """Ticks on round times of the zone ``tz`` between ``start`` and ``end`` for an axis
+    ``width`` cells wide: (epoch time, label), as many as fit with room between labels."""
     span = max(end - start, 1e-9)
     max_ticks = max(2, width // (_LABEL_CELLS + 4))
     if span / (14 * _DAY) > max_ticks:
-        ticks, months = _month_ticks(start, end, max_ticks)
-        return [(t, time_label(t, span, months * 30 * _DAY)) for t in ticks]
+        ticks, months = _month_ticks(start, end, max_ticks, tz)
+        return [(t, time_label(t, span, months * 30 * _DAY, tz)) for t in ticks]
     step = next((s for s in _TIME_STEPS if span / s <= max_ticks), _TIME_STEPS[-1])
-    first = math.ceil(start / step) * step
+    offset = (dt.datetime.fromtimestamp(start, tz).utcoffset() or dt.timedelta()).total_seconds()
+    first = math.ceil((start + offset) / step) * step - offset   # round in local time
     ticks = []
     t = float(first)
     while t <= end + 1e-9:
-        ticks.append((t, time_label(t, span, step)))
+        ticks.append((t, time_label(t, span, step, tz)))
         t += step
     return ticks
 
@@ -223,10 +226,10 @@ def time_at(column: int, left: int, width: int, window: Window) -> float:
 
 
 def readout(quantity: str, t: float, avg: float, lo: float | None = None,
-            hi: float | None = None) -> str:
+            hi: float | None = None, tz: dt.tzinfo = dt.UTC) -> str:
     """What the cursor reads: ``15 Jun 2025 14:05:00 UTC · 1.23 A`` and, for a block
     with a spread, ``(min 1.10 A, max 1.40 A)``."""
-    text = (f"{time.strftime('%d %b %Y %H:%M:%S', time.gmtime(t))} UTC · "
+    text = (f"{dt.datetime.fromtimestamp(t, tz).strftime('%d %b %Y %H:%M:%S %Z')} · "
             f"{format_value(quantity, avg)}")
     if lo is not None and hi is not None and (lo != avg or hi != avg):
         text += f" (min {format_value(quantity, lo)}, max {format_value(quantity, hi)})"

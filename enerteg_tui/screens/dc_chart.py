@@ -13,6 +13,7 @@ an element without history says so.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -26,6 +27,7 @@ from ..core.errors import EnertegError
 from ..core.quantities import DC_PER_PHASE, DC_QUANTITIES, POWER_QUANTITIES
 from ..core.quantities import BY_KEY
 from .chart_axes import band_path, time_ticks, y_axis
+from .cells import node_zone
 from .context import console_context
 
 __all__ = ["DAYS", "LABELS", "PHASES", "DCChartScreen", "DCPlot"]
@@ -90,7 +92,8 @@ class DCPlot(PlotextPlot):
             axis = y_axis(avg + (lo + hi if self.show_minmax else []), self.quantity,
                           precision=BY_KEY[self.quantity].precision + (3 if div > 1 else 0))
             left = max(len(label) for label in axis.labels) + 1
-            ticks = time_ticks(start, end, max(2, self.size.width - left - 1))
+            tz = node_zone(self)
+            ticks = time_ticks(start, end, max(2, self.size.width - left - 1), tz)
             xs = [t - start for t in series.t]
             plt.xlim(0, end - start)
             plt.ylim(axis.lo, axis.hi)
@@ -100,7 +103,7 @@ class DCPlot(PlotextPlot):
                 bx, by = band_path(xs, lo, hi)
                 plt.plot(bx, by, marker="braille", color="gray")
             plt.plot(xs, avg, marker="braille")
-            plt.xlabel("UTC")
+            plt.xlabel(dt.datetime.fromtimestamp(end, tz).strftime("%Z"))
         self.refresh()
 
 

@@ -7,10 +7,11 @@ the shell never disagree on a figure or its name.
 
 from __future__ import annotations
 
-import datetime as dt
+from typing import Any
 
 from ..core.diagnostics import diag_document
 from ..core.live import DeviceLive
+from ..core.timesync import local_text
 from .livetable import Column, Row
 
 __all__ = ["DIAG_COLUMNS", "diag_rows", "fmt_uptime"]
@@ -33,13 +34,13 @@ def _ms(v: float | None) -> str:
     return "—" if v is None else f"{v:.2f} ms"
 
 
-def _when(ms: int | None) -> str:
+def _when(config: Any, ms: int | None) -> str:
     if ms is None:
         return "—"
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return local_text(config, ms / 1000, "%Y-%m-%d %H:%M:%S %Z")
 
 
-def diag_rows(live: DeviceLive, now: float) -> list[Row]:
+def diag_rows(live: DeviceLive, now: float, config: Any) -> list[Row]:
     """The Diagnostics tab's rows for one PDU at ``now``."""
     d = diag_document(live, now)
     pairs = (
@@ -55,7 +56,7 @@ def diag_rows(live: DeviceLive, now: float) -> list[Row]:
         ("Other failures", str(d["failures"])),
         ("Missed sweeps now", str(d["missedSweeps"])),
         ("Last error", d["lastError"] or "none"),
-        ("Last error at", _when(d["lastErrorAt"])),
-        ("Last answer at", _when(d["lastOkAt"])),
+        ("Last error at", _when(config, d["lastErrorAt"])),
+        ("Last answer at", _when(config, d["lastOkAt"])),
     )
     return [Row(key=k, cells={"param": k, "value": v}) for k, v in pairs]

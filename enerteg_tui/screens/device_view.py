@@ -179,7 +179,7 @@ class DevicePage(Page):
         """The Diagnostics tab (only while it is shown: its figures change every poll)."""
         if self.query_one(TabbedContent).active == "diag":
             self.query_one("#diag-table", LiveTable).set_rows(
-                diag_rows(live, self.ctx.core.clock()))
+                diag_rows(live, self.ctx.core.clock(), self.ctx.core.config))
 
     def on_live_batch(self, batch: Batch) -> None:
         live = self.ctx.core.live.get(self.hex_id)

@@ -23,7 +23,6 @@ Apply waits for it. Topics with an action have a button for it
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import typing
 from collections.abc import Awaitable, Callable
@@ -45,7 +44,9 @@ from ..core.events import Batch
 from ..core.settings import SETTINGS_TOPICS, SettingsModel, settings_schema
 from ..core.settings._base import SECRET_SHOWN_AS
 from ..core.settings.appliers import Appliers
+from .cells import time_heading
 from .forms import FormDialog, FormField, FormFields
+from ..core.timesync import CLOCK_CHANGE_WARNING, local_text, zone_abbr
 from ..core.vocabulary import severity_word
 from .listtable import ListTable
 from .livetable import Column, LiveTable, Row
@@ -129,8 +130,8 @@ def value_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _changed(ts_ms: int) -> str:
-    return dt.datetime.fromtimestamp(ts_ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+def _changed(config: Any, ts_ms: int) -> str:
+    return local_text(config, ts_ms / 1000, "%Y-%m-%d %H:%M:%S")
 
 
 def _service_text(schema: type[SettingsModel], appliers: Appliers) -> Text:
@@ -256,8 +257,10 @@ class SettingsPage(Page):
         for name, schema in SETTINGS_TOPICS.items():
             rows.append(Row(key=name, cells={
                 "title": _(schema.TITLE), "path": f"config/{name}",
-                "service": _service_text(schema, config.appliers), "changed": _changed(config.ts_ms(name))}))
+                "service": _service_text(schema, config.appliers),
+                "changed": _changed(config, config.ts_ms(name))}))
         table = self.query_one("#topics", LiveTable)
+        time_heading(table, config, "changed", "Last changed")
         table.sync(rows, flash=False)
         self.query_one("#title", PageTitle).update(Text.assemble(
             (_("Settings"), "bold"), " · " + _("{count} topics · enter: edit · b: back up now · "
@@ -352,6 +355,9 @@ class SettingsPage(Page):
         if report:
             line.append(f" Now: {report}.",
                         style="bold yellow" if "waits for confirmation" in report else "")
+        if self.topic == "time":        # the manual's warning (§4.2): servers that step
+            line.append(f" {self.ctx.core.timesync.host_text}. {CLOCK_CHANGE_WARNING}",
+                        style="yellow")       # the clock leave a gap in the history
         self._service_shown = line.plain
         self.query_one("#service", Static).update(line)
 
@@ -543,10 +549,10 @@ class SettingsPage(Page):
             return
         choices = [Choice(f"/{p.parent.name}/{p.name}", {
             "path": f"/{p.parent.name}/{p.name}", "size": f"{p.stat().st_size:,}",
-            "when": _changed(int(p.stat().st_mtime * 1000))},
+            "when": _changed(c.config, int(p.stat().st_mtime * 1000))},
             f"{p.parent.name}/{p.name}".lower()) for p in files]
         columns = (Column("path", "File", 48, "left"), Column("size", "Bytes", 10),
-                   Column("when", "Written (UTC)", 19, "left"))
+                   Column("when", f"Written ({zone_abbr(c.config)})", 19, "left"))
 
         def chosen(shown: str | None) -> None:
             if shown:

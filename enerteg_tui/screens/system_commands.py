@@ -186,7 +186,10 @@ def _support(app: Any, action: str) -> None:
         except EnertegError as exc:
             notify_error(app.screen, exc, title)
             return
-        app.notify(status_text(support.status()), title=title, timeout=30, markup=False)
+        from ..core.timesync import local_iso_text
+        app.notify(status_text(support.status(),
+                               lambda iso: local_iso_text(ctx.core.config, iso)),
+                   title=title, timeout=30, markup=False)
         return
     if action == SUPPORT_CLOSE:
         async def closed(yes: bool | None) -> None:
@@ -221,11 +224,13 @@ def _support(app: Any, action: str) -> None:
         except EnertegError as exc:
             notify_error(app.screen, exc, f"{title} refused")
             return
+        from ..core.timesync import local_iso_text
+        until = local_iso_text(ctx.core.config, st["expires"])
         app.push_screen(ShownOnce(
-            f"Support access until {st['expires']}",
+            f"Support access until {until}",
             f"Account {st['account']} (role {st['role']}) may log in with this password "
-            f"until {st['expires']}; it stops working then or when the access is closed. "
-            "Give it to the support engineer.", password))
+            f"until {until}; it stops working then or when the access is closed. Give it "
+            "to the support engineer.", password))
 
     app.push_screen(ConfirmDialog(
         f"Open the support account for {hours:g} h?\n\nA one-time password is shown "

@@ -14,8 +14,7 @@ form, nothing made) and audits ``token.create`` / ``token.revoke``.
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -25,6 +24,7 @@ from textual.widgets import Static
 from ..core.api_tokens import MAX_DAYS, TokenInfo
 from ..core.errors import EnertegError
 from ..core.permissions import Action
+from ..core.timesync import local_text, zone_abbr
 from .dialogs import ConfirmDialog, ShownOnce
 from .forms import FormDialog, FormField
 from .livetable import Column, LiveTable, Row
@@ -43,20 +43,21 @@ COLUMNS = (
     Column("expires", "Expires", 10, "left"),
     Column("used", "Last used", 10, "left"),
 )
-"""Token table columns: days (UTC), so that the table fits 80 columns beside the tree;
-the line below names the highlighted token's id and its times to the minute."""
+"""Token table columns: days (in the zone of config/time), so that the table fits 80
+columns beside the tree; the line below names the highlighted token's id and its times
+to the minute."""
 
 DAYS_HINT = f"0 = never expires, at most {MAX_DAYS}"
 
 
-def _when(ts: float | None, none: str) -> str:
+def _when(config: Any, ts: float | None, none: str) -> str:
     if ts is None:
         return none
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return local_text(config, ts, "%Y-%m-%d %H:%M")
 
 
-def _day(ts: float | None, none: str) -> str:
-    return none if ts is None else _when(ts, "")[:10]
+def _day(config: Any, ts: float | None, none: str) -> str:
+    return none if ts is None else _when(config, ts, "")[:10]
 
 
 def _days(text: str) -> int | str:
@@ -68,10 +69,11 @@ def _days(text: str) -> int | str:
 class TokenShownOnce(ShownOnce):
     """The text of a new token, shown this once: copy it now."""
 
-    def __init__(self, info: TokenInfo, text: str) -> None:
+    def __init__(self, info: TokenInfo, text: str, config: Any) -> None:
         super().__init__(f"API token {info.id} ({info.name})",
-                         f"Made for {info.user}; expires {_when(info.expires, 'never')} "
-                         "(UTC). Send it as Authorization: Bearer <token>.", text)
+                         f"Made for {info.user}; expires "
+                         f"{_when(config, info.expires, 'never')} ({zone_abbr(config)}). "
+                         "Send it as Authorization: Bearer <token>.", text)
         self.info = info
 
 
@@ -129,10 +131,10 @@ class TokensPage(Page):
         self.infos = {t.id: t for t in infos}
         keep = self.table.current.key if self.table.current else None
         self.table.set_rows([Row(key=t.id, cells={
-            "name": t.name, "user": t.user, "created": _day(t.created, ""),
-            "expires": Text(_day(t.expires, "never"),
+            "name": t.name, "user": t.user, "created": _day(ctx.core.config, t.created, ""),
+            "expires": Text(_day(ctx.core.config, t.expires, "never"),
                             style="bold red" if t.expired(now) else ""),
-            "used": _day(t.last_used, "never")}) for t in infos])
+            "used": _day(ctx.core.config, t.last_used, "never")}) for t in infos])
         keys = [r.key for r in self.table.rows]
         if keep in keys:
             self.table.cursor_row = keys.index(keep)
@@ -155,11 +157,13 @@ class TokensPage(Page):
                         "Redfish, /events); its text is shown once.")
         else:
             expired = t.expired(self.ctx.core.clock())
+            config = self.ctx.core.config
             text.append(f"{t.name} ", style="bold")
-            text.append(f"(id {t.id}) of {t.user}: made {_when(t.created, '')} UTC, "
-                        + (f"expired {_when(t.expires, '')}" if expired else
-                           f"expires {_when(t.expires, 'never')}")
-                        + f", last used {_when(t.last_used, 'never')}.\n")
+            text.append(f"(id {t.id}) of {t.user}: made {_when(config, t.created, '')} "
+                        f"{zone_abbr(config, t.created)}, "
+                        + (f"expired {_when(config, t.expires, '')}" if expired else
+                           f"expires {_when(config, t.expires, 'never')}")
+                        + f", last used {_when(config, t.last_used, 'never')}.\n")
             text.append("Acts with the roles its owner has at each request · d revokes it")
         self.query_one("#detail", Static).update(text)
 
@@ -193,7 +197,7 @@ class TokensPage(Page):
                 self.table.cursor_row = keys.index(info.id)
                 self._describe()
             self.say(f"API token {info.id} ({info.name}) made for {info.user}")
-            self.app.push_screen(TokenShownOnce(info, text))
+            self.app.push_screen(TokenShownOnce(info, text, self.ctx.core.config))
 
         fields = [FormField("name", "Name (letters, digits, _ . : @ -)",
                             placeholder="e.g. ansible"),

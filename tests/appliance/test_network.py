@@ -74,7 +74,9 @@ class Net:
             ["ip", "netns", "exec", self.ctl, sys.executable, "-m", "enerteg_tui", "serve",
              "--data-dir", str(self.data), "--simulate", "2", "--interval", "1",
              "--ssh-port", str(SSH_PORT), "--bind", "0.0.0.0", "--manage-host",
-             "--resolv-conf", str(self.resolv)],
+             "--resolv-conf", str(self.resolv),
+             "--chrony-sources", str(self.tmp / "chrony" / "sources.d" / "enerteg.sources"),
+             "--timesyncd-conf", str(self.tmp / "timesyncd.conf.d" / "enerteg.conf")],
             stdout=subprocess.DEVNULL, stderr=log, text=True, env=_env())
         self.procs.append(proc)
         wait_for_blocking(lambda: proc.poll() is not None

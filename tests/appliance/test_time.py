@@ -85,3 +85,14 @@ async def test_date_set_is_refused_without_manage_host_naming_the_flag(make_cont
 
 
 
+
+
+async def test_iso_text_of_machine_documents_is_shown_in_the_zone(make_controller) -> None:
+    from enerteg_tui.core.timesync import local_iso_text
+    c = await make_controller(pdus=2)
+    await c.topics.put(ADMIN, "config/time", {"timezone": "Europe/Prague"})
+    assert local_iso_text(c.core.config, "2026-01-09T23:06:40Z") == "2026-01-10T00:06:40+01:00"
+    assert local_iso_text(c.core.config, "2026-07-01T10:00:00+00:00") == "2026-07-01T12:00:00+02:00"
+    assert local_iso_text(c.core.config, None) == "-" and local_iso_text(c.core.config, "soon") == "soon"
+    await c.topics.put(ADMIN, "config/time", {"timezone": "UTC"})
+    assert local_iso_text(c.core.config, "2026-01-09T23:06:40Z") == "2026-01-09T23:06:40+00:00"

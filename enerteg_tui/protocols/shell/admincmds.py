@@ -16,6 +16,7 @@ from typing import Any
 from ...core.backup import FACTORY_RESET_WORD
 from ...core.errors import Invalid, shown
 from ...core.i18n import _
+from ...core.timesync import local_iso
 from .parse import UsageError
 
 __all__ = ["cmd_backup", "cmd_restore", "cmd_factory_reset"]
@@ -47,10 +48,12 @@ async def cmd_backup(sh: Any, args: list[str]) -> None:
         from ...core.permissions import Action, require
 
         require(sh.principal, Action.ADMINISTER, "backup")
+        backups = svc.list_backups()
         rows = [{"path": f"/backups/{b.path.name}", "bytes": b.size,
                  "created": dt.datetime.fromtimestamp(b.created, dt.timezone.utc)
-                 .isoformat(timespec="seconds")} for b in svc.list_backups()]
-        text = "\n".join(f"{r['created']}  {r['bytes']:>10}  {r['path']}" for r in rows)
+                 .isoformat(timespec="seconds")} for b in backups]
+        text = "\n".join(f"{local_iso(sh.core.config, b.created)}  {r['bytes']:>10}  {r['path']}"
+                         for r, b in zip(rows, backups))
         sh.emit(rows, text or "No backups yet.")
     else:
         raise UsageError("Usage: backup create | backup list")

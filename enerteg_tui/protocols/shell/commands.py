@@ -20,6 +20,7 @@ from ...core.documents import loads
 from ...core.errors import EnertegError, Invalid, NotFound, shown
 from ...core.i18n import NP_, N_, _, pgettext
 from ...core.safetext import escape_control
+from ...core.timesync import local_iso
 from ...core.topics import normalize
 from .parse import UsageError
 
@@ -213,8 +214,9 @@ async def cmd_whoami(sh: Any, args: list[str]) -> None:
     data = {"user": p.user, "roles": sorted(r.value for r in p.roles), "source": p.source,
             "face": p.face, "from": p.address or "-", "loginTime": since,
             "controller": sh.core.system.version()["controller"]}
+    readable = {**data, "loginTime": local_iso(sh.core.config, p.since)}
     sh.emit(data, "\n".join(f"{k:<10} {', '.join(v) if isinstance(v, list) else v}"
-                            for k, v in data.items()))
+                            for k, v in readable.items()))
 
 
 async def cmd_users(sh: Any, args: list[str]) -> None:
@@ -232,8 +234,11 @@ async def cmd_users(sh: Any, args: list[str]) -> None:
                      "since": dt.datetime.fromtimestamp(p.since, dt.timezone.utc)
                      .isoformat(timespec="seconds"), "idleSeconds": int(now - s.last_activity)})
     text = [f"{'USER':<16} {'SOURCE':<6} {'FACE':<14} {'FROM':<22} {'SINCE':<26} IDLE"]
-    text += [f"{r['user']:<16} {r['source']:<6} {r['face']:<14} {r['from']:<22} {r['since']:<26} "
-             f"{r['idleSeconds'] // 60}m{r['idleSeconds'] % 60:02d}s" for r in rows]
+    sessions = sh.core.users.sessions.list()
+    text += [f"{r['user']:<16} {r['source']:<6} {r['face']:<14} {r['from']:<22} "
+             f"{local_iso(sh.core.config, s.principal.since):<26} "
+             f"{r['idleSeconds'] // 60}m{r['idleSeconds'] % 60:02d}s"
+             for r, s in zip(rows, sessions)]
     sh.emit(rows, "\n".join(text))
 
 

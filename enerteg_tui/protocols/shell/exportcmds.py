@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.errors import Unsupported
+from ...core.timesync import local_iso_text
 from .parse import UsageError
 
 __all__ = ["cmd_export", "cmd_logs"]
@@ -26,19 +27,20 @@ def _service(sh: Any) -> Any:
     return export
 
 
-def _status_text(doc: dict[str, Any]) -> str:
+def _status_text(doc: dict[str, Any], config: Any) -> str:
     lines = [
         f"Export:          {'enabled' if doc['enabled'] else 'disabled'} ({doc['target']})",
         f"Destination:     {doc['destination']}",
         f"State:           {doc['state']}"
         + (f", next try in {doc['retryInSeconds']:g} s" if doc["retryInSeconds"] is not None
            else ""),
-        f"Exported until:  {doc['exportedUntil'] or '-'}",
-        f"History until:   {doc['historyUntil'] or '-'}",
+        f"Exported until:  {local_iso_text(config, doc['exportedUntil'])}",
+        f"History until:   {local_iso_text(config, doc['historyUntil'])}",
         f"Rows this run:   {doc['rows']}",
     ]
     if doc["lastRun"]:
-        lines.append(f"Last export:     {doc['lastRun']}, {doc['lastRows']} rows, "
+        lines.append(f"Last export:     {local_iso_text(config, doc['lastRun'])}, "
+                     f"{doc['lastRows']} rows, "
                      f"{doc['lastMs']:g} ms")
     if doc["lastError"]:
         lines.append(f"Last error:      {doc['lastError']}")
@@ -54,7 +56,7 @@ async def cmd_export(sh: Any, args: list[str]) -> None:
         doc = (await export.run_now(sh.principal)).as_dict()
     else:
         raise UsageError("Usage: export status | export now")
-    sh.emit(doc, _status_text(doc))
+    sh.emit(doc, _status_text(doc, sh.core.config))
 
 
 async def cmd_logs(sh: Any, args: list[str]) -> None:

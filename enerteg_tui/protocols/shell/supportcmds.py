@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.support import MAX_HOURS, status_text
+from ...core.timesync import local_iso_text
 from .parse import UsageError
 
 __all__ = ["cmd_support", "USAGE"]
@@ -39,7 +40,7 @@ async def cmd_support(sh: Any, args: list[str]) -> None:
 
         require(sh.principal, Action.ADMINISTER, "user/support")
         st = support.status()
-        sh.emit(st, status_text(st))
+        sh.emit(st, status_text(st, lambda iso: local_iso_text(sh.core.config, iso)))
     elif args == ["disable"]:
         st = await support.disable(sh.principal)
         sh.emit(st, "Support access disabled: the support account cannot log in, its "
@@ -51,7 +52,7 @@ async def cmd_support(sh: Any, args: list[str]) -> None:
         password, st = await support.enable(sh.principal, _hours(opts["--hours"]),
                                             opts.get("--role", "admin"))
         sh.emit({**st, "password": password},
-                f"{status_text(st)}\nOne-time password: {password}\n"
+                f"{status_text(st, lambda iso: local_iso_text(sh.core.config, iso))}\nOne-time password: {password}\n"
                 "It is shown only now; give it to the support engineer. It stops working "
                 "at the expiry or at `support disable`.")
     else:

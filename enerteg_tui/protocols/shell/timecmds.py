@@ -74,4 +74,6 @@ async def cmd_time(sh: Any, args: list[str]) -> None:
         raise UsageError(TIME_USAGE)
     core = sh.core
     st = await core.timesync.check() if args == ["check"] else core.timesync.status
-    sh.emit(st.as_dict(), "\n".join(status_lines(core.config, st)))
+    host = core.timesync.host_text
+    sh.emit({**st.as_dict(), "hostClient": host},
+            "\n".join([*status_lines(core.config, st), f"Host client  {host}"]))

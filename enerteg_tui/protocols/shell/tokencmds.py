@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from ...core.api_tokens import TokenInfo
+from ...core.timesync import local_iso
 from .parse import UsageError
 
 __all__ = ["cmd_token", "TOKEN_USAGE"]
@@ -59,12 +60,17 @@ async def cmd_token(sh: Any, args: list[str]) -> None:
         info, text = await tokens.create(sh.principal, pos[0], days=int(days_text),
                                          user=opts.get("user"))
         doc = {**token_doc(info), "token": text}
-        sh.emit(doc, f"API token {info.id} for {info.user}, expires {doc['expires']}:\n{text}\n"
+        sh.emit(doc, f"API token {info.id} for {info.user}, expires "
+                     f"{local_iso(sh.core.config, info.expires, 'never')}:\n{text}\n"
                      "Copy it now: it is not shown again.")
     elif sub == "list" and not pos:
-        data = [token_doc(t) for t in await tokens.list(sh.principal, opts.get("user"))]
+        infos = await tokens.list(sh.principal, opts.get("user"))
+        data = [token_doc(t) for t in infos]
+        c = sh.core.config
         sh.emit(data, "\n".join(f"{d['id']}  {d['user']:<16} {d['name']:<24} expires "
-                                f"{d['expires']:<25} last used {d['lastUsed']}" for d in data)
+                                f"{local_iso(c, t.expires, 'never'):<25} last used "
+                                f"{local_iso(c, t.last_used, 'never')}"
+                                for d, t in zip(data, infos))
                 or "(no API tokens)")
     elif sub == "revoke" and len(pos) == 1 and not opts:
         info = await tokens.revoke(sh.principal, pos[0])
