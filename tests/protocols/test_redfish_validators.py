@@ -82,7 +82,6 @@ KNOWN_INTEROP_GAPS = {
     # CertificateService's collection
     "/UpdateService", "/Actions/#CertificateService.GenerateCSR",
     "/EthernetInterfaces",
-    "/Actions/#PowerDistributionMetrics.ResetMetrics",
     # the profile recommends DMTF's Power, SensorEvent and Update registries for events;
     # ours are of the EnerTEG registry the service serves
     "/RegistryPrefixes",
