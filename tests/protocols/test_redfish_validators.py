@@ -81,7 +81,6 @@ KNOWN_INTEROP_GAPS = {
     # imports keys, it does not make them: no GenerateCSR): docs/redfish.md lists them; HTTPS's Certificates is the
     # CertificateService's collection
     "/UpdateService", "/Actions/#CertificateService.GenerateCSR",
-    "/EthernetInterfaces",
     # the profile recommends DMTF's Power, SensorEvent and Update registries for events;
     # ours are of the EnerTEG registry the service serves
     "/RegistryPrefixes",

@@ -74,6 +74,9 @@ SCHEMAS: dict[str, list[str]] = {
     "CertificateLocations": ["CertificateLocations.v1_0_3"],
     "Certificate": ["Certificate.v1_10_1"],
     "CertificateCollection": [],
+    "EthernetInterface": ["EthernetInterface.v1_12_4"],
+    "EthernetInterfaceCollection": [],
+    "IPAddresses": ["IPAddresses.v1_1_5"],
     "Resource": ["Resource.v1_22_0"],
     "RedfishExtensions": ["RedfishExtensions.v1_0_0"],
 }
@@ -383,6 +386,7 @@ async def manager(ctx: Ctx) -> dict[str, Any]:
             "Status": {"State": "Enabled", "Health": "OK"},
             "NetworkProtocol": {"@odata.id": f"{MANAGER}/NetworkProtocol"},
             "LogServices": {"@odata.id": f"{MANAGER}/LogServices"},
+            "EthernetInterfaces": {"@odata.id": f"{MANAGER}/EthernetInterfaces"},
             "Actions": {"#Manager.Reset": {
                 "target": f"{MANAGER}/Actions/Manager.Reset",
                 "ResetType@Redfish.AllowableValues": ["GracefulRestart", "ForceRestart"]}},

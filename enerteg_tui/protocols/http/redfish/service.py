@@ -26,6 +26,7 @@ from ..events import EventHub
 from .errors import RedfishError, error_body
 from . import power, root  # noqa: F401  (they register their routes)
 from . import accounts, certificates, events, groups, manager  # noqa: F401  (likewise)
+from . import ethernet  # noqa: F401  (likewise)
 from .tree import Ctx, Route, etag, match_route
 
 __all__ = ["build_router", "RedfishFace"]
