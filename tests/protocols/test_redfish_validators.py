@@ -93,6 +93,12 @@ KNOWN_INTEROP_GAPS = {
     # a simulated ring with no names (the Mains circuit's UserLabel) and no branches on
     # some PDUs (Branches, an outlet's Links.BranchCircuit)
     "/UserLabel", "/Branches", "/Links",
+    # the controller's network interfaces (EthernetInterfaces): where the host sets its
+    # own addresses (no --manage-host, as here) the controller does not know how (DHCP,
+    # static), nor the IPv6 address state (the core reads addresses, not their flags); the
+    # test host's virtual interface reports no speed (/sys/class/net/*/speed is -1)
+    "/IPv4Addresses/AddressOrigin", "/IPv6Addresses/AddressOrigin",
+    "/IPv6Addresses/AddressState", "/SpeedMbps",
 }
 """What the OCP RackPDU profile (and its OCPServiceBaseline) still finds missing."""
 
@@ -113,7 +119,8 @@ async def test_interop_validator_with_the_ocp_rack_pdu_profile(make_controller,
     passed, warned, failed = map(int, m.groups())
     print(f"rf_interop_validator (OCPRackPDU): PASS {passed}, WARN {warned}, FAIL {failed}")
     log = "\n".join(p.read_text() for p in (tmp_path / "logs").rglob("*.log"))
-    missing = set(re.findall(r"FAIL - (/\S+) \(", log))
+    missing = {re.sub(r"/\d+(?=/)", "", p)        # an array's elements are one gap
+               for p in re.findall(r"FAIL - (/\S+) \(", log)}
     print("rf_interop_validator FAIL paths:", " ".join(sorted(missing)))
     assert missing or not failed, "the failures were not found in the log"
     assert missing <= KNOWN_INTEROP_GAPS, missing - KNOWN_INTEROP_GAPS
