@@ -57,3 +57,21 @@ async def test_reset_metrics_is_the_core_peak_reset(make_controller, tmp_path) -
             assert r.status_code == 204, r.text
         r = await client.post(f"{base}/Outlets/999/Actions/Outlet.ResetMetrics", auth=("boss", PW))
         assert r.status_code == 404
+
+
+async def test_mains_links_what_it_feeds_and_every_pdu_has_branches(make_controller,
+                                                                    tmp_path) -> None:
+    c, client = await redfish(make_controller, tmp_path)
+    async with client:
+        for live in c.core.live.ordered():
+            base = f"{PDUS}/{live.hex_id}"
+            model = live.info.model
+            pdu = (await client.get(base, auth=("viewer", PW))).json()
+            assert pdu["Branches"] == {"@odata.id": f"{base}/Branches"}
+            br = (await client.get(f"{base}/Branches", auth=("viewer", PW))).json()
+            assert br["Members@odata.count"] == model.branches
+            links = (await client.get(f"{base}/Mains/Mains", auth=("viewer", PW))).json()["Links"]
+            assert [m["@odata.id"] for m in links["Outlets"]] == [
+                f"{base}/Outlets/{n}" for n in range(1, model.outlets + 1)]
+            assert [m["@odata.id"] for m in links.get("DistributionCircuits", [])] == [
+                f"{base}/Branches/{n}" for n in range(1, model.branches + 1)]

@@ -160,8 +160,8 @@ async def rack_pdu(ctx: Ctx) -> dict[str, Any]:
         "Links": {"Chassis": [{"@odata.id": f"{V1}/Chassis/{live.hex_id}"}],
                   "ManagedBy": [{"@odata.id": MANAGER}]},
     }
-    if model.branches:
-        doc["Branches"] = {"@odata.id": f"{base}/Branches"}
+    # every PDU links its Branches; a PDU without branch circuits has an empty collection
+    doc["Branches"] = {"@odata.id": f"{base}/Branches"}
     doc["Location"] = location(ctx, live)
     return doc
 
@@ -292,6 +292,15 @@ async def mains_circuit(ctx: Ctx) -> dict[str, Any]:
                                           _POWER_EXTRA))
         _put(doc, "EnergykWh", _excerpt(live, Component.TOTAL, 0, "energy"))
     _put(doc, "FrequencyHz", _excerpt(live, Component.INPUT, 1, "frequency"))
+    # the input feeds every outlet, through the branch circuits where the PDU has them
+    outlets = [{"@odata.id": f"{PDUS}/{live.hex_id}/Outlets/{n}"}
+               for n in range(1, model.outlets + 1)]
+    doc["Links"] = {"Outlets": outlets, "Outlets@odata.count": len(outlets)}
+    if model.branches:
+        fed = [{"@odata.id": f"{PDUS}/{live.hex_id}/Branches/{n}"}
+               for n in range(1, model.branches + 1)]
+        doc["Links"].update({"DistributionCircuits": fed,
+                             "DistributionCircuits@odata.count": len(fed)})
     reset_action(doc, live, "Circuit.ResetMetrics", Component.INPUT, None)
     return doc
 
