@@ -9,7 +9,7 @@ lease in ``NetworkService.status``). Interfaces without a MAC address (loopback)
 not Ethernet interfaces and are not listed.
 
 Read-only: a change of the host's network takes ``network apply`` and then ``network
-confirm`` before its timer rolls it back (docs/network.md), two steps a Redfish PATCH
+confirm`` before its timer rolls it back (docs/appliance.md "Network"), two steps a Redfish PATCH
 cannot express without the client losing the controller in between; config/network
 and the shell's ``network`` command make the change. What is not known is not said: the
 origin of an address (DHCP, static) only where the controller set it, or for link-local

@@ -77,6 +77,12 @@ SCHEMAS: dict[str, list[str]] = {
     "EthernetInterface": ["EthernetInterface.v1_12_4"],
     "EthernetInterfaceCollection": [],
     "IPAddresses": ["IPAddresses.v1_1_5"],
+    "UpdateService": ["UpdateService.v1_17_0"],
+    "SoftwareInventory": ["SoftwareInventory.v1_13_0"],
+    "SoftwareInventoryCollection": [],
+    "TaskService": ["TaskService.v1_2_1"],
+    "Task": ["Task.v1_7_4"],
+    "TaskCollection": [],
     "Resource": ["Resource.v1_22_0"],
     "RedfishExtensions": ["RedfishExtensions.v1_0_0"],
 }
@@ -162,6 +168,8 @@ async def service_root(ctx: Ctx) -> dict[str, Any]:
         "EventService": {"@odata.id": f"{V1}/EventService"},
         "Registries": {"@odata.id": f"{V1}/Registries"},
         "CertificateService": {"@odata.id": f"{V1}/CertificateService"},
+        "UpdateService": {"@odata.id": f"{V1}/UpdateService"},
+        "Tasks": {"@odata.id": f"{V1}/TaskService"},
         "Links": {"Sessions": {"@odata.id": f"{V1}/SessionService/Sessions"}},
     }
 
