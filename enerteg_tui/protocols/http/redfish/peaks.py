@@ -21,6 +21,7 @@ from typing import Any
 from fastapi.responses import Response
 
 from ....core.live import DeviceLive
+from ....core.permissions import Action, require
 from ....core.quantities import Component
 from .errors import RedfishError
 from .root import V1
@@ -57,13 +58,22 @@ def _no_parameters(ctx: Ctx, action: str) -> None:
 
 
 def _pdu(ctx: Ctx) -> DeviceLive:
-    from . import power          # power imports this module for reset_action
-    return power._pdu(ctx)
+    """The PDU of the request, as ``power._pdu`` finds it (power imports this module)."""
+    require(ctx.who, Action.READ, "PowerEquipment")
+    live = ctx.core.live.get(ctx.params["pdu"])
+    if live is None:
+        raise RedfishError(404, "ResourceNotFound", f"There is no PDU {ctx.params['pdu']!r} "
+                           "on the ring; RackPDUs lists them",
+                           args=["PowerDistribution", ctx.params["pdu"]])
+    return live
 
 
-def _index(ctx: Ctx, key: str, count: int, what: str) -> int:
-    from . import power
-    return power._index(ctx, key, count, what)
+def _index(ctx: Ctx, count: int, what: str) -> int:
+    raw = ctx.params["n"]
+    if not raw.isdigit() or not 1 <= int(raw) <= count:
+        raise RedfishError(404, "ResourceNotFound", f"There is no {what} {raw!r} on PDU "
+                           f"{ctx.params['pdu']}; {what}s are 1 to {count}", args=[what, raw])
+    return int(raw)
 
 
 async def _reset(ctx: Ctx, action: str, comp: str | None, idx: int | None) -> Response:
@@ -89,11 +99,11 @@ async def reset_mains(ctx: Ctx) -> Response:
 
 @route(f"{PDUS}/{{pdu}}/Branches/{{n}}/Actions/Circuit.ResetMetrics", "POST")
 async def reset_branch(ctx: Ctx) -> Response:
-    n = _index(ctx, "n", _pdu(ctx).info.model.branches, "branch")
+    n = _index(ctx, _pdu(ctx).info.model.branches, "branch")
     return await _reset(ctx, "Circuit.ResetMetrics", "b", n)
 
 
 @route(f"{PDUS}/{{pdu}}/Outlets/{{n}}/Actions/Outlet.ResetMetrics", "POST")
 async def reset_outlet(ctx: Ctx) -> Response:
-    n = _index(ctx, "n", _pdu(ctx).info.model.outlets, "outlet")
+    n = _index(ctx, _pdu(ctx).info.model.outlets, "outlet")
     return await _reset(ctx, "Outlet.ResetMetrics", "o", n)
