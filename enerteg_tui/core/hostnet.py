@@ -66,6 +66,9 @@ class InterfaceState:
 
     name: str
     state: str = "down"
+    operstate: str = ""
+    """The kernel's operational state (``UP``, ``DOWN``, ``LOWERLAYERDOWN``, ``UNKNOWN``):
+    whether the link carries traffic, where ``state`` says whether it is switched on."""
     mac: str = ""
     ipv4: list[str] = field(default_factory=list)
     """``address/prefix`` texts."""
@@ -126,7 +129,8 @@ class HostNetwork:
             idx = self._index(ipr, name)
             link = ipr.get_links(idx)[0]
             st = InterfaceState(name=name, mac=str(link.get("IFLA_ADDRESS") or ""),
-                                state="up" if link["flags"] & 1 else "down")
+                                state="up" if link["flags"] & 1 else "down",
+                                operstate=str(link.get("IFLA_OPERSTATE") or ""))
             for a in ipr.get_addr(index=idx):
                 text = f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}"
                 (st.ipv4 if a["family"] == AF_INET else st.ipv6).append(text)

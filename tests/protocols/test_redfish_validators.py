@@ -72,29 +72,36 @@ async def test_service_validator_finds_no_failure(make_controller, tmp_path) -> 
                 "/Mains/Mains", "/Metrics", "/Sensors/Power", "/Managers/Controller",
                 "/OutletGroups/rack-", "/EventService/Subscriptions/", "/NetworkProtocol",
                 "/LogServices/AuditLog", "/Registries/EnerTEG/EnerTEG.1.0.0",
-                "/HTTPS/Certificates/", "/CertificateService/CertificateLocations"):
+                "/HTTPS/Certificates/", "/CertificateService/CertificateLocations",
+                "/EthernetInterfaces/", "/UpdateService/FirmwareInventory/",
+                "/SoftwareInventory/Controller", "/TaskService"):
         assert uri in out, uri
 
 
 KNOWN_INTEROP_GAPS = {
-    # not built yet (update/network interfaces over Redfish, resetting energy; the store
-    # imports keys, it does not make them: no GenerateCSR): docs/redfish.md lists them; HTTPS's Certificates is the
-    # CertificateService's collection
-    "/UpdateService", "/Actions/#CertificateService.GenerateCSR",
-    "/EthernetInterfaces",
-    "/Actions/#PowerDistributionMetrics.ResetMetrics",
+    # the store imports keys, it does not make them: no GenerateCSR (docs/redfish.md)
+    "/Actions/#CertificateService.GenerateCSR",
     # the profile recommends DMTF's Power, SensorEvent and Update registries for events;
     # ours are of the EnerTEG registry the service serves
     "/RegistryPrefixes",
-    # facts the ring does not give us: when a peak happened; an outlet's rated current
-    # (the manual has only a branch's "Max. amps", the breaker's, not the outlet's); its
-    # type (the manual says the PDU reports one, shown as a symbol, but names neither its
-    # values nor their encoding, and the driver interface does not carry it: a simulated
-    # value would be invented)
+    # facts the ring does not give us: a peak of power (the PDUs keep current peaks only,
+    # shown as PeakReading of the Current sensors; the profile asks it of Power sensors)
+    # and when any peak happened; an outlet's rated current (the manual has only a
+    # branch's "Max. amps", the breaker's, not the outlet's); its type (the manual says
+    # the PDU reports one, shown as a symbol, but names neither its values nor their
+    # encoding, and the driver interface does not carry it: a simulated value would be
+    # invented)
     "/OutletType", "/RatedCurrentAmps", "/PeakReadingTime", "/PeakReading",
-    # a simulated ring with no names (the Mains circuit's UserLabel) and no branches on
-    # some PDUs (Branches, an outlet's Links.BranchCircuit)
-    "/UserLabel", "/Branches", "/Links",
+    # the Mains circuit has no user label of its own (the PDU's name is the
+    # PowerDistribution's UserLabel); an outlet of a PDU without branch circuits has no
+    # Links.BranchCircuit (it is fed by the Mains circuit, which links its outlets)
+    "/UserLabel", "/Links",
+    # the controller's network interfaces (EthernetInterfaces): where the host sets its
+    # own addresses (no --manage-host, as here) the controller does not know how (DHCP,
+    # static), nor the IPv6 address state (the core reads addresses, not their flags); the
+    # test host's virtual interface reports no speed (/sys/class/net/*/speed is -1)
+    "/IPv4Addresses/AddressOrigin", "/IPv6Addresses/AddressOrigin",
+    "/IPv6Addresses/AddressState", "/SpeedMbps",
 }
 """What the OCP RackPDU profile (and its OCPServiceBaseline) still finds missing."""
 
@@ -115,7 +122,8 @@ async def test_interop_validator_with_the_ocp_rack_pdu_profile(make_controller,
     passed, warned, failed = map(int, m.groups())
     print(f"rf_interop_validator (OCPRackPDU): PASS {passed}, WARN {warned}, FAIL {failed}")
     log = "\n".join(p.read_text() for p in (tmp_path / "logs").rglob("*.log"))
-    missing = set(re.findall(r"FAIL - (/\S+) \(", log))
+    missing = {re.sub(r"/\d+(?=/)", "", p)        # an array's elements are one gap
+               for p in re.findall(r"FAIL - (/\S+) \(", log)}
     print("rf_interop_validator FAIL paths:", " ".join(sorted(missing)))
     assert missing or not failed, "the failures were not found in the log"
     assert missing <= KNOWN_INTEROP_GAPS, missing - KNOWN_INTEROP_GAPS

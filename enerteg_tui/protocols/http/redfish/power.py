@@ -23,6 +23,7 @@ from ....core.model import OutletAction, OutletState
 from ....core.permissions import Action, require
 from ....core.quantities import Component
 from .errors import RedfishError
+from .peaks import reset_action
 from .placement import UNCHANGED, location, rack_of_patch
 from .root import MANAGER, V1, iso
 from .tree import Ctx, collection, etag, route
@@ -159,8 +160,8 @@ async def rack_pdu(ctx: Ctx) -> dict[str, Any]:
         "Links": {"Chassis": [{"@odata.id": f"{V1}/Chassis/{live.hex_id}"}],
                   "ManagedBy": [{"@odata.id": MANAGER}]},
     }
-    if model.branches:
-        doc["Branches"] = {"@odata.id": f"{base}/Branches"}
+    # every PDU links its Branches; a PDU without branch circuits has an empty collection
+    doc["Branches"] = {"@odata.id": f"{base}/Branches"}
     doc["Location"] = location(ctx, live)
     return doc
 
@@ -242,6 +243,7 @@ async def pdu_metrics(ctx: Ctx) -> dict[str, Any]:
         # the most loaded phase against the rated input current
         load = max(c for c in currents if c is not None) / live.info.model.rating_a * 100
         doc["PowerLoadPercent"] = {"Reading": round(load, 1)}
+    reset_action(doc, live, "PowerDistributionMetrics.ResetMetrics", None, None)
     return doc
 
 
@@ -290,6 +292,16 @@ async def mains_circuit(ctx: Ctx) -> dict[str, Any]:
                                           _POWER_EXTRA))
         _put(doc, "EnergykWh", _excerpt(live, Component.TOTAL, 0, "energy"))
     _put(doc, "FrequencyHz", _excerpt(live, Component.INPUT, 1, "frequency"))
+    # the input feeds every outlet, through the branch circuits where the PDU has them
+    outlets = [{"@odata.id": f"{PDUS}/{live.hex_id}/Outlets/{n}"}
+               for n in range(1, model.outlets + 1)]
+    doc["Links"] = {"Outlets": outlets, "Outlets@odata.count": len(outlets)}
+    if model.branches:
+        fed = [{"@odata.id": f"{PDUS}/{live.hex_id}/Branches/{n}"}
+               for n in range(1, model.branches + 1)]
+        doc["Links"].update({"DistributionCircuits": fed,
+                             "DistributionCircuits@odata.count": len(fed)})
+    reset_action(doc, live, "Circuit.ResetMetrics", Component.INPUT, None)
     return doc
 
 
@@ -330,6 +342,7 @@ async def branch(ctx: Ctx) -> dict[str, Any]:
     outlets = [{"@odata.id": f"{PDUS}/{live.hex_id}/Outlets/{i + 1}"}
                for i, b in enumerate(model.outlet_branch) if b == n]
     doc["Links"] = {"Outlets": outlets, "Outlets@odata.count": len(outlets)}
+    reset_action(doc, live, "Circuit.ResetMetrics", Component.BRANCH, n)
     return doc
 
 
@@ -384,6 +397,7 @@ async def outlet(ctx: Ctx) -> dict[str, Any]:
         doc["Actions"] = {"#Outlet.PowerControl": {
             "target": f"{base}/Actions/Outlet.PowerControl",
             "PowerState@Redfish.AllowableValues": ["On", "Off", "PowerCycle"]}}
+    reset_action(doc, live, "Outlet.ResetMetrics", Component.OUTLET, n)
     return doc
 
 

@@ -74,6 +74,15 @@ SCHEMAS: dict[str, list[str]] = {
     "CertificateLocations": ["CertificateLocations.v1_0_3"],
     "Certificate": ["Certificate.v1_10_1"],
     "CertificateCollection": [],
+    "EthernetInterface": ["EthernetInterface.v1_12_4"],
+    "EthernetInterfaceCollection": [],
+    "IPAddresses": ["IPAddresses.v1_1_5"],
+    "UpdateService": ["UpdateService.v1_17_0"],
+    "SoftwareInventory": ["SoftwareInventory.v1_13_0"],
+    "SoftwareInventoryCollection": [],
+    "TaskService": ["TaskService.v1_2_1"],
+    "Task": ["Task.v1_7_4"],
+    "TaskCollection": [],
     "Resource": ["Resource.v1_22_0"],
     "RedfishExtensions": ["RedfishExtensions.v1_0_0"],
 }
@@ -159,6 +168,8 @@ async def service_root(ctx: Ctx) -> dict[str, Any]:
         "EventService": {"@odata.id": f"{V1}/EventService"},
         "Registries": {"@odata.id": f"{V1}/Registries"},
         "CertificateService": {"@odata.id": f"{V1}/CertificateService"},
+        "UpdateService": {"@odata.id": f"{V1}/UpdateService"},
+        "Tasks": {"@odata.id": f"{V1}/TaskService"},
         "Links": {"Sessions": {"@odata.id": f"{V1}/SessionService/Sessions"}},
     }
 
@@ -383,6 +394,7 @@ async def manager(ctx: Ctx) -> dict[str, Any]:
             "Status": {"State": "Enabled", "Health": "OK"},
             "NetworkProtocol": {"@odata.id": f"{MANAGER}/NetworkProtocol"},
             "LogServices": {"@odata.id": f"{MANAGER}/LogServices"},
+            "EthernetInterfaces": {"@odata.id": f"{MANAGER}/EthernetInterfaces"},
             "Actions": {"#Manager.Reset": {
                 "target": f"{MANAGER}/Actions/Manager.Reset",
                 "ResetType@Redfish.AllowableValues": ["GracefulRestart", "ForceRestart"]}},

@@ -26,6 +26,7 @@ from ..events import EventHub
 from .errors import RedfishError, error_body
 from . import power, root  # noqa: F401  (they register their routes)
 from . import accounts, certificates, events, groups, manager  # noqa: F401  (likewise)
+from . import ethernet, updates  # noqa: F401  (likewise)
 from .tree import Ctx, Route, etag, match_route
 
 __all__ = ["build_router", "RedfishFace"]
@@ -118,8 +119,9 @@ class RedfishFace:
             principal = signed.principal if signed is not None else None
             try:
                 body: dict[str, Any] = {}
-                if verb in ("POST", "PATCH", "PUT"):
-                    body = await _json_body(request)
+                if verb in ("POST", "PATCH", "PUT") and not request.headers.get(
+                        "content-type", "").lower().startswith("multipart/"):
+                    body = await _json_body(request)     # a multipart push reads its own
                 ctx = Ctx(self, request, principal, params, body, signed)
                 result = await handler(ctx)
             finally:
