@@ -638,15 +638,18 @@ class UserService:
         await self._fail(name, Principal(user=name or "?", roles=frozenset(), face=face,
                                          address=address), why)
 
-    async def principal_for(self, name: str, face: str, address: str) -> Principal:
+    async def principal_for(self, name: str, face: str, address: str, *,
+                            info: UserInfo | None = None) -> Principal:
         """The principal of ``name`` for a verified credential (an API token), with the
         lockout of ``name`` at ``address`` applied; not audited (a token is presented with
-        every request; its creation and revocation are audited)."""
+        every request; its creation and revocation are audited). ``info``: the user as
+        the caller just read it (saves reading it again)."""
         left = self.is_locked(name, address, face)
         if left:
             raise LockedOut(self.locked_message(name, address, left), thing="user", value=name,
                             allowed="a login after the lockout ends, or from elsewhere")
-        info = await self.get(name)
+        if info is None or info.name != name:
+            info = await self.get(name)
         closed = self.support.admission(name) if self.support is not None else None
         if closed:
             raise AuthFailed(closed, thing="user", value=name,
