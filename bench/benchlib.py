@@ -1,5 +1,5 @@
-"""Shared by the benchmarks that drive a controller process over SSH (shell.py,
-console.py): start ``enerteg serve`` with a benchmark user, and percentiles.
+"""Shared by the benchmarks: start ``enerteg serve`` with a benchmark user (shell.py,
+console.py, which drive a controller process over SSH), free ports and percentiles.
 
 The controller's stderr is read until the ready line and then drained by a thread
 for as long as the process lives: an undrained pipe fills (64 KiB of warnings) and
@@ -15,10 +15,18 @@ import sys
 import threading
 from pathlib import Path
 
-__all__ = ["PASSWORD", "USER", "percentile", "start_serve"]
+__all__ = ["PASSWORD", "USER", "free_port", "percentile", "start_serve"]
 
 USER = "bench"
 PASSWORD = "Bench-pass-1"
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -36,21 +36,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-# this file lives in bench/ beside http.py: keep bench/ off the path, or that file hides
-# the standard library's http package from starlette, uvicorn and http.client
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+# this file lives in bench/ beside http.py: bench/ goes to the END of the path, or that
+# file hides the standard library's http package from starlette, uvicorn and http.client
+BENCH = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(BENCH))
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+from benchlib import free_port, percentile as pct  # noqa: E402
 
 
 # ---------------------------------------------------------------------- client process

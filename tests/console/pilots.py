@@ -1,4 +1,5 @@
-"""Pilot steps the console key tests share (tests/console/test_keys_*.py).
+"""Pilot steps the console tests share (the key tests, tests/console/test_keys_*.py, and
+the command palette's system entries).
 
 Each of those tests starts the console App on a controller, lets it settle, opens a
 place or a section, and opens dialogs with a key, then waits for them; these helpers
@@ -20,7 +21,7 @@ from tests.helpers import wait_for
 
 from .conftest import make_app, settle
 
-__all__ = ["console", "open_place", "open_screen", "page", "press"]
+__all__ = ["console", "notes", "open_place", "open_screen", "page", "palette", "press"]
 
 
 def page(app: Any) -> Any:
@@ -59,3 +60,18 @@ async def open_screen(pilot: Pilot[Any], key: str, cls: type) -> Any:
     await wait_for(lambda: isinstance(app.screen, cls))
     await settle(pilot)
     return app.screen
+
+
+async def palette(pilot: Pilot[Any], text: str) -> None:
+    """Run the command palette's entry ``text``: open it, type, take the first hit."""
+    await pilot.press("ctrl+p")
+    await settle(pilot)
+    await pilot.press(*text)
+    await pilot.pause(0.3)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+def notes(app: Any) -> list[str]:
+    """The texts of the notifications the app has shown (and not yet expired)."""
+    return [str(n.message) for n in app._notifications]

@@ -15,19 +15,7 @@ from tests.helpers import wait_for
 from tests.update_packages import build, new_key, tampered
 
 from .conftest import make_app, settle
-
-
-async def _palette(pilot: Any, text: str) -> None:
-    await pilot.press("ctrl+p")
-    await settle(pilot)
-    await pilot.press(*text)
-    await pilot.pause(0.3)
-    await pilot.press("enter")
-    await settle(pilot)
-
-
-def _notes(app: Any) -> list[str]:
-    return [str(n.message) for n in app._notifications]
+from .pilots import notes, palette
 
 
 async def test_status_refusal_and_apply_behind_a_confirmation(make_controller: Any,
@@ -54,28 +42,28 @@ async def test_status_refusal_and_apply_behind_a_confirmation(make_controller: A
         assert "Apply software update enerteg-0.2.0.etgpkg" in texts
         assert "Apply software update zz-changed.etgpkg" in texts
 
-        await _palette(pilot, "Software update status")
+        await palette(pilot, "Software update status")
         await wait_for(lambda: any("Running version    0.1.0 (base)" in n
-                                   for n in _notes(app)), timeout=10)
-        assert any("enerteg-0.2.0.etgpkg, zz-changed.etgpkg" in n for n in _notes(app))
+                                   for n in notes(app)), timeout=10)
+        assert any("enerteg-0.2.0.etgpkg, zz-changed.etgpkg" in n for n in notes(app))
 
-        await _palette(pilot, "Apply software update zz-changed.etgpkg")
-        await wait_for(lambda: any("changed after signing" in n for n in _notes(app)),
+        await palette(pilot, "Apply software update zz-changed.etgpkg")
+        await wait_for(lambda: any("changed after signing" in n for n in notes(app)),
                        timeout=20)
         assert not isinstance(app.screen, ConfirmDialog)        # refused before asking
 
-        await _palette(pilot, "Apply software update enerteg-0.2.0.etgpkg")
+        await palette(pilot, "Apply software update enerteg-0.2.0.etgpkg")
         await wait_for(lambda: isinstance(app.screen, ConfirmDialog), timeout=20)
         await pilot.press("n")
         await settle(pilot)
         assert not isinstance(app.screen, ConfirmDialog)
         assert c.core.software.versions.installed() == []      # no: nothing installed
 
-        await _palette(pilot, "Apply software update enerteg-0.2.0.etgpkg")
+        await palette(pilot, "Apply software update enerteg-0.2.0.etgpkg")
         await wait_for(lambda: isinstance(app.screen, ConfirmDialog), timeout=20)
         await pilot.press("y")
         await wait_for(lambda: c.core.system.requested == "restart", timeout=60)
-        await wait_for(lambda: any("software update to 0.2.0" in n for n in _notes(app)),
+        await wait_for(lambda: any("software update to 0.2.0" in n for n in notes(app)),
                        timeout=10)
     assert c.core.software.versions.current() == "0.2.0"
     entries = await c.audit.query(principal("admin"), limit=100)

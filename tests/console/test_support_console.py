@@ -13,19 +13,7 @@ from enerteg_tui.screens.palette import ConsoleCommands
 from tests.helpers import wait_for
 
 from .conftest import make_app, settle
-
-
-async def _palette(pilot: Any, text: str) -> None:
-    await pilot.press("ctrl+p")
-    await settle(pilot)
-    await pilot.press(*text)
-    await pilot.pause(0.3)
-    await pilot.press("enter")
-    await settle(pilot)
-
-
-def _notes(app: Any) -> list[str]:
-    return [str(n.message) for n in app._notifications]
+from .pilots import notes, palette
 
 
 async def test_support_access_from_the_palette(make_controller: Any) -> None:
@@ -46,19 +34,19 @@ async def test_support_access_from_the_palette(make_controller: Any) -> None:
         assert "Close support access now" not in texts          # nothing open to close
 
         # remote management disabled: refused at once in the core's words, no question
-        await _palette(pilot, "Open support access for 4 hours")
-        await wait_for(lambda: any("remoteManagement is disabled" in n for n in _notes(app)),
+        await palette(pilot, "Open support access for 4 hours")
+        await wait_for(lambda: any("remoteManagement is disabled" in n for n in notes(app)),
                        timeout=10)
         assert not isinstance(app.screen, ConfirmDialog)
         assert not support.enabled
 
         await c.config.put(SYSTEM, "core", {"remoteManagement": "enabled"})
-        await _palette(pilot, "Open support access for 4 hours")
+        await palette(pilot, "Open support access for 4 hours")
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("n")                                   # cancelled: nothing opened
         await settle(pilot)
         assert not support.enabled
-        await _palette(pilot, "Open support access for 4 hours")
+        await palette(pilot, "Open support access for 4 hours")
         await pilot.press("y")
         await wait_for(lambda: isinstance(app.screen, ShownOnce), timeout=10)
         shown = app.screen
@@ -74,15 +62,15 @@ async def test_support_access_from_the_palette(make_controller: Any) -> None:
         await settle(pilot)
         assert not isinstance(app.screen, ShownOnce)
 
-        await _palette(pilot, "Support access status")
+        await palette(pilot, "Support access status")
         await wait_for(lambda: any("Support access: enabled until" in n
-                                   for n in _notes(app)), timeout=10)
+                                   for n in notes(app)), timeout=10)
 
-        await _palette(pilot, "Close support access now")
+        await palette(pilot, "Close support access now")
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("y")
         await wait_for(lambda: not support.enabled, timeout=10)
-        await wait_for(lambda: any("Support access closed" in n for n in _notes(app)),
+        await wait_for(lambda: any("Support access closed" in n for n in notes(app)),
                        timeout=10)
     actions = [e.action for e in await c.audit.query(SYSTEM, limit=50)]
     assert "support.enable" in actions and "support.disable" in actions
