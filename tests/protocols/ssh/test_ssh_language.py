@@ -87,6 +87,12 @@ async def test_user_token_firmware_and_update_messages_in_czech(ssh_env: SSHEnv)
     assert "network config: 'x' není klíč=hodnota" in res.err and res.code == 2
     res = await ssh_env.ssh("boss", "support enable --hours 999; update check nothing.etgpkg --bogus")
     assert "není povoleno; povoleno je 1 až" in res.err
+    res = await ssh_env.ssh("boss", "support status; update status")
+    assert res.code == 0, res
+    assert "Servisní přístup: vypnut (účet 'support'" in res.out
+    assert "Spuštěná verze     " in res.out and "Důvěryhodné klíče  " in res.out
+    res = await ssh_env.ssh("boss", "format json; support status")
+    assert json.loads(res.out)["enabled"] is False                      # the document: English keys
     res = await ssh_env.ssh("boss", "format json; user list")
     doc = json.loads(res.out)
     assert {"name", "roles", "keys", "mustChangePassword"} <= set(doc[0])
