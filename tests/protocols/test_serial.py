@@ -203,6 +203,7 @@ async def test_login_and_forced_change_in_the_system_language(controller, serve,
     await line.expect("Heslo: ")
     line.send("admin\r")
     await line.expect("Vaše heslo je výchozí z výroby; nyní si musíte nastavit nové.")
+    await line.expect("Heslo musí obsahovat nejméně ")            # the policy, in Czech too
     await line.expect("Nové heslo: ")
     line.send("Abcdefg-1\r")
     await line.expect("Zopakujte heslo: ")
