@@ -9,7 +9,8 @@ Extraction is GNU xgettext over every ``.py`` of the package, with the keywords 
 ``Binding(key, action, description)`` (the console's key bar and help),
 ``Command(handler, usage, summary)`` (the shell's help), ``Column(key, label, …)``
 (table headings), ``_Q(key, name, label, …)`` (quantity labels, ``core.quantities``) and
-``Section(kind, title, …)`` (the console's sections). An id whose ``{…}`` fields are
+``Section(kind, title, …)`` (the console's sections) and ``usage_error(message, …)``
+(a shell usage error: translated text, English JSON document). An id whose ``{…}`` fields are
 not plain names came from an f-string (``Binding(..., f"Feed {f.value}")``): it cannot
 be looked up and is left out. ``tests/test_i18n_catalogue.py`` runs ``check``.
 
@@ -35,7 +36,7 @@ PACKAGE = ROOT / "enerteg_tui"
 PO = PACKAGE / "locale" / "cs" / "LC_MESSAGES" / "enerteg.po"
 MO = PO.with_suffix(".mo")
 KEYWORDS = ("-k_", "-kN_", "-kNP_:1c,2", "-kngettext:1,2", "-kBinding:3", "-kCommand:3", "-kColumn:2", "-k_Q:3",
-            "-kSection:2")
+            "-kSection:2", "-kusage_error")
 _IN_FSTRING = re.compile(r"""\{_\(["']""")
 _FIELD = re.compile(r"(?<!\{)\{([^{}]*)\}(?!\})")
 

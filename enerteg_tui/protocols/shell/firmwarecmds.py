@@ -14,7 +14,7 @@ from typing import Any
 
 from ...core.i18n import _
 from ...core.timesync import local_text
-from .parse import UsageError
+from .parse import UsageError, usage_error
 
 __all__ = ["cmd_firmware", "USAGE", "status_text"]
 
@@ -84,7 +84,7 @@ async def cmd_firmware(sh: Any, args: list[str]) -> None:
         if targets == ["all"]:
             chosen = None
         elif "all" in targets:
-            raise UsageError(_("firmware update: give 'all' alone or hex ids of PDUs"))
+            raise usage_error("firmware update: give 'all' alone or hex ids of PDUs")
         else:
             chosen = [t.lower() for t in targets]
         job = await core.firmware.update(sh.principal, given, chosen, force=force)

@@ -23,7 +23,7 @@ from ...core.errors import Invalid, NotFound, Unsupported
 from ...core.i18n import _
 from ...core.settings import is_host
 from . import icmp
-from .parse import UsageError
+from .parse import UsageError, usage_error
 
 __all__ = ["cmd_ping", "cmd_network", "interfaces"]
 
@@ -44,11 +44,9 @@ def _int_opt(flag: str, text: str, lo: int, hi: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise UsageError(_("ping: {flag} {value} is not a whole number; allowed is {lo} to {hi}")
-                         .format(flag=flag, value=repr(text), lo=lo, hi=hi)) from None
+        raise usage_error("ping: {flag} {value} is not a whole number; allowed is {lo} to {hi}", flag=flag, value=repr(text), lo=lo, hi=hi) from None
     if not lo <= value <= hi:
-        raise UsageError(_("ping: {flag} {value} is out of range; allowed is {lo} to {hi}")
-                         .format(flag=flag, value=value, lo=lo, hi=hi))
+        raise usage_error("ping: {flag} {value} is out of range; allowed is {lo} to {hi}", flag=flag, value=value, lo=lo, hi=hi)
     return value
 
 
@@ -177,8 +175,8 @@ async def cmd_network(sh: Any, args: list[str]) -> None:
         net = sh.core.network
         sh.msg(await (net.apply(sh.principal) if sub == "apply" else net.confirm(sh.principal)))
     else:
-        raise UsageError(_("network: unknown subcommand {value}; allowed are status, list, "
-                           "config, apply, confirm").format(value=repr(sub)))
+        raise usage_error("network: unknown subcommand {value}; allowed are status, list, "
+                           "config, apply, confirm", value=repr(sub))
 
 
 async def _network_config(sh: Any, rest: list[str]) -> None:
@@ -191,7 +189,7 @@ async def _network_config(sh: Any, rest: list[str]) -> None:
         for w in rest:
             key, sep, value = w.partition("=")
             if not sep or not key:
-                raise UsageError(_("network config: {value} is not key=value").format(value=repr(w)))
+                raise usage_error("network config: {value} is not key=value", value=repr(w))
             changes[f"interfaces.{name}.{key}"] = value
         faces = sh.core.faces
         report = faces.next_report("network")

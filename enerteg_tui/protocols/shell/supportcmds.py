@@ -14,7 +14,7 @@ from typing import Any
 from ...core.i18n import _
 from ...core.support import MAX_HOURS, status_text
 from ...core.timesync import local_iso_text
-from .parse import UsageError
+from .parse import UsageError, usage_error
 
 __all__ = ["cmd_support", "USAGE"]
 
@@ -25,11 +25,11 @@ def _hours(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise UsageError(_("support enable: --hours {value} is not a number; allowed are "
-                           "1 to {max} hours").format(value=repr(text), max=MAX_HOURS)) from None
+        raise usage_error("support enable: --hours {value} is not a number; allowed are "
+                           "1 to {max} hours", value=repr(text), max=MAX_HOURS) from None
     if not 1 <= value <= MAX_HOURS:
-        raise UsageError(_("support enable: --hours {value} is not allowed; allowed are "
-                           "1 to {max} hours").format(value=text, max=MAX_HOURS))
+        raise usage_error("support enable: --hours {value} is not allowed; allowed are "
+                           "1 to {max} hours", value=text, max=MAX_HOURS)
     return value
 
 

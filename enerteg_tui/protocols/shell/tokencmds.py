@@ -13,7 +13,7 @@ from typing import Any
 from ...core.api_tokens import TokenInfo
 from ...core.i18n import _
 from ...core.timesync import local_iso
-from .parse import UsageError
+from .parse import UsageError, usage_error
 
 __all__ = ["cmd_token", "TOKEN_USAGE"]
 
@@ -57,8 +57,7 @@ async def cmd_token(sh: Any, args: list[str]) -> None:
     if sub == "create" and len(pos) == 1:
         days_text = opts.get("days", "90")
         if not days_text.isdigit():
-            raise UsageError(_("--days {value}: a whole number of days (0 = never expires)")
-                             .format(value=repr(days_text)))
+            raise usage_error("--days {value}: a whole number of days (0 = never expires)", value=repr(days_text))
         info, text = await tokens.create(sh.principal, pos[0], days=int(days_text),
                                          user=opts.get("user"))
         doc = {**token_doc(info), "token": text}

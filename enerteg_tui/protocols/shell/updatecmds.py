@@ -15,7 +15,7 @@ from typing import Any
 from ...core.i18n import _
 from ...core.software_update import status_text
 from ...core.timesync import local_text
-from .parse import UsageError
+from .parse import UsageError, usage_error
 
 __all__ = ["cmd_update", "USAGE"]
 
@@ -49,7 +49,7 @@ async def cmd_update(sh: Any, args: list[str]) -> None:
         return
     if "--yes" not in flags:
         if not sh.interactive:
-            raise UsageError(_("a script must confirm: update apply {file} --yes").format(file=files[0]))
+            raise usage_error("a script must confirm: update apply {file} --yes", file=files[0])
         from .term import read_line
 
         sh.io.write(_("Install version {version} (running {running}) and restart into it "

@@ -13,7 +13,7 @@ from typing import Any
 
 from ...core.errors import Invalid
 from ...core.i18n import _, ngettext
-from .parse import UsageError
+from .parse import UsageError, usage_error
 
 __all__ = ["cmd_passwd", "cmd_user", "cmd_unlock"]
 
@@ -28,8 +28,8 @@ async def _new_password(sh: Any, given: str | None, who: str) -> str:
     if given is not None:
         return given
     if not sh.interactive:
-        raise UsageError(_("a password for {who} is needed: give --password in a script, or run "
-                           "this at a terminal (ssh -t)").format(who=who))
+        raise usage_error("a password for {who} is needed: give --password in a script, or run "
+                           "this at a terminal (ssh -t)", who=who)
     first = await read_secret(sh.io, _("New password for {who}: ").format(who=who))
     second = await read_secret(sh.io, _("Repeat password: "))
     if first is None or second is None or first == "":
@@ -47,8 +47,8 @@ async def cmd_passwd(sh: Any, args: list[str]) -> None:
     if args:
         raise UsageError("Usage: passwd")
     if not sh.interactive:
-        raise UsageError(_("passwd needs a terminal (ssh -t host passwd); admins can use "
-                           "'user passwd NAME --password P'"))
+        raise usage_error("passwd needs a terminal (ssh -t host passwd); admins can use "
+                           "'user passwd NAME --password P'")
     old = await read_secret(sh.io, _("Current password: "))
     if old is None or old == "":
         raise Invalid("Password not changed", thing="password", value="", allowed="a password")
@@ -66,7 +66,7 @@ def _opts(args: list[str]) -> tuple[list[str], list[str], str | None]:
         elif a == "--password":
             password = next(it, None)
             if password is None:
-                raise UsageError(_("--password needs a value"))
+                raise usage_error("--password needs a value")
         else:
             pos.append(a)
     return pos, roles, password
@@ -110,7 +110,7 @@ async def cmd_user(sh: Any, args: list[str]) -> None:
     elif sub == "add" and len(pos) == 1:
         users.check_name(pos[0])
         if not roles:
-            raise UsageError(_("user add NAME --role ROLE: at least one --role is needed"))
+            raise usage_error("user add NAME --role ROLE: at least one --role is needed")
         info = await users.add(me, pos[0], await _new_password(sh, password, pos[0]), roles)
         sh.msg(_("User {name} added with roles {roles}.").format(
             name=info.name, roles=",".join(sorted(r.value for r in info.roles))))

@@ -93,6 +93,9 @@ async def test_user_token_firmware_and_update_messages_in_czech(ssh_env: SSHEnv)
     assert "Spuštěná verze     " in res.out and "Důvěryhodné klíče  " in res.out
     res = await ssh_env.ssh("boss", "format json; support status")
     assert json.loads(res.out)["enabled"] is False                      # the document: English keys
+    res = await ssh_env.ssh("boss", "format json; network config eth9 x")
+    assert res.code == 2 and json.loads(res.err.strip().splitlines()[-1]) == {
+        "error": "network config: 'x' is not key=value"}            # the document: English
     res = await ssh_env.ssh("boss", "format json; user list")
     doc = json.loads(res.out)
     assert {"name", "roles", "keys", "mustChangePassword"} <= set(doc[0])
