@@ -9,14 +9,22 @@ Extraction is GNU xgettext over every ``.py`` of the package, with the keywords 
 ``Binding(key, action, description)`` (the console's key bar and help),
 ``Command(handler, usage, summary)`` (the shell's help), ``Column(key, label, …)``
 (table headings), ``_Q(key, name, label, …)`` (quantity labels, ``core.quantities``) and
-``Section(kind, title, …)`` (the console's sections). An id whose ``{…}`` fields are
+``Section(kind, title, …)`` (the console's sections) and ``usage_error(message, …)``
+(a shell usage error: translated text, English JSON document). An id whose ``{…}`` fields are
 not plain names came from an f-string (``Binding(..., f"Feed {f.value}")``): it cannot
 be looked up and is left out. ``tests/test_i18n_catalogue.py`` runs ``check``.
+
+The settings keys' descriptions are attribute docstrings (pydantic reads them into
+``Field.description``; xgettext cannot see them) and the topics' ``SERVICE_NOTE`` and
+``INACTIVE_NOTE``: ``settings_texts`` reads them from the schemas and they are extracted
+from a generated file, ``settings-descriptions.py`` in the references; the settings
+page translates them where it shows them.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -28,7 +36,7 @@ PACKAGE = ROOT / "enerteg_tui"
 PO = PACKAGE / "locale" / "cs" / "LC_MESSAGES" / "enerteg.po"
 MO = PO.with_suffix(".mo")
 KEYWORDS = ("-k_", "-kN_", "-kNP_:1c,2", "-kngettext:1,2", "-kBinding:3", "-kCommand:3", "-kColumn:2", "-k_Q:3",
-            "-kSection:2")
+            "-kSection:2", "-kusage_error")
 _IN_FSTRING = re.compile(r"""\{_\(["']""")
 _FIELD = re.compile(r"(?<!\{)\{([^{}]*)\}(?!\})")
 
@@ -37,11 +45,30 @@ def _sources() -> list[str]:
     return sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py"))
 
 
+def settings_texts() -> list[str]:
+    """The settings keys' descriptions and the topics' service notes, in schema order."""
+    sys.path.insert(0, str(ROOT))
+    from enerteg_tui.core.settings import SETTINGS_TOPICS
+
+    seen: list[str] = []
+    for schema in SETTINGS_TOPICS.values():
+        texts = [f.description for f in schema.model_fields.values()]
+        texts += [getattr(schema, "SERVICE_NOTE", None), getattr(schema, "INACTIVE_NOTE", None)]
+        seen += [t for t in texts if t and t not in seen]
+    return seen
+
+
 def extract(pot: Path) -> None:
     """Write the template of every marked text to ``pot``."""
     subprocess.run(["xgettext", "-L", "Python", "--from-code=UTF-8", "--no-wrap",
                     "--package-name=enerteg", *KEYWORDS, "-o", str(pot), *_sources()],
                    cwd=PACKAGE, check=True, capture_output=True, text=True)
+    generated = pot.parent / "settings-descriptions.py"
+    generated.write_text("".join(f"_({json.dumps(t, ensure_ascii=False)})\n"
+                                 for t in settings_texts()), encoding="utf-8")
+    subprocess.run(["xgettext", "-L", "Python", "--from-code=UTF-8", "--no-wrap", "-j",
+                    "--package-name=enerteg", "-k_", "-o", str(pot), generated.name],
+                   cwd=pot.parent, check=True, capture_output=True, text=True)
 
 
 def entries(path: Path) -> dict[str, tuple[str, bool]]:

@@ -97,3 +97,47 @@ def test_alarm_sentences_are_stored_in_english_and_shown_in_czech() -> None:
         assert at.shown(gone) == 'Nedosažitelné zařízení PDU "A" (kritický) podle pravidla "r"'
         assert at.shown("SNMP agent not started: port in use") == (
             "SNMP agent not started: port in use")          # no template: as stored
+
+
+def test_condition_alarms_are_stored_in_english_and_shown_in_czech() -> None:
+    """A face that cannot listen (a real port held), the clock, a certificate and a shared
+    Device ID: the stored sentence is the English one, a Czech reader gets it translated,
+    with an operating system's own error text kept as it is."""
+    import socket
+
+    from enerteg_tui.core import alarm_texts as at
+    from enerteg_tui.protocols.settings_face import bind_problem
+
+    held = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    held.bind(("127.0.0.1", 0))
+    port = held.getsockname()[1]
+    try:
+        second = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with pytest.raises(OSError) as caught:
+            second.bind(("127.0.0.1", port))
+        second.close()
+    finally:
+        held.close()
+    why = bind_problem(caught.value, "UDP", "127.0.0.1", port, "config/snmp_agent agentPort",
+                       holder="another program, such as snmpd,")
+    stored = f"SNMP agent not running: {why}"                  # SettingsDrivenFace._set_status
+    error = caught.value.strerror
+    assert stored == (f"SNMP agent not running: cannot listen on UDP 127.0.0.1:{port}: {error} "
+                      "(another program, such as snmpd, holds the port)")
+    assert at.shown(stored) == stored
+    with i18n.use("cs"):
+        assert at.shown(stored) == (f"Agent SNMP neběží: nelze naslouchat na UDP 127.0.0.1:{port}: "
+                                    f"{error} (port drží jiný program, např. snmpd)")
+        clock = at.compose(at.CLOCK_OFF, offset="+12.5", limit="5", detail=at.compose(
+            at.CLOCK_DETAIL, offset="+12.512", server="127.0.0.1", stratum=2, delay="0.4"))
+        assert at.shown(clock) == ("Hodiny se odchylují o +12.5 s (více než 5 s): odchylka "
+                                   "+12.512 s od 127.0.0.1 (stratum 2, doba odezvy 0.4 ms)")
+        none = at.compose(at.CLOCK_UNSYNCHRONISED, why="pool.ntp.org: no answer within 2 s")
+        assert at.shown(none) == ("Hodiny nejsou synchronizovány: žádný server NTP "
+                                  "neodpověděl: pool.ntp.org: no answer within 2 s")
+        cert = at.compose(at.CERT_EXPIRING, id=3, name="web", day="2027-01-02", days=30)
+        assert at.shown(cert) == "Certifikát 3 (web) vyprší 2027-01-02, do 30 dní"
+        dup = at.compose(at.DUPLICATE_ID, id=7, count=2, names='"A" (0a), "B" (0b)', unit=7)
+        assert at.shown(dup).startswith('Device ID 7 hlásí 2 PDU: "A" (0a), "B" (0b). Jednotka '
+                                        'Modbus 7 neodpovídá za žádnou z nich (výjimka 0x0B)')
+        assert at.shown("Something nobody templated") == "Something nobody templated"

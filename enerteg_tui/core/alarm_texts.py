@@ -5,8 +5,12 @@ history, SNMP and REST documents, syslog and the audit log all carry it in Engli
 are machine formats). A person reads it in their session's language: ``shown`` matches
 the stored sentence against the templates below (the English message ids, so one table
 both composes and translates) and fills the translated template with the same values.
-A text no template matches (a condition alarm of a face, a clock alarm) is shown as
-stored.
+Condition alarms (``AlarmService.raise_condition``: a face that cannot listen, the
+clock, a certificate's expiry, a shared Device ID) are stored in English the same way;
+``CONDITIONS`` holds their sentences and ``FRAGMENTS`` the clauses their free parts are
+made of (the face's reason, the clock's measurement): a value that matches a fragment is
+shown translated, any other (an operating system's error text, a name) as stored. A text
+no template matches is shown as stored.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from typing import Any
 from .i18n import NP_, N_, _, current, translator
 from .quantities import QUANTITIES
 
-__all__ = ["EXCEEDED", "FALLEN", "RING_BROKEN", "RING_OPEN", "STALE", "UNREACHABLE", "compose",
+__all__ = ["BIND", "BIND_HELD", "BIND_ROOT", "CERT_EXPIRED", "CERT_EXPIRING", "CLOCK_DETAIL",
+           "CLOCK_OFF", "CLOCK_UNSYNCHRONISED", "CONDITIONS", "DUPLICATE_ID", "EXCEEDED", "FACE_DOWN",
+           "FALLEN", "FRAGMENTS", "RING_BROKEN", "RING_OPEN", "STALE", "UNREACHABLE", "compose",
            "shown"]
 
 EXCEEDED = N_('Value of {value} at {label} has exceeded the {severity} threshold of {threshold} '
@@ -33,6 +39,31 @@ RING_BROKEN = N_('Ring is broken at links {links}: the PDUs between the breaks a
                  '({severity}) via rule "{rule}"')
 TEMPLATES: tuple[str, ...] = (EXCEEDED, FALLEN, UNREACHABLE, STALE, RING_OPEN, RING_BROKEN)
 """Every sentence a threshold alarm is written in (``AlarmService._text``)."""
+
+FACE_DOWN = N_("{face} not running: {why}")
+CLOCK_OFF = N_("Clock off by {offset} s (more than {limit} s): {detail}")
+CLOCK_UNSYNCHRONISED = N_("Clock not synchronised: no NTP server answered: {why}")
+CERT_EXPIRED = N_("Certificate {id} ({name}) expired on {day}")
+CERT_EXPIRING = N_("Certificate {id} ({name}) expires on {day}, within {days} days")
+DUPLICATE_ID = N_("Device ID {id} is reported by {count} PDUs: {names}. Modbus unit {unit} "
+                  "answers for none of them (exception 0x0B) until each PDU has its own "
+                  "Device ID (sensor/<hexid>/config deviceId)")
+CONDITIONS: tuple[str, ...] = (FACE_DOWN, CLOCK_OFF, CLOCK_UNSYNCHRONISED, CERT_EXPIRED,
+                               CERT_EXPIRING, DUPLICATE_ID)
+"""The sentences of condition alarms (faces' ``SettingsDrivenFace._set_status``,
+``timesync``, ``certstore``, ``device_ids.duplicate_text`` compose with them)."""
+
+BIND_ROOT = N_("cannot listen on {proto} {address}: {error} (ports below 1024 need root; "
+               "set {key})")
+BIND_HELD = N_("cannot listen on {proto} {address}: {error} ({holder} holds the port)")
+BIND = N_("cannot listen on {proto} {address}: {error}")
+CLOCK_DETAIL = N_("offset {offset} s from {server} (stratum {stratum}, round trip {delay} ms)")
+FRAGMENTS: tuple[str, ...] = (BIND_ROOT, BIND_HELD, BIND, CLOCK_DETAIL)
+"""Clauses inside a condition's free part, most specific first; their own values
+(``{holder}``, a face's name) are shown translated when the catalogue has them."""
+WORDS: tuple[str, ...] = (N_("SNMP agent"), N_("Web server"), N_("Modbus server"),
+                          N_("another program"), N_("another program, such as snmpd,"))
+"""Names that fill a condition's fields (a face's ``TITLE``, who holds a port)."""
 
 PART_LABELS: tuple[str, ...] = (
     N_("the PDU totals ({quantity})"),
@@ -72,6 +103,9 @@ def shown(text: str) -> str:
     if language == "en" or not text:
         return text
     catalogue = translator(language)
+    condition = _fill(text, CONDITIONS, catalogue)
+    if condition is not None:
+        return condition
     for template in TEMPLATES:
         m = _pattern(template).match(text)
         if m is None:
@@ -101,3 +135,22 @@ def _part(label: str, catalogue: Any) -> str:
             values["component"] = catalogue.pgettext("at", values["component"])
         return catalogue.gettext(template).format(**values)
     return label
+
+
+def _fill(text: str, templates: tuple[str, ...], catalogue: Any) -> str | None:
+    """``text`` through the first of ``templates`` it matches, translated, each value
+    translated in turn when it is a fragment or a known word; None: no match."""
+    for template in templates:
+        m = _pattern(template).match(text)
+        if m is None:
+            continue
+        values = {k: _value(v, catalogue) for k, v in m.groupdict().items()}
+        return catalogue.gettext(template).format(**values)
+    return None
+
+
+def _value(value: str, catalogue: Any) -> str:
+    if value in WORDS:
+        return catalogue.gettext(value)
+    filled = _fill(value, FRAGMENTS, catalogue)
+    return value if filled is None else filled

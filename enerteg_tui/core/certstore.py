@@ -32,6 +32,7 @@ from typing import Any
 
 import aiosqlite
 
+from .alarm_texts import CERT_EXPIRED, CERT_EXPIRING, compose
 from .audit import AuditLog, Severity
 from .errors import Invalid, NotFound
 from .events import Event, EventBus
@@ -495,14 +496,15 @@ class CertStore:
             day = dt.datetime.fromtimestamp(info.not_after, dt.timezone.utc).date()
             if state == "expired":
                 self._alarms.raise_condition(
-                    EXPIRY_CONDITION, f"Certificate {info.id} ({info.name}) expired on {day}",
+                    EXPIRY_CONDITION, compose(CERT_EXPIRED, id=info.id, name=info.name, day=day),
                     index=info.id, severity="Critical")
             elif state == "expiring":
                 # the text names the day, not the days left: a daily check that changed
                 # it would announce the alarm again every day
                 self._alarms.raise_condition(
-                    EXPIRY_CONDITION, f"Certificate {info.id} ({info.name}) expires on {day}, "
-                    f"within {EXPIRY_WARNING_DAYS} days", index=info.id, severity="Warning")
+                    EXPIRY_CONDITION, compose(CERT_EXPIRING, id=info.id, name=info.name, day=day,
+                                              days=EXPIRY_WARNING_DAYS),
+                    index=info.id, severity="Warning")
             else:
                 self._alarms.clear_condition(EXPIRY_CONDITION, f"Certificate {info.id} is "
                                              f"{state}", index=info.id)

@@ -12,6 +12,7 @@ for neither PDU meanwhile (Modbus exception 0x0B).
 
 from __future__ import annotations
 
+from .alarm_texts import DUPLICATE_ID, compose
 from .errors import Conflict
 from .live import DeviceLive, LiveState
 
@@ -58,6 +59,4 @@ def duplicates(live: LiveState) -> dict[int, list[DeviceLive]]:
 def duplicate_text(device_id: int, devices: list[DeviceLive]) -> str:
     """The alarm's sentence for one shared Device ID."""
     names = ", ".join(_label(d) for d in devices)
-    return (f"Device ID {device_id} is reported by {len(devices)} PDUs: {names}. Modbus unit "
-            f"{device_id} answers for none of them (exception 0x0B) until each PDU has its own "
-            "Device ID (sensor/<hexid>/config deviceId)")
+    return compose(DUPLICATE_ID, id=device_id, count=len(devices), names=names, unit=device_id)

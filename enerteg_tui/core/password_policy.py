@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import Invalid
+from .i18n import N_, _, ngettext
 
 __all__ = ["CLASSES", "PasswordPolicy", "check_text"]
 
 CLASSES: tuple[tuple[str, str, Any], ...] = (
-    ("passwordNeedsLowercase", "a lowercase letter (a-z)", str.islower),
-    ("passwordNeedsUppercase", "an uppercase letter (A-Z)", str.isupper),
-    ("passwordNeedsDigit", "a digit (0-9)", str.isdigit),
-    ("passwordNeedsSpecial", "a character that is not a letter nor a digit (e.g. - ! # .)",
+    ("passwordNeedsLowercase", N_("a lowercase letter (a-z)"), str.islower),
+    ("passwordNeedsUppercase", N_("an uppercase letter (A-Z)"), str.isupper),
+    ("passwordNeedsDigit", N_("a digit (0-9)"), str.isdigit),
+    ("passwordNeedsSpecial", N_("a character that is not a letter nor a digit (e.g. - ! # .)"),
      lambda c: not c.isalnum()),
 )
 """(``config/auth`` key, what it asks for, the test of one character)."""
@@ -42,19 +43,21 @@ class PasswordPolicy:
     def of(cls, auth: Any) -> PasswordPolicy:
         """From the ``config/auth`` settings (attribute access; absent keys: defaults)."""
         return cls(min_length=int(getattr(auth, "minPasswordLength", 8)),
-                   needs=frozenset(k for k, _, _ in CLASSES if bool(getattr(auth, k, False))),
+                   needs=frozenset(k for k, _what, _test in CLASSES if bool(getattr(auth, k, False))),
                    history=int(getattr(auth, "passwordHistory", 0)),
                    max_age_days=int(getattr(auth, "passwordMaxAgeDays", 0)))
 
     def describe(self) -> str:
-        """The policy in one sentence (shown where a new password is asked for)."""
-        parts = [f"at least {self.min_length} characters"]
-        parts += [what for key, what, _ in CLASSES if key in self.needs]
-        text = "A password needs " + ", ".join(parts)
+        """The policy in one sentence (shown where a new password is asked for), in the
+        reader's language (outside a session, as the REST API: English)."""
+        parts = [ngettext("at least {count} characters", "at least {count} characters",
+                          self.min_length).format(count=self.min_length)]
+        parts += [_(what) for key, what, _test in CLASSES if key in self.needs]
+        text = _("A password needs {parts}").format(parts=", ".join(parts))
         if self.history:
-            text += f"; it may not repeat any of the last {self.history}"
+            text += _("; it may not repeat any of the last {count}").format(count=self.history)
         if self.max_age_days:
-            text += f"; it expires after {self.max_age_days} days"
+            text += _("; it expires after {days} days").format(days=self.max_age_days)
         return text + "."
 
 

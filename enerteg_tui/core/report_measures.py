@@ -16,23 +16,24 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .i18n import N_, _
 from .quantities import BY_KEY
 
 __all__ = ["KINDS", "MeasureRow", "measure_rows", "write_measure_sheets", "measure_csv_rows",
            "MEASURE_HEADER", "MEASURE_CSV_HEADER"]
 
 KINDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("Voltage", "voltage", ("i", "b", "o")),
-    ("Current", "current", ("i", "b", "o")),
-    ("Power factor", "powerFactor", ("t", "i", "b", "o")),
-    ("Residual current", "residualCurrent", ("t",)),
-    ("Temperature", "temperature", ("s",)),
-    ("Humidity", "humidity", ("s",)),
+    (N_("Voltage"), "voltage", ("i", "b", "o")),
+    (N_("Current"), "current", ("i", "b", "o")),
+    (N_("Power factor"), "powerFactor", ("t", "i", "b", "o")),
+    (N_("Residual current"), "residualCurrent", ("t",)),
+    (N_("Temperature"), "temperature", ("s",)),
+    (N_("Humidity"), "humidity", ("s",)),
 )
 """(sheet title, quantity key, components in the order rows are listed)."""
 _PART = {"t": "Total", "i": "L{}", "b": "Branch {}", "o": "Outlet {}", "s": "Sensor {}"}
-MEASURE_HEADER = ("Hex ID", "PDU", "Part", "Label", "Unit", "Minimum", "Average", "Maximum",
-                  "Blocks")
+MEASURE_HEADER = (N_("Hex ID"), N_("PDU"), N_("Part"), N_("Label"), N_("Unit"), N_("Minimum"),
+                  N_("Average"), N_("Maximum"), N_("Blocks"))
 """Columns of a kind's sheet (Label = PDU and part, the chart's categories)."""
 MEASURE_CSV_HEADER = ("Kind", "Hex ID", "PDU", "Part", "Quantity", "Unit", "Statistic",
                       "Value")
@@ -81,7 +82,7 @@ async def measure_rows(known: set[Any], hex_id: str, name: str, read: Reader) ->
         hex_id, name: the PDU.
         read: reads a list of channel ids over the period into block lists (min/max/avg).
     """
-    order = {(q, c): (k, j) for k, (_, q, comps) in enumerate(KINDS) for j, c in enumerate(comps)}
+    order = {(q, c): (k, j) for k, (_title, q, comps) in enumerate(KINDS) for j, c in enumerate(comps)}
     keys = sorted((k for k in known if (k[3], k[1]) in order),
                   key=lambda k: (order[(k[3], k[1])], k[2]))
     if not keys:
@@ -117,12 +118,13 @@ def write_measure_sheets(wb: Any, rows: list[MeasureRow], bold: Any) -> int:
     and maximum per channel (series referencing the sheet's columns F-H, categories D).
     Returns the number of sheets written."""
     written = 0
-    for title, _, _ in KINDS:
+    for title, _key, _parts in KINDS:
         mine = [r for r in rows if r.kind == title]
         if not mine:
             continue
-        ws = wb.add_worksheet(title)
-        ws.write_row(0, 0, MEASURE_HEADER, bold)
+        name = _(title)                      # the sheet a person reads, in their language
+        ws = wb.add_worksheet(name)
+        ws.write_row(0, 0, [_(h) for h in MEASURE_HEADER], bold)
         ws.set_column(0, 1, 18)
         ws.set_column(2, 3, 22)
         ws.set_column(4, 8, 11)
@@ -131,11 +133,12 @@ def write_measure_sheets(wb: Any, rows: list[MeasureRow], bold: Any) -> int:
         n = len(mine)
         chart = wb.add_chart({"type": "line"})
         for col in (5, 6, 7):
-            chart.add_series({"name": [title, 0, col], "categories": [title, 1, 3, n, 3],
-                              "values": [title, 1, col, n, col], "marker": {"type": "circle"}})
+            chart.add_series({"name": [name, 0, col], "categories": [name, 1, 3, n, 3],
+                              "values": [name, 1, col, n, col], "marker": {"type": "circle"}})
         unit = mine[0].unit
-        chart.set_title({"name": f"{title} per channel ({unit})" if unit else title})
-        chart.set_y_axis({"name": unit or title})
+        chart.set_title({"name": _("{kind} per channel ({unit})").format(kind=name, unit=unit)
+                         if unit else name})
+        chart.set_y_axis({"name": unit or name})
         chart.set_size({"width": 720, "height": 360})
         ws.insert_chart(1, len(MEASURE_HEADER) + 1, chart)
         written += 1

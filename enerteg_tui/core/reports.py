@@ -27,9 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from .alarms import AlarmFilter, AlarmService
+from .alarm_texts import shown as alarm_text
 from .errors import Invalid
 from .history.service import HistoryService, Point
 from .history.tiers import TIERS, retention_s, tier_for_span
+from .i18n import N_, _
 from .layout import REPORTS_DIR
 from .live import LiveState
 from .permissions import Action, Principal, require
@@ -139,30 +141,32 @@ class Report:
         peaks = [d.peak_w for d in self.devices if d.peak_w is not None]
         return max(peaks) if peaks else None
 
-    def summary(self) -> list[tuple[str, Any]]:
+    def summary(self, tr: Callable[[str], str] = str) -> list[tuple[str, Any]]:
         """Label/value pairs of the Summary sheet and the CSV head (times in the
-        report's zone, the zone named in the labels)."""
+        report's zone, the zone named in the labels); ``tr`` translates the labels (the
+        workbook: ``_``; the CSV stays English, see ``write_csv``)."""
         return ([
-            ("Report", f"EnerTEG {self.scope} report"),
-            ("Scope", self.scope),
-            ("Target", self.target),
-            ("From (UTC)", iso(self.start)),
-            ("To (UTC)", iso(self.end)),
-            ("Generated (UTC)", iso(self.generated)),
+            (tr(N_("Report")), tr(N_("EnerTEG {scope} report")).format(scope=self.scope)),
+            (tr(N_("Scope")), self.scope),
+            (tr(N_("Target")), self.target),
+            (tr(N_("From ({zone})")).format(zone="UTC"), iso(self.start)),
+            (tr(N_("To ({zone})")).format(zone="UTC"), iso(self.end)),
+            (tr(N_("Generated ({zone})")).format(zone="UTC"), iso(self.generated)),
         ] if self.zone_label == "UTC" else [
-            ("Report", f"EnerTEG {self.scope} report"),
-            ("Scope", self.scope),
-            ("Target", self.target),
-            ("Time zone", f"{self.zone} (config/time; times carry their UTC offset)"),
-            (f"From ({self.zone})", self.when(self.start)),
-            (f"To ({self.zone})", self.when(self.end)),
-            (f"Generated ({self.zone})", self.when(self.generated)),
+            (tr(N_("Report")), tr(N_("EnerTEG {scope} report")).format(scope=self.scope)),
+            (tr(N_("Scope")), self.scope),
+            (tr(N_("Target")), self.target),
+            (tr(N_("Time zone")), tr(N_("{zone} (config/time; times carry their UTC offset)"))
+             .format(zone=self.zone)),
+            (tr(N_("From ({zone})")).format(zone=self.zone), self.when(self.start)),
+            (tr(N_("To ({zone})")).format(zone=self.zone), self.when(self.end)),
+            (tr(N_("Generated ({zone})")).format(zone=self.zone), self.when(self.generated)),
         ]) + [
-            ("History resolution (s)", self.resolution_s),
-            ("PDUs", len(self.devices)),
-            ("Energy total (kWh)", self.total_kwh),
-            ("Highest PDU peak power (W)", self.peak_w),
-            ("Alarms raised", len(self.alarms)),
+            (tr(N_("History resolution (s)")), self.resolution_s),
+            (tr(N_("PDUs")), len(self.devices)),
+            (tr(N_("Energy total (kWh)")), self.total_kwh),
+            (tr(N_("Highest PDU peak power (W)")), self.peak_w),
+            (tr(N_("Alarms raised")), len(self.alarms)),
         ]
 
 
@@ -304,19 +308,25 @@ async def _read_in_windows(history: Any, keys: list[Any], tier: int, start: floa
 
 
 # ---------------------------------------------------------------------- writers
-DEVICE_HEADER = ("Hex ID", "Name", "Location", "Energy (kWh)", "Average power (W)",
-                 "Peak power (W)", "Peak current L1 (A)", "Peak current L2 (A)",
-                 "Peak current L3 (A)")
-OUTLET_HEADER = ("Hex ID", "PDU", "Outlet", "Energy (kWh)")
-ALARM_HEADER = ("ID", "Start (UTC)", "End (UTC)", "Severity", "Hex ID", "PDU", "Channel",
-                "Text", "State")
+DEVICE_HEADER = (N_("Hex ID"), N_("Name"), N_("Location"), N_("Energy (kWh)"),
+                 N_("Average power (W)"), N_("Peak power (W)"), N_("Peak current L1 (A)"),
+                 N_("Peak current L2 (A)"), N_("Peak current L3 (A)"))
+OUTLET_HEADER = (N_("Hex ID"), N_("PDU"), N_("Outlet"), N_("Energy (kWh)"))
+ALARM_HEADER = ("ID", "Start (UTC)", "End (UTC)", N_("Severity"), N_("Hex ID"), N_("PDU"),
+                N_("Channel"), N_("Text"), N_("State"))
+"""The tables' headings: English in the CSV (programs read its columns by these names),
+translated in the workbook (``write_xlsx``: people read it)."""
+SHEETS = {"Summary": N_("Summary"), "Devices": N_("Devices"), "Outlets": N_("Outlets"),
+          "Alarms": N_("Alarms")}
+"""The workbook's sheets: English name → message id (the same text)."""
 
 
-def alarm_header(report: Report) -> tuple[str, ...]:
-    """The alarm table's header, its times named in the report's zone."""
+def alarm_header(report: Report, tr: Callable[[str], str] = str) -> tuple[str, ...]:
+    """The alarm table's header, its times named in the report's zone (``tr``: as in
+    ``Report.summary``)."""
     label = report.zone_label
-    return (ALARM_HEADER if label == "UTC" else
-            (ALARM_HEADER[0], f"Start ({label})", f"End ({label})", *ALARM_HEADER[3:]))
+    return (tr("ID"), tr(N_("Start ({zone})")).format(zone=label),
+            tr(N_("End ({zone})")).format(zone=label), *(tr(h) for h in ALARM_HEADER[3:]))
 
 
 def _device_cells(d: DeviceRow) -> list[Any]:
@@ -360,51 +370,60 @@ def write_xlsx(report: Report, path: Path) -> None:
     Alarms, then one sheet per measured kind that has data (Voltage, Current, Power
     factor, Residual current, Temperature, Humidity), each with its own line chart; the
     Summary sheet carries two native charts whose series reference the Devices sheet:
-    energy per PDU (column D) and average/peak power (columns E, F)."""
+    energy per PDU (column D) and average/peak power (columns E, F).
+
+    A workbook is read by people: its sheet names, headings, labels, chart titles and
+    alarm sentences are in the language current where it is made (the shell's or the
+    console's session; the REST API and a caller outside a session: English)."""
     import xlsxwriter
+
+    sheet = {k: _(v) for k, v in SHEETS.items()}
 
     wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False,
                                          "strings_to_formulas": False,
                                          "strings_to_urls": False})
     try:
         bold = wb.add_format({"bold": True})
-        summary = wb.add_worksheet("Summary")
+        summary = wb.add_worksheet(sheet["Summary"])
         summary.set_column(0, 0, 28)
         summary.set_column(1, 1, 34)
-        for r, (label, value) in enumerate(report.summary()):
+        for r, (label, value) in enumerate(report.summary(_)):
             summary.write(r, 0, label, bold)
             summary.write(r, 1, value)
-        devices = wb.add_worksheet("Devices")
-        devices.write_row(0, 0, DEVICE_HEADER, bold)
+        devices = wb.add_worksheet(sheet["Devices"])
+        devices.write_row(0, 0, [_(h) for h in DEVICE_HEADER], bold)
         devices.set_column(0, 2, 18)
         devices.set_column(3, 8, 14)
         for r, d in enumerate(report.devices, start=1):
             devices.write_row(r, 0, _device_cells(d))
-        outlets = wb.add_worksheet("Outlets")
-        outlets.write_row(0, 0, OUTLET_HEADER, bold)
+        outlets = wb.add_worksheet(sheet["Outlets"])
+        outlets.write_row(0, 0, [_(h) for h in OUTLET_HEADER], bold)
         for r, o in enumerate(report.outlets, start=1):
             outlets.write_row(r, 0, [o.hex_id, o.device_name, o.outlet, o.kwh])
-        alarms = wb.add_worksheet("Alarms")
-        alarms.write_row(0, 0, alarm_header(report), bold)
+        alarms = wb.add_worksheet(sheet["Alarms"])
+        alarms.write_row(0, 0, alarm_header(report, _), bold)
         alarms.set_column(1, 2, 26)
         alarms.set_column(7, 7, 50)
         for r, a in enumerate(report.alarms, start=1):
-            alarms.write_row(r, 0, _alarm_cells(a, report.when))
+            cells = _alarm_cells(a, report.when)
+            cells[7] = alarm_text(a.text)
+            alarms.write_row(r, 0, cells)
         write_measure_sheets(wb, report.measurements, bold)
         n = len(report.devices)
         if n:
-            names = ["Devices", 1, 1, n, 1]
+            dev = sheet["Devices"]
+            names = [dev, 1, 1, n, 1]
             energy = wb.add_chart({"type": "column"})
-            energy.add_series({"name": ["Devices", 0, 3], "categories": names,
-                               "values": ["Devices", 1, 3, n, 3]})
-            energy.set_title({"name": "Energy per PDU (kWh)"})
+            energy.add_series({"name": [dev, 0, 3], "categories": names,
+                               "values": [dev, 1, 3, n, 3]})
+            energy.set_title({"name": _("Energy per PDU (kWh)")})
             energy.set_y_axis({"name": "kWh"})
             energy.set_legend({"none": True})
             power = wb.add_chart({"type": "column"})
             for col in (4, 5):
-                power.add_series({"name": ["Devices", 0, col], "categories": names,
-                                  "values": ["Devices", 1, col, n, col]})
-            power.set_title({"name": "Average and peak power per PDU (W)"})
+                power.add_series({"name": [dev, 0, col], "categories": names,
+                                  "values": [dev, 1, col, n, col]})
+            power.set_title({"name": _("Average and peak power per PDU (W)")})
             power.set_y_axis({"name": "W"})
             summary.insert_chart(len(report.summary()) + 1, 0, energy)
             summary.insert_chart(len(report.summary()) + 17, 0, power)

@@ -32,6 +32,7 @@ from typing import Any
 
 from .audit import AuditLog, Severity
 from .errors import Invalid, Unsupported
+from .i18n import _
 from .layout import DataLayout
 from .permissions import SYSTEM, Action, Principal, require
 from .update_package import (PACKAGE_SUFFIX, PackageInfo, open_package, trusted_keys,
@@ -233,7 +234,7 @@ class SoftwareUpdate:
             "--target", str(target), str(wheel_path),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         try:
-            out, _ = await asyncio.wait_for(proc.communicate(), PIP_TIMEOUT_S)
+            out, _err = await asyncio.wait_for(proc.communicate(), PIP_TIMEOUT_S)
         except TimeoutError:
             proc.kill()
             await proc.wait()
@@ -335,31 +336,40 @@ async def _probe(name: str, host: str, port: int, banner: bytes) -> str:
 
 
 def status_text(st: dict[str, Any], clock_text: Callable[[float], str] | None = None) -> str:
-    """``status`` as people read it (the shell's ``update status``, the console's);
-    ``clock_text`` writes a time in the zone of ``config/time`` (default: UTC)."""
+    """``status`` as people read it (the shell's ``update status``, the console's), in
+    the reader's language; ``clock_text`` writes a time in the zone of ``config/time``
+    (default: UTC). States and reasons are the service's own words."""
     def _when(ts: Any) -> str:
         if not isinstance(ts, (int, float)):
             return ""
-        if clock_text is not None:
-            return " at " + clock_text(ts)
-        return time.strftime(" at %Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+        stamp = (clock_text(ts) if clock_text is not None
+                 else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts)))
+        return " " + _("at {time}").format(time=stamp)
 
-    lines = [f"Running version    {st['running']} ({st['runningFrom']})",
-             f"Selected to start  {st['selected']}  (previous: {st['previous']})"]
+    def line(label: str, value: str) -> str:
+        return label.ljust(18) + " " + value
+
+    def reason(doc: dict[str, Any]) -> str:
+        return f": {doc['reason']}" if doc.get("reason") else ""
+
+    none = _("none")
+    lines = [line(_("Running version"), f"{st['running']} ({st['runningFrom']})"),
+             line(_("Selected to start"), _("{version}  (previous: {previous})").format(
+                 version=st["selected"], previous=st["previous"]))]
     progress = st.get("progress") or {}
     if progress.get("state") not in (None, "idle"):
-        lines.append(f"This update        {progress['state']}: {progress.get('message', '')}"
-                     f"{_when(progress.get('at'))}")
+        lines.append(line(_("This update"), f"{progress['state']}: {progress.get('message', '')}"
+                          f"{_when(progress.get('at'))}"))
     boot = st.get("boot")
     if boot:
-        lines.append(f"Boot attempt       version {boot.get('version')} {boot.get('state')}"
-                     + (f": {boot['reason']}" if boot.get("reason") else ""))
+        lines.append(line(_("Boot attempt"), _("version {version} {state}").format(
+            version=boot.get("version"), state=boot.get("state")) + reason(boot)))
     last = st.get("lastResult")
     if last:
-        lines.append(f"Last update        version {last.get('version')} {last.get('result')}"
-                     f"{_when(last.get('at'))}"
-                     + (f": {last['reason']}" if last.get("reason") else ""))
-    lines.append("Installed          " + (", ".join(st["installed"]) or "none (base only)"))
-    lines.append("Packages in /upload " + (", ".join(st["packages"]) or "none"))
-    lines.append("Trusted keys       " + (", ".join(st["trustedKeys"]) or "none"))
+        lines.append(line(_("Last update"), _("version {version} {state}").format(
+            version=last.get("version"), state=last.get("result"))
+            + _when(last.get("at")) + reason(last)))
+    lines.append(line(_("Installed"), ", ".join(st["installed"]) or _("none (base only)")))
+    lines.append(line(_("Packages in /upload"), ", ".join(st["packages"]) or none))
+    lines.append(line(_("Trusted keys"), ", ".join(st["trustedKeys"]) or none))
     return "\n".join(lines)

@@ -33,6 +33,7 @@ from typing import Any
 
 from .audit import AuditLog, Severity
 from .errors import Conflict, Invalid
+from .i18n import _
 from .permissions import Action, Principal, Role, SYSTEM, require
 from .store import Store
 from .users import UserService
@@ -59,26 +60,29 @@ def _iso(ts: float) -> str:
 
 def status_text(st: dict[str, Any], when: Callable[[str], str] = str) -> str:
     """``SupportAccess.status`` as a person reads it (the shell's ``support status``, the
-    console's palette entry); ``when`` turns its UTC ISO times into the reader's zone."""
+    console's palette entry); ``when`` turns its UTC ISO times into the reader's zone.
+    In the reader's language (a text for people; the JSON document is ``st`` itself)."""
     if not st["enabled"]:
-        return (f"Support access: disabled (account {st['account']!r} "
-                + ("exists, cannot log in)" if st["exists"] else "not created yet)"))
+        return (_("Support access: disabled (account {account} exists, cannot log in)")
+                if st["exists"] else
+                _("Support access: disabled (account {account} not created yet)")).format(
+            account=repr(st["account"]))
     hours, rest = divmod(st["secondsLeft"], 3600)
-    lines = [f"Support access: enabled until {when(st['expires'])} "
-             f"({hours} h {rest // 60} min left)",
-             f"Account:        {st['account']} (role {st['role']}, enabled by "
-             f"{st['enabledBy']})"]
+    lines = [_("Support access: enabled until {until} ({hours} h {minutes} min left)").format(
+                 until=when(st["expires"]), hours=hours, minutes=rest // 60),
+             _("Account:        {account} (role {role}, enabled by {by})").format(
+                 account=st["account"], role=st["role"], by=st["enabledBy"])]
     for s in st["sessions"]:
-        lines.append(f"Session:        {s['face']} from {s['address'] or '-'} since "
-                     f"{when(s['since'])}")
+        lines.append(_("Session:        {face} from {address} since {since}").format(
+            face=s["face"], address=s["address"] or "-", since=when(s["since"])))
     if not st["sessions"]:
-        lines.append("Sessions:       none")
+        lines.append(_("Sessions:       none"))
     return "\n".join(lines)
 
 
 def one_time_password() -> str:
     """Four groups of five unambiguous letters and digits (~115 bits), easy to read out."""
-    return "-".join("".join(secrets.choice(_ALPHABET) for _ in range(5)) for _ in range(4))
+    return "-".join("".join(secrets.choice(_ALPHABET) for _c in range(5)) for _g in range(4))
 
 
 class SupportAccess:

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .alarm_texts import CLOCK_DETAIL, CLOCK_OFF, CLOCK_UNSYNCHRONISED, compose
 from .audit import AuditLog, Severity
 from .errors import Invalid, Unsupported
 from .hostntp import HostNtpClient
@@ -322,8 +323,8 @@ class TimeService:
             offset = float(got["offset"])
             limit = float(s.alarmOffsetSeconds)
             state = "synchronised" if abs(offset) <= limit else "unsynchronised"
-            text = (f"offset {offset:+.3f} s from {server} (stratum {got['stratum']}, round "
-                    f"trip {float(got['delay']) * 1000:.1f} ms)")
+            text = compose(CLOCK_DETAIL, offset=f"{offset:+.3f}", server=server,
+                           stratum=got["stratum"], delay=f"{float(got['delay']) * 1000:.1f}")
             self.status = TimeStatus(state=state, offset=offset, delay=float(got["delay"]),
                                      server=server, stratum=int(got["stratum"]), checked=now,
                                      text=text)
@@ -331,13 +332,15 @@ class TimeService:
                 self._alarms.clear_condition(CONDITION, f"clock in step: {text}")
             else:
                 self._alarms.raise_condition(
-                    CONDITION, f"Clock off by {offset:+.1f} s (more than {limit:g} s): {text}",
+                    CONDITION, compose(CLOCK_OFF, offset=f"{offset:+.1f}", limit=f"{limit:g}",
+                                       detail=text),
                     severity="Warning")
             self.checks += 1
             return self.status
         text = "no NTP server answered: " + "; ".join(why)
         self.status = TimeStatus(state="unsynchronised", checked=now, text=text)
-        self._alarms.raise_condition(CONDITION, f"Clock not synchronised: {text}",
+        self._alarms.raise_condition(CONDITION, compose(CLOCK_UNSYNCHRONISED,
+                                                        why="; ".join(why)),
                                      severity="Warning")
         self.checks += 1
         return self.status

@@ -31,6 +31,7 @@ from .audit import AuditLog, Severity
 from .directory import SOURCE as DIRECTORY, Directory, DirectoryDown, DirectoryRefused
 from .directory_cache import META_KEY as CACHE_KEY, CachedLogin, CredentialCache
 from .errors import Conflict, Invalid, NotFound, PermissionDenied, shown
+from .i18n import N_
 from .lockout import META_KEY, LockoutBook
 from .password_policy import PasswordPolicy, check_text
 from .permissions import Action, Principal, Role, parse_roles, require
@@ -779,8 +780,8 @@ class UserService:
         if row is None:
             return None
         if row[3]:
-            return ("is the factory default" if name == DEFAULT_USER
-                    else "was set by an administrator")
+            return (N_("is the factory default") if name == DEFAULT_USER
+                    else N_("was set by an administrator"))
         max_age = self.password_policy.max_age_days
         if max_age:
             age = await self.password_age_days(name)

@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from ..core.alarm_texts import BIND, BIND_HELD, BIND_ROOT, compose
 from ..core.audit import Severity
 from ..core.permissions import SYSTEM
 from ..core.services import CoreServices
@@ -42,12 +43,12 @@ class FaceStatus:
 def bind_problem(exc: OSError, proto: str, address: str, port: int, port_key: str,
                  holder: str = "another program") -> str:
     """Why a face cannot listen, in words an operator can act on."""
-    why = f"cannot listen on {proto} {address}:{port}: {exc.strerror or exc}"
+    values = {"proto": proto, "address": f"{address}:{port}", "error": exc.strerror or exc}
     if isinstance(exc, PermissionError) or exc.errno == 13:
-        why += f" (ports below 1024 need root; set {port_key})"
-    elif exc.errno == 98:
-        why += f" ({holder} holds the port)"
-    return why
+        return compose(BIND_ROOT, **values, key=port_key)
+    if exc.errno == 98:
+        return compose(BIND_HELD, **values, holder=holder)
+    return compose(BIND, **values)
 
 
 class SettingsDrivenFace:

@@ -233,7 +233,7 @@ class SettingsPage(Page):
                             placeholder="(empty)" if not spec.secret else "type to change")
             if spec.secret:
                 yield Static("", classes="secret-state", id=f"s-{spec.key}")
-        yield Static(spec.description, classes="help")
+        yield Static(_(spec.description), classes="help")
 
     def on_mount(self) -> None:
         if self.topic is None:
@@ -293,11 +293,12 @@ class SettingsPage(Page):
                           "exists."), style="yellow")
         text = Text(_("Applied by: {services}.").format(services=', '.join(names)))
         if schema.SERVICE_NOTE:
-            text.append(f" {schema.SERVICE_NOTE}", style="yellow")
+            text.append(" " + _(schema.SERVICE_NOTE), style="yellow")
         off = appliers.inactive(schema.TOPIC) if schema.INACTIVE_KEYS else []
         if off:
             text.append(" " + _("Stored but not active in this build: {keys}.").format(
-                keys=schema.INACTIVE_NOTE or ', '.join(off)), style="yellow")
+                keys=_(schema.INACTIVE_NOTE) if schema.INACTIVE_NOTE else ', '.join(off)),
+                style="yellow")
         return text
 
     def on_live_table_highlighted(self, event: LiveTable.Highlighted) -> None:

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..core.errors import EnertegError
+from ..core.i18n import N_, _, ngettext
 from ..core.permissions import Action
 from .context import console_context
 from .errors import notify_error
@@ -48,44 +49,47 @@ SUPPORT_HOURS = (1, 4, 24)
 from 1 to 72)."""
 
 SYSTEM_COMMANDS: dict[str, tuple[str, str, str]] = {
-    "restart": ("Restart controller",
-                "Stop the controller cleanly and start it again (every session ends)",
-                "Restart the controller now?\n\nEvery session (console, shell, SFTP) is "
-                "warned and ends; log in again when it is back."),
-    "poweroff": ("Power off host",
-                 "Power off the machine the controller runs on (needs --manage-host)",
-                 "Power off the host now?\n\nThe controller stops and the machine powers "
-                 "off; it needs someone on site to come back."),
-    "reboot": ("Reboot host",
-               "Reboot the machine the controller runs on (needs --manage-host)",
-               "Reboot the host now?\n\nThe controller stops, the machine restarts; log in "
-               "again when it is back."),
+    "restart": (N_("Restart controller"),
+                N_("Stop the controller cleanly and start it again (every session ends)"),
+                N_("Restart the controller now?\n\nEvery session (console, shell, SFTP) is "
+                   "warned and ends; log in again when it is back.")),
+    "poweroff": (N_("Power off host"),
+                 N_("Power off the machine the controller runs on (needs --manage-host)"),
+                 N_("Power off the host now?\n\nThe controller stops and the machine powers "
+                    "off; it needs someone on site to come back.")),
+    "reboot": (N_("Reboot host"),
+               N_("Reboot the machine the controller runs on (needs --manage-host)"),
+               N_("Reboot the host now?\n\nThe controller stops, the machine restarts; log in "
+                  "again when it is back.")),
 }
-"""action → (palette text, palette help, confirmation question)."""
+"""action → (palette text, palette help, confirmation question): English message ids,
+translated where shown."""
 
 
 def system_entries(app: Any) -> Iterator[tuple[str, str, str]]:
     """(text, help, action) of the system commands this session may see (admins only)."""
     if not console_context(app.screen).may(Action.ADMINISTER):
         return
-    for action, (text, help, _) in SYSTEM_COMMANDS.items():
-        yield text, help, action
+    for action, (text, help, _question) in SYSTEM_COMMANDS.items():
+        yield _(text), _(help), action
     software = console_context(app.screen).core.software
-    yield ("Software update status", "Running and selected versions, the update under way "
-           "or how the last one ended, packages in /upload", UPDATE_STATUS)
+    yield (_("Software update status"), _("Running and selected versions, the update under way "
+           "or how the last one ended, packages in /upload"), UPDATE_STATUS)
     for name in software.packages():
-        yield (f"Apply software update {name}", "Verify, install beside the running version "
-               "and restart into it (rolled back if it is not healthy)", UPDATE_APPLY + name)
+        yield (_("Apply software update {file}").format(file=name),
+               _("Verify, install beside the running version and restart into it (rolled back "
+                 "if it is not healthy)"), UPDATE_APPLY + name)
     support = console_context(app.screen).core.support
-    yield ("Support access status", "Whether the support account is open, until when, "
-           "its sessions", SUPPORT_STATUS)
+    yield (_("Support access status"), _("Whether the support account is open, until when, "
+           "its sessions"), SUPPORT_STATUS)
     if support.enabled:
-        yield ("Close support access now", "The support account can no longer log in; its "
-               "sessions end", SUPPORT_CLOSE)
+        yield (_("Close support access now"), _("The support account can no longer log in; its "
+               "sessions end"), SUPPORT_CLOSE)
     for hours in SUPPORT_HOURS:
-        yield (f"Open support access for {hours} hour{'s' if hours > 1 else ''}",
-               "A one-time password for the support account, shown once; it closes itself "
-               "(config/core remoteManagement must be enabled)", f"{SUPPORT_OPEN}{hours}")
+        yield (ngettext("Open support access for {count} hour", "Open support access for {count} hours",
+                        hours).format(count=hours),
+               _("A one-time password for the support account, shown once; it closes itself "
+                 "(config/core remoteManagement must be enabled)"), f"{SUPPORT_OPEN}{hours}")
 
 
 def start_system_command(app: Any, action: str) -> None:
@@ -99,25 +103,26 @@ def start_system_command(app: Any, action: str) -> None:
         _support(app, action)
         return
     ctx = console_context(app.screen)
-    text, _, question = SYSTEM_COMMANDS[action]
+    text, _help, question = (_(s) for s in SYSTEM_COMMANDS[action])
+    refused = _("{what} refused").format(what=text)
     try:
         ctx.core.system.check(ctx.principal, action)
     except EnertegError as exc:
-        notify_error(app.screen, exc, f"{text} refused")
+        notify_error(app.screen, exc, refused)
         return
 
     async def answered(yes: bool | None) -> None:
         if not yes:
-            app.notify(f"{text}: cancelled; nothing done", title=text)
+            app.notify(_("{what}: cancelled; nothing done").format(what=text), title=text)
             return
         try:
             warning = await ctx.core.system.request(ctx.principal, action)
         except EnertegError as exc:
-            notify_error(app.screen, exc, f"{text} refused")
+            notify_error(app.screen, exc, refused)
             return
         app.notify(warning, title=text, severity="warning", timeout=30)
 
-    app.push_screen(ConfirmDialog(question, yes=text, no="Cancel", title=text), answered)
+    app.push_screen(ConfirmDialog(question, yes=text, no=_("Cancel"), title=text), answered)
 
 
 def _software(app: Any, action: str) -> None:
@@ -132,38 +137,39 @@ def _software(app: Any, action: str) -> None:
         try:
             st = software.status(ctx.principal)
         except EnertegError as exc:
-            notify_error(app.screen, exc, "Software update status")
+            notify_error(app.screen, exc, _("Software update status"))
             return
         app.notify(status_text(st, lambda ts: local_text(ctx.core.config, ts)),
-                   title="Software update status", timeout=30, markup=False)
+                   title=_("Software update status"), timeout=30, markup=False)
         return
     name = action[len(UPDATE_APPLY):]
-    title = "Apply software update"
+    title = _("Apply software update")
 
     async def checked() -> None:
         try:
             info = await software.check(ctx.principal, name, audit=False)
         except EnertegError as exc:
-            notify_error(app.screen, exc, f"{title} refused")
+            notify_error(app.screen, exc, _("{what} refused").format(what=title))
             return
-        question = (f"Install version {info.version} from {name} (running "
-                    f"{software.running_version}) and restart into it now?\n\nSigned by key "
-                    f"{info.key_id}. The running version is kept: if the new one is not ready "
-                    f"and healthy within {software.boot_deadline_s:g} s, the controller goes "
-                    "back to it on its own. Every session (console, shell, SFTP) ends; log "
-                    "in again when it is back.")
-        app.push_screen(ConfirmDialog(question, yes="Install and restart", no="Cancel",
+        question = _("Install version {version} from {file} (running {running}) and restart "
+                     "into it now?\n\nSigned by key {key}. The running version is kept: if the "
+                     "new one is not ready and healthy within {seconds} s, the controller goes "
+                     "back to it on its own. Every session (console, shell, SFTP) ends; log "
+                     "in again when it is back.").format(
+            version=info.version, file=name, running=software.running_version, key=info.key_id,
+            seconds=f"{software.boot_deadline_s:g}")
+        app.push_screen(ConfirmDialog(question, yes=_("Install and restart"), no=_("Cancel"),
                                       title=title), answered)
 
     async def answered(yes: bool | None) -> None:
         if not yes:
-            app.notify(f"{title}: cancelled; nothing installed", title=title)
+            app.notify(_("{what}: cancelled; nothing installed").format(what=title), title=title)
             return
-        app.notify(f"Verifying and installing {name}…", title=title, timeout=30)
+        app.notify(_("Verifying and installing {file}…").format(file=name), title=title, timeout=30)
         try:
             warning = await software.apply(ctx.principal, name)
         except EnertegError as exc:
-            notify_error(app.screen, exc, f"{title} failed")
+            notify_error(app.screen, exc, _("{what} failed").format(what=title))
             return
         app.notify(warning, title=title, severity="warning", timeout=30)
 
@@ -178,7 +184,7 @@ def _support(app: Any, action: str) -> None:
 
     ctx = console_context(app.screen)
     support = ctx.core.support
-    title = "Support access"
+    title = _("Support access")
     if action == SUPPORT_STATUS:
         try:
             from ..core.permissions import require
@@ -194,45 +200,47 @@ def _support(app: Any, action: str) -> None:
     if action == SUPPORT_CLOSE:
         async def closed(yes: bool | None) -> None:
             if not yes:
-                app.notify(f"{title}: cancelled; still open", title=title)
+                app.notify(_("{what}: cancelled; still open").format(what=title), title=title)
                 return
             try:
                 await support.disable(ctx.principal)
             except EnertegError as exc:
-                notify_error(app.screen, exc, f"{title} not closed")
+                notify_error(app.screen, exc, _("{what} not closed").format(what=title))
                 return
-            app.notify("Support access closed: the support account cannot log in, its "
-                       "sessions were ended.", title=title)
+            app.notify(_("Support access closed: the support account cannot log in, its "
+                         "sessions were ended."), title=title)
 
-        app.push_screen(ConfirmDialog("Close the support access now?\n\nThe support "
-                                      "account can no longer log in and its sessions end.",
-                                      yes="Close it", no="Cancel", title=title), closed)
+        app.push_screen(ConfirmDialog(_("Close the support access now?\n\nThe support "
+                                        "account can no longer log in and its sessions end."),
+                                      yes=_("Close it"), no=_("Cancel"), title=title), closed)
         return
     hours = float(action[len(SUPPORT_OPEN):])
     try:
         support.check_enable(ctx.principal, hours)
     except EnertegError as exc:
-        notify_error(app.screen, exc, f"{title} refused")
+        notify_error(app.screen, exc, _("{what} refused").format(what=title))
         return
 
     async def opened(yes: bool | None) -> None:
         if not yes:
-            app.notify(f"{title}: cancelled; nothing opened", title=title)
+            app.notify(_("{what}: cancelled; nothing opened").format(what=title), title=title)
             return
         try:
             password, st = await support.enable(ctx.principal, hours)
         except EnertegError as exc:
-            notify_error(app.screen, exc, f"{title} refused")
+            notify_error(app.screen, exc, _("{what} refused").format(what=title))
             return
         from ..core.timesync import local_iso_text
         until = local_iso_text(ctx.core.config, st["expires"])
         app.push_screen(ShownOnce(
-            f"Support access until {until}",
-            f"Account {st['account']} (role {st['role']}) may log in with this password "
-            f"until {until}; it stops working then or when the access is closed. Give it "
-            "to the support engineer.", password))
+            _("Support access until {until}").format(until=until),
+            _("Account {account} (role {role}) may log in with this password until {until}; "
+              "it stops working then or when the access is closed. Give it to the support "
+              "engineer.").format(account=st["account"], role=st["role"], until=until),
+            password))
 
     app.push_screen(ConfirmDialog(
-        f"Open the support account for {hours:g} h?\n\nA one-time password is shown "
-        "once; every action of the account is audited, and the access closes itself at "
-        "the expiry.", yes="Open it", no="Cancel", title=title), opened)
+        _("Open the support account for {hours} h?\n\nA one-time password is shown once; "
+          "every action of the account is audited, and the access closes itself at the "
+          "expiry.").format(hours=f"{hours:g}"),
+        yes=_("Open it"), no=_("Cancel"), title=title), opened)

@@ -356,3 +356,21 @@ async def test_web_server_form_shows_the_servers_report_and_apply_waits_for_it(f
             p.query_one("#service", Static).render())
         await frozen.config.put(ADMIN, "http_server", {"enabled": "disabled"})
         await wait_for(lambda: not svc.status.running, timeout=15)
+
+
+@pytest.mark.asyncio
+async def test_a_czech_session_reads_the_keys_descriptions_and_service_note_in_czech(frozen):
+    """The form's help lines (the keys' descriptions) and the topic's service note are
+    shown in the session's language; the keys and stored values stay as they are."""
+    from enerteg_tui.core.permissions import SYSTEM
+
+    await frozen.users.add(SYSTEM, "jana", "Corr3ct-horse", ["admin"])
+    await frozen.users.prefs.set(SYSTEM, "jana", {"language": "cs"})
+    jana = principal("admin", user="jana")
+    async with make_app(frozen, jana).run_test(size=(160, 48)) as pilot:
+        p = await open_topic(pilot, "modbus")
+        helps = " ".join(str(s.render()) for s in p.query(".help"))
+        assert "Port TCP serveru Modbus." in helps
+        assert "Povolit klientům Modbus zápis registrů (ovládání zásuvek, pojmenování)." in helps
+        assert "TCP port of the Modbus server." not in helps
+        assert p.query_one("#f-port", Input) is not None

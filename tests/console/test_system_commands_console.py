@@ -72,3 +72,32 @@ async def test_admin_restart_asks_then_calls_the_core(frozen) -> None:
         await wait_for(lambda: frozen.core.system.requested == "restart", timeout=10)
         await wait_for(lambda: any("restarts now" in n for n in _notes(app)), timeout=10)
     assert await _system_audit(frozen) == [("admin", "system.restart")]
+
+
+async def test_czech_admin_sees_the_system_commands_in_czech(frozen) -> None:
+    """The palette's system entries, the confirmation and its outcome in the session's
+    language (issue 23 item 4); the core's action stays the same."""
+    from enerteg_tui.core.permissions import SYSTEM
+
+    await frozen.users.add(SYSTEM, "jana", "Corr3ct-horse", ["admin"])
+    await frozen.users.prefs.set(SYSTEM, "jana", {"language": "cs"})
+    app = make_app(frozen, principal("admin", user="jana"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        from enerteg_tui.core import i18n
+        from enerteg_tui.screens.palette import ConsoleCommands
+        assert app.language == "cs"
+        with i18n.use("cs"):                          # read the entries as the session does
+            texts = [t for t, _h, _c in ConsoleCommands(app.screen)._entries()]
+        assert {"Restartovat řadič", "Vypnout hostitele", "Stav servisního přístupu",
+                "Otevřít servisní přístup na 1 hodinu", "Otevřít servisní přístup na 4 hodiny",
+                "Otevřít servisní přístup na 24 hodin"} <= set(texts)
+        assert "Restart controller" not in texts
+        await _palette(pilot, "Restartovat řadič")
+        assert isinstance(app.screen, ConfirmDialog)
+        await settle(pilot)
+        assert "Restartovat řadič hned?" in str(app.screen.query_one("#question").render())
+        await pilot.press("n")
+        await wait_for(lambda: any("Restartovat řadič: zrušeno; nic se nestalo" in n
+                                   for n in _notes(app)), timeout=10)
+    assert frozen.core.system.requested is None

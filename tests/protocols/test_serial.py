@@ -186,6 +186,37 @@ async def test_first_login_forces_password_change_then_shell(controller, serve, 
     assert ("user.password", "serial", line.path) in await actions(controller, "admin")
 
 
+async def test_login_and_forced_change_in_the_system_language(controller, serve, lines,
+                                                             bob) -> None:
+    """``config/core`` language cs: the login asks and refuses in Czech (nobody is known
+    yet), the forced change speaks the user's language (none chosen: the default)."""
+    await controller.config.put(ADMIN, "core", {"language": "cs"})
+    line = new_line(lines)
+    await serve(line.path)
+    await line.expect("login: ")
+    line.send("bob\r")
+    await line.expect("Heslo: ")
+    line.send("wrong-password\r")
+    await line.expect("Nesprávné přihlášení")
+    await line.expect("login: ")
+    line.send("admin\r")
+    await line.expect("Heslo: ")
+    line.send("admin\r")
+    await line.expect("Vaše heslo je výchozí z výroby; nyní si musíte nastavit nové.")
+    await line.expect("Heslo musí obsahovat nejméně ")            # the policy, in Czech too
+    await line.expect("Nové heslo: ")
+    line.send("Abcdefg-1\r")
+    await line.expect("Zopakujte heslo: ")
+    line.send("Abcdefg-2\r")
+    await line.expect("Hesla se neshodují.")
+    await line.expect("Nové heslo: ")
+    line.send("N3w-pass!\r")
+    await line.expect("Zopakujte heslo: ")
+    line.send("N3w-pass!\r")
+    await line.expect("Heslo změněno.")
+    assert "Password" not in line.seen and "Traceback" not in line.seen
+
+
 async def test_wrong_passwords_never_lock_out_the_serial_console(controller, serve, lines,
                                                                bob) -> None:
     """The local serial console is the recovery path: exempt from network lockout."""

@@ -83,7 +83,7 @@ def outcome_of(exc: EnertegError | UsageError) -> ShellOutcome:
     if isinstance(exc, UsageError):
         plain = text.startswith(("Unknown command", "Usage", _("Unknown command: '{word}'.")[:12]))
         shown = text if plain else _("Error: {message}").format(message=text)
-        return ShellOutcome(EXIT_USAGE, shown, {"error": text})
+        return ShellOutcome(EXIT_USAGE, shown, {"error": exc.english})
     code = per_class(SHELL_ERRORS, exc)
     doc = {"error": text, "type": type(exc).__name__, "thing": exc.thing,
            "value": _plain(exc.value), "allowed": exc.allowed}

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...core.i18n import _
 from ...core.timesync import local_text
-from .parse import UsageError
+from .parse import UsageError, usage_error
 
 __all__ = ["cmd_firmware", "USAGE", "status_text"]
 
@@ -23,26 +24,30 @@ USAGE = "Usage: firmware status | firmware update FILE (all | HEX...) [--force] 
 def status_text(core: Any) -> str:
     """The plan and each PDU's progress, as ``firmware status`` prints it."""
     fw = core.firmware
-    auto = "enabled" if core.config.get("sppdu5").firmwareAutoUpdate else "disabled"
+    auto = _("enabled") if core.config.get("sppdu5").firmwareAutoUpdate else _("disabled")
     versions: dict[str, int] = {}
     for d in core.live.devices.values():
         v = d.info.identification.firmware_version
         versions[v] = versions.get(v, 0) + 1
-    running = ", ".join(f"{n} run {v}" for v, n in sorted(versions.items())) or "none known"
-    lines = [f"Shipped image   {fw.shipped.version} (auto-update {auto}, config/sppdu5 "
-             "firmwareAutoUpdate)",
-             f"PDUs            {running}"]
+    running = ", ".join(_("{count} run {version}").format(count=n, version=v)
+                        for v, n in sorted(versions.items())) or _("none known")
+    lines = [_("Shipped image   {version} (auto-update {auto}, config/sppdu5 "
+               "firmwareAutoUpdate)").format(version=fw.shipped.version, auto=auto),
+             _("PDUs            {running}").format(running=running)]
     images = fw.upload_images()
-    lines.append(f"In /upload      {', '.join(images) if images else 'no .etgfw image'}")
+    lines.append(_("In /upload      {images}").format(
+        images=", ".join(images) if images else _("no .etgfw image")))
     job = fw.status()
     if job is None:
-        lines.append("No firmware update has run on this controller.")
+        lines.append(_("No firmware update has run on this controller."))
         return "\n".join(lines)
-    how = "auto-update" if job.auto else f"by {job.user}"
-    lines.append(f"Update to {job.version} from {job.source}: {job.state} (started "
-                 f"{local_text(core.config, job.started)} {how}"
-                 + (", forced" if job.forced else "") + ")")
-    lines.append(f"  {'#':>2}  {'PDU':<7} {'Name':<22} {'Pos':>3}  {'From':<8} State")
+    how = _("auto-update") if job.auto else _("by {user}").format(user=job.user)
+    started = (_("started {when} {how}, forced") if job.forced else _("started {when} {how}")).format(
+        when=local_text(core.config, job.started), how=how)
+    lines.append(_("Update to {version} from {source}: {state} ({started})").format(
+        version=job.version, source=job.source, state=job.state, started=started))
+    name_h, pos_h, from_h = _("Name"), _("Pos"), _("From")
+    lines.append(f"  {'#':>2}  {'PDU':<7} {name_h:<22} {pos_h:>3}  {from_h:<8} " + _("State"))
     for s in job.steps:
         name = s.name if len(s.name) <= 22 else s.name[:21] + "…"
         lines.append(f"  {s.seq + 1:>2}  {s.hex_id:<7} {name:<22} {s.position:>3}  "
@@ -64,9 +69,9 @@ async def cmd_firmware(sh: Any, args: list[str]) -> None:
         return
     if args == ["cancel"]:
         job = await core.firmware.cancel(sh.principal)
-        sh.msg(f"Firmware update to {job.version} cancelled; "
-               f"{sum(s.state.value == 'verified' for s in job.steps)} of {len(job.steps)} "
-               "PDU(s) had been updated.")
+        sh.msg(_("Firmware update to {version} cancelled; {done} of {count} PDU(s) had "
+                 "been updated.").format(version=job.version, count=len(job.steps),
+                                         done=sum(s.state.value == "verified" for s in job.steps)))
         return
     if args[0] == "update":
         words = args[1:]
@@ -79,13 +84,14 @@ async def cmd_firmware(sh: Any, args: list[str]) -> None:
         if targets == ["all"]:
             chosen = None
         elif "all" in targets:
-            raise UsageError("firmware update: give 'all' alone or hex ids of PDUs")
+            raise usage_error("firmware update: give 'all' alone or hex ids of PDUs")
         else:
             chosen = [t.lower() for t in targets]
         job = await core.firmware.update(sh.principal, given, chosen, force=force)
         sh.emit(job.as_dict(),
-                f"Firmware update to {job.version} started for {len(job.steps)} PDU(s), in "
-                f"this order: {', '.join(s.hex_id for s in job.steps)}. "
-                "'firmware status' shows the progress.")
+                _("Firmware update to {version} started for {count} PDU(s), in this order: "
+                  "{order}. 'firmware status' shows the progress.").format(
+                    version=job.version, count=len(job.steps),
+                    order=", ".join(s.hex_id for s in job.steps)))
         return
     raise UsageError(USAGE)

@@ -20,9 +20,10 @@ from typing import Any
 import psutil
 
 from ...core.errors import Invalid, NotFound, Unsupported
+from ...core.i18n import _
 from ...core.settings import is_host
 from . import icmp
-from .parse import UsageError
+from .parse import UsageError, usage_error
 
 __all__ = ["cmd_ping", "cmd_network", "interfaces"]
 
@@ -43,9 +44,9 @@ def _int_opt(flag: str, text: str, lo: int, hi: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise UsageError(f"ping: {flag} {text!r} is not a whole number; allowed is {lo} to {hi}") from None
+        raise usage_error("ping: {flag} {value} is not a whole number; allowed is {lo} to {hi}", flag=flag, value=repr(text), lo=lo, hi=hi) from None
     if not lo <= value <= hi:
-        raise UsageError(f"ping: {flag} {value} is out of range; allowed is {lo} to {hi}")
+        raise usage_error("ping: {flag} {value} is out of range; allowed is {lo} to {hi}", flag=flag, value=value, lo=lo, hi=hi)
     return value
 
 
@@ -158,9 +159,13 @@ async def cmd_network(sh: Any, args: list[str]) -> None:
                                value=rest[0], allowed=", ".join(i["name"] for i in interfaces()))
         mgmt = _management(sh)
         sh.emit({"interfaces": ifs, "management": mgmt},
-                "\n".join([*(_iface_text(i) for i in ifs), f"Management: {mgmt['text']}",
-                           *(f"DHCP lease on {n}: {v['address']} via {v['router'] or '-'}, dns "
-                             f"{', '.join(v['dns']) or '-'}, {v['leaseSeconds']} s"
+                "\n".join([*(_iface_text(i) for i in ifs),
+                           _("Management: {text}").format(text=mgmt["text"]),
+                           *(_("DHCP lease on {interface}: {address} via {router}, dns {dns}, "
+                               "{seconds} s").format(interface=n, address=v["address"],
+                                                     router=v["router"] or "-",
+                                                     dns=", ".join(v["dns"]) or "-",
+                                                     seconds=v["leaseSeconds"])
                              for n, v in mgmt["leases"].items())]))
     elif sub == "config":
         await _network_config(sh, rest)
@@ -170,8 +175,8 @@ async def cmd_network(sh: Any, args: list[str]) -> None:
         net = sh.core.network
         sh.msg(await (net.apply(sh.principal) if sub == "apply" else net.confirm(sh.principal)))
     else:
-        raise UsageError(f"network: unknown subcommand {sub!r}; allowed are status, list, "
-                         "config, apply, confirm")
+        raise usage_error("network: unknown subcommand {value}; allowed are status, list, "
+                           "config, apply, confirm", value=repr(sub))
 
 
 async def _network_config(sh: Any, rest: list[str]) -> None:
@@ -184,13 +189,14 @@ async def _network_config(sh: Any, rest: list[str]) -> None:
         for w in rest:
             key, sep, value = w.partition("=")
             if not sep or not key:
-                raise UsageError(f"network config: {w!r} is not key=value")
+                raise usage_error("network config: {value} is not key=value", value=repr(w))
             changes[f"interfaces.{name}.{key}"] = value
         faces = sh.core.faces
         report = faces.next_report("network")
         await topics.put(sh.principal, "config/network", changes)
         said = await faces.wait("network", report, timeout=10) if report else ""
-        sh.msg(f"Settings of {name} stored in config/network. Network: {said}")
+        sh.msg(_("Settings of {interface} stored in config/network. Network: {said}")
+               .format(interface=name, said=said))
     current = topics.get(sh.principal, "config/network")["u"].get("interfaces", {}).get(name)
     if current is None:
         raise NotFound(f"no settings for interface {name!r} in config/network", thing="interface",
@@ -198,6 +204,6 @@ async def _network_config(sh: Any, rest: list[str]) -> None:
                                                      .get("interfaces", {})) or "(none)")
     mgmt = _management(sh)
     sh.emit({"interface": name, "config": current, "management": mgmt},
-            f"{name} (stored settings in config/network)\n"
+            _("{interface} (stored settings in config/network)").format(interface=name) + "\n"
             + "\n".join(f"  {k:<14} {v}" for k, v in current.items())
-            + f"\nManagement: {mgmt['text']}")
+            + "\n" + _("Management: {text}").format(text=mgmt["text"]))

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 
 from ...core.errors import shown
+from ...core.i18n import _
 
 __all__ = ["split_statements", "split_words", "UsageError", "Statement", "check_size",
            "parse_script", "parse_script_async", "too_long", "MAX_LINE_CHARS",
@@ -35,7 +36,21 @@ OFF_LOOP_CHARS = 16_384
 
 
 class UsageError(Exception):
-    """A command line that cannot be run as typed (exit code 2)."""
+    """A command line that cannot be run as typed (exit code 2).
+
+    ``english``: the message in English for the ``format json`` error document (a
+    machine format), when the message itself is in the session's language."""
+
+    def __init__(self, message: str = "", english: str | None = None) -> None:
+        super().__init__(message)
+        self.english = message if english is None else english
+
+
+def usage_error(message: str, **fields: object) -> UsageError:
+    """A ``UsageError`` whose text (``message``, an English message id with named
+    ``{fields}``) a person reads in the session's language while the JSON error
+    document keeps the English (docs/language.md; ``scripts/i18n.py`` extracts it)."""
+    return UsageError(_(message).format(**fields), english=message.format(**fields))
 
 
 @dataclass(frozen=True, slots=True)

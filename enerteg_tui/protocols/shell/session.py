@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...core.errors import EnertegError
-from ...core.i18n import _, session_language, switch, use
+from ...core.i18n import N_, _, session_language, switch, system_language, use
 from ...core.masking import mask_text
 from ...core.permissions import Principal
 from ...core.safetext import escape_control
@@ -292,33 +292,44 @@ async def change_password_prompt(io: TermIO, core: Any, principal: Principal) ->
     """Forced change of the password (the default, set by an admin, or expired): asks the
     new one twice; the user service checks the policy and names a broken rule.
 
+    Asked in the user's language (their preference, else ``config/core`` language):
+    the session has not started yet, so the prompt makes it current itself. The policy
+    sentence and a refusal are the core's (English).
+
     Returns True when changed; three refused attempts or EOF return False.
     """
-    reason = await core.users.change_reason(principal.user) or "must be replaced"
-    io.write(f"Your password {reason}; you must set a new one now.\r\n"
-             f"{core.users.password_policy.describe()}\r\n")
-    for _ in range(3):
-        first = await read_secret(io, "New password: ")
-        if first is None:
-            return False
-        second = await read_secret(io, "Repeat password: ")
-        if second is None:
-            return False
-        if first != second:
-            io.write("Passwords do not match.\r\n")
-            continue
-        try:
-            await core.users.change_password(principal, principal.user, first)
-        except EnertegError as exc:
-            io.write(f"{exc}\r\n")
-            continue
-        io.write("Password changed.\r\n")
-        return True
-    return False
+    with use(await session_language(core, principal.user)):
+        reason = await core.users.change_reason(principal.user) or N_("must be replaced")
+        io.write(_("Your password {reason}; you must set a new one now.").format(reason=_(reason))
+                 + f"\r\n{core.users.password_policy.describe()}\r\n")
+        for _attempt in range(3):
+            first = await read_secret(io, _("New password: "))
+            if first is None:
+                return False
+            second = await read_secret(io, _("Repeat password: "))
+            if second is None:
+                return False
+            if first != second:
+                io.write(_("Passwords do not match.") + "\r\n")
+                continue
+            try:
+                await core.users.change_password(principal, principal.user, first)
+            except EnertegError as exc:
+                io.write(f"{exc}\r\n")
+                continue
+            io.write(_("Password changed.") + "\r\n")
+            return True
+        return False
 
 
 async def login_prompt(io: TermIO, core: Any, face: str, address: str) -> Principal | None:
-    """``login:``/``Password:`` on a line (serial console); None at EOF."""
+    """``login:``/``Password:`` on a line (serial console); None at EOF. In the system
+    default language (``config/core`` language): nobody is known yet."""
+    with use(system_language(core.config)):
+        return await _login(io, core, face, address)
+
+
+async def _login(io: TermIO, core: Any, face: str, address: str) -> Principal | None:
     import asyncio
 
     users = core.users
@@ -330,7 +341,7 @@ async def login_prompt(io: TermIO, core: Any, face: str, address: str) -> Princi
         name = name.strip()
         if not name:
             continue
-        password = await read_secret(io, "Password: ")
+        password = await read_secret(io, _("Password: "))
         if password is None:
             return None
         try:
@@ -339,4 +350,4 @@ async def login_prompt(io: TermIO, core: Any, face: str, address: str) -> Princi
             io.write(f"{exc}\r\n")
         except AuthFailed:
             await asyncio.sleep(users.login_delay(name, address))
-            io.write("Login incorrect\r\n")
+            io.write(_("Login incorrect") + "\r\n")

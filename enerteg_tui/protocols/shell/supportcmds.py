@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...core.i18n import _
 from ...core.support import MAX_HOURS, status_text
 from ...core.timesync import local_iso_text
-from .parse import UsageError
+from .parse import UsageError, usage_error
 
 __all__ = ["cmd_support", "USAGE"]
 
@@ -24,11 +25,11 @@ def _hours(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise UsageError(f"support enable: --hours {text!r} is not a number; allowed are "
-                         f"1 to {MAX_HOURS} hours") from None
+        raise usage_error("support enable: --hours {value} is not a number; allowed are "
+                           "1 to {max} hours", value=repr(text), max=MAX_HOURS) from None
     if not 1 <= value <= MAX_HOURS:
-        raise UsageError(f"support enable: --hours {text} is not allowed; allowed are "
-                         f"1 to {MAX_HOURS} hours")
+        raise usage_error("support enable: --hours {value} is not allowed; allowed are "
+                           "1 to {max} hours", value=text, max=MAX_HOURS)
     return value
 
 
@@ -43,8 +44,8 @@ async def cmd_support(sh: Any, args: list[str]) -> None:
         sh.emit(st, status_text(st, lambda iso: local_iso_text(sh.core.config, iso)))
     elif args == ["disable"]:
         st = await support.disable(sh.principal)
-        sh.emit(st, "Support access disabled: the support account cannot log in, its "
-                    "sessions were ended.")
+        sh.emit(st, _("Support access disabled: the support account cannot log in, its "
+                      "sessions were ended."))
     elif args and args[0] == "enable":
         opts = dict(zip(args[1::2], args[2::2]))
         if len(args[1:]) % 2 or not set(opts) <= {"--hours", "--role"} or "--hours" not in opts:
@@ -52,8 +53,9 @@ async def cmd_support(sh: Any, args: list[str]) -> None:
         password, st = await support.enable(sh.principal, _hours(opts["--hours"]),
                                             opts.get("--role", "admin"))
         sh.emit({**st, "password": password},
-                f"{status_text(st, lambda iso: local_iso_text(sh.core.config, iso))}\nOne-time password: {password}\n"
-                "It is shown only now; give it to the support engineer. It stops working "
-                "at the expiry or at `support disable`.")
+                status_text(st, lambda iso: local_iso_text(sh.core.config, iso)) + "\n"
+                + _("One-time password: {password}\n"
+                    "It is shown only now; give it to the support engineer. It stops working "
+                    "at the expiry or at `support disable`.").format(password=password))
     else:
         raise UsageError(f"Usage: {USAGE}")

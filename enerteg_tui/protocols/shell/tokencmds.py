@@ -11,8 +11,9 @@ import datetime as dt
 from typing import Any
 
 from ...core.api_tokens import TokenInfo
+from ...core.i18n import _
 from ...core.timesync import local_iso
-from .parse import UsageError
+from .parse import UsageError, usage_error
 
 __all__ = ["cmd_token", "TOKEN_USAGE"]
 
@@ -56,24 +57,28 @@ async def cmd_token(sh: Any, args: list[str]) -> None:
     if sub == "create" and len(pos) == 1:
         days_text = opts.get("days", "90")
         if not days_text.isdigit():
-            raise UsageError(f"--days {days_text!r}: a whole number of days (0 = never expires)")
+            raise usage_error("--days {value}: a whole number of days (0 = never expires)", value=repr(days_text))
         info, text = await tokens.create(sh.principal, pos[0], days=int(days_text),
                                          user=opts.get("user"))
         doc = {**token_doc(info), "token": text}
-        sh.emit(doc, f"API token {info.id} for {info.user}, expires "
-                     f"{local_iso(sh.core.config, info.expires, 'never')}:\n{text}\n"
-                     "Copy it now: it is not shown again.")
+        sh.emit(doc, _("API token {id} for {user}, expires {expires}:\n{token}\n"
+                       "Copy it now: it is not shown again.").format(
+                     id=info.id, user=info.user, token=text,
+                     expires=local_iso(sh.core.config, info.expires, _("never"))))
     elif sub == "list" and not pos:
         infos = await tokens.list(sh.principal, opts.get("user"))
         data = [token_doc(t) for t in infos]
         c = sh.core.config
-        sh.emit(data, "\n".join(f"{d['id']}  {d['user']:<16} {d['name']:<24} expires "
-                                f"{local_iso(c, t.expires, 'never'):<25} last used "
-                                f"{local_iso(c, t.last_used, 'never')}"
+        never = _("never")
+        sh.emit(data, "\n".join(f"{d['id']}  {d['user']:<16} {d['name']:<24} "
+                                + _("expires {expires} last used {used}").format(
+                                    expires=f"{local_iso(c, t.expires, never):<25}",
+                                    used=local_iso(c, t.last_used, never))
                                 for d, t in zip(data, infos))
-                or "(no API tokens)")
+                or _("(no API tokens)"))
     elif sub == "revoke" and len(pos) == 1 and not opts:
         info = await tokens.revoke(sh.principal, pos[0])
-        sh.msg(f"API token {info.id} ({info.name}) of {info.user} revoked.")
+        sh.msg(_("API token {id} ({name}) of {user} revoked.").format(
+            id=info.id, name=info.name, user=info.user))
     else:
         raise UsageError(TOKEN_USAGE)

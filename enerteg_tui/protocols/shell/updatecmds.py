@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...core.i18n import _
 from ...core.software_update import status_text
 from ...core.timesync import local_text
-from .parse import UsageError
+from .parse import UsageError, usage_error
 
 __all__ = ["cmd_update", "USAGE"]
 
@@ -41,19 +42,21 @@ async def cmd_update(sh: Any, args: list[str]) -> None:
     info = await software.check(sh.principal, files[0], force=force, audit=sub == "check")
     if sub == "check":
         doc = {**info.as_dict(), "running": software.running_version, "ok": True}
-        sh.emit(doc, f"{info.path.name}: version {info.version} (running "
-                     f"{software.running_version}), signed by key {info.key_id}, hashes "
-                     "match; ready to apply")
+        sh.emit(doc, _("{file}: version {version} (running {running}), signed by key {key}, "
+                       "hashes match; ready to apply").format(
+                     file=info.path.name, version=info.version,
+                     running=software.running_version, key=info.key_id))
         return
     if "--yes" not in flags:
         if not sh.interactive:
-            raise UsageError(f"a script must confirm: update apply {files[0]} --yes")
+            raise usage_error("a script must confirm: update apply {file} --yes", file=files[0])
         from .term import read_line
 
-        sh.io.write(f"Install version {info.version} (running {software.running_version}) "
-                    "and restart into it now? Every session is ended. [y/N] ")
+        sh.io.write(_("Install version {version} (running {running}) and restart into it "
+                      "now? Every session is ended. [y/N] ").format(
+                        version=info.version, running=software.running_version))
         if ((await read_line(sh.io)) or "").strip().lower() not in ("y", "yes"):
-            sh.msg("Nothing changed.")
+            sh.msg(_("Nothing changed."))
             return
     warning = await software.apply(sh.principal, files[0], force=force)
     sh.msg(warning)

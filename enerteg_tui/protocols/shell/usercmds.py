@@ -12,7 +12,8 @@ import datetime as dt
 from typing import Any
 
 from ...core.errors import Invalid
-from .parse import UsageError
+from ...core.i18n import _, ngettext
+from .parse import UsageError, usage_error
 
 __all__ = ["cmd_passwd", "cmd_user", "cmd_unlock"]
 
@@ -27,10 +28,10 @@ async def _new_password(sh: Any, given: str | None, who: str) -> str:
     if given is not None:
         return given
     if not sh.interactive:
-        raise UsageError(f"a password for {who} is needed: give --password in a script, or run "
-                         "this at a terminal (ssh -t)")
-    first = await read_secret(sh.io, f"New password for {who}: ")
-    second = await read_secret(sh.io, "Repeat password: ")
+        raise usage_error("a password for {who} is needed: give --password in a script, or run "
+                           "this at a terminal (ssh -t)", who=who)
+    first = await read_secret(sh.io, _("New password for {who}: ").format(who=who))
+    second = await read_secret(sh.io, _("Repeat password: "))
     if first is None or second is None or first == "":
         raise Invalid("Password not changed", thing="password", value="", allowed="a password")
     if first != second:
@@ -46,14 +47,14 @@ async def cmd_passwd(sh: Any, args: list[str]) -> None:
     if args:
         raise UsageError("Usage: passwd")
     if not sh.interactive:
-        raise UsageError("passwd needs a terminal (ssh -t host passwd); admins can use "
-                         "'user passwd NAME --password P'")
-    old = await read_secret(sh.io, "Current password: ")
+        raise usage_error("passwd needs a terminal (ssh -t host passwd); admins can use "
+                           "'user passwd NAME --password P'")
+    old = await read_secret(sh.io, _("Current password: "))
     if old is None or old == "":
         raise Invalid("Password not changed", thing="password", value="", allowed="a password")
     new = await _new_password(sh, None, sh.principal.user)
     await sh.core.users.change_password(sh.principal, sh.principal.user, new, old=old)
-    sh.msg("Password changed.")
+    sh.msg(_("Password changed."))
 
 
 def _opts(args: list[str]) -> tuple[list[str], list[str], str | None]:
@@ -65,10 +66,25 @@ def _opts(args: list[str]) -> tuple[list[str], list[str], str | None]:
         elif a == "--password":
             password = next(it, None)
             if password is None:
-                raise UsageError("--password needs a value")
+                raise usage_error("--password needs a value")
         else:
             pos.append(a)
     return pos, roles, password
+
+
+def _user_line(d: dict[str, Any]) -> str:
+    """One user of ``user list`` as a person reads it (the JSON keeps its English keys)."""
+    line = f"{d['name']:<20} {','.join(d['roles']):<32} " + ngettext(
+        "{count} key(s)", "{count} key(s)", d["keys"]).format(count=d["keys"])
+    if d["mustChangePassword"]:
+        line += "  " + _("(must change password)")
+    if d["lockedFrom"]:
+        line += "  " + _("(locked from {addresses})").format(addresses=", ".join(d["lockedFrom"]))
+    if d.get("supportAccess", "disabled") != "disabled":
+        line += "  " + _("(support access until {expires})").format(expires=d["supportAccess"])
+    elif "supportAccess" in d:
+        line += "  " + _("(support access disabled)")
+    return line
 
 
 async def cmd_user(sh: Any, args: list[str]) -> None:
@@ -90,31 +106,25 @@ async def cmd_user(sh: Any, args: list[str]) -> None:
             if support.is_account(d["name"]):
                 st = support.status()
                 d["supportAccess"] = st["expires"] if st["enabled"] else "disabled"
-        sh.emit(data, "\n".join(f"{d['name']:<20} {','.join(d['roles']):<32} {d['keys']} key(s)"
-                                + ("  (must change password)" if d["mustChangePassword"] else "")
-                                + (f"  (locked from {', '.join(d['lockedFrom'])})"
-                                   if d["lockedFrom"] else "")
-                                + (f"  (support access until {d['supportAccess']})"
-                                   if d.get("supportAccess", "disabled") != "disabled" else
-                                   "  (support access disabled)" if "supportAccess" in d
-                                   else "")
-                                for d in data))
+        sh.emit(data, "\n".join(_user_line(d) for d in data))
     elif sub == "add" and len(pos) == 1:
         users.check_name(pos[0])
         if not roles:
-            raise UsageError("user add NAME --role ROLE: at least one --role is needed")
+            raise usage_error("user add NAME --role ROLE: at least one --role is needed")
         info = await users.add(me, pos[0], await _new_password(sh, password, pos[0]), roles)
-        sh.msg(f"User {info.name} added with roles {','.join(sorted(r.value for r in info.roles))}.")
+        sh.msg(_("User {name} added with roles {roles}.").format(
+            name=info.name, roles=",".join(sorted(r.value for r in info.roles))))
     elif sub == "roles" and len(pos) == 2:
         info = await users.set_roles(me, pos[0], [r for r in pos[1].split(",") if r])
-        sh.msg(f"Roles of {info.name}: {','.join(sorted(r.value for r in info.roles))}.")
+        sh.msg(_("Roles of {name}: {roles}.").format(
+            name=info.name, roles=",".join(sorted(r.value for r in info.roles))))
     elif sub == "del" and len(pos) == 1:
         await users.delete(me, pos[0])
-        sh.msg(f"User {pos[0]} deleted.")
+        sh.msg(_("User {name} deleted.").format(name=pos[0]))
     elif sub == "passwd" and len(pos) == 1:
         await users.get(pos[0])
         await users.change_password(me, pos[0], await _new_password(sh, password, pos[0]))
-        sh.msg(f"Password of {pos[0]} changed.")
+        sh.msg(_("Password of {name} changed.").format(name=pos[0]))
     elif sub == "unlock" and len(pos) == 1:
         await cmd_unlock(sh, pos)
     elif sub == "keys" and len(pos) == 1:
@@ -125,13 +135,13 @@ async def cmd_user(sh: Any, args: list[str]) -> None:
             require(me, Action.ADMINISTER, f"user/{pos[0]}")
         info = await users.get(pos[0])
         data = [{"fingerprint": public_key_fingerprint(k), "key": k} for k in info.keys]
-        sh.emit(data, "\n".join(f"{d['fingerprint']}  {d['key'][:60]}" for d in data) or "(no keys)")
+        sh.emit(data, "\n".join(f"{d['fingerprint']}  {d['key'][:60]}" for d in data) or _("(no keys)"))
     elif sub == "key-add" and len(pos) >= 2:
         fp = await users.add_key(me, pos[0], " ".join(pos[1:]))
-        sh.msg(f"Key {fp} added to {pos[0]}.")
+        sh.msg(_("Key {fingerprint} added to {name}.").format(fingerprint=fp, name=pos[0]))
     elif sub == "key-del" and len(pos) == 2:
         await users.remove_key(me, pos[0], pos[1])
-        sh.msg(f"Key {pos[1]} removed from {pos[0]}.")
+        sh.msg(_("Key {fingerprint} removed from {name}.").format(fingerprint=pos[1], name=pos[0]))
     else:
         raise UsageError(USER_USAGE)
 
@@ -141,4 +151,6 @@ async def cmd_unlock(sh: Any, args: list[str]) -> None:
     if len(args) != 1:
         raise UsageError("Usage: unlock NAME")
     n = await sh.core.users.unlock(sh.principal, args[0])
-    sh.msg(f"User {args[0]} unlocked ({n} locked address{'' if n == 1 else 'es'} cleared).")
+    sh.msg(ngettext("User {name} unlocked ({count} locked address cleared).",
+                    "User {name} unlocked ({count} locked addresses cleared).", n)
+           .format(name=args[0], count=n))

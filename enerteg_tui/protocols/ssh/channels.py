@@ -30,6 +30,7 @@ from typing import Any
 import asyncssh
 
 from ...core.audit import Severity
+from ...core.i18n import _, session_language, use
 from ...core.waiting import wait_event
 from ..shell.parse import MAX_SCRIPT_CHARS
 from ..shell.session import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ShellSession,
@@ -187,7 +188,8 @@ async def _new_password_first(core: Any, principal: Any, term: SSHTerminal) -> b
         return True
     if await change_password_prompt(term, core, principal):
         return True
-    term.write("The password was not changed; logging out.\r\n")
+    with use(await session_language(core, principal.user)):
+        term.write(_("The password was not changed; logging out.") + "\r\n")
     return False
 
 

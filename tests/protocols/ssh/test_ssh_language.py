@@ -70,3 +70,36 @@ async def test_prefs_language_switches_the_shell_and_the_next_login(ssh_env: SSH
     assert res.code == 0 and "language     en" in res.out
     res = await ssh_env.ssh("power", "prefs --user boss language cs")
     assert res.code == 1                                 # another user's: admin only
+
+
+async def test_user_token_firmware_and_update_messages_in_czech(ssh_env: SSHEnv) -> None:
+    """The account, token, firmware, support, network and update commands answer in the
+    session's language; their JSON stays English (issue 23 item 4)."""
+    c = ssh_env.controller
+    await c.users.prefs.set(SYSTEM, "boss", {"language": "cs"})
+    res = await ssh_env.ssh("boss", "user list; token create cli --days 3; token list; "
+                                    "firmware status; user unlock oper; network config eth9 x")
+    assert "Token API " in res.out and "Zkopírujte si jej hned: znovu se nezobrazí." in res.out
+    assert "platí do " in res.out and "naposledy použit nikdy" in res.out
+    assert "Dodaný obraz    " in res.out and "automatická aktualizace" in res.out
+    assert " klíč" in res.out and "key(s)" not in res.out
+    assert ("Uživatel oper odblokován (0 blokovaných adres uvolněno)." in res.err)
+    assert "network config: 'x' není klíč=hodnota" in res.err and res.code == 2
+    res = await ssh_env.ssh("boss", "support enable --hours 999; update check nothing.etgpkg --bogus")
+    assert "není povoleno; povoleno je 1 až" in res.err
+    res = await ssh_env.ssh("boss", "support status; update status")
+    assert res.code == 0, res
+    assert "Servisní přístup: vypnut (účet 'support'" in res.out
+    assert "Spuštěná verze     " in res.out and "Důvěryhodné klíče  " in res.out
+    res = await ssh_env.ssh("boss", "format json; support status")
+    assert json.loads(res.out)["enabled"] is False                      # the document: English keys
+    res = await ssh_env.ssh("boss", "format json; network config eth9 x")
+    assert res.code == 2 and json.loads(res.err.strip().splitlines()[-1]) == {
+        "error": "network config: 'x' is not key=value"}            # the document: English
+    res = await ssh_env.ssh("boss", "format json; user list")
+    doc = json.loads(res.out)
+    assert {"name", "roles", "keys", "mustChangePassword"} <= set(doc[0])
+    res = await ssh_env.ssh("oper", "user unlock power")                   # English session
+    assert "Error: " in res.err
+    res = await ssh_env.ssh("boss", "prefs language en\nuser list")
+    assert "key(s)" in res.out and "klíč" not in res.out
