@@ -55,7 +55,8 @@ FOLDERS: dict[str, str] = {
     "reports": "Exported reports",
     "backups": "Settings backups (admin only)",
     "logs": "The controller's log files and audit log (admin only)",
-    "upload": "Restore files, certificates and firmware updates (admin only)",
+    "upload": ("Restore files, certificates, software update packages and PDU firmware "
+               "images (admin only)"),
 }
 """The top-level folders of the tree and what each holds."""
 WRITABLE = "upload"
