@@ -269,11 +269,17 @@ async def cmd_exit(sh: Any, args: list[str]) -> None:
     raise ExitShell()
 
 
-def _unknown(word: str) -> str:
+_UNKNOWN = N_("Unknown command: '{word}'.")
+_DID_YOU_MEAN = N_("Did you mean '{command}'?")
+_SEE_HELP = N_("Type 'help' for the list of commands.")
+
+
+def _unknown(word: str, tr: Callable[[str], str] = _) -> str:
+    """The refusal of an unknown command word with the closest command, in the session's
+    language (``tr`` = ``_``) or in English for machine formats (``tr`` = ``str``)."""
     close = difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=0.5)
-    hint = (_("Did you mean '{command}'?").format(command=close[0]) if close
-            else _("Type 'help' for the list of commands."))
-    return _("Unknown command: '{word}'.").format(word=word) + " " + hint
+    hint = (tr(_DID_YOU_MEAN).format(command=close[0]) if close else tr(_SEE_HELP))
+    return tr(_UNKNOWN).format(word=word) + " " + hint
 
 
 def _build() -> dict[str, Command]:
@@ -378,7 +384,7 @@ async def run_command(sh: Any, words: list[str]) -> None:
     table = _commands()
     cmd = table.get(words[0])
     if cmd is None:
-        raise UsageError(_unknown(words[0]))
+        raise UsageError(_unknown(words[0]), english=_unknown(words[0], str))
     await cmd.handler(sh, words[1:])
 
 

@@ -48,6 +48,10 @@ async def test_czech_and_english_sessions_side_by_side(ssh_env: SSHEnv) -> None:
     res = await ssh_env.ssh("oper", "format json; cd nowhere")
     doc = json.loads(res.err.strip().splitlines()[-1])
     assert doc["type"] == "NotFound" and "Chyba" not in res.err
+    res = await ssh_env.ssh("oper", "format json; lss")                # unknown command
+    assert res.code == 2
+    assert json.loads(res.err.strip().splitlines()[-1]) == {
+        "error": "Unknown command: 'lss'. Did you mean 'ls'?"}
 
 
 async def test_prefs_language_switches_the_shell_and_the_next_login(ssh_env: SSHEnv) -> None:
