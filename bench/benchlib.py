@@ -1,5 +1,7 @@
 """Shared by the benchmarks: start ``enerteg serve`` with a benchmark user (shell.py,
-console.py, which drive a controller process over SSH), free ports and percentiles.
+console.py, which drive a controller process over SSH), a controller in the benchmark's
+own process with its web server running (http.py, http_live.py), free ports and
+percentiles.
 
 The controller's stderr is read until the ready line and then drained by a thread
 for as long as the process lives: an undrained pipe fills (64 KiB of warnings) and
@@ -13,9 +15,12 @@ import re
 import subprocess
 import sys
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-__all__ = ["PASSWORD", "USER", "free_port", "percentile", "start_serve"]
+__all__ = ["PASSWORD", "USER", "free_port", "percentile", "start_serve", "web_controller"]
 
 USER = "bench"
 PASSWORD = "Bench-pass-1"
@@ -33,6 +38,40 @@ def percentile(values: list[float], q: float) -> float:
     """The ``q`` quantile (0..1) of ``values`` by rank; NaN for no values."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+@asynccontextmanager
+async def web_controller(pdus: int, interval: float, *, https: bool = False
+                         ) -> AsyncIterator[tuple[Any, Any, Path]]:
+    """A controller in this process on ``pdus`` full simulated PDUs sweeping every
+    ``interval`` s, past its first sweep, with its web server running on free loopback
+    ports (HTTPS too when ``https``); yields (the controller, its web service, its data
+    directory) and stops it after."""
+    import asyncio
+    import tempfile
+
+    from enerteg_tui.controller import Controller, ControllerOptions
+    from enerteg_tui.core.permissions import SYSTEM
+    with tempfile.TemporaryDirectory() as tmp:
+        c = Controller(ControllerOptions(
+            data_dir=Path(tmp), simulate=pdus, interval=interval, equipment="full",
+            ssh_enabled=False, modbus_port=free_port(), snmp_port=free_port(),
+            http_port=free_port(), https_port=free_port(), bind="127.0.0.1"))
+        await c.start()
+        try:
+            await asyncio.wait_for(c.poller.first_sweep_done.wait(), 120)
+            await c.config.put(SYSTEM, "http_server", {"enabled": "enabled",
+                                                       "httpsEnabled": https})
+            svc = c.service("http")
+            for _ in range(600):
+                if svc.status.running:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise SystemExit(f"web server: {svc.status.text}")
+            yield c, svc, Path(tmp)
+        finally:
+            await c.stop()
 
 
 def start_serve(data: Path, pdus: int, interval: float) -> tuple[subprocess.Popen[str], int]:

@@ -31,27 +31,19 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-# this file is bench/http.py: keep bench/ off the path, or it hides the standard library's
-# http package from starlette, uvicorn and http.client
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+# this file is bench/http.py: bench/ goes to the END of the path, or this file hides the
+# standard library's http package from starlette, uvicorn and http.client
+BENCH = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(BENCH))
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+from benchlib import percentile as pct, web_controller  # noqa: E402
 
 
 # ---------------------------------------------------------------------- client process
@@ -105,84 +97,64 @@ def run_client(url: str, seconds: float, cafile: str, rate: float = 0.0) -> dict
 
 # ---------------------------------------------------------------------- ours
 async def measure(args: argparse.Namespace) -> dict[str, float]:
-    from enerteg_tui.controller import Controller, ControllerOptions
-    from enerteg_tui.core.permissions import SYSTEM
     from enerteg_tui.protocols.http.metrics import Exposition
-    with tempfile.TemporaryDirectory() as tmp:
-        c = Controller(ControllerOptions(
-            data_dir=Path(tmp), simulate=args.pdus, interval=args.interval, equipment="full",
-            ssh_enabled=False, modbus_port=free_port(), snmp_port=free_port(),
-            http_port=free_port(), https_port=free_port(), bind="127.0.0.1"))
-        await c.start()
-        try:
-            await asyncio.wait_for(c.poller.first_sweep_done.wait(), 120)
-            await c.config.put(SYSTEM, "http_server", {"enabled": "enabled",
-                                                       "httpsEnabled": args.https})
-            svc = c.service("http")
-            for _ in range(600):
-                if svc.status.running:  # type: ignore[union-attr]
-                    break
-                await asyncio.sleep(0.05)
+    async with web_controller(args.pdus, args.interval, https=args.https) as (c, svc, tmp):
+        cafile = str(Path(tmp) / "ca.pem")
+        Path(cafile).write_text(svc.certificate)  # type: ignore[union-attr]
+        scheme, port = (("https", svc.https_port) if args.https  # type: ignore[union-attr]
+                        else ("http", svc.port))  # type: ignore[union-attr]
+        base_url = f"{scheme}://localhost:{port}"
+        expo = Exposition(c.core)
+        builds, warm = [], []
+        for _ in range(5):
+            expo.forget()                 # built from live state, nothing kept
+            t0 = time.perf_counter()
+            text = expo.text()
+            builds.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            expo.text()                   # the channel families kept since the sweep
+            warm.append((time.perf_counter() - t0) * 1000)
+        samples = sum(1 for line in text.splitlines() if line and line[0] != "#")
+        await asyncio.sleep(args.interval * 2)
+        bus = c.live.bus
+        loop = asyncio.get_running_loop()
+        # the paced phases alternate with windows without HTTP, round after round, so
+        # that the machine's other load drifts over all of them alike
+        pooled: dict[str, dict[str, Any]] = {
+            name: {"lat_ms": [], "sweeps": [], "bytes": 0.0}
+            for name in ("base", "paced", "floor_paced", "stress", "floor_stress")}
+        plan = [("base", "", 0.0), ("paced", "/metrics", args.rate),
+                ("floor_paced", "/healthz", args.rate)] * args.rounds
+        plan += [("stress", "/metrics", 0.0), ("floor_stress", "/healthz", 0.0)]
+        for phase, path, rate in plan:
+            bus.recent_sweep_ms.clear()
+            if not path:
+                await asyncio.sleep(args.seconds)
             else:
-                raise SystemExit(f"web server: {svc.status.text}")  # type: ignore[union-attr]
-            cafile = str(Path(tmp) / "ca.pem")
-            Path(cafile).write_text(svc.certificate)  # type: ignore[union-attr]
-            scheme, port = (("https", svc.https_port) if args.https  # type: ignore[union-attr]
-                            else ("http", svc.port))  # type: ignore[union-attr]
-            base_url = f"{scheme}://localhost:{port}"
-            expo = Exposition(c.core)
-            builds, warm = [], []
-            for _ in range(5):
-                expo.forget()                 # built from live state, nothing kept
-                t0 = time.perf_counter()
-                text = expo.text()
-                builds.append((time.perf_counter() - t0) * 1000)
-                t0 = time.perf_counter()
-                expo.text()                   # the channel families kept since the sweep
-                warm.append((time.perf_counter() - t0) * 1000)
-            samples = sum(1 for line in text.splitlines() if line and line[0] != "#")
-            await asyncio.sleep(args.interval * 2)
-            bus = c.live.bus
-            loop = asyncio.get_running_loop()
-            # the paced phases alternate with windows without HTTP, round after round, so
-            # that the machine's other load drifts over all of them alike
-            pooled: dict[str, dict[str, Any]] = {
-                name: {"lat_ms": [], "sweeps": [], "bytes": 0.0}
-                for name in ("base", "paced", "floor_paced", "stress", "floor_stress")}
-            plan = [("base", "", 0.0), ("paced", "/metrics", args.rate),
-                    ("floor_paced", "/healthz", args.rate)] * args.rounds
-            plan += [("stress", "/metrics", 0.0), ("floor_stress", "/healthz", 0.0)]
-            for phase, path, rate in plan:
-                bus.recent_sweep_ms.clear()
-                if not path:
-                    await asyncio.sleep(args.seconds)
-                else:
-                    got = await loop.run_in_executor(None, run_client, base_url + path,
-                                                     args.seconds, cafile, rate)
-                    pooled[phase]["lat_ms"] += got["lat_ms"]
-                    pooled[phase]["bytes"] = got["bytes"]
-                pooled[phase]["sweeps"] += list(bus.recent_sweep_ms)
-            base = pooled.pop("base")["sweeps"]
-            phases = {name: {"requests": len(v["lat_ms"]), "p50_ms": pct(v["lat_ms"], 0.5),
-                             "p99_ms": pct(v["lat_ms"], 0.99), "sweeps": v["sweeps"],
-                             "bytes": v["bytes"]} for name, v in pooled.items()}
-            out: dict[str, Any] = {
-                "samples": samples, "bytes": phases["paced"]["bytes"],
-                "build_ms": min(builds), "build_ms_median": sorted(builds)[2],
-                "kept_ms_median": sorted(warm)[2],
-                "sweep_ms_p50_base": pct(base, 0.5), "sweep_ms_p99_base": pct(base, 0.99),
-                "sweeps_base": len(base),
-            }
-            for phase, got in phases.items():
-                out[f"{phase}_requests"] = got["requests"]
-                out[f"{phase}_ms_p50"] = got["p50_ms"]
-                out[f"{phase}_ms_p99"] = got["p99_ms"]
-                out[f"{phase}_sweep_ms_p50"] = pct(got["sweeps"], 0.5)
-                out[f"{phase}_sweep_ms_p99"] = pct(got["sweeps"], 0.99)
-                out[f"{phase}_sweeps"] = len(got["sweeps"])
-            return out
-        finally:
-            await c.stop()
+                got = await loop.run_in_executor(None, run_client, base_url + path,
+                                                 args.seconds, cafile, rate)
+                pooled[phase]["lat_ms"] += got["lat_ms"]
+                pooled[phase]["bytes"] = got["bytes"]
+            pooled[phase]["sweeps"] += list(bus.recent_sweep_ms)
+        base = pooled.pop("base")["sweeps"]
+        phases = {name: {"requests": len(v["lat_ms"]), "p50_ms": pct(v["lat_ms"], 0.5),
+                         "p99_ms": pct(v["lat_ms"], 0.99), "sweeps": v["sweeps"],
+                         "bytes": v["bytes"]} for name, v in pooled.items()}
+        out: dict[str, Any] = {
+            "samples": samples, "bytes": phases["paced"]["bytes"],
+            "build_ms": min(builds), "build_ms_median": sorted(builds)[2],
+            "kept_ms_median": sorted(warm)[2],
+            "sweep_ms_p50_base": pct(base, 0.5), "sweep_ms_p99_base": pct(base, 0.99),
+            "sweeps_base": len(base),
+        }
+        for phase, got in phases.items():
+            out[f"{phase}_requests"] = got["requests"]
+            out[f"{phase}_ms_p50"] = got["p50_ms"]
+            out[f"{phase}_ms_p99"] = got["p99_ms"]
+            out[f"{phase}_sweep_ms_p50"] = pct(got["sweeps"], 0.5)
+            out[f"{phase}_sweep_ms_p99"] = pct(got["sweeps"], 0.99)
+            out[f"{phase}_sweeps"] = len(got["sweeps"])
+        return out
 
 
 def main() -> None:

@@ -29,7 +29,6 @@ import logging
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -43,7 +42,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(BENCH))
 
-from benchlib import free_port, percentile as pct  # noqa: E402
+from benchlib import percentile as pct, web_controller  # noqa: E402
 
 
 # ---------------------------------------------------------------------- client process
@@ -114,63 +113,45 @@ def run_clients(url: str, token: str, seconds: float, connections: int,
 
 # ---------------------------------------------------------------------- ours
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
-    from enerteg_tui.controller import Controller, ControllerOptions, tune_gc
+    from enerteg_tui.controller import tune_gc
     from enerteg_tui.core.permissions import SYSTEM
-    with tempfile.TemporaryDirectory() as tmp:
-        c = Controller(ControllerOptions(
-            data_dir=Path(tmp), simulate=args.pdus, interval=args.interval, equipment="full",
-            ssh_enabled=False, modbus_port=free_port(), snmp_port=free_port(),
-            http_port=free_port(), https_port=free_port(), bind="127.0.0.1"))
-        await c.start()
-        try:
-            await asyncio.wait_for(c.poller.first_sweep_done.wait(), 120)
-            tune_gc()                            # as `enerteg serve` does once started
-            await c.users.add(SYSTEM, "reader", "Bench-Pass-2026!x", ["readonly"])
-            _info, token = await c.core.tokens.create(SYSTEM, "bench", days=1, user="reader")
-            await c.config.put(SYSTEM, "http_server", {"enabled": "enabled",
-                                                       "httpsEnabled": False})
-            svc = c.service("http")
-            for _ in range(600):
-                if svc.status.running:  # type: ignore[union-attr]
-                    break
-                await asyncio.sleep(0.05)
+    async with web_controller(args.pdus, args.interval) as (c, svc, _data):
+        tune_gc()                            # as `enerteg serve` does once started
+        await c.users.add(SYSTEM, "reader", "Bench-Pass-2026!x", ["readonly"])
+        _info, token = await c.core.tokens.create(SYSTEM, "bench", days=1, user="reader")
+        base_url = f"http://127.0.0.1:{svc.port}"
+        hex_id = c.live.ordered()[len(c.live.ordered()) // 2].info.hex_id
+        await asyncio.sleep(args.interval * 2)
+        bus = c.live.bus
+        loop = asyncio.get_running_loop()
+        pooled: dict[str, dict[str, list[float]]] = {
+            name: {"lat_ms": [], "sweeps": []} for name in ("base", "live", "floor")}
+        plan = [("base", ""), ("live", f"/api/v1/devices/{hex_id}"),
+                ("floor", "/healthz")] * args.rounds
+        for phase, path in plan:
+            bus.recent_sweep_ms.clear()
+            if not path:
+                await asyncio.sleep(args.seconds)
             else:
-                raise SystemExit(f"web server: {svc.status.text}")  # type: ignore[union-attr]
-            base_url = f"http://127.0.0.1:{svc.port}"  # type: ignore[union-attr]
-            hex_id = c.live.ordered()[len(c.live.ordered()) // 2].info.hex_id
-            await asyncio.sleep(args.interval * 2)
-            bus = c.live.bus
-            loop = asyncio.get_running_loop()
-            pooled: dict[str, dict[str, list[float]]] = {
-                name: {"lat_ms": [], "sweeps": []} for name in ("base", "live", "floor")}
-            plan = [("base", ""), ("live", f"/api/v1/devices/{hex_id}"),
-                    ("floor", "/healthz")] * args.rounds
-            for phase, path in plan:
-                bus.recent_sweep_ms.clear()
-                if not path:
-                    await asyncio.sleep(args.seconds)
-                else:
-                    pooled[phase]["lat_ms"] += await loop.run_in_executor(
-                        None, run_clients, base_url + path, token, args.seconds,
-                        args.connections, args.rate)
-                pooled[phase]["sweeps"] += list(bus.recent_sweep_ms)
-            out: dict[str, Any] = {"pdus": args.pdus, "rate": args.rate,
-                                   "connections": args.connections, "device": hex_id}
-            for phase, got in pooled.items():
-                if phase != "base":
-                    lat = got["lat_ms"]
-                    out[f"{phase}_requests"] = len(lat)
-                    out[f"{phase}_req_per_s"] = len(lat) / (args.seconds * args.rounds)
-                    for q in (50, 90, 99):
-                        out[f"{phase}_ms_p{q}"] = pct(lat, q / 100)
-                out[f"{phase}_sweep_ms_p50"] = pct(got["sweeps"], 0.5)
-                out[f"{phase}_sweep_ms_p99"] = pct(got["sweeps"], 0.99)
-                out[f"{phase}_sweeps"] = len(got["sweeps"])
-            out["p90_ratio"] = out["live_ms_p90"] / out["floor_ms_p90"]
-            out["sweep_p99_change"] = out["live_sweep_ms_p99"] / out["base_sweep_ms_p99"] - 1
-            return out
-        finally:
-            await c.stop()
+                pooled[phase]["lat_ms"] += await loop.run_in_executor(
+                    None, run_clients, base_url + path, token, args.seconds,
+                    args.connections, args.rate)
+            pooled[phase]["sweeps"] += list(bus.recent_sweep_ms)
+        out: dict[str, Any] = {"pdus": args.pdus, "rate": args.rate,
+                               "connections": args.connections, "device": hex_id}
+        for phase, got in pooled.items():
+            if phase != "base":
+                lat = got["lat_ms"]
+                out[f"{phase}_requests"] = len(lat)
+                out[f"{phase}_req_per_s"] = len(lat) / (args.seconds * args.rounds)
+                for q in (50, 90, 99):
+                    out[f"{phase}_ms_p{q}"] = pct(lat, q / 100)
+            out[f"{phase}_sweep_ms_p50"] = pct(got["sweeps"], 0.5)
+            out[f"{phase}_sweep_ms_p99"] = pct(got["sweeps"], 0.99)
+            out[f"{phase}_sweeps"] = len(got["sweeps"])
+        out["p90_ratio"] = out["live_ms_p90"] / out["floor_ms_p90"]
+        out["sweep_p99_change"] = out["live_sweep_ms_p99"] / out["base_sweep_ms_p99"] - 1
+        return out
 
 
 def main() -> None:
