@@ -50,7 +50,7 @@ def test_form_keys_help_and_unsaved_edits_over_ssh(served) -> None:  # noqa: F81
     t.wait_for(r"1 field changed", timeout=5)
     t.send("n")
     gone(t, "Unsaved changes")
-    assert "zq9" in t.screen()                         # the edit is kept
+    t.wait_for(r"zq9", timeout=10)                     # the edit is kept (once redrawn)
     t.send("Escape")
     t.wait_for(r"Discard the changes", timeout=10)
     t.send("y")
